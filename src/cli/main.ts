@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { signRequest } from '../protocol/pusher/auth.js';
+import { Herald } from '../server.js';
+
+const USAGE = `Usage:
+  herald start [options]                        start the server
+  herald trigger <channel> <event> <data> [options] [--url URL] [--socket-id ID]
+                                                publish an event through the HTTP API
+
+Options:
+  --config FILE     JSON config file
+  --host HOST       listen address (default 0.0.0.0)
+  --port PORT       listen port (default 6001)
+  --app-id ID, --app-key KEY, --app-secret SECRET
+                    credentials of the first app (default app-id / app-key / app-secret)
+  --verbose         log at debug level
+  --pid-file FILE   write the process id here while running
+  -h, --help        this text
+  -v, --version     print the version
+
+Settings come from the file, then HERALD_* environment variables, then flags; each overrides the one
+before. See README.md for every setting and its environment variable.`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'app-id': { type: 'string' },
+  'app-key': { type: 'string' },
+  'app-secret': { type: 'string' },
+  verbose: { type: 'boolean' },
+  'pid-file': { type: 'string' },
+  url: { type: 'string' },
+  'socket-id': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+function overrides(values: Values): ConfigOverrides {
+  const o: ConfigOverrides = {};
+  if (values.host !== undefined) o.host = values.host;
+  if (values.port !== undefined) o.port = values.port;
+  if (values['app-id'] !== undefined) o.appId = values['app-id'];
+  if (values['app-key'] !== undefined) o.appKey = values['app-key'];
+  if (values['app-secret'] !== undefined) o.appSecret = values['app-secret'];
+  if (values['pid-file'] !== undefined) o.pidFile = values['pid-file'];
+  if (values.verbose) o.logLevel = 'debug';
+  return o;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return values.help || command === 'help' ? 0 : 2;
+  }
+  let config: Readonly<Config>;
+  try {
+    config = await loadConfig({
+      ...(values.config ? { file: values.config } : {}),
+      overrides: overrides(values),
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`herald: ${err.message}\n`);
+    return 2;
+  }
+  switch (command) {
+    case 'start':
+      return start(config);
+    case 'trigger':
+      return trigger(config, rest, values);
+    default:
+      process.stderr.write(`herald: unknown command "${command}"\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+async function start(config: Readonly<Config>): Promise<number> {
+  const herald = new Herald(config);
+  try {
+    await herald.start();
+  } catch (err) {
+    herald.logger.fatal({ err }, 'could not start');
+    return 1;
+  }
+  if (config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const app = config.apps[0]!;
+  herald.logger.info(
+    { host: config.host, port: herald.port, apps: config.apps.length },
+    `Herald ${version()} listening on http://${config.host}:${herald.port}`,
+  );
+  process.stdout.write(
+    `\nConnect pusher-js with:\n  new Pusher('${app.key}', { wsHost: '${host}', wsPort: ${herald.port}, ` +
+      `forceTLS: false, enabledTransports: ['ws'], cluster: '' })\n` +
+      `HTTP API: http://${host}:${herald.port}/apps/${app.id}/events (app id ${app.id}, key ${app.key})\n\n`,
+  );
+
+  let resolve: (code: number) => void = () => {};
+  const exited = new Promise<number>((r) => {
+    resolve = r;
+  });
+  const shutdown = (signal: NodeJS.Signals) => {
+    herald.logger.info({ signal }, 'shutting down');
+    herald
+      .stop()
+      .then(async () => {
+        if (config.pidFile) await unlink(config.pidFile).catch(() => {});
+        resolve(0);
+      })
+      .catch((err) => {
+        herald.logger.error({ err }, 'shutdown failed');
+        resolve(1);
+      });
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  return exited;
+}
+
+async function trigger(config: Readonly<Config>, args: string[], values: Values): Promise<number> {
+  const [channel, event, data] = args;
+  if (channel === undefined || event === undefined || data === undefined || args.length > 3) {
+    process.stderr.write(`herald trigger needs exactly <channel> <event> <data>\n\n${USAGE}\n`);
+    return 2;
+  }
+  const app = config.apps[0]!;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const base = new URL(values.url ?? `http://${host}:${config.port}`);
+  const path = `/apps/${encodeURIComponent(app.id)}/events`;
+  const body = JSON.stringify({
+    name: event,
+    channels: [channel],
+    data,
+    ...(values['socket-id'] ? { socket_id: values['socket-id'] } : {}),
+  });
+  const query = new URLSearchParams(signRequest('POST', path, app, body));
+  const url = new URL(`${path}?${query}`, base);
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+  } catch (err) {
+    process.stderr.write(`herald trigger: cannot reach ${base.origin}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    process.stderr.write(`herald trigger: HTTP ${response.status} ${text}\n`);
+    return 1;
+  }
+  process.stdout.write(`${text}\n`);
+  return 0;
+}

@@ -1,0 +1,189 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { HeraldError } from '../core/errors.js';
+import { type Config, configSchema, DEFAULT_APP } from './schema.js';
+
+export const ERR_CONFIG_INVALID = 'ERR_CONFIG_INVALID';
+
+/** Refused configuration: every problem found, one per line, each naming its field. */
+export class ConfigError extends HeraldError {
+  constructor(readonly problems: readonly string[]) {
+    super(ERR_CONFIG_INVALID, `invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+type Json = Record<string, unknown>;
+
+/** Settings given on the command line; each overrides the environment and the file. */
+export interface ConfigOverrides {
+  host?: string;
+  port?: number | string;
+  logLevel?: string;
+  pidFile?: string;
+  appId?: string;
+  appKey?: string;
+  appSecret?: string;
+}
+
+const ENV_PREFIX = 'HERALD_';
+/** The first app's credentials, as `--app-id`, `--app-key`, `--app-secret` set them. */
+const APP_SHORTCUT_ENV = { id: 'HERALD_APP_ID', key: 'HERALD_APP_KEY', secret: 'HERALD_APP_SECRET' } as const;
+
+interface EnvEntry {
+  name: string;
+  path: string[];
+  kind: 'string' | 'number' | 'boolean' | 'json';
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) {
+    s = s.unwrap() as z.ZodType;
+  }
+  return s;
+}
+
+const envName = (path: string[]) =>
+  ENV_PREFIX + path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+
+/**
+ * Environment variables derived from the schema: `adapter.url` → `HERALD_ADAPTER_URL`. Scalars are
+ * parsed by type; arrays and maps (`HERALD_APPS`) take JSON.
+ */
+export function envEntries(schema: z.ZodType = configSchema, path: string[] = []): EnvEntry[] {
+  const s = unwrap(schema);
+  if (s instanceof z.ZodObject) {
+    return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) =>
+      envEntries(child, [...path, key]),
+    );
+  }
+  const kind =
+    s instanceof z.ZodNumber
+      ? 'number'
+      : s instanceof z.ZodBoolean
+        ? 'boolean'
+        : s instanceof z.ZodString || s instanceof z.ZodEnum
+          ? 'string'
+          : 'json';
+  return [{ name: envName(path), path, kind }];
+}
+
+function parseEnvValue(entry: EnvEntry, raw: string, problems: string[]): unknown {
+  switch (entry.kind) {
+    case 'number':
+      return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    case 'boolean':
+      return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+    case 'json':
+      try {
+        return JSON.parse(raw);
+      } catch {
+        problems.push(`${entry.name}: not valid JSON`);
+        return undefined;
+      }
+    default:
+      return raw;
+  }
+}
+
+function setPath(target: Json, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    node[key] = next !== null && typeof next === 'object' && !Array.isArray(next) ? { ...next } : {};
+    node = node[key] as Json;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+async function readConfigFile(file: string, problems: string[]): Promise<Json> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    problems.push(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      problems.push(`${file}: must hold a JSON object`);
+      return {};
+    }
+    return parsed as Json;
+  } catch (err) {
+    problems.push(`${file}: not valid JSON (${(err as Error).message})`);
+    return {};
+  }
+}
+
+const formatPath = (path: PropertyKey[]) => (path.length ? path.map(String).join('.') : '(root)');
+
+/** Validates a plain object against the schema; throws `ConfigError` listing every problem. */
+export function parseConfig(input: unknown, problems: string[] = []): Readonly<Config> {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+      for (const key of keys) {
+        const path = key === undefined ? issue.path : [...issue.path, key];
+        problems.push(`${formatPath(path)}: ${issue.message}`);
+      }
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return deepFreeze(result.data);
+}
+
+/**
+ * Builds the configuration: file, then `HERALD_*` environment, then command-line overrides, each
+ * overriding the one before. Validated once; the result is frozen.
+ */
+export async function loadConfig(
+  options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: ConfigOverrides } = {},
+): Promise<Readonly<Config>> {
+  const problems: string[] = [];
+  const env = options.env ?? process.env;
+  const raw: Json = options.file ? await readConfigFile(options.file, problems) : {};
+
+  for (const entry of envEntries()) {
+    const value = env[entry.name];
+    if (value === undefined || value === '') continue;
+    const parsed = parseEnvValue(entry, value, problems);
+    if (parsed !== undefined) setPath(raw, entry.path, parsed);
+  }
+
+  const o = options.overrides ?? {};
+  if (o.host !== undefined) raw.host = o.host;
+  if (o.port !== undefined) raw.port = typeof o.port === 'string' ? parsePort(o.port) : o.port;
+  if (o.logLevel !== undefined) raw.logLevel = o.logLevel;
+  if (o.pidFile !== undefined) raw.pidFile = o.pidFile;
+
+  const shortcut = {
+    id: o.appId ?? env[APP_SHORTCUT_ENV.id],
+    key: o.appKey ?? env[APP_SHORTCUT_ENV.key],
+    secret: o.appSecret ?? env[APP_SHORTCUT_ENV.secret],
+  };
+  if (shortcut.id || shortcut.key || shortcut.secret) {
+    const apps = Array.isArray(raw.apps) && raw.apps.length > 0 ? [...raw.apps] : [{ ...DEFAULT_APP }];
+    const first = { ...(apps[0] as Json) };
+    for (const field of ['id', 'key', 'secret'] as const) {
+      if (shortcut[field]) first[field] = shortcut[field];
+    }
+    apps[0] = first;
+    raw.apps = apps;
+  }
+  return parseConfig(raw, problems);
+}
+
+function parsePort(value: string): number | string {
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

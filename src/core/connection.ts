@@ -1,0 +1,42 @@
+import type { Frame } from './frame.js';
+
+/**
+ * What a protocol sees of a client connection. The transport implements it; protocols never touch
+ * sockets directly, so they can be tested with a fake connection that records frames.
+ */
+export interface Connection {
+  /** Queues a frame. Frames queued within one event-loop turn leave in one write. No-op once closed. */
+  send(frame: Frame): void;
+  /**
+   * Flushes queued frames, then starts the close handshake with `code` and `reason` (≤ 123 bytes).
+   * The protocol's `onClose` runs once the socket is gone. Idempotent.
+   */
+  close(code: number, reason: string): void;
+  /** Remote address, for logs. */
+  readonly remoteAddress: string;
+}
+
+/** What a protocol returns for each accepted WebSocket: the transport feeds it events. */
+export interface Session {
+  /** A complete text message; `bytes` is its size on the wire. */
+  onMessage(text: string, bytes: number): void;
+  /** A binary message: no protocol here defines one. */
+  onBinary(bytes: number): void;
+  /** A WebSocket ping or pong frame arrived: the client is alive. */
+  onActivity(): void;
+  /**
+   * The client stopped reading and its buffered bytes passed the cap. The protocol may send a last
+   * frame and call `close`; the transport then cuts the socket.
+   */
+  onOverflow(): void;
+  /** The socket is gone; called exactly once. */
+  onClose(code: number): void;
+}
+
+/** The upgrade request as a protocol needs it. */
+export interface UpgradeRequest {
+  /** Captures of the route that matched the path (e.g. the app key). */
+  readonly params: readonly string[];
+  readonly query: URLSearchParams;
+  readonly remoteAddress: string;
+}

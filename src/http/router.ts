@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { HeraldError } from '../core/errors.js';
+
+export const ERR_HTTP = 'ERR_HTTP';
+
+/** An HTTP failure with its status; the router answers it as `{"error": message}`. */
+export class HttpError extends HeraldError {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(ERR_HTTP, message);
+  }
+}
+
+export interface HttpRequest {
+  readonly method: string;
+  readonly url: URL;
+  /** Captures of the route pattern, percent-decoded. */
+  readonly params: readonly string[];
+  readonly headers: IncomingMessage['headers'];
+  /** Raw body bytes; empty for requests without one. */
+  readonly body: Buffer;
+}
+
+export interface HttpResult {
+  status: number;
+  body: unknown;
+}
+
+export type HttpHandler = (request: HttpRequest) => HttpResult | Promise<HttpResult>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: HttpHandler;
+}
+
+/** Routes by method and path pattern; every answer, error or not, is JSON. */
+export class Router {
+  readonly #routes: Route[] = [];
+
+  constructor(
+    readonly logger: Logger,
+    readonly maxBodyBytes: number,
+  ) {}
+
+  add(method: string, pattern: RegExp, handler: HttpHandler): void {
+    this.#routes.push({ method, pattern, handler });
+  }
+
+  /** The request listener for `http.createServer`. */
+  readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#handle(req, res).catch((err) => {
+      this.logger.error({ err }, 'http handler failed');
+      if (!res.headersSent) send(res, 500, { error: 'Internal server error' });
+    });
+  };
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = req.method ?? 'GET';
+    let allowed: string[] = [];
+    for (const route of this.#routes) {
+      const match = route.pattern.exec(url.pathname);
+      if (!match) continue;
+      if (route.method !== method) {
+        allowed.push(route.method);
+        continue;
+      }
+      allowed = [];
+      try {
+        const params = match.slice(1).map((p) => decodeURIComponent(p));
+        const body = await readBody(req, this.maxBodyBytes);
+        const result = await route.handler({ method, url, params, headers: req.headers, body });
+        send(res, result.status, result.body);
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        if (err.status === 413) res.setHeader('Connection', 'close');
+        send(res, err.status, { error: err.message });
+      }
+      return;
+    }
+    if (allowed.length > 0) {
+      res.setHeader('Allow', allowed.join(', '));
+      send(res, 405, { error: `Method ${method} not allowed on ${url.pathname}` });
+    } else {
+      send(res, 404, { error: `Not found: ${url.pathname}` });
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const EMPTY = Buffer.alloc(0);
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new HttpError(413, `Request body larger than ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, `Request body larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (chunks.length === 0) return EMPTY;
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}

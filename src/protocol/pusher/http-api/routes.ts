@@ -1,0 +1,210 @@
+import type { App, AppStore } from '../../../core/apps/app.js';
+import { channelKind, channelNameProblem } from '../../../core/channels/names.js';
+import { HttpError, type HttpRequest, type HttpResult, type Router } from '../../../http/router.js';
+import type { PusherServer } from '../server.js';
+import { queryParams, verifyRequest } from './verify.js';
+
+export interface HttpApiOptions {
+  apps: AppStore;
+  pusher: PusherServer;
+  maxTimestampSkewSeconds: number;
+  /** Milliseconds since the epoch. */
+  now: () => number;
+}
+
+const SOCKET_ID = /^\d+\.\d+$/;
+
+/** An event to publish, validated. */
+interface EventRequest {
+  name: string;
+  channels: string[];
+  data: string;
+  socketId: string | undefined;
+  info: Set<string>;
+}
+
+/** The Pusher HTTP API (spec §6.3), every request signed (§6.2). */
+export function addPusherHttpApi(router: Router, options: HttpApiOptions): void {
+  const { pusher } = options;
+
+  const authenticated = async (
+    request: HttpRequest,
+  ): Promise<{ app: App; params: Record<string, string> }> => {
+    const app = await options.apps.findById(request.params[0]!);
+    if (!app) throw new HttpError(404, `Unknown app id "${request.params[0]}"`);
+    const params = queryParams(request.url);
+    verifyRequest(
+      app,
+      request.method,
+      request.url.pathname,
+      params,
+      request.body,
+      Math.floor(options.now() / 1000),
+      options.maxTimestampSkewSeconds,
+    );
+    if (!app.enabled) throw new HttpError(403, `App ${app.id} is disabled`);
+    return { app, params };
+  };
+
+  const channelInfo = async (
+    app: App,
+    channel: string,
+    info: Set<string>,
+  ): Promise<Record<string, number>> => {
+    const result: Record<string, number> = {};
+    if (info.has('user_count') && channelKind(channel).presence) {
+      result.user_count = await pusher.presenceCount(app, channel);
+    }
+    if (info.has('subscription_count')) result.subscription_count = pusher.subscriptionCount(app, channel);
+    return result;
+  };
+
+  /** Publishes validated events, then reads the requested counts (independent of delivery). */
+  const publishWithInfo = async (app: App, events: EventRequest[]) => {
+    await Promise.all(
+      events.flatMap((e) => e.channels.map((ch) => pusher.publish(app, ch, e.name, e.data, e.socketId))),
+    );
+    const channels: Record<string, Record<string, number>> = {};
+    const perEvent: Record<string, number>[] = [];
+    for (const e of events) {
+      const merged: Record<string, number> = {};
+      for (const ch of e.channels) {
+        const info = await channelInfo(app, ch, e.info);
+        channels[ch] = info;
+        Object.assign(merged, info);
+      }
+      perEvent.push(merged);
+    }
+    return { channels, perEvent };
+  };
+
+  router.add('POST', /^\/apps\/([^/]+)\/events$/, async (request) => {
+    const { app } = await authenticated(request);
+    const event = parseEvent(app, jsonObject(request.body), 'multi');
+    const { channels } = await publishWithInfo(app, [event]);
+    return { status: 200, body: event.info.size > 0 ? { channels } : {} };
+  });
+
+  router.add('POST', /^\/apps\/([^/]+)\/batch_events$/, async (request) => {
+    const { app } = await authenticated(request);
+    const batch = jsonObject(request.body).batch;
+    if (!Array.isArray(batch)) throw new HttpError(400, '"batch" must be an array of events');
+    if (batch.length > app.maxBatchSize) {
+      throw new HttpError(400, `Batch of ${batch.length} events is over the limit of ${app.maxBatchSize}`);
+    }
+    const events = batch.map((item, i) => {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+        throw new HttpError(400, `batch[${i}] must be an object`);
+      }
+      return parseEvent(app, item as Record<string, unknown>, 'single', `batch[${i}].`);
+    });
+    const { perEvent } = await publishWithInfo(app, events);
+    const anyInfo = events.some((e) => e.info.size > 0);
+    return { status: 200, body: anyInfo ? { batch: perEvent } : {} };
+  });
+
+  router.add('GET', /^\/apps\/([^/]+)\/channels$/, async (request) => {
+    const { app, params } = await authenticated(request);
+    const prefix = params.filter_by_prefix ?? '';
+    const info = infoSet(params.info);
+    if (info.has('user_count') && !prefix.startsWith('presence-')) {
+      throw new HttpError(400, 'info=user_count requires filter_by_prefix to start with "presence-"');
+    }
+    const channels: Record<string, Record<string, number>> = {};
+    for (const name of pusher.occupiedChannels(app)) {
+      if (name.startsWith(prefix) && !channelKind(name).user)
+        channels[name] = await channelInfo(app, name, info);
+    }
+    return { status: 200, body: { channels } };
+  });
+
+  router.add('GET', /^\/apps\/([^/]+)\/channels\/([^/]+)$/, async (request) => {
+    const { app, params } = await authenticated(request);
+    const channel = validChannel(app, request.params[1]!);
+    const info = infoSet(params.info);
+    if (info.has('user_count') && !channelKind(channel).presence) {
+      throw new HttpError(400, 'info=user_count is only available for presence channels');
+    }
+    const subscriptions = pusher.subscriptionCount(app, channel);
+    return { status: 200, body: { occupied: subscriptions > 0, ...(await channelInfo(app, channel, info)) } };
+  });
+
+  router.add('GET', /^\/apps\/([^/]+)\/channels\/([^/]+)\/users$/, async (request) => {
+    const { app } = await authenticated(request);
+    const channel = validChannel(app, request.params[1]!);
+    if (!channelKind(channel).presence) throw new HttpError(400, `${channel} is not a presence channel`);
+    const members = await pusher.presenceMembers(app, channel);
+    return { status: 200, body: { users: members.map((m) => ({ id: m.userId })) } } satisfies HttpResult;
+  });
+}
+
+function jsonObject(body: Buffer): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'Request body must be JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new HttpError(400, 'Request body must be a JSON object');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function infoSet(info: unknown): Set<string> {
+  if (info === undefined || info === null || info === '') return new Set();
+  if (typeof info !== 'string') throw new HttpError(400, '"info" must be a comma-separated string');
+  return new Set(
+    info
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+}
+
+function validChannel(app: App, name: string, field = 'channel'): string {
+  const problem = channelNameProblem(name, app.maxChannelNameLength);
+  if (problem) throw new HttpError(400, `${field} "${name}": ${problem}`);
+  return name;
+}
+
+/** Checks one event of `POST /events` ('multi': `channels` or `channel`) or of a batch ('single'). */
+function parseEvent(
+  app: App,
+  body: Record<string, unknown>,
+  form: 'multi' | 'single',
+  at = '',
+): EventRequest {
+  const { name, data, socket_id: socketId } = body;
+  if (typeof name !== 'string' || name.length === 0)
+    throw new HttpError(400, `${at}name must be a non-empty string`);
+  if (name.length > app.maxEventNameLength) {
+    throw new HttpError(400, `${at}name is longer than ${app.maxEventNameLength} characters`);
+  }
+  if (typeof data !== 'string') throw new HttpError(400, `${at}data must be a string`);
+  const bytes = Buffer.byteLength(data);
+  if (bytes > app.maxEventPayloadBytes) {
+    throw new HttpError(413, `${at}data is ${bytes} bytes, over the limit of ${app.maxEventPayloadBytes}`);
+  }
+  if (socketId !== undefined && (typeof socketId !== 'string' || !SOCKET_ID.test(socketId))) {
+    throw new HttpError(400, `${at}socket_id must look like "123.456"`);
+  }
+  let channels: unknown[];
+  if (form === 'multi' && body.channels !== undefined) {
+    if (!Array.isArray(body.channels)) throw new HttpError(400, 'channels must be an array of channel names');
+    channels = body.channels;
+  } else if (body.channel !== undefined) {
+    channels = [body.channel];
+  } else {
+    throw new HttpError(400, `${at}${form === 'multi' ? 'channels or channel' : 'channel'} is required`);
+  }
+  if (channels.length === 0) throw new HttpError(400, `${at}channels must not be empty`);
+  if (channels.length > app.maxChannelsPerTrigger) {
+    throw new HttpError(
+      400,
+      `${at}${channels.length} channels is over the limit of ${app.maxChannelsPerTrigger}`,
+    );
+  }
+  const names = channels.map((ch, i) => validChannel(app, ch as string, `${at}channels[${i}]`));
+  return { name, channels: [...new Set(names)], data, socketId, info: infoSet(body.info) };
+}

@@ -1,0 +1,60 @@
+import type { App } from '../../core/apps/app.js';
+import type { Subscriber } from '../../core/channels/registry.js';
+import type { Connection, Session } from '../../core/connection.js';
+import type { SignedInUser } from './subscription.js';
+
+/** Hooks the Pusher server implements for its sockets; kept apart so a socket holds no closures. */
+export interface SocketOwner {
+  message(socket: PusherSocket, text: string, bytes: number): void;
+  binary(socket: PusherSocket, bytes: number): void;
+  overflowed(socket: PusherSocket): void;
+  closed(socket: PusherSocket): void;
+  readonly now: () => number;
+}
+
+/** One Pusher connection's state. Small on purpose: tens of thousands of these are kept per node. */
+export class PusherSocket implements Session, Subscriber {
+  /** The socket_id, set once `pusher:connection_established` is sent. */
+  id = '';
+  app: App | undefined = undefined;
+  /** `closing` once the server decided to close it; no further message is handled. */
+  state: 'pending' | 'open' | 'closing' | 'closed' = 'pending';
+  /** Subscribed channels; the value is the presence user id, or null for other kinds. */
+  readonly channels = new Map<string, string | null>();
+  user: SignedInUser | undefined = undefined;
+  lastSeen: number;
+  /** When the server sent `pusher:ping` without an answer yet; 0 when none is outstanding. */
+  pingedAt = 0;
+  /** Subscribe, unsubscribe and close run one after another, in arrival order. */
+  chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly owner: SocketOwner,
+    readonly connection: Connection,
+  ) {
+    this.lastSeen = owner.now();
+  }
+
+  onMessage(text: string, bytes: number): void {
+    this.onActivity();
+    this.owner.message(this, text, bytes);
+  }
+
+  onBinary(bytes: number): void {
+    this.onActivity();
+    this.owner.binary(this, bytes);
+  }
+
+  onActivity(): void {
+    this.lastSeen = this.owner.now();
+    this.pingedAt = 0;
+  }
+
+  onOverflow(): void {
+    this.owner.overflowed(this);
+  }
+
+  onClose(): void {
+    this.owner.closed(this);
+  }
+}

@@ -1,0 +1,133 @@
+import type { App } from '../../core/apps/app.js';
+import {
+  type ChannelKind,
+  channelKind,
+  channelNameProblem,
+  USER_CHANNEL_PREFIX,
+} from '../../core/channels/names.js';
+import type { PresenceMember } from '../../core/presence/store.js';
+import { authProblem, channelAuthString } from './auth.js';
+import { objectData } from './codec.js';
+
+/** A subscription request that passed every check of spec §3.5 but the presence member limit. */
+export interface AcceptedSubscription {
+  ok: true;
+  channel: string;
+  kind: ChannelKind;
+  /** Set for presence channels. */
+  member?: PresenceMember;
+}
+
+/** Why a subscription was refused, in the shape of `pusher:subscription_error` (spec §2.5). */
+export interface RefusedSubscription {
+  ok: false;
+  /** Absent when the request named no channel. */
+  channel?: string;
+  type: 'AuthError' | 'ChannelNameError' | 'InvalidRequest' | 'LimitReached';
+  error: string;
+  status: number;
+}
+
+export type SubscriptionCheck = AcceptedSubscription | RefusedSubscription;
+
+/** The signed-in user of a connection, when it has one (spec §5). */
+export interface SignedInUser {
+  id: string;
+  info: unknown;
+}
+
+/**
+ * Checks a `pusher:subscribe` payload for `socketId` on `app`: channel name, signature, presence
+ * `channel_data` and its size limits. Pure: the member limit, which needs the presence store, is left
+ * to the caller.
+ */
+export function checkSubscription(
+  app: App,
+  socketId: string,
+  data: unknown,
+  user: SignedInUser | undefined,
+): SubscriptionCheck {
+  const payload = objectData(data);
+  const channel = payload?.channel;
+  if (!payload || typeof channel !== 'string') {
+    return refuse(undefined, 'InvalidRequest', 'pusher:subscribe needs data with a string "channel"', 400);
+  }
+  const nameProblem = channelNameProblem(channel, app.maxChannelNameLength);
+  if (nameProblem) return refuse(channel, 'ChannelNameError', nameProblem, 400);
+
+  const kind = channelKind(channel);
+  if (kind.user) {
+    const owner = channel.slice(USER_CHANNEL_PREFIX.length);
+    return user?.id === owner
+      ? { ok: true, channel, kind }
+      : refuse(channel, 'AuthError', `Only the connection signed in as user ${owner} may subscribe`, 403);
+  }
+  if (!kind.authorized) return { ok: true, channel, kind };
+
+  const channelData = payload.channel_data;
+  if (channelData !== undefined && typeof channelData !== 'string') {
+    return refuse(channel, 'InvalidRequest', 'channel_data must be a JSON string', 400);
+  }
+  const signedData = kind.presence ? channelData : undefined;
+  const problem = authProblem(
+    payload.auth,
+    app.key,
+    app.secret,
+    channelAuthString(socketId, channel, signedData),
+  );
+  if (problem) return refuse(channel, 'AuthError', problem, 401);
+  if (!kind.presence) return { ok: true, channel, kind };
+
+  if (channelData === undefined) {
+    // Signed-in connections may omit channel_data; the member is the signed-in user (spec §3.3).
+    return user
+      ? { ok: true, channel, kind, member: { userId: user.id, info: user.info ?? null } }
+      : refuse(channel, 'InvalidRequest', 'Presence subscription needs channel_data', 400);
+  }
+  return presenceMember(app, channel, kind, channelData);
+}
+
+function presenceMember(
+  app: App,
+  channel: string,
+  kind: ChannelKind,
+  channelData: string,
+): SubscriptionCheck {
+  const parsed = objectData(channelData);
+  const rawId = parsed?.user_id;
+  const validId =
+    (typeof rawId === 'string' && rawId.length > 0) || (typeof rawId === 'number' && Number.isFinite(rawId));
+  if (!parsed || !validId) {
+    return refuse(channel, 'InvalidRequest', 'channel_data must be a JSON object with a user_id', 400);
+  }
+  const userId = String(rawId);
+  if (userId.length > app.maxPresenceUserIdLength) {
+    return refuse(
+      channel,
+      'LimitReached',
+      `user_id is longer than ${app.maxPresenceUserIdLength} characters`,
+      400,
+    );
+  }
+  const info = parsed.user_info ?? null;
+  if (info !== null && Buffer.byteLength(JSON.stringify(info)) > app.maxPresenceUserInfoBytes) {
+    return refuse(
+      channel,
+      'LimitReached',
+      `user_info is larger than ${app.maxPresenceUserInfoBytes} bytes`,
+      400,
+    );
+  }
+  return { ok: true, channel, kind, member: { userId, info } };
+}
+
+function refuse(
+  channel: string | undefined,
+  type: RefusedSubscription['type'],
+  error: string,
+  status: number,
+): RefusedSubscription {
+  return channel === undefined
+    ? { ok: false, type, error, status }
+    : { ok: false, channel, type, error, status };
+}

@@ -1,0 +1,258 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import type { Connection, Session, UpgradeRequest } from '../core/connection.js';
+import type { Frame } from '../core/frame.js';
+import { encodeTextFrame } from './frame.js';
+
+/** A protocol reachable over WebSocket at the paths `pattern` matches (captures become `params`). */
+export interface WebSocketRoute {
+  readonly pattern: RegExp;
+  open(connection: Connection, request: UpgradeRequest): Session;
+}
+
+export interface WebSocketTransportOptions {
+  logger: Logger;
+  /** Messages above this size close the socket with 1009 before any protocol sees them. */
+  maxPayloadBytes: number;
+  /** Bytes a connection may have waiting to be written; past it the connection overflows. */
+  maxBufferedBytes: number;
+}
+
+const kConnection = Symbol('herald.connection');
+type TaggedWebSocket = WebSocket & { [kConnection]: WsConnection };
+
+/** How long a closing connection may take to finish its close handshake before it is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * WebSocket connections on our own http.Server (ws in noServer mode): upgrades routed by path, writes
+ * coalesced per connection per event-loop turn, buffered bytes capped per connection.
+ */
+export class WebSocketTransport {
+  readonly #o: WebSocketTransportOptions;
+  readonly #wss: WebSocketServer;
+  readonly #routes: WebSocketRoute[] = [];
+  readonly #live = new Set<WsConnection>();
+  #dirty: WsConnection[] = [];
+  #flushScheduled = false;
+  #accepting = true;
+  readonly #flushAll = () => this.#flush();
+
+  constructor(options: WebSocketTransportOptions) {
+    this.#o = options;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: options.maxPayloadBytes,
+    });
+  }
+
+  route(route: WebSocketRoute): void {
+    this.#routes.push(route);
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
+  }
+
+  get connectionCount(): number {
+    return this.#live.size;
+  }
+
+  /** Stops accepting upgrades. */
+  refuseNew(): void {
+    this.#accepting = false;
+  }
+
+  /** Resolves once every connection has closed, or cuts the rest after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#flush();
+    const deadline = Date.now() + timeoutMs;
+    while (this.#live.size > 0 && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now())));
+        this.#onEmpty = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#onEmpty = undefined;
+    for (const c of this.#live) c.ws.terminate();
+  }
+
+  #onEmpty: (() => void) | undefined;
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!this.#accepting) return reject(socket, 503, 'Server is shutting down');
+    for (const route of this.#routes) {
+      const match = route.pattern.exec(url.pathname);
+      if (!match) continue;
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        const remoteAddress = req.socket.remoteAddress ?? '';
+        const connection = new WsConnection(this, ws, req.socket, remoteAddress);
+        (ws as TaggedWebSocket)[kConnection] = connection;
+        this.#live.add(connection);
+        ws.on('message', onMessage);
+        ws.on('ping', onActivity);
+        ws.on('pong', onActivity);
+        ws.on('close', onClose);
+        ws.on('error', onError);
+        connection.session = route.open(connection, {
+          params: match.slice(1).map((p) => decodeURIComponent(p)),
+          query: url.searchParams,
+          remoteAddress,
+        });
+      });
+      return;
+    }
+    reject(socket, 404, `No WebSocket endpoint at ${url.pathname}`);
+  }
+
+  markDirty(connection: WsConnection): void {
+    this.#dirty.push(connection);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushAll);
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const c of dirty) c.flush();
+  }
+
+  forget(connection: WsConnection): void {
+    this.#live.delete(connection);
+    if (this.#live.size === 0) this.#onEmpty?.();
+  }
+
+  get options(): WebSocketTransportOptions {
+    return this.#o;
+  }
+}
+
+/** One client socket. Frames are queued and written together once per event-loop turn. */
+class WsConnection implements Connection {
+  session: Session | undefined;
+  #queue: Buffer[] | null = null;
+  #queued = 0;
+  #closing = false;
+  #overflowing = false;
+  #killTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly transport: WebSocketTransport,
+    readonly ws: WebSocket,
+    readonly socket: Socket,
+    readonly remoteAddress: string,
+  ) {}
+
+  send(frame: Frame): void {
+    if (this.#closing) return;
+    frame.wire ??= encodeTextFrame(frame.text);
+    const wire = frame.wire;
+    const buffered = this.socket.writableLength + this.#queued + wire.length;
+    if (buffered > this.transport.options.maxBufferedBytes && !this.#overflowing) return this.#overflow();
+    this.#queued += wire.length;
+    if (this.#queue === null) {
+      this.#queue = [wire];
+      this.transport.markDirty(this);
+    } else {
+      this.#queue.push(wire);
+    }
+  }
+
+  flush(): void {
+    const queue = this.#queue;
+    this.#queue = null;
+    this.#queued = 0;
+    if (queue === null || !this.socket.writable) return;
+    if (queue.length === 1) {
+      this.socket.write(queue[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (const buf of queue) this.socket.write(buf);
+    this.socket.uncork();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.flush();
+    this.ws.close(code, truncateReason(reason));
+    this.#killTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+  }
+
+  /**
+   * The client stopped reading. What is queued is dropped, the protocol says goodbye its own way (best
+   * effort: the client is not reading), and the socket is cut at once so its buffers are freed.
+   */
+  #overflow(): void {
+    this.#queue = null;
+    this.#queued = 0;
+    this.#overflowing = true;
+    this.transport.options.logger.warn({ remoteAddress: this.remoteAddress }, 'slow client disconnected');
+    this.session?.onOverflow();
+    this.flush();
+    this.#closing = true;
+    this.ws.terminate();
+  }
+
+  closed(code: number): void {
+    this.#closing = true;
+    this.#queue = null;
+    clearTimeout(this.#killTimer);
+    this.transport.forget(this);
+    this.session?.onClose(code);
+  }
+}
+
+function connectionOf(ws: WebSocket): WsConnection {
+  return (ws as TaggedWebSocket)[kConnection];
+}
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const connection = connectionOf(this);
+  const buf = data as Buffer;
+  if (isBinary) connection.session?.onBinary(buf.length);
+  else connection.session?.onMessage(buf.toString('utf8'), buf.length);
+}
+
+function onActivity(this: WebSocket): void {
+  connectionOf(this).session?.onActivity();
+}
+
+function onClose(this: WebSocket, code: number): void {
+  connectionOf(this).closed(code);
+}
+
+function onError(this: WebSocket, err: Error): void {
+  connectionOf(this).transport.options.logger.debug({ err }, 'websocket error');
+}
+
+/** Close reasons are limited to 123 bytes (RFC 6455 §5.5). */
+function truncateReason(reason: string): string {
+  let r = reason;
+  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
+  return r;
+}
+
+function reject(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: message });
+  const text = status === 404 ? 'Not Found' : 'Service Unavailable';
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
