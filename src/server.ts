@@ -37,7 +37,6 @@ function escapeRegExp(s: string): string {
 export class Herald {
   readonly logger: Logger;
   readonly pusher: PusherServer;
-  readonly #config: Config;
   readonly #adapter: Adapter;
   readonly #http: Server;
   readonly #transport: WebSocketTransport;
@@ -45,8 +44,10 @@ export class Herald {
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
 
-  constructor(config: Config, deps: HeraldDeps = {}) {
-    this.#config = config;
+  constructor(
+    readonly config: Readonly<Config>,
+    deps: HeraldDeps = {},
+  ) {
     this.logger = deps.logger ?? pino({ level: config.logLevel });
     const now = deps.now ?? Date.now;
     const apps = deps.apps ?? new StaticAppStore(config.apps);
@@ -91,11 +92,11 @@ export class Herald {
 
   /** The bound port (useful with `port: 0`). */
   get port(): number {
-    return (this.#http.address() as AddressInfo | null)?.port ?? this.#config.port;
+    return (this.#http.address() as AddressInfo | null)?.port ?? this.config.port;
   }
 
   get host(): string {
-    return this.#config.host;
+    return this.config.host;
   }
 
   start(): Promise<void> {
@@ -109,7 +110,7 @@ export class Herald {
     this.pusher.start();
     await new Promise<void>((resolve, reject) => {
       this.#http.once('error', reject);
-      this.#http.listen(this.#config.port, this.#config.host, () => {
+      this.#http.listen(this.config.port, this.config.host, () => {
         this.#http.off('error', reject);
         resolve();
       });
@@ -131,7 +132,7 @@ export class Herald {
     this.#state = 'stopping';
     this.#transport.refuseNew();
     this.pusher.stop();
-    await this.#transport.drain(this.#config.shutdownTimeoutMs);
+    await this.#transport.drain(this.config.shutdownTimeoutMs);
     await this.#adapter.close();
     await new Promise<void>((resolve) => {
       this.#http.close(() => resolve());
