@@ -6,6 +6,8 @@ import { MemoryAdapter } from './adapters/memory.js';
 import type { Config } from './config/schema.js';
 import type { AppStore } from './core/apps/app.js';
 import { StaticAppStore } from './core/apps/static-store.js';
+import { MemoryLastEventStore } from './core/cache/memory.js';
+import type { LastEventStore } from './core/cache/store.js';
 import { MemoryPresenceStore } from './core/presence/memory.js';
 import type { PresenceStore } from './core/presence/store.js';
 import { addHealthRoutes } from './http/health.js';
@@ -20,6 +22,7 @@ export interface HeraldDeps {
   apps?: AppStore;
   adapter?: Adapter;
   presence?: PresenceStore;
+  cache?: LastEventStore;
   /** Milliseconds since the epoch; tests pin it to check signed-request vectors. */
   now?: () => number;
   /** Socket id generator; tests pin it to check subscription signature vectors. */
@@ -38,6 +41,7 @@ export class Herald {
   readonly logger: Logger;
   readonly pusher: PusherServer;
   readonly #adapter: Adapter;
+  readonly #cache: LastEventStore;
   readonly #http: Server;
   readonly #transport: WebSocketTransport;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -52,11 +56,13 @@ export class Herald {
     const now = deps.now ?? Date.now;
     const apps = deps.apps ?? new StaticAppStore(config.apps);
     this.#adapter = deps.adapter ?? new MemoryAdapter();
+    this.#cache = deps.cache ?? new MemoryLastEventStore(now);
 
     this.pusher = new PusherServer({
       apps,
       adapter: this.#adapter,
       presence: deps.presence ?? new MemoryPresenceStore(),
+      cache: this.#cache,
       logger: this.logger.child({ protocol: 'pusher' }),
       activityTimeoutSeconds: config.activityTimeoutSeconds,
       pongTimeoutSeconds: config.pongTimeoutSeconds,
@@ -134,6 +140,7 @@ export class Herald {
     this.pusher.stop();
     await this.#transport.drain(this.config.shutdownTimeoutMs);
     await this.#adapter.close();
+    await this.#cache.close();
     await new Promise<void>((resolve) => {
       this.#http.close(() => resolve());
       this.#http.closeAllConnections();

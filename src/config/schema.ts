@@ -36,6 +36,12 @@ export const appSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** Allow `client-` events on private and presence channels. @default false (as Pusher) */
   clientEvents: z.boolean().default(false),
+  /** Send `pusher_internal:subscription_count` to subscribers when a channel's count changes. @default false */
+  subscriptionCount: z.boolean().default(false),
+  /** Send watchlist online/offline events to signed-in users (spec §5.4). @default false */
+  watchlistEvents: z.boolean().default(false),
+  /** How long a cache channel keeps its last event. @default 1800 */
+  cacheTtlSeconds: positiveInt().default(1800),
   /** Close connections that do not sign in within `userAuthenticationTimeoutMs` (4009). @default false */
   userAuthentication: z.boolean().default(false),
   /** @default 30000 */
@@ -60,6 +66,10 @@ export const appSchema = z.strictObject({
   maxChannelsPerTrigger: positiveInt().default(100),
   /** Events one `POST /batch_events` may carry. @default 10 */
   maxBatchSize: positiveInt().default(10),
+  /** User ids a signed-in user may watch; more get error 4302 and are ignored. @default 100 */
+  maxWatchlistSize: positiveInt().default(100),
+  /** Signed HTTP API requests per second; null is unlimited. Over it: 429. @default null */
+  maxHttpRequestsPerSecond: positiveInt().nullable().default(null),
   /** @default [] */
   webhooks: z.array(webhookSchema).default([]),
 });
@@ -124,30 +134,41 @@ export const configSchema = z
       .default({ driver: 'memory' }),
     wamp: wampSchema.default(wampSchema.parse({})),
   })
-  .superRefine((config, ctx) => {
-    const seen = { id: new Map<string, number>(), key: new Map<string, number>() };
-    config.apps.forEach((app, i) => {
-      for (const field of ['id', 'key'] as const) {
-        const first = seen[field].get(app[field]);
-        if (first !== undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['apps', i, field],
-            message: `duplicate app ${field} "${app[field]}" (also apps.${first}.${field})`,
-          });
-        } else {
-          seen[field].set(app[field], i);
+  .superRefine(
+    (config, ctx) => {
+      // Runs even when other fields failed, so that every problem is reported at once; anything
+      // here may therefore still be unparsed input.
+      const seen = { id: new Map<unknown, number>(), key: new Map<unknown, number>() };
+      const apps: unknown[] = Array.isArray(config.apps) ? config.apps : [];
+      apps.forEach((app, i) => {
+        if (app === null || typeof app !== 'object') return;
+        for (const field of ['id', 'key'] as const) {
+          const value = (app as Record<string, unknown>)[field];
+          if (typeof value !== 'string') continue;
+          const first = seen[field].get(value);
+          if (first !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['apps', i, field],
+              message: `duplicate app ${field} "${value}" (also apps.${first}.${field})`,
+            });
+          } else {
+            seen[field].set(value, i);
+          }
         }
-      }
-    });
-    if (config.adapter.driver !== 'memory' && !config.adapter.url) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['adapter', 'url'],
-        message: `required when adapter.driver is "${config.adapter.driver}"`,
       });
-    }
-  });
+      const adapter: { driver?: unknown; url?: unknown } =
+        config.adapter !== null && typeof config.adapter === 'object' ? config.adapter : {};
+      if ((adapter.driver === 'redis' || adapter.driver === 'nats') && !adapter.url) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['adapter', 'url'],
+          message: `required when adapter.driver is "${adapter.driver}"`,
+        });
+      }
+    },
+    { when: (payload) => payload.value !== null && typeof payload.value === 'object' },
+  );
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -22,6 +22,13 @@ export class PusherSocket implements Session, Subscriber {
   /** Subscribed channels; the value is the presence user id, or null for other kinds. */
   readonly channels = new Map<string, string | null>();
   user: SignedInUser | undefined = undefined;
+  /** User ids this signed-in connection watches (spec §5.4). */
+  watchlist: readonly string[] = [];
+  /** Closes the connection if it has not signed in in time, for apps that require it. */
+  signinTimer: NodeJS.Timeout | undefined = undefined;
+  /** Start of the current one-second window of client events, and how many were sent in it. */
+  clientEventWindow = 0;
+  clientEventCount = 0;
   lastSeen: number;
   /** When the server sent `pusher:ping` without an answer yet; 0 when none is outstanding. */
   pingedAt = 0;

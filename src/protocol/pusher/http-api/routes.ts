@@ -26,6 +26,24 @@ interface EventRequest {
 /** The Pusher HTTP API (spec §6.3), every request signed (§6.2). */
 export function addPusherHttpApi(router: Router, options: HttpApiOptions): void {
   const { pusher } = options;
+  /** Per app: start of the current one-second window and the requests counted in it. */
+  const rates = new Map<string, { window: number; count: number }>();
+
+  const rateLimit = (app: App): void => {
+    if (app.maxHttpRequestsPerSecond === null) return;
+    const now = options.now();
+    let rate = rates.get(app.id);
+    if (!rate || now - rate.window >= 1000) {
+      rate = { window: now, count: 0 };
+      rates.set(app.id, rate);
+    }
+    if (++rate.count > app.maxHttpRequestsPerSecond) {
+      throw new HttpError(
+        429,
+        `Too many requests: app ${app.id} allows ${app.maxHttpRequestsPerSecond} per second`,
+      );
+    }
+  };
 
   const authenticated = async (
     request: HttpRequest,
@@ -43,6 +61,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
       options.maxTimestampSkewSeconds,
     );
     if (!app.enabled) throw new HttpError(403, `App ${app.id} is disabled`);
+    rateLimit(app);
     return { app, params };
   };
 
@@ -126,7 +145,17 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
       throw new HttpError(400, 'info=user_count is only available for presence channels');
     }
     const subscriptions = pusher.subscriptionCount(app, channel);
-    return { status: 200, body: { occupied: subscriptions > 0, ...(await channelInfo(app, channel, info)) } };
+    const body: Record<string, unknown> = {
+      occupied: subscriptions > 0,
+      ...(await channelInfo(app, channel, info)),
+    };
+    if (info.has('cache')) {
+      if (!channelKind(channel).cache)
+        throw new HttpError(400, 'info=cache is only available for cache channels');
+      const cached = await pusher.cached(app, channel);
+      body.cache = cached ? { data: cached.event.data, ttl: Math.ceil(cached.ttlMs / 1000) } : null;
+    }
+    return { status: 200, body };
   });
 
   router.add('GET', /^\/apps\/([^/]+)\/channels\/([^/]+)\/users$/, async (request) => {
@@ -135,6 +164,12 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     if (!channelKind(channel).presence) throw new HttpError(400, `${channel} is not a presence channel`);
     const members = await pusher.presenceMembers(app, channel);
     return { status: 200, body: { users: members.map((m) => ({ id: m.userId })) } } satisfies HttpResult;
+  });
+
+  router.add('POST', /^\/apps\/([^/]+)\/users\/([^/]+)\/terminate_connections$/, async (request) => {
+    const { app } = await authenticated(request);
+    pusher.terminateUser(app, request.params[1]!);
+    return { status: 200, body: {} };
   });
 }
 

@@ -1,0 +1,42 @@
+import type { Logger } from 'pino';
+import type { Adapter } from '../../adapters/adapter.js';
+import type { AppStore } from '../../core/apps/app.js';
+import type { LastEventStore } from '../../core/cache/store.js';
+import type { ChannelRegistry } from '../../core/channels/registry.js';
+import type { PresenceStore } from '../../core/presence/store.js';
+import type { PusherSocket } from './socket.js';
+import type { UserRegistry } from './user-registry.js';
+
+export interface PusherServerOptions {
+  apps: AppStore;
+  adapter: Adapter;
+  presence: PresenceStore;
+  cache: LastEventStore;
+  logger: Logger;
+  activityTimeoutSeconds: number;
+  pongTimeoutSeconds: number;
+  maxMessageBytes: number;
+  /** Milliseconds since the epoch. */
+  now?: () => number;
+  /** Makes socket ids; tests pin it to reproduce the spec's signature vectors. */
+  socketIds?: () => string;
+}
+
+/** One app's state on this node. */
+export interface AppState {
+  readonly namespace: string;
+  readonly sockets: Map<string, PusherSocket>;
+  readonly registry: ChannelRegistry<PusherSocket>;
+  readonly users: UserRegistry;
+}
+
+/** What the server shares with the handlers it delegates to (subscriptions, users). */
+export interface PusherContext {
+  readonly options: PusherServerOptions;
+  readonly now: () => number;
+  state(appId: string): AppState;
+  /** A `pusher:error` that leaves the connection open. */
+  error(socket: PusherSocket, code: number | null, message: string): void;
+  /** `pusher:error` with `code`, then a close with the same code. */
+  fail(socket: PusherSocket, code: number, message: string): void;
+}

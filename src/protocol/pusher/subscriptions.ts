@@ -1,0 +1,166 @@
+import type { App } from '../../core/apps/app.js';
+import { channelKind } from '../../core/channels/names.js';
+import { Frame } from '../../core/frame.js';
+import { encodeChannelEvent, encodeInternal, encodeObjectEvent, objectData } from './codec.js';
+import type { AppState, PusherContext } from './context.js';
+import type { PusherSocket } from './socket.js';
+import { type AcceptedSubscription, checkSubscription, type RefusedSubscription } from './subscription.js';
+import { SubscriptionCountNotifier } from './subscription-count.js';
+
+/**
+ * Subscribing and unsubscribing (spec §2, §3): checks, presence membership and its events, cache
+ * channel replay, subscription counts, and the adapter's interest in each channel.
+ */
+export class Subscriptions {
+  readonly #ctx: PusherContext;
+  readonly #counts: SubscriptionCountNotifier;
+  readonly #countApps = new Map<string, AppState>();
+
+  constructor(ctx: PusherContext) {
+    this.#ctx = ctx;
+    this.#counts = new SubscriptionCountNotifier(
+      (namespace, channel) => this.#countApps.get(namespace)?.registry.count(channel) ?? 0,
+      (namespace, channel, count) => {
+        const text = encodeInternal(
+          'pusher_internal:subscription_count',
+          { subscription_count: count },
+          channel,
+        );
+        this.#countApps.get(namespace)?.registry.deliver(channel, new Frame(text));
+      },
+      ctx.now,
+    );
+  }
+
+  close(): void {
+    this.#counts.close();
+  }
+
+  async subscribe(socket: PusherSocket, data: unknown): Promise<void> {
+    const app = socket.app;
+    if (socket.state !== 'open' || !app) return;
+    const check = checkSubscription(app, socket.id, data, socket.user);
+    if (!check.ok) return this.#refuse(socket, check);
+    const { channel } = check;
+    if (socket.channels.has(channel)) return this.#succeeded(socket, app, check); // idempotent
+
+    const state = this.#ctx.state(app.id);
+    const { presence } = this.#ctx.options;
+    if (check.member) {
+      const joined = await presence.join(
+        state.namespace,
+        channel,
+        socket.id,
+        check.member,
+        app.maxPresenceMembers,
+      );
+      if (joined === 'full') {
+        return this.#refuse(socket, {
+          ok: false,
+          channel,
+          type: 'LimitReached',
+          error: `Presence channel ${channel} is full (${app.maxPresenceMembers} members)`,
+          status: 403,
+        });
+      }
+      if (socket.state !== 'open') {
+        await presence.leave(state.namespace, channel, socket.id, check.member.userId);
+        return;
+      }
+      socket.channels.set(channel, check.member.userId);
+      this.#register(socket, app, state, channel);
+      await this.#succeeded(socket, app, check);
+      if (joined === 'added') {
+        const text = encodeInternal(
+          'pusher_internal:member_added',
+          { user_id: check.member.userId, user_info: check.member.info },
+          channel,
+        );
+        await this.#ctx.options.adapter.publish({
+          namespace: state.namespace,
+          channel,
+          text,
+          except: socket.id,
+        });
+      }
+      return;
+    }
+    socket.channels.set(channel, null);
+    this.#register(socket, app, state, channel);
+    await this.#succeeded(socket, app, check);
+  }
+
+  async unsubscribeRequest(socket: PusherSocket, data: unknown): Promise<void> {
+    const channel = objectData(data)?.channel;
+    if (socket.state !== 'open' || !socket.app || typeof channel !== 'string') return;
+    await this.unsubscribe(socket, socket.app, channel);
+  }
+
+  /** Removes one subscription; also used for every channel of a closed connection. */
+  async unsubscribe(socket: PusherSocket, app: App, channel: string): Promise<void> {
+    if (!socket.channels.has(channel)) return;
+    const userId = socket.channels.get(channel);
+    socket.channels.delete(channel);
+    const state = this.#ctx.state(app.id);
+    const { adapter, presence, logger } = this.#ctx.options;
+    if (state.registry.remove(channel, socket)) {
+      adapter.removeInterest(state.namespace, channel).catch((err) => {
+        logger.error({ err, channel }, 'adapter could not remove interest');
+      });
+    }
+    this.#countChanged(app, state, channel);
+    if (userId != null && (await presence.leave(state.namespace, channel, socket.id, userId))) {
+      const text = encodeInternal('pusher_internal:member_removed', { user_id: userId }, channel);
+      await adapter.publish({ namespace: state.namespace, channel, text, except: socket.id });
+    }
+  }
+
+  #register(socket: PusherSocket, app: App, state: AppState, channel: string): void {
+    if (state.registry.add(channel, socket)) {
+      const { adapter, logger } = this.#ctx.options;
+      adapter.addInterest(state.namespace, channel).catch((err) => {
+        logger.error({ err, channel }, 'adapter could not add interest');
+      });
+    }
+    this.#countChanged(app, state, channel);
+  }
+
+  #countChanged(app: App, state: AppState, channel: string): void {
+    const kind = channelKind(channel);
+    if (!app.subscriptionCount || kind.presence || kind.user) return;
+    this.#countApps.set(state.namespace, state);
+    this.#counts.changed(state.namespace, channel);
+  }
+
+  async #succeeded(socket: PusherSocket, app: App, check: AcceptedSubscription): Promise<void> {
+    const { channel, kind, member } = check;
+    const namespace = this.#ctx.state(app.id).namespace;
+    let data: unknown = {};
+    if (member) {
+      const members = await this.#ctx.options.presence.members(namespace, channel);
+      const hash: Record<string, unknown> = {};
+      for (const m of members) hash[m.userId] = m.info;
+      data = { presence: { ids: members.map((m) => m.userId), hash, count: members.length } };
+    }
+    socket.connection.send(
+      new Frame(encodeInternal('pusher_internal:subscription_succeeded', data, channel)),
+    );
+    if (kind.cache) {
+      // Right after subscription_succeeded: the last event, or word that there is none (spec §2.7).
+      const cached = await this.#ctx.options.cache.get(namespace, channel);
+      const text = cached
+        ? encodeChannelEvent(cached.event.event, channel, cached.event.data)
+        : encodeObjectEvent('pusher:cache_miss', undefined, channel);
+      socket.connection.send(new Frame(text));
+    }
+  }
+
+  #refuse(socket: PusherSocket, refusal: RefusedSubscription): void {
+    const { channel, type, error, status } = refusal;
+    if (channel !== undefined) {
+      const text = encodeObjectEvent('pusher:subscription_error', { type, error, status }, channel);
+      socket.connection.send(new Frame(text));
+    }
+    this.#ctx.error(socket, null, error);
+  }
+}
