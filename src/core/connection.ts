@@ -20,8 +20,8 @@ export interface Connection {
 export interface Session {
   /** A complete text message; `bytes` is its size on the wire. */
   onMessage(text: string, bytes: number): void;
-  /** A binary message: no protocol here defines one. */
-  onBinary(bytes: number): void;
+  /** A complete binary message. */
+  onBinary(data: Buffer): void;
   /** A WebSocket ping or pong frame arrived: the client is alive. */
   onActivity(): void;
   /**
@@ -39,4 +39,7 @@ export interface UpgradeRequest {
   readonly params: readonly string[];
   readonly query: URLSearchParams;
   readonly remoteAddress: string;
+  /** The WebSocket subprotocol agreed on, for routes that offer some; '' otherwise. */
+  readonly protocol: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }

@@ -8,5 +8,6 @@ export class Frame {
   /** Wire bytes, filled by the transport the first time the frame is written. */
   wire: Buffer | undefined = undefined;
 
-  constructor(readonly text: string) {}
+  /** A text message, or a binary one when `text` is a Buffer (WAMP over msgpack). */
+  constructor(readonly text: string | Buffer) {}
 }

@@ -6,8 +6,12 @@ export function encodeTextFrame(text: string): Buffer {
   return encodeFrame(0x1, text);
 }
 
-function encodeFrame(opcode: number, text: string): Buffer {
-  const length = Buffer.byteLength(text);
+export function encodeBinaryFrame(data: Buffer): Buffer {
+  return encodeFrame(0x2, data);
+}
+
+function encodeFrame(opcode: number, payload: string | Buffer): Buffer {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
   const buf = Buffer.allocUnsafe(header + length);
   buf[0] = 0x80 | opcode;
@@ -21,6 +25,7 @@ function encodeFrame(opcode: number, text: string): Buffer {
     buf.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     buf.writeUInt32BE(length >>> 0, 6);
   }
-  buf.write(text, header, 'utf8');
+  if (typeof payload === 'string') buf.write(payload, header, 'utf8');
+  else payload.copy(buf, header);
   return buf;
 }

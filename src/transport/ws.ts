@@ -5,11 +5,16 @@ import type { Logger } from 'pino';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Connection, Session, UpgradeRequest } from '../core/connection.js';
 import type { Frame } from '../core/frame.js';
-import { encodeTextFrame } from './frame.js';
+import { encodeBinaryFrame, encodeTextFrame } from './frame.js';
 
 /** A protocol reachable over WebSocket at the paths `pattern` matches (captures become `params`). */
 export interface WebSocketRoute {
   readonly pattern: RegExp;
+  /**
+   * Subprotocols the route speaks. When set, the first one the client offers that is in this list is
+   * chosen (the client's order wins), and a client offering none of them is refused with HTTP 400.
+   */
+  readonly protocols?: readonly string[];
   open(connection: Connection, request: UpgradeRequest): Session;
 }
 
@@ -22,6 +27,8 @@ export interface WebSocketTransportOptions {
 }
 
 const kConnection = Symbol('herald.connection');
+/** The subprotocol picked for an upgrade request, read back by ws's `handleProtocols`. */
+const chosenProtocol = new WeakMap<IncomingMessage, string>();
 type TaggedWebSocket = WebSocket & { [kConnection]: WsConnection };
 
 /** How long a closing connection may take to finish its close handshake before it is cut. */
@@ -48,6 +55,7 @@ export class WebSocketTransport {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: options.maxPayloadBytes,
+      handleProtocols: (_offered, req) => chosenProtocol.get(req) || false,
     });
   }
 
@@ -95,6 +103,15 @@ export class WebSocketTransport {
     for (const route of this.#routes) {
       const match = route.pattern.exec(url.pathname);
       if (!match) continue;
+      let protocol = '';
+      if (route.protocols) {
+        const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+        protocol = offered.find((p) => route.protocols!.includes(p)) ?? '';
+        if (!protocol) {
+          return reject(socket, 400, `Offer one of the WebSocket subprotocols ${route.protocols.join(', ')}`);
+        }
+        chosenProtocol.set(req, protocol);
+      }
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         const remoteAddress = req.socket.remoteAddress ?? '';
         const connection = new WsConnection(this, ws, req.socket, remoteAddress);
@@ -109,6 +126,8 @@ export class WebSocketTransport {
           params: match.slice(1).map((p) => decodeURIComponent(p)),
           query: url.searchParams,
           remoteAddress,
+          protocol,
+          headers: req.headers,
         });
       });
       return;
@@ -159,7 +178,8 @@ class WsConnection implements Connection {
 
   send(frame: Frame): void {
     if (this.#closing) return;
-    frame.wire ??= encodeTextFrame(frame.text);
+    frame.wire ??=
+      typeof frame.text === 'string' ? encodeTextFrame(frame.text) : encodeBinaryFrame(frame.text);
     const wire = frame.wire;
     const buffered = this.socket.writableLength + this.#queued + wire.length;
     if (buffered > this.transport.options.maxBufferedBytes && !this.#overflowing) return this.#overflow();
@@ -225,7 +245,7 @@ function connectionOf(ws: WebSocket): WsConnection {
 function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   const connection = connectionOf(this);
   const buf = data as Buffer;
-  if (isBinary) connection.session?.onBinary(buf.length);
+  if (isBinary) connection.session?.onBinary(buf);
   else connection.session?.onMessage(buf.toString('utf8'), buf.length);
 }
 
@@ -248,9 +268,18 @@ function truncateReason(reason: string): string {
   return r;
 }
 
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  503: 'Service Unavailable',
+};
+
 function reject(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ error: message });
-  const text = status === 404 ? 'Not Found' : 'Service Unavailable';
+  const text = STATUS_TEXT[status] ?? 'Error';
+  // http.Server removes its own error listener from upgraded sockets: a client resetting the
+  // connection (ECONNRESET) would otherwise be an uncaught error.
+  socket.on('error', () => socket.destroy());
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { Adapter } from '../../adapters/adapter.js';
-import type { AppStore } from '../../core/apps/app.js';
+import type { App, AppStore } from '../../core/apps/app.js';
 import type { LastEventStore } from '../../core/cache/store.js';
 import type { ChannelRegistry } from '../../core/channels/registry.js';
 import type { PresenceStore } from '../../core/presence/store.js';
+import type { ChannelEvents } from './events.js';
 import type { PusherSocket } from './socket.js';
 import type { UserRegistry } from './user-registry.js';
 
@@ -12,6 +13,8 @@ export interface PusherServerOptions {
   adapter: Adapter;
   presence: PresenceStore;
   cache: LastEventStore;
+  /** Told of occupancy, membership and client events (webhooks). @default ignores them */
+  events?: ChannelEvents;
   logger: Logger;
   activityTimeoutSeconds: number;
   pongTimeoutSeconds: number;
@@ -24,6 +27,8 @@ export interface PusherServerOptions {
 
 /** One app's state on this node. */
 export interface AppState {
+  /** The app as last looked up. */
+  app: App;
   readonly namespace: string;
   readonly sockets: Map<string, PusherSocket>;
   readonly registry: ChannelRegistry<PusherSocket>;
@@ -33,8 +38,9 @@ export interface AppState {
 /** What the server shares with the handlers it delegates to (subscriptions, users). */
 export interface PusherContext {
   readonly options: PusherServerOptions;
+  readonly events: ChannelEvents;
   readonly now: () => number;
-  state(appId: string): AppState;
+  state(app: App): AppState;
   /** A `pusher:error` that leaves the connection open. */
   error(socket: PusherSocket, code: number | null, message: string): void;
   /** `pusher:error` with `code`, then a close with the same code. */

@@ -16,6 +16,7 @@ import {
   encodeInternal,
 } from './codec.js';
 import type { AppState, PusherContext, PusherServerOptions } from './context.js';
+import { type ChannelEvents, NO_CHANNEL_EVENTS } from './events.js';
 import { PusherSocket, type SocketOwner } from './socket.js';
 import { Subscriptions } from './subscriptions.js';
 import { UserRegistry } from './user-registry.js';
@@ -44,6 +45,7 @@ export const namespaceOf = (appId: string) => `pusher:${appId}`;
 export class PusherServer implements SocketOwner, PusherContext {
   readonly now: () => number;
   readonly options: PusherServerOptions;
+  readonly events: ChannelEvents;
   readonly #apps = new Map<string, AppState>();
   readonly #byNamespace = new Map<string, AppState>();
   readonly #socketIds: () => string;
@@ -53,6 +55,7 @@ export class PusherServer implements SocketOwner, PusherContext {
 
   constructor(options: PusherServerOptions) {
     this.options = options;
+    this.events = options.events ?? NO_CHANNEL_EVENTS;
     this.now = options.now ?? Date.now;
     this.#socketIds = options.socketIds ?? randomSocketId;
     this.#subscriptions = new Subscriptions(this);
@@ -111,7 +114,7 @@ export class PusherServer implements SocketOwner, PusherContext {
       return this.fail(socket, CloseCode.APP_NOT_FOUND, message);
     }
     if (!app.enabled) return this.fail(socket, CloseCode.APP_DISABLED, 'Application disabled');
-    const state = this.state(app.id);
+    const state = this.state(app);
     if (app.maxConnections !== null && state.sockets.size >= app.maxConnections) {
       return this.fail(socket, CloseCode.OVER_CONNECTION_QUOTA, 'Application is over connection quota');
     }
@@ -227,16 +230,19 @@ export class PusherServer implements SocketOwner, PusherContext {
     return this.#users.terminate(app, userId);
   }
 
-  state(appId: string): AppState {
-    let state = this.#apps.get(appId);
-    if (!state) {
+  state(app: App): AppState {
+    let state = this.#apps.get(app.id);
+    if (state) {
+      state.app = app;
+    } else {
       state = {
-        namespace: namespaceOf(appId),
+        app,
+        namespace: namespaceOf(app.id),
         sockets: new Map(),
         registry: new ChannelRegistry(),
         users: new UserRegistry(),
       };
-      this.#apps.set(appId, state);
+      this.#apps.set(app.id, state);
       this.#byNamespace.set(state.namespace, state);
     }
     return state;
@@ -278,6 +284,14 @@ export class PusherServer implements SocketOwner, PusherContext {
     }
     const check = checkClientEvent(app, message, socket.channels);
     if (!check.ok) return this.error(socket, null, check.message);
+    const userId = socket.channels.get(check.channel);
+    this.events.clientEvent(app, {
+      channel: check.channel,
+      event: message.event,
+      data: typeof message.data === 'string' ? message.data : JSON.stringify(message.data ?? null),
+      socketId: socket.id,
+      ...(userId != null ? { userId } : {}),
+    });
     this.options.adapter
       .publish({
         namespace: namespaceOf(app.id),

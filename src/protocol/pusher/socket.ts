@@ -47,9 +47,9 @@ export class PusherSocket implements Session, Subscriber {
     this.owner.message(this, text, bytes);
   }
 
-  onBinary(bytes: number): void {
+  onBinary(data: Buffer): void {
     this.onActivity();
-    this.owner.binary(this, bytes);
+    this.owner.binary(this, data.length);
   }
 
   onActivity(): void {

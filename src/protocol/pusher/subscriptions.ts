@@ -26,7 +26,10 @@ export class Subscriptions {
           { subscription_count: count },
           channel,
         );
-        this.#countApps.get(namespace)?.registry.deliver(channel, new Frame(text));
+        const state = this.#countApps.get(namespace);
+        if (!state) return;
+        state.registry.deliver(channel, new Frame(text));
+        ctx.events.subscriptionCount(state.app, channel, count);
       },
       ctx.now,
     );
@@ -44,7 +47,7 @@ export class Subscriptions {
     const { channel } = check;
     if (socket.channels.has(channel)) return this.#succeeded(socket, app, check); // idempotent
 
-    const state = this.#ctx.state(app.id);
+    const state = this.#ctx.state(app);
     const { presence } = this.#ctx.options;
     if (check.member) {
       const joined = await presence.join(
@@ -101,9 +104,10 @@ export class Subscriptions {
     if (!socket.channels.has(channel)) return;
     const userId = socket.channels.get(channel);
     socket.channels.delete(channel);
-    const state = this.#ctx.state(app.id);
+    const state = this.#ctx.state(app);
     const { adapter, presence, logger } = this.#ctx.options;
-    if (state.registry.remove(channel, socket)) {
+    const vacated = state.registry.remove(channel, socket);
+    if (vacated) {
       adapter.removeInterest(state.namespace, channel).catch((err) => {
         logger.error({ err, channel }, 'adapter could not remove interest');
       });
@@ -112,7 +116,9 @@ export class Subscriptions {
     if (userId != null && (await presence.leave(state.namespace, channel, socket.id, userId))) {
       const text = encodeInternal('pusher_internal:member_removed', { user_id: userId }, channel);
       await adapter.publish({ namespace: state.namespace, channel, text, except: socket.id });
+      this.#ctx.events.memberRemoved(app, channel, userId);
     }
+    if (vacated && !channelKind(channel).user) this.#ctx.events.channelVacated(app, channel);
   }
 
   #register(socket: PusherSocket, app: App, state: AppState, channel: string): void {
@@ -121,6 +127,7 @@ export class Subscriptions {
       adapter.addInterest(state.namespace, channel).catch((err) => {
         logger.error({ err, channel }, 'adapter could not add interest');
       });
+      if (!channelKind(channel).user) this.#ctx.events.channelOccupied(app, channel);
     }
     this.#countChanged(app, state, channel);
   }
@@ -134,7 +141,7 @@ export class Subscriptions {
 
   async #succeeded(socket: PusherSocket, app: App, check: AcceptedSubscription): Promise<void> {
     const { channel, kind, member } = check;
-    const namespace = this.#ctx.state(app.id).namespace;
+    const namespace = this.#ctx.state(app).namespace;
     let data: unknown = {};
     if (member) {
       const members = await this.#ctx.options.presence.members(namespace, channel);
@@ -152,6 +159,7 @@ export class Subscriptions {
         ? encodeChannelEvent(cached.event.event, channel, cached.event.data)
         : encodeObjectEvent('pusher:cache_miss', undefined, channel);
       socket.connection.send(new Frame(text));
+      if (!cached) this.#ctx.events.cacheMiss(app, channel);
     }
   }
 

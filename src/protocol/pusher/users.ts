@@ -39,7 +39,7 @@ export class Users {
     if (!check.ok) return this.#ctx.error(socket, CloseCode.UNAUTHORIZED, check.message);
     clearTimeout(socket.signinTimer);
     socket.signinTimer = undefined;
-    const users = this.#ctx.state(app.id).users;
+    const users = this.#ctx.state(app).users;
     const first = socket.user === undefined;
     socket.user = check.user;
     socket.connection.send(
@@ -70,14 +70,14 @@ export class Users {
   closed(socket: PusherSocket, app: App): void {
     clearTimeout(socket.signinTimer);
     socket.signinTimer = undefined;
-    const users = this.#ctx.state(app.id).users;
+    const users = this.#ctx.state(app).users;
     users.unwatch(socket, socket.watchlist);
     if (socket.user && users.remove(socket.user.id, socket)) this.#announce(app, socket.user.id, 'offline');
   }
 
   /** Closes every connection signed in as `userId` (spec §5.5); returns how many. */
   terminate(app: App, userId: string): number {
-    const sockets = this.#ctx.state(app.id).users.connections(userId);
+    const sockets = this.#ctx.state(app).users.connections(userId);
     for (const socket of sockets)
       this.#ctx.fail(socket, CloseCode.UNAUTHORIZED, 'You got disconnected by the app.');
     return sockets.length;
@@ -85,7 +85,7 @@ export class Users {
 
   #announce(app: App, userId: string, name: 'online' | 'offline'): void {
     if (!app.watchlistEvents) return;
-    const watchers = this.#ctx.state(app.id).users.watchers(userId);
+    const watchers = this.#ctx.state(app).users.watchers(userId);
     if (watchers.size === 0) return;
     const frame = watchlistFrame([{ name, user_ids: [userId] }]);
     for (const watcher of watchers) watcher.connection.send(frame);
