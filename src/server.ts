@@ -1,20 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
 import type { Adapter } from './adapters/adapter.js';
-import { MemoryAdapter } from './adapters/memory.js';
+import { createClusterParts } from './adapters/create.js';
 import type { Config } from './config/schema.js';
 import type { AppStore } from './core/apps/app.js';
 import { StaticAppStore } from './core/apps/static-store.js';
 import { MemoryLastEventStore } from './core/cache/memory.js';
 import type { LastEventStore } from './core/cache/store.js';
-import { MemoryPresenceStore } from './core/presence/memory.js';
+import { LocalOccupancy, type OccupancyStore } from './core/channels/occupancy.js';
 import type { PresenceStore } from './core/presence/store.js';
 import { addHealthRoutes } from './http/health.js';
 import { Router } from './http/router.js';
 import { addPusherHttpApi } from './protocol/pusher/http-api/routes.js';
 import { PusherServer } from './protocol/pusher/server.js';
+import { WampRouter } from './protocol/wamp/router.js';
 import { WebSocketTransport } from './transport/ws.js';
+import { Webhooks } from './webhooks/webhooks.js';
 
 /** Parts a caller may supply instead of the defaults the config implies. */
 export interface HeraldDeps {
@@ -27,6 +30,8 @@ export interface HeraldDeps {
   now?: () => number;
   /** Socket id generator; tests pin it to check subscription signature vectors. */
   socketIds?: () => string;
+  /** Receives channel events and delivers the apps' webhooks. @default one built from `config.webhooks` */
+  webhooks?: Webhooks;
 }
 
 function escapeRegExp(s: string): string {
@@ -40,8 +45,12 @@ function escapeRegExp(s: string): string {
 export class Herald {
   readonly logger: Logger;
   readonly pusher: PusherServer;
+  readonly wamp: WampRouter;
+  readonly webhooks: Webhooks;
   readonly #adapter: Adapter;
   readonly #cache: LastEventStore;
+  readonly #presence: PresenceStore;
+  readonly #occupancy: OccupancyStore;
   readonly #http: Server;
   readonly #transport: WebSocketTransport;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -55,14 +64,23 @@ export class Herald {
     this.logger = deps.logger ?? pino({ level: config.logLevel });
     const now = deps.now ?? Date.now;
     const apps = deps.apps ?? new StaticAppStore(config.apps);
-    this.#adapter = deps.adapter ?? new MemoryAdapter();
-    this.#cache = deps.cache ?? new MemoryLastEventStore(now);
+    const cluster =
+      deps.adapter && deps.presence ? undefined : createClusterParts(config.adapter, this.logger);
+    this.#adapter = deps.adapter ?? cluster!.adapter;
+    this.#presence = deps.presence ?? cluster!.presence;
+    this.#occupancy = cluster?.occupancy ?? new LocalOccupancy();
+    this.#cache = deps.cache ?? cluster?.cache ?? new MemoryLastEventStore(now);
+    this.webhooks =
+      deps.webhooks ??
+      new Webhooks({ config: config.webhooks, logger: this.logger.child({ component: 'webhooks' }), now });
 
     this.pusher = new PusherServer({
       apps,
       adapter: this.#adapter,
-      presence: deps.presence ?? new MemoryPresenceStore(),
+      presence: this.#presence,
+      occupancy: this.#occupancy,
       cache: this.#cache,
+      events: this.webhooks,
       logger: this.logger.child({ protocol: 'pusher' }),
       activityTimeoutSeconds: config.activityTimeoutSeconds,
       pongTimeoutSeconds: config.pongTimeoutSeconds,
@@ -70,6 +88,8 @@ export class Herald {
       now,
       ...(deps.socketIds ? { socketIds: deps.socketIds } : {}),
     });
+
+    this.wamp = new WampRouter({ config: config.wamp, logger: this.logger.child({ protocol: 'wamp' }), now });
 
     const router = new Router(this.logger, config.maxRequestBodyBytes);
     addHealthRoutes(router, () => this.#state === 'running');
@@ -83,13 +103,19 @@ export class Herald {
     this.#transport = new WebSocketTransport({
       logger: this.logger,
       // Messages past maxMessageBytes get a protocol error; far larger ones are cut off unread.
-      maxPayloadBytes: Math.max(1024 * 1024, 4 * config.maxMessageBytes),
+      maxPayloadBytes: Math.max(1024 * 1024, 4 * config.maxMessageBytes, 2 * config.wamp.maxMessageBytes),
       maxBufferedBytes: config.maxBufferedBytes,
     });
     const pusher = this.pusher;
     this.#transport.route({
       pattern: new RegExp(`^${escapeRegExp(config.pathPrefix)}/app/([^/]+)$`),
       open: (connection, request) => pusher.open(connection, request),
+    });
+    const wamp = this.wamp;
+    this.#transport.route({
+      pattern: new RegExp(`^${escapeRegExp(config.wamp.path)}$`),
+      protocols: wamp.protocols,
+      open: (connection, request) => wamp.open(connection, request),
     });
 
     this.#http = createServer({ keepAliveTimeout: 65_000 }, router.listener);
@@ -126,7 +152,8 @@ export class Herald {
 
   /**
    * Graceful stop: `/ready` turns 503, new WebSockets are refused, every client gets 4200 (reconnect
-   * now) and has `shutdownTimeoutMs` to go, then the adapter and the HTTP server close.
+   * now) and has `shutdownTimeoutMs` to go, pending webhooks get `webhooks.flushTimeoutMs` to be
+   * delivered, then the adapter and the HTTP server close.
    */
   stop(): Promise<void> {
     this.#stopped ??= this.#stop();
@@ -138,8 +165,21 @@ export class Herald {
     this.#state = 'stopping';
     this.#transport.refuseNew();
     this.pusher.stop();
+    this.wamp.stop();
     await this.#transport.drain(this.config.shutdownTimeoutMs);
+    // Presence and occupancy clean-up reaches the shared store; with the broker down it cannot, and
+    // shutdown must still finish (the survivors clean up after this node once it is gone).
+    const giveUp = new AbortController();
+    await Promise.race([
+      this.pusher.settled(),
+      sleep(this.config.shutdownTimeoutMs, undefined, { signal: giveUp.signal }).catch(() => {}),
+    ]);
+    giveUp.abort();
+    // The clients' last channel events are in: send the webhooks they made before going away.
+    await this.webhooks.flush(this.config.webhooks.flushTimeoutMs);
     await this.#adapter.close();
+    await this.#presence.close();
+    await this.#occupancy.close();
     await this.#cache.close();
     await new Promise<void>((resolve) => {
       this.#http.close(() => resolve());

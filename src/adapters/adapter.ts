@@ -1,10 +1,12 @@
 /**
  * Moves messages between the nodes of a cluster. Adapters know nothing of protocols: a message is an
  * opaque, already serialised text tagged with a namespace (`pusher:<appId>`, `wamp:<realm>`) and a
- * channel, plus the id of one local subscriber to skip.
+ * channel, plus the id of one local subscriber to skip. Questions to every node go through one generic
+ * primitive (`request`), answered by handlers the protocols register by operation name.
  */
 
 export type Namespace = string;
+export type NodeId = string;
 
 export interface ChannelMessage {
   readonly namespace: Namespace;
@@ -18,20 +20,49 @@ export interface ChannelMessage {
 /** Called on each node that has interest in the message's channel, once per message. */
 export type MessageHandler = (message: ChannelMessage) => void;
 
+/** Answers one operation for this node; the value must be plain JSON. */
+export type RequestHandler = (payload: unknown) => unknown | Promise<unknown>;
+
+export interface RequestResult<T> {
+  /** This node's answer first, then the other nodes' in arrival order. */
+  readonly answers: T[];
+  /** False when some live node did not answer before the deadline. */
+  readonly complete: boolean;
+}
+
 export interface Adapter {
+  /** This node's id, unique in the cluster. */
+  readonly nodeId: NodeId;
   /** Sets the handler that delivers messages to this node's subscribers. Called once, before `start`. */
   onMessage(handler: MessageHandler): void;
   /**
    * Delivers `message` to every node with interest in its channel, this node included (locally,
-   * synchronously, before the promise settles). Resolves when handed to the transport; rejects when
-   * the transport refused it.
+   * synchronously, before the promise settles). Resolves when handed to the broker; rejects when the
+   * broker refused it (local delivery has happened anyway).
    */
   publish(message: ChannelMessage): Promise<void>;
-  /** This node has its first local subscriber to the channel: start receiving its messages. */
+  /**
+   * This node has its first local subscriber to the channel: start receiving its messages. Rejects when
+   * the broker refused; the caller rolls the subscription back.
+   */
   addInterest(namespace: Namespace, channel: string): Promise<void>;
   /** This node's last local subscriber left: stop receiving the channel's messages. */
   removeInterest(namespace: Namespace, channel: string): Promise<void>;
+  /** Registers this node's answer to `op` (one handler per operation). */
+  handle(op: string, handler: RequestHandler): void;
+  /**
+   * Runs `op` on every live node, this one included, and collects the answers until all have answered
+   * or the adapter's request deadline passes.
+   */
+  request<T>(op: string, payload: unknown): Promise<RequestResult<T>>;
+  /** Runs `op` on every live node, this one included, without waiting for answers. */
+  broadcast(op: string, payload: unknown): Promise<void>;
+  /**
+   * Called once for each node that stopped sending heartbeats (crashed or cut off); the survivors clean
+   * up after it. Not called for nodes that said goodbye.
+   */
+  onNodeDown(handler: (nodeId: NodeId) => void): void;
   start(): Promise<void>;
-  /** Idempotent; clears every timer and subscription the adapter owns. */
+  /** Idempotent; says goodbye to the other nodes and clears every timer and subscription it owns. */
   close(): Promise<void>;
 }

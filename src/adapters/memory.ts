@@ -1,8 +1,11 @@
-import type { Adapter, ChannelMessage, MessageHandler } from './adapter.js';
+import { randomUUID } from 'node:crypto';
+import type { Adapter, ChannelMessage, MessageHandler, RequestHandler, RequestResult } from './adapter.js';
 
-/** The single-node adapter: a publish is a local delivery. */
+/** The single-node adapter: a publish is a local delivery, a request asks only this node. */
 export class MemoryAdapter implements Adapter {
+  readonly nodeId = randomUUID();
   #handler: MessageHandler = () => {};
+  readonly #handlers = new Map<string, RequestHandler>();
 
   onMessage(handler: MessageHandler): void {
     this.#handler = handler;
@@ -15,6 +18,21 @@ export class MemoryAdapter implements Adapter {
   async addInterest(): Promise<void> {}
 
   async removeInterest(): Promise<void> {}
+
+  handle(op: string, handler: RequestHandler): void {
+    this.#handlers.set(op, handler);
+  }
+
+  async request<T>(op: string, payload: unknown): Promise<RequestResult<T>> {
+    const handler = this.#handlers.get(op);
+    return { answers: handler ? [(await handler(payload)) as T] : [], complete: true };
+  }
+
+  async broadcast(op: string, payload: unknown): Promise<void> {
+    await this.#handlers.get(op)?.(payload);
+  }
+
+  onNodeDown(): void {}
 
   async start(): Promise<void> {}
 

@@ -19,6 +19,8 @@ Options:
                     credentials of the first app (default app-id / app-key / app-secret)
   --verbose         log at debug level
   --pid-file FILE   write the process id here while running
+  --redis-url URL   join a cluster through Redis (adapter.driver redis, adapter.url URL)
+  --nats-url URL    join a cluster through NATS with JetStream (adapter.driver nats, adapter.url URL)
   -h, --help        this text
   -v, --version     print the version
 
@@ -34,6 +36,8 @@ const OPTIONS = {
   'app-secret': { type: 'string' },
   verbose: { type: 'boolean' },
   'pid-file': { type: 'string' },
+  'redis-url': { type: 'string' },
+  'nats-url': { type: 'string' },
   url: { type: 'string' },
   'socket-id': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -51,6 +55,8 @@ function overrides(values: Values): ConfigOverrides {
   if (values['app-secret'] !== undefined) o.appSecret = values['app-secret'];
   if (values['pid-file'] !== undefined) o.pidFile = values['pid-file'];
   if (values.verbose) o.logLevel = 'debug';
+  if (values['redis-url'] !== undefined) o.adapter = { driver: 'redis', url: values['redis-url'] };
+  if (values['nats-url'] !== undefined) o.adapter = { driver: 'nats', url: values['nats-url'] };
   return o;
 }
 
@@ -71,6 +77,10 @@ export async function main(argv: string[]): Promise<number> {
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return values.help || command === 'help' ? 0 : 2;
+  }
+  if (values['redis-url'] !== undefined && values['nats-url'] !== undefined) {
+    process.stderr.write('herald: --redis-url and --nats-url exclude each other\n');
+    return 2;
   }
   let config: Readonly<Config>;
   try {

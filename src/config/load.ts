@@ -23,6 +23,8 @@ export interface ConfigOverrides {
   appId?: string;
   appKey?: string;
   appSecret?: string;
+  /** `--redis-url` / `--nats-url`: the cluster broker; the rest of `adapter` keeps its settings. */
+  adapter?: { driver: 'redis' | 'nats'; url: string };
 }
 
 const ENV_PREFIX = 'HERALD_';
@@ -37,7 +39,12 @@ interface EnvEntry {
 
 function unwrap(schema: z.ZodType): z.ZodType {
   let s = schema;
-  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) {
+  while (
+    s instanceof z.ZodDefault ||
+    s instanceof z.ZodPrefault ||
+    s instanceof z.ZodOptional ||
+    s instanceof z.ZodNullable
+  ) {
     s = s.unwrap() as z.ZodType;
   }
   return s;
@@ -158,6 +165,10 @@ export async function loadConfig(
   if (o.port !== undefined) raw.port = typeof o.port === 'string' ? parsePort(o.port) : o.port;
   if (o.logLevel !== undefined) raw.logLevel = o.logLevel;
   if (o.pidFile !== undefined) raw.pidFile = o.pidFile;
+  if (o.adapter !== undefined) {
+    const adapter = raw.adapter !== null && typeof raw.adapter === 'object' ? (raw.adapter as Json) : {};
+    raw.adapter = { ...adapter, ...o.adapter };
+  }
 
   const shortcut = {
     id: o.appId ?? env[APP_SHORTCUT_ENV.id],

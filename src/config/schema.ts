@@ -42,7 +42,10 @@ export const appSchema = z.strictObject({
   watchlistEvents: z.boolean().default(false),
   /** How long a cache channel keeps its last event. @default 1800 */
   cacheTtlSeconds: positiveInt().default(1800),
-  /** Close connections that do not sign in within `userAuthenticationTimeoutMs` (4009). @default false */
+  /**
+   * Close connections that neither sign in nor subscribe to a private or presence channel within
+   * `userAuthenticationTimeoutMs` (4009). @default false
+   */
   userAuthentication: z.boolean().default(false),
   /** @default 30000 */
   userAuthenticationTimeoutMs: positiveInt().default(30_000),
@@ -72,20 +75,188 @@ export const appSchema = z.strictObject({
   maxHttpRequestsPerSecond: positiveInt().nullable().default(null),
   /** @default [] */
   webhooks: z.array(webhookSchema).default([]),
+  /** Several events within `webhooks.batchWindowMs` share one request per URL (spec §7). @default false */
+  batchWebhooks: z.boolean().default(false),
 });
 
 export type AppConfig = z.infer<typeof appSchema>;
 
 export const DEFAULT_APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' } as const;
 
-const wampSchema = z.strictObject({
-  /** WebSocket path of the WAMP router. @default "/ws" */
-  path: z.string().startsWith('/').default('/ws'),
-  /** @default [{ name: "realm1" }] */
-  realms: z.array(z.record(z.string(), z.unknown())).default([{ name: 'realm1' }]),
-  /** @default {} */
-  auth: z.record(z.string(), z.unknown()).default({}),
+/** Delivery of every app's webhooks (spec §7). */
+export const webhooksSchema = z.strictObject({
+  /** How long `channel_vacated` and `member_removed` wait; a comeback within it cancels both. @default 3000 */
+  vacateDelayMs: z.number().int().min(0).default(3_000),
+  /** A receiver must answer 2xx within this; otherwise the request is retried. @default 4000 */
+  timeoutMs: positiveInt().default(4_000),
+  /** How long a failing request is retried, counted from when it was queued; then it is dropped. @default 300000 */
+  retryForMs: z.number().int().min(0).default(300_000),
+  /** Wait before the first retry; doubled at each further one, with jitter. @default 1000 */
+  retryBaseDelayMs: positiveInt().default(1_000),
+  /** Longest wait between two attempts. @default 60000 */
+  retryMaxDelayMs: positiveInt().default(60_000),
+  /** With `batchWebhooks`, how long a request collects events before it is sent. @default 50 */
+  batchWindowMs: z.number().int().min(0).default(50),
+  /** With `batchWebhooks`, the most events in one request. @default 50 */
+  maxBatchEvents: positiveInt().default(50),
+  /** Requests in flight at once per app and URL. @default 4 */
+  concurrency: positiveInt().default(4),
+  /** Requests waiting per app and URL; more are dropped and counted. @default 10000 */
+  maxQueued: positiveInt().default(10_000),
+  /** A channel's `cache_miss` is sent at most once per this interval. @default 5000 */
+  cacheMissIntervalMs: z.number().int().min(0).default(5_000),
+  /** How long shutdown waits for queued webhooks to be delivered. @default 5000 */
+  flushTimeoutMs: z.number().int().min(0).default(5_000),
 });
+
+export type WebhooksConfig = z.infer<typeof webhooksSchema>;
+
+const wampRoleName = () => z.string().min(1);
+
+export const wampPermissionSchema = z.strictObject({
+  /**
+   * The URI, prefix or pattern the rule covers. Without `match`, Crossbar's starred form applies:
+   * no `*` is exact, one trailing `*` a prefix (`com.app.*`), other `*`s a wildcard.
+   */
+  uri: z.string(),
+  /** exact, prefix or wildcard. @default from the stars in `uri` */
+  match: z.enum(['exact', 'prefix', 'wildcard']).optional(),
+  /** Actions allowed on matching URIs; a missing action is denied. @default all false */
+  allow: z
+    .strictObject({
+      call: z.boolean().default(false),
+      register: z.boolean().default(false),
+      publish: z.boolean().default(false),
+      subscribe: z.boolean().default(false),
+    })
+    .default({ call: false, register: false, publish: false, subscribe: false }),
+  /** Always disclose the caller to callees / the publisher to subscribers. @default both false */
+  disclose: z
+    .strictObject({ caller: z.boolean().default(false), publisher: z.boolean().default(false) })
+    .default({ caller: false, publisher: false }),
+});
+
+export const wampRoleSchema = z.strictObject({
+  name: wampRoleName(),
+  /** @default [] (deny everything) */
+  permissions: z.array(wampPermissionSchema).default([]),
+});
+
+/** The role a realm without `roles` has, as `crossbar init` writes it: anonymous may do anything. */
+export const WAMP_DEFAULT_ROLES = [
+  {
+    name: 'anonymous',
+    permissions: [
+      {
+        uri: '',
+        match: 'prefix' as const,
+        allow: { call: true, register: true, publish: true, subscribe: true },
+        disclose: { caller: false, publisher: false },
+      },
+    ],
+  },
+];
+
+export const wampRealmSchema = z.strictObject({
+  /** Crossbar's rule for realm names. */
+  name: z.string().regex(/^[A-Za-z][A-Za-z\d_\-@.]{2,254}$/, 'must match ^[A-Za-z][A-Za-z\\d_\\-@.]{2,254}$'),
+  /** @default one role "anonymous" allowed everything */
+  roles: z.array(wampRoleSchema).default(WAMP_DEFAULT_ROLES),
+  /** URI syntax for requests: loose (spec) or strict (`[0-9a-z_]` components). @default "loose" */
+  uriCheck: z.enum(['loose', 'strict']).default('loose'),
+});
+
+const wampAuthSchema = z.strictObject({
+  /** Sessions that offer no credentials join with this role. Off unless listed. */
+  anonymous: z.strictObject({ role: wampRoleName().default('anonymous') }).optional(),
+  ticket: z
+    .strictObject({
+      principals: z.record(z.string(), z.strictObject({ ticket: z.string().min(1), role: wampRoleName() })),
+    })
+    .optional(),
+  wampcra: z
+    .strictObject({
+      users: z.record(
+        z.string(),
+        z.strictObject({
+          secret: z.string().min(1),
+          role: wampRoleName(),
+          /** Salted WAMP-CRA: `secret` is the password, derived with PBKDF2-HMAC-SHA256. */
+          salt: z.string().min(1).optional(),
+          /** @default 1000 */
+          iterations: positiveInt().optional(),
+          /** @default 32 */
+          keylen: positiveInt().optional(),
+        }),
+      ),
+    })
+    .optional(),
+  cryptosign: z
+    .strictObject({
+      principals: z.record(
+        z.string(),
+        z.strictObject({
+          authorized_keys: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')).min(1),
+          role: wampRoleName(),
+        }),
+      ),
+    })
+    .optional(),
+});
+
+const wampSchema = z
+  .strictObject({
+    /** WebSocket path of the WAMP router. @default "/ws" */
+    path: z.string().startsWith('/').default('/ws'),
+    /** @default [{ name: "realm1" }] */
+    realms: z
+      .array(wampRealmSchema)
+      .min(1)
+      .default([{ name: 'realm1', roles: WAMP_DEFAULT_ROLES, uriCheck: 'loose' }]),
+    /** Authentication methods; only those listed are offered. @default { anonymous: { role: "anonymous" } } */
+    auth: wampAuthSchema.default({ anonymous: { role: 'anonymous' } }),
+    /** Largest WAMP message a client may send; larger ones abort the session. @default 1048576 */
+    maxMessageBytes: positiveInt().default(1024 * 1024),
+    /** How long a CANCEL with mode "kill" waits for the callee before the caller gets `canceled`. @default 10000 */
+    killTimeoutMs: positiveInt().default(10_000),
+  })
+  .superRefine((wamp, ctx) => {
+    const realms = new Set<string>();
+    wamp.realms.forEach((realm, i) => {
+      if (realms.has(realm.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['realms', i, 'name'],
+          message: `duplicate realm "${realm.name}"`,
+        });
+      }
+      realms.add(realm.name);
+    });
+    const roles = new Set(wamp.realms.flatMap((r) => r.roles.map((role) => role.name)));
+    const principals: [string[], string][] = [
+      ...(wamp.auth.anonymous
+        ? [[['anonymous', 'role'], wamp.auth.anonymous.role] as [string[], string]]
+        : []),
+      ...Object.entries(wamp.auth.ticket?.principals ?? {}).map(
+        ([id, p]) => [['ticket', 'principals', id, 'role'], p.role] as [string[], string],
+      ),
+      ...Object.entries(wamp.auth.wampcra?.users ?? {}).map(
+        ([id, p]) => [['wampcra', 'users', id, 'role'], p.role] as [string[], string],
+      ),
+      ...Object.entries(wamp.auth.cryptosign?.principals ?? {}).map(
+        ([id, p]) => [['cryptosign', 'principals', id, 'role'], p.role] as [string[], string],
+      ),
+    ];
+    for (const [path, role] of principals) {
+      if (!roles.has(role)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['auth', ...path],
+          message: `role "${role}" is in no realm's roles`,
+        });
+      }
+    }
+  });
 
 export const configSchema = z
   .strictObject({
@@ -130,8 +301,17 @@ export const configSchema = z
         driver: z.enum(['memory', 'redis', 'nats']).default('memory'),
         /** Broker URL for redis or nats. @default none */
         url: z.string().optional(),
+        /** Prefix of the broker topics and keys; nodes sharing it form one cluster. @default "herald" */
+        prefix: z.string().min(1).default('herald'),
+        /** How often a node tells the others it is alive. @default 2000 */
+        heartbeatMs: positiveInt().default(2000),
+        /** A node silent this long is declared dead; its presence entries are removed. @default 10000 */
+        nodeTimeoutMs: positiveInt().default(10_000),
+        /** How long a question to the other nodes (counts, lists) waits for answers. @default 2000 */
+        requestTimeoutMs: positiveInt().default(2000),
       })
-      .default({ driver: 'memory' }),
+      .prefault({}),
+    webhooks: webhooksSchema.default(webhooksSchema.parse({})),
     wamp: wampSchema.default(wampSchema.parse({})),
   })
   .superRefine(

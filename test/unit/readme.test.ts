@@ -8,7 +8,12 @@ const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf
 
 function leafPaths(schema: z.ZodType, prefix = ''): string[] {
   let s = schema;
-  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable)
+  while (
+    s instanceof z.ZodDefault ||
+    s instanceof z.ZodPrefault ||
+    s instanceof z.ZodOptional ||
+    s instanceof z.ZodNullable
+  )
     s = s.unwrap() as z.ZodType;
   if (!(s instanceof z.ZodObject) || prefix === 'apps') return [prefix];
   return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) =>

@@ -1,5 +1,6 @@
 import type { Connection } from '../connection.js';
 import type { Frame } from '../frame.js';
+import { SetMap } from '../set-map.js';
 import type { ChannelName } from './names.js';
 
 /** Something that can receive a channel's frames on this node. */
@@ -13,26 +14,16 @@ export interface Subscriber {
  * hands the same frame to each member.
  */
 export class ChannelRegistry<S extends Subscriber = Subscriber> {
-  readonly #channels = new Map<ChannelName, Set<S>>();
+  readonly #channels = new SetMap<ChannelName, S>();
 
   /** Adds a subscriber; true when it is the channel's first one on this node. */
   add(channel: ChannelName, subscriber: S): boolean {
-    const set = this.#channels.get(channel);
-    if (set) {
-      set.add(subscriber);
-      return false;
-    }
-    this.#channels.set(channel, new Set([subscriber]));
-    return true;
+    return this.#channels.add(channel, subscriber);
   }
 
   /** Removes a subscriber; true when it was the channel's last one on this node. */
   remove(channel: ChannelName, subscriber: S): boolean {
-    const set = this.#channels.get(channel);
-    if (!set?.delete(subscriber)) return false;
-    if (set.size > 0) return false;
-    this.#channels.delete(channel);
-    return true;
+    return this.#channels.remove(channel, subscriber);
   }
 
   /** Sends `frame` to every subscriber of `channel` except the one whose id is `exceptId`. */

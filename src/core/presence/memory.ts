@@ -51,4 +51,11 @@ export class MemoryPresenceStore implements PresenceStore {
   async count(namespace: string, channel: string): Promise<number> {
     return this.#channels.get(`${namespace}\0${channel}`)?.size ?? 0;
   }
+
+  /** One process holds every socket it knows: no other node's entries are here. */
+  async removeNode(): Promise<{ namespace: string; channel: string; userId: string }[]> {
+    return [];
+  }
+
+  async close(): Promise<void> {}
 }

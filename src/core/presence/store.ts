@@ -32,8 +32,15 @@ export interface PresenceStore {
    * (announce `member_removed`); false when the user is still present or the socket was unknown.
    */
   leave(namespace: string, channel: string, socketId: string, userId: string): Promise<boolean>;
-  /** Distinct members, in join order. */
+  /** Distinct members (order unspecified). */
   members(namespace: string, channel: string): Promise<PresenceMember[]>;
   /** Number of distinct members. */
   count(namespace: string, channel: string): Promise<number>;
+  /**
+   * Forgets every membership held by sockets of a node that died. Resolves with the members that left
+   * as a result (the user's last connection was there); across concurrent callers each is returned
+   * exactly once.
+   */
+  removeNode(nodeId: string): Promise<{ namespace: string; channel: string; userId: string }[]>;
+  close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Adapter } from '../../adapters/adapter.js';
 import type { App, AppStore } from '../../core/apps/app.js';
 import type { LastEventStore } from '../../core/cache/store.js';
+import type { OccupancyStore } from '../../core/channels/occupancy.js';
 import type { ChannelRegistry } from '../../core/channels/registry.js';
 import type { PresenceStore } from '../../core/presence/store.js';
 import type { ChannelEvents } from './events.js';
@@ -13,6 +14,8 @@ export interface PusherServerOptions {
   adapter: Adapter;
   presence: PresenceStore;
   cache: LastEventStore;
+  /** Decides occupied/vacated across nodes. @default this node alone */
+  occupancy?: OccupancyStore;
   /** Told of occupancy, membership and client events (webhooks). @default ignores them */
   events?: ChannelEvents;
   logger: Logger;
@@ -41,6 +44,10 @@ export interface PusherContext {
   readonly events: ChannelEvents;
   readonly now: () => number;
   state(app: App): AppState;
+  /** Connections subscribed to `channel` on every node. */
+  subscriptions(app: App, channel: string): Promise<number>;
+  /** Counts `work` as in flight until it settles, so shutdown waits for it; it must not reject. */
+  track(work: Promise<void>): void;
   /** A `pusher:error` that leaves the connection open. */
   error(socket: PusherSocket, code: number | null, message: string): void;
   /** `pusher:error` with `code`, then a close with the same code. */

@@ -29,10 +29,20 @@ const PING = new Frame(encodeInternal('pusher:ping', {}));
 /** Attempts to find an unused socket id before giving up (only a pinned generator repeats itself). */
 const SOCKET_ID_ATTEMPTS = 8;
 
+/** CSPRNG bytes drawn in bulk: one `randomBytes` call per 512 socket ids instead of one per id. */
+const ID_POOL_BYTES = 4096;
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
 /** `<uint32>.<uint32>` from a CSPRNG (spec §1.3). */
 export function randomSocketId(): string {
-  const b = randomBytes(8);
-  return `${b.readUInt32BE(0)}.${b.readUInt32BE(4)}`;
+  if (idOffset + 8 > idPool.length) {
+    idPool = randomBytes(ID_POOL_BYTES);
+    idOffset = 0;
+  }
+  const id = `${idPool.readUInt32BE(idOffset)}.${idPool.readUInt32BE(idOffset + 4)}`;
+  idOffset += 8;
+  return id;
 }
 
 export const namespaceOf = (appId: string) => `pusher:${appId}`;
@@ -51,6 +61,7 @@ export class PusherServer implements SocketOwner, PusherContext {
   readonly #socketIds: () => string;
   readonly #subscriptions: Subscriptions;
   readonly #users: Users;
+  readonly #inflight = new Set<Promise<void>>();
   #sweep: NodeJS.Timeout | undefined;
 
   constructor(options: PusherServerOptions) {
@@ -60,7 +71,31 @@ export class PusherServer implements SocketOwner, PusherContext {
     this.#socketIds = options.socketIds ?? randomSocketId;
     this.#subscriptions = new Subscriptions(this);
     this.#users = new Users(this);
-    options.adapter.onMessage((message) => this.#deliver(message));
+    const { adapter } = options;
+    adapter.onMessage((message) => this.#deliver(message));
+    // What other nodes ask of this one (cluster-wide counts, lists and user termination).
+    adapter.handle('pusher.subscriptions', (p) => {
+      const { appId, channel } = p as { appId: string; channel: string };
+      return this.#apps.get(appId)?.registry.count(channel) ?? 0;
+    });
+    adapter.handle('pusher.channels', (p) => {
+      const registry = this.#apps.get((p as { appId: string }).appId)?.registry;
+      return registry ? [...registry.channels()] : [];
+    });
+    adapter.handle(
+      'pusher.connections',
+      (p) => this.#apps.get((p as { appId: string }).appId)?.sockets.size ?? 0,
+    );
+    adapter.handle('pusher.terminate', (p) => {
+      const { appId, userId } = p as { appId: string; userId: string };
+      const state = this.#apps.get(appId);
+      return state ? this.#users.terminate(state.app, userId) : 0;
+    });
+    adapter.onNodeDown((nodeId) => {
+      this.#nodeDown(nodeId).catch((err) =>
+        this.options.logger.error({ err, nodeId }, 'node cleanup failed'),
+      );
+    });
   }
 
   start(): void {
@@ -115,9 +150,10 @@ export class PusherServer implements SocketOwner, PusherContext {
     }
     if (!app.enabled) return this.fail(socket, CloseCode.APP_DISABLED, 'Application disabled');
     const state = this.state(app);
-    if (app.maxConnections !== null && state.sockets.size >= app.maxConnections) {
+    if (app.maxConnections !== null && (await this.connections(app)) >= app.maxConnections) {
       return this.fail(socket, CloseCode.OVER_CONNECTION_QUOTA, 'Application is over connection quota');
     }
+    if (socket.state !== 'pending') return;
     let id = this.#socketIds();
     for (let i = 1; state.sockets.has(id); i++) {
       if (i === SOCKET_ID_ATTEMPTS)
@@ -152,7 +188,10 @@ export class PusherServer implements SocketOwner, PusherContext {
       case 'pusher:signin':
         return this.#enqueue(socket, async () => this.#users.signin(socket, message.data));
       default:
-        if (message.event.startsWith('client-')) return this.#clientEvent(socket, message);
+        // Queued behind earlier subscribes and unsubscribes, so a client event is judged by the
+        // subscriptions the client had when it sent it (spec §4: subscribers only).
+        if (message.event.startsWith('client-'))
+          return this.#enqueue(socket, async () => this.#clientEvent(socket, message));
         return this.error(socket, null, `Unsupported event: ${message.event}`);
     }
   }
@@ -201,10 +240,25 @@ export class PusherServer implements SocketOwner, PusherContext {
     return this.#apps.get(app.id)?.registry.count(channel) ?? 0;
   }
 
-  /** Channels with at least one subscriber on this node. */
-  occupiedChannels(app: App): string[] {
-    const registry = this.#apps.get(app.id)?.registry;
-    return registry ? [...registry.channels()] : [];
+  /** Connections subscribed to `channel` on every node. */
+  async subscriptions(app: App, channel: string): Promise<number> {
+    const result = await this.options.adapter.request<number>('pusher.subscriptions', {
+      appId: app.id,
+      channel,
+    });
+    return result.answers.reduce((sum, n) => sum + n, 0);
+  }
+
+  /** Channels with at least one subscriber on any node. */
+  async occupiedChannels(app: App): Promise<string[]> {
+    const result = await this.options.adapter.request<string[]>('pusher.channels', { appId: app.id });
+    return [...new Set(result.answers.flat())];
+  }
+
+  /** Open connections of the app on every node. */
+  async connections(app: App): Promise<number> {
+    const result = await this.options.adapter.request<number>('pusher.connections', { appId: app.id });
+    return result.answers.reduce((sum, n) => sum + n, 0);
   }
 
   presenceMembers(app: App, channel: string): Promise<PresenceMember[]> {
@@ -225,9 +279,28 @@ export class PusherServer implements SocketOwner, PusherContext {
     return this.#apps.get(app.id)?.sockets.size ?? 0;
   }
 
-  /** Closes every connection signed in as `userId` (spec §5.5). */
-  terminateUser(app: App, userId: string): number {
-    return this.#users.terminate(app, userId);
+  /** Closes every connection signed in as `userId` (spec §5.5), on every node. */
+  terminateUser(app: App, userId: string): Promise<void> {
+    return this.options.adapter.broadcast('pusher.terminate', { appId: app.id, userId });
+  }
+
+  /**
+   * A node died without saying goodbye: its presence entries are removed here, and each member that
+   * left with it is announced to the channel (and to webhooks) exactly once across the survivors.
+   */
+  async #nodeDown(nodeId: string): Promise<void> {
+    const appOf = (namespace: string) => this.options.apps.findById(namespace.slice(namespaceOf('').length));
+    const left = await this.options.presence.removeNode(nodeId);
+    for (const { namespace, channel, userId } of left) {
+      const text = encodeInternal('pusher_internal:member_removed', { user_id: userId }, channel);
+      await this.options.adapter.publish({ namespace, channel, text });
+      const app = await appOf(namespace);
+      if (app) this.events.memberRemoved(app, channel, userId);
+    }
+    for (const { namespace, channel } of (await this.options.occupancy?.removeNode(nodeId)) ?? []) {
+      const app = await appOf(namespace);
+      if (app) this.events.channelVacated(app, channel);
+    }
   }
 
   state(app: App): AppState {
@@ -266,9 +339,22 @@ export class PusherServer implements SocketOwner, PusherContext {
   }
 
   #enqueue(socket: PusherSocket, step: () => Promise<void>): void {
-    socket.chain = socket.chain.then(step).catch((err) => {
+    const chain = socket.chain.then(step).catch((err) => {
       this.options.logger.error({ err, socketId: socket.id }, 'pusher operation failed');
     });
+    socket.chain = chain;
+    this.track(chain);
+  }
+
+  /** Counts `work` as in flight until it settles, so shutdown waits for it; it must not reject. */
+  track(work: Promise<void>): void {
+    this.#inflight.add(work);
+    work.finally(() => this.#inflight.delete(work));
+  }
+
+  /** Resolves once every queued subscribe, unsubscribe and close has finished (used at shutdown). */
+  async settled(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all(this.#inflight);
   }
 
   /** Client events (spec §4): rate-limited per connection first, then checked and relayed to the others. */

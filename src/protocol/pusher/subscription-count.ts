@@ -13,9 +13,9 @@ export class SubscriptionCountNotifier {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
-    /** Current count of the channel, or 0 when nobody is left to tell. */
+    /** The channel's subscribers on this node (decides the busy-channel pacing). */
     readonly count: (namespace: string, channel: string) => number,
-    /** Sends the count to every subscriber of the channel. */
+    /** Tells every subscriber of the channel, on every node, its cluster-wide count. */
     readonly send: (namespace: string, channel: string, count: number) => void,
     readonly now: () => number,
   ) {}
@@ -41,8 +41,10 @@ export class SubscriptionCountNotifier {
     for (const [key, { namespace, channel }] of this.#pending) {
       const count = this.count(namespace, channel);
       if (count === 0) {
+        // Nobody here is left to tell, but subscribers on other nodes learn the new total.
         this.#pending.delete(key);
         this.#lastSent.delete(key);
+        this.send(namespace, channel, count);
         continue;
       }
       const last = this.#lastSent.get(key);

@@ -20,16 +20,14 @@ export class Subscriptions {
     this.#ctx = ctx;
     this.#counts = new SubscriptionCountNotifier(
       (namespace, channel) => this.#countApps.get(namespace)?.registry.count(channel) ?? 0,
-      (namespace, channel, count) => {
-        const text = encodeInternal(
-          'pusher_internal:subscription_count',
-          { subscription_count: count },
-          channel,
-        );
+      (namespace, channel) => {
         const state = this.#countApps.get(namespace);
         if (!state) return;
-        state.registry.deliver(channel, new Frame(text));
-        ctx.events.subscriptionCount(state.app, channel, count);
+        ctx.track(
+          this.#announceCount(state, channel).catch((err) => {
+            ctx.options.logger.error({ err, channel }, 'subscription count not announced');
+          }),
+        );
       },
       ctx.now,
     );
@@ -37,6 +35,15 @@ export class Subscriptions {
 
   close(): void {
     this.#counts.close();
+  }
+
+  /** The cluster-wide count, to the channel's subscribers on every node and to webhooks (spec §2.8). */
+  async #announceCount(state: AppState, channel: string): Promise<void> {
+    const count = await this.#ctx.subscriptions(state.app, channel);
+    if (count === 0) return;
+    const text = encodeInternal('pusher_internal:subscription_count', { subscription_count: count }, channel);
+    await this.#ctx.options.adapter.publish({ namespace: state.namespace, channel, text });
+    this.#ctx.events.subscriptionCount(state.app, channel, count);
   }
 
   async subscribe(socket: PusherSocket, data: unknown): Promise<void> {
@@ -74,6 +81,7 @@ export class Subscriptions {
       this.#register(socket, app, state, channel);
       await this.#succeeded(socket, app, check);
       if (joined === 'added') {
+        this.#ctx.events.memberAdded(app, channel, check.member.userId);
         const text = encodeInternal(
           'pusher_internal:member_added',
           { user_id: check.member.userId, user_info: check.member.info },
@@ -118,7 +126,7 @@ export class Subscriptions {
       await adapter.publish({ namespace: state.namespace, channel, text, except: socket.id });
       this.#ctx.events.memberRemoved(app, channel, userId);
     }
-    if (vacated && !channelKind(channel).user) this.#ctx.events.channelVacated(app, channel);
+    if (vacated && !channelKind(channel).user) this.#occupancy(app, state, channel, false);
   }
 
   #register(socket: PusherSocket, app: App, state: AppState, channel: string): void {
@@ -127,9 +135,32 @@ export class Subscriptions {
       adapter.addInterest(state.namespace, channel).catch((err) => {
         logger.error({ err, channel }, 'adapter could not add interest');
       });
-      if (!channelKind(channel).user) this.#ctx.events.channelOccupied(app, channel);
+      if (!channelKind(channel).user) this.#occupancy(app, state, channel, true);
     }
     this.#countChanged(app, state, channel);
+  }
+
+  /** Reports this node's first or last subscriber; the store says whether the whole cluster changed. */
+  #occupancy(app: App, state: AppState, channel: string, occupied: boolean): void {
+    const store = this.#ctx.options.occupancy;
+    if (!store) {
+      if (occupied) this.#ctx.events.channelOccupied(app, channel);
+      else this.#ctx.events.channelVacated(app, channel);
+      return;
+    }
+    const decided = occupied
+      ? store.occupy(state.namespace, channel)
+      : store.vacate(state.namespace, channel);
+    this.#ctx.track(
+      decided.then(
+        (changed) => {
+          if (!changed) return;
+          if (occupied) this.#ctx.events.channelOccupied(app, channel);
+          else this.#ctx.events.channelVacated(app, channel);
+        },
+        (err) => this.#ctx.options.logger.error({ err, channel }, 'occupancy not recorded'),
+      ),
+    );
   }
 
   #countChanged(app: App, state: AppState, channel: string): void {

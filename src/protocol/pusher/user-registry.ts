@@ -1,3 +1,4 @@
+import { SetMap } from '../../core/set-map.js';
 import type { PusherSocket } from './socket.js';
 
 /**
@@ -5,28 +6,18 @@ import type { PusherSocket } from './socket.js';
  * (spec §5.4). A user is online while at least one connection is signed in as it.
  */
 export class UserRegistry {
-  readonly #connections = new Map<string, Set<PusherSocket>>();
+  readonly #connections = new SetMap<string, PusherSocket>();
   /** watched user id → sockets whose watchlist names it */
-  readonly #watchers = new Map<string, Set<PusherSocket>>();
+  readonly #watchers = new SetMap<string, PusherSocket>();
 
   /** Adds a signed-in connection; true when the user just came online. */
   add(userId: string, socket: PusherSocket): boolean {
-    const set = this.#connections.get(userId);
-    if (set) {
-      set.add(socket);
-      return false;
-    }
-    this.#connections.set(userId, new Set([socket]));
-    return true;
+    return this.#connections.add(userId, socket);
   }
 
   /** Removes a connection; true when that was the user's last one (the user went offline). */
   remove(userId: string, socket: PusherSocket): boolean {
-    const set = this.#connections.get(userId);
-    if (!set?.delete(socket)) return false;
-    if (set.size > 0) return false;
-    this.#connections.delete(userId);
-    return true;
+    return this.#connections.remove(userId, socket);
   }
 
   connections(userId: string): readonly PusherSocket[] {
@@ -38,21 +29,11 @@ export class UserRegistry {
   }
 
   watch(socket: PusherSocket, userIds: readonly string[]): void {
-    for (const id of userIds) {
-      let set = this.#watchers.get(id);
-      if (!set) {
-        set = new Set();
-        this.#watchers.set(id, set);
-      }
-      set.add(socket);
-    }
+    for (const id of userIds) this.#watchers.add(id, socket);
   }
 
   unwatch(socket: PusherSocket, userIds: readonly string[]): void {
-    for (const id of userIds) {
-      const set = this.#watchers.get(id);
-      if (set?.delete(socket) && set.size === 0) this.#watchers.delete(id);
-    }
+    for (const id of userIds) this.#watchers.remove(id, socket);
   }
 
   watchers(userId: string): ReadonlySet<PusherSocket> {

@@ -1,4 +1,5 @@
 import type { App } from '../../core/apps/app.js';
+import { channelKind } from '../../core/channels/names.js';
 import { Frame } from '../../core/frame.js';
 import { CloseCode, ErrorCode } from './close-codes.js';
 import { encodeObjectEvent } from './codec.js';
@@ -16,7 +17,10 @@ export class Users {
   readonly #ctx: PusherContext;
   readonly #timeout = (socket: PusherSocket) => {
     socket.signinTimer = undefined;
-    if (socket.state === 'open' && !socket.user) {
+    // Authorized means signed in, or subscribed to a private or presence channel (spec §5.1 item 6).
+    const authorized =
+      socket.user !== undefined || [...socket.channels.keys()].some((c) => channelKind(c).authorized);
+    if (socket.state === 'open' && !authorized) {
       this.#ctx.fail(socket, CloseCode.UNAUTHORIZED, 'Connection is unauthorized: not signed in in time');
     }
   };

@@ -74,7 +74,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     if (info.has('user_count') && channelKind(channel).presence) {
       result.user_count = await pusher.presenceCount(app, channel);
     }
-    if (info.has('subscription_count')) result.subscription_count = pusher.subscriptionCount(app, channel);
+    if (info.has('subscription_count')) result.subscription_count = await pusher.subscriptions(app, channel);
     return result;
   };
 
@@ -130,7 +130,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
       throw new HttpError(400, 'info=user_count requires filter_by_prefix to start with "presence-"');
     }
     const channels: Record<string, Record<string, number>> = {};
-    for (const name of pusher.occupiedChannels(app)) {
+    for (const name of await pusher.occupiedChannels(app)) {
       if (name.startsWith(prefix) && !channelKind(name).user)
         channels[name] = await channelInfo(app, name, info);
     }
@@ -144,7 +144,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     if (info.has('user_count') && !channelKind(channel).presence) {
       throw new HttpError(400, 'info=user_count is only available for presence channels');
     }
-    const subscriptions = pusher.subscriptionCount(app, channel);
+    const subscriptions = await pusher.subscriptions(app, channel);
     const body: Record<string, unknown> = {
       occupied: subscriptions > 0,
       ...(await channelInfo(app, channel, info)),
@@ -168,7 +168,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
 
   router.add('POST', /^\/apps\/([^/]+)\/users\/([^/]+)\/terminate_connections$/, async (request) => {
     const { app } = await authenticated(request);
-    pusher.terminateUser(app, request.params[1]!);
+    await pusher.terminateUser(app, request.params[1]!);
     return { status: 200, body: {} };
   });
 }

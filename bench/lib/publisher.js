@@ -1,0 +1,115 @@
+/**
+ * The HTTP API publisher: signed `POST /apps/{id}/events` and `/batch_events` over keep-alive sockets,
+ * at a fixed rate or as fast as the subscribers keep up. Bench events carry `<seq>|<publish µs>|` at
+ * the start of their data so that subscribers can check order and measure latency.
+ */
+import http from 'node:http';
+import { nowUs } from './stats.js';
+
+export class Publisher {
+  /**
+   * @param {{ host: string, port: number, app: { id: string, key: string, secret: string },
+   *   signRequest: Function, maxSockets?: number }} o
+   */
+  constructor(o) {
+    this.o = o;
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 16 });
+  }
+
+  /** POSTs `body` (an object) to `/apps/{id}/{endpoint}`; resolves with the status and the body text. */
+  post(endpoint, body) {
+    const { host, port, app, signRequest } = this.o;
+    const text = JSON.stringify(body);
+    const urlPath = `/apps/${app.id}/${endpoint}`;
+    const query = new URLSearchParams(signRequest('POST', urlPath, app, text)).toString();
+    return new Promise((resolve) => {
+      const req = http.request(
+        {
+          host,
+          port,
+          method: 'POST',
+          path: `${urlPath}?${query}`,
+          agent: this.agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        },
+        (res) => {
+          let data = '';
+          res.setEncoding('utf8');
+          res.on('data', (d) => {
+            data += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode, body: data }));
+        },
+      );
+      req.on('error', (err) => resolve({ status: 0, body: err.message }));
+      req.end(text);
+    });
+  }
+
+  close() {
+    this.agent.destroy();
+  }
+}
+
+/**
+ * Publishes bench events to `channel` for `durationMs`: `rate` events per second (Infinity: as fast as
+ * `flow` allows), one event per `events` request or `batchSize` per `batch_events` request, at most
+ * `concurrency` requests in flight. `flow(issued)` may hold publishing back (subscribers lagging).
+ * Resolves once the last response is in, with the number of events issued and failed requests.
+ */
+export function publishLoop(publisher, o) {
+  const perRequest = o.api === 'batch' ? (o.batchSize ?? 10) : 1;
+  const pad = 'x'.repeat(Math.max(0, o.bytes ?? 0));
+  const flow = o.flow ?? (() => true);
+  const started = performance.now();
+  const state = { issued: 0, requests: 0, failed: 0, statuses: {}, done: false };
+  let inflight = 0;
+  return {
+    state,
+    finished: new Promise((resolve) => {
+      let timer;
+      const finish = () => {
+        if (state.done && inflight === 0) {
+          clearInterval(timer);
+          resolve(state);
+        }
+      };
+      const issue = () => {
+        const t = nowUs();
+        const events = [];
+        for (let i = 0; i < perRequest; i++) {
+          state.issued++;
+          events.push({ name: o.event ?? 'b', channel: o.channel, data: `${state.issued}|${t}|${pad}` });
+        }
+        inflight++;
+        state.requests++;
+        const request =
+          o.api === 'batch'
+            ? publisher.post('batch_events', { batch: events })
+            : publisher.post('events', { name: events[0].name, channel: o.channel, data: events[0].data });
+        request.then((res) => {
+          inflight--;
+          state.statuses[res.status] = (state.statuses[res.status] ?? 0) + 1;
+          if (res.status !== 200) state.failed++;
+          pump();
+          finish();
+        });
+      };
+      const pump = () => {
+        if (state.done) return;
+        const elapsed = performance.now() - started;
+        if (elapsed >= o.durationMs) {
+          state.done = true;
+          return finish();
+        }
+        const due =
+          o.rate === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : (elapsed * o.rate) / 1000;
+        while (inflight < o.concurrency && state.issued < due && flow(state.issued)) {
+          issue();
+        }
+      };
+      timer = setInterval(pump, 1);
+      pump();
+    }),
+  };
+}

@@ -1,0 +1,515 @@
+/**
+ * The scenarios. Each runs against one started server with a fresh pair of load-client processes and
+ * returns one result per variant: `{ variant, metrics, checks, notes }`. Metrics are what the report
+ * compares (see METRICS); checks are what must hold for the numbers to mean anything.
+ */
+
+import { publishLoop } from './publisher.js';
+import { APP, procStats } from './servers.js';
+import { histogramQuantile, mergeHistogram, newHistogram, round } from './stats.js';
+
+/** Units and direction of every metric the report shows. */
+export const METRICS = {
+  delivered_per_s: { label: 'delivered msg/s', better: 'higher' },
+  published_per_s: { label: 'published events/s', better: 'higher' },
+  cpu_us_per_msg: { label: 'server CPU µs/msg', better: 'lower' },
+  p50_ms: { label: 'latency p50 ms', better: 'lower' },
+  p99_ms: { label: 'latency p99 ms', better: 'lower' },
+  undelivered: { label: 'messages not delivered', better: 'lower' },
+  conn_per_s: { label: 'connections/s (setup)', better: 'higher' },
+  rss_per_conn_kb: { label: 'server RSS KiB/conn', better: 'lower' },
+  rss_mb: { label: 'server RSS MiB', better: 'lower' },
+  cpu_us_per_conn: { label: 'server CPU µs/conn setup', better: 'lower' },
+  req_per_s: { label: 'requests/s', better: 'higher' },
+  cpu_us_per_req: { label: 'server CPU µs/request', better: 'lower' },
+  failed_requests: { label: 'non-200 responses', better: 'lower' },
+  joins_per_s: { label: 'joins+leaves/s (pairs)', better: 'higher' },
+  cpu_us_per_join: { label: 'server CPU µs/join+leave', better: 'lower' },
+  member_event_errors: { label: 'observers with wrong member events', better: 'lower' },
+  p99_before_ms: { label: 'readers p99 ms, before', better: 'lower' },
+  p99_during_ms: { label: 'readers p99 ms, slow ones stalled', better: 'lower' },
+  slow_disconnected: { label: 'slow subscribers disconnected', better: 'info' },
+  fast_disconnected: { label: 'reading subscribers disconnected', better: 'lower' },
+  rss_peak_mb: { label: 'server RSS peak over baseline MiB', better: 'lower' },
+  rss_growth_mb: { label: 'server RSS growth MiB', better: 'lower' },
+  rss_max_mb: { label: 'server RSS max MiB', better: 'lower' },
+  incomplete: { label: 'subscribers missing messages', better: 'lower' },
+  clients_cpu_pct: { label: 'load clients CPU % (of one core)', better: 'info' },
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(predicate, timeoutMs, stepMs = 20) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (await predicate()) return true;
+    await sleep(stepMs);
+  }
+  return predicate();
+}
+
+/** Source addresses for the load clients: many loopback addresses, many more ephemeral ports. */
+const LOCAL_ADDRESSES = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
+
+function clientOptions(ctx, extra) {
+  return {
+    host: ctx.server.host,
+    port: ctx.server.port,
+    path: `/app/${APP.key}?protocol=7&client=js&version=8.4.0&flash=false`,
+    key: APP.key,
+    secret: APP.secret,
+    concurrency: 200,
+    localAddresses: LOCAL_ADDRESSES,
+    ...extra,
+  };
+}
+
+/** CPU (µs) of the server, the load clients and this process, read together. */
+function cpu(ctx) {
+  let clients = 0;
+  for (const pid of ctx.pool.pids) {
+    try {
+      clients += procStats(pid).cpuUs;
+    } catch {}
+  }
+  const self = process.cpuUsage();
+  return {
+    at: performance.now(),
+    server: ctx.server.stats().cpuUs,
+    clients: clients + self.user + self.system,
+  };
+}
+
+function window(before, after) {
+  const secs = (after.at - before.at) / 1000;
+  return {
+    secs,
+    serverUs: after.server - before.server,
+    clientsPct: ((after.clients - before.clients) / (secs * 1e6)) * 100,
+  };
+}
+
+const ms = (us) => us / 1000;
+
+async function connectOrThrow(ctx, total, options, firstIndex = 0) {
+  const c = await ctx.pool.connect(total, clientOptions(ctx, options), firstIndex);
+  if (c.failed > 0) {
+    throw new Error(`${c.failed} of ${total} connections failed: ${JSON.stringify(c.failures)}`);
+  }
+  return c;
+}
+
+/** 1. One channel, N subscribers, events published over the HTTP API. */
+export async function fanout(ctx) {
+  const { o, pool } = ctx;
+  const results = [];
+  let connected = 0;
+  for (const subs of o.fanoutSubs) {
+    await connectOrThrow(ctx, subs - connected, { channel: 'fanout' }, connected);
+    connected = subs;
+    await sleep(300);
+    for (const api of o.fanoutApis) {
+      for (const mode of ['max', 'fixed']) results.push(await fanoutVariant(ctx, subs, api, mode));
+    }
+  }
+  await pool.all('progress', { everyMs: 0 });
+  return results;
+}
+
+async function fanoutVariant(ctx, subs, api, mode) {
+  const { o, pool, publisher } = ctx;
+  await pool.all('resetCounts', { seqCheck: true });
+  await pool.all('progress', { everyMs: 20 });
+  // Publishing stops when subscribers lag by more than `lag` events, so that a max-rate run measures
+  // sustained delivery rather than filling the server's buffers.
+  const lag = Math.max(8, Math.min(200, Math.ceil(o.fanoutWindowFrames / subs)));
+  const rate = mode === 'max' ? Number.POSITIVE_INFINITY : o.fanoutFixedDeliveries / subs;
+  const loop = publishLoop(publisher, {
+    api,
+    rate,
+    channel: 'fanout',
+    durationMs: o.warmupMs + o.measureMs,
+    concurrency: mode === 'max' ? 8 : 32,
+    flow: (issued) => issued - pool.delivered() / subs < lag,
+  });
+  await sleep(o.warmupMs);
+  await pool.all('reset');
+  const issued0 = loop.state.issued;
+  const c0 = cpu(ctx);
+  await sleep(o.measureMs);
+  const s = await pool.stats();
+  const c1 = cpu(ctx);
+  const issued1 = loop.state.issued;
+  const final = await loop.finished;
+  await waitUntil(() => pool.delivered() >= final.issued * subs, o.drainMs);
+  const check = await pool.check(final.issued);
+  const w = window(c0, c1);
+  return {
+    variant: `${subs} subs, ${api === 'batch' ? 'batch_events ×10' : 'events'}, ${mode === 'max' ? 'max rate' : `${round(rate, 3)} ev/s`}`,
+    metrics: {
+      delivered_per_s: s.received / w.secs,
+      published_per_s: (issued1 - issued0) / w.secs,
+      cpu_us_per_msg: w.serverUs / s.received,
+      p50_ms: ms(histogramQuantile(s.hist, 0.5)),
+      p99_ms: ms(histogramQuantile(s.hist, 0.99)),
+      incomplete: check.incomplete,
+      clients_cpu_pct: w.clientsPct,
+    },
+    checks: {
+      issued: final.issued,
+      failedRequests: final.failed,
+      statuses: final.statuses,
+      perSubscriber: { min: check.min, max: check.max, extra: check.extra },
+      reorders: check.reorders,
+      open: s.open,
+      errors: s.errors,
+    },
+  };
+}
+
+/** 2. Client events on a private channel: a few members send, everyone else receives. */
+export async function clientEvents(ctx) {
+  const { o, pool } = ctx;
+  const channel = 'private-client-events';
+  await connectOrThrow(ctx, o.ceSubs, { channel });
+  await sleep(300);
+  await pool.all('resetCounts', { seqCheck: false });
+  await pool.all('progress', { everyMs: 50 });
+  const n = pool.size;
+  const sending = pool.all('clientEvents', (i) => ({
+    senders: Math.floor(o.ceSenders / n) + (i < o.ceSenders % n ? 1 : 0),
+    rate: o.ceRate,
+    durationMs: o.warmupMs + o.measureMs,
+    channel,
+    event: 'client-b',
+    bytes: 0,
+  }));
+  await sleep(o.warmupMs);
+  await pool.all('reset');
+  const c0 = cpu(ctx);
+  await sleep(o.measureMs);
+  const s = await pool.stats();
+  const c1 = cpu(ctx);
+  const sent = (await sending).reduce((sum, r) => sum + r.sent, 0);
+  const expected = sent * (o.ceSubs - 1);
+  await waitUntil(() => pool.delivered() >= expected, o.drainMs);
+  const delivered = pool.delivered();
+  await pool.all('progress', { everyMs: 0 });
+  const w = window(c0, c1);
+  return [
+    {
+      variant: `${o.ceSubs} subs, ${o.ceSenders} senders × ${o.ceRate}/s`,
+      metrics: {
+        delivered_per_s: s.received / w.secs,
+        cpu_us_per_msg: w.serverUs / s.received,
+        p50_ms: ms(histogramQuantile(s.hist, 0.5)),
+        p99_ms: ms(histogramQuantile(s.hist, 0.99)),
+        undelivered: Math.max(0, expected - delivered),
+        clients_cpu_pct: w.clientsPct,
+      },
+      checks: { sent, expected, delivered, open: s.open, errors: s.errors },
+    },
+  ];
+}
+
+/** 3. Idle subscribed connections: setup rate and server memory per connection. */
+export async function connections(ctx) {
+  const { o, server } = ctx;
+  await sleep(1000);
+  const baseline = server.stats().rssBytes;
+  const results = [];
+  let connected = 0;
+  for (const requested of o.connTargets) {
+    const target = Math.min(requested, ctx.maxConnections);
+    const c0 = cpu(ctx);
+    const c = await connectOrThrow(
+      ctx,
+      target - connected,
+      { channel: 'idle', channelSpread: 100 },
+      connected,
+    );
+    const c1 = cpu(ctx);
+    const added = target - connected;
+    connected = target;
+    await sleep(o.connSettleMs);
+    const rss = server.stats().rssBytes;
+    results.push({
+      variant: `${requested} idle conns`,
+      metrics: {
+        conn_per_s: added / (c.ms / 1000),
+        cpu_us_per_conn: window(c0, c1).serverUs / added,
+        rss_per_conn_kb: (rss - baseline) / connected / 1024,
+        rss_mb: rss / 2 ** 20,
+      },
+      checks: { connected, baselineMb: baseline / 2 ** 20 },
+      notes:
+        target < requested
+          ? [`ran ${target}: the open-file limit (${ctx.fdHardLimit}) leaves no room for ${requested}`]
+          : [],
+    });
+  }
+  return results;
+}
+
+/** 4. HTTP API: triggers to a channel nobody is subscribed to, from concurrent keep-alive clients. */
+export async function httpApi(ctx) {
+  const { o, pool, server } = ctx;
+  const n = pool.size;
+  const loads = pool.all('httpLoad', (i) => ({
+    host: server.host,
+    port: server.port,
+    app: APP,
+    authModule: ctx.authModule,
+    clients: Math.floor(o.httpClients / n) + (i < o.httpClients % n ? 1 : 0),
+    channel: 'nobody-listens',
+    warmupMs: o.warmupMs,
+    durationMs: o.measureMs,
+    bytes: 100,
+  }));
+  await sleep(o.warmupMs);
+  const c0 = cpu(ctx);
+  await sleep(o.measureMs);
+  const c1 = cpu(ctx);
+  const replies = await loads;
+  const hist = newHistogram();
+  const statuses = {};
+  let requests = 0;
+  for (const r of replies) {
+    mergeHistogram(hist, r.hist);
+    requests += r.requests;
+    for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  }
+  const w = window(c0, c1);
+  return [
+    {
+      variant: `${o.httpClients} clients, POST /events`,
+      metrics: {
+        req_per_s: requests / (o.measureMs / 1000),
+        p50_ms: ms(histogramQuantile(hist, 0.5)),
+        p99_ms: ms(histogramQuantile(hist, 0.99)),
+        cpu_us_per_req: w.serverUs / requests,
+        failed_requests: requests - (statuses[200] ?? 0),
+        clients_cpu_pct: w.clientsPct,
+      },
+      checks: { statuses },
+    },
+  ];
+}
+
+/** 5. Presence churn: members join and leave in a loop; observers check every member event. */
+export async function presence(ctx) {
+  const { o, pool } = ctx;
+  const channel = 'presence-churn';
+  await connectOrThrow(ctx, o.presenceObservers, { channel, role: 'observer', userPrefix: 'obs' });
+  await connectOrThrow(ctx, o.presenceChurners, { role: 'churner', userPrefix: 'churn' }, 100_000);
+  await sleep(300);
+  await pool.all('resetPresence');
+  const c0 = cpu(ctx);
+  const replies = await pool.all('churn', { durationMs: o.measureMs, channel });
+  const c1 = cpu(ctx);
+  const joins = {};
+  const failures = {};
+  for (const r of replies) {
+    Object.assign(joins, r.joins);
+    for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
+  }
+  const total = Object.values(joins).reduce((a, b) => a + b, 0);
+  let verdict;
+  await waitUntil(
+    async () => {
+      const checks = await pool.all('presenceCheck', { joins });
+      verdict = {
+        observers: checks.reduce((s, r) => s + r.observers, 0),
+        wrong: checks.reduce((s, r) => s + r.wrong, 0),
+        violations: checks.reduce((s, r) => s + r.violations, 0),
+        added: checks.reduce((s, r) => s + r.added, 0),
+        removed: checks.reduce((s, r) => s + r.removed, 0),
+        examples: checks.flatMap((r) => r.examples).slice(0, 3),
+      };
+      return verdict.wrong === 0;
+    },
+    o.drainMs,
+    100,
+  );
+  const w = window(c0, c1);
+  return [
+    {
+      variant: `${o.presenceChurners} churning, ${o.presenceObservers} observing`,
+      metrics: {
+        joins_per_s: total / w.secs,
+        cpu_us_per_join: w.serverUs / total,
+        member_event_errors: verdict.wrong,
+        clients_cpu_pct: w.clientsPct,
+      },
+      checks: { joins: total, expectedEachKind: total * verdict.observers, ...verdict, failures },
+    },
+  ];
+}
+
+/**
+ * 6. Slow consumers: a tenth of the subscribers stop reading. The readers should keep their latency,
+ * the server its memory, and the stalled ones should be cut off. The readers' latency is measured
+ * first without the stalled ones, then with them; the stalled ones never read, so that their kernel
+ * buffers stay small and the server has to decide what to do with what it cannot send.
+ */
+export async function slowConsumer(ctx) {
+  const { o, pool, publisher, server } = ctx;
+  const channel = 'slow';
+  const slowCount = Math.floor(o.slowSubs / o.slowEvery);
+  const readers = o.slowSubs - slowCount;
+  await connectOrThrow(ctx, readers, { channel });
+  await sleep(300);
+  await pool.all('progress', { everyMs: 50 });
+  const phase = async (durationMs) => {
+    await pool.all('resetCounts', { seqCheck: false });
+    await pool.all('reset');
+    const c0 = cpu(ctx);
+    const loop = publishLoop(publisher, {
+      api: 'events',
+      rate: o.slowRate,
+      channel,
+      bytes: o.slowBytes,
+      durationMs,
+      concurrency: 16,
+    });
+    const final = await loop.finished;
+    const s = await pool.stats();
+    const w = window(c0, cpu(ctx));
+    // Readers catch up before anything is counted again.
+    await waitUntil(() => pool.delivered() >= final.issued * readers, o.drainMs);
+    return { final, s, w, check: await pool.check(final.issued) };
+  };
+  const before = await phase(o.slowBaselineMs);
+  await connectOrThrow(ctx, slowCount, { channel, slow: true }, readers);
+  await sleep(300);
+  const baseline = server.stats().rssBytes;
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    try {
+      peak = Math.max(peak, server.stats().rssBytes);
+    } catch {}
+  }, 200);
+  const during = await phase(o.slowMs);
+  clearInterval(sampler);
+  // Stalled subscribers read again: those the server cut off now see their connection end.
+  await pool.all('resumeSlow');
+  await waitUntil(async () => (await pool.stats()).slowOpen === 0, 3000, 100);
+  const after = await pool.stats();
+  await pool.all('progress', { everyMs: 0 });
+  return [
+    {
+      variant: `${o.slowSubs} subs, 1 in ${o.slowEvery} stalls, ${o.slowRate} ev/s × ${o.slowBytes} B`,
+      metrics: {
+        p99_before_ms: ms(histogramQuantile(before.s.hist, 0.99)),
+        p99_during_ms: ms(histogramQuantile(during.s.hist, 0.99)),
+        p50_ms: ms(histogramQuantile(during.s.hist, 0.5)),
+        delivered_per_s: during.s.received / during.w.secs,
+        slow_disconnected: after.slowClosed,
+        fast_disconnected: after.fastClosed,
+        rss_peak_mb: (peak - baseline) / 2 ** 20,
+        incomplete: during.check.incomplete,
+      },
+      checks: {
+        slow: slowCount,
+        closeCodes: after.closeCodes,
+        issued: during.final.issued,
+        publishedPerS: during.final.issued / (o.slowMs / 1000),
+        failedRequests: during.final.failed,
+        perReader: { min: during.check.min, max: during.check.max, extra: during.check.extra },
+        errors: after.errors,
+      },
+    },
+  ];
+}
+
+/**
+ * Soak: a moderate, steady rate for a long time. RSS is sampled; every subscriber must get every
+ * sequence number, in order (one request in flight at a time keeps the publish order strict).
+ */
+export async function soak(ctx) {
+  const { o, pool, publisher, server, log } = ctx;
+  const channel = 'soak';
+  await connectOrThrow(ctx, o.soakSubs, { channel });
+  await pool.all('keepalive', { everyMs: 30_000 });
+  await pool.all('resetCounts', { seqCheck: true });
+  await pool.all('reset');
+  await pool.all('progress', { everyMs: 200 });
+  const c0 = cpu(ctx);
+  const samples = [];
+  const sample = () => {
+    const st = server.stats();
+    samples.push({
+      s: Math.round((performance.now() - c0.at) / 1000),
+      rssMb: Math.round((st.rssBytes / 2 ** 20) * 10) / 10,
+      delivered: pool.delivered(),
+    });
+  };
+  sample();
+  const sampler = setInterval(() => {
+    sample();
+    const last = samples.at(-1);
+    log(`  soak ${server.name}: ${last.s}s rss ${last.rssMb} MiB, delivered ${last.delivered}`);
+  }, o.soakSampleMs);
+  const loop = publishLoop(publisher, {
+    api: 'events',
+    rate: o.soakRate,
+    channel,
+    durationMs: o.soakMs,
+    concurrency: 1,
+  });
+  const final = await loop.finished;
+  const c1 = cpu(ctx);
+  await waitUntil(() => pool.delivered() >= final.issued * o.soakSubs, o.drainMs);
+  clearInterval(sampler);
+  sample();
+  const check = await pool.check(final.issued);
+  const s = await pool.stats();
+  await pool.all('progress', { everyMs: 0 });
+  await pool.all('keepalive', { everyMs: 0 });
+  const w = window(c0, c1);
+  const settled = samples.find((x) => x.s >= Math.min(60, o.soakMs / 4000)) ?? samples[0];
+  return [
+    {
+      variant: `${o.soakSubs} subs, ${o.soakRate} ev/s, ${Math.round(o.soakMs / 60_000)} min`,
+      metrics: {
+        delivered_per_s: s.received / w.secs,
+        p50_ms: ms(histogramQuantile(s.hist, 0.5)),
+        p99_ms: ms(histogramQuantile(s.hist, 0.99)),
+        cpu_us_per_msg: w.serverUs / s.received,
+        rss_max_mb: Math.max(...samples.map((x) => x.rssMb)),
+        rss_growth_mb: samples.at(-1).rssMb - settled.rssMb,
+        incomplete: check.incomplete,
+        fast_disconnected: s.conns - s.open,
+      },
+      checks: {
+        issued: final.issued,
+        failedRequests: final.failed,
+        gaps: check.gaps,
+        reorders: check.reorders,
+        perSubscriber: { min: check.min, max: check.max, extra: check.extra },
+        errors: s.errors,
+        samples,
+      },
+    },
+  ];
+}
+
+export const SCENARIOS = {
+  fanout,
+  'client-events': clientEvents,
+  connections,
+  'http-api': httpApi,
+  presence,
+  'slow-consumer': slowConsumer,
+  soak,
+};
+
+/** What `npm run bench` runs without a scenario name (soak is long and runs only when named). */
+export const DEFAULT_SCENARIOS = [
+  'fanout',
+  'client-events',
+  'connections',
+  'http-api',
+  'presence',
+  'slow-consumer',
+];

@@ -1,0 +1,217 @@
+/**
+ * Starting and stopping the servers under test (Herald, Soketi) as child processes on 127.0.0.1, and
+ * reading their CPU time and resident memory from /proc.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const HOST = '127.0.0.1';
+/** The one app both servers serve, with client events on and limits raised for the bench. */
+export const APP = { id: 'bench-app', key: 'bench-key', secret: 'bench-secret' };
+
+let clockTicks = 100;
+try {
+  clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {}
+
+/** CPU time (user + system, all threads) in µs and resident set size in bytes of a process. */
+export function procStats(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuUs: (ticks * 1e6) / clockTicks, rssBytes: rssKb * 1024 };
+}
+
+/** Soft and hard limits on open files of this process. */
+export function fdLimits() {
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
+  const [soft, hard] = (line ?? '')
+    .replace('Max open files', '')
+    .trim()
+    .split(/\s+/)
+    .map((v) => (v === 'unlimited' ? Number.POSITIVE_INFINITY : Number(v)));
+  return { soft: soft || 1024, hard: hard || soft || 1024 };
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, HOST, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, HOST, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Runs `node args…` under `sh` with the open-file limit raised to the hard limit (`exec` keeps the
+ * pid, so the returned child is the node process itself).
+ */
+export function spawnNode(nodeArgs, options) {
+  const { hard } = fdLimits();
+  const limit = Number.isFinite(hard) ? hard : 1_048_576;
+  return spawn(
+    '/bin/sh',
+    ['-c', `ulimit -n ${limit} 2>/dev/null; exec "$0" "$@"`, process.execPath, ...nodeArgs],
+    options,
+  );
+}
+
+function get(port, urlPath) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: HOST, port, path: urlPath, timeout: 1000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+function tail(file, lines = 15) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+class ServerProcess {
+  constructor(name, child, port, logFile) {
+    this.name = name;
+    this.child = child;
+    this.pid = child.pid;
+    this.port = port;
+    this.host = HOST;
+    this.logFile = logFile;
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exitInfo = undefined;
+    this.exited.then((info) => {
+      this.exitInfo = info;
+    });
+  }
+
+  stats() {
+    return procStats(this.pid);
+  }
+
+  async waitReady(timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.exitInfo) {
+        throw new Error(`${this.name} exited (${JSON.stringify(this.exitInfo)}):\n${tail(this.logFile)}`);
+      }
+      if ((await get(this.port, '/ready')) === 200) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${this.name} not ready after ${timeoutMs} ms:\n${tail(this.logFile)}`);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  async stop(graceMs = 15_000) {
+    if (this.exitInfo) return this.exitInfo;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    const info = await this.exited;
+    clearTimeout(timer);
+    return info;
+  }
+}
+
+function openLog(logFile, header) {
+  writeFileSync(logFile, `\n===== ${new Date().toISOString()} ${header}\n`, { flag: 'a' });
+  return openSync(logFile, 'a');
+}
+
+/**
+ * Herald from this checkout (`bin/herald.js`, needs `dist/`). With `cpuProfDir`, node writes a CPU
+ * profile there when the server exits.
+ */
+export async function startHerald({ root, logFile, cpuProfDir, label }) {
+  const port = await freePort();
+  const configFile = path.join(tmpdir(), `herald-bench-${process.pid}-${port}.json`);
+  const config = {
+    host: HOST,
+    port,
+    logLevel: 'warn',
+    apps: [
+      {
+        ...APP,
+        clientEvents: true,
+        maxClientEventsPerSecond: 1_000_000,
+        maxPresenceMembers: 100_000,
+      },
+    ],
+  };
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const fd = openLog(logFile, `herald ${label} port ${port}`);
+  const child = spawnNode([...nodeArgs, path.join(root, 'bin/herald.js'), 'start', '--config', configFile], {
+    cwd: root,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  closeSync(fd);
+  const server = new ServerProcess('herald', child, port, logFile);
+  await server.waitReady();
+  return server;
+}
+
+/** Soketi from the bench-only install; cluster discovery kept on loopback (it is on by default). */
+export async function startSoketi({ soketiDir, logFile, label }) {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const clusterPort = await freeUdpPort();
+  const env = {
+    ...process.env,
+    NODE_ENV: 'production',
+    SOKETI_HOST: HOST,
+    SOKETI_PORT: String(port),
+    SOKETI_METRICS_HOST: HOST,
+    SOKETI_METRICS_SERVER_PORT: String(metricsPort),
+    SOKETI_CLUSTER_HOST: HOST,
+    SOKETI_CLUSTER_PORT: String(clusterPort),
+    SOKETI_CLUSTER_UNICAST_ADDRESSES: HOST,
+    SOKETI_CLUSTER_BROADCAST_ADDRESS: '127.255.255.255',
+    SOKETI_DEFAULT_APP_ID: APP.id,
+    SOKETI_DEFAULT_APP_KEY: APP.key,
+    SOKETI_DEFAULT_APP_SECRET: APP.secret,
+    SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES: 'true',
+    SOKETI_DEFAULT_APP_MAX_CONNS: '-1',
+    SOKETI_DEFAULT_APP_MAX_CLIENT_EVENTS_PER_SEC: '-1',
+    SOKETI_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SEC: '-1',
+    SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC: '-1',
+    SOKETI_PRESENCE_MAX_MEMBERS: '100000',
+    SOKETI_SHUTDOWN_GRACE_PERIOD: '500',
+  };
+  const bin = path.join(soketiDir, 'node_modules/@soketi/soketi/bin/server.js');
+  if (!existsSync(bin)) throw new Error(`Soketi is not installed in ${soketiDir}`);
+  const fd = openLog(logFile, `soketi ${label} port ${port}`);
+  // Its own folder as cwd: soketi reads a .env from the working directory.
+  const child = spawnNode([bin, 'start'], { cwd: soketiDir, stdio: ['ignore', fd, fd], env });
+  closeSync(fd);
+  const server = new ServerProcess('soketi', child, port, logFile);
+  await server.waitReady();
+  return server;
+}

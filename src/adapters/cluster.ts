@@ -1,0 +1,343 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type {
+  Adapter,
+  ChannelMessage,
+  MessageHandler,
+  Namespace,
+  NodeId,
+  RequestHandler,
+  RequestResult,
+} from './adapter.js';
+
+/**
+ * What a broker must offer the cluster layer: topics with publish and subscribe. Redis pub/sub and NATS
+ * subjects are thin implementations of it. Any extending transport must deliver a message published to
+ * a topic to every current subscriber of that topic, at most once, in publish order per publisher.
+ */
+export interface BrokerTransport {
+  /** Called for every message on a subscribed topic. Set once, before `connect`. */
+  onMessage(handler: (topic: string, payload: string) => void): void;
+  connect(): Promise<void>;
+  publish(topic: string, payload: string): Promise<void>;
+  /** Resolves once messages on `topic` are being received. Rejects when the broker refused. */
+  subscribe(topic: string): Promise<void>;
+  unsubscribe(topic: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  logger: Logger;
+  /** Topic prefix shared by the nodes of one cluster. @default "herald" */
+  prefix?: string;
+  /** How often a node says it is alive. @default 2000 */
+  heartbeatMs?: number;
+  /** A node silent this long is declared down and cleaned up after. @default 10000 */
+  nodeTimeoutMs?: number;
+  /** How long `request` waits for the other nodes. @default 2000 */
+  requestTimeoutMs?: number;
+}
+
+/** Messages on the bus; short keys because channel messages cross it once per publish. */
+type BusMessage =
+  | { t: 'msg'; n: NodeId; ns: string; ch: string; d: string; x?: string }
+  | { t: 'hb'; n: NodeId }
+  | { t: 'bye'; n: NodeId }
+  | { t: 'req'; n: NodeId; id: string; op: string; p: unknown }
+  | { t: 'cast'; n: NodeId; op: string; p: unknown }
+  | { t: 'res'; n: NodeId; id: string; r: unknown };
+
+interface Pending {
+  answers: unknown[];
+  waiting: Set<NodeId>;
+  done: (complete: boolean) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The cross-node protocol, written once: channel messages routed by interest (a node subscribes to a
+ * channel's topic while it has local subscribers), requests to every node with a deadline, broadcasts,
+ * node heartbeats and node expiry. A broker only implements `BrokerTransport`.
+ */
+export class ClusterAdapter implements Adapter {
+  readonly nodeId: NodeId = randomUUID();
+  readonly #transport: BrokerTransport;
+  readonly #logger: Logger;
+  readonly #prefix: string;
+  readonly #heartbeatMs: number;
+  readonly #nodeTimeoutMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #handlers = new Map<string, RequestHandler>();
+  /** Other live nodes and when each was last heard from. */
+  readonly #nodes = new Map<NodeId, number>();
+  readonly #pending = new Map<string, Pending>();
+  readonly #nodeDown: ((nodeId: NodeId) => void)[] = [];
+  #deliver: MessageHandler = () => {};
+  #heartbeat: NodeJS.Timeout | undefined;
+  #state: 'new' | 'running' | 'closed' = 'new';
+  /** When this node's own heartbeat last came back through the broker. */
+  #selfSeen = 0;
+  /** This node's heartbeats stopped coming back for a node timeout: it, not its peers, is cut off. */
+  #cutOff = false;
+
+  constructor(transport: BrokerTransport, options: ClusterOptions) {
+    this.#transport = transport;
+    this.#logger = options.logger;
+    this.#prefix = options.prefix ?? 'herald';
+    this.#heartbeatMs = options.heartbeatMs ?? 2000;
+    this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 10_000;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 2000;
+    transport.onMessage((topic, payload) => this.#receive(topic, payload));
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.#deliver = handler;
+  }
+
+  onNodeDown(handler: (nodeId: NodeId) => void): void {
+    this.#nodeDown.push(handler);
+  }
+
+  /** Ids of the other nodes currently alive. */
+  get peers(): NodeId[] {
+    return [...this.#nodes.keys()];
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') return;
+    await this.#transport.connect();
+    await this.#transport.subscribe(this.#allTopic());
+    await this.#transport.subscribe(this.#nodeTopic(this.nodeId));
+    this.#state = 'running';
+    await this.#send(this.#allTopic(), { t: 'hb', n: this.nodeId });
+    this.#selfSeen = Date.now();
+    this.#heartbeat = setInterval(() => this.#tick(), this.#heartbeatMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const wasRunning = this.#state === 'running';
+    this.#state = 'closed';
+    clearInterval(this.#heartbeat);
+    for (const pending of this.#pending.values()) pending.done(false);
+    if (wasRunning) {
+      // A broker that is down would hold the goodbye (and shutdown) forever; without it the others
+      // notice the missing heartbeats instead.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#requestTimeoutMs);
+      });
+      const goodbye = this.#send(this.#allTopic(), { t: 'bye', n: this.nodeId }).catch((err) => {
+        this.#logger.debug({ err }, 'goodbye not sent');
+      });
+      await Promise.race([goodbye, deadline]);
+      clearTimeout(timer);
+    }
+    await this.#transport.close();
+  }
+
+  async publish(message: ChannelMessage): Promise<void> {
+    this.#deliver(message);
+    const bus: BusMessage = {
+      t: 'msg',
+      n: this.nodeId,
+      ns: message.namespace,
+      ch: message.channel,
+      d: message.text,
+    };
+    if (message.except !== undefined) bus.x = message.except;
+    await this.#send(this.#channelTopic(message.namespace, message.channel), bus);
+  }
+
+  addInterest(namespace: Namespace, channel: string): Promise<void> {
+    return this.#transport.subscribe(this.#channelTopic(namespace, channel));
+  }
+
+  removeInterest(namespace: Namespace, channel: string): Promise<void> {
+    return this.#transport.unsubscribe(this.#channelTopic(namespace, channel));
+  }
+
+  handle(op: string, handler: RequestHandler): void {
+    this.#handlers.set(op, handler);
+  }
+
+  async request<T>(op: string, payload: unknown): Promise<RequestResult<T>> {
+    const local = this.#handlers.get(op);
+    const own = local ? [(await local(payload)) as T] : [];
+    const waiting = new Set(this.#nodes.keys());
+    if (waiting.size === 0 || this.#state !== 'running')
+      return { answers: own, complete: waiting.size === 0 };
+    const id = randomUUID();
+    const answers: unknown[] = [];
+    const complete = await new Promise<boolean>((resolve) => {
+      const pending: Pending = {
+        answers,
+        waiting,
+        done: (ok) => {
+          clearTimeout(pending.timer);
+          this.#pending.delete(id);
+          resolve(ok);
+        },
+        timer: setTimeout(() => pending.done(false), this.#requestTimeoutMs),
+      };
+      this.#pending.set(id, pending);
+      this.#send(this.#allTopic(), { t: 'req', n: this.nodeId, id, op, p: payload }).catch((err) => {
+        this.#logger.warn({ err, op }, 'cluster request not sent');
+        pending.done(false);
+      });
+    });
+    if (!complete) this.#logger.warn({ op, missing: [...waiting] }, 'cluster request incomplete');
+    return { answers: [...own, ...(answers as T[])], complete };
+  }
+
+  async broadcast(op: string, payload: unknown): Promise<void> {
+    await this.#handlers.get(op)?.(payload);
+    await this.#send(this.#allTopic(), { t: 'cast', n: this.nodeId, op, p: payload });
+  }
+
+  #tick(): void {
+    this.#send(this.#allTopic(), { t: 'hb', n: this.nodeId }).catch((err) => {
+      this.#logger.warn({ err }, 'heartbeat not sent');
+    });
+    const now = Date.now();
+    const silent = now - this.#selfSeen;
+    // Our own heartbeats come back through the broker. While they do not, this node may be the one cut
+    // off (broker down or unreachable, process stalled): the others' silence proves nothing, and
+    // expiring them would remove live nodes' presence once the broker is back.
+    if (silent >= this.#nodeTimeoutMs / 2) {
+      if (silent >= this.#nodeTimeoutMs && !this.#cutOff) {
+        this.#cutOff = true;
+        this.#logger.warn({ silentMs: silent }, 'cut off from the broker');
+      }
+      return;
+    }
+    for (const [node, seen] of this.#nodes) {
+      if (now - seen < this.#nodeTimeoutMs) continue;
+      this.#nodes.delete(node);
+      this.#forgetInRequests(node);
+      this.#logger.warn({ node }, 'node down: no heartbeat');
+      for (const handler of this.#nodeDown) handler(node);
+    }
+  }
+
+  #receive(topic: string, payload: string): void {
+    let message: BusMessage;
+    try {
+      message = parseBusMessage(payload);
+    } catch (err) {
+      this.#logger.warn({ topic, err: (err as Error).message }, 'malformed cluster message dropped');
+      return;
+    }
+    if (message.n === this.nodeId) {
+      if (message.t === 'hb') this.#heardSelf();
+      return; // our own publish, already delivered locally
+    }
+    if (message.t !== 'bye') {
+      const known = this.#nodes.has(message.n);
+      this.#nodes.set(message.n, Date.now());
+      if (!known) this.#logger.info({ node: message.n }, 'node up');
+      // A newcomer learns of this node at once instead of at its next heartbeat.
+      if (!known && message.t === 'hb') {
+        this.#send(this.#nodeTopic(message.n), { t: 'hb', n: this.nodeId }).catch((err) => {
+          this.#logger.debug({ err }, 'greeting not sent');
+        });
+      }
+    }
+    switch (message.t) {
+      case 'msg':
+        this.#deliver({ namespace: message.ns, channel: message.ch, text: message.d, except: message.x });
+        return;
+      case 'hb':
+        return;
+      case 'bye':
+        this.#nodes.delete(message.n);
+        this.#forgetInRequests(message.n);
+        return;
+      case 'req':
+        this.#answer(message);
+        return;
+      case 'cast':
+        this.#run(message.op, message.p).catch((err) =>
+          this.#logger.error({ err, op: message.op }, 'broadcast failed'),
+        );
+        return;
+      case 'res': {
+        const pending = this.#pending.get(message.id);
+        if (!pending?.waiting.delete(message.n)) return;
+        pending.answers.push(message.r);
+        if (pending.waiting.size === 0) pending.done(true);
+        return;
+      }
+    }
+  }
+
+  #heardSelf(): void {
+    const now = Date.now();
+    const silent = now - this.#selfSeen;
+    this.#selfSeen = now;
+    if (silent < this.#nodeTimeoutMs / 2) return;
+    // The others' heartbeats were lost with ours: each gets a full timeout to be heard again.
+    for (const node of this.#nodes.keys()) this.#nodes.set(node, now);
+    if (!this.#cutOff) return;
+    this.#cutOff = false;
+    this.#logger.info({ peers: this.#nodes.size, silentMs: silent }, 'back on the broker');
+  }
+
+  async #run(op: string, payload: unknown): Promise<unknown> {
+    const handler = this.#handlers.get(op);
+    if (!handler) throw new Error(`no handler for ${op}`);
+    return handler(payload);
+  }
+
+  #answer(message: Extract<BusMessage, { t: 'req' }>): void {
+    this.#run(message.op, message.p)
+      .then((r) => this.#send(this.#nodeTopic(message.n), { t: 'res', n: this.nodeId, id: message.id, r }))
+      .catch((err) => this.#logger.error({ err, op: message.op }, 'cluster request not answered'));
+  }
+
+  #forgetInRequests(node: NodeId): void {
+    for (const pending of this.#pending.values()) {
+      if (pending.waiting.delete(node) && pending.waiting.size === 0) pending.done(true);
+    }
+  }
+
+  #send(topic: string, message: BusMessage): Promise<void> {
+    return this.#transport.publish(topic, JSON.stringify(message));
+  }
+
+  #allTopic(): string {
+    return `${this.#prefix}.all`;
+  }
+
+  #nodeTopic(node: NodeId): string {
+    return `${this.#prefix}.node.${node}`;
+  }
+
+  /** Channel names may hold characters brokers treat specially ('.', '*'); base64url keeps topics plain. */
+  #channelTopic(namespace: Namespace, channel: string): string {
+    return `${this.#prefix}.ch.${Buffer.from(`${namespace}\0${channel}`).toString('base64url')}`;
+  }
+}
+
+const TYPES = new Set(['msg', 'hb', 'bye', 'req', 'cast', 'res']);
+
+/** Only plain JSON of the expected shape crosses the bus; anything else is refused. */
+export function parseBusMessage(payload: string): BusMessage {
+  const m = JSON.parse(payload) as Record<string, unknown>;
+  if (m === null || typeof m !== 'object' || !TYPES.has(m.t as string) || typeof m.n !== 'string') {
+    throw new Error('not a cluster message');
+  }
+  const str = (k: string) => typeof m[k] === 'string';
+  const ok =
+    m.t === 'msg'
+      ? str('ns') && str('ch') && str('d') && (m.x === undefined || str('x'))
+      : m.t === 'req'
+        ? str('id') && str('op')
+        : m.t === 'cast'
+          ? str('op')
+          : m.t === 'res'
+            ? str('id')
+            : true;
+  if (!ok) throw new Error(`malformed ${String(m.t)} message`);
+  return m as unknown as BusMessage;
+}

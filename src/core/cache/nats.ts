@@ -1,0 +1,45 @@
+import type { Logger } from 'pino';
+import { bucketName, KvBucket, keyToken } from '../nats-kv.js';
+import type { CachedEvent, LastEventStore } from './store.js';
+
+interface Stored extends CachedEvent {
+  expiresAt: number;
+}
+
+/**
+ * Last events in a JetStream key-value bucket, shared by every node. Each value carries its expiry
+ * (the bucket has no per-key TTL on the servers we support); expired values read as absent.
+ */
+export class NatsLastEventStore implements LastEventStore {
+  readonly #bucket: KvBucket;
+
+  constructor(
+    url: string,
+    prefix: string,
+    logger?: Logger,
+    readonly now: () => number = Date.now,
+  ) {
+    this.#bucket = new KvBucket(url, bucketName(prefix, 'cache'), 'herald-cache', logger);
+  }
+
+  async set(namespace: string, channel: string, event: CachedEvent, ttlMs: number): Promise<void> {
+    const stored: Stored = { event: event.event, data: event.data, expiresAt: this.now() + ttlMs };
+    await this.#bucket.put(this.#key(namespace, channel), JSON.stringify(stored));
+  }
+
+  async get(namespace: string, channel: string): Promise<{ event: CachedEvent; ttlMs: number } | undefined> {
+    const value = await this.#bucket.get(this.#key(namespace, channel));
+    if (value === null) return undefined;
+    const stored = JSON.parse(value) as Stored;
+    const ttlMs = stored.expiresAt - this.now();
+    return ttlMs > 0 ? { event: { event: stored.event, data: stored.data }, ttlMs } : undefined;
+  }
+
+  close(): Promise<void> {
+    return this.#bucket.close();
+  }
+
+  #key(namespace: string, channel: string): string {
+    return `last.${keyToken(`${namespace}\0${channel}`)}`;
+  }
+}

@@ -1,0 +1,258 @@
+import type { Authorizer } from './authorizer.js';
+import { WampError, WampUri } from './errors.js';
+import { freshId, randomId } from './ids.js';
+import { getOrCreate } from './maps.js';
+import { type Dict, out } from './messages.js';
+import { optBool, optIds, optMatch, optStrings } from './options.js';
+import type { Payload } from './payload.js';
+import type { Peer } from './peer.js';
+import {
+  isReserved,
+  isValidUri,
+  type MatchPolicy,
+  matchesWildcard,
+  parseWildcard,
+  type UriCheck,
+} from './uri.js';
+import { UriMap } from './uri-map.js';
+
+/** One (topic, match) subscription, shared by every session subscribed to it (spec §4.1). */
+export interface Subscription {
+  readonly id: number;
+  readonly uri: string;
+  readonly match: MatchPolicy;
+  /** ISO 8601, for the subscription meta API. */
+  readonly created: string;
+  /** In subscription order. */
+  readonly subscribers: Set<Peer>;
+}
+
+/** Who a publication comes from, for exclusion and disclosure; absent for the router's meta events. */
+export interface Origin {
+  readonly id: number;
+  readonly authid: string;
+  readonly authrole: string;
+}
+
+/** PUBLISH.Options the broker acts on (spec §4.2). */
+export interface PublishOptions {
+  readonly excludeMe: boolean;
+  readonly disclose: boolean;
+  readonly retain: boolean;
+  readonly exclude?: readonly number[];
+  readonly excludeAuthid?: readonly string[];
+  readonly excludeAuthrole?: readonly string[];
+  readonly eligible?: readonly number[];
+  readonly eligibleAuthid?: readonly string[];
+  readonly eligibleAuthrole?: readonly string[];
+}
+
+export interface BrokerEvents {
+  /** `peer` joined `subscription`; `created` when it is the subscription's first subscriber. */
+  subscribed(peer: Peer, subscription: Subscription, created: boolean): void;
+  /** `peer` left `subscription`; `deleted` when it was the last subscriber. */
+  unsubscribed(peer: Peer, subscription: Subscription, deleted: boolean): void;
+}
+
+/**
+ * Publish and subscribe in one realm. Sessions and the meta API use only this interface, so that a
+ * cluster broker can later forward publications to other nodes; `MemoryBroker` serves one node.
+ */
+export interface Broker {
+  /** SUBSCRIBE → SUBSCRIBED (then retained events), or throws `WampError`. */
+  subscribe(peer: Peer, request: number, options: Dict, topic: string): void;
+  /** UNSUBSCRIBE → UNSUBSCRIBED, or throws `WampError` (`no_such_subscription`). */
+  unsubscribe(peer: Peer, request: number, subscription: number): void;
+  /** PUBLISH → EVENTs, and PUBLISHED when acknowledged; throws `WampError` when refused. */
+  publish(peer: Peer, request: number, options: Dict, topic: string, payload: Payload | undefined): void;
+  /** Delivers a publication already checked (meta events, testaments); returns its ID. */
+  dispatch(origin: Origin | undefined, options: PublishOptions, topic: string, payload?: Payload): number;
+  /** Drops every subscription of a leaving session; the caller reports them (spec §4.1 order). */
+  removeSession(peer: Peer): { subscription: Subscription; deleted: boolean }[];
+  byId(id: number): Subscription | undefined;
+  lookup(uri: string, match: MatchPolicy): Subscription | undefined;
+  matching(uri: string): Subscription[];
+  list(match: MatchPolicy): Subscription[];
+}
+
+export interface BrokerContext {
+  readonly authorizer: Authorizer;
+  readonly uriCheck: UriCheck;
+  readonly events: BrokerEvents;
+}
+
+/** Parses and checks PUBLISH.Options; wrong types throw `wamp.error.invalid_argument`. */
+export function publishOptions(options: Dict): PublishOptions {
+  const lists = {
+    exclude: optIds(options, 'exclude'),
+    excludeAuthid: optStrings(options, 'exclude_authid'),
+    excludeAuthrole: optStrings(options, 'exclude_authrole'),
+    eligible: optIds(options, 'eligible'),
+    eligibleAuthid: optStrings(options, 'eligible_authid'),
+    eligibleAuthrole: optStrings(options, 'eligible_authrole'),
+  };
+  const set = Object.fromEntries(Object.entries(lists).filter(([, v]) => v !== undefined));
+  return {
+    excludeMe: optBool(options, 'exclude_me') ?? true,
+    disclose: optBool(options, 'disclose_me') ?? false,
+    retain: optBool(options, 'retain') ?? false,
+    ...set,
+  };
+}
+
+/** Black- and whitelisting (spec §4.2): every present `eligible*` list holds the peer, no `exclude*` does. */
+function eligible(peer: Peer, o: PublishOptions): boolean {
+  return (
+    (o.eligible === undefined || o.eligible.includes(peer.id)) &&
+    (o.eligibleAuthid === undefined || o.eligibleAuthid.includes(peer.authid)) &&
+    (o.eligibleAuthrole === undefined || o.eligibleAuthrole.includes(peer.authrole)) &&
+    !o.exclude?.includes(peer.id) &&
+    !o.excludeAuthid?.includes(peer.authid) &&
+    !o.excludeAuthrole?.includes(peer.authrole)
+  );
+}
+
+interface Retained {
+  readonly publication: number;
+  readonly details: Dict;
+  readonly options: PublishOptions;
+  readonly payload: Payload | undefined;
+}
+
+export class MemoryBroker implements Broker {
+  readonly #ctx: BrokerContext;
+  readonly #subscriptions = new UriMap<Subscription>();
+  readonly #byId = new Map<number, Subscription>();
+  readonly #bySession = new Map<Peer, Set<Subscription>>();
+  /** The last retained event of each topic, kept with no subscriber around (spec §4.2). */
+  readonly #retained = new Map<string, Retained>();
+
+  constructor(ctx: BrokerContext) {
+    this.#ctx = ctx;
+  }
+
+  subscribe(peer: Peer, request: number, options: Dict, topic: string): void {
+    const match = optMatch(options);
+    if (!isValidUri(topic, match, this.#ctx.uriCheck)) {
+      throw new WampError(WampUri.INVALID_URI, `invalid topic URI "${topic}" for match "${match}"`);
+    }
+    if (!this.#ctx.authorizer.authorize(peer.authrole, topic, 'subscribe').allow) {
+      throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to subscribe to "${topic}"`);
+    }
+    const getRetained = optBool(options, 'get_retained') ?? false;
+    let subscription = this.#subscriptions.get(topic, match);
+    const created = subscription === undefined;
+    if (subscription === undefined) {
+      const id = freshId(this.#byId);
+      subscription = { id, uri: topic, match, created: new Date().toISOString(), subscribers: new Set() };
+      this.#subscriptions.set(topic, match, subscription);
+      this.#byId.set(id, subscription);
+    }
+    const joined = !subscription.subscribers.has(peer);
+    subscription.subscribers.add(peer);
+    getOrCreate(this.#bySession, peer, () => new Set()).add(subscription);
+    peer.send(out.subscribed(request, subscription.id));
+    if (joined) this.#ctx.events.subscribed(peer, subscription, created);
+    if (getRetained) this.#sendRetained(peer, subscription);
+  }
+
+  #sendRetained(peer: Peer, subscription: Subscription): void {
+    const { uri, match } = subscription;
+    const pattern = match === 'wildcard' ? parseWildcard(uri) : undefined;
+    const topics =
+      match === 'exact'
+        ? [uri]
+        : [...this.#retained.keys()].filter((t) =>
+            pattern ? matchesWildcard(pattern, t.split('.')) : t.startsWith(uri),
+          );
+    for (const topic of topics) {
+      const r = this.#retained.get(topic);
+      if (r === undefined || !eligible(peer, r.options)) continue;
+      const details = { ...r.details, ...(subscription.match === 'exact' ? {} : { topic }), retained: true };
+      peer.send(out.event(subscription.id, r.publication, details, r.payload));
+    }
+  }
+
+  unsubscribe(peer: Peer, request: number, id: number): void {
+    const subscription = this.#byId.get(id);
+    if (subscription === undefined || !subscription.subscribers.has(peer)) {
+      throw new WampError(WampUri.NO_SUCH_SUBSCRIPTION, `no subscription ${id} for this session`);
+    }
+    const deleted = this.#leave(peer, subscription);
+    this.#bySession.get(peer)?.delete(subscription);
+    peer.send(out.unsubscribed(request));
+    this.#ctx.events.unsubscribed(peer, subscription, deleted);
+  }
+
+  #leave(peer: Peer, subscription: Subscription): boolean {
+    subscription.subscribers.delete(peer);
+    if (subscription.subscribers.size > 0) return false;
+    this.#subscriptions.delete(subscription.uri, subscription.match);
+    this.#byId.delete(subscription.id);
+    return true;
+  }
+
+  publish(peer: Peer, request: number, options: Dict, topic: string, payload: Payload | undefined): void {
+    if (!isValidUri(topic, 'exact', this.#ctx.uriCheck)) {
+      throw new WampError(WampUri.INVALID_URI, `invalid topic URI "${topic}"`);
+    }
+    if (isReserved(topic)) {
+      throw new WampError(WampUri.INVALID_URI, `topic "${topic}" is reserved for the router`);
+    }
+    const decision = this.#ctx.authorizer.authorize(peer.authrole, topic, 'publish');
+    if (!decision.allow)
+      throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to publish to "${topic}"`);
+    const o = publishOptions(options);
+    const publication = this.dispatch(peer, decision.disclose ? { ...o, disclose: true } : o, topic, payload);
+    if (options.acknowledge === true) peer.send(out.published(request, publication));
+  }
+
+  dispatch(origin: Origin | undefined, o: PublishOptions, topic: string, payload?: Payload): number {
+    const publication = randomId();
+    const details: Dict =
+      o.disclose && origin
+        ? { publisher: origin.id, publisher_authid: origin.authid, publisher_authrole: origin.authrole }
+        : {};
+    const skip = o.excludeMe ? origin?.id : undefined;
+    for (const subscription of this.#subscriptions.matchAll(topic)) {
+      let event: ReturnType<typeof out.event> | undefined;
+      for (const peer of subscription.subscribers) {
+        if (peer.id === skip || !eligible(peer, o)) continue;
+        event ??= out.event(
+          subscription.id,
+          publication,
+          subscription.match === 'exact' ? details : { ...details, topic },
+          payload,
+        );
+        peer.send(event);
+      }
+    }
+    if (o.retain) this.#retained.set(topic, { publication, details, options: o, payload });
+    return publication;
+  }
+
+  removeSession(peer: Peer): { subscription: Subscription; deleted: boolean }[] {
+    const mine = this.#bySession.get(peer);
+    this.#bySession.delete(peer);
+    return [...(mine ?? [])].map((subscription) => ({
+      subscription,
+      deleted: this.#leave(peer, subscription),
+    }));
+  }
+
+  byId(id: number): Subscription | undefined {
+    return this.#byId.get(id);
+  }
+
+  lookup(uri: string, match: MatchPolicy): Subscription | undefined {
+    return this.#subscriptions.get(uri, match);
+  }
+
+  matching(uri: string): Subscription[] {
+    return this.#subscriptions.matchAll(uri);
+  }
+
+  list(match: MatchPolicy): Subscription[] {
+    return [...this.#subscriptions.values(match)];
+  }
+}

@@ -1,0 +1,284 @@
+import type { Authorizer } from './authorizer.js';
+import { ProtocolViolation, WampError, WampUri } from './errors.js';
+import { IdSequence } from './ids.js';
+import { getOrCreate } from './maps.js';
+import { type Dict, MessageType, out } from './messages.js';
+import { optBool, optInt, optMatch, optString } from './options.js';
+import { Payload } from './payload.js';
+import type { Peer } from './peer.js';
+import {
+  type Callee,
+  INVOKE_POLICIES,
+  type InvokePolicy,
+  pickCallee,
+  type Registration,
+  RegistrationTable,
+} from './registrations.js';
+import { isReserved, isValidUri, type MatchPolicy, type UriCheck } from './uri.js';
+
+export type { Registration } from './registrations.js';
+
+/** A router procedure (meta API): returns the result payload, or throws `WampError`. */
+export type Procedure = (caller: Peer, args: unknown[], kwargs: Dict) => Payload | undefined;
+
+export interface DealerEvents {
+  registered(peer: Peer, registration: Registration, created: boolean): void;
+  unregistered(peer: Peer, registration: Registration, deleted: boolean): void;
+}
+
+export interface DealerContext {
+  readonly authorizer: Authorizer;
+  readonly uriCheck: UriCheck;
+  readonly events: DealerEvents;
+  /** The router's own `wamp.*` procedures. */
+  readonly procedure: (uri: string) => Procedure | undefined;
+  /** How long a `kill` CANCEL waits for the callee's answer before the caller gets `canceled`. */
+  readonly killTimeoutMs: number;
+}
+
+/**
+ * Remote procedure calls in one realm. Sessions and the meta API use only this interface, so that a
+ * cluster dealer can later route calls to callees on other nodes; `MemoryDealer` serves one node.
+ */
+export interface Dealer {
+  /** REGISTER → REGISTERED, or throws `WampError`. */
+  register(peer: Peer, request: number, options: Dict, procedure: string): void;
+  /** UNREGISTER → UNREGISTERED, or throws `WampError` (`no_such_registration`). */
+  unregister(peer: Peer, request: number, registration: number): void;
+  /** CALL → INVOCATION to one callee (or a router procedure's RESULT), or throws `WampError`. */
+  call(peer: Peer, request: number, options: Dict, procedure: string, payload: Payload | undefined): void;
+  cancel(peer: Peer, request: number, options: Dict): void;
+  yield(peer: Peer, request: number, options: Dict, payload: Payload | undefined): void;
+  /** ERROR from a callee for one of its INVOCATIONs. */
+  error(peer: Peer, requestType: number, request: number, uri: string, payload: Payload | undefined): void;
+  /** Ends the session's calls (both sides) and drops its registrations; the caller reports them. */
+  removeSession(peer: Peer): { registration: Registration; deleted: boolean }[];
+  byId(id: number): Registration | undefined;
+  lookup(uri: string, match: MatchPolicy): Registration | undefined;
+  /** The registration a CALL to `uri` would reach. */
+  best(uri: string): Registration | undefined;
+  list(match: MatchPolicy): Registration[];
+}
+
+/** A CALL between INVOCATION and its final answer. */
+interface Call {
+  readonly caller: Peer;
+  readonly request: number;
+  readonly callee: Peer;
+  readonly invocation: number;
+  /** The caller asked for progressive results. */
+  readonly receiveProgress: boolean;
+  /** Dealer-side timeout in ms (0: none), restarted by each progressive result (spec §4.3). */
+  readonly timeoutMs: number;
+  timer: NodeJS.Timeout | undefined;
+  /** A `kill` CANCEL is waiting for the callee. */
+  killing: boolean;
+}
+
+const CALLEE_LEFT = 'callee disconnected from in-flight request';
+
+export class MemoryDealer implements Dealer {
+  readonly #ctx: DealerContext;
+  readonly #registrations = new RegistrationTable();
+  /** Calls in flight by caller and CALL request ID. */
+  readonly #calls = new Map<Peer, Map<number, Call>>();
+  /** Calls in flight by callee and INVOCATION request ID. */
+  readonly #invocations = new Map<Peer, Map<number, Call>>();
+  readonly #sequences = new Map<Peer, IdSequence>();
+
+  constructor(ctx: DealerContext) {
+    this.#ctx = ctx;
+  }
+
+  register(peer: Peer, request: number, options: Dict, uri: string): void {
+    const match = optMatch(options);
+    const invoke = optString(options, 'invoke') ?? 'single';
+    if (!INVOKE_POLICIES.includes(invoke)) {
+      const policies = INVOKE_POLICIES.join(', ');
+      throw new WampError(WampUri.INVALID_ARGUMENT, `option "invoke" must be one of ${policies}`);
+    }
+    if (!isValidUri(uri, match, this.#ctx.uriCheck)) {
+      throw new WampError(WampUri.INVALID_URI, `invalid procedure URI "${uri}" for match "${match}"`);
+    }
+    if (isReserved(uri)) {
+      throw new WampError(WampUri.INVALID_URI, `procedure "${uri}" is reserved for the router`);
+    }
+    if (!this.#ctx.authorizer.authorize(peer.authrole, uri, 'register').allow) {
+      throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to register "${uri}"`);
+    }
+    const callee: Callee = {
+      peer,
+      discloseCaller: optBool(options, 'disclose_caller') ?? false,
+      forwardTimeout: optBool(options, 'forward_timeout') ?? false,
+    };
+    const { registration, created } = this.#registrations.add(uri, match, invoke as InvokePolicy, callee);
+    peer.send(out.registered(request, registration.id));
+    this.#ctx.events.registered(peer, registration, created);
+  }
+
+  unregister(peer: Peer, request: number, id: number): void {
+    const { registration, deleted } = this.#registrations.remove(peer, id);
+    peer.send(out.unregistered(request));
+    this.#ctx.events.unregistered(peer, registration, deleted);
+  }
+
+  call(peer: Peer, request: number, options: Dict, uri: string, payload: Payload | undefined): void {
+    if (this.#calls.get(peer)?.has(request)) {
+      throw new ProtocolViolation(`CALL request ID ${request} is already in flight`);
+    }
+    if (!isValidUri(uri, 'exact', this.#ctx.uriCheck)) {
+      throw new WampError(WampUri.INVALID_URI, `invalid procedure URI "${uri}"`);
+    }
+    const decision = this.#ctx.authorizer.authorize(peer.authrole, uri, 'call');
+    if (!decision.allow) throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to call "${uri}"`);
+    if (optBool(options, 'progress') === true) {
+      throw new WampError(WampUri.FEATURE_NOT_SUPPORTED, 'progressive call invocations are not supported');
+    }
+    const timeoutMs = optInt(options, 'timeout') ?? 0;
+    const receiveProgress = optBool(options, 'receive_progress') ?? false;
+    const disclose = (optBool(options, 'disclose_me') ?? false) || decision.disclose;
+
+    const internal = isReserved(uri) ? this.#ctx.procedure(uri) : undefined;
+    if (internal !== undefined) {
+      const { args, kwargs } = (payload ?? Payload.of()).values();
+      peer.send(out.result(request, {}, internal(peer, args, kwargs)));
+      return;
+    }
+    const registration = this.#registrations.best(uri);
+    if (registration === undefined) {
+      throw new WampError(WampUri.NO_SUCH_PROCEDURE, `no callee registered for procedure "${uri}"`);
+    }
+    const callee = pickCallee(registration);
+    const invocation = getOrCreate(this.#sequences, callee.peer, () => new IdSequence()).next();
+
+    const details: Dict = {};
+    if (registration.match !== 'exact') details.procedure = uri;
+    // Forwarded when the callee announced progressive results, even without call_canceling: autobahn-js
+    // callees announce only the former (spec §4.3).
+    if (receiveProgress && callee.peer.has('callee', 'progressive_call_results'))
+      details.receive_progress = true;
+    if (disclose || callee.discloseCaller) {
+      Object.assign(details, { caller: peer.id, caller_authid: peer.authid, caller_authrole: peer.authrole });
+    }
+    if (timeoutMs > 0 && callee.forwardTimeout) details.timeout = timeoutMs;
+    const call: Call = {
+      caller: peer,
+      request,
+      callee: callee.peer,
+      invocation,
+      receiveProgress,
+      timeoutMs: callee.forwardTimeout ? 0 : timeoutMs,
+      timer: undefined,
+      killing: false,
+    };
+    getOrCreate(this.#calls, peer, () => new Map()).set(request, call);
+    getOrCreate(this.#invocations, callee.peer, () => new Map()).set(invocation, call);
+    callee.peer.send(out.invocation(invocation, registration.id, details, payload));
+    this.#armTimeout(call);
+  }
+
+  /** Dealer-side timeout: ERROR `timeout` to the caller, INTERRUPT killnowait to the callee (spec §4.3). */
+  #armTimeout(call: Call): void {
+    if (call.timeoutMs === 0) return;
+    clearTimeout(call.timer);
+    call.timer = setTimeout(() => {
+      this.#finish(call);
+      call.caller.send(out.refusal(MessageType.CALL, call.request, WampUri.TIMEOUT, 'call timed out'));
+      this.#interrupt(call, 'killnowait');
+    }, call.timeoutMs);
+  }
+
+  /** INTERRUPT, only to callees that announced call_canceling (spec §4.3, §7.1, §7.2). */
+  #interrupt(call: Call, mode: string): void {
+    if (call.callee.has('callee', 'call_canceling')) call.callee.send(out.interrupt(call.invocation, mode));
+  }
+
+  /** The call is over: later answers from the callee are dropped as unknown. */
+  #finish(call: Call): void {
+    clearTimeout(call.timer);
+    this.#calls.get(call.caller)?.delete(call.request);
+    this.#invocations.get(call.callee)?.delete(call.invocation);
+  }
+
+  /**
+   * CANCEL (spec §4.3): `skip` answers `canceled` at once; `killnowait` (also the default) adds an
+   * INTERRUPT; `kill` sends INTERRUPT and forwards the callee's answer, or `canceled` after
+   * `killTimeoutMs`. A callee without call_canceling always gets `skip`. Unknown or repeated: ignored.
+   */
+  cancel(peer: Peer, request: number, options: Dict): void {
+    const call = this.#calls.get(peer)?.get(request);
+    if (call === undefined || call.killing) return;
+    const requested = optString(options, 'mode');
+    let mode = requested === 'skip' || requested === 'kill' ? requested : 'killnowait';
+    if (!call.callee.has('callee', 'call_canceling')) mode = 'skip';
+    if (mode === 'kill') {
+      call.killing = true;
+      this.#interrupt(call, 'kill');
+      clearTimeout(call.timer);
+      call.timer = setTimeout(() => {
+        this.#finish(call);
+        const message = 'callee did not answer the cancel';
+        call.caller.send(out.refusal(MessageType.CALL, request, WampUri.CANCELED, message));
+      }, this.#ctx.killTimeoutMs);
+      return;
+    }
+    this.#finish(call);
+    peer.send(out.refusal(MessageType.CALL, request, WampUri.CANCELED, 'call canceled'));
+    if (mode === 'killnowait') this.#interrupt(call, 'killnowait');
+  }
+
+  yield(peer: Peer, request: number, options: Dict, payload: Payload | undefined): void {
+    // A YIELD for an unknown invocation is late (after a cancel or timeout): dropped (spec §2.5).
+    const call = this.#invocations.get(peer)?.get(request);
+    if (call === undefined) return;
+    if (options.progress === true) {
+      if (!call.receiveProgress) return;
+      call.caller.send(out.result(call.request, { progress: true }, payload));
+      if (!call.killing) this.#armTimeout(call);
+      return;
+    }
+    this.#finish(call);
+    call.caller.send(out.result(call.request, {}, payload));
+  }
+
+  error(peer: Peer, requestType: number, request: number, uri: string, payload: Payload | undefined): void {
+    if (requestType !== MessageType.INVOCATION) {
+      throw new ProtocolViolation(`ERROR for message type ${requestType} from a client`);
+    }
+    const call = this.#invocations.get(peer)?.get(request);
+    if (call === undefined) return;
+    this.#finish(call);
+    call.caller.send(out.error(MessageType.CALL, call.request, uri, payload));
+  }
+
+  removeSession(peer: Peer): { registration: Registration; deleted: boolean }[] {
+    for (const call of [...(this.#invocations.get(peer)?.values() ?? [])]) {
+      this.#finish(call);
+      call.caller.send(out.refusal(MessageType.CALL, call.request, WampUri.CANCELED, CALLEE_LEFT));
+    }
+    for (const call of [...(this.#calls.get(peer)?.values() ?? [])]) {
+      this.#finish(call);
+      this.#interrupt(call, 'killnowait');
+    }
+    this.#calls.delete(peer);
+    this.#invocations.delete(peer);
+    this.#sequences.delete(peer);
+    return this.#registrations.removeSession(peer);
+  }
+
+  byId(id: number): Registration | undefined {
+    return this.#registrations.byId(id);
+  }
+
+  lookup(uri: string, match: MatchPolicy): Registration | undefined {
+    return this.#registrations.lookup(uri, match);
+  }
+
+  best(uri: string): Registration | undefined {
+    return this.#registrations.best(uri);
+  }
+
+  list(match: MatchPolicy): Registration[] {
+    return this.#registrations.list(match);
+  }
+}

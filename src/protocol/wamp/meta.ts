@@ -1,0 +1,103 @@
+import type { Authorizer } from './authorizer.js';
+import type { Broker, BrokerEvents, PublishOptions, Subscription } from './broker.js';
+import type { Dealer, DealerEvents, Procedure, Registration } from './dealer.js';
+import { getOrCreate } from './maps.js';
+import { metaProcedures, registrationDetails, subscriptionDetails } from './meta-procedures.js';
+import { Payload } from './payload.js';
+import type { Peer } from './peer.js';
+import { isReserved } from './uri.js';
+
+/** Meta events go to every subscriber: nobody published them, so nobody is excluded or disclosed. */
+const META_OPTIONS: PublishOptions = { excludeMe: false, disclose: false, retain: false };
+
+export type TestamentScope = 'detached' | 'destroyed';
+
+export interface Testament {
+  readonly topic: string;
+  readonly options: PublishOptions;
+  readonly payload: Payload;
+}
+
+/** What the meta API reads of its realm. */
+export interface RealmView {
+  readonly sessions: ReadonlyMap<number, Peer>;
+  readonly broker: Broker;
+  readonly dealer: Dealer;
+  readonly authorizer: Authorizer;
+  readonly uriCheck: 'loose' | 'strict';
+}
+
+/**
+ * The session, subscription and registration meta APIs and testaments of one realm (spec §4.4):
+ * meta events are published in the realm of the session that caused them, never about `wamp.*`
+ * subscriptions or registrations themselves.
+ */
+export class MetaApi implements BrokerEvents, DealerEvents {
+  readonly #realm: RealmView;
+  readonly #procedures: ReadonlyMap<string, Procedure>;
+  readonly #testaments = new Map<Peer, Record<TestamentScope, Testament[]>>();
+
+  constructor(realm: RealmView) {
+    this.#realm = realm;
+    this.#procedures = metaProcedures(realm, this);
+  }
+
+  procedure(uri: string): Procedure | undefined {
+    return this.#procedures.get(uri);
+  }
+
+  #publish(topic: string, args: unknown[]): void {
+    if (this.#realm.broker.matching(topic).length === 0) return;
+    this.#realm.broker.dispatch(undefined, META_OPTIONS, topic, Payload.of(args));
+  }
+
+  joined(peer: Peer): void {
+    this.#publish('wamp.session.on_join', [peer.details()]);
+  }
+
+  /** Spec form `[session, authid, authrole]`; Crossbar sends `[session]` only, so `args[0]` suits both. */
+  left(peer: Peer): void {
+    this.#publish('wamp.session.on_leave', [peer.id, peer.authid, peer.authrole]);
+  }
+
+  subscribed(peer: Peer, s: Subscription, created: boolean): void {
+    if (isReserved(s.uri)) return;
+    if (created) this.#publish('wamp.subscription.on_create', [peer.id, subscriptionDetails(s)]);
+    this.#publish('wamp.subscription.on_subscribe', [peer.id, s.id]);
+  }
+
+  unsubscribed(peer: Peer, s: Subscription, deleted: boolean): void {
+    if (isReserved(s.uri)) return;
+    this.#publish('wamp.subscription.on_unsubscribe', [peer.id, s.id]);
+    if (deleted) this.#publish('wamp.subscription.on_delete', [peer.id, s.id]);
+  }
+
+  registered(peer: Peer, r: Registration, created: boolean): void {
+    if (created) this.#publish('wamp.registration.on_create', [peer.id, registrationDetails(r)]);
+    this.#publish('wamp.registration.on_register', [peer.id, r.id]);
+  }
+
+  unregistered(peer: Peer, r: Registration, deleted: boolean): void {
+    this.#publish('wamp.registration.on_unregister', [peer.id, r.id]);
+    if (deleted) this.#publish('wamp.registration.on_delete', [peer.id, r.id]);
+  }
+
+  addTestament(peer: Peer, scope: TestamentScope, testament: Testament): void {
+    getOrCreate(this.#testaments, peer, () => ({ detached: [], destroyed: [] }))[scope].push(testament);
+  }
+
+  flushTestaments(peer: Peer, scope: TestamentScope): void {
+    const mine = this.#testaments.get(peer);
+    if (mine) mine[scope] = [];
+  }
+
+  /** Publishes the session's `detached`, then `destroyed` testaments, in the order they were added. */
+  publishTestaments(peer: Peer, publish: boolean): void {
+    const mine = this.#testaments.get(peer);
+    this.#testaments.delete(peer);
+    if (!mine || !publish) return;
+    for (const t of [...mine.detached, ...mine.destroyed]) {
+      this.#realm.broker.dispatch(peer, t.options, t.topic, t.payload);
+    }
+  }
+}

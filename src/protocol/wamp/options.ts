@@ -1,0 +1,62 @@
+import { WampError, WampUri } from './errors.js';
+import { isId } from './ids.js';
+import type { Dict } from './messages.js';
+import { MATCH_POLICIES, type MatchPolicy } from './uri.js';
+
+/**
+ * Readers of request options (spec §4.2, §4.3). Unknown keys are ignored (spec §2.1), `undefined`
+ * (wampy's MessagePack) and `null` count as absent, and a known key of the wrong type is refused with
+ * `wamp.error.invalid_argument`.
+ */
+
+const invalid = (key: string, what: string) =>
+  new WampError(WampUri.INVALID_ARGUMENT, `option "${key}" must be ${what}`);
+
+function get(options: Dict, key: string): unknown {
+  const value = options[key];
+  return value === null ? undefined : value;
+}
+
+export function optBool(options: Dict, key: string): boolean | undefined {
+  const value = get(options, key);
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw invalid(key, 'a boolean');
+}
+
+/** A non-negative integer (wampy's msgpackr may send it as an integral float). */
+export function optInt(options: Dict, key: string): number | undefined {
+  const value = get(options, key);
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  throw invalid(key, 'a non-negative integer');
+}
+
+export function optString(options: Dict, key: string): string | undefined {
+  const value = get(options, key);
+  if (value === undefined || typeof value === 'string') return value;
+  throw invalid(key, 'a string');
+}
+
+/** A list of session IDs; a scalar is taken as a list of one (wampy sends either). */
+export function optIds(options: Dict, key: string): number[] | undefined {
+  const value = get(options, key);
+  if (value === undefined) return undefined;
+  const list = Array.isArray(value) ? value : [value];
+  if (list.every(isId)) return list;
+  throw invalid(key, 'a list of session IDs');
+}
+
+export function optStrings(options: Dict, key: string): string[] | undefined {
+  const value = get(options, key);
+  if (value === undefined) return undefined;
+  const list = Array.isArray(value) ? value : [value];
+  if (list.every((v) => typeof v === 'string')) return list as string[];
+  throw invalid(key, 'a list of strings');
+}
+
+/** `match` of SUBSCRIBE and REGISTER; an unknown policy is refused (spec §4.2 is silent). */
+export function optMatch(options: Dict): MatchPolicy {
+  const value = optString(options, 'match') ?? 'exact';
+  if ((MATCH_POLICIES as readonly string[]).includes(value)) return value as MatchPolicy;
+  throw invalid('match', `one of ${MATCH_POLICIES.join(', ')}`);
+}

@@ -1,0 +1,116 @@
+import type { z } from 'zod';
+import type { wampRealmSchema } from '../../config/schema.js';
+import { Authorizer } from './authorizer.js';
+import { type Broker, MemoryBroker } from './broker.js';
+import { type Dealer, MemoryDealer } from './dealer.js';
+import { ProtocolViolation, WampError } from './errors.js';
+import { type ClientMessage, out, MessageType as T } from './messages.js';
+import { MetaApi } from './meta.js';
+import type { Peer } from './peer.js';
+import type { UriCheck } from './uri.js';
+
+export type RealmConfig = z.infer<typeof wampRealmSchema>;
+
+export interface RealmOptions {
+  readonly killTimeoutMs: number;
+}
+
+/** Messages of an established session the realm answers, with the request they may fail. */
+type RealmMessage = Exclude<ClientMessage, { type: 1 | 3 | 5 | 6 }>;
+
+/**
+ * A routing namespace (what an app is to Pusher): its sessions, broker, dealer, authorization and
+ * meta API. Sessions hand it every message of their established phase.
+ */
+export class Realm {
+  readonly name: string;
+  readonly uriCheck: UriCheck;
+  readonly authorizer: Authorizer;
+  readonly broker: Broker;
+  readonly dealer: Dealer;
+  readonly meta: MetaApi;
+  readonly sessions = new Map<number, Peer>();
+
+  constructor(config: RealmConfig, options: RealmOptions) {
+    this.name = config.name;
+    this.uriCheck = config.uriCheck;
+    this.authorizer = new Authorizer(config.roles);
+    // The meta API reads this realm (sessions, broker, dealer) and is their event sink.
+    const events = {
+      subscribed: (...a: Parameters<MetaApi['subscribed']>) => this.meta.subscribed(...a),
+      unsubscribed: (...a: Parameters<MetaApi['unsubscribed']>) => this.meta.unsubscribed(...a),
+      registered: (...a: Parameters<MetaApi['registered']>) => this.meta.registered(...a),
+      unregistered: (...a: Parameters<MetaApi['unregistered']>) => this.meta.unregistered(...a),
+    };
+    this.broker = new MemoryBroker({ authorizer: this.authorizer, uriCheck: this.uriCheck, events });
+    this.dealer = new MemoryDealer({
+      authorizer: this.authorizer,
+      uriCheck: this.uriCheck,
+      events,
+      procedure: (uri) => this.meta.procedure(uri),
+      killTimeoutMs: options.killTimeoutMs,
+    });
+    this.meta = new MetaApi(this);
+  }
+
+  join(peer: Peer): void {
+    this.sessions.set(peer.id, peer);
+    this.meta.joined(peer);
+  }
+
+  /**
+   * Session end (spec §4.1): its calls end and its subscriptions and registrations go, then its
+   * testaments are published, then the meta events. `quiet` skips testaments and `on_leave`.
+   */
+  leave(peer: Peer, quiet = false): void {
+    if (this.sessions.get(peer.id) !== peer) return;
+    this.sessions.delete(peer.id);
+    const registrations = this.dealer.removeSession(peer);
+    const subscriptions = this.broker.removeSession(peer);
+    this.meta.publishTestaments(peer, !quiet);
+    for (const { subscription, deleted } of subscriptions)
+      this.meta.unsubscribed(peer, subscription, deleted);
+    for (const { registration, deleted } of registrations)
+      this.meta.unregistered(peer, registration, deleted);
+    if (!quiet) this.meta.left(peer);
+  }
+
+  /**
+   * Runs one request. A refused request is answered with ERROR (spec §4.1); a `ProtocolViolation`
+   * propagates so that the session is aborted.
+   */
+  handle(peer: Peer, m: RealmMessage): void {
+    try {
+      this.#dispatch(peer, m);
+    } catch (err) {
+      if (!(err instanceof WampError) || err instanceof ProtocolViolation) throw err;
+      // Nothing answers an unacknowledged PUBLISH, a CANCEL, a YIELD or a callee's ERROR.
+      if (m.type === T.PUBLISH && m.options.acknowledge !== true) return;
+      if (m.type === T.CANCEL || m.type === T.YIELD || m.type === T.ERROR) return;
+      peer.send(out.refusal(m.type, m.request, err.uri, err.message));
+    }
+  }
+
+  #dispatch(peer: Peer, m: RealmMessage): void {
+    switch (m.type) {
+      case T.PUBLISH:
+        return this.broker.publish(peer, m.request, m.options, m.topic, m.payload);
+      case T.SUBSCRIBE:
+        return this.broker.subscribe(peer, m.request, m.options, m.topic);
+      case T.UNSUBSCRIBE:
+        return this.broker.unsubscribe(peer, m.request, m.subscription);
+      case T.CALL:
+        return this.dealer.call(peer, m.request, m.options, m.procedure, m.payload);
+      case T.CANCEL:
+        return this.dealer.cancel(peer, m.request, m.options);
+      case T.REGISTER:
+        return this.dealer.register(peer, m.request, m.options, m.procedure);
+      case T.UNREGISTER:
+        return this.dealer.unregister(peer, m.request, m.registration);
+      case T.YIELD:
+        return this.dealer.yield(peer, m.request, m.options, m.payload);
+      case T.ERROR:
+        return this.dealer.error(peer, m.requestType, m.request, m.error, m.payload);
+    }
+  }
+}

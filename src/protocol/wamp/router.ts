@@ -1,0 +1,152 @@
+import type { Logger } from 'pino';
+import type { Config } from '../../config/schema.js';
+import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
+import { Authenticator, type Principal } from './auth.js';
+import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
+import { ProtocolViolation, WampUri } from './errors.js';
+import { freshId } from './ids.js';
+import type { ClientMessage, Dict } from './messages.js';
+import { isDict } from './payload.js';
+import { Realm } from './realm.js';
+import { type SessionHost, WampSession } from './session.js';
+import { isValidUri } from './uri.js';
+
+export type WampConfig = Config['wamp'];
+
+export interface WampRouterOptions {
+  readonly config: WampConfig;
+  readonly logger: Logger;
+  /** Milliseconds since the epoch (WAMP-CRA challenge timestamps). */
+  readonly now?: () => number;
+}
+
+/** What WELCOME announces: exactly the features implemented (spec §4.5); values are booleans. */
+export const ROUTER_ROLES = {
+  broker: {
+    features: {
+      publisher_identification: true,
+      publisher_exclusion: true,
+      subscriber_blackwhite_listing: true,
+      pattern_based_subscription: true,
+      event_retention: true,
+      session_meta_api: true,
+      subscription_meta_api: true,
+    },
+  },
+  dealer: {
+    features: {
+      caller_identification: true,
+      pattern_based_registration: true,
+      shared_registration: true,
+      call_canceling: true,
+      call_timeout: true,
+      progressive_call_results: true,
+      session_meta_api: true,
+      registration_meta_api: true,
+      testament_meta_api: true,
+    },
+  },
+} as const;
+
+const CLIENT_ROLES = ['publisher', 'subscriber', 'caller', 'callee'];
+const AGENT = 'Herald';
+
+/**
+ * The WAMP v2 router (what Crossbar.io is): realms from config, the opening handshake with
+ * authentication, and the sessions of every WebSocket on the WAMP path. Never sees a socket.
+ */
+export class WampRouter implements SessionHost {
+  readonly logger: Logger;
+  readonly maxMessageBytes: number;
+  readonly protocols = WAMP_PROTOCOLS;
+  readonly #realms = new Map<string, Realm>();
+  readonly #authenticator: Authenticator;
+  readonly #sessions = new Set<WampSession>();
+  /** Session IDs in use, from HELLO (WAMP-CRA signs the ID before WELCOME) to the session's end. */
+  readonly #ids = new Set<number>();
+  readonly #now: () => number;
+  /** The realm each session in CHALLENGE asked to join. */
+  readonly #challenged = new WeakMap<WampSession, Realm>();
+
+  constructor(options: WampRouterOptions) {
+    this.logger = options.logger;
+    this.maxMessageBytes = options.config.maxMessageBytes;
+    this.#now = options.now ?? Date.now;
+    this.#authenticator = new Authenticator(options.config.auth);
+    for (const config of options.config.realms) {
+      this.#realms.set(config.name, new Realm(config, { killTimeoutMs: options.config.killTimeoutMs }));
+    }
+  }
+
+  realm(name: string): Realm | undefined {
+    return this.#realms.get(name);
+  }
+
+  /** Accepts a WebSocket whose subprotocol the transport agreed on (one of `protocols`). */
+  open(connection: Connection, request: UpgradeRequest): Session {
+    const serializer = SERIALIZERS.get(request.protocol) ?? SERIALIZERS.get('wamp.2.json')!;
+    const session = new WampSession(this, connection, serializer, request);
+    this.#sessions.add(session);
+    return session;
+  }
+
+  hello(session: WampSession, m: Extract<ClientMessage, { type: 1 }>): void {
+    const roles = m.details.roles;
+    if (!isDict(roles) || !CLIENT_ROLES.some((r) => isDict(roles[r]))) {
+      throw new ProtocolViolation('HELLO.Details.roles must announce at least one client role');
+    }
+    if (!isValidUri(m.realm)) return session.abort(WampUri.INVALID_URI, `invalid realm URI "${m.realm}"`);
+    const realm = this.#realms.get(m.realm);
+    if (!realm) return session.abort(WampUri.NO_SUCH_REALM, `no realm "${m.realm}" exists on this router`);
+    session.id = freshId(this.#ids);
+    this.#ids.add(session.id);
+    const outcome = this.#authenticator.hello(m.details, session.id, new Date(this.#now()));
+    switch (outcome.kind) {
+      case 'abort':
+        return session.abort(outcome.reason, outcome.message);
+      case 'challenge':
+        this.#challenged.set(session, realm);
+        return session.challenge(outcome.method, outcome.extra, outcome.pending);
+      default:
+        return this.#welcome(session, realm, outcome.principal);
+    }
+  }
+
+  authenticate(session: WampSession, signature: string): void {
+    const realm = this.#challenged.get(session);
+    const principal = session.pending?.verify(signature);
+    this.#challenged.delete(session);
+    if (!realm || !principal) return session.abort(WampUri.AUTHENTICATION_FAILED, 'authentication failed');
+    this.#welcome(session, realm, principal);
+  }
+
+  #welcome(session: WampSession, realm: Realm, principal: Principal): void {
+    if (!realm.authorizer.hasRole(principal.authrole)) {
+      return session.abort(WampUri.NO_SUCH_ROLE, `no role "${principal.authrole}" on realm "${realm.name}"`);
+    }
+    const details: Dict = {
+      realm: realm.name,
+      authid: principal.authid,
+      authrole: principal.authrole,
+      authmethod: principal.authmethod,
+      authprovider: principal.authprovider,
+      ...(principal.authextra ? { authextra: principal.authextra } : {}),
+      agent: AGENT,
+      roles: ROUTER_ROLES,
+    };
+    session.welcome(realm, principal, details);
+  }
+
+  release(id: number): void {
+    this.#ids.delete(id);
+  }
+
+  closed(session: WampSession): void {
+    this.#sessions.delete(session);
+  }
+
+  /** Closes every WAMP transport with 1001 (no GOODBYE) so that clients reconnect to another node. */
+  stop(): void {
+    for (const session of [...this.#sessions]) session.shutdown();
+  }
+}

@@ -1,0 +1,229 @@
+import type { Logger } from 'pino';
+import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
+import type { PendingAuth, Principal } from './auth.js';
+import type { Outgoing, Serializer } from './codec.js';
+import { ProtocolViolation, WampError, WampUri } from './errors.js';
+import { type ClientMessage, type Dict, out, parseMessage, MessageType as T } from './messages.js';
+import { isDict } from './payload.js';
+import type { ClientRole, Peer } from './peer.js';
+import type { Realm } from './realm.js';
+
+/** What a session needs from its router. */
+export interface SessionHost {
+  readonly logger: Logger;
+  readonly maxMessageBytes: number;
+  /** HELLO on a fresh (or reused) transport: answers with WELCOME, CHALLENGE or ABORT. */
+  hello(session: WampSession, message: Extract<ClientMessage, { type: 1 }>): void;
+  /** AUTHENTICATE after a CHALLENGE. */
+  authenticate(session: WampSession, signature: string): void;
+  /** The session ID is free again. */
+  release(id: number): void;
+  /** The transport is gone. */
+  closed(session: WampSession): void;
+}
+
+/** How long a killed session has to echo the router's GOODBYE before its transport is closed (spec §2.3). */
+const GOODBYE_TIMEOUT_MS = 5000;
+
+/** WebSocket close codes: WAMP defines none; 1002 marks a protocol violation as autobahn-python does. */
+const CLOSE_NORMAL = 1000;
+const CLOSE_GOING_AWAY = 1001;
+const CLOSE_PROTOCOL_ERROR = 1002;
+
+type State = 'new' | 'challenging' | 'established' | 'closing' | 'closed';
+
+/**
+ * One WAMP transport and the session on it (spec §2.3): CLOSED → HELLO → [CHALLENGE/AUTHENTICATE] →
+ * established → GOODBYE. Anything out of place is a protocol violation: ABORT, state dropped, transport
+ * closed; other sessions are unaffected.
+ */
+export class WampSession implements Session, Peer {
+  id = 0;
+  authid = '';
+  authrole = '';
+  #principal: Principal | undefined;
+  #roles: Dict = {};
+  #state: State = 'new';
+  #realm: Realm | undefined;
+  #pending: PendingAuth | undefined;
+  #goodbyeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly host: SessionHost,
+    readonly connection: Connection,
+    readonly serializer: Serializer,
+    readonly request: UpgradeRequest,
+  ) {}
+
+  get realm(): Realm | undefined {
+    return this.#realm;
+  }
+
+  onMessage(text: string, bytes: number): void {
+    this.#receive(text, bytes);
+  }
+
+  onBinary(data: Buffer): void {
+    this.#receive(data, data.length);
+  }
+
+  onActivity(): void {}
+
+  onOverflow(): void {
+    this.#leave(false);
+  }
+
+  onClose(_code: number): void {
+    clearTimeout(this.#goodbyeTimer);
+    this.#leave(false);
+    this.#state = 'closed';
+    this.host.closed(this);
+  }
+
+  #receive(data: string | Buffer, bytes: number): void {
+    if (this.#state === 'closed') return;
+    try {
+      if (bytes > this.host.maxMessageBytes) {
+        throw new WampError(
+          WampUri.PAYLOAD_SIZE_EXCEEDED,
+          `message of ${bytes} bytes exceeds ${this.host.maxMessageBytes}`,
+        );
+      }
+      const { items, payload } = this.serializer.decode(data);
+      this.#handle(parseMessage(items, payload));
+    } catch (err) {
+      if (err instanceof WampError) return this.abort(err.uri, err.message, CLOSE_PROTOCOL_ERROR);
+      this.host.logger.error({ err, session: this.id }, 'WAMP message handling failed');
+      this.abort(WampUri.PROTOCOL_VIOLATION, 'internal error handling the message', CLOSE_PROTOCOL_ERROR);
+    }
+  }
+
+  #handle(m: ClientMessage): void {
+    if (m.type === T.ABORT) {
+      // A client gives up (e.g. wamp.error.cannot_authenticate): end silently (spec §2.3).
+      this.#leave(false);
+      this.#state = 'closed';
+      return this.connection.close(CLOSE_NORMAL, m.reason);
+    }
+    switch (this.#state) {
+      case 'new':
+        if (m.type !== T.HELLO) throw new ProtocolViolation(`message type ${m.type} before HELLO`);
+        this.#roles = isDict(m.details.roles) ? m.details.roles : {};
+        return this.host.hello(this, m);
+      case 'challenging':
+        if (m.type !== T.AUTHENTICATE)
+          throw new ProtocolViolation(`message type ${m.type} instead of AUTHENTICATE`);
+        return this.host.authenticate(this, m.signature);
+      case 'closing':
+        // Waiting for the echo of our GOODBYE; whatever else the client still sends is moot.
+        if (m.type === T.GOODBYE) this.#reset();
+        return;
+      case 'established':
+        if (m.type === T.HELLO) throw new ProtocolViolation('HELLO in an established session');
+        if (m.type === T.AUTHENTICATE) throw new ProtocolViolation('AUTHENTICATE in an established session');
+        if (m.type === T.GOODBYE) {
+          this.send(out.goodbye(WampUri.CLOSE_GOODBYE_AND_OUT));
+          this.#leave(false);
+          return this.#reset();
+        }
+        return this.#realm!.handle(this, m);
+    }
+  }
+
+  /** Back to the start: the transport may carry a new session (spec §1.5). */
+  #reset(): void {
+    clearTimeout(this.#goodbyeTimer);
+    this.#state = 'new';
+  }
+
+  /** Leaves the realm (if joined) and frees the session ID. */
+  #leave(quiet: boolean): void {
+    const realm = this.#realm;
+    this.#realm = undefined;
+    this.#pending = undefined;
+    realm?.leave(this, quiet);
+    if (this.id !== 0) this.host.release(this.id);
+    this.id = 0;
+  }
+
+  send(message: Outgoing): void {
+    this.connection.send(message.frame(this.serializer));
+  }
+
+  /** Sends CHALLENGE and waits for AUTHENTICATE. */
+  challenge(method: string, extra: Dict, pending: PendingAuth): void {
+    this.#state = 'challenging';
+    this.#pending = pending;
+    this.send(out.challenge(method, extra));
+  }
+
+  get pending(): PendingAuth | undefined {
+    return this.#pending;
+  }
+
+  /** Sends WELCOME and joins `realm`. `this.id` was assigned at HELLO. */
+  welcome(realm: Realm, principal: Principal, details: Dict): void {
+    this.#principal = principal;
+    this.authid = principal.authid;
+    this.authrole = principal.authrole;
+    this.#pending = undefined;
+    this.#state = 'established';
+    this.#realm = realm;
+    this.send(out.welcome(this.id, details));
+    realm.join(this);
+  }
+
+  /** ABORT with `reason`, drop all state, close the transport. */
+  abort(reason: string, message: string, code = CLOSE_NORMAL): void {
+    if (this.#state === 'closed') return;
+    this.host.logger.debug({ session: this.id, reason, message }, 'WAMP session aborted');
+    this.send(out.abort(reason, message));
+    this.#leave(false);
+    this.#state = 'closed';
+    this.connection.close(code, reason);
+  }
+
+  kill(reason: string, message: string | undefined, quiet: boolean): void {
+    if (this.#state !== 'established') return;
+    this.send(out.goodbye(reason, message === undefined ? {} : { message }));
+    this.#leave(quiet);
+    this.#state = 'closing';
+    this.#goodbyeTimer = setTimeout(() => this.connection.close(CLOSE_NORMAL, reason), GOODBYE_TIMEOUT_MS);
+  }
+
+  /**
+   * Router shutdown: the transport closes with 1001 and no GOODBYE, because a GOODBYE or ABORT stops
+   * autobahn-js and wampy from reconnecting (spec §7.1).
+   */
+  shutdown(): void {
+    clearTimeout(this.#goodbyeTimer);
+    this.#leave(true);
+    this.#state = 'closed';
+    this.connection.close(CLOSE_GOING_AWAY, 'server shutting down');
+  }
+
+  has(role: ClientRole, feature: string): boolean {
+    const r = this.#roles[role];
+    if (!isDict(r) || !isDict(r.features)) return false;
+    return r.features[feature] === true;
+  }
+
+  details(): Dict {
+    const p = this.#principal;
+    return {
+      session: this.id,
+      realm: this.#realm?.name,
+      authid: this.authid,
+      authrole: this.authrole,
+      authmethod: p?.authmethod,
+      authprovider: p?.authprovider,
+      authextra: p?.authextra ?? {},
+      serializer: this.serializer.name,
+      transport: {
+        type: 'websocket',
+        protocol: this.serializer.protocol,
+        peer: this.connection.remoteAddress,
+      },
+    };
+  }
+}

@@ -1,0 +1,184 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { connect } from 'nats';
+import { bucketName } from '../../src/core/nats-kv.js';
+import { within } from './raw-client.js';
+
+/** The shared brokers tests use; override with HERALD_TEST_REDIS_URL / HERALD_TEST_NATS_URL. */
+export const REDIS_URL = process.env.HERALD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const NATS_URL = process.env.HERALD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** A prefix no other run shares, so tests never see each other's topics and keys. */
+export const uniquePrefix = (what: string) => `herald-test-${what}-${randomBytes(5).toString('hex')}`;
+
+async function redisProblem(url: string): Promise<string | null> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {}); // the rejected connect below carries the reason
+  try {
+    await redis.connect();
+    await redis.ping();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function natsProblem(url: string): Promise<string | null> {
+  try {
+    const nc = await connect({ servers: url, timeout: 1000, maxReconnectAttempts: 0 });
+    try {
+      await nc.jetstreamManager(); // presence needs JetStream, not just core NATS
+      return null;
+    } finally {
+      await nc.close();
+    }
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * `false` when the broker answers; otherwise the reason to skip the tests that need it. Under
+ * `CI=true` an unreachable broker is a failure, not a skip.
+ */
+export async function brokerSkip(driver: 'redis' | 'nats'): Promise<string | false> {
+  const url = driver === 'redis' ? REDIS_URL : NATS_URL;
+  const problem = driver === 'redis' ? await redisProblem(url) : await natsProblem(url);
+  if (problem === null) return false;
+  const reason = `${driver} not reachable at ${url} (${problem})`;
+  if (process.env.CI === 'true') throw new Error(`${reason}; CI=true requires it`);
+  return reason;
+}
+
+/** Deletes every Redis key under `prefix` (and nothing else: the server is shared). */
+export async function deleteRedisPrefix(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Deletes the JetStream buckets a run under `prefix` created. */
+export async function destroyNatsBuckets(prefix: string, purposes: string[], url = NATS_URL): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (const purpose of purposes) {
+      await jsm.streams.delete(`KV_${bucketName(prefix, purpose)}`).catch((err: Error) => {
+        if (!/not found/i.test(err.message)) throw err;
+      });
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/** A port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A broker of our own, for tests that stop and restart it: a fixed port and data directory, so a
+ * restart keeps both (Redis with an append-only file, NATS with JetStream file storage).
+ */
+export class PrivateBroker {
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly driver: 'redis' | 'nats',
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  static async create(driver: 'redis' | 'nats'): Promise<PrivateBroker> {
+    const dir = await mkdtemp(join(tmpdir(), `herald-${driver}-`));
+    return new PrivateBroker(driver, await freePort(), dir);
+  }
+
+  get url(): string {
+    return this.driver === 'redis' ? `redis://127.0.0.1:${this.port}` : `nats://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the broker and resolves once it accepts clients. */
+  async start(): Promise<void> {
+    const [command, args] =
+      this.driver === 'redis'
+        ? [
+            'redis-server',
+            [
+              '--port',
+              String(this.port),
+              '--bind',
+              '127.0.0.1',
+              '--dir',
+              this.dir,
+              '--save',
+              '',
+              '--appendonly',
+              'yes',
+              '--appendfsync',
+              'always',
+            ],
+          ]
+        : ['nats-server', ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir]];
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    let output = '';
+    const ready = this.driver === 'redis' ? /Ready to accept connections/ : /Server is ready/;
+    await within(
+      new Promise<void>((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString();
+          if (ready.test(output)) resolve();
+        };
+        child.stdout!.on('data', onData);
+        child.stderr!.on('data', onData);
+        child.once('exit', (code) =>
+          reject(new Error(`${command} exited (${code}) before ready:\n${output}`)),
+        );
+        child.once('error', reject);
+      }),
+      15_000,
+      `${command} to be ready`,
+    );
+  }
+
+  /** Kills the broker (no clean shutdown, as a crash) and resolves once it is gone. */
+  async kill(): Promise<void> {
+    this.#child?.kill('SIGKILL');
+    await this.#exited;
+    this.#child = undefined;
+  }
+
+  /** Stops the broker and removes its data. */
+  async destroy(): Promise<void> {
+    await this.kill();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

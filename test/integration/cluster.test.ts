@@ -1,0 +1,680 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import PusherServer from 'pusher';
+import {
+  brokerSkip,
+  deleteRedisPrefix,
+  destroyNatsBuckets,
+  NATS_URL,
+  PrivateBroker,
+  REDIS_URL,
+  uniquePrefix,
+} from '../helpers/brokers.js';
+import { APP, sdkAuthorizer } from '../helpers/herald.js';
+import { type Channel, type PresenceChannel, Pusher } from '../helpers/pusher-js.js';
+import { RawClient, within } from '../helpers/raw-client.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+
+/**
+ * Herald as a cluster of real processes (`bin/herald.js start`) sharing Redis, and again sharing NATS:
+ * presence, publishing and the HTTP API seen the same from every node (ARCHITECTURE.md "Cluster
+ * correctness"), a node killed mid-session, and the broker itself restarted mid-session.
+ */
+
+const BIN = fileURLToPath(new URL('../../../bin/herald.js', import.meta.url));
+const GUARD_MS = 15_000;
+
+type Driver = 'redis' | 'nats';
+
+interface Timings {
+  heartbeatMs: number;
+  nodeTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+interface LogRecord {
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** One `herald start` process. */
+class Node {
+  readonly logs: LogRecord[] = [];
+  readonly #logEvents = new EventEmitter();
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly sdk: PusherServer;
+  readonly #clients: Pusher[] = [];
+
+  private constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly port: number,
+    logs: LogRecord[],
+    logEvents: EventEmitter,
+  ) {
+    this.logs = logs;
+    this.#logEvents = logEvents;
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null)
+        resolve({ code: child.exitCode, signal: child.signalCode });
+      else child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    this.sdk = new PusherServer({
+      appId: APP.id,
+      key: APP.key,
+      secret: APP.secret,
+      host: '127.0.0.1',
+      port: String(port),
+      useTLS: false,
+    });
+  }
+
+  /** Spawns `herald start` and resolves once it printed the port it listens on. */
+  static async start(name: string, args: string[], env: Record<string, string>): Promise<Node> {
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_') && k !== 'NODE_TEST_CONTEXT'),
+    );
+    const child = spawn(process.execPath, [BIN, 'start', '--host', '127.0.0.1', '--port', '0', ...args], {
+      env: { ...base, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const logs: LogRecord[] = [];
+    const logEvents = new EventEmitter();
+    let pending = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue; // the connection hint for humans
+        const record = JSON.parse(line) as LogRecord;
+        logs.push(record);
+        if (process.env.HERALD_TEST_LOG) process.stderr.write(`[${name}] ${line}\n`);
+        logEvents.emit('log', record);
+      }
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const listening = new Promise<number>((resolve, reject) => {
+      const onLog = (r: LogRecord) => {
+        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(r.msg);
+        if (m) resolve(Number(m[1]));
+      };
+      logEvents.on('log', onLog);
+      child.once('exit', (code) =>
+        reject(new Error(`${name} exited (${code}) before listening\n${stderr}\n${JSON.stringify(logs)}`)),
+      );
+    });
+    const port = await within(listening, GUARD_MS, `${name} to listen`);
+    return new Node(name, child, port, logs, logEvents);
+  }
+
+  /** Resolves with the first log record from index `since` on that matches. */
+  log(match: (r: LogRecord) => boolean, what: string, since = 0): Promise<LogRecord> {
+    const seen = this.logs.slice(since).find(match);
+    if (seen) return Promise.resolve(seen);
+    const found = new Promise<LogRecord>((resolve) => {
+      const listener = (r: LogRecord) => {
+        if (!match(r)) return;
+        this.#logEvents.off('log', listener);
+        resolve(r);
+      };
+      this.#logEvents.on('log', listener);
+    });
+    return within(found, GUARD_MS, `${this.name}: ${what}`);
+  }
+
+  /** A pusher-js client of this node; presence channels sign in as `userId`. */
+  client(userId?: string): Pusher {
+    const client = new Pusher(APP.key, {
+      wsHost: '127.0.0.1',
+      wsPort: this.port,
+      forceTLS: false,
+      enabledTransports: ['ws'],
+      cluster: '',
+      ...sdkAuthorizer(this.sdk, () => ({ user_id: userId ?? 'anonymous', user_info: { name: userId } })),
+    });
+    this.#clients.push(client);
+    return client;
+  }
+
+  /** A signed GET of the HTTP API (path below `/apps/<id>`), as JSON. */
+  async get<T>(path: string, params: Record<string, string> = {}): Promise<T> {
+    const response = await this.sdk.get({ path, params });
+    assert.equal(response.status, 200, `${this.name} GET ${path}`);
+    return (await response.json()) as T;
+  }
+
+  disconnectClients(): void {
+    for (const c of this.#clients) c.disconnect();
+  }
+
+  /**
+   * SIGTERM (graceful) unless told otherwise; resolves once the process is gone, then stops this
+   * node's clients from reconnecting. The clients stay connected until the signal: a SIGKILL must
+   * find them there.
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    try {
+      await within(this.exited, GUARD_MS, `${this.name} to exit on ${signal}`);
+    } catch (err) {
+      this.child.kill('SIGKILL'); // gone either way; the hang is reported
+      await this.exited;
+      throw err;
+    } finally {
+      this.disconnectClients();
+    }
+  }
+}
+
+/** Stops every node; all are gone afterwards even when one hangs (then reported by throwing). */
+async function stopAll(nodes: Node[]): Promise<void> {
+  const results = await Promise.allSettled(nodes.map((n) => n.stop()));
+  const failure = results.find((r) => r.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
+/** Everything one channel of one pusher-js client received. */
+class Watch {
+  readonly events: { event: string; data: unknown }[] = [];
+  readonly #emitter = new EventEmitter();
+
+  constructor(
+    readonly name: string,
+    readonly client: Pusher,
+    readonly channel: Channel,
+  ) {
+    channel.bind_global((event: string, data: unknown) => {
+      this.events.push({ event, data });
+      this.#emitter.emit('event');
+    });
+  }
+
+  /** Resolves with the data of the first event named `event` (already received or not) that matches. */
+  next<T>(event: string, match: (data: T) => boolean = () => true): Promise<T> {
+    const find = () => this.events.find((e) => e.event === event && match(e.data as T));
+    const seen = find();
+    if (seen) return Promise.resolve(seen.data as T);
+    const arrived = new Promise<T>((resolve) => {
+      const listener = () => {
+        const e = find();
+        if (!e) return;
+        this.#emitter.off('event', listener);
+        resolve(e.data as T);
+      };
+      this.#emitter.on('event', listener);
+    });
+    return within(arrived, GUARD_MS, `${this.name}: ${event}`);
+  }
+
+  all<T>(event: string): T[] {
+    return this.events.filter((e) => e.event === event).map((e) => e.data as T);
+  }
+
+  /** User ids of member events of one kind, in arrival order. */
+  members(event: 'pusher:member_added' | 'pusher:member_removed'): string[] {
+    return this.all<{ id: string }>(event).map((m) => m.id);
+  }
+}
+
+/** Subscribes and resolves once `pusher:subscription_succeeded` arrived. */
+async function subscribed(client: Pusher, channel: string, name: string): Promise<Watch> {
+  const watch = new Watch(name, client, client.subscribe(channel));
+  await watch.next('pusher:subscription_succeeded');
+  return watch;
+}
+
+const presenceIds = (watch: Watch) => {
+  const ids: string[] = [];
+  (watch.channel as PresenceChannel).members.each((m: { id: string }) => ids.push(m.id));
+  return ids.sort();
+};
+
+/**
+ * Triggers one `barrier` event through every node and waits until every watch got all of them. Each
+ * node's messages reach each subscriber in the order the node sent them, so whatever a node published
+ * before its barrier has arrived by then.
+ */
+async function barrier(nodes: Node[], channel: string, watches: Watch[]): Promise<void> {
+  const tag = randomUUID();
+  for (const n of nodes) await n.sdk.trigger(channel, 'barrier', { tag, node: n.name });
+  await Promise.all(
+    watches.flatMap((w) =>
+      nodes.map((n) =>
+        w.next<{ tag: string; node: string }>('barrier', (d) => d.tag === tag && d.node === n.name),
+      ),
+    ),
+  );
+}
+
+interface ClusterOptions {
+  driver: Driver;
+  url: string;
+  prefix: string;
+  timings: Timings;
+  webhookUrl?: string;
+  count?: number;
+}
+
+/**
+ * Starts the nodes one after the other and waits until each knows all the others. The last node gets
+ * its broker through `--redis-url`/`--nats-url` instead of the environment.
+ */
+async function startCluster(options: ClusterOptions): Promise<Node[]> {
+  const { driver, url, prefix, timings, webhookUrl, count = 3 } = options;
+  const app = {
+    ...APP,
+    clientEvents: true,
+    ...(webhookUrl ? { webhooks: [{ url: webhookUrl, events: ['member_removed', 'channel_vacated'] }] } : {}),
+  };
+  const env = {
+    HERALD_LOG_LEVEL: 'info',
+    HERALD_APPS: JSON.stringify([app]),
+    HERALD_ADAPTER_PREFIX: prefix,
+    HERALD_ADAPTER_HEARTBEAT_MS: String(timings.heartbeatMs),
+    HERALD_ADAPTER_NODE_TIMEOUT_MS: String(timings.nodeTimeoutMs),
+    HERALD_ADAPTER_REQUEST_TIMEOUT_MS: String(timings.requestTimeoutMs),
+    HERALD_WEBHOOKS_VACATE_DELAY_MS: '0',
+  };
+  const nodes: Node[] = [];
+  try {
+    for (let i = 1; i <= count; i++) {
+      const viaFlag = i === count;
+      const args = viaFlag ? [`--${driver}-url`, url] : [];
+      const nodeEnv = viaFlag ? env : { ...env, HERALD_ADAPTER_DRIVER: driver, HERALD_ADAPTER_URL: url };
+      nodes.push(await Node.start(`node${i}`, args, nodeEnv));
+    }
+    await Promise.all(
+      nodes.map(async (n) => {
+        const up = new Set<string>();
+        await n.log(
+          (r) => {
+            if (r.msg === 'node up') up.add(r.node as string);
+            return up.size === count - 1;
+          },
+          `to see its ${count - 1} peers`,
+        );
+      }),
+    );
+    return nodes;
+  } catch (err) {
+    await Promise.allSettled(nodes.map((n) => n.stop())); // the start failure is the error to report
+    throw err;
+  }
+}
+
+async function cleanup(driver: Driver, prefix: string, url?: string): Promise<void> {
+  if (driver === 'redis') await deleteRedisPrefix(prefix, url);
+  else await destroyNatsBuckets(prefix, ['presence', 'occupancy'], url);
+}
+
+function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): void {
+  describe(`a cluster of three processes over ${driver}`, { skip }, () => {
+    describe('on a running cluster', () => {
+      const prefix = uniquePrefix(`cluster-${driver}`);
+      let nodes: Node[] = [];
+      before(async () => {
+        nodes = await startCluster({
+          driver,
+          url: sharedUrl,
+          prefix,
+          timings: { heartbeatMs: 200, nodeTimeoutMs: 3_000, requestTimeoutMs: 2_000 },
+        });
+      });
+      after(async () => {
+        try {
+          await stopAll(nodes);
+        } finally {
+          await cleanup(driver, prefix);
+        }
+      });
+
+      test('presence: every node shows the same members and each member event once', async () => {
+        const [n1, n2, n3] = nodes as [Node, Node, Node];
+        const channel = 'presence-lobby';
+        const alice = await subscribed(n1.client('alice'), channel, 'alice@node1');
+        assert.deepEqual(presenceIds(alice), ['alice']);
+        const bob = await subscribed(n2.client('bob'), channel, 'bob@node2');
+        assert.deepEqual(presenceIds(bob), ['alice', 'bob']);
+        await alice.next('pusher:member_added', (m: { id: string }) => m.id === 'bob');
+        const carol = await subscribed(n3.client('carol'), channel, 'carol@node3');
+        assert.deepEqual(presenceIds(carol), ['alice', 'bob', 'carol']);
+        // Alice again, from another node: the same member, announced to nobody.
+        const alice2 = await subscribed(n3.client('alice'), channel, 'alice@node3');
+        assert.deepEqual(presenceIds(alice2), ['alice', 'bob', 'carol']);
+        await alice.next('pusher:member_added', (m: { id: string }) => m.id === 'carol');
+        await bob.next('pusher:member_added', (m: { id: string }) => m.id === 'carol');
+
+        const watches = [alice, bob, carol, alice2];
+        await barrier(nodes, channel, watches);
+        assert.deepEqual(alice.members('pusher:member_added'), ['bob', 'carol']);
+        assert.deepEqual(bob.members('pusher:member_added'), ['carol']);
+        assert.deepEqual(carol.members('pusher:member_added'), []);
+        assert.deepEqual(alice2.members('pusher:member_added'), []);
+        for (const w of watches) assert.deepEqual(presenceIds(w), ['alice', 'bob', 'carol'], w.name);
+        const added = alice.all<{ id: string; info: unknown }>('pusher:member_added');
+        assert.deepEqual(added[1], { id: 'carol', info: { name: 'carol' } }, 'user_info crosses nodes');
+
+        // Bob leaves: everyone else hears it once, whatever node they are on.
+        bob.client.disconnect();
+        for (const w of [alice, carol, alice2]) {
+          await w.next('pusher:member_removed', (m: { id: string }) => m.id === 'bob');
+        }
+        await barrier(nodes, channel, [alice, carol, alice2]);
+        for (const w of [alice, carol, alice2]) {
+          assert.deepEqual(w.members('pusher:member_removed'), ['bob'], w.name);
+          assert.deepEqual(presenceIds(w), ['alice', 'carol'], w.name);
+        }
+        for (const n of nodes) {
+          const { users } = await n.get<{ users: { id: string }[] }>(`/channels/${channel}/users`);
+          assert.deepEqual(users.map((u) => u.id).sort(), ['alice', 'carol'], n.name);
+        }
+      });
+
+      test('an HTTP trigger on any node reaches the subscribers on every node once', async () => {
+        const channel = 'public-news';
+        const watches: Watch[] = [];
+        for (const n of nodes) watches.push(await subscribed(n.client(), channel, `reader@${n.name}`));
+        const second = await subscribed(nodes[1]!.client(), channel, `reader2@${nodes[1]!.name}`);
+        watches.push(second);
+        const secondSocket = second.client.connection.socket_id;
+
+        for (const n of nodes) await n.sdk.trigger(channel, 'news', { from: n.name });
+        // Excluding a socket works from any node: node1 names a socket that lives on node2.
+        await nodes[0]!.sdk.trigger(channel, 'news', { from: 'except' }, { socket_id: secondSocket });
+        await barrier(nodes, channel, watches);
+        for (const w of watches) {
+          const from = w.all<{ from: string }>('news').map((d) => d.from);
+          const expected = ['node1', 'node2', 'node3', ...(w === second ? [] : ['except'])];
+          assert.deepEqual(from.sort(), expected.sort(), w.name);
+        }
+      });
+
+      test('a client event on one node reaches the channel on the others, not its sender', async () => {
+        const channel = 'private-chat';
+        const [sender, ...others] = await Promise.all(
+          nodes.map((n) => subscribed(n.client(), channel, `chatter@${n.name}`)),
+        );
+        sender!.channel.trigger('client-hello', { text: 'hi' });
+        for (const w of others) assert.deepEqual(await w.next('client-hello'), { text: 'hi' });
+        await barrier(nodes, channel, [sender!, ...others]);
+        assert.deepEqual(sender!.all('client-hello'), []);
+        for (const w of others) assert.equal(w.all('client-hello').length, 1, w.name);
+      });
+
+      test('terminate_connections on one node closes the user on every node (4009)', async () => {
+        const raws: RawClient[] = [];
+        const signedIn = async (node: Node, id: string) => {
+          const { client, socketId } = await RawClient.connect(
+            `ws://127.0.0.1:${node.port}/app/${APP.key}?protocol=7&client=js&version=8.6.0&flash=false`,
+          );
+          raws.push(client);
+          client.send({ event: 'pusher:signin', data: node.sdk.authenticateUser(socketId, { id }) });
+          await within(client.next('pusher:signin_success'), GUARD_MS, `${id} signed in on ${node.name}`);
+          return client;
+        };
+        try {
+          const [n1, n2, n3] = nodes as [Node, Node, Node];
+          const targets = [await signedIn(n1, 'leaver'), await signedIn(n3, 'leaver')];
+          const bystander = await signedIn(n1, 'stayer');
+          const response = await n2.sdk.terminateUserConnections('leaver');
+          assert.equal(response.status, 200);
+          for (const client of targets) {
+            const error = await within(client.next('pusher:error'), GUARD_MS, 'pusher:error');
+            assert.equal((error.data as { code: number }).code, 4009);
+            assert.equal((await within(client.closed, GUARD_MS, 'the close')).code, 4009);
+          }
+          bystander.send({ event: 'pusher:ping', data: {} });
+          await within(bystander.next('pusher:pong'), GUARD_MS, 'the bystander still served');
+        } finally {
+          for (const client of raws) client.close();
+        }
+      });
+
+      test('the HTTP API on any node answers with cluster-wide counts and lists', async () => {
+        const [n1, n2, n3] = nodes as [Node, Node, Node];
+        const pub = `public-count-${randomUUID()}`;
+        const pres = `presence-count-${randomUUID()}`;
+        await subscribed(n1.client(), pub, 'p1');
+        await subscribed(n1.client(), pub, 'p2');
+        await subscribed(n2.client(), pub, 'p3');
+        await subscribed(n1.client('u1'), pres, 'u1@node1');
+        await subscribed(n2.client('u2'), pres, 'u2@node2');
+        await subscribed(n3.client('u1'), pres, 'u1@node3');
+
+        for (const n of nodes) {
+          const channel = await n.get<Record<string, unknown>>(`/channels/${pub}`, {
+            info: 'subscription_count',
+          });
+          assert.deepEqual(channel, { occupied: true, subscription_count: 3 }, n.name);
+          const presence = await n.get<Record<string, unknown>>(`/channels/${pres}`, {
+            info: 'user_count,subscription_count',
+          });
+          assert.deepEqual(presence, { occupied: true, user_count: 2, subscription_count: 3 }, n.name);
+          const { users } = await n.get<{ users: { id: string }[] }>(`/channels/${pres}/users`);
+          assert.deepEqual(users.map((u) => u.id).sort(), ['u1', 'u2'], n.name);
+          const list = await n.get<{ channels: Record<string, Record<string, number>> }>('/channels', {
+            filter_by_prefix: 'presence-count-',
+            info: 'user_count',
+          });
+          assert.deepEqual(list.channels, { [pres]: { user_count: 2 } }, n.name);
+          const all = await n.get<{ channels: Record<string, unknown> }>('/channels');
+          assert.ok(pub in all.channels && pres in all.channels, `${n.name} lists channels of other nodes`);
+        }
+      });
+    });
+
+    test('a node killed mid-session: survivors announce its members once and counts recover', async () => {
+      const prefix = uniquePrefix(`cluster-kill-${driver}`);
+      const timings = { heartbeatMs: 200, nodeTimeoutMs: 1_500, requestTimeoutMs: 1_000 };
+      const webhooks = await WebhookReceiver.start();
+      let nodes: Node[] = [];
+      try {
+        nodes = await startCluster({ driver, url: sharedUrl, prefix, timings, webhookUrl: webhooks.url });
+        const [n1, n2, n3] = nodes as [Node, Node, Node];
+        const channel = 'presence-crash';
+        const alice = await subscribed(n1.client('alice'), channel, 'alice@node1');
+        const bob = await subscribed(n2.client('bob'), channel, 'bob@node2');
+        await subscribed(n3.client('carol'), channel, 'carol@node3');
+        // Dave is on node3 and node1: he stays when node3 dies.
+        await subscribed(n3.client('dave'), channel, 'dave@node3');
+        const dave = await subscribed(n1.client('dave'), channel, 'dave@node1');
+        await subscribed(n3.client(), 'public-only-node3', 'reader@node3');
+        await subscribed(n1.client(), 'public-shared', 'reader@node1');
+        await subscribed(n3.client(), 'public-shared', 'reader@node3');
+        assert.equal(
+          (await n1.get<{ user_count: number }>(`/channels/${channel}`, { info: 'user_count' })).user_count,
+          4,
+        );
+
+        const killedAt = Date.now();
+        await n3.stop('SIGKILL');
+        for (const w of [alice, bob, dave]) {
+          await w.next('pusher:member_removed', (m: { id: string }) => m.id === 'carol');
+        }
+        const elapsed = Date.now() - killedAt;
+        const bound = timings.nodeTimeoutMs + 2 * timings.heartbeatMs + 1_500;
+        assert.ok(elapsed <= bound, `member_removed after ${elapsed} ms, bound ${bound} ms`);
+
+        const survivors = [n1, n2];
+        await barrier(survivors, channel, [alice, bob, dave]);
+        for (const w of [alice, bob, dave]) {
+          assert.deepEqual(w.members('pusher:member_removed'), ['carol'], w.name);
+          assert.deepEqual(presenceIds(w), ['alice', 'bob', 'dave'], w.name);
+        }
+        for (const n of survivors) {
+          const presence = await n.get<Record<string, unknown>>(`/channels/${channel}`, {
+            info: 'user_count,subscription_count',
+          });
+          assert.deepEqual(presence, { occupied: true, user_count: 3, subscription_count: 3 }, n.name);
+          const shared = await n.get<Record<string, unknown>>('/channels/public-shared', {
+            info: 'subscription_count',
+          });
+          assert.deepEqual(shared, { occupied: true, subscription_count: 1 }, n.name);
+          const all = await n.get<{ channels: Record<string, unknown> }>('/channels');
+          assert.deepEqual(Object.keys(all.channels).sort(), [channel, 'public-shared'], n.name);
+        }
+        // Webhooks: one member_removed and one channel_vacated for the whole cluster.
+        await webhooks.event((e) => e.name === 'channel_vacated' && e.channel === 'public-only-node3');
+        await webhooks.event((e) => e.name === 'member_removed' && e.user_id === 'carol');
+        const removed = webhooks.events.filter((e) => e.name === 'member_removed');
+        assert.deepEqual(
+          removed.map((e) => e.user_id),
+          ['carol'],
+        );
+        const vacated = webhooks.events.filter((e) => e.name === 'channel_vacated').map((e) => e.channel);
+        assert.deepEqual(vacated, ['public-only-node3']);
+      } finally {
+        try {
+          await stopAll(nodes);
+        } finally {
+          await webhooks.close();
+          await cleanup(driver, prefix);
+        }
+      }
+    });
+
+    test('a node stops on SIGTERM, exit code 0, while its broker is down', async () => {
+      const broker = await PrivateBroker.create(driver);
+      const timings = { heartbeatMs: 200, nodeTimeoutMs: 1_500, requestTimeoutMs: 1_000 };
+      let nodes: Node[] = [];
+      try {
+        await broker.start();
+        const prefix = uniquePrefix(`cluster-stop-${driver}`);
+        nodes = await startCluster({ driver, url: broker.url, prefix, timings, count: 1 });
+        const [node] = nodes as [Node];
+        const reader = await subscribed(node.client(), 'public-alone', 'reader');
+        const mark = node.logs.length;
+        await broker.kill();
+        await node.log((r) => /redis reconnecting|nats disconnected/.test(r.msg), 'to lose the broker', mark);
+        const closed = new Promise<number>((resolve) =>
+          reader.client.connection.bind('state_change', () => {
+            if (reader.client.connection.state !== 'connected') resolve(Date.now());
+          }),
+        );
+        const stopping = Date.now();
+        await node.stop();
+        assert.deepEqual(await node.exited, { code: 0, signal: null });
+        // Clean-up it cannot write costs at most shutdownTimeoutMs (default 5 s) and the goodbye it
+        // cannot send at most the request timeout: bounded, not the whole outage.
+        const took = Date.now() - stopping;
+        assert.ok(took < 5_000 + timings.requestTimeoutMs + 2_000, `stopped after ${took} ms`);
+        assert.ok((await closed) >= stopping, 'its client was let go first');
+      } finally {
+        try {
+          await stopAll(nodes);
+        } finally {
+          await broker.destroy();
+        }
+      }
+    });
+
+    test('a broker restart mid-session: local service goes on, then the cluster heals', async () => {
+      const broker = await PrivateBroker.create(driver);
+      const prefix = uniquePrefix(`cluster-restart-${driver}`);
+      // The outage below outlasts the node timeout: no node may take the others for dead.
+      const timings = { heartbeatMs: 200, nodeTimeoutMs: 1_500, requestTimeoutMs: 1_000 };
+      let nodes: Node[] = [];
+      try {
+        await broker.start();
+        nodes = await startCluster({ driver, url: broker.url, prefix, timings });
+        const [n1, n2, n3] = nodes as [Node, Node, Node];
+        const channel = 'public-restart';
+        const readers = await Promise.all(
+          nodes.map((n) => subscribed(n.client(), channel, `reader@${n.name}`)),
+        );
+        const [r1, r2, r3] = readers as [Watch, Watch, Watch];
+        const alice = await subscribed(n1.client('alice'), 'presence-restart', 'alice@node1');
+        const bob = await subscribed(n2.client('bob'), 'presence-restart', 'bob@node2');
+        await alice.next('pusher:member_added', (m: { id: string }) => m.id === 'bob');
+        await n1.sdk.trigger(channel, 'before', {});
+        for (const r of readers) await r.next('before');
+
+        const marks = nodes.map((n) => n.logs.length);
+        await broker.kill();
+        // Every node notices it is cut off, and stays so for longer than the node timeout.
+        await Promise.all(
+          nodes.map((n, i) => n.log((r) => r.msg === 'cut off from the broker', 'to be cut off', marks[i])),
+        );
+
+        // Meanwhile each node still serves its own clients: a trigger reaches node2's reader...
+        const during = n2.sdk.trigger(channel, 'during', { n: 1 });
+        await r2.next('during');
+        // ...and a newcomer on node3 subscribes to a channel new to the cluster.
+        const late = await subscribed(n3.client(), 'public-late', 'late@node3');
+
+        const reconnected = nodes.map((n) => n.logs.length);
+        await broker.start();
+        await Promise.all(
+          nodes.map(async (n, i) => {
+            await n.log((r) => r.msg === 'back on the broker', 'to be back', reconnected[i]);
+            // The NATS stores have connections of their own: each that dropped must be back too.
+            const dropped = new Set(
+              n.logs.slice(marks[i]).flatMap((r) => (r.msg === 'nats disconnected' ? [r.client] : [])),
+            );
+            for (const client of dropped) {
+              await n.log(
+                (r) => r.msg === 'nats reconnected' && r.client === client,
+                `${client} back`,
+                marks[i],
+              );
+            }
+          }),
+        );
+        assert.equal((await during).status, 200);
+
+        await n1.sdk.trigger(channel, 'after', { n: 2 });
+        for (const r of [r1, r2, r3]) assert.deepEqual(await r.next('after'), { n: 2 });
+        await n1.sdk.trigger('public-late', 'after', { n: 3 });
+        assert.deepEqual(await late.next('after'), { n: 3 });
+        // Nobody was taken for gone: presence is intact and keeps working.
+        for (const n of nodes) {
+          const { users } = await n.get<{ users: { id: string }[] }>('/channels/presence-restart/users');
+          assert.deepEqual(users.map((u) => u.id).sort(), ['alice', 'bob'], n.name);
+        }
+        const carol = await subscribed(n3.client('carol'), 'presence-restart', 'carol@node3');
+        assert.deepEqual(presenceIds(carol), ['alice', 'bob', 'carol']);
+        for (const w of [alice, bob])
+          await w.next('pusher:member_added', (m: { id: string }) => m.id === 'carol');
+        await barrier(nodes, 'presence-restart', [alice, bob, carol]);
+        for (const w of [alice, bob, carol]) assert.deepEqual(w.members('pusher:member_removed'), [], w.name);
+        for (const n of nodes) {
+          assert.deepEqual(
+            n.logs.filter((r) => r.msg === 'node down: no heartbeat'),
+            [],
+            `${n.name} took a live node for dead`,
+          );
+        }
+      } finally {
+        try {
+          await stopAll(nodes);
+        } finally {
+          await broker.destroy();
+        }
+      }
+    });
+  });
+}
+
+clusterSuite('redis', REDIS_URL, await brokerSkip('redis'));
+clusterSuite('nats', NATS_URL, await brokerSkip('nats'));
+
+test('--redis-url and --nats-url together are refused (exit 2)', async () => {
+  const child = spawn(process.execPath, [BIN, 'start', '--redis-url', REDIS_URL, '--nats-url', NATS_URL], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const [code] = (await within(once(child, 'exit'), GUARD_MS, 'herald to exit')) as [number | null];
+  assert.equal(code, 2);
+  assert.match(stderr, /--redis-url and --nats-url exclude each other/);
+});

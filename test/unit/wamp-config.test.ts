@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+
+const problems = (input: unknown): string[] => {
+  try {
+    parseConfig(input);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return [...err.problems];
+  }
+  return [];
+};
+
+test('defaults: /ws, realm1 open to anonymous, anonymous auth only', () => {
+  const { wamp } = parseConfig({});
+  assert.equal(wamp.path, '/ws');
+  assert.deepEqual(
+    wamp.realms.map((r) => [r.name, r.uriCheck, r.roles.map((role) => role.name)]),
+    [['realm1', 'loose', ['anonymous']]],
+  );
+  assert.deepEqual(wamp.realms[0]!.roles[0]!.permissions[0]!.allow, {
+    call: true,
+    register: true,
+    publish: true,
+    subscribe: true,
+  });
+  assert.deepEqual(wamp.auth, { anonymous: { role: 'anonymous' } });
+  assert.equal(wamp.maxMessageBytes, 1024 * 1024);
+});
+
+test('an auth section replaces the default: anonymous only when listed', () => {
+  const { wamp } = parseConfig({
+    wamp: {
+      realms: [{ name: 'realm1', roles: [{ name: 'user' }] }],
+      auth: { ticket: { principals: { joe: { ticket: 't', role: 'user' } } } },
+    },
+  });
+  assert.equal(wamp.auth.anonymous, undefined);
+  assert.deepEqual(wamp.realms[0]!.roles, [{ name: 'user', permissions: [] }]);
+});
+
+test('bad realms, roles and keys are reported together, each by its path', () => {
+  const found = problems({
+    wamp: {
+      realms: [{ name: 'ab' }, { name: 'realm1' }, { name: 'realm1' }],
+      auth: {
+        anonymous: { role: 'guest' },
+        cryptosign: { principals: { k: { authorized_keys: ['xyz'], role: 'anonymous' } } },
+      },
+    },
+  });
+  assert.ok(found.some((p) => p.startsWith('wamp.realms.0.name:')));
+  assert.ok(found.some((p) => p.startsWith('wamp.auth.cryptosign.principals.k.authorized_keys.0:')));
+  const valid = problems({
+    wamp: {
+      realms: [{ name: 'realm1' }, { name: 'realm1' }],
+      auth: { anonymous: { role: 'guest' } },
+    },
+  });
+  assert.deepEqual(valid.sort(), [
+    'wamp.auth.anonymous.role: role "guest" is in no realm\'s roles',
+    'wamp.realms.1.name: duplicate realm "realm1"',
+  ]);
+});

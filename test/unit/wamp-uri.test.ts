@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Authorizer, ruleUri } from '../../src/protocol/wamp/authorizer.js';
+import { isId, MAX_ID, randomId } from '../../src/protocol/wamp/ids.js';
+import { isValidUri } from '../../src/protocol/wamp/uri.js';
+import { UriMap } from '../../src/protocol/wamp/uri-map.js';
+
+describe('URI checks (spec §3.1)', () => {
+  const cases: [string, 'exact' | 'prefix' | 'wildcard', 'loose' | 'strict', boolean][] = [
+    ['com.myapp.topic1', 'exact', 'loose', true],
+    ['com.myApp.my-topic', 'exact', 'loose', true],
+    ['com.myApp.x', 'exact', 'strict', false],
+    ['com.my_app.x1', 'exact', 'strict', true],
+    ['com..x', 'exact', 'loose', false],
+    ['com.x.', 'exact', 'loose', false],
+    ['', 'exact', 'loose', false],
+    ['com.a b', 'exact', 'loose', false],
+    ['com.a#b', 'exact', 'loose', false],
+    ['com.x.', 'prefix', 'loose', true],
+    ['', 'prefix', 'loose', true],
+    ['com..x', 'prefix', 'loose', false],
+    ['com..x', 'wildcard', 'loose', true],
+    ['.a.', 'wildcard', 'strict', true],
+    ['com..X', 'wildcard', 'strict', false],
+  ];
+  for (const [uri, match, check, valid] of cases) {
+    test(`"${uri}" is ${valid ? 'valid' : 'invalid'} for ${match}/${check}`, () => {
+      assert.equal(isValidUri(uri, match, check), valid);
+    });
+  }
+
+  test('stays linear on long hostile input', () => {
+    const uri = `${'a.'.repeat(200_000)}#`;
+    const started = process.hrtime.bigint();
+    assert.equal(isValidUri(uri), false);
+    assert.ok(process.hrtime.bigint() - started < 1_000_000_000n);
+  });
+});
+
+describe('UriMap', () => {
+  const map = new UriMap<string>();
+  map.set('a.b.c', 'exact', 'exact a.b.c');
+  map.set('a.b', 'prefix', 'prefix a.b');
+  map.set('a.', 'prefix', 'prefix a.');
+  map.set('a1.b2..d4.e5', 'wildcard', 'wild 1');
+  map.set('a1.b2.c33..e5', 'wildcard', 'wild 2');
+  map.set('com..c', 'wildcard', 'wild com..c');
+
+  test('best: exact, then the longest prefix (spec §9.38)', () => {
+    assert.equal(map.best('a.b.c'), 'exact a.b.c');
+    assert.equal(map.best('a.b.d'), 'prefix a.b');
+    assert.equal(map.best('a.bx'), 'prefix a.b');
+    assert.equal(map.best('a.x'), 'prefix a.');
+    assert.equal(map.best('b.x'), undefined);
+  });
+
+  test('best: the wildcard with literals first wins (spec §9.39)', () => {
+    assert.equal(map.best('a1.b2.c33.d4.e5'), 'wild 2');
+    assert.equal(map.best('a1.b2.x.d4.e5'), 'wild 1');
+  });
+
+  test('matchAll: prefixes are string prefixes, wildcards need equal component counts (spec §9.25, §9.26)', () => {
+    assert.deepEqual(map.matchAll('a.b.c'), ['exact a.b.c', 'prefix a.b', 'prefix a.']);
+    assert.deepEqual(map.matchAll('com.b.c'), ['wild com..c']);
+    assert.deepEqual(map.matchAll('com.b.c.d'), []);
+    assert.deepEqual(map.matchAll('com.c'), []);
+  });
+
+  test('get, delete and values by policy', () => {
+    const m = new UriMap<number>();
+    m.set('x..z', 'wildcard', 1);
+    m.set('x.y.z', 'exact', 2);
+    assert.equal(m.get('x..z', 'wildcard'), 1);
+    assert.equal(m.get('x..z', 'exact'), undefined);
+    assert.deepEqual([...m.values('wildcard')], [1]);
+    assert.equal(m.delete('x..z', 'wildcard'), true);
+    assert.equal(m.delete('x..z', 'wildcard'), false);
+    assert.deepEqual(m.matchAll('x.y.z'), [2]);
+  });
+});
+
+describe('permissions (spec §6)', () => {
+  const allow = (call: boolean, register: boolean, publish: boolean, subscribe: boolean) => ({
+    call,
+    register,
+    publish,
+    subscribe,
+  });
+  const authorizer = new Authorizer([
+    {
+      name: 'user',
+      permissions: [
+        {
+          uri: 'com.app.',
+          match: 'prefix',
+          allow: allow(true, false, true, true),
+          disclose: { caller: true, publisher: false },
+        },
+        {
+          uri: 'com.app.admin',
+          match: 'exact',
+          allow: allow(false, false, false, false),
+          disclose: { caller: false, publisher: false },
+        },
+        {
+          uri: 'com.*.public',
+          allow: allow(false, false, false, true),
+          disclose: { caller: false, publisher: false },
+        },
+      ],
+    },
+  ]);
+
+  test('exact beats prefix, prefix covers the rest, no rule denies', () => {
+    assert.deepEqual(authorizer.authorize('user', 'com.app.x', 'call'), { allow: true, disclose: true });
+    assert.equal(authorizer.authorize('user', 'com.app.x', 'register').allow, false);
+    assert.equal(authorizer.authorize('user', 'com.app.admin', 'call').allow, false);
+    assert.equal(authorizer.authorize('user', 'org.x', 'subscribe').allow, false);
+    assert.equal(authorizer.authorize('nobody', 'com.app.x', 'call').allow, false);
+  });
+
+  test('starred rules become wildcards and prefixes', () => {
+    assert.equal(authorizer.authorize('user', 'com.other.public', 'subscribe').allow, true);
+    assert.deepEqual(ruleUri('com.example.*', undefined), { uri: 'com.example.', match: 'prefix' });
+    assert.deepEqual(ruleUri('com.*.foo.*', undefined), { uri: 'com..foo.', match: 'wildcard' });
+    assert.deepEqual(ruleUri('*', undefined), { uri: '', match: 'prefix' });
+    assert.deepEqual(ruleUri('com.x', undefined), { uri: 'com.x', match: 'exact' });
+  });
+});
+
+describe('IDs (spec §2.4)', () => {
+  test('random IDs are integers in [1, 2^53 − 1] and spread over the range', () => {
+    const ids = Array.from({ length: 2000 }, randomId);
+    assert.ok(ids.every((id) => Number.isSafeInteger(id) && id >= 1 && id < MAX_ID));
+    assert.ok(ids.some((id) => id > 2 ** 52));
+    assert.equal(new Set(ids).size, ids.length);
+  });
+
+  test('isId accepts [1, 2^53] integers only', () => {
+    assert.deepEqual([0, 1, 2 ** 53, 2 ** 53 + 2, 1.5, -1, '1'].map(isId), [
+      false,
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+});
