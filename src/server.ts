@@ -12,6 +12,7 @@ import type { LastEventStore } from './core/cache/store.js';
 import { LocalOccupancy, type OccupancyStore } from './core/channels/occupancy.js';
 import type { PresenceStore } from './core/presence/store.js';
 import { addHealthRoutes } from './http/health.js';
+import { addMetricsRoute, createMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { addPusherHttpApi } from './protocol/pusher/http-api/routes.js';
 import { PusherServer } from './protocol/pusher/server.js';
@@ -93,6 +94,14 @@ export class Herald {
 
     const router = new Router(this.logger, config.maxRequestBodyBytes);
     addHealthRoutes(router, () => this.#state === 'running');
+    addMetricsRoute(
+      router,
+      createMetrics({
+        websocketConnections: () => this.#transport.connectionCount,
+        wampSessions: () => this.wamp.sessionCount,
+        webhooks: () => this.webhooks.stats,
+      }),
+    );
     addPusherHttpApi(router, {
       apps,
       pusher: this.pusher,

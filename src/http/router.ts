@@ -27,6 +27,8 @@ export interface HttpRequest {
 export interface HttpResult {
   status: number;
   body: unknown;
+  /** Sends `body` (a string) as is with this content type instead of as JSON. */
+  contentType?: string;
 }
 
 export type HttpHandler = (request: HttpRequest) => HttpResult | Promise<HttpResult>;
@@ -37,7 +39,7 @@ interface Route {
   handler: HttpHandler;
 }
 
-/** Routes by method and path pattern; every answer, error or not, is JSON. */
+/** Routes by method and path pattern; every answer, error or not, is JSON unless a handler says otherwise. */
 export class Router {
   readonly #routes: Route[] = [];
 
@@ -74,7 +76,7 @@ export class Router {
         const params = match.slice(1).map((p) => decodeURIComponent(p));
         const body = await readBody(req, this.maxBodyBytes);
         const result = await route.handler({ method, url, params, headers: req.headers, body });
-        send(res, result.status, result.body);
+        send(res, result.status, result.body, result.contentType);
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         if (err.status === 413) res.setHeader('Connection', 'close');
@@ -91,9 +93,10 @@ export class Router {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+function send(res: ServerResponse, status: number, body: unknown, contentType?: string): void {
+  const text = contentType ? String(body) : JSON.stringify(body);
+  const type = contentType ?? 'application/json';
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
 

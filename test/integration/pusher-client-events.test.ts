@@ -373,6 +373,7 @@ describe('rate limit (checklist 28)', () => {
     const { client: bystander } = await raw(['bystander']);
     const { client: sender } = await raw(['private-burst']);
     const BURST = 10_000;
+    const rssBefore = process.memoryUsage().rss;
     for (let i = 0; i < BURST; i++)
       sender.send({ event: 'client-burst', channel: 'private-burst', data: { i } });
 
@@ -396,6 +397,10 @@ describe('rate limit (checklist 28)', () => {
     }
     await nextIsMarker('private-burst', receiver, sender);
     await answersPingNext(sender);
+    // The refused events leave nothing behind: memory stays within a bound far below what keeping
+    // them (or a timer or closure per event) would cost, in this process that holds both ends.
+    const growth = process.memoryUsage().rss - rssBefore;
+    assert.ok(growth < 64 * 1024 * 1024, `RSS grew by ${growth} bytes`);
   });
 });
 

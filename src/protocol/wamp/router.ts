@@ -78,6 +78,11 @@ export class WampRouter implements SessionHost {
     }
   }
 
+  /** Open WAMP connections (joined to a realm or still in the handshake). */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
   realm(name: string): Realm | undefined {
     return this.#realms.get(name);
   }
