@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type PusherServer from 'pusher';
+import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
 import { APP, connected, nextEvent, sdkAuthorizer, startHerald, type TestHerald } from '../helpers/herald.js';
 import type { PresenceChannel } from '../helpers/pusher-js.js';
 import { within } from '../helpers/raw-client.js';
@@ -15,25 +15,6 @@ import { within } from '../helpers/raw-client.js';
  * pusher-js's browser build in headless Chromium against a real server: the page comes from a small
  * HTTP server that also plays the app's auth endpoint, signing with the `pusher` SDK.
  */
-
-function findChromium(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    for (const name of ['chromium', 'chromium-browser']) {
-      const file = join(dir, name);
-      try {
-        accessSync(file, constants.X_OK);
-        return file;
-      } catch {}
-    }
-  }
-  return undefined;
-}
-
-const executablePath = findChromium();
-const skip =
-  executablePath === undefined && process.env.CI !== 'true'
-    ? 'chromium is not installed (apt-get install chromium)'
-    : false;
 
 const GUARD_MS = 10_000;
 const BROWSER_USER = { user_id: 'browser-1', user_info: { name: 'Browser' } };
@@ -135,7 +116,7 @@ function appServer(herald: TestHerald, sdk: PusherServer, auths: URLSearchParams
   });
 }
 
-describe('pusher-js in headless Chromium', { skip }, () => {
+describe('pusher-js in headless Chromium', { skip: chromiumSkip }, () => {
   let herald: TestHerald;
   let sdk: PusherServer;
   let http: Server;
@@ -145,19 +126,11 @@ describe('pusher-js in headless Chromium', { skip }, () => {
   const auths: URLSearchParams[] = [];
 
   before(async () => {
-    assert.ok(executablePath, 'chromium is not installed (apt-get install chromium); required when CI=true');
     herald = await startHerald();
     sdk = herald.sdk();
     http = appServer(herald, sdk, auths);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    browser = await within(
-      chromium.launch({
-        executablePath,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      }),
-      30_000,
-      'chromium to start',
-    );
+    browser = await within(launchChromium(), 30_000, 'chromium to start');
     tab = await browser.newPage();
     tab.on('pageerror', (err) => inbox.push('pageerror', err.message));
     await tab.exposeFunction('report', (kind: string, payload: unknown) => inbox.push(kind, payload));

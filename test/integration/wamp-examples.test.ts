@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { autobahnPythonSkip, PYTHON } from '../helpers/python.js';
 import { within } from '../helpers/raw-client.js';
@@ -22,24 +23,6 @@ const EXAMPLES = fileURLToPath(new URL('../../../examples/wamp/', import.meta.ur
 const WAMPY_CDN = 'https://cdn.jsdelivr.net/npm/wampy@8.0.2/dist/browser/wampy.min.js';
 const GUARD_MS = 15_000;
 
-function findChromium(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    for (const name of ['chromium', 'chromium-browser']) {
-      const file = join(dir, name);
-      try {
-        accessSync(file, constants.X_OK);
-        return file;
-      } catch {}
-    }
-  }
-  return undefined;
-}
-
-const executablePath = findChromium();
-const skip =
-  executablePath === undefined && process.env.CI !== 'true'
-    ? 'chromium is not installed (apt-get install chromium)'
-    : false;
 const pythonSkip = autobahnPythonSkip();
 
 /** Console lines of one page; `line(pattern)` waits for the first unread one matching. */
@@ -60,7 +43,7 @@ class ConsoleLog {
   }
 }
 
-describe('WAMP examples', { skip }, () => {
+describe('WAMP examples', { skip: chromiumSkip }, () => {
   let herald: TestHerald;
   let http: Server;
   let browser: Browser | undefined;
@@ -86,7 +69,6 @@ describe('WAMP examples', { skip }, () => {
   };
 
   before(async () => {
-    assert.ok(executablePath, 'chromium is not installed (apt-get install chromium); required when CI=true');
     herald = await startHerald();
     http = createServer((req, res) => {
       const name = new URL(req.url ?? '/', 'http://x').pathname.slice(1);
@@ -96,14 +78,7 @@ describe('WAMP examples', { skip }, () => {
         .end(readFileSync(join(EXAMPLES, name)));
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    browser = await within(
-      chromium.launch({
-        executablePath,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      }),
-      30_000,
-      'chromium to start',
-    );
+    browser = await within(launchChromium(), 30_000, 'chromium to start');
   });
 
   after(async () => {
