@@ -344,10 +344,10 @@ export function adapterContract(harness: AdapterHarness): void {
       assert.deepEqual(down, []);
     });
 
-    test('malformed messages on the bus are dropped and logged; the nodes carry on', multi, async (t) => {
+    test('malformed messages on the bus are dropped and logged; the nodes carry on', multi, async () => {
       const c = await cluster();
       const raw = c.raw;
-      if (!raw) return t.skip('no raw access to this bus');
+      assert.ok(raw, 'a multi-node harness gives raw access to its bus');
       const [a, b] = [await c.node(), await c.node()];
       await meshed([a, b]);
       const inA = new Inbox(a.adapter);

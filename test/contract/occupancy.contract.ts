@@ -1,37 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { OccupancyStore } from '../../src/core/channels/occupancy.js';
+import { type StoreHarness, storeFixture } from './store-harness.js';
 
 /**
  * The `OccupancyStore` contract (ARCHITECTURE.md "Cluster correctness": occupied and vacated decided
  * once cluster-wide), run against every implementation.
  */
 
-export interface OccupancyHarness {
-  name: string;
-  /** `false` when the implementation can run here, else why not. */
-  skip: string | false;
-  /** False for a store that is one node by itself: cross-node cases are skipped. */
-  shared: boolean;
-  store(nodeId: string): OccupancyStore;
-  cleanup(): Promise<void>;
-}
+export type OccupancyHarness = StoreHarness<OccupancyStore>;
 
 export function occupancyContract(harness: OccupancyHarness): void {
   describe(`OccupancyStore contract: ${harness.name}`, { skip: harness.skip }, () => {
-    const stores: OccupancyStore[] = [];
-    const store = (nodeId: string = randomUUID()) => {
-      const s = harness.store(nodeId);
-      stores.push(s);
-      return s;
-    };
-    after(async () => {
-      await Promise.all(stores.map((s) => s.close()));
-      await harness.cleanup();
-    });
-    const namespace = () => `pusher:${randomUUID()}`;
-    const shared = harness.shared ? {} : { skip: `${harness.name} holds one node only` };
+    const { store, namespace, shared } = storeFixture(harness);
 
     test("a lone node's first and last subscriber are the channel's", async () => {
       const s = store();

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { PresenceStore } from '../../src/core/presence/store.js';
+import { type StoreHarness, storeFixture } from './store-harness.js';
 
 /**
  * The `PresenceStore` contract (spec §2.6 membership per user; ARCHITECTURE.md "Cluster correctness"),
@@ -9,17 +10,7 @@ import type { PresenceStore } from '../../src/core/presence/store.js';
  * under concurrent joins, and removal of a dead node's members exactly once.
  */
 
-export interface PresenceHarness {
-  name: string;
-  /** `false` when the implementation can run here, else why not. */
-  skip: string | false;
-  /** False for a store that lives in one process: cross-node cases are skipped. */
-  shared: boolean;
-  /** A store acting for `nodeId`; stores from one harness share their data when `shared`. */
-  store(nodeId: string): PresenceStore;
-  /** Removes whatever the run left behind in the backend. */
-  cleanup(): Promise<void>;
-}
+export type PresenceHarness = StoreHarness<PresenceStore>;
 
 type Departure = { namespace: string; channel: string; userId: string };
 const byKey = (a: Departure, b: Departure) =>
@@ -27,19 +18,7 @@ const byKey = (a: Departure, b: Departure) =>
 
 export function presenceContract(harness: PresenceHarness): void {
   describe(`PresenceStore contract: ${harness.name}`, { skip: harness.skip }, () => {
-    const stores: PresenceStore[] = [];
-    const store = (nodeId: string = randomUUID()) => {
-      const s = harness.store(nodeId);
-      stores.push(s);
-      return s;
-    };
-    after(async () => {
-      await Promise.all(stores.map((s) => s.close()));
-      await harness.cleanup();
-    });
-    /** Every test works in a namespace of its own. */
-    const namespace = () => `pusher:${randomUUID()}`;
-    const shared = harness.shared ? {} : { skip: `${harness.name} holds one node only` };
+    const { store, namespace, shared } = storeFixture(harness);
 
     test('join says added, existing or full; members and count follow', async () => {
       const s = store();

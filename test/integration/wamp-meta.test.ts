@@ -1,18 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startHerald, type TestHerald } from '../helpers/herald.js';
+import { describe, test } from 'node:test';
 import { within } from '../helpers/raw-client.js';
 import { RawWampClient, type WampMessage } from '../helpers/wamp-client.js';
+import { wampServer } from '../helpers/wamp-server.js';
 
 describe('WAMP meta API and testaments', () => {
-  let h: TestHerald;
-  let url: string;
-  const clients: RawWampClient[] = [];
-  const join = async (options: Parameters<typeof RawWampClient.join>[1] = {}) => {
-    const c = await RawWampClient.join(url, options);
-    clients.push(c);
-    return c;
-  };
+  const server = wampServer({
+    wamp: {
+      realms: [{ name: 'realm1' }, { name: 'counted' }, { name: 'kills' }],
+      auth: {
+        anonymous: { role: 'anonymous' },
+        ticket: { principals: { ops: { ticket: 't', role: 'anonymous' } } },
+      },
+    },
+  });
+  const join = (options?: Parameters<typeof server.join>[0]) => server.join(options);
   /** CALL a meta procedure; resolves with args[0] of the RESULT, or throws the ERROR URI. */
   const meta = async (
     c: RawWampClient,
@@ -32,23 +34,6 @@ describe('WAMP meta API and testaments', () => {
       2000,
       `EVENT on ${subscription}`,
     );
-
-  before(async () => {
-    h = await startHerald({
-      wamp: {
-        realms: [{ name: 'realm1' }, { name: 'counted' }, { name: 'kills' }],
-        auth: {
-          anonymous: { role: 'anonymous' },
-          ticket: { principals: { ops: { ticket: 't', role: 'anonymous' } } },
-        },
-      },
-    });
-    url = `ws://127.0.0.1:${h.port}/ws`;
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await h.stop();
-  });
 
   test('§9.50 wamp.session.count and .list cover the realm’s joined sessions', async () => {
     const a = await join({ realm: 'counted' });
@@ -205,8 +190,7 @@ describe('WAMP meta API and testaments', () => {
 
   test('kill_by_authid, kill_by_authrole and kill_all spare the caller', async () => {
     const ticketed = async () => {
-      const c = await RawWampClient.open(url);
-      clients.push(c);
+      const c = server.track(await RawWampClient.open(server.url));
       c.send([1, 'kills', { roles: { caller: {} }, authmethods: ['ticket'], authid: 'ops' }]);
       await within(c.next(4), 2000, 'CHALLENGE');
       c.send([5, 't', {}]);

@@ -1,20 +1,42 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startHerald, type TestHerald } from '../helpers/herald.js';
+import { describe, test } from 'node:test';
 import { within } from '../helpers/raw-client.js';
 import { RawWampClient, type WampMessage } from '../helpers/wamp-client.js';
+import { wampServer } from '../helpers/wamp-server.js';
 
 const ALL = { call: true, register: true, publish: true, subscribe: true };
 
 describe('WAMP publish and subscribe', () => {
-  let h: TestHerald;
-  let url: string;
-  const clients: RawWampClient[] = [];
-  const join = async (options: Parameters<typeof RawWampClient.join>[1] = {}) => {
-    const c = await RawWampClient.join(url, options);
-    clients.push(c);
-    return c;
-  };
+  const server = wampServer({
+    wamp: {
+      realms: [
+        {
+          name: 'realm1',
+          roles: [
+            { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: ALL }] },
+            { name: 'admin', permissions: [{ uri: '', match: 'prefix', allow: ALL }] },
+          ],
+        },
+        {
+          name: 'disclosing',
+          roles: [
+            {
+              name: 'anonymous',
+              permissions: [
+                { uri: '', match: 'prefix', allow: ALL, disclose: { publisher: true, caller: false } },
+              ],
+            },
+          ],
+        },
+        { name: 'strict', uriCheck: 'strict' },
+      ],
+      auth: {
+        anonymous: { role: 'anonymous' },
+        ticket: { principals: { root: { ticket: 'root-ticket', role: 'admin' } } },
+      },
+    },
+  });
+  const join = (options?: Parameters<typeof server.join>[0]) => server.join(options);
   let topics = 0;
   /** A topic no other test uses. */
   const topic = (name = 'topic') => `com.test${++topics}.${name}`;
@@ -45,43 +67,6 @@ describe('WAMP publish and subscribe', () => {
     return within(c.reply(request, [17, 8]), 2000, `PUBLISHED ${t}`);
   };
   const welcomeDetails = (c: RawWampClient) => c.frames[0];
-
-  before(async () => {
-    h = await startHerald({
-      wamp: {
-        realms: [
-          {
-            name: 'realm1',
-            roles: [
-              { name: 'anonymous', permissions: [{ uri: '', match: 'prefix', allow: ALL }] },
-              { name: 'admin', permissions: [{ uri: '', match: 'prefix', allow: ALL }] },
-            ],
-          },
-          {
-            name: 'disclosing',
-            roles: [
-              {
-                name: 'anonymous',
-                permissions: [
-                  { uri: '', match: 'prefix', allow: ALL, disclose: { publisher: true, caller: false } },
-                ],
-              },
-            ],
-          },
-          { name: 'strict', uriCheck: 'strict' },
-        ],
-        auth: {
-          anonymous: { role: 'anonymous' },
-          ticket: { principals: { root: { ticket: 'root-ticket', role: 'admin' } } },
-        },
-      },
-    });
-    url = `ws://127.0.0.1:${h.port}/ws`;
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await h.stop();
-  });
 
   test('§9.13 subscribing twice to one topic returns the same subscription ID', async () => {
     const c = await join();
@@ -183,8 +168,7 @@ describe('WAMP publish and subscribe', () => {
 
   test('§9.23 eligible_authrole and exclude_authid', async () => {
     const pub = await join();
-    const admin = await RawWampClient.open(url);
-    clients.push(admin);
+    const admin = server.track(await RawWampClient.open(server.url));
     admin.send([1, 'realm1', { roles: { subscriber: {} }, authmethods: ['ticket'], authid: 'root' }]);
     await within(admin.next(4), 2000, 'CHALLENGE');
     admin.send([5, 'root-ticket', {}]);

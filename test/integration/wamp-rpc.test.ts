@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startHerald, type TestHerald } from '../helpers/herald.js';
+import { describe, test } from 'node:test';
 import { within } from '../helpers/raw-client.js';
-import { CLIENT_ROLES, RawWampClient, type WampMessage } from '../helpers/wamp-client.js';
+import { CLIENT_ROLES, type RawWampClient, type WampMessage } from '../helpers/wamp-client.js';
+import { wampServer } from '../helpers/wamp-server.js';
 
 const KILL_TIMEOUT_MS = 300;
 
 describe('WAMP remote procedure calls', () => {
-  let h: TestHerald;
-  let url: string;
-  const clients: RawWampClient[] = [];
-  const join = async (options: Parameters<typeof RawWampClient.join>[1] = {}) => {
-    const c = await RawWampClient.join(url, options);
-    clients.push(c);
-    return c;
-  };
+  const server = wampServer({ wamp: { killTimeoutMs: KILL_TIMEOUT_MS } });
+  const join = (options?: Parameters<typeof server.join>[0]) => server.join(options);
   /** A callee that does not announce call_canceling (as autobahn-js and wampy callees). */
   const plainCallee = () =>
     join({
@@ -57,15 +51,6 @@ describe('WAMP remote procedure calls', () => {
     callee.send([70, inv[1], {}]);
     await answer(caller, request);
   };
-
-  before(async () => {
-    h = await startHerald({ wamp: { killTimeoutMs: KILL_TIMEOUT_MS } });
-    url = `ws://127.0.0.1:${h.port}/ws`;
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await h.stop();
-  });
 
   test('§9.30 a second REGISTER of a single procedure gets procedure_already_exists', async () => {
     const [a, b] = [await join(), await join()];
