@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WorkerPool } from './lib/pool.js';
 import { Publisher } from './lib/publisher.js';
 import { markdown, summarise } from './lib/report.js';
-import { DEFAULT_SCENARIOS, SCENARIOS } from './lib/scenarios.js';
+import { DEFAULT_SCENARIOS, HERALD_ONLY, SCENARIOS } from './lib/scenarios.js';
 import { APP, fdLimits, startHerald, startSoketi } from './lib/servers.js';
 import { ensureSoketi } from './lib/soketi.js';
 import { round } from './lib/stats.js';
@@ -34,6 +34,9 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --fanout-apis LIST      events,batch (default both)
   --fanout-fixed-deliveries N       deliveries/s of the fixed-rate variant (default 100000)
   --ce-subs N --ce-senders N --ce-rate N      client events (default 1000 subscribers, 10 senders × 20/s)
+  --ce-modes LIST         max,fixed (default both): senders at max rate and at --ce-rate
+  --cluster-subs N        subscribers of the cluster scenario (default 3000)
+  --cluster-brokers LIST  redis,nats (default both); --redis-url URL --nats-url URL (default: the local ones)
   --conn-targets LIST     idle connection counts (default 10000,20000; capped by the open-file limit)
   --http-clients N        concurrent HTTP API clients (default 16)
   --presence-observers N --presence-churners N   (default 20 / 100)
@@ -60,6 +63,11 @@ const DEFAULTS = {
   ceSubs: 1000,
   ceSenders: 10,
   ceRate: 20,
+  ceModes: ['max', 'fixed'],
+  clusterSubs: 3000,
+  clusterBrokers: ['redis', 'nats'],
+  redisUrl: 'redis://127.0.0.1:6379',
+  natsUrl: 'nats://127.0.0.1:4222',
   connTargets: [10_000, 20_000],
   connSettleMs: 2000,
   httpClients: 16,
@@ -99,6 +107,7 @@ const QUICK = {
   slowBaselineMs: 2000,
   slowRate: 100,
   slowMs: 12_000,
+  clusterSubs: 600,
   soakMinutes: 1,
   soakSubs: 200,
   soakSampleMs: 5000,
@@ -175,7 +184,8 @@ const DESCRIPTIONS = {
     'pauses while they lag). Fixed rate: a set number of deliveries per second. Latency is from the ' +
     'publish request being sent to a subscriber reading the message.',
   'client-events':
-    'A private channel; a few members send client events at a fixed rate, every other member receives them.',
+    'A private channel; a few members send client events, every other member receives them. Max rate: as ' +
+    'fast as the receivers keep up (senders pause while they lag). Fixed rate: a set rate per sender.',
   connections:
     'Idle connections, each subscribed to one of 100 public channels: setup rate (handshake to ' +
     '`subscription_succeeded`) and server memory per connection over the idle server.',
@@ -188,6 +198,9 @@ const DESCRIPTIONS = {
     'A tenth of the subscribers stop reading while large events keep coming. Reading subscribers ' +
     'should keep their latency, the server should not grow without bound, and the stalled ones should be ' +
     'disconnected.',
+  cluster:
+    'Herald only: the same subscribers on one node, then spread over three nodes sharing Redis or NATS, ' +
+    'with the publisher on the first node. The bus adds latency (three nodes minus one node, same fixed rate).',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };
 
@@ -276,7 +289,10 @@ async function main() {
     const rounds = scenario === 'soak' ? o.soakRounds : o.rounds;
     for (let r = 1; r <= rounds; r++) {
       const order = r % 2 === 1 ? ['herald', 'soketi'] : ['soketi', 'herald'];
-      for (const name of order.filter((s) => servers.includes(s))) {
+      const names = order.filter(
+        (s) => servers.includes(s) && (s === 'herald' || !HERALD_ONLY.has(scenario)),
+      );
+      for (const name of names) {
         log(`${scenario}: round ${r}/${rounds}, ${name}`);
         const results = await runOne({
           o,
@@ -334,6 +350,7 @@ async function runOne({
   const logFile = path.join(o.out, 'logs', `${startedAt}-${name}.log`);
   const label = `${scenario} round ${r}`;
   let server;
+  const extra = [];
   let pool;
   let publisher;
   const started = performance.now();
@@ -357,7 +374,32 @@ async function runOne({
       signRequest,
       maxSockets: 64,
     });
-    const ctx = { o, server, pool, publisher, log, authModule, fdHardLimit, maxConnections };
+    const publisherFor = (target) =>
+      new Publisher({ host: target.host, port: target.port, app: APP, signRequest, maxSockets: 64 });
+    // More Herald nodes for the cluster scenario; stopped by the scenario, or here if it failed.
+    const startNode = async ({ adapter, label: nodeLabel }) => {
+      const node = await startHerald({
+        root: o.heraldRoot,
+        logFile,
+        label: `${label} ${nodeLabel}`,
+        adapter,
+      });
+      live.add(node.child);
+      extra.push(node);
+      return node;
+    };
+    const ctx = {
+      o,
+      server,
+      pool,
+      publisher,
+      log,
+      authModule,
+      fdHardLimit,
+      maxConnections,
+      startHerald: startNode,
+      publisherFor,
+    };
     const limitMs = scenario === 'soak' ? o.soakMs + 5 * 60_000 : 5 * 60_000;
     const results = await withTimeout(SCENARIOS[scenario](ctx), limitMs, `${scenario} on ${name}`);
     const seconds = round((performance.now() - started) / 1000, 3);
@@ -367,6 +409,10 @@ async function runOne({
   } finally {
     publisher?.close();
     await pool?.stop();
+    for (const node of extra) {
+      await node.stop();
+      live.delete(node.child);
+    }
     const exit = await server?.stop();
     for (const child of [server?.child, ...(pool?.children ?? [])]) live.delete(child);
     if (exit && exit.code !== 0 && exit.signal !== 'SIGTERM') log(`  ${name} exited ${JSON.stringify(exit)}`);

@@ -34,6 +34,8 @@ export const METRICS = {
   rss_growth_mb: { label: 'server RSS growth MiB', better: 'lower' },
   rss_max_mb: { label: 'server RSS max MiB', better: 'lower' },
   incomplete: { label: 'subscribers missing messages', better: 'lower' },
+  bus_p50_ms: { label: 'latency added by the bus p50 ms', better: 'lower' },
+  bus_p99_ms: { label: 'latency added by the bus p99 ms', better: 'lower' },
   clients_cpu_pct: { label: 'load clients CPU % (of one core)', better: 'info' },
 };
 
@@ -167,18 +169,43 @@ async function fanoutVariant(ctx, subs, api, mode) {
   };
 }
 
-/** 2. Client events on a private channel: a few members send, everyone else receives. */
+/**
+ * 2. Client events on a private channel: a few members send, everyone else receives. Fixed rate: each
+ * sender sends `ceRate` per second. Max rate: as fast as the receivers keep up (senders pause while
+ * the receivers lag by more than about `fanoutWindowFrames` deliveries).
+ */
 export async function clientEvents(ctx) {
   const { o, pool } = ctx;
   const channel = 'private-client-events';
   await connectOrThrow(ctx, o.ceSubs, { channel });
   await sleep(300);
+  const results = [];
+  for (const mode of o.ceModes) results.push(await clientEventsVariant(ctx, channel, mode));
+  await pool.all('progress', { everyMs: 0 });
+  return results;
+}
+
+async function clientEventsVariant(ctx, channel, mode) {
+  const { o, pool } = ctx;
   await pool.all('resetCounts', { seqCheck: false });
-  await pool.all('progress', { everyMs: 50 });
+  await pool.all('progress', { everyMs: mode === 'max' ? 10 : 50 });
   const n = pool.size;
+  const receivers = o.ceSubs - 1;
+  const lag = Math.max(2, Math.ceil(o.fanoutWindowFrames / receivers / o.ceSenders));
+  let sendingDone = false;
+  // Max rate: every few milliseconds, tell the senders how far they may go (events per sender).
+  const credit = async () => {
+    while (!sendingDone) {
+      const upTo = Math.floor(pool.delivered() / receivers / o.ceSenders) + lag;
+      await pool.all('ceAllow', { upTo });
+      await sleep(5);
+    }
+  };
+  const crediting = mode === 'max' ? credit() : Promise.resolve();
   const sending = pool.all('clientEvents', (i) => ({
     senders: Math.floor(o.ceSenders / n) + (i < o.ceSenders % n ? 1 : 0),
-    rate: o.ceRate,
+    rate: mode === 'max' ? 0 : o.ceRate,
+    upTo: mode === 'max' ? lag : 0,
     durationMs: o.warmupMs + o.measureMs,
     channel,
     event: 'client-b',
@@ -191,25 +218,24 @@ export async function clientEvents(ctx) {
   const s = await pool.stats();
   const c1 = cpu(ctx);
   const sent = (await sending).reduce((sum, r) => sum + r.sent, 0);
-  const expected = sent * (o.ceSubs - 1);
+  sendingDone = true;
+  await crediting;
+  const expected = sent * receivers;
   await waitUntil(() => pool.delivered() >= expected, o.drainMs);
   const delivered = pool.delivered();
-  await pool.all('progress', { everyMs: 0 });
   const w = window(c0, c1);
-  return [
-    {
-      variant: `${o.ceSubs} subs, ${o.ceSenders} senders × ${o.ceRate}/s`,
-      metrics: {
-        delivered_per_s: s.received / w.secs,
-        cpu_us_per_msg: w.serverUs / s.received,
-        p50_ms: ms(histogramQuantile(s.hist, 0.5)),
-        p99_ms: ms(histogramQuantile(s.hist, 0.99)),
-        undelivered: Math.max(0, expected - delivered),
-        clients_cpu_pct: w.clientsPct,
-      },
-      checks: { sent, expected, delivered, open: s.open, errors: s.errors },
+  return {
+    variant: `${o.ceSubs} subs, ${o.ceSenders} senders, ${mode === 'max' ? 'max rate' : `${o.ceRate}/s each`}`,
+    metrics: {
+      delivered_per_s: s.received / w.secs,
+      cpu_us_per_msg: w.serverUs / s.received,
+      p50_ms: ms(histogramQuantile(s.hist, 0.5)),
+      p99_ms: ms(histogramQuantile(s.hist, 0.99)),
+      undelivered: Math.max(0, expected - delivered),
+      clients_cpu_pct: w.clientsPct,
     },
-  ];
+    checks: { sent, expected, delivered, open: s.open, errors: s.errors },
+  };
 }
 
 /** 3. Idle subscribed connections: setup rate and server memory per connection. */
@@ -494,6 +520,68 @@ export async function soak(ctx) {
   ];
 }
 
+/**
+ * 8. Fan-out through a cluster (Herald only): the same subscribers on one node, then spread evenly over
+ * three nodes sharing a broker (Redis, NATS), with the publisher on the first node. The latency the bus
+ * adds is the three-node latency minus the one-node latency at the same fixed rate.
+ */
+export async function cluster(ctx) {
+  const { o, pool } = ctx;
+  const results = [];
+  const single = await clusterFanout(ctx, [ctx.server], ctx.publisher, '1 node');
+  results.push(...single);
+  await pool.all('closeAll');
+  const baseline = single.find((r) => r.mode === 'fixed')?.metrics;
+  for (const driver of o.clusterBrokers) {
+    const adapter = { driver, url: driver === 'redis' ? o.redisUrl : o.natsUrl, prefix: 'herald-bench' };
+    const nodes = [];
+    let publisher;
+    try {
+      for (let i = 1; i <= 3; i++)
+        nodes.push(await ctx.startHerald({ adapter, label: `${driver} node ${i}` }));
+      publisher = ctx.publisherFor(nodes[0]);
+      const spread = await clusterFanout(ctx, nodes, publisher, `3 nodes, ${driver}`);
+      for (const r of spread) {
+        if (r.mode === 'fixed' && baseline) {
+          r.metrics.bus_p50_ms = r.metrics.p50_ms - baseline.p50_ms;
+          r.metrics.bus_p99_ms = r.metrics.p99_ms - baseline.p99_ms;
+        }
+      }
+      results.push(...spread);
+    } finally {
+      publisher?.close();
+      await pool.all('closeAll');
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  }
+  return results.map(({ mode, ...r }) => r);
+}
+
+/** `o.clusterSubs` subscribers spread over `nodes`, events at max and at a fixed rate through `publisher`. */
+async function clusterFanout(ctx, nodes, publisher, label) {
+  const { o, pool } = ctx;
+  const group = {
+    host: nodes[0].host,
+    port: nodes[0].port,
+    stats: () => ({ cpuUs: nodes.reduce((sum, n) => sum + n.stats().cpuUs, 0) }),
+  };
+  const sub = { ...ctx, server: group, publisher };
+  let connected = 0;
+  for (const [i, node] of nodes.entries()) {
+    const count = Math.floor(o.clusterSubs / nodes.length) + (i < o.clusterSubs % nodes.length ? 1 : 0);
+    await connectOrThrow(sub, count, { channel: 'fanout', port: node.port }, connected);
+    connected += count;
+  }
+  await sleep(500);
+  const results = [];
+  for (const mode of ['max', 'fixed']) {
+    const r = await fanoutVariant(sub, o.clusterSubs, 'events', mode);
+    results.push({ ...r, mode, variant: `${label}, ${r.variant}` });
+  }
+  await pool.all('progress', { everyMs: 0 });
+  return results;
+}
+
 export const SCENARIOS = {
   fanout,
   'client-events': clientEvents,
@@ -502,7 +590,11 @@ export const SCENARIOS = {
   presence,
   'slow-consumer': slowConsumer,
   soak,
+  cluster,
 };
+
+/** Scenarios that compare Herald with itself (other topologies), not with Soketi. */
+export const HERALD_ONLY = new Set(['cluster']);
 
 /** What `npm run bench` runs without a scenario name (soak is long and runs only when named). */
 export const DEFAULT_SCENARIOS = [
@@ -512,4 +604,5 @@ export const DEFAULT_SCENARIOS = [
   'http-api',
   'presence',
   'slow-consumer',
+  'cluster',
 ];

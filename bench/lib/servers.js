@@ -146,15 +146,16 @@ function openLog(logFile, header) {
 
 /**
  * Herald from this checkout (`bin/herald.js`, needs `dist/`). With `cpuProfDir`, node writes a CPU
- * profile there when the server exits.
+ * profile there when the server exits; with `adapter` (Herald's `adapter` config), it joins a cluster.
  */
-export async function startHerald({ root, logFile, cpuProfDir, label }) {
+export async function startHerald({ root, logFile, cpuProfDir, label, adapter }) {
   const port = await freePort();
   const configFile = path.join(tmpdir(), `herald-bench-${process.pid}-${port}.json`);
   const config = {
     host: HOST,
     port,
     logLevel: 'warn',
+    ...(adapter ? { adapter } : {}),
     apps: [
       {
         ...APP,

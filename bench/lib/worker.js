@@ -453,33 +453,51 @@ function keepalive(m) {
   return {};
 }
 
-/** `senders` connections each send `rate` client events per second for `durationMs`. */
+/**
+ * `senders` connections each send `rate` client events per second for `durationMs`; with `rate` 0, as
+ * many as the credit allows (`upTo` events per sender, raised by `ceAllow`).
+ */
 async function clientEvents(m) {
   const senders = state.conns.filter((c) => !c.closed && c.role === 'sub').slice(0, m.senders);
   const pad = 'x'.repeat(Math.max(0, m.bytes ?? 0));
   const seqs = senders.map(() => 0);
   const started = performance.now();
+  state.ceUpTo = m.upTo ?? 0;
   let sent = 0;
   await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      const elapsed = performance.now() - started;
-      const due = Math.floor((Math.min(elapsed, m.durationMs) * m.rate) / 1000);
-      senders.forEach((c, i) => {
-        while (seqs[i] < due) {
-          seqs[i]++;
-          c.send(
-            `{"event":"${m.event}","channel":"${m.channel}","data":"${seqs[i]}|${nowUs()}|${c.index}|${pad}"}`,
-          );
-          sent++;
+    const timer = setInterval(
+      () => {
+        const elapsed = performance.now() - started;
+        const due =
+          m.rate > 0
+            ? Math.floor((Math.min(elapsed, m.durationMs) * m.rate) / 1000)
+            : elapsed < m.durationMs
+              ? state.ceUpTo
+              : 0;
+        senders.forEach((c, i) => {
+          while (seqs[i] < due) {
+            seqs[i]++;
+            c.send(
+              `{"event":"${m.event}","channel":"${m.channel}","data":"${seqs[i]}|${nowUs()}|${c.index}|${pad}"}`,
+            );
+            sent++;
+          }
+        });
+        if (elapsed >= m.durationMs) {
+          clearInterval(timer);
+          resolve();
         }
-      });
-      if (elapsed >= m.durationMs) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 5);
+      },
+      m.rate > 0 ? 5 : 1,
+    );
   });
   return { sent, senders: senders.length };
+}
+
+/** Raises the max-rate client-event credit (events per sender). */
+function ceAllow(m) {
+  state.ceUpTo = Math.max(state.ceUpTo ?? 0, m.upTo);
+  return {};
 }
 
 /** Churners join and leave `channel` in a loop for `durationMs` (join confirmed, leave right after). */
@@ -601,6 +619,7 @@ const handlers = {
   progress,
   keepalive,
   clientEvents,
+  ceAllow,
   churn,
   presenceCheck,
   resetPresence,

@@ -112,11 +112,15 @@ export class WebSocketTransport {
         }
         chosenProtocol.set(req, protocol);
       }
+      // ws writes the 101 response inside handleUpgrade; corked, it leaves in one system call with the
+      // protocol's first frames at the connection's first flush (ws uncorks if it refuses instead).
+      socket.cork();
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         const remoteAddress = req.socket.remoteAddress ?? '';
         const connection = new WsConnection(this, ws, req.socket, remoteAddress);
         (ws as TaggedWebSocket)[kConnection] = connection;
         this.#live.add(connection);
+        connection.holdUntilFlush();
         ws.on('message', onMessage);
         ws.on('ping', onActivity);
         ws.on('pong', onActivity);
@@ -167,6 +171,7 @@ class WsConnection implements Connection {
   #queued = 0;
   #closing = false;
   #overflowing = false;
+  #corked = false;
   #killTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -192,18 +197,29 @@ class WsConnection implements Connection {
     }
   }
 
+  /** The socket is corked (see the upgrade): keep it so until the first flush. */
+  holdUntilFlush(): void {
+    this.#corked = true;
+    this.transport.markDirty(this);
+  }
+
   flush(): void {
     const queue = this.#queue;
     this.#queue = null;
     this.#queued = 0;
-    if (queue === null || !this.socket.writable) return;
-    if (queue.length === 1) {
-      this.socket.write(queue[0]!);
-      return;
+    if (queue !== null && this.socket.writable) {
+      if (queue.length === 1) {
+        this.socket.write(queue[0]!);
+      } else {
+        this.socket.cork();
+        for (const buf of queue) this.socket.write(buf);
+        this.socket.uncork();
+      }
     }
-    this.socket.cork();
-    for (const buf of queue) this.socket.write(buf);
-    this.socket.uncork();
+    if (this.#corked) {
+      this.#corked = false;
+      this.socket.uncork();
+    }
   }
 
   close(code: number, reason: string): void {
