@@ -20,6 +20,9 @@ import { WampRouter } from './protocol/wamp/router.js';
 import { WebSocketTransport } from './transport/ws.js';
 import { Webhooks } from './webhooks/webhooks.js';
 
+/** The cluster request that drops a webhook removal held on another node. */
+const CANCEL_HELD = 'webhooks.cancel-held';
+
 /** Parts a caller may supply instead of the defaults the config implies. */
 export interface HeraldDeps {
   logger?: Logger;
@@ -71,9 +74,7 @@ export class Herald {
     this.#presence = deps.presence ?? cluster!.presence;
     this.#occupancy = cluster?.occupancy ?? new LocalOccupancy();
     this.#cache = deps.cache ?? cluster?.cache ?? new MemoryLastEventStore(now);
-    this.webhooks =
-      deps.webhooks ??
-      new Webhooks({ config: config.webhooks, logger: this.logger.child({ component: 'webhooks' }), now });
+    this.webhooks = deps.webhooks ?? this.#clusterWebhooks(config, now, cluster !== undefined);
 
     this.pusher = new PusherServer({
       apps,
@@ -131,6 +132,32 @@ export class Herald {
     this.#transport.attach(this.#http);
   }
 
+  /**
+   * Webhooks; on a cluster adapter, a removal held back on one node is dropped when its channel or
+   * member comes back on another, so the receiver sees neither.
+   */
+  #clusterWebhooks(config: Readonly<Config>, now: () => number, ownAdapter: boolean): Webhooks {
+    const logger = this.logger.child({ component: 'webhooks' });
+    if (!ownAdapter || config.adapter.driver === 'memory')
+      return new Webhooks({ config: config.webhooks, logger, now });
+    const adapter = this.#adapter;
+    const webhooks = new Webhooks({
+      config: config.webhooks,
+      logger,
+      now,
+      cancelElsewhere: async (appId, channel, userId) => {
+        const { answers } = await adapter.request<boolean>(CANCEL_HELD, { appId, channel, userId });
+        return answers.includes(true);
+      },
+    });
+    adapter.handle(CANCEL_HELD, (payload) => {
+      const { appId, channel, userId } = (payload ?? {}) as Record<string, unknown>;
+      if (typeof appId !== 'string' || typeof channel !== 'string') return false;
+      return webhooks.cancelHeld(appId, channel, typeof userId === 'string' ? userId : undefined);
+    });
+    return webhooks;
+  }
+
   /** The bound port (useful with `port: 0`). */
   get port(): number {
     return (this.#http.address() as AddressInfo | null)?.port ?? this.config.port;
@@ -173,7 +200,10 @@ export class Herald {
     await this.#started?.catch(() => {});
     this.#state = 'stopping';
     this.#transport.refuseNew();
-    this.pusher.stop();
+    // With other nodes to reconnect to, this node's presence and occupancy are left to them for the
+    // vacate delay: its clients come back there without a member_removed/member_added flap.
+    const handoverMs = this.#adapter.peers.length > 0 ? this.config.webhooks.vacateDelayMs : 0;
+    this.pusher.stop({ handover: handoverMs > 0 });
     this.wamp.stop();
     await this.#transport.drain(this.config.shutdownTimeoutMs);
     // Presence and occupancy clean-up reaches the shared store; with the broker down it cannot, and
@@ -186,7 +216,7 @@ export class Herald {
     giveUp.abort();
     // The clients' last channel events are in: send the webhooks they made before going away.
     await this.webhooks.flush(this.config.webhooks.flushTimeoutMs);
-    await this.#adapter.close();
+    await this.#adapter.close({ handoverMs });
     await this.#presence.close();
     await this.#occupancy.close();
     await this.#cache.close();

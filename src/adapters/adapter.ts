@@ -30,9 +30,20 @@ export interface RequestResult<T> {
   readonly complete: boolean;
 }
 
+export interface CloseOptions {
+  /**
+   * Leaves this node's presence and occupancy entries to the other nodes, which clean up after it as
+   * after a dead node once `handoverMs` has passed: its clients, told to reconnect, come back on them
+   * meanwhile without leaving and joining again.
+   */
+  handoverMs?: number;
+}
+
 export interface Adapter {
   /** This node's id, unique in the cluster. */
   readonly nodeId: NodeId;
+  /** Ids of the other nodes currently alive. */
+  readonly peers: NodeId[];
   /** Sets the handler that delivers messages to this node's subscribers. Called once, before `start`. */
   onMessage(handler: MessageHandler): void;
   /**
@@ -64,5 +75,5 @@ export interface Adapter {
   onNodeDown(handler: (nodeId: NodeId) => void): void;
   start(): Promise<void>;
   /** Idempotent; says goodbye to the other nodes and clears every timer and subscription it owns. */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type {
   Adapter,
   ChannelMessage,
+  CloseOptions,
   MessageHandler,
   Namespace,
   NodeId,
@@ -42,7 +43,7 @@ export interface ClusterOptions {
 type BusMessage =
   | { t: 'msg'; n: NodeId; ns: string; ch: string; d: string; x?: string }
   | { t: 'hb'; n: NodeId }
-  | { t: 'bye'; n: NodeId }
+  | { t: 'bye'; n: NodeId; h?: number }
   | { t: 'req'; n: NodeId; id: string; op: string; p: unknown }
   | { t: 'cast'; n: NodeId; op: string; p: unknown }
   | { t: 'res'; n: NodeId; id: string; r: unknown };
@@ -72,6 +73,8 @@ export class ClusterAdapter implements Adapter {
   readonly #nodes = new Map<NodeId, number>();
   readonly #pending = new Map<string, Pending>();
   readonly #nodeDown: ((nodeId: NodeId) => void)[] = [];
+  /** Clean-ups after nodes that left with a handover, due when it is over. */
+  readonly #handovers = new Set<NodeJS.Timeout>();
   #deliver: MessageHandler = () => {};
   #heartbeat: NodeJS.Timeout | undefined;
   #state: 'new' | 'running' | 'closed' = 'new';
@@ -114,8 +117,10 @@ export class ClusterAdapter implements Adapter {
     this.#heartbeat = setInterval(() => this.#tick(), this.#heartbeatMs);
   }
 
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     if (this.#state === 'closed') return;
+    for (const timer of this.#handovers) clearTimeout(timer);
+    this.#handovers.clear();
     const wasRunning = this.#state === 'running';
     this.#state = 'closed';
     clearInterval(this.#heartbeat);
@@ -127,7 +132,9 @@ export class ClusterAdapter implements Adapter {
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#requestTimeoutMs);
       });
-      const goodbye = this.#send(this.#allTopic(), { t: 'bye', n: this.nodeId }).catch((err) => {
+      const bye: BusMessage = { t: 'bye', n: this.nodeId };
+      if (options.handoverMs) bye.h = options.handoverMs;
+      const goodbye = this.#send(this.#allTopic(), bye).catch((err) => {
         this.#logger.debug({ err }, 'goodbye not sent');
       });
       await Promise.race([goodbye, deadline]);
@@ -149,8 +156,43 @@ export class ClusterAdapter implements Adapter {
     await this.#send(this.#channelTopic(message.namespace, message.channel), bus);
   }
 
+  /**
+   * Resolves once the broker confirmed the subscription. While this node is cut off from the broker it
+   * resolves at once, and when the broker is slower than the request deadline it resolves then: local
+   * subscribers are served meanwhile, and the transport completes the subscription when it can. Rejects
+   * only when the broker refused.
+   */
   addInterest(namespace: Namespace, channel: string): Promise<void> {
-    return this.#transport.subscribe(this.#channelTopic(namespace, channel));
+    const subscribed = this.#transport.subscribe(this.#channelTopic(namespace, channel));
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const goOn = () => {
+        settled = true;
+        resolve();
+      };
+      // The outage itself is logged once, not once per channel.
+      if (this.#cutOff) goOn();
+      const timer = settled
+        ? undefined
+        : setTimeout(() => {
+            this.#logger.warn(
+              { namespace, channel },
+              'broker slow to confirm interest; serving local subscribers',
+            );
+            goOn();
+          }, this.#requestTimeoutMs);
+      subscribed.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          if (settled) this.#logger.error({ err, namespace, channel }, 'broker refused interest');
+          reject(err);
+        },
+      );
+    });
   }
 
   removeInterest(namespace: Namespace, channel: string): Promise<void> {
@@ -252,6 +294,9 @@ export class ClusterAdapter implements Adapter {
       case 'bye':
         this.#nodes.delete(message.n);
         this.#forgetInRequests(message.n);
+        if (typeof message.h === 'number' && Number.isFinite(message.h) && message.h > 0) {
+          this.#takeOver(message.n, Math.min(message.h, MAX_HANDOVER_MS));
+        }
         return;
       case 'req':
         this.#answer(message);
@@ -295,6 +340,16 @@ export class ClusterAdapter implements Adapter {
       .catch((err) => this.#logger.error({ err, op: message.op }, 'cluster request not answered'));
   }
 
+  /** A node left its entries to us: clean up after it, as after a dead one, once its handover is over. */
+  #takeOver(node: NodeId, afterMs: number): void {
+    const timer = setTimeout(() => {
+      this.#handovers.delete(timer);
+      this.#logger.info({ node }, 'handover over: cleaning up after the node');
+      for (const handler of this.#nodeDown) handler(node);
+    }, afterMs);
+    this.#handovers.add(timer);
+  }
+
   #forgetInRequests(node: NodeId): void {
     for (const pending of this.#pending.values()) {
       if (pending.waiting.delete(node) && pending.waiting.size === 0) pending.done(true);
@@ -318,6 +373,9 @@ export class ClusterAdapter implements Adapter {
     return `${this.#prefix}.ch.${Buffer.from(`${namespace}\0${channel}`).toString('base64url')}`;
   }
 }
+
+/** A node's clean-up waits at most this long for a handover, whatever its goodbye says. */
+const MAX_HANDOVER_MS = 60_000;
 
 const TYPES = new Set(['msg', 'hb', 'bye', 'req', 'cast', 'res']);
 

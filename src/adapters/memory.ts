@@ -32,6 +32,11 @@ export class MemoryAdapter implements Adapter {
     await this.#handlers.get(op)?.(payload);
   }
 
+  /** Alone: no other node. */
+  get peers(): string[] {
+    return [];
+  }
+
   onNodeDown(): void {}
 
   async start(): Promise<void> {}

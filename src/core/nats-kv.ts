@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 const codec = StringCodec();
 /** JetStream's answer when the expected revision of a key is not the current one. */
 const WRONG_LAST_SEQUENCE = 10071;
-/** Compare-and-set attempts before a change gives up (each loser re-reads, so N writers need N). */
+/** Compare-and-set attempts before a change gives up (each loser re-reads, so N nodes need N). */
 const MAX_ATTEMPTS = 1000;
 /** How long `close` waits for an open under way. */
 const CLOSE_WAIT_MS = 1000;
@@ -17,6 +17,14 @@ export interface Change<T> {
   value?: string | null | undefined;
 }
 
+type Result = { ok: true; result: unknown } | { ok: false; err: unknown };
+
+interface PendingChange {
+  change: (value: string | null) => Change<unknown>;
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * A JetStream key-value bucket on its own connection, opened on first use (and again after a failed
  * open). `change` is the one way shared documents are modified: read, compute, write back on the
@@ -27,6 +35,8 @@ export class KvBucket {
   readonly #bucket: string;
   readonly #name: string;
   readonly #logger: Logger | undefined;
+  /** Per key: changes waiting for the write under way to end (present while one is). */
+  readonly #pending = new Map<string, PendingChange[]>();
   #ready: Promise<{ nc: NatsConnection; kv: KV }> | undefined;
   #closed = false;
 
@@ -45,17 +55,71 @@ export class KvBucket {
   /**
    * Applies `change` to the key's current value and writes the outcome only if nobody wrote the key
    * in between; otherwise runs `change` again on a fresh read. `change` must not have side effects.
+   *
+   * Changes to one key made on this node while a write of it is under way are applied together, in
+   * the order they came, by the next write: the key sees one writer per node, not one per caller, so
+   * many callers on one busy key do not make each other start over again and again.
    */
-  async change<T>(key: string, change: (value: string | null) => Change<T>): Promise<T> {
+  change<T>(key: string, change: (value: string | null) => Change<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const op = { change, resolve, reject } as PendingChange;
+      const queued = this.#pending.get(key);
+      if (queued) {
+        queued.push(op);
+        return;
+      }
+      this.#pending.set(key, [op]);
+      void this.#writeAll(key);
+    });
+  }
+
+  /** Writes the key's pending changes, a batch at a time, until none is left. */
+  async #writeAll(key: string): Promise<void> {
+    for (;;) {
+      const batch = this.#pending.get(key)!;
+      if (batch.length === 0) {
+        this.#pending.delete(key);
+        return;
+      }
+      this.#pending.set(key, []);
+      try {
+        const results = await this.#write(key, batch);
+        batch.forEach((op, i) => {
+          const r = results[i]!;
+          if (r.ok) op.resolve(r.result);
+          else op.reject(r.err);
+        });
+      } catch (err) {
+        for (const op of batch) op.reject(err);
+      }
+    }
+  }
+
+  /** One compare-and-set of the key with every change of the batch applied in turn; their results. */
+  async #write(key: string, batch: PendingChange[]): Promise<Result[]> {
     const { kv } = await this.#open();
     for (let attempt = 1; ; attempt++) {
-      const { value, revision } = await this.#read(key);
-      const outcome = change(value);
-      if (outcome.value === undefined || (outcome.value === null && value === null)) return outcome.result;
+      const read = await this.#read(key);
+      let value = read.value;
+      let changed = false;
+      const results = batch.map((op): Result => {
+        let outcome: Change<unknown>;
+        try {
+          outcome = op.change(value);
+        } catch (err) {
+          return { ok: false, err }; // that caller's change alone fails
+        }
+        if (outcome.value !== undefined) {
+          value = outcome.value;
+          changed = true;
+        }
+        return { ok: true, result: outcome.result };
+      });
+      if (!changed || (value === null && read.value === null) || value === read.value) return results;
       try {
-        if (outcome.value === null) await kv.delete(key, { previousSeq: revision });
-        else await kv.put(key, codec.encode(outcome.value), { previousSeq: revision });
-        return outcome.result;
+        if (value === null) await kv.delete(key, { previousSeq: read.revision });
+        else await kv.put(key, codec.encode(value), { previousSeq: read.revision });
+        return results;
       } catch (err) {
         const code = (err as { api_error?: { err_code?: number } }).api_error?.err_code;
         if (code !== WRONG_LAST_SEQUENCE || attempt >= MAX_ATTEMPTS) throw err;

@@ -24,6 +24,12 @@ export interface WebhooksOptions {
   post?: PostWebhook;
   /** Jitter source for retry delays. @default Math.random */
   random?: () => number;
+  /**
+   * In a cluster: asks the other nodes to drop a removal they hold for the channel (or, with a user
+   * id, for that member) and resolves true when one did. Then the re-add is not reported either: a
+   * client that left one node and came back on another within the delay is invisible to the receiver.
+   */
+  cancelElsewhere?: (appId: string, channel: string, userId: string | undefined) => Promise<boolean>;
 }
 
 type AppWebhook = App['webhooks'][number];
@@ -52,6 +58,9 @@ export class Webhooks implements ChannelEvents {
   readonly #dispatcher: WebhookDispatcher;
   /** `<appId>\n<channel>` → monotonic time of its last `cache_miss`, oldest first. */
   readonly #cacheMisses = new Map<string, number>();
+  readonly #cancelElsewhere: WebhooksOptions['cancelElsewhere'];
+  /** `<appId>\n<channel>` → its occupancy and membership reports, handled one after another. */
+  readonly #channelOrder = new Map<string, Promise<void>>();
   #flushing = false;
   #closed = false;
   #flushed: Promise<void> | undefined;
@@ -61,6 +70,7 @@ export class Webhooks implements ChannelEvents {
     this.#config = config;
     this.#logger = logger;
     this.#now = options.now ?? Date.now;
+    this.#cancelElsewhere = config.vacateDelayMs > 0 ? options.cancelElsewhere : undefined;
     this.#delay = new RemovalDelay(config.vacateDelayMs, (app, event) => this.#route(app, event));
     this.#batcher = new Batcher({
       windowMs: config.batchWindowMs,
@@ -86,25 +96,51 @@ export class Webhooks implements ChannelEvents {
   }
 
   channelOccupied(app: App, channel: string): void {
-    if (!this.#wanted(app) || this.#delay.channelOccupied(app.id, channel)) return;
-    this.#emit(app, { name: 'channel_occupied', channel });
+    if (!this.#wanted(app)) return;
+    this.#inOrder(app, channel, async () => {
+      if (this.#delay.channelOccupied(app.id, channel)) return;
+      if (this.#cancelElsewhere && (await this.#cancelElsewhere(app.id, channel, undefined))) return;
+      this.#emit(app, { name: 'channel_occupied', channel });
+    });
   }
 
   channelVacated(app: App, channel: string): void {
     if (!this.#wanted(app)) return;
-    if (this.#flushing) return this.#emit(app, { name: 'channel_vacated', channel });
-    this.#delay.channelVacated(app, channel, this.#now());
+    this.#inOrder(app, channel, () => {
+      if (this.#flushing || this.#config.vacateDelayMs === 0) {
+        return this.#emit(app, { name: 'channel_vacated', channel });
+      }
+      this.#delay.channelVacated(app, channel, this.#now());
+    });
   }
 
   memberAdded(app: App, channel: string, userId: string): void {
-    if (!this.#wanted(app) || this.#delay.memberAdded(app.id, channel, userId)) return;
-    this.#emit(app, { name: 'member_added', channel, user_id: userId });
+    if (!this.#wanted(app)) return;
+    this.#inOrder(app, channel, async () => {
+      if (this.#delay.memberAdded(app.id, channel, userId)) return;
+      if (this.#cancelElsewhere && (await this.#cancelElsewhere(app.id, channel, userId))) return;
+      this.#emit(app, { name: 'member_added', channel, user_id: userId });
+    });
   }
 
   memberRemoved(app: App, channel: string, userId: string): void {
     if (!this.#wanted(app)) return;
-    if (this.#flushing) return this.#emit(app, { name: 'member_removed', channel, user_id: userId });
-    this.#delay.memberRemoved(app, channel, userId, this.#now());
+    this.#inOrder(app, channel, () => {
+      if (this.#flushing || this.#config.vacateDelayMs === 0) {
+        return this.#emit(app, { name: 'member_removed', channel, user_id: userId });
+      }
+      this.#delay.memberRemoved(app, channel, userId, this.#now());
+    });
+  }
+
+  /**
+   * Another node's `cancelElsewhere`: drops the removal held here for the channel (or the member), if
+   * any; true when one was dropped.
+   */
+  cancelHeld(appId: string, channel: string, userId: string | undefined): boolean {
+    return userId === undefined
+      ? this.#delay.channelOccupied(appId, channel)
+      : this.#delay.memberAdded(appId, channel, userId);
   }
 
   clientEvent(app: App, record: ClientEventRecord): void {
@@ -159,6 +195,7 @@ export class Webhooks implements ChannelEvents {
     const deadline = performance.now() + timeoutMs;
     // Connections closed just before may still be reporting their last unsubscriptions.
     await nextTurn();
+    await Promise.all(this.#channelOrder.values());
     do {
       this.#delay.releaseAll();
       this.#batcher.flush();
@@ -175,6 +212,27 @@ export class Webhooks implements ChannelEvents {
     this.#batcher.close();
     this.#cacheMisses.clear();
     await this.#dispatcher.close();
+  }
+
+  /**
+   * Runs a channel's reports in the order they came. Without a cluster to ask, each runs at once;
+   * with one, a report waits for the question before it, so `channel_occupied` precedes the
+   * channel's first `member_added` and `member_removed` precedes `channel_vacated`.
+   */
+  #inOrder(app: App, channel: string, step: () => void | Promise<void>): void {
+    const key = `${app.id}\n${channel}`;
+    const before = this.#channelOrder.get(key);
+    if (!before && !this.#cancelElsewhere) {
+      void step();
+      return;
+    }
+    const run = (before ?? Promise.resolve()).then(step).catch((err: unknown) => {
+      this.#logger.error({ err, appId: app.id, channel }, 'webhook report failed');
+    });
+    this.#channelOrder.set(key, run);
+    void run.finally(() => {
+      if (this.#channelOrder.get(key) === run) this.#channelOrder.delete(key);
+    });
   }
 
   #wanted(app: App): boolean {

@@ -28,6 +28,8 @@ export class WebhookReceiver {
   readonly requests: ReceivedWebhook[] = [];
   readonly #server: Server;
   readonly #hanging = new Set<ServerResponse>();
+  /** Events of the requests answered 2xx, appended as they come. */
+  readonly #events: WebhookEventJson[] = [];
   #respond: Responder;
   #waiters: { check: () => boolean; resolve: () => void }[] = [];
 
@@ -51,6 +53,9 @@ export class WebhookReceiver {
           res.on('close', () => this.#hanging.delete(res));
         } else {
           res.writeHead(request.answer, { 'Content-Type': 'text/plain' }).end('ok');
+          const { events } = request.body;
+          if (request.answer >= 200 && request.answer < 300 && Array.isArray(events))
+            this.#events.push(...events);
         }
         this.#notify();
       });
@@ -73,8 +78,8 @@ export class WebhookReceiver {
   }
 
   /** Events of the requests answered 2xx, in arrival order. */
-  get events(): WebhookEventJson[] {
-    return this.accepted.flatMap((r) => r.body.events);
+  get events(): readonly WebhookEventJson[] {
+    return this.#events;
   }
 
   /** Requests waiting for an answer that will never come. */

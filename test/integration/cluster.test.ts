@@ -260,6 +260,8 @@ interface ClusterOptions {
   prefix: string;
   timings: Timings;
   webhookUrl?: string;
+  webhookEvents?: string[];
+  vacateDelayMs?: number;
   count?: number;
 }
 
@@ -269,10 +271,12 @@ interface ClusterOptions {
  */
 async function startCluster(options: ClusterOptions): Promise<Node[]> {
   const { driver, url, prefix, timings, webhookUrl, count = 3 } = options;
+  const events = options.webhookEvents ?? ['member_removed', 'channel_vacated'];
   const app = {
     ...APP,
     clientEvents: true,
-    ...(webhookUrl ? { webhooks: [{ url: webhookUrl, events: ['member_removed', 'channel_vacated'] }] } : {}),
+    watchlistEvents: true,
+    ...(webhookUrl ? { webhooks: [{ url: webhookUrl, events }] } : {}),
   };
   const env = {
     HERALD_LOG_LEVEL: 'info',
@@ -281,7 +285,7 @@ async function startCluster(options: ClusterOptions): Promise<Node[]> {
     HERALD_ADAPTER_HEARTBEAT_MS: String(timings.heartbeatMs),
     HERALD_ADAPTER_NODE_TIMEOUT_MS: String(timings.nodeTimeoutMs),
     HERALD_ADAPTER_REQUEST_TIMEOUT_MS: String(timings.requestTimeoutMs),
-    HERALD_WEBHOOKS_VACATE_DELAY_MS: '0',
+    HERALD_WEBHOOKS_VACATE_DELAY_MS: String(options.vacateDelayMs ?? 0),
   };
   const nodes: Node[] = [];
   try {
@@ -307,6 +311,43 @@ async function startCluster(options: ClusterOptions): Promise<Node[]> {
   } catch (err) {
     await Promise.allSettled(nodes.map((n) => n.stop())); // the start failure is the error to report
     throw err;
+  }
+}
+
+/** Every occupancy and membership webhook. */
+const MEMBERSHIP_WEBHOOKS = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'];
+
+/**
+ * Runs `body` on a fresh cluster whose nodes post every occupancy and membership webhook to a fresh
+ * receiver; stops the nodes and forgets their shared state afterwards.
+ */
+async function withWebhookCluster(
+  driver: Driver,
+  url: string,
+  name: string,
+  options: { timings: Timings; vacateDelayMs?: number },
+  body: (nodes: Node[], webhooks: WebhookReceiver) => Promise<void>,
+): Promise<void> {
+  const prefix = uniquePrefix(`cluster-${name}-${driver}`);
+  const webhooks = await WebhookReceiver.start();
+  let nodes: Node[] = [];
+  try {
+    nodes = await startCluster({
+      driver,
+      url,
+      prefix,
+      webhookUrl: webhooks.url,
+      webhookEvents: MEMBERSHIP_WEBHOOKS,
+      ...options,
+    });
+    await body(nodes, webhooks);
+  } finally {
+    try {
+      await stopAll(nodes);
+    } finally {
+      await webhooks.close();
+      await cleanup(driver, prefix);
+    }
   }
 }
 
@@ -438,6 +479,57 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
         }
       });
 
+      test('watchlists: a watcher hears of a user signing in and out on other nodes, once', async () => {
+        const raws: RawClient[] = [];
+        const WATCHLIST = 'pusher_internal:watchlist_events';
+        const signedIn = async (node: Node, id: string, watchlist?: string[]) => {
+          const { client, socketId } = await RawClient.connect(`ws://127.0.0.1:${node.port}/app/${APP.key}`);
+          raws.push(client);
+          const user = watchlist ? { id, watchlist } : { id };
+          client.send({ event: 'pusher:signin', data: node.sdk.authenticateUser(socketId, user) });
+          await within(client.next('pusher:signin_success'), GUARD_MS, `${id} signed in on ${node.name}`);
+          return client;
+        };
+        const change = async (client: RawClient, what: string) =>
+          (await within(client.next(WATCHLIST), GUARD_MS, what)).data;
+        try {
+          const [n1, n2, n3] = nodes as [Node, Node, Node];
+          const watcher = await signedIn(n1, 'watcher', ['wendy']);
+          assert.deepEqual(await change(watcher, 'the snapshot'), {
+            events: [{ name: 'offline', user_ids: ['wendy'] }],
+          });
+          const onNode2 = await signedIn(n2, 'wendy');
+          assert.deepEqual(await change(watcher, 'wendy online'), {
+            events: [{ name: 'online', user_ids: ['wendy'] }],
+          });
+          // A second connection elsewhere, then the first one going away: she is online all along.
+          const onNode3 = await signedIn(n3, 'wendy');
+          onNode2.close();
+          await within(onNode2.closed, GUARD_MS, 'the node2 connection to close');
+          // A newcomer's snapshot, taken on node3, says she is online.
+          const second = await signedIn(n3, 'watcher2', ['wendy']);
+          assert.deepEqual(await change(second, 'the second snapshot'), {
+            events: [{ name: 'online', user_ids: ['wendy'] }],
+          });
+          onNode3.close();
+          assert.deepEqual(await change(watcher, 'wendy offline'), {
+            events: [{ name: 'offline', user_ids: ['wendy'] }],
+          });
+          assert.deepEqual(await change(second, 'wendy offline, seen on node3'), {
+            events: [{ name: 'offline', user_ids: ['wendy'] }],
+          });
+          watcher.send({ event: 'pusher:ping', data: {} });
+          await within(watcher.next('pusher:pong'), GUARD_MS, 'pong');
+          assert.deepEqual(
+            watcher.frames.filter((f) => f.event === WATCHLIST),
+            [],
+            'no other watchlist event',
+          );
+        } finally {
+          for (const client of raws) client.close();
+        }
+      });
+
       test('the HTTP API on any node answers with cluster-wide counts and lists', async () => {
         const [n1, n2, n3] = nodes as [Node, Node, Node];
         const pub = `public-count-${randomUUID()}`;
@@ -541,6 +633,208 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
       }
     });
 
+    test('webhooks exactly once over 1,000 presence joins and leaves on random nodes', () =>
+      withWebhookCluster(
+        driver,
+        sharedUrl,
+        'churn',
+        { timings: { heartbeatMs: 500, nodeTimeoutMs: 5_000, requestTimeoutMs: 2_000 } },
+        async (nodes, webhooks) => {
+          const clients: RawClient[] = [];
+          try {
+            const channel = 'presence-churn';
+            const users = Array.from({ length: 50 }, (_, i) => `user${i}`);
+            const cycles = 20;
+            // Member removals per user, counted as the webhooks come (every request re-checks 50 waiters).
+            const removed = new Map<string, number>();
+            let counted = 0;
+            const removals = (userId: string) => {
+              for (const events = webhooks.events; counted < events.length; counted++) {
+                const e = events[counted]!;
+                if (e.name === 'member_removed')
+                  removed.set(e.user_id as string, (removed.get(e.user_id as string) ?? 0) + 1);
+              }
+              return removed.get(userId) ?? 0;
+            };
+            // Each user has a connection on every node and, one cycle after another, joins through a random
+            // one and leaves again; the users run side by side, all on one channel.
+            await Promise.all(
+              users.map(async (userId) => {
+                const sockets = await Promise.all(
+                  nodes.map(async (n) => {
+                    const c = await RawClient.connect(`ws://127.0.0.1:${n.port}/app/${APP.key}?protocol=7`);
+                    clients.push(c.client);
+                    return { ...c, node: n };
+                  }),
+                );
+                for (let cycle = 1; cycle <= cycles; cycle++) {
+                  const { client, socketId, node } = sockets[Math.floor(Math.random() * sockets.length)]!;
+                  const auth = node.sdk.authorizeChannel(socketId, channel, { user_id: userId });
+                  const reply = await within(
+                    client.subscribe(channel, { ...auth }),
+                    GUARD_MS,
+                    `${userId} join`,
+                  );
+                  assert.equal(reply.event, 'pusher_internal:subscription_succeeded', JSON.stringify(reply));
+                  client.send({ event: 'pusher:unsubscribe', data: { channel } });
+                  // The leave is done once its webhook arrived: the next join is a join again.
+                  await within(
+                    webhooks.until(() => removals(userId) >= cycle),
+                    GUARD_MS,
+                    `${userId} leave ${cycle} webhook`,
+                  );
+                }
+              }),
+            );
+            const count = (name: string, userId?: string) =>
+              webhooks.events.filter((e) => e.name === name && (userId === undefined || e.user_id === userId))
+                .length;
+            await within(
+              webhooks.until(() => count('channel_vacated') === count('channel_occupied')),
+              GUARD_MS,
+              'every occupation vacated',
+            );
+            // A last round trip through every node: anything still on its way has arrived.
+            const marker = 'presence-churn-marker';
+            for (const n of nodes) {
+              const { client, socketId } = await RawClient.connect(
+                `ws://127.0.0.1:${n.port}/app/${APP.key}?protocol=7`,
+              );
+              clients.push(client);
+              const auth = n.sdk.authorizeChannel(socketId, marker, { user_id: n.name });
+              await within(client.subscribe(marker, { ...auth }), GUARD_MS, `${n.name} marker`);
+              client.send({ event: 'pusher:unsubscribe', data: { channel: marker } });
+              await within(
+                webhooks.event(
+                  (e) => e.name === 'member_removed' && e.channel === marker && e.user_id === n.name,
+                ),
+                GUARD_MS,
+                `${n.name} marker webhook`,
+              );
+            }
+            for (const userId of users) {
+              assert.equal(count('member_added', userId), cycles, `${userId} added`);
+              assert.equal(count('member_removed', userId), cycles, `${userId} removed`);
+              // A node reports a member's join before its leave, and the next join came after that leave.
+              const order = webhooks.events.filter((e) => e.user_id === userId).map((e) => e.name);
+              const alternating = Array.from({ length: cycles }, () => [
+                'member_added',
+                'member_removed',
+              ]).flat();
+              assert.deepEqual(order, alternating, `${userId}: each join reported before its leave`);
+            }
+            const churn = webhooks.events.filter((e) => e.channel === channel);
+            const occupied = churn.filter((e) => e.name === 'channel_occupied').length;
+            const vacated = churn.filter((e) => e.name === 'channel_vacated').length;
+            assert.ok(occupied >= 1, 'the channel was occupied');
+            assert.equal(vacated, occupied, 'every occupation ended in one vacate');
+          } finally {
+            for (const c of clients) c.close();
+          }
+        },
+      ));
+
+    test('leaving one node and coming back on another within the vacate delay makes no webhooks', () =>
+      withWebhookCluster(
+        driver,
+        sharedUrl,
+        'delay',
+        {
+          timings: { heartbeatMs: 500, nodeTimeoutMs: 5_000, requestTimeoutMs: 2_000 },
+          vacateDelayMs: 1_000,
+        },
+        async (nodes, webhooks) => {
+          const [n1, n2] = nodes as [Node, Node, Node];
+          const channel = 'presence-hop';
+          const first = n1.client('eve');
+          const onFirst = await subscribed(first, channel, 'eve@node1');
+          await webhooks.event((e) => e.name === 'member_added' && e.channel === channel);
+          // Eve's page moves from node1 to node2: she leaves, and is back before the delay is over.
+          first.unsubscribe(channel);
+          const members = async () =>
+            (await n1.get<{ users: unknown[] }>(`/channels/${channel}/users`)).users.length;
+          await within(
+            (async () => {
+              while ((await members()) > 0); // each turn is a request to node1: gone once it handled the leave
+            })(),
+            GUARD_MS,
+            'node1 to see eve leave',
+          );
+          const onSecond = await subscribed(n2.client('eve'), channel, 'eve@node2');
+          assert.deepEqual(presenceIds(onSecond), ['eve']);
+          assert.deepEqual(onFirst.members('pusher:member_removed'), []);
+          // A removal node1 holds after eve's is released after hers: once it arrived, hers would have.
+          const marker = await subscribed(n1.client('mallory'), 'presence-hop-marker', 'marker@node1');
+          marker.client.unsubscribe('presence-hop-marker');
+          await webhooks.event((e) => e.name === 'channel_vacated' && e.channel === 'presence-hop-marker');
+          const hop = () => webhooks.events.filter((e) => e.channel === channel).map((e) => e.name);
+          assert.deepEqual(hop(), ['channel_occupied', 'member_added']);
+
+          // Leaving for good: one removal and one vacate, once the delay is over.
+          onSecond.client.unsubscribe(channel);
+          await webhooks.event((e) => e.name === 'channel_vacated' && e.channel === channel);
+          assert.deepEqual(hop(), ['channel_occupied', 'member_added', 'member_removed', 'channel_vacated']);
+        },
+      ));
+
+    test('a rolling restart: clients told to reconnect come back on another node, nobody sees them go', () =>
+      withWebhookCluster(
+        driver,
+        sharedUrl,
+        'rolling',
+        {
+          timings: { heartbeatMs: 200, nodeTimeoutMs: 1_500, requestTimeoutMs: 1_000 },
+          vacateDelayMs: 2_000,
+        },
+        async (nodes, webhooks) => {
+          const [n1, n2, n3] = nodes as [Node, Node, Node];
+          const channel = 'presence-rolling';
+          const bob = await subscribed(n2.client('bob'), channel, 'bob@node2');
+          // Alice is on a raw socket, so that she can follow the load balancer to node3 when told to go.
+          const join = async (node: Node) => {
+            const { client, socketId } = await RawClient.connect(
+              `ws://127.0.0.1:${node.port}/app/${APP.key}`,
+            );
+            const auth = node.sdk.authorizeChannel(socketId, channel, { user_id: 'alice' });
+            const reply = await within(
+              client.subscribe(channel, { ...auth }),
+              GUARD_MS,
+              `alice on ${node.name}`,
+            );
+            assert.equal(reply.event, 'pusher_internal:subscription_succeeded');
+            return client;
+          };
+          const onNode1 = await join(n1);
+          await bob.next('pusher:member_added', (m: { id: string }) => m.id === 'alice');
+          await webhooks.event((e) => e.name === 'member_added' && e.user_id === 'alice');
+
+          const marks = [n2, n3].map((n) => n.logs.length);
+          const stopping = n1.stop();
+          assert.equal((await within(onNode1.closed, GUARD_MS, 'alice told to reconnect')).code, 4200);
+          const onNode3 = await join(n3);
+          await stopping;
+          // Once the handover is over the survivors clean up after node1, and alice is still there.
+          await Promise.all(
+            [n2, n3].map((n, i) =>
+              n.log((r) => r.msg === 'handover over: cleaning up after the node', 'the handover', marks[i]),
+            ),
+          );
+          await barrier([n2, n3], channel, [bob]);
+          assert.deepEqual(bob.members('pusher:member_removed'), []);
+          assert.deepEqual(bob.members('pusher:member_added'), ['alice']);
+          assert.deepEqual(presenceIds(bob), ['alice', 'bob']);
+          const users = await n2.get<{ users: { id: string }[] }>(`/channels/${channel}/users`);
+          assert.deepEqual(users.users.map((u) => u.id).sort(), ['alice', 'bob']);
+
+          // Leaving for good is seen once, by bob and by the webhook receiver.
+          onNode3.close();
+          await bob.next('pusher:member_removed', (m: { id: string }) => m.id === 'alice');
+          await webhooks.event((e) => e.name === 'member_removed' && e.user_id === 'alice');
+          const alice = webhooks.events.filter((e) => e.user_id === 'alice').map((e) => e.name);
+          assert.deepEqual(alice, ['member_added', 'member_removed']);
+        },
+      ));
+
     test('a node stops on SIGTERM, exit code 0, while its broker is down', async () => {
       const broker = await PrivateBroker.create(driver);
       const timings = { heartbeatMs: 200, nodeTimeoutMs: 1_500, requestTimeoutMs: 1_000 };
@@ -609,6 +903,15 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
         await r2.next('during');
         // ...and a newcomer on node3 subscribes to a channel new to the cluster.
         const late = await subscribed(n3.client(), 'public-late', 'late@node3');
+        // A presence subscription needs the shared store. NATS requests time out during the outage and
+        // the client is told, with nothing left half-joined (Redis queues the commands until it is back).
+        if (driver === 'nats') {
+          const daveClient = n3.client('dave');
+          const dave = new Watch('dave@node3', daveClient, daveClient.subscribe('presence-outage'));
+          const refusal = await dave.next<{ type: string; status: number }>('pusher:subscription_error');
+          assert.deepEqual([refusal.type, refusal.status], ['ServerError', 503]);
+          assert.deepEqual(dave.all('pusher:subscription_succeeded'), []);
+        }
 
         const reconnected = nodes.map((n) => n.logs.length);
         await broker.start();
@@ -638,6 +941,8 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
         for (const n of nodes) {
           const { users } = await n.get<{ users: { id: string }[] }>('/channels/presence-restart/users');
           assert.deepEqual(users.map((u) => u.id).sort(), ['alice', 'bob'], n.name);
+          const outage = await n.get<{ users: { id: string }[] }>('/channels/presence-outage/users');
+          assert.deepEqual(outage.users, [], `${n.name}: a refused member is not a member`);
         }
         const carol = await subscribed(n3.client('carol'), 'presence-restart', 'carol@node3');
         assert.deepEqual(presenceIds(carol), ['alice', 'bob', 'carol']);

@@ -101,7 +101,7 @@ describe('webhooks (spec §7)', () => {
         assert.equal(typeof request.body.time_ms, 'number');
       }
       const events = receiver.events;
-      const sorted = (list: unknown[]) => list.map((e) => JSON.stringify(e)).sort();
+      const sorted = (list: readonly unknown[]) => list.map((e) => JSON.stringify(e)).sort();
       assert.deepEqual(
         sorted(events),
         sorted([

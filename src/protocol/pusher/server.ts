@@ -20,7 +20,7 @@ import { type ChannelEvents, NO_CHANNEL_EVENTS } from './events.js';
 import { PusherSocket, type SocketOwner } from './socket.js';
 import { Subscriptions } from './subscriptions.js';
 import { UserRegistry } from './user-registry.js';
-import { Users } from './users.js';
+import { SIGNED_IN, Users, WATCHLIST_OP } from './users.js';
 
 export type { PusherServerOptions } from './context.js';
 
@@ -63,6 +63,8 @@ export class PusherServer implements SocketOwner, PusherContext {
   readonly #users: Users;
   readonly #inflight = new Set<Promise<void>>();
   #sweep: NodeJS.Timeout | undefined;
+  /** Stopping with a handover: closed connections leave the shared store as it is. */
+  #handover = false;
 
   constructor(options: PusherServerOptions) {
     this.options = options;
@@ -91,6 +93,12 @@ export class PusherServer implements SocketOwner, PusherContext {
       const state = this.#apps.get(appId);
       return state ? this.#users.terminate(state.app, userId) : 0;
     });
+    adapter.handle(WATCHLIST_OP, (p) => {
+      const { appId, userId, name } = (p ?? {}) as Record<string, unknown>;
+      const state = typeof appId === 'string' ? this.#apps.get(appId) : undefined;
+      if (!state || typeof userId !== 'string' || (name !== 'online' && name !== 'offline')) return;
+      this.#users.tellWatchers(state.app, userId, name);
+    });
     adapter.onNodeDown((nodeId) => {
       this.#nodeDown(nodeId).catch((err) =>
         this.options.logger.error({ err, nodeId }, 'node cleanup failed'),
@@ -105,8 +113,13 @@ export class PusherServer implements SocketOwner, PusherContext {
     this.#sweep = setInterval(() => this.#checkLiveness(), every);
   }
 
-  /** Sends every client 4200 (reconnect now) and stops the timers. */
-  stop(): void {
+  /**
+   * Sends every client 4200 (reconnect now) and stops the timers. With `handover`, the connections'
+   * presence and occupancy entries stay in the shared store for the other nodes to clean up after the
+   * handover (see `Adapter.close`): clients that reconnect to them meanwhile never left.
+   */
+  stop(options: { handover?: boolean } = {}): void {
+    this.#handover = options.handover === true;
     clearInterval(this.#sweep);
     this.#sweep = undefined;
     this.#subscriptions.close();
@@ -211,8 +224,11 @@ export class PusherServer implements SocketOwner, PusherContext {
     const app = socket.app;
     if (!app) return;
     this.#apps.get(app.id)?.sockets.delete(socket.id);
-    this.#users.closed(socket, app);
+    const handover = this.#handover;
+    if (handover) this.#subscriptions.release(socket, app);
     this.#enqueue(socket, async () => {
+      await this.#users.closed(socket, app, handover);
+      if (handover) return;
       for (const channel of [...socket.channels.keys()])
         await this.#subscriptions.unsubscribe(socket, app, channel);
     });
@@ -292,6 +308,11 @@ export class PusherServer implements SocketOwner, PusherContext {
     const appOf = (namespace: string) => this.options.apps.findById(namespace.slice(namespaceOf('').length));
     const left = await this.options.presence.removeNode(nodeId);
     for (const { namespace, channel, userId } of left) {
+      if (channel === SIGNED_IN) {
+        const app = await appOf(namespace);
+        if (app) await this.#users.announce(app, userId, 'offline');
+        continue;
+      }
       const text = encodeInternal('pusher_internal:member_removed', { user_id: userId }, channel);
       await this.options.adapter.publish({ namespace, channel, text });
       const app = await appOf(namespace);

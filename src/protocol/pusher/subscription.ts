@@ -23,7 +23,7 @@ export interface RefusedSubscription {
   ok: false;
   /** Absent when the request named no channel. */
   channel?: string;
-  type: 'AuthError' | 'ChannelNameError' | 'InvalidRequest' | 'LimitReached';
+  type: 'AuthError' | 'ChannelNameError' | 'InvalidRequest' | 'LimitReached' | 'ServerError';
   error: string;
   status: number;
 }

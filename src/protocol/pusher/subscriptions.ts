@@ -1,6 +1,7 @@
 import type { App } from '../../core/apps/app.js';
 import { channelKind } from '../../core/channels/names.js';
 import { Frame } from '../../core/frame.js';
+import type { JoinResult, PresenceMember } from '../../core/presence/store.js';
 import { encodeChannelEvent, encodeInternal, encodeObjectEvent, objectData } from './codec.js';
 import type { AppState, PusherContext } from './context.js';
 import type { PusherSocket } from './socket.js';
@@ -15,6 +16,14 @@ export class Subscriptions {
   readonly #ctx: PusherContext;
   readonly #counts: SubscriptionCountNotifier;
   readonly #countApps = new Map<string, AppState>();
+  /** Interest being added for a channel (`namespace\nchannel`), awaited by every new subscriber. */
+  readonly #interest = new Map<string, Promise<void>>();
+  /**
+   * Per channel (`namespace\nchannel`), its webhook reports still being made (an occupancy decision
+   * may wait for the cluster's store): the next report waits for them, so that the receiver hears a
+   * channel's events in the order they happened here.
+   */
+  readonly #reports = new Map<string, Promise<void>>();
 
   constructor(ctx: PusherContext) {
     this.#ctx = ctx;
@@ -51,19 +60,24 @@ export class Subscriptions {
     if (socket.state !== 'open' || !app) return;
     const check = checkSubscription(app, socket.id, data, socket.user);
     if (!check.ok) return this.#refuse(socket, check);
-    const { channel } = check;
-    if (socket.channels.has(channel)) return this.#succeeded(socket, app, check); // idempotent
-
+    const { channel, member } = check;
     const state = this.#ctx.state(app);
+    if (socket.channels.has(channel)) {
+      // Idempotent: the same answer again.
+      const members = member ? await this.#members(socket, state, channel) : undefined;
+      if (members !== null) await this.#succeeded(socket, app, check, members);
+      return;
+    }
+
     const { presence } = this.#ctx.options;
-    if (check.member) {
-      const joined = await presence.join(
-        state.namespace,
-        channel,
-        socket.id,
-        check.member,
-        app.maxPresenceMembers,
-      );
+    let joined: JoinResult | undefined;
+    let members: PresenceMember[] | undefined;
+    if (member) {
+      try {
+        joined = await presence.join(state.namespace, channel, socket.id, member, app.maxPresenceMembers);
+      } catch (err) {
+        return this.#unavailable(socket, channel, err, 'presence store could not record the member');
+      }
       if (joined === 'full') {
         return this.#refuse(socket, {
           ok: false,
@@ -73,32 +87,52 @@ export class Subscriptions {
           status: 403,
         });
       }
-      if (socket.state !== 'open') {
-        await presence.leave(state.namespace, channel, socket.id, check.member.userId);
-        return;
-      }
-      socket.channels.set(channel, check.member.userId);
-      this.#register(socket, app, state, channel);
-      await this.#succeeded(socket, app, check);
-      if (joined === 'added') {
-        this.#ctx.events.memberAdded(app, channel, check.member.userId);
-        const text = encodeInternal(
-          'pusher_internal:member_added',
-          { user_id: check.member.userId, user_info: check.member.info },
-          channel,
-        );
-        await this.#ctx.options.adapter.publish({
-          namespace: state.namespace,
-          channel,
-          text,
-          except: socket.id,
-        });
-      }
-      return;
+      const listed = socket.state === 'open' ? await this.#members(socket, state, channel) : null;
+      if (listed === null) return this.#forget(state, channel, socket.id, member.userId);
+      members = listed;
     }
-    socket.channels.set(channel, null);
-    this.#register(socket, app, state, channel);
-    await this.#succeeded(socket, app, check);
+
+    socket.channels.set(channel, member ? member.userId : null);
+    try {
+      await this.#register(socket, app, state, channel);
+    } catch (err) {
+      socket.channels.delete(channel);
+      if (member) await this.#forget(state, channel, socket.id, member.userId);
+      return this.#unavailable(socket, channel, err, 'adapter could not add interest');
+    }
+    await this.#succeeded(socket, app, check, members);
+    if (member && joined === 'added') {
+      const { userId } = member;
+      this.#report(state, channel, () => this.#ctx.events.memberAdded(app, channel, userId));
+      const text = encodeInternal(
+        'pusher_internal:member_added',
+        { user_id: member.userId, user_info: member.info },
+        channel,
+      );
+      await this.#ctx.options.adapter.publish({
+        namespace: state.namespace,
+        channel,
+        text,
+        except: socket.id,
+      });
+    }
+  }
+
+  /** The channel's members for `subscription_succeeded`; null (and the client told) when the store failed. */
+  async #members(socket: PusherSocket, state: AppState, channel: string): Promise<PresenceMember[] | null> {
+    try {
+      return await this.#ctx.options.presence.members(state.namespace, channel);
+    } catch (err) {
+      this.#unavailable(socket, channel, err, 'presence store could not list the members');
+      return null;
+    }
+  }
+
+  /** Takes back a membership that was never announced. */
+  async #forget(state: AppState, channel: string, socketId: string, userId: string): Promise<void> {
+    await this.#ctx.options.presence.leave(state.namespace, channel, socketId, userId).catch((err) => {
+      this.#ctx.options.logger.error({ err, channel }, 'presence store could not forget the member');
+    });
   }
 
   async unsubscribeRequest(socket: PusherSocket, data: unknown): Promise<void> {
@@ -124,42 +158,94 @@ export class Subscriptions {
     if (userId != null && (await presence.leave(state.namespace, channel, socket.id, userId))) {
       const text = encodeInternal('pusher_internal:member_removed', { user_id: userId }, channel);
       await adapter.publish({ namespace: state.namespace, channel, text, except: socket.id });
-      this.#ctx.events.memberRemoved(app, channel, userId);
+      this.#report(state, channel, () => this.#ctx.events.memberRemoved(app, channel, userId));
     }
-    if (vacated && !channelKind(channel).user) this.#occupancy(app, state, channel, false);
+    if (vacated && !channelKind(channel).user) {
+      this.#report(state, channel, () => this.#occupancy(app, state, channel, false));
+    }
   }
 
-  #register(socket: PusherSocket, app: App, state: AppState, channel: string): void {
+  /** Forgets the socket's subscriptions on this node only: the shared store keeps them (a handover). */
+  release(socket: PusherSocket, app: App): void {
+    const state = this.#ctx.state(app);
+    for (const channel of socket.channels.keys()) state.registry.remove(channel, socket);
+    socket.channels.clear();
+  }
+
+  /**
+   * Adds the socket to the local registry. The first local subscriber makes the adapter subscribe the
+   * node to the channel; every subscriber waits for that, and all of them are rolled back (and the
+   * error thrown) when the broker refuses.
+   */
+  async #register(socket: PusherSocket, app: App, state: AppState, channel: string): Promise<void> {
+    const key = `${state.namespace}\n${channel}`;
     if (state.registry.add(channel, socket)) {
-      const { adapter, logger } = this.#ctx.options;
-      adapter.addInterest(state.namespace, channel).catch((err) => {
-        logger.error({ err, channel }, 'adapter could not add interest');
-      });
-      if (!channelKind(channel).user) this.#occupancy(app, state, channel, true);
+      const pending = this.#ctx.options.adapter.addInterest(state.namespace, channel);
+      this.#interest.set(key, pending);
+      try {
+        await pending;
+      } catch (err) {
+        state.registry.remove(channel, socket);
+        throw err;
+      } finally {
+        if (this.#interest.get(key) === pending) this.#interest.delete(key);
+      }
+      if (!channelKind(channel).user) {
+        // The store's answer may take a while (or an outage): the subscriber does not wait for it,
+        // the channel's later reports do.
+        this.#report(state, channel, () => this.#occupancy(app, state, channel, true));
+      }
+    } else {
+      const pending = this.#interest.get(key);
+      if (pending) {
+        try {
+          await pending;
+        } catch (err) {
+          state.registry.remove(channel, socket);
+          throw err;
+        }
+      }
     }
     this.#countChanged(app, state, channel);
   }
 
+  /**
+   * Makes one of the channel's webhook reports after those still being made; at once when there are
+   * none and the report needs no waiting.
+   */
+  #report(state: AppState, channel: string, report: () => void | Promise<void>): void {
+    const key = `${state.namespace}\n${channel}`;
+    const before = this.#reports.get(key);
+    const made = before ? before.then(report) : report();
+    if (!made) return;
+    const run = made.catch((err: unknown) => {
+      this.#ctx.options.logger.error({ err, channel }, 'webhook report failed');
+    });
+    this.#reports.set(key, run);
+    this.#ctx.track(run);
+    void run.finally(() => {
+      if (this.#reports.get(key) === run) this.#reports.delete(key);
+    });
+  }
+
   /** Reports this node's first or last subscriber; the store says whether the whole cluster changed. */
-  #occupancy(app: App, state: AppState, channel: string, occupied: boolean): void {
+  #occupancy(app: App, state: AppState, channel: string, occupied: boolean): Promise<void> | undefined {
     const store = this.#ctx.options.occupancy;
     if (!store) {
       if (occupied) this.#ctx.events.channelOccupied(app, channel);
       else this.#ctx.events.channelVacated(app, channel);
-      return;
+      return undefined;
     }
     const decided = occupied
       ? store.occupy(state.namespace, channel)
       : store.vacate(state.namespace, channel);
-    this.#ctx.track(
-      decided.then(
-        (changed) => {
-          if (!changed) return;
-          if (occupied) this.#ctx.events.channelOccupied(app, channel);
-          else this.#ctx.events.channelVacated(app, channel);
-        },
-        (err) => this.#ctx.options.logger.error({ err, channel }, 'occupancy not recorded'),
-      ),
+    return decided.then(
+      (changed) => {
+        if (!changed) return;
+        if (occupied) this.#ctx.events.channelOccupied(app, channel);
+        else this.#ctx.events.channelVacated(app, channel);
+      },
+      (err) => this.#ctx.options.logger.error({ err, channel }, 'occupancy not recorded'),
     );
   }
 
@@ -170,12 +256,16 @@ export class Subscriptions {
     this.#counts.changed(state.namespace, channel);
   }
 
-  async #succeeded(socket: PusherSocket, app: App, check: AcceptedSubscription): Promise<void> {
-    const { channel, kind, member } = check;
+  async #succeeded(
+    socket: PusherSocket,
+    app: App,
+    check: AcceptedSubscription,
+    members: readonly PresenceMember[] | undefined,
+  ): Promise<void> {
+    const { channel, kind } = check;
     const namespace = this.#ctx.state(app).namespace;
     let data: unknown = {};
-    if (member) {
-      const members = await this.#ctx.options.presence.members(namespace, channel);
+    if (members) {
       const hash: Record<string, unknown> = {};
       for (const m of members) hash[m.userId] = m.info;
       data = { presence: { ids: members.map((m) => m.userId), hash, count: members.length } };
@@ -192,6 +282,18 @@ export class Subscriptions {
       socket.connection.send(new Frame(text));
       if (!cached) this.#ctx.events.cacheMiss(app, channel);
     }
+  }
+
+  /** The subscription failed on our side (store or broker): the client hears it, and may retry. */
+  #unavailable(socket: PusherSocket, channel: string, err: unknown, what: string): void {
+    this.#ctx.options.logger.error({ err, channel, socketId: socket.id }, what);
+    this.#refuse(socket, {
+      ok: false,
+      channel,
+      type: 'ServerError',
+      error: `Could not subscribe to ${channel} right now, try again`,
+      status: 503,
+    });
   }
 
   #refuse(socket: PusherSocket, refusal: RefusedSubscription): void {

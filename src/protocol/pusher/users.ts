@@ -10,8 +10,19 @@ import type { PusherSocket } from './socket.js';
 type WatchlistEvent = { name: 'online' | 'offline'; user_ids: string[] };
 
 /**
+ * Who is signed in, cluster-wide, for watchlist apps: a presence "channel" no real channel can be
+ * named ('#' is not allowed in channel names), one member per signed-in user, one entry per
+ * connection. The presence store decides atomically when a user comes online or goes offline
+ * anywhere, and cleans up after a node that died (see `PusherServer`'s node-down handling).
+ */
+export const SIGNED_IN = '#signed-in';
+
+/** The cluster operation that tells every node's watchers that a user came online or went offline. */
+export const WATCHLIST_OP = 'pusher.watchlist';
+
+/**
  * User authentication (spec §5): `pusher:signin`, the sign-in deadline of apps that require it,
- * watchlist events and terminating a user's connections.
+ * watchlist events (cluster-wide) and terminating a user's connections.
  */
 export class Users {
   readonly #ctx: PusherContext;
@@ -36,22 +47,46 @@ export class Users {
     }
   }
 
-  signin(socket: PusherSocket, data: unknown): void {
+  async signin(socket: PusherSocket, data: unknown): Promise<void> {
     const app = socket.app;
     if (socket.state !== 'open' || !app) return;
     const check = checkSignin(app, socket.id, data, socket.user);
     if (!check.ok) return this.#ctx.error(socket, CloseCode.UNAUTHORIZED, check.message);
     clearTimeout(socket.signinTimer);
     socket.signinTimer = undefined;
-    const users = this.#ctx.state(app).users;
+    const state = this.#ctx.state(app);
     const first = socket.user === undefined;
     socket.user = check.user;
+    state.users.add(check.user.id, socket);
+    // Recorded before the client hears of its success: from then on it counts as signed in everywhere.
+    let signedIn: Set<string> | undefined;
+    if (app.watchlistEvents) {
+      const { presence } = this.#ctx.options;
+      try {
+        if (first) {
+          const member = { userId: check.user.id, info: null };
+          const joined = await presence.join(
+            state.namespace,
+            SIGNED_IN,
+            socket.id,
+            member,
+            Number.MAX_SAFE_INTEGER,
+          );
+          if (joined === 'added') await this.announce(app, check.user.id, 'online');
+        }
+        if (check.watchlist.length > 0) {
+          signedIn = new Set((await presence.members(state.namespace, SIGNED_IN)).map((m) => m.userId));
+        }
+      } catch (err) {
+        this.#ctx.options.logger.error({ err, socketId: socket.id }, 'sign-in not recorded for watchlists');
+      }
+    }
+    if (socket.state !== 'open') return;
     socket.connection.send(
       new Frame(encodeObjectEvent('pusher:signin_success', { user_data: check.userData })),
     );
-    if (first && users.add(check.user.id, socket)) this.#announce(app, check.user.id, 'online');
-
     if (!app.watchlistEvents) return;
+    const users = state.users;
     users.unwatch(socket, socket.watchlist);
     socket.watchlist = check.watchlist;
     users.watch(socket, check.watchlist);
@@ -62,21 +97,39 @@ export class Users {
         `Watchlist limit exceeded. Only the first ${app.maxWatchlistSize} user IDs are accepted.`,
       );
     }
-    const online = check.watchlist.filter((id) => users.isOnline(id));
-    const offline = check.watchlist.filter((id) => !users.isOnline(id));
+    if (!signedIn) return;
+    const online = check.watchlist.filter((id) => signedIn.has(id));
+    const offline = check.watchlist.filter((id) => !signedIn.has(id));
     const events: WatchlistEvent[] = [];
     if (online.length > 0) events.push({ name: 'online', user_ids: online });
     if (offline.length > 0) events.push({ name: 'offline', user_ids: offline });
     if (events.length > 0) socket.connection.send(watchlistFrame(events));
   }
 
-  /** A connection closed: forget its sign-in and watchlist, announce the user offline if it was the last. */
-  closed(socket: PusherSocket, app: App): void {
+  /**
+   * A connection closed: forget its sign-in and watchlist; announce the user offline if that was its
+   * last connection anywhere. In a handover the shared record stays for the other nodes to settle.
+   */
+  async closed(socket: PusherSocket, app: App, handover: boolean): Promise<void> {
     clearTimeout(socket.signinTimer);
     socket.signinTimer = undefined;
-    const users = this.#ctx.state(app).users;
-    users.unwatch(socket, socket.watchlist);
-    if (socket.user && users.remove(socket.user.id, socket)) this.#announce(app, socket.user.id, 'offline');
+    const state = this.#ctx.state(app);
+    state.users.unwatch(socket, socket.watchlist);
+    if (!socket.user) return;
+    state.users.remove(socket.user.id, socket);
+    if (!app.watchlistEvents || handover) return;
+    const { presence } = this.#ctx.options;
+    if (await presence.leave(state.namespace, SIGNED_IN, socket.id, socket.user.id)) {
+      await this.announce(app, socket.user.id, 'offline');
+    }
+  }
+
+  /** Another node's (or this node's) announcement: tell this node's watchers of `userId`. */
+  tellWatchers(app: App, userId: string, name: 'online' | 'offline'): void {
+    const watchers = this.#ctx.state(app).users.watchers(userId);
+    if (watchers.size === 0) return;
+    const frame = watchlistFrame([{ name, user_ids: [userId] }]);
+    for (const watcher of watchers) watcher.connection.send(frame);
   }
 
   /** Closes every connection signed in as `userId` (spec §5.5); returns how many. */
@@ -87,12 +140,9 @@ export class Users {
     return sockets.length;
   }
 
-  #announce(app: App, userId: string, name: 'online' | 'offline'): void {
-    if (!app.watchlistEvents) return;
-    const watchers = this.#ctx.state(app).users.watchers(userId);
-    if (watchers.size === 0) return;
-    const frame = watchlistFrame([{ name, user_ids: [userId] }]);
-    for (const watcher of watchers) watcher.connection.send(frame);
+  /** To the user's watchers on every node. */
+  announce(app: App, userId: string, name: 'online' | 'offline'): Promise<void> {
+    return this.#ctx.options.adapter.broadcast(WATCHLIST_OP, { appId: app.id, userId, name });
   }
 }
 
