@@ -1,10 +1,13 @@
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
+import { superviseWorkers } from './workers.js';
 
 const USAGE = `Usage:
   herald start [options]                        start the server
@@ -21,6 +24,7 @@ Options:
   --pid-file FILE   write the process id here while running
   --redis-url URL   join a cluster through Redis (adapter.driver redis, adapter.url URL)
   --nats-url URL    join a cluster through NATS with JetStream (adapter.driver nats, adapter.url URL)
+  --workers N       run N processes on the port, one node each (needs --redis-url or --nats-url)
   -h, --help        this text
   -v, --version     print the version
 
@@ -38,6 +42,7 @@ const OPTIONS = {
   'pid-file': { type: 'string' },
   'redis-url': { type: 'string' },
   'nats-url': { type: 'string' },
+  workers: { type: 'string' },
   url: { type: 'string' },
   'socket-id': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -54,6 +59,7 @@ function overrides(values: Values): ConfigOverrides {
   if (values['app-key'] !== undefined) o.appKey = values['app-key'];
   if (values['app-secret'] !== undefined) o.appSecret = values['app-secret'];
   if (values['pid-file'] !== undefined) o.pidFile = values['pid-file'];
+  if (values.workers !== undefined) o.workers = values.workers;
   if (values.verbose) o.logLevel = 'debug';
   if (values['redis-url'] !== undefined) o.adapter = { driver: 'redis', url: values['redis-url'] };
   if (values['nats-url'] !== undefined) o.adapter = { driver: 'nats', url: values['nats-url'] };
@@ -112,6 +118,9 @@ function version(): string {
 }
 
 async function start(config: Readonly<Config>): Promise<number> {
+  if (config.workers > 1 && cluster.isPrimary) return supervise(config);
+  // A worker's supervisor owns the pid file and tells humans where to connect.
+  const alone = cluster.isPrimary;
   const herald = new Herald(config);
   try {
     await herald.start();
@@ -119,29 +128,27 @@ async function start(config: Readonly<Config>): Promise<number> {
     herald.logger.fatal({ err }, 'could not start');
     return 1;
   }
-  if (config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const app = config.apps[0]!;
+  if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
   herald.logger.info(
     { host: config.host, port: herald.port, apps: config.apps.length },
     `Herald ${version()} listening on http://${config.host}:${herald.port}`,
   );
-  process.stdout.write(
-    `\nConnect pusher-js with:\n  new Pusher('${app.key}', { wsHost: '${host}', wsPort: ${herald.port}, ` +
-      `forceTLS: false, enabledTransports: ['ws'], cluster: '' })\n` +
-      `HTTP API: http://${host}:${herald.port}/apps/${app.id}/events (app id ${app.id}, key ${app.key})\n\n`,
-  );
+  if (alone) printConnectHint(config, herald.port);
 
   let resolve: (code: number) => void = () => {};
   const exited = new Promise<number>((r) => {
     resolve = r;
   });
+  let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
+    // Ctrl-C reaches a worker twice: from the terminal and from its supervisor.
+    if (stopping) return;
+    stopping = true;
     herald.logger.info({ signal }, 'shutting down');
     herald
       .stop()
       .then(async () => {
-        if (config.pidFile) await unlink(config.pidFile).catch(() => {});
+        if (alone && config.pidFile) await unlink(config.pidFile).catch(() => {});
         resolve(0);
       })
       .catch((err) => {
@@ -152,6 +159,30 @@ async function start(config: Readonly<Config>): Promise<number> {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
   return exited;
+}
+
+async function supervise(config: Readonly<Config>): Promise<number> {
+  const logger = pino({ level: config.logLevel });
+  if (config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
+  const code = await superviseWorkers(config.workers, logger, (port) => {
+    logger.info(
+      { host: config.host, port, apps: config.apps.length, workers: config.workers },
+      `Herald ${version()} listening on http://${config.host}:${port} with ${config.workers} workers`,
+    );
+    printConnectHint(config, port);
+  });
+  if (config.pidFile) await unlink(config.pidFile).catch(() => {});
+  return code;
+}
+
+function printConnectHint(config: Readonly<Config>, port: number): void {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const app = config.apps[0]!;
+  process.stdout.write(
+    `\nConnect pusher-js with:\n  new Pusher('${app.key}', { wsHost: '${host}', wsPort: ${port}, ` +
+      `forceTLS: false, enabledTransports: ['ws'], cluster: '' })\n` +
+      `HTTP API: http://${host}:${port}/apps/${app.id}/events (app id ${app.id}, key ${app.key})\n\n`,
+  );
 }
 
 async function trigger(config: Readonly<Config>, args: string[], values: Values): Promise<number> {

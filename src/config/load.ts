@@ -20,6 +20,7 @@ export interface ConfigOverrides {
   port?: number | string;
   logLevel?: string;
   pidFile?: string;
+  workers?: number | string;
   appId?: string;
   appKey?: string;
   appSecret?: string;
@@ -165,6 +166,7 @@ export async function loadConfig(
   if (o.port !== undefined) raw.port = typeof o.port === 'string' ? parsePort(o.port) : o.port;
   if (o.logLevel !== undefined) raw.logLevel = o.logLevel;
   if (o.pidFile !== undefined) raw.pidFile = o.pidFile;
+  if (o.workers !== undefined) raw.workers = typeof o.workers === 'string' ? Number(o.workers) : o.workers;
   if (o.adapter !== undefined) {
     const adapter = raw.adapter !== null && typeof raw.adapter === 'object' ? (raw.adapter as Json) : {};
     raw.adapter = { ...adapter, ...o.adapter };

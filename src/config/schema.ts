@@ -273,6 +273,11 @@ export const configSchema = z
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     /** Written at start, removed at stop. @default none */
     pidFile: z.string().min(1).optional(),
+    /**
+     * Processes serving the port, each a node of the cluster: more than one needs a cluster adapter.
+     * @default 1
+     */
+    workers: positiveInt().default(1),
     /** `activity_timeout` announced to clients; also when the server pings a silent client. @default 120 */
     activityTimeoutSeconds: positiveInt().default(120),
     /** How long a pinged client has to answer before it is closed with 4201. @default 30 */
@@ -339,6 +344,19 @@ export const configSchema = z
       });
       const adapter: { driver?: unknown; url?: unknown } =
         config.adapter !== null && typeof config.adapter === 'object' ? config.adapter : {};
+      if (
+        typeof config.workers === 'number' &&
+        config.workers > 1 &&
+        adapter.driver !== 'redis' &&
+        adapter.driver !== 'nats'
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['workers'],
+          message:
+            'more than one worker needs adapter.driver "redis" or "nats" (--redis-url, --nats-url): the workers share presence, counts and events through it',
+        });
+      }
       if ((adapter.driver === 'redis' || adapter.driver === 'nats') && !adapter.url) {
         ctx.addIssue({
           code: 'custom',

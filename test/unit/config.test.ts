@@ -285,6 +285,27 @@ describe('loadConfig', () => {
     );
   });
 
+  test('workers: from --workers or HERALD_WORKERS; more than one needs a cluster adapter', async () => {
+    const fromEnv = await loadConfig({
+      env: { HERALD_WORKERS: '3', HERALD_ADAPTER_DRIVER: 'nats', HERALD_ADAPTER_URL: 'nats://b:4222' },
+    });
+    assert.equal(fromEnv.workers, 3);
+    const fromFlags = await loadConfig({
+      env: { HERALD_WORKERS: '3' },
+      overrides: { workers: '2', adapter: { driver: 'redis', url: 'redis://a:6379' } },
+    });
+    assert.equal(fromFlags.workers, 2);
+    assert.equal((await loadConfig({ env: {} })).workers, 1);
+    const alone = await problemsOf(() => loadConfig({ env: {}, overrides: { workers: '2' } }));
+    assert.equal(alone.length, 1);
+    assert.match(alone[0]!, /^workers: more than one worker needs adapter\.driver "redis" or "nats"/);
+    const zero = await problemsOf(() => loadConfig({ env: {}, overrides: { workers: 'none' } }));
+    assert.deepEqual(
+      zero.map((p) => p.slice(0, p.indexOf(':'))),
+      ['workers'],
+    );
+  });
+
   test('an unreadable or non-object file is named', async () => {
     const missing = join(dir, 'missing.json');
     assert.ok(

@@ -1,0 +1,75 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+
+/** The wait before a worker that died is replaced. */
+const REPLACE_DELAY_MS = 1000;
+
+/**
+ * `herald start --workers N`: this process forks N workers, each a whole node of the cluster, all on
+ * the same port (this process hands each new connection to the next worker in turn). A worker that
+ * dies is replaced; a worker that dies before it ever listened means the configuration cannot work, so
+ * everything stops. SIGTERM or SIGINT stops every worker the way it stops a single node, and resolves
+ * with the exit code: 0 once all stopped cleanly, 1 otherwise.
+ *
+ * `listening(port)` is called once, when the first worker listens.
+ */
+export function superviseWorkers(
+  count: number,
+  logger: Logger,
+  listening: (port: number) => void,
+): Promise<number> {
+  const live = new Set<Worker>();
+  const listened = new Set<Worker>();
+  let stopping = false;
+  let failed = false;
+  let announced = false;
+  const replacements = new Set<NodeJS.Timeout>();
+
+  return new Promise((resolve) => {
+    const fork = () => {
+      const worker = cluster.fork();
+      live.add(worker);
+      worker.once('listening', (address) => {
+        listened.add(worker);
+        if (!announced) {
+          announced = true;
+          listening(address.port);
+        }
+      });
+      worker.once('exit', (code, signal) => {
+        live.delete(worker);
+        const pid = worker.process.pid;
+        if (stopping) {
+          if (code !== 0) failed = true;
+        } else if (!listened.has(worker)) {
+          logger.fatal({ pid, code, signal }, 'a worker could not start: stopping');
+          failed = true;
+          stop();
+        } else {
+          logger.error({ pid, code, signal }, 'a worker died: starting another');
+          const timer = setTimeout(() => {
+            replacements.delete(timer);
+            if (!stopping) fork();
+          }, REPLACE_DELAY_MS);
+          replacements.add(timer);
+        }
+        if (stopping && live.size === 0) resolve(failed ? 1 : 0);
+      });
+    };
+
+    const stop = (signal?: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      if (signal) logger.info({ signal, workers: live.size }, 'shutting down the workers');
+      for (const timer of replacements) clearTimeout(timer);
+      replacements.clear();
+      for (const worker of live) worker.process.kill('SIGTERM');
+      if (live.size === 0) resolve(failed ? 1 : 0);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+
+    logger.info({ workers: count }, `starting ${count} workers`);
+    for (let i = 0; i < count; i++) fork();
+  });
+}
