@@ -1,5 +1,6 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { createRedis } from '../core/redis-client.js';
 import type { BrokerTransport } from './cluster.js';
 
 /**
@@ -15,8 +16,8 @@ export class RedisTransport implements BrokerTransport {
 
   constructor(url: string, logger: Logger, options: RedisOptions = {}) {
     const common: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: null, ...options };
-    this.#pub = new Redis(url, { ...common, connectionName: 'herald-pub' });
-    this.#sub = new Redis(url, { ...common, connectionName: 'herald-sub' });
+    this.#pub = createRedis(url, { ...common, connectionName: 'herald-pub' });
+    this.#sub = createRedis(url, { ...common, connectionName: 'herald-sub' });
     this.#logger = logger;
     for (const [name, client] of [
       ['pub', this.#pub],

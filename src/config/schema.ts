@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseSentinelUrl, RedisUrlError } from './redis-url.js';
 
 /**
  * The single source of truth for configuration: types, defaults, validation and (through
@@ -357,6 +358,10 @@ export const configSchema = z
             'more than one worker needs adapter.driver "redis" or "nats" (--redis-url, --nats-url): the workers share presence, counts and events through it',
         });
       }
+      if (adapter.driver === 'redis' && typeof adapter.url === 'string' && adapter.url) {
+        const problem = redisUrlProblem(adapter.url);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['adapter', 'url'], message: problem });
+      }
       if ((adapter.driver === 'redis' || adapter.driver === 'nats') && !adapter.url) {
         ctx.addIssue({
           code: 'custom',
@@ -367,6 +372,20 @@ export const configSchema = z
     },
     { when: (payload) => payload.value !== null && typeof payload.value === 'object' },
   );
+
+/** Why Herald cannot use `url` for Redis; undefined when it can. */
+function redisUrlProblem(url: string): string | undefined {
+  if (!/^(redis|rediss|redis\+sentinel):\/\//.test(url)) {
+    return `"${url}" is not a redis://, rediss:// or redis+sentinel:// URL`;
+  }
+  try {
+    parseSentinelUrl(url);
+  } catch (err) {
+    if (err instanceof RedisUrlError) return err.message;
+    throw err;
+  }
+  return undefined;
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,127 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** A server process of a test's own, with its output so far and a wait for a line to come. */
+export class Server {
+  output = '';
+  readonly exited: Promise<void>;
+  #waiters: { pattern: RegExp; since: number; resolve: () => void }[] = [];
+
+  private constructor(readonly child: ChildProcess) {
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const onData = (chunk: Buffer) => {
+      this.output += chunk.toString();
+      this.#waiters = this.#waiters.filter((w) => {
+        if (!w.pattern.test(this.output.slice(w.since))) return true;
+        w.resolve();
+        return false;
+      });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+  }
+
+  /** Spawns `command` and resolves once its output matched `ready`. */
+  static async start(command: string, args: string[], ready: RegExp): Promise<Server> {
+    const server = new Server(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const failed = new Promise<never>((_, reject) => {
+      server.child.once('exit', (code) =>
+        reject(new Error(`${command} exited (${code}) before ready:\n${server.output}`)),
+      );
+      server.child.once('error', reject);
+    });
+    failed.catch(() => {}); // only the race below reports it
+    await within(Promise.race([server.waitFor(ready, 0), failed]), 15_000, `${command} to be ready`);
+    return server;
+  }
+
+  /** Resolves once the output from character `since` on matches `pattern`. */
+  waitFor(pattern: RegExp, since = this.output.length): Promise<void> {
+    if (pattern.test(this.output.slice(since))) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ pattern, since, resolve }));
+  }
+
+  /** Kills it (no clean shutdown, as a crash) and resolves once it is gone. */
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/**
+ * A Redis master, a replica of it and a Sentinel watching them (quorum 1, a master silent for a second
+ * is down), each on a free port of its own: `url` is the `redis+sentinel://` URL of the set.
+ */
+export class SentinelSet {
+  static readonly MASTER_NAME = 'heraldmaster';
+
+  private constructor(
+    readonly master: Server,
+    readonly replica: Server,
+    readonly sentinel: Server,
+    readonly sentinelPort: number,
+    readonly dir: string,
+  ) {}
+
+  static async start(): Promise<SentinelSet> {
+    const dir = await mkdtemp(join(tmpdir(), 'herald-sentinel-'));
+    const started: Server[] = [];
+    try {
+      const redis = async (port: number, extra: string[], ready: RegExp) => {
+        const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...extra];
+        const server = await Server.start('redis-server', args, ready);
+        started.push(server);
+        return server;
+      };
+      const masterPort = await freePort();
+      const master = await redis(masterPort, ['--dbfilename', 'master.rdb'], /Ready to accept connections/);
+      const replica = await redis(
+        await freePort(),
+        ['--dbfilename', 'replica.rdb', '--replicaof', '127.0.0.1', String(masterPort)],
+        /sync: Finished with success/,
+      );
+      const sentinelPort = await freePort();
+      const conf = join(dir, 'sentinel.conf');
+      await writeFile(
+        conf,
+        [
+          `port ${sentinelPort}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor ${SentinelSet.MASTER_NAME} 127.0.0.1 ${masterPort} 1`,
+          `sentinel down-after-milliseconds ${SentinelSet.MASTER_NAME} 1000`,
+          `sentinel failover-timeout ${SentinelSet.MASTER_NAME} 5000`,
+          '',
+        ].join('\n'),
+      );
+      // Ready once it has found the replica through the master.
+      const sentinel = await Server.start('redis-server', [conf, '--sentinel'], /\+slave slave/);
+      started.push(sentinel);
+      return new SentinelSet(master, replica, sentinel, sentinelPort, dir);
+    } catch (err) {
+      await Promise.all(started.map((s) => s.kill()));
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  get url(): string {
+    return `redis+sentinel://127.0.0.1:${this.sentinelPort}/${SentinelSet.MASTER_NAME}`;
+  }
+
+  /** Kills the master and resolves once the Sentinel has made the replica the master. */
+  async failover(): Promise<void> {
+    const since = this.sentinel.output.length;
+    await this.master.kill();
+    await within(this.sentinel.waitFor(/\+switch-master/, since), 15_000, 'the sentinel to fail over');
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all([this.master, this.replica, this.sentinel].map((s) => s.kill()));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * A broker of our own, for tests that stop and restart it: a fixed port and data directory, so a
  * restart keeps both (Redis with an append-only file, NATS with JetStream file storage).
@@ -146,27 +267,10 @@ export class PrivateBroker {
             ],
           ]
         : ['nats-server', ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir]];
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#child = child;
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    let output = '';
     const ready = this.driver === 'redis' ? /Ready to accept connections/ : /Server is ready/;
-    await within(
-      new Promise<void>((resolve, reject) => {
-        const onData = (chunk: Buffer) => {
-          output += chunk.toString();
-          if (ready.test(output)) resolve();
-        };
-        child.stdout!.on('data', onData);
-        child.stderr!.on('data', onData);
-        child.once('exit', (code) =>
-          reject(new Error(`${command} exited (${code}) before ready:\n${output}`)),
-        );
-        child.once('error', reject);
-      }),
-      15_000,
-      `${command} to be ready`,
-    );
+    const server = await Server.start(command, args, ready);
+    this.#child = server.child;
+    this.#exited = server.exited;
   }
 
   /** Kills the broker (no clean shutdown, as a crash) and resolves once it is gone. */

@@ -12,6 +12,7 @@ import {
   NATS_URL,
   PrivateBroker,
   REDIS_URL,
+  SentinelSet,
   uniquePrefix,
 } from '../helpers/brokers.js';
 import { APP, sdkAuthorizer } from '../helpers/herald.js';
@@ -1072,6 +1073,58 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
 
 clusterSuite('redis', REDIS_URL, await brokerSkip('redis'));
 clusterSuite('nats', NATS_URL, await brokerSkip('nats'));
+
+test('over Redis Sentinel: two nodes find the master, and find it again after a failover', async () => {
+  const set = await SentinelSet.start();
+  let nodes: Node[] = [];
+  try {
+    nodes = await startCluster({
+      driver: 'redis',
+      url: set.url,
+      prefix: uniquePrefix('cluster-sentinel'),
+      timings: { heartbeatMs: 200, nodeTimeoutMs: 10_000, requestTimeoutMs: 2_000 },
+      count: 2,
+    });
+    const [n1, n2] = nodes as [Node, Node];
+    const reader = await subscribed(n2.client(), 'public-sentinel', 'reader@node2');
+    const alice = await subscribed(n1.client('alice'), 'presence-sentinel', 'alice@node1');
+    await subscribed(n2.client('bob'), 'presence-sentinel', 'bob@node2');
+    await alice.next('pusher:member_added', (m: { id: string }) => m.id === 'bob');
+    await n1.sdk.trigger('public-sentinel', 'before', {});
+    await reader.next('before');
+
+    // The master dies and the Sentinel promotes the replica: each node's bus connections find it.
+    const marks = nodes.map((n) => n.logs.length);
+    await set.failover();
+    await Promise.all(
+      nodes.map((n, i) => {
+        const ready = new Set<unknown>();
+        return n.log(
+          (r) => {
+            if (r.msg === 'redis ready') ready.add(r.client);
+            return ready.size === 2;
+          },
+          'to reach the new master',
+          marks[i],
+        );
+      }),
+    );
+    await n1.sdk.trigger('public-sentinel', 'after', {});
+    await reader.next('after');
+    // The members joined before the failover are on the new master too.
+    const carol = await subscribed(n2.client('carol'), 'presence-sentinel', 'carol@node2');
+    assert.deepEqual(presenceIds(carol), ['alice', 'bob', 'carol']);
+    await alice.next('pusher:member_added', (m: { id: string }) => m.id === 'carol');
+    const users = await n1.get<{ users: { id: string }[] }>('/channels/presence-sentinel/users');
+    assert.deepEqual(users.users.map((u) => u.id).sort(), ['alice', 'bob', 'carol']);
+  } finally {
+    try {
+      await stopAll(nodes);
+    } finally {
+      await set.destroy();
+    }
+  }
+});
 
 /** Runs `herald start` with `args`; resolves with its exit code and what it wrote to stderr. */
 async function refusedStart(args: string[]): Promise<{ code: number | null; stderr: string }> {

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedis } from '../redis-client.js';
 import type { CachedEvent, LastEventStore } from './store.js';
 
 /** Last events in Redis, shared by every node; Redis expires them by itself. */
@@ -9,7 +10,7 @@ export class RedisLastEventStore implements LastEventStore {
     url: string,
     readonly prefix = 'herald',
   ) {
-    this.#redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: 'herald-cache' });
+    this.#redis = createRedis(url, { maxRetriesPerRequest: null, connectionName: 'herald-cache' });
     this.#redis.on('error', () => {}); // commands reject on their own; the adapter logs connection trouble
   }
 

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedis } from '../redis-client.js';
 import type { OccupancyStore } from './occupancy.js';
 
 /**
@@ -13,7 +14,7 @@ export class RedisOccupancyStore implements OccupancyStore {
     readonly nodeId: string,
     readonly prefix = 'herald',
   ) {
-    this.#redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: 'herald-occupancy' });
+    this.#redis = createRedis(url, { maxRetriesPerRequest: null, connectionName: 'herald-occupancy' });
     this.#redis.on('error', () => {}); // commands reject on their own; the adapter logs connection trouble
     this.#redis.defineCommand('heraldOccupy', { numberOfKeys: 1, lua: OCCUPY });
     this.#redis.defineCommand('heraldVacate', { numberOfKeys: 1, lua: VACATE });

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedis } from '../redis-client.js';
 import type { JoinResult, PresenceMember, PresenceStore } from './store.js';
 
 /**
@@ -15,7 +16,7 @@ export class RedisPresenceStore implements PresenceStore {
     readonly nodeId: string,
     readonly prefix = 'herald',
   ) {
-    this.#redis = new Redis(url, {
+    this.#redis = createRedis(url, {
       lazyConnect: false,
       maxRetriesPerRequest: null,
       connectionName: 'herald-presence',
