@@ -18,6 +18,7 @@ import { addPusherHttpApi } from './protocol/pusher/http-api/routes.js';
 import { PusherServer } from './protocol/pusher/server.js';
 import { WampRouter } from './protocol/wamp/router.js';
 import { WebSocketTransport } from './transport/ws.js';
+import type { WebhookOutbox } from './webhooks/outbox.js';
 import { Webhooks } from './webhooks/webhooks.js';
 
 /** The cluster request that drops a webhook removal held on another node. */
@@ -57,6 +58,7 @@ export class Herald {
   readonly #occupancy: OccupancyStore;
   readonly #http: Server;
   readonly #transport: WebSocketTransport;
+  readonly #outbox: WebhookOutbox | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
@@ -74,7 +76,9 @@ export class Herald {
     this.#presence = deps.presence ?? cluster!.presence;
     this.#occupancy = cluster?.occupancy ?? new LocalOccupancy();
     this.#cache = deps.cache ?? cluster?.cache ?? new MemoryLastEventStore(now);
-    this.webhooks = deps.webhooks ?? this.#clusterWebhooks(config, now, cluster !== undefined);
+    this.#outbox = deps.webhooks ? undefined : cluster?.outbox;
+    if (deps.webhooks) void cluster?.outbox?.close(); // the given webhooks keep no outbox
+    this.webhooks = deps.webhooks ?? this.#clusterWebhooks(config, now, cluster !== undefined, apps);
 
     this.pusher = new PusherServer({
       apps,
@@ -136,15 +140,22 @@ export class Herald {
    * Webhooks; on a cluster adapter, a removal held back on one node is dropped when its channel or
    * member comes back on another, so the receiver sees neither.
    */
-  #clusterWebhooks(config: Readonly<Config>, now: () => number, ownAdapter: boolean): Webhooks {
+  #clusterWebhooks(
+    config: Readonly<Config>,
+    now: () => number,
+    ownAdapter: boolean,
+    apps: AppStore,
+  ): Webhooks {
     const logger = this.logger.child({ component: 'webhooks' });
-    if (!ownAdapter || config.adapter.driver === 'memory')
+    const outbox = this.#outbox;
+    if (!ownAdapter || config.adapter.driver === 'memory' || !outbox)
       return new Webhooks({ config: config.webhooks, logger, now });
     const adapter = this.#adapter;
     const webhooks = new Webhooks({
       config: config.webhooks,
       logger,
       now,
+      outbox,
       cancelElsewhere: async (appId, channel, userId) => {
         const { answers } = await adapter.request<boolean>(CANCEL_HELD, { appId, channel, userId });
         return answers.includes(true);
@@ -154,6 +165,17 @@ export class Herald {
       const { appId, channel, userId } = (payload ?? {}) as Record<string, unknown>;
       if (typeof appId !== 'string' || typeof channel !== 'string') return false;
       return webhooks.cancelHeld(appId, channel, typeof userId === 'string' ? userId : undefined);
+    });
+    // A dead node's held removals and undelivered requests: one survivor takes each over.
+    adapter.onNodeDown((nodeId) => {
+      outbox
+        .takeOver(nodeId)
+        .then(async (entries) => {
+          if (entries.length === 0) return;
+          logger.info({ nodeId, entries: entries.length }, 'webhooks taken over from the node');
+          await webhooks.adopt(entries, (id) => apps.findById(id));
+        })
+        .catch((err) => logger.error({ err, nodeId }, 'webhooks of the node not taken over'));
     });
     return webhooks;
   }
@@ -208,15 +230,18 @@ export class Herald {
     await this.#transport.drain(this.config.shutdownTimeoutMs);
     // Presence and occupancy clean-up reaches the shared store; with the broker down it cannot, and
     // shutdown must still finish (the survivors clean up after this node once it is gone).
-    const giveUp = new AbortController();
-    await Promise.race([
-      this.pusher.settled(),
-      sleep(this.config.shutdownTimeoutMs, undefined, { signal: giveUp.signal }).catch(() => {}),
-    ]);
-    giveUp.abort();
+    await atMost(this.pusher.settled(), this.config.shutdownTimeoutMs);
     // The clients' last channel events are in: send the webhooks they made before going away.
     await this.webhooks.flush(this.config.webhooks.flushTimeoutMs);
+    // What could not be delivered in time is left for the survivors after a handover, else given up.
+    if (this.#outbox && handoverMs === 0) {
+      const cleared = this.#outbox
+        .clear()
+        .catch((err) => this.logger.warn({ err }, 'webhook outbox not cleared'));
+      await atMost(cleared, this.config.adapter.requestTimeoutMs);
+    }
     await this.#adapter.close({ handoverMs });
+    await this.#outbox?.close();
     await this.#presence.close();
     await this.#occupancy.close();
     await this.#cache.close();
@@ -226,4 +251,11 @@ export class Herald {
     });
     this.#state = 'stopped';
   }
+}
+
+/** Waits for `promise`, but for `ms` at the most. */
+async function atMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  const giveUp = new AbortController();
+  await Promise.race([promise, sleep(ms, undefined, { signal: giveUp.signal }).catch(() => {})]);
+  giveUp.abort();
 }

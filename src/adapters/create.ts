@@ -10,6 +10,9 @@ import { MemoryPresenceStore } from '../core/presence/memory.js';
 import { NatsPresenceStore } from '../core/presence/nats.js';
 import { RedisPresenceStore } from '../core/presence/redis.js';
 import type { PresenceStore } from '../core/presence/store.js';
+import type { WebhookOutbox } from '../webhooks/outbox.js';
+import { NatsWebhookOutbox } from '../webhooks/outbox-nats.js';
+import { RedisWebhookOutbox } from '../webhooks/outbox-redis.js';
 import type { Adapter } from './adapter.js';
 import { ClusterAdapter } from './cluster.js';
 import { MemoryAdapter } from './memory.js';
@@ -22,6 +25,8 @@ export interface ClusterParts {
   occupancy: OccupancyStore;
   /** Shared last events of cache channels; absent for a single node, which keeps them in memory. */
   cache?: LastEventStore;
+  /** Each node's webhook debts, for survivors to take over; absent for a single node. */
+  outbox?: WebhookOutbox;
 }
 
 /** The adapter and shared stores the configured driver implies. */
@@ -48,6 +53,7 @@ export function createClusterParts(config: Config['adapter'], logger: Logger): C
         presence: new RedisPresenceStore(config.url!, adapter.nodeId, config.prefix),
         occupancy: new RedisOccupancyStore(config.url!, adapter.nodeId, config.prefix),
         cache: new RedisLastEventStore(config.url!, config.prefix),
+        outbox: new RedisWebhookOutbox(config.url!, adapter.nodeId, config.prefix, log),
       };
     }
     case 'nats': {
@@ -57,6 +63,7 @@ export function createClusterParts(config: Config['adapter'], logger: Logger): C
         presence: new NatsPresenceStore(config.url!, adapter.nodeId, config.prefix, log),
         occupancy: new NatsOccupancyStore(config.url!, adapter.nodeId, config.prefix, log),
         cache: new NatsLastEventStore(config.url!, config.prefix, log),
+        outbox: new NatsWebhookOutbox(config.url!, adapter.nodeId, config.prefix, log),
       };
     }
   }

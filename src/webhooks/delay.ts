@@ -9,9 +9,17 @@ interface Pending {
   due: number;
   /** For a member removal: the key of its channel, so a vacate can release it first. */
   channelKey?: string;
+  /** Taken over from another node: due on a timer of its own, not in insertion order. */
+  own?: NodeJS.Timeout;
 }
 
-const channelKey = (appId: string, channel: string) => `${appId}\n${channel}`;
+/** Told of every removal held and of every one that stops being held (released or cancelled). */
+export interface DelayJournal {
+  held(key: string, app: App, event: TimedEvent, dueAt: number): void;
+  gone(key: string): void;
+}
+
+const channelKeyOf = (appId: string, channel: string) => `${appId}\n${channel}`;
 const memberKey = (appId: string, channel: string, userId: string) => `${appId}\n${channel}\n${userId}`;
 
 /**
@@ -30,11 +38,13 @@ export class RemovalDelay {
   readonly #members = new Map<string, Set<string>>();
   readonly #delayMs: number;
   readonly #release: (app: App, event: TimedEvent) => void;
+  readonly #journal: DelayJournal | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(delayMs: number, release: (app: App, event: TimedEvent) => void) {
+  constructor(delayMs: number, release: (app: App, event: TimedEvent) => void, journal?: DelayJournal) {
     this.#delayMs = delayMs;
     this.#release = release;
+    this.#journal = journal;
   }
 
   /** Removals held now. */
@@ -43,7 +53,7 @@ export class RemovalDelay {
   }
 
   channelVacated(app: App, channel: string, timeMs: number): void {
-    this.#hold(channelKey(app.id, channel), {
+    this.#hold(channelKeyOf(app.id, channel), {
       app,
       event: { event: { name: 'channel_vacated', channel }, timeMs },
       due: performance.now() + this.#delayMs,
@@ -52,7 +62,7 @@ export class RemovalDelay {
 
   memberRemoved(app: App, channel: string, userId: string, timeMs: number): void {
     const key = memberKey(app.id, channel, userId);
-    const owner = channelKey(app.id, channel);
+    const owner = channelKeyOf(app.id, channel);
     if (
       !this.#hold(key, {
         app,
@@ -62,6 +72,10 @@ export class RemovalDelay {
       })
     )
       return;
+    this.#addMember(owner, key);
+  }
+
+  #addMember(owner: string, key: string): void {
     let members = this.#members.get(owner);
     if (!members) {
       members = new Set();
@@ -72,7 +86,7 @@ export class RemovalDelay {
 
   /** True when a held `channel_vacated` was cancelled: the caller must not report the occupation. */
   channelOccupied(appId: string, channel: string): boolean {
-    return this.#cancel(channelKey(appId, channel));
+    return this.#cancel(channelKeyOf(appId, channel));
   }
 
   /** True when a held `member_removed` was cancelled: the caller must not report the join. */
@@ -80,15 +94,42 @@ export class RemovalDelay {
     return this.#cancel(memberKey(appId, channel, userId));
   }
 
-  /** Releases everything held now, in order (at shutdown: nobody will come back to this node). */
-  releaseAll(): void {
-    this.#releaseDue(Number.POSITIVE_INFINITY);
+  /**
+   * Holds a removal another node held until it died, until `dueInMs` from now; at once when that is
+   * past. Ignored when the same removal is held here already.
+   */
+  adopt(key: string, app: App, event: TimedEvent, dueInMs: number): void {
+    if (this.#pending.has(key)) return;
+    const channelKey =
+      event.event.name === 'member_removed' ? channelKeyOf(app.id, event.event.channel) : undefined;
+    if (dueInMs <= 0) {
+      if (channelKey === undefined) this.#releaseMembers(key);
+      this.#release(app, event);
+      return;
+    }
+    const pending: Pending = { app, event, due: performance.now() + dueInMs };
+    if (channelKey !== undefined) pending.channelKey = channelKey;
+    pending.own = setTimeout(() => {
+      if (this.#pending.get(key) !== pending) return;
+      if (channelKey === undefined) this.#releaseMembers(key);
+      this.#forget(key, pending);
+      this.#release(app, event);
+    }, dueInMs);
+    this.#pending.set(key, pending);
+    this.#journal?.held(key, app, event, Date.now() + dueInMs);
+    if (channelKey !== undefined) this.#addMember(channelKey, key);
   }
 
-  /** Forgets everything held and stops the timer. */
+  /** Releases everything held now, in order (at shutdown: nobody will come back to this node). */
+  releaseAll(): void {
+    this.#releaseDue(Number.POSITIVE_INFINITY, true);
+  }
+
+  /** Forgets everything held and stops the timers. */
   close(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    for (const pending of this.#pending.values()) clearTimeout(pending.own);
     this.#pending.clear();
     this.#members.clear();
   }
@@ -97,6 +138,7 @@ export class RemovalDelay {
   #hold(key: string, pending: Pending): boolean {
     if (this.#pending.has(key)) return false;
     this.#pending.set(key, pending);
+    this.#journal?.held(key, pending.app, pending.event, Date.now() + this.#delayMs);
     if (!this.#timer) this.#schedule();
     return true;
   }
@@ -110,6 +152,8 @@ export class RemovalDelay {
 
   #forget(key: string, pending: Pending): void {
     this.#pending.delete(key);
+    clearTimeout(pending.own);
+    this.#journal?.gone(key);
     if (pending.channelKey === undefined) return;
     const members = this.#members.get(pending.channelKey);
     members?.delete(key);
@@ -117,9 +161,14 @@ export class RemovalDelay {
   }
 
   #schedule(): void {
-    const head = this.#pending.values().next();
-    if (head.done) return;
-    const wait = Math.max(0, Math.ceil(head.value.due - performance.now()));
+    let head: Pending | undefined;
+    for (const pending of this.#pending.values()) {
+      if (pending.own) continue;
+      head = pending;
+      break;
+    }
+    if (!head) return;
+    const wait = Math.max(0, Math.ceil(head.due - performance.now()));
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       // Timers may fire up to a millisecond before the due time they were set for.
@@ -127,8 +176,9 @@ export class RemovalDelay {
     }, wait);
   }
 
-  #releaseDue(until: number): void {
+  #releaseDue(until: number, adopted = false): void {
     for (const [key, pending] of this.#pending) {
+      if (pending.own && !adopted) continue;
       if (pending.due > until) break;
       if (pending.channelKey === undefined) this.#releaseMembers(key);
       this.#forget(key, pending);

@@ -8,6 +8,7 @@ import type { ChannelEvents, ClientEventRecord } from '../protocol/pusher/events
 import { Batcher } from './batcher.js';
 import { RemovalDelay } from './delay.js';
 import { WebhookDispatcher, type WebhookStats } from './dispatcher.js';
+import { JournaledQueue, type OutboxEntry, type WebhookOutbox } from './outbox.js';
 import { encodeWebhookBody, type TimedEvent, type WebhookEvent } from './payload.js';
 import { MemoryWebhookQueue, type WebhookQueue } from './queue.js';
 import { httpPoster, type PostWebhook } from './sender.js';
@@ -30,6 +31,11 @@ export interface WebhooksOptions {
    * client that left one node and came back on another within the delay is invisible to the receiver.
    */
   cancelElsewhere?: (appId: string, channel: string, userId: string | undefined) => Promise<boolean>;
+  /**
+   * In a cluster: where this node records the removals it holds and the requests it has not delivered
+   * yet, for a survivor to take over (`adopt`) if this node dies.
+   */
+  outbox?: WebhookOutbox;
 }
 
 type AppWebhook = App['webhooks'][number];
@@ -71,14 +77,26 @@ export class Webhooks implements ChannelEvents {
     this.#logger = logger;
     this.#now = options.now ?? Date.now;
     this.#cancelElsewhere = config.vacateDelayMs > 0 ? options.cancelElsewhere : undefined;
-    this.#delay = new RemovalDelay(config.vacateDelayMs, (app, event) => this.#route(app, event));
+    const { outbox } = options;
+    const journal = outbox && {
+      held: (key: string, app: App, event: TimedEvent, dueAt: number) => {
+        outbox.put(key, { kind: 'held', key, appId: app.id, event, dueAt }).catch((err) => {
+          logger.warn({ err, key }, 'held removal not recorded in the outbox');
+        });
+      },
+      gone: (key: string) => {
+        outbox.remove(key).catch((err) => logger.warn({ err, key }, 'removal not cleared from the outbox'));
+      },
+    };
+    this.#delay = new RemovalDelay(config.vacateDelayMs, (app, event) => this.#route(app, event), journal);
+    const memoryQueue = new MemoryWebhookQueue({ maxQueued: config.maxQueued });
     this.#batcher = new Batcher({
       windowMs: config.batchWindowMs,
       maxItems: config.maxBatchEvents,
       emit: (lane, items) => this.#send(lane, items),
     });
     this.#dispatcher = new WebhookDispatcher({
-      queue: options.queue ?? new MemoryWebhookQueue({ maxQueued: config.maxQueued }),
+      queue: options.queue ?? (outbox ? new JournaledQueue(memoryQueue, outbox, logger) : memoryQueue),
       post: options.post ?? httpPoster(logger),
       logger,
       timeoutMs: config.timeoutMs,
@@ -141,6 +159,28 @@ export class Webhooks implements ChannelEvents {
     return userId === undefined
       ? this.#delay.channelOccupied(appId, channel)
       : this.#delay.memberAdded(appId, channel, userId);
+  }
+
+  /**
+   * Takes on what a dead node left in its outbox: its held removals, due when they were due there
+   * (sent at once when that is past), and its undelivered requests, queued here as they were.
+   */
+  async adopt(
+    entries: readonly OutboxEntry[],
+    findApp: (id: string) => Promise<App | undefined>,
+  ): Promise<void> {
+    // In the order the dead node made them: its requests as it queued them, its removals as they fall due.
+    const order = (e: OutboxEntry) => (e.kind === 'delivery' ? e.delivery.queuedAt : e.dueAt);
+    for (const entry of [...entries].sort((a, b) => order(a) - order(b))) {
+      if (this.#closed) return;
+      if (entry.kind === 'delivery') {
+        await this.#dispatcher.enqueue(entry.delivery);
+        continue;
+      }
+      const app = await findApp(entry.appId);
+      if (!app) continue; // the app is gone: nobody to report to
+      this.#delay.adopt(entry.key, app, entry.event, entry.dueAt - Date.now());
+    }
   }
 
   clientEvent(app: App, record: ClientEventRecord): void {

@@ -1,15 +1,9 @@
+import type { OccupancyStore } from '../../src/core/channels/occupancy.js';
 import { LocalOccupancy } from '../../src/core/channels/occupancy.js';
 import { NatsOccupancyStore } from '../../src/core/channels/occupancy-nats.js';
 import { RedisOccupancyStore } from '../../src/core/channels/occupancy-redis.js';
-import {
-  brokerSkip,
-  deleteRedisPrefix,
-  destroyNatsBuckets,
-  NATS_URL,
-  REDIS_URL,
-  uniquePrefix,
-} from '../helpers/brokers.js';
 import { occupancyContract } from './occupancy.contract.js';
+import { brokerHarnesses } from './store-harness.js';
 
 occupancyContract({
   name: 'local',
@@ -19,20 +13,12 @@ occupancyContract({
   cleanup: async () => {},
 });
 
-const redisPrefix = uniquePrefix('occupancy-redis');
-occupancyContract({
-  name: 'redis',
-  skip: await brokerSkip('redis'),
-  shared: true,
-  store: (nodeId) => new RedisOccupancyStore(REDIS_URL, nodeId, redisPrefix),
-  cleanup: () => deleteRedisPrefix(redisPrefix),
-});
-
-const natsPrefix = uniquePrefix('occupancy-nats');
-occupancyContract({
-  name: 'nats',
-  skip: await brokerSkip('nats'),
-  shared: true,
-  store: (nodeId) => new NatsOccupancyStore(NATS_URL, nodeId, natsPrefix),
-  cleanup: () => destroyNatsBuckets(natsPrefix, ['occupancy']),
-});
+const harnesses = await brokerHarnesses<OccupancyStore>(
+  'occupancy',
+  {
+    redis: (url, nodeId, prefix) => new RedisOccupancyStore(url, nodeId, prefix),
+    nats: (url, nodeId, prefix) => new NatsOccupancyStore(url, nodeId, prefix),
+  },
+  'occupancy',
+);
+for (const harness of harnesses) occupancyContract(harness);

@@ -1,15 +1,9 @@
 import { MemoryPresenceStore } from '../../src/core/presence/memory.js';
 import { NatsPresenceStore } from '../../src/core/presence/nats.js';
 import { RedisPresenceStore } from '../../src/core/presence/redis.js';
-import {
-  brokerSkip,
-  deleteRedisPrefix,
-  destroyNatsBuckets,
-  NATS_URL,
-  REDIS_URL,
-  uniquePrefix,
-} from '../helpers/brokers.js';
+import type { PresenceStore } from '../../src/core/presence/store.js';
 import { presenceContract } from './presence.contract.js';
+import { brokerHarnesses } from './store-harness.js';
 
 presenceContract({
   name: 'memory',
@@ -19,20 +13,12 @@ presenceContract({
   cleanup: async () => {},
 });
 
-const redisPrefix = uniquePrefix('presence-redis');
-presenceContract({
-  name: 'redis',
-  skip: await brokerSkip('redis'),
-  shared: true,
-  store: (nodeId) => new RedisPresenceStore(REDIS_URL, nodeId, redisPrefix),
-  cleanup: () => deleteRedisPrefix(redisPrefix),
-});
-
-const natsPrefix = uniquePrefix('presence-nats');
-presenceContract({
-  name: 'nats',
-  skip: await brokerSkip('nats'),
-  shared: true,
-  store: (nodeId) => new NatsPresenceStore(NATS_URL, nodeId, natsPrefix),
-  cleanup: () => destroyNatsBuckets(natsPrefix, ['presence']),
-});
+const harnesses = await brokerHarnesses<PresenceStore>(
+  'presence',
+  {
+    redis: (url, nodeId, prefix) => new RedisPresenceStore(url, nodeId, prefix),
+    nats: (url, nodeId, prefix) => new NatsPresenceStore(url, nodeId, prefix),
+  },
+  'presence',
+);
+for (const harness of harnesses) presenceContract(harness);

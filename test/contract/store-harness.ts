@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
+import {
+  brokerSkip,
+  deleteRedisPrefix,
+  destroyNatsBuckets,
+  NATS_URL,
+  REDIS_URL,
+  uniquePrefix,
+} from '../helpers/brokers.js';
 
 /** What the store contracts (presence, occupancy) need from each implementation under test. */
 export interface StoreHarness<S> {
@@ -34,4 +42,36 @@ export function storeFixture<S extends { close(): Promise<void> }>(harness: Stor
     namespace: () => `pusher:${randomUUID()}`,
     shared: harness.shared ? {} : { skip: `${harness.name} holds one node only` },
   };
+}
+
+/**
+ * The Redis and the NATS harness of a store, each on a prefix of its own: `make` builds the store
+ * for a broker URL, a node and the prefix; `bucket` is the NATS bucket the store uses.
+ */
+export async function brokerHarnesses<S>(
+  what: string,
+  make: {
+    redis: (url: string, nodeId: string, prefix: string) => S;
+    nats: (url: string, nodeId: string, prefix: string) => S;
+  },
+  bucket: string,
+): Promise<StoreHarness<S>[]> {
+  const redisPrefix = uniquePrefix(`${what}-redis`);
+  const natsPrefix = uniquePrefix(`${what}-nats`);
+  return [
+    {
+      name: 'redis',
+      skip: await brokerSkip('redis'),
+      shared: true,
+      store: (nodeId) => make.redis(REDIS_URL, nodeId, redisPrefix),
+      cleanup: () => deleteRedisPrefix(redisPrefix),
+    },
+    {
+      name: 'nats',
+      skip: await brokerSkip('nats'),
+      shared: true,
+      store: (nodeId) => make.nats(NATS_URL, nodeId, natsPrefix),
+      cleanup: () => destroyNatsBuckets(natsPrefix, [bucket]),
+    },
+  ];
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
-import { bucketName } from '../../src/core/nats-kv.js';
+import { bucketName, KvBucket } from '../../src/core/nats-kv.js';
 import { within } from './raw-client.js';
 
 /** The shared brokers tests use; override with HERALD_TEST_REDIS_URL / HERALD_TEST_NATS_URL. */
@@ -90,6 +90,32 @@ export async function destroyNatsBuckets(prefix: string, purposes: string[], url
   } finally {
     await nc.close();
   }
+}
+
+/** The webhook outbox entries every node of the cluster under `prefix` has in the broker, as JSON. */
+export async function outboxEntries(driver: 'redis' | 'nats', prefix: string): Promise<{ kind: string }[]> {
+  const entries: { kind: string }[] = [];
+  if (driver === 'redis') {
+    const redis = new Redis(REDIS_URL);
+    try {
+      for (const key of await redis.keys(`${prefix}:outbox:*`)) {
+        for (const text of Object.values(await redis.hgetall(key))) entries.push(JSON.parse(text));
+      }
+    } finally {
+      redis.disconnect();
+    }
+    return entries;
+  }
+  const bucket = new KvBucket(NATS_URL, bucketName(prefix, 'outbox'), 'herald-test-outbox');
+  try {
+    for (const key of await bucket.keys('n.>')) {
+      const text = await bucket.get(key);
+      if (text !== null) entries.push(JSON.parse(text));
+    }
+  } finally {
+    await bucket.close();
+  }
+  return entries;
 }
 
 /** A port nothing listens on right now. */

@@ -10,6 +10,7 @@ import {
   deleteRedisPrefix,
   destroyNatsBuckets,
   NATS_URL,
+  outboxEntries,
   PrivateBroker,
   REDIS_URL,
   SentinelSet,
@@ -18,7 +19,7 @@ import {
 import { APP, sdkAuthorizer } from '../helpers/herald.js';
 import { type Channel, type PresenceChannel, Pusher } from '../helpers/pusher-js.js';
 import { RawClient, within } from '../helpers/raw-client.js';
-import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { type Responder, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /**
  * Herald as a cluster of real processes (`bin/herald.js start`) sharing Redis, and again sharing NATS:
@@ -321,6 +322,17 @@ async function startCluster(options: ClusterOptions): Promise<Node[]> {
   }
 }
 
+/** Resolves once `check` (a question to a broker, say) answers true; asks again until then. */
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  await within(
+    (async () => {
+      while (!(await check()));
+    })(),
+    GUARD_MS,
+    what,
+  );
+}
+
 /** Every occupancy and membership webhook. */
 const MEMBERSHIP_WEBHOOKS = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'];
 
@@ -332,11 +344,12 @@ async function withWebhookCluster(
   driver: Driver,
   url: string,
   name: string,
-  options: { timings: Timings; vacateDelayMs?: number },
-  body: (nodes: Node[], webhooks: WebhookReceiver) => Promise<void>,
+  options: { timings: Timings; vacateDelayMs?: number; respond?: Responder },
+  body: (nodes: Node[], webhooks: WebhookReceiver, prefix: string) => Promise<void>,
 ): Promise<void> {
   const prefix = uniquePrefix(`cluster-${name}-${driver}`);
-  const webhooks = await WebhookReceiver.start();
+  const { respond, ...timing } = options;
+  const webhooks = await WebhookReceiver.start(respond);
   let nodes: Node[] = [];
   try {
     nodes = await startCluster({
@@ -345,9 +358,9 @@ async function withWebhookCluster(
       prefix,
       webhookUrl: webhooks.url,
       webhookEvents: MEMBERSHIP_WEBHOOKS,
-      ...options,
+      ...timing,
     });
-    await body(nodes, webhooks);
+    await body(nodes, webhooks, prefix);
   } finally {
     try {
       await stopAll(nodes);
@@ -360,7 +373,7 @@ async function withWebhookCluster(
 
 async function cleanup(driver: Driver, prefix: string, url?: string): Promise<void> {
   if (driver === 'redis') await deleteRedisPrefix(prefix, url);
-  else await destroyNatsBuckets(prefix, ['presence', 'occupancy'], url);
+  else await destroyNatsBuckets(prefix, ['presence', 'occupancy', 'cache', 'outbox'], url);
 }
 
 function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): void {
@@ -783,6 +796,87 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
           assert.deepEqual(hop(), ['channel_occupied', 'member_added', 'member_removed', 'channel_vacated']);
         },
       ));
+
+    test('a removal held by a node that dies is sent by a survivor, once, when it is due', () =>
+      withWebhookCluster(
+        driver,
+        sharedUrl,
+        'orphan',
+        {
+          timings: { heartbeatMs: 200, nodeTimeoutMs: 1_000, requestTimeoutMs: 1_000 },
+          vacateDelayMs: 2_000,
+        },
+        async (nodes, webhooks, prefix) => {
+          const [n1] = nodes as [Node, Node, Node];
+          const channel = 'presence-orphan';
+          const { client, socketId } = await RawClient.connect(`ws://127.0.0.1:${n1.port}/app/${APP.key}`);
+          const auth = n1.sdk.authorizeChannel(socketId, channel, { user_id: 'eve' });
+          const reply = await within(client.subscribe(channel, { ...auth }), GUARD_MS, 'eve joins');
+          assert.equal(reply.event, 'pusher_internal:subscription_succeeded');
+          await within(
+            webhooks.event((e) => e.name === 'member_added'),
+            GUARD_MS,
+            'member_added',
+          );
+          client.send({ event: 'pusher:unsubscribe', data: { channel } });
+          // node1 holds eve's removal and the vacate back; once its outbox has them, it dies.
+          await eventually(
+            async () => (await outboxEntries(driver, prefix)).filter((e) => e.kind === 'held').length === 2,
+            'the held removals in the outbox',
+          );
+          await n1.stop('SIGKILL');
+          await within(
+            webhooks.event((e) => e.name === 'channel_vacated'),
+            GUARD_MS,
+            'a survivor to send the vacate',
+          );
+          const names = webhooks.events.filter((e) => e.channel === channel).map((e) => e.name);
+          assert.deepEqual(names, ['channel_occupied', 'member_added', 'member_removed', 'channel_vacated']);
+        },
+      ));
+
+    test('requests a node could not deliver before it died are delivered by a survivor', () => {
+      let answer = 500;
+      return withWebhookCluster(
+        driver,
+        sharedUrl,
+        'undelivered',
+        {
+          timings: { heartbeatMs: 200, nodeTimeoutMs: 1_000, requestTimeoutMs: 1_000 },
+          respond: () => answer,
+        },
+        async (nodes, webhooks, prefix) => {
+          const [n1] = nodes as [Node, Node, Node];
+          await subscribed(n1.client('bob'), 'presence-undelivered', 'bob@node1');
+          // The receiver is failing: node1 keeps channel_occupied to retry it, member_added queued behind
+          // it (a channel's requests go one at a time), and dies.
+          await within(
+            webhooks.until(() => webhooks.requests.length > 0),
+            GUARD_MS,
+            'a first, failed attempt',
+          );
+          await eventually(
+            async () =>
+              (await outboxEntries(driver, prefix)).filter((e) => e.kind === 'delivery').length === 2,
+            'the undelivered requests in the outbox',
+          );
+          await n1.stop('SIGKILL');
+          answer = 200;
+          // A survivor delivers them; bob's going (with node1) is reported too.
+          await within(
+            webhooks.until(() => webhooks.events.length === 4),
+            GUARD_MS,
+            'four webhooks, two of them taken over',
+          );
+          const names = webhooks.events.map((e) => e.name).sort();
+          assert.deepEqual(names, ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed']);
+          assert.ok(
+            webhooks.requests.slice(0, -4).every((r) => r.answer === 500),
+            'failed attempts',
+          );
+        },
+      );
+    });
 
     test('a rolling restart: clients told to reconnect come back on another node, nobody sees them go', () =>
       withWebhookCluster(

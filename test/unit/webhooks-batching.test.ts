@@ -157,6 +157,53 @@ describe('RemovalDelay (checklist 48)', () => {
   });
 });
 
+describe('RemovalDelay: removals taken over from a dead node', () => {
+  const A = app();
+  const removal = (user: string, timeMs: number): TimedEvent => ({
+    event: { name: 'member_removed', channel: 'presence-p', user_id: user },
+    timeMs,
+  });
+  const vacate = (timeMs: number): TimedEvent => ({
+    event: { name: 'channel_vacated', channel: 'presence-p' },
+    timeMs,
+  });
+
+  test('one already due is released at once; one held later is journaled, cancelled like any other', () => {
+    const released: TimedEvent[] = [];
+    const journal: string[] = [];
+    const delay = new RemovalDelay(60_000, (_app, e) => released.push(e), {
+      held: (key, _app, _event, dueAt) =>
+        journal.push(`held ${key.replaceAll('\n', '/')} ${dueAt > Date.now()}`),
+      gone: (key) => journal.push(`gone ${key.replaceAll('\n', '/')}`),
+    });
+    delay.adopt(`${A.id}\npresence-p\nu1`, A, removal('u1', 10), -5);
+    assert.deepEqual(released, [removal('u1', 10)]);
+    delay.adopt(`${A.id}\npresence-p\nu2`, A, removal('u2', 11), 60_000);
+    assert.equal(delay.size, 1);
+    assert.equal(delay.memberAdded(A.id, 'presence-p', 'u2'), true, 'u2 came back: neither is reported');
+    assert.equal(delay.size, 0);
+    assert.deepEqual(journal, [`held ${A.id}/presence-p/u2 true`, `gone ${A.id}/presence-p/u2`]);
+    delay.close();
+  });
+
+  test('each is released on its own timer, a vacate after its members, before older entries fall due', async () => {
+    let resolve: () => void = () => {};
+    const done = new Promise<void>((r) => (resolve = r));
+    const released: TimedEvent[] = [];
+    const delay = new RemovalDelay(60_000, (_app, e) => {
+      released.push(e);
+      if (released.length === 2) resolve();
+    });
+    delay.channelVacated(A, 'other', 1); // held here for a minute: must not hold up the adopted ones
+    delay.adopt(`${A.id}\npresence-p\nu3`, A, removal('u3', 12), 30_000);
+    delay.adopt(`${A.id}\npresence-p`, A, vacate(13), 5);
+    await within(done, 5000, 'the adopted removals');
+    assert.deepEqual(released, [removal('u3', 12), vacate(13)]);
+    assert.equal(delay.size, 1, 'the local vacate is still held');
+    delay.close();
+  });
+});
+
 describe('Webhooks routing and batching', () => {
   const config = (fields: Record<string, unknown> = {}) =>
     webhooksSchema.parse({ vacateDelayMs: 60_000, batchWindowMs: 60_000, ...fields });
