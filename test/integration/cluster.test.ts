@@ -265,6 +265,8 @@ interface ClusterOptions {
   webhookEvents?: string[];
   vacateDelayMs?: number;
   count?: number;
+  /** More settings of the test app. */
+  appFields?: Record<string, unknown>;
 }
 
 /**
@@ -280,6 +282,7 @@ function nodeEnv(options: Omit<ClusterOptions, 'driver' | 'url' | 'count'>): Rec
     clientEvents: true,
     watchlistEvents: true,
     ...(webhookUrl ? { webhooks: [{ url: webhookUrl, events }] } : {}),
+    ...options.appFields,
   };
   return {
     HERALD_LOG_LEVEL: 'info',
@@ -581,6 +584,79 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
           assert.ok(pub in all.channels && pres in all.channels, `${n.name} lists channels of other nodes`);
         }
       });
+    });
+
+    test("an app's connection quota and events to a signed-in user hold across nodes", async () => {
+      const prefix = uniquePrefix(`cluster-quota-${driver}`);
+      const timings = { heartbeatMs: 200, nodeTimeoutMs: 3_000, requestTimeoutMs: 1_000 };
+      let nodes: Node[] = [];
+      const raws: RawClient[] = [];
+      try {
+        nodes = await startCluster({
+          driver,
+          url: sharedUrl,
+          prefix,
+          timings,
+          appFields: { maxConnections: 3 },
+        });
+        const [n1, n2, n3] = nodes as [Node, Node, Node];
+        const open = async (node: Node) => {
+          const client = await RawClient.open(`ws://127.0.0.1:${node.port}/app/${APP.key}`);
+          raws.push(client);
+          return client;
+        };
+        const connected = async (node: Node) => {
+          const client = await open(node);
+          const established = await within(client.next(), GUARD_MS, `a connection on ${node.name}`);
+          assert.equal(established.event, 'pusher:connection_established', JSON.stringify(established));
+          const { socket_id } = JSON.parse(established.data as string) as { socket_id: string };
+          return { client, socketId: socket_id };
+        };
+        const zoe = await connected(n1);
+        zoe.client.send({
+          event: 'pusher:signin',
+          data: n1.sdk.authenticateUser(zoe.socketId, { id: 'zoe' }),
+        });
+        await within(zoe.client.next('pusher:signin_success'), GUARD_MS, 'zoe signed in');
+        // What pusher-js does after signing in.
+        const own = await within(zoe.client.subscribe('#server-to-user-zoe'), GUARD_MS, 'her own channel');
+        assert.equal(own.event, 'pusher_internal:subscription_succeeded');
+        const second = await connected(n2);
+        await connected(n3);
+
+        // The fourth connection of the app, on any node, is over the quota.
+        const fourth = await open(n1);
+        const refused = await within(fourth.next('pusher:error'), GUARD_MS, 'the refusal');
+        assert.equal((refused.data as { code: number }).code, 4004);
+        assert.equal((await within(fourth.closed, GUARD_MS, 'the close')).code, 4004);
+
+        // An event for zoe published on node2 reaches her connection on node1.
+        await n2.sdk.sendToUser('zoe', 'hello', { from: 'node2' });
+        const hello = await within(zoe.client.next('hello'), GUARD_MS, 'the event to zoe');
+        assert.equal(hello.channel, '#server-to-user-zoe');
+        assert.deepEqual(JSON.parse(hello.data as string), { from: 'node2' });
+
+        // One leaves on node2: there is room again, on node3.
+        second.client.close();
+        await second.client.closed;
+        await within(
+          (async () => {
+            for (;;) {
+              const { client } = await connected(n3).catch(() => ({ client: undefined }));
+              if (client) return;
+            }
+          })(),
+          GUARD_MS,
+          'room for another connection',
+        );
+      } finally {
+        for (const c of raws) c.close();
+        try {
+          await stopAll(nodes);
+        } finally {
+          await cleanup(driver, prefix);
+        }
+      }
     });
 
     test('a node killed mid-session: survivors announce its members once and counts recover', async () => {
