@@ -1,6 +1,6 @@
-import type { Redis, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { createRedis } from '../core/redis-client.js';
+import { createRedis, type RedisClient } from '../core/redis-client.js';
 import type { BrokerTransport } from './cluster.js';
 
 /**
@@ -9,8 +9,8 @@ import type { BrokerTransport } from './cluster.js';
  * logged by the caller.
  */
 export class RedisTransport implements BrokerTransport {
-  readonly #pub: Redis;
-  readonly #sub: Redis;
+  readonly #pub: RedisClient;
+  readonly #sub: RedisClient;
   readonly #logger: Logger;
   #handler: (topic: string, payload: string) => void = () => {};
 

@@ -28,15 +28,7 @@ export function parseSentinelUrl(url: string): SentinelOptions | undefined {
     );
   }
   const [, user, password, hosts, name, query] = m;
-  const sentinels = hosts!.split(',').map((hostPort) => {
-    const at = hostPort.lastIndexOf(':');
-    const host = at > 0 ? hostPort.slice(0, at) : hostPort;
-    const port = at > 0 ? Number(hostPort.slice(at + 1)) : 26379;
-    if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new RedisUrlError(`"${hostPort}" in "${url}" is not host:port`);
-    }
-    return { host: host.replace(/^\[|\]$/g, ''), port };
-  });
+  const sentinels = hostPorts(hosts!, url, 26379);
   const params = new URLSearchParams(query ?? '');
   const options: SentinelOptions = { sentinels, name: decodeURIComponent(name!) };
   if (user) options.username = decodeURIComponent(user);
@@ -49,4 +41,42 @@ export function parseSentinelUrl(url: string): SentinelOptions | undefined {
   const sentinelPassword = params.get('sentinelPassword');
   if (sentinelPassword !== null) options.sentinelPassword = sentinelPassword;
   return options;
+}
+
+/** What a `redis+cluster://` URL says: the nodes to start from, and the credentials of every node. */
+export interface ClusterUrlOptions {
+  nodes: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+}
+
+/**
+ * `redis+cluster://[[user]:password@]host:port[,host:port…]`: any nodes of a Redis Cluster (the client
+ * learns the others from them); undefined for another scheme.
+ */
+export function parseClusterUrl(url: string): ClusterUrlOptions | undefined {
+  if (!url.startsWith('redis+cluster:')) return undefined;
+  const m = CLUSTER_URL.exec(url);
+  if (!m) throw new RedisUrlError(`"${url}" is not redis+cluster://[[user]:password@]host:port[,host:port…]`);
+  const [, user, password, hosts] = m;
+  const options: ClusterUrlOptions = { nodes: hostPorts(hosts!, url, 6379) };
+  if (user) options.username = decodeURIComponent(user);
+  if (password) options.password = decodeURIComponent(password);
+  return options;
+}
+
+const CLUSTER_URL = /^redis\+cluster:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)\/?$/;
+
+/** `host:port,host:port…`, a port left out being `defaultPort`. */
+function hostPorts(hosts: string, url: string, defaultPort: number): { host: string; port: number }[] {
+  return hosts.split(',').map((hostPort) => {
+    const at = hostPort.lastIndexOf(':');
+    const bracketed = hostPort.endsWith(']');
+    const host = at > 0 && !bracketed ? hostPort.slice(0, at) : hostPort;
+    const port = at > 0 && !bracketed ? Number(hostPort.slice(at + 1)) : defaultPort;
+    if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new RedisUrlError(`"${hostPort}" in "${url}" is not host:port`);
+    }
+    return { host: host.replace(/^\[|\]$/g, ''), port };
+  });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseSentinelUrl, RedisUrlError } from './redis-url.js';
+import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from './redis-url.js';
 
 /**
  * The single source of truth for configuration: types, defaults, validation and (through
@@ -375,11 +375,12 @@ export const configSchema = z
 
 /** Why Herald cannot use `url` for Redis; undefined when it can. */
 function redisUrlProblem(url: string): string | undefined {
-  if (!/^(redis|rediss|redis\+sentinel):\/\//.test(url)) {
-    return `"${url}" is not a redis://, rediss:// or redis+sentinel:// URL`;
+  if (!/^(redis|rediss|redis\+sentinel|redis\+cluster):\/\//.test(url)) {
+    return `"${url}" is not a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL`;
   }
   try {
     parseSentinelUrl(url);
+    parseClusterUrl(url);
   } catch (err) {
     if (err instanceof RedisUrlError) return err.message;
     throw err;

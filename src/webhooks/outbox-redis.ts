@@ -1,11 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createRedis } from '../core/redis-client.js';
+import { createRedis, type RedisClient } from '../core/redis-client.js';
 import { type OutboxEntry, parseOutboxEntry, type WebhookOutbox } from './outbox.js';
 
 /** The outbox in Redis: one hash per node, `<prefix>:outbox:<node id>`, entry id → entry JSON. */
 export class RedisWebhookOutbox implements WebhookOutbox {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #logger: Logger | undefined;
 
   constructor(

@@ -1,13 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { bucketName, KvBucket } from '../../src/core/nats-kv.js';
 import { within } from './raw-client.js';
+
+const run = promisify(execFile);
 
 /** The shared brokers tests use; override with HERALD_TEST_REDIS_URL / HERALD_TEST_NATS_URL. */
 export const REDIS_URL = process.env.HERALD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -244,6 +247,59 @@ export class SentinelSet {
 
   async destroy(): Promise<void> {
     await Promise.all([this.master, this.replica, this.sentinel].map((s) => s.kill()));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A Redis Cluster of three masters on free ports of its own: `url` is its `redis+cluster://` URL. */
+export class RedisClusterSet {
+  private constructor(
+    readonly servers: Server[],
+    readonly ports: number[],
+    readonly dir: string,
+  ) {}
+
+  static async start(): Promise<RedisClusterSet> {
+    const dir = await mkdtemp(join(tmpdir(), 'herald-redis-cluster-'));
+    const servers: Server[] = [];
+    try {
+      const ports = [await freePort(), await freePort(), await freePort()];
+      for (const port of ports) {
+        const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
+        args.push('--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`);
+        servers.push(await Server.start('redis-server', args, /Ready to accept connections/));
+      }
+      const create = ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'];
+      const { stdout } = await run('redis-cli', create);
+      if (!/All 16384 slots covered/.test(stdout)) throw new Error(`cluster not created:\n${stdout}`);
+      // Every node agrees the cluster is up before anyone uses it.
+      for (const port of ports) {
+        await within(
+          (async () => {
+            while (
+              !/cluster_state:ok/.test(
+                (await run('redis-cli', ['-p', String(port), 'cluster', 'info'])).stdout,
+              )
+            );
+          })(),
+          15_000,
+          `node ${port} to see the cluster up`,
+        );
+      }
+      return new RedisClusterSet(servers, ports, dir);
+    } catch (err) {
+      await Promise.all(servers.map((s) => s.kill()));
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  get url(): string {
+    return `redis+cluster://${this.ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.kill()));
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -13,6 +13,7 @@ import {
   outboxEntries,
   PrivateBroker,
   REDIS_URL,
+  RedisClusterSet,
   SentinelSet,
   uniquePrefix,
 } from '../helpers/brokers.js';
@@ -1244,18 +1245,34 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
 clusterSuite('redis', REDIS_URL, await brokerSkip('redis'));
 clusterSuite('nats', NATS_URL, await brokerSkip('nats'));
 
-test('over Redis Sentinel: two nodes find the master, and find it again after a failover', async () => {
-  const set = await SentinelSet.start();
+/** Two nodes on a Redis of the test's own, started by `starting`; all stopped and removed afterwards. */
+async function twoNodesOn<S extends { url: string; destroy(): Promise<void> }>(
+  starting: Promise<S>,
+  name: string,
+  body: (n1: Node, n2: Node, set: S) => Promise<void>,
+): Promise<void> {
+  const set = await starting;
   let nodes: Node[] = [];
   try {
     nodes = await startCluster({
       driver: 'redis',
       url: set.url,
-      prefix: uniquePrefix('cluster-sentinel'),
+      prefix: uniquePrefix(`cluster-${name}`),
       timings: { heartbeatMs: 200, nodeTimeoutMs: 10_000, requestTimeoutMs: 2_000 },
       count: 2,
     });
-    const [n1, n2] = nodes as [Node, Node];
+    await body(nodes[0]!, nodes[1]!, set);
+  } finally {
+    try {
+      await stopAll(nodes);
+    } finally {
+      await set.destroy();
+    }
+  }
+}
+
+test('over Redis Sentinel: two nodes find the master, and find it again after a failover', () =>
+  twoNodesOn(SentinelSet.start(), 'sentinel', async (n1, n2, set) => {
     const reader = await subscribed(n2.client(), 'public-sentinel', 'reader@node2');
     const alice = await subscribed(n1.client('alice'), 'presence-sentinel', 'alice@node1');
     await subscribed(n2.client('bob'), 'presence-sentinel', 'bob@node2');
@@ -1264,10 +1281,10 @@ test('over Redis Sentinel: two nodes find the master, and find it again after a 
     await reader.next('before');
 
     // The master dies and the Sentinel promotes the replica: each node's bus connections find it.
-    const marks = nodes.map((n) => n.logs.length);
+    const marks = [n1, n2].map((n) => n.logs.length);
     await set.failover();
     await Promise.all(
-      nodes.map((n, i) => {
+      [n1, n2].map((n, i) => {
         const ready = new Set<unknown>();
         return n.log(
           (r) => {
@@ -1287,14 +1304,28 @@ test('over Redis Sentinel: two nodes find the master, and find it again after a 
     await alice.next('pusher:member_added', (m: { id: string }) => m.id === 'carol');
     const users = await n1.get<{ users: { id: string }[] }>('/channels/presence-sentinel/users');
     assert.deepEqual(users.users.map((u) => u.id).sort(), ['alice', 'bob', 'carol']);
-  } finally {
-    try {
-      await stopAll(nodes);
-    } finally {
-      await set.destroy();
+  }));
+
+test('over a Redis Cluster: presence, events and counts across two nodes', () =>
+  twoNodesOn(RedisClusterSet.start(), 'rediscluster', async (n1, n2) => {
+    const reader = await subscribed(n2.client(), 'public-rc', 'reader@node2');
+    const channels = ['presence-rc-a', 'presence-rc-b', 'presence-rc-c'];
+    // Several channels, so that their keys land on different masters.
+    for (const channel of channels) {
+      const alice = await subscribed(n1.client('alice'), channel, `alice@node1 ${channel}`);
+      const bob = await subscribed(n2.client('bob'), channel, `bob@node2 ${channel}`);
+      await alice.next('pusher:member_added', (m: { id: string }) => m.id === 'bob');
+      assert.deepEqual(presenceIds(bob), ['alice', 'bob']);
+      const users = await n1.get<{ users: { id: string }[] }>(`/channels/${channel}/users`);
+      assert.deepEqual(users.users.map((u) => u.id).sort(), ['alice', 'bob']);
     }
-  }
-});
+    await n1.sdk.trigger('public-rc', 'across', { n: 1 });
+    assert.deepEqual((await reader.next('across')) as unknown, { n: 1 });
+    const info = await n1.get<{ channels: Record<string, unknown> }>('/channels', {
+      filter_by_prefix: 'presence-rc',
+    });
+    assert.deepEqual(Object.keys(info.channels).sort(), channels);
+  }));
 
 /** Runs `herald start` with `args`; resolves with its exit code and what it wrote to stderr. */
 async function refusedStart(args: string[]): Promise<{ code: number | null; stderr: string }> {

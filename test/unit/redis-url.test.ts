@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { parseSentinelUrl, RedisUrlError } from '../../src/config/redis-url.js';
+import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from '../../src/config/redis-url.js';
 
 describe('parseSentinelUrl', () => {
   test('other schemes are not its business', () => {
@@ -39,6 +39,18 @@ describe('parseSentinelUrl', () => {
     assert.throws(() => parseSentinelUrl('redis+sentinel://s1/m?db=x'), /db "x" .* is not a number/);
   });
 
+  test('redis+cluster://: the nodes to start from and their credentials', () => {
+    assert.equal(parseClusterUrl('redis+sentinel://s1/m'), undefined);
+    assert.deepEqual(parseClusterUrl('redis+cluster://:secret@10.0.0.1:7000,10.0.0.2'), {
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 6379 },
+      ],
+      password: 'secret',
+    });
+    assert.throws(() => parseClusterUrl('redis+cluster://a:1/db'), RedisUrlError);
+  });
+
   test('the configuration refuses a Redis URL it cannot use', () => {
     const problems = (url: string) => {
       try {
@@ -51,7 +63,7 @@ describe('parseSentinelUrl', () => {
     };
     assert.deepEqual(problems('redis+sentinel://s1:26379,s2:26379/m'), []);
     assert.deepEqual(problems('http://cache:6379'), [
-      'adapter.url: "http://cache:6379" is not a redis://, rediss:// or redis+sentinel:// URL',
+      'adapter.url: "http://cache:6379" is not a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL',
     ]);
     assert.equal(problems('redis+sentinel://s1:0/m').length, 1);
   });

@@ -1,10 +1,9 @@
-import type { Redis } from 'ioredis';
-import { createRedis } from '../redis-client.js';
+import { createRedis, type RedisClient } from '../redis-client.js';
 import type { CachedEvent, LastEventStore } from './store.js';
 
 /** Last events in Redis, shared by every node; Redis expires them by itself. */
 export class RedisLastEventStore implements LastEventStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
 
   constructor(
     url: string,

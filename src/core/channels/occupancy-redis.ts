@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { createRedis } from '../redis-client.js';
+import { createRedis, type RedisClient } from '../redis-client.js';
 import type { OccupancyStore } from './occupancy.js';
 
 /**
@@ -7,7 +6,7 @@ import type { OccupancyStore } from './occupancy.js';
  * an index of its channels so survivors can vacate a dead node's channels.
  */
 export class RedisOccupancyStore implements OccupancyStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
 
   constructor(
     url: string,

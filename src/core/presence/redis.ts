@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { createRedis } from '../redis-client.js';
+import { createRedis, type RedisClient } from '../redis-client.js';
 import type { JoinResult, PresenceMember, PresenceStore } from './store.js';
 
 /**
@@ -9,7 +8,7 @@ import type { JoinResult, PresenceMember, PresenceStore } from './store.js';
  * The channel's keys share one hash tag, so the scripts also run on Redis Cluster.
  */
 export class RedisPresenceStore implements PresenceStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
 
   constructor(
     url: string,
