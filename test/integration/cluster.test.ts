@@ -337,6 +337,30 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
   );
 }
 
+/** Runs `body` on a cluster of its own; the clients it puts in `raws` are closed afterwards. */
+async function withOwnCluster(
+  driver: Driver,
+  url: string,
+  name: string,
+  options: { timings: Timings; count?: number; appFields?: Record<string, unknown> },
+  body: (nodes: Node[], raws: RawClient[]) => Promise<void>,
+): Promise<void> {
+  const prefix = uniquePrefix(`cluster-${name}-${driver}`);
+  let nodes: Node[] = [];
+  const raws: RawClient[] = [];
+  try {
+    nodes = await startCluster({ driver, url, prefix, ...options });
+    await body(nodes, raws);
+  } finally {
+    for (const c of raws) c.close();
+    try {
+      await stopAll(nodes);
+    } finally {
+      await cleanup(driver, prefix);
+    }
+  }
+}
+
 /** Every occupancy and membership webhook. */
 const MEMBERSHIP_WEBHOOKS = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'];
 
@@ -587,78 +611,119 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
       });
     });
 
-    test("an app's connection quota and events to a signed-in user hold across nodes", async () => {
-      const prefix = uniquePrefix(`cluster-quota-${driver}`);
-      const timings = { heartbeatMs: 200, nodeTimeoutMs: 3_000, requestTimeoutMs: 1_000 };
-      let nodes: Node[] = [];
-      const raws: RawClient[] = [];
-      try {
-        nodes = await startCluster({
-          driver,
-          url: sharedUrl,
-          prefix,
-          timings,
+    test("cache channels' last events and subscription counts are the cluster's", () =>
+      withOwnCluster(
+        driver,
+        sharedUrl,
+        'cache',
+        {
+          timings: { heartbeatMs: 200, nodeTimeoutMs: 3_000, requestTimeoutMs: 1_000 },
+          count: 2,
+          appFields: { subscriptionCount: true },
+        },
+        async (nodes, raws) => {
+          const connect = async (node: Node) => {
+            const { client } = await RawClient.connect(`ws://127.0.0.1:${node.port}/app/${APP.key}`);
+            raws.push(client);
+            return client;
+          };
+          const [n1, n2] = nodes as [Node, Node];
+          // Published through node1 before anyone listens; a subscriber on node2 gets it replayed.
+          await n1.sdk.trigger('cache-news', 'headline', { v: 1 });
+          const late = await connect(n2);
+          const joined = await within(late.subscribe('cache-news'), GUARD_MS, 'the cache channel');
+          assert.equal(joined.event, 'pusher_internal:subscription_succeeded');
+          const replay = await within(
+            late.next((f) => f.channel === 'cache-news' && !f.event.startsWith('pusher_internal:')),
+            GUARD_MS,
+            'the replay',
+          );
+          assert.equal(replay.event, 'headline', JSON.stringify(replay));
+          assert.deepEqual(JSON.parse(replay.data as string), { v: 1 });
+
+          // One subscriber on each node: each hears the count of both.
+          const counted = [await connect(n1), await connect(n2)];
+          for (const c of counted) await within(c.subscribe('public-counted'), GUARD_MS, 'public-counted');
+          for (const c of counted) {
+            await within(
+              (async () => {
+                for (;;) {
+                  const f = await c.next('pusher_internal:subscription_count');
+                  if (
+                    (JSON.parse(f.data as string) as { subscription_count: number }).subscription_count === 2
+                  )
+                    return;
+                }
+              })(),
+              GUARD_MS,
+              'a count of 2',
+            );
+          }
+        },
+      ));
+
+    test("an app's connection quota and events to a signed-in user hold across nodes", () =>
+      withOwnCluster(
+        driver,
+        sharedUrl,
+        'quota',
+        {
+          timings: { heartbeatMs: 200, nodeTimeoutMs: 3_000, requestTimeoutMs: 1_000 },
           appFields: { maxConnections: 3 },
-        });
-        const [n1, n2, n3] = nodes as [Node, Node, Node];
-        const open = async (node: Node) => {
-          const client = await RawClient.open(`ws://127.0.0.1:${node.port}/app/${APP.key}`);
-          raws.push(client);
-          return client;
-        };
-        const connected = async (node: Node) => {
-          const client = await open(node);
-          const established = await within(client.next(), GUARD_MS, `a connection on ${node.name}`);
-          assert.equal(established.event, 'pusher:connection_established', JSON.stringify(established));
-          const { socket_id } = JSON.parse(established.data as string) as { socket_id: string };
-          return { client, socketId: socket_id };
-        };
-        const zoe = await connected(n1);
-        zoe.client.send({
-          event: 'pusher:signin',
-          data: n1.sdk.authenticateUser(zoe.socketId, { id: 'zoe' }),
-        });
-        await within(zoe.client.next('pusher:signin_success'), GUARD_MS, 'zoe signed in');
-        // What pusher-js does after signing in.
-        const own = await within(zoe.client.subscribe('#server-to-user-zoe'), GUARD_MS, 'her own channel');
-        assert.equal(own.event, 'pusher_internal:subscription_succeeded');
-        const second = await connected(n2);
-        await connected(n3);
+        },
+        async (nodes, raws) => {
+          const [n1, n2, n3] = nodes as [Node, Node, Node];
+          const open = async (node: Node) => {
+            const client = await RawClient.open(`ws://127.0.0.1:${node.port}/app/${APP.key}`);
+            raws.push(client);
+            return client;
+          };
+          const connected = async (node: Node) => {
+            const client = await open(node);
+            const established = await within(client.next(), GUARD_MS, `a connection on ${node.name}`);
+            assert.equal(established.event, 'pusher:connection_established', JSON.stringify(established));
+            const { socket_id } = JSON.parse(established.data as string) as { socket_id: string };
+            return { client, socketId: socket_id };
+          };
+          const zoe = await connected(n1);
+          zoe.client.send({
+            event: 'pusher:signin',
+            data: n1.sdk.authenticateUser(zoe.socketId, { id: 'zoe' }),
+          });
+          await within(zoe.client.next('pusher:signin_success'), GUARD_MS, 'zoe signed in');
+          // What pusher-js does after signing in.
+          const own = await within(zoe.client.subscribe('#server-to-user-zoe'), GUARD_MS, 'her own channel');
+          assert.equal(own.event, 'pusher_internal:subscription_succeeded');
+          const second = await connected(n2);
+          await connected(n3);
 
-        // The fourth connection of the app, on any node, is over the quota.
-        const fourth = await open(n1);
-        const refused = await within(fourth.next('pusher:error'), GUARD_MS, 'the refusal');
-        assert.equal((refused.data as { code: number }).code, 4004);
-        assert.equal((await within(fourth.closed, GUARD_MS, 'the close')).code, 4004);
+          // The fourth connection of the app, on any node, is over the quota.
+          const fourth = await open(n1);
+          const refused = await within(fourth.next('pusher:error'), GUARD_MS, 'the refusal');
+          assert.equal((refused.data as { code: number }).code, 4004);
+          assert.equal((await within(fourth.closed, GUARD_MS, 'the close')).code, 4004);
 
-        // An event for zoe published on node2 reaches her connection on node1.
-        await n2.sdk.sendToUser('zoe', 'hello', { from: 'node2' });
-        const hello = await within(zoe.client.next('hello'), GUARD_MS, 'the event to zoe');
-        assert.equal(hello.channel, '#server-to-user-zoe');
-        assert.deepEqual(JSON.parse(hello.data as string), { from: 'node2' });
+          // An event for zoe published on node2 reaches her connection on node1.
+          await n2.sdk.sendToUser('zoe', 'hello', { from: 'node2' });
+          const hello = await within(zoe.client.next('hello'), GUARD_MS, 'the event to zoe');
+          assert.equal(hello.channel, '#server-to-user-zoe');
+          assert.deepEqual(JSON.parse(hello.data as string), { from: 'node2' });
 
-        // One leaves on node2: there is room again, on node3.
-        second.client.close();
-        await second.client.closed;
-        await within(
-          (async () => {
-            for (;;) {
-              const { client } = await connected(n3).catch(() => ({ client: undefined }));
-              if (client) return;
-            }
-          })(),
-          GUARD_MS,
-          'room for another connection',
-        );
-      } finally {
-        for (const c of raws) c.close();
-        try {
-          await stopAll(nodes);
-        } finally {
-          await cleanup(driver, prefix);
-        }
-      }
-    });
+          // One leaves on node2: there is room again, on node3.
+          second.client.close();
+          await second.client.closed;
+          await within(
+            (async () => {
+              for (;;) {
+                const { client } = await connected(n3).catch(() => ({ client: undefined }));
+                if (client) return;
+              }
+            })(),
+            GUARD_MS,
+            'room for another connection',
+          );
+        },
+      ));
 
     test('a node killed mid-session: survivors announce its members once and counts recover', async () => {
       const prefix = uniquePrefix(`cluster-kill-${driver}`);
