@@ -82,6 +82,8 @@ export class ClusterAdapter implements Adapter {
   #selfSeen = 0;
   /** This node's heartbeats stopped coming back for a node timeout: it, not its peers, is cut off. */
   #cutOff = false;
+  /** Channel messages published for other nodes while cut off: late if the broker queued them, else lost. */
+  #sentWhileCutOff = 0;
 
   constructor(transport: BrokerTransport, options: ClusterOptions) {
     this.#transport = transport;
@@ -153,6 +155,7 @@ export class ClusterAdapter implements Adapter {
       d: message.text,
     };
     if (message.except !== undefined) bus.x = message.except;
+    if (this.#cutOff) this.#sentWhileCutOff++;
     await this.#send(this.#channelTopic(message.namespace, message.channel), bus);
   }
 
@@ -325,7 +328,13 @@ export class ClusterAdapter implements Adapter {
     for (const node of this.#nodes.keys()) this.#nodes.set(node, now);
     if (!this.#cutOff) return;
     this.#cutOff = false;
-    this.#logger.info({ peers: this.#nodes.size, silentMs: silent }, 'back on the broker');
+    // What was published meanwhile reaches the other nodes late (the client queued it) or not at all.
+    const inFlight = this.#sentWhileCutOff;
+    this.#sentWhileCutOff = 0;
+    this.#logger.info(
+      { peers: this.#nodes.size, silentMs: silent, publishedWhileCutOff: inFlight },
+      'back on the broker',
+    );
   }
 
   async #run(op: string, payload: unknown): Promise<unknown> {

@@ -1158,9 +1158,9 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
 
         const reconnected = nodes.map((n) => n.logs.length);
         await broker.start();
-        await Promise.all(
+        const back = await Promise.all(
           nodes.map(async (n, i) => {
-            await n.log((r) => r.msg === 'back on the broker', 'to be back', reconnected[i]);
+            const record = await n.log((r) => r.msg === 'back on the broker', 'to be back', reconnected[i]);
             // The NATS stores have connections of their own: each that dropped must be back too.
             const dropped = new Set(
               n.logs.slice(marks[i]).flatMap((r) => (r.msg === 'nats disconnected' ? [r.client] : [])),
@@ -1172,8 +1172,11 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
                 marks[i],
               );
             }
+            return record;
           }),
         );
+        // node2 published 'during' for the others while cut off, and says so.
+        assert.ok((back[1]!.publishedWhileCutOff as number) >= 1, JSON.stringify(back[1]));
         assert.equal((await during).status, 200);
 
         await n1.sdk.trigger(channel, 'after', { n: 2 });
