@@ -112,6 +112,7 @@ export class Herald {
       pusher: this.pusher,
       maxTimestampSkewSeconds: config.maxTimestampSkewSeconds,
       now,
+      nodes: () => this.#adapter.peers.length + 1,
     });
 
     this.#transport = new WebSocketTransport({

@@ -72,7 +72,10 @@ export const appSchema = z.strictObject({
   maxBatchSize: positiveInt().default(10),
   /** User ids a signed-in user may watch; more get error 4302 and are ignored. @default 100 */
   maxWatchlistSize: positiveInt().default(100),
-  /** Signed HTTP API requests per second; null is unlimited. Over it: 429. @default null */
+  /**
+   * Signed HTTP API requests per second; null is unlimited. Over it: 429. In a cluster each node allows
+   * its share (this divided by the live nodes, rounded up). @default null
+   */
   maxHttpRequestsPerSecond: positiveInt().nullable().default(null),
   /** @default [] */
   webhooks: z.array(webhookSchema).default([]),

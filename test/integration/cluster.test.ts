@@ -669,7 +669,7 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
         'quota',
         {
           timings: { heartbeatMs: 200, nodeTimeoutMs: 3_000, requestTimeoutMs: 1_000 },
-          appFields: { maxConnections: 3 },
+          appFields: { maxConnections: 3, maxHttpRequestsPerSecond: 3 },
         },
         async (nodes, raws) => {
           const [n1, n2, n3] = nodes as [Node, Node, Node];
@@ -708,6 +708,18 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
           const hello = await within(zoe.client.next('hello'), GUARD_MS, 'the event to zoe');
           assert.equal(hello.channel, '#server-to-user-zoe');
           assert.deepEqual(JSON.parse(hello.data as string), { from: 'node2' });
+
+          // The app's HTTP rate is shared out: 3 per second over three nodes is one per node.
+          await n1.sdk.trigger('public-rate', 'first', {});
+          await assert.rejects(
+            n1.sdk.trigger('public-rate', 'second', {}),
+            (err: { status?: number; body?: string }) => {
+              assert.equal(err.status, 429);
+              assert.match(String(err.body), /allows 3 per second across 3 nodes/);
+              return true;
+            },
+          );
+          await n3.sdk.trigger('public-rate', 'elsewhere', {});
 
           // One leaves on node2: there is room again, on node3.
           second.client.close();

@@ -10,6 +10,8 @@ export interface HttpApiOptions {
   maxTimestampSkewSeconds: number;
   /** Milliseconds since the epoch. */
   now: () => number;
+  /** Live nodes of the cluster, this one included: each allows its share of an app's request rate. @default 1 */
+  nodes?: () => number;
 }
 
 const SOCKET_ID = /^\d+\.\d+$/;
@@ -37,10 +39,12 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
       rate = { window: now, count: 0 };
       rates.set(app.id, rate);
     }
-    if (++rate.count > app.maxHttpRequestsPerSecond) {
+    const nodes = options.nodes?.() ?? 1;
+    if (++rate.count > Math.ceil(app.maxHttpRequestsPerSecond / nodes)) {
+      const where = nodes > 1 ? ` across ${nodes} nodes` : '';
       throw new HttpError(
         429,
-        `Too many requests: app ${app.id} allows ${app.maxHttpRequestsPerSecond} per second`,
+        `Too many requests: app ${app.id} allows ${app.maxHttpRequestsPerSecond} per second${where}`,
       );
     }
   };
