@@ -104,6 +104,7 @@ export class Herald {
       createMetrics({
         websocketConnections: () => this.#transport.connectionCount,
         wampSessions: () => this.wamp.sessionCount,
+        wampRealms: () => this.wamp.realmStats(),
         webhooks: () => this.webhooks.stats,
       }),
     );

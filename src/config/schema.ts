@@ -168,6 +168,11 @@ export const wampRealmSchema = z.strictObject({
   roles: z.array(wampRoleSchema).default(WAMP_DEFAULT_ROLES),
   /** URI syntax for requests: loose (spec) or strict (`[0-9a-z_]` components). @default "loose" */
   uriCheck: z.enum(['loose', 'strict']).default('loose'),
+  /**
+   * Topics whose last event is retained (`retain: true`); past it, the topic retained longest ago is
+   * forgotten. @default 10000
+   */
+  maxRetainedTopics: positiveInt().default(10_000),
 });
 
 const wampAuthSchema = z.strictObject({
@@ -216,7 +221,7 @@ const wampSchema = z
     realms: z
       .array(wampRealmSchema)
       .min(1)
-      .default([{ name: 'realm1', roles: WAMP_DEFAULT_ROLES, uriCheck: 'loose' }]),
+      .default([{ name: 'realm1', roles: WAMP_DEFAULT_ROLES, uriCheck: 'loose', maxRetainedTopics: 10_000 }]),
     /** Authentication methods; only those listed are offered. @default { anonymous: { role: "anonymous" } } */
     auth: wampAuthSchema.default({ anonymous: { role: 'anonymous' } }),
     /** Largest WAMP message a client may send; larger ones abort the session. @default 1048576 */

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { RealmStats } from '../protocol/wamp/realm.js';
 import type { WebhookStats } from '../webhooks/dispatcher.js';
 import type { Router } from './router.js';
 
@@ -6,6 +7,7 @@ import type { Router } from './router.js';
 export interface MetricSources {
   websocketConnections(): number;
   wampSessions(): number;
+  wampRealms(): RealmStats[];
   webhooks(): Readonly<WebhookStats>;
 }
 
@@ -45,6 +47,39 @@ export function createMetrics(sources: MetricSources): Registry {
       this.set(sources.wampSessions());
     },
   });
+  const perRealm = (
+    kind: 'gauge' | 'counter',
+    name: string,
+    help: string,
+    key:
+      | 'sessions'
+      | 'subscriptions'
+      | 'registrations'
+      | 'retainedTopics'
+      | 'published'
+      | 'delivered'
+      | 'calls',
+  ) => {
+    const collect = function (this: Gauge<'realm'> | Counter<'realm'>) {
+      this.reset();
+      for (const realm of sources.wampRealms()) this.inc({ realm: realm.realm }, realm[key]);
+    };
+    const options = { name, help, labelNames: ['realm'] as const, registers: [registry], collect };
+    if (kind === 'gauge') new Gauge(options);
+    else new Counter(options);
+  };
+  perRealm('gauge', 'herald_wamp_realm_sessions', 'WAMP sessions joined to the realm', 'sessions');
+  perRealm('gauge', 'herald_wamp_subscriptions', 'WAMP subscriptions in the realm', 'subscriptions');
+  perRealm('gauge', 'herald_wamp_registrations', 'WAMP registrations in the realm', 'registrations');
+  perRealm(
+    'gauge',
+    'herald_wamp_retained_topics',
+    'WAMP topics whose last event is retained',
+    'retainedTopics',
+  );
+  perRealm('counter', 'herald_wamp_publications_total', 'WAMP publications routed', 'published');
+  perRealm('counter', 'herald_wamp_events_total', 'WAMP EVENTs sent to subscribers', 'delivered');
+  perRealm('counter', 'herald_wamp_calls_total', 'WAMP CALLs routed', 'calls');
   const stat = (key: keyof WebhookStats) => () => sources.webhooks()[key];
   mirroredCounter(registry, 'herald_webhooks_queued_total', 'Webhook requests queued', stat('queued'));
   mirroredCounter(

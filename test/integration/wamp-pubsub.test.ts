@@ -29,6 +29,7 @@ describe('WAMP publish and subscribe', () => {
           ],
         },
         { name: 'strict', uriCheck: 'strict' },
+        { name: 'forgetful', maxRetainedTopics: 2 },
       ],
       auth: {
         anonymous: { role: 'anonymous' },
@@ -249,6 +250,26 @@ describe('WAMP publish and subscribe', () => {
     const [a, b] = await Promise.all([event(sub, exact), event(sub, prefix)]);
     assert.equal(a[2], published[2]);
     assert.equal(b[2], published[2]);
+  });
+
+  test('maxRetainedTopics: past the limit, the topic retained longest ago is forgotten', async () => {
+    const pub = await join({ realm: 'forgetful' });
+    const [t1, t2, t3] = [topic('r1'), topic('r2'), topic('r3')];
+    await publish(pub, t1, ['one'], { retain: true });
+    await publish(pub, t2, ['two'], { retain: true });
+    await publish(pub, t1, ['one again'], { retain: true }); // t1 is the newest now
+    await publish(pub, t3, ['three'], { retain: true }); // over the limit: t2 goes
+    const sub = await join({ realm: 'forgetful' });
+    const retained = async (t: string) => {
+      const request = sub.id();
+      sub.send([32, request, { get_retained: true }, t]);
+      const subscribed = await within(sub.reply(request, [33]), 2000, `SUBSCRIBED ${t}`);
+      await settle(pub, sub);
+      return sub.messages.filter((m) => m[0] === 36 && m[1] === subscribed[2]).map((m) => m[4]);
+    };
+    assert.deepEqual(await retained(t1), [['one again']]);
+    assert.deepEqual(await retained(t2), []);
+    assert.deepEqual(await retained(t3), [['three']]);
   });
 
   test('§9.28 a retained event is sent after SUBSCRIBED with Details.retained', async () => {

@@ -73,12 +73,25 @@ export interface Broker {
   lookup(uri: string, match: MatchPolicy): Subscription | undefined;
   matching(uri: string): Subscription[];
   list(match: MatchPolicy): Subscription[];
+  /** Counts since start, and the sizes now. */
+  stats(): BrokerStats;
+}
+
+export interface BrokerStats {
+  /** Publications routed (PUBLISH, meta events, testaments). */
+  published: number;
+  /** EVENTs sent to subscribers. */
+  delivered: number;
+  subscriptions: number;
+  retainedTopics: number;
 }
 
 export interface BrokerContext {
   readonly authorizer: Authorizer;
   readonly uriCheck: UriCheck;
   readonly events: BrokerEvents;
+  /** Topics whose last event is kept; the one retained longest ago goes first. @default 10000 */
+  readonly maxRetainedTopics?: number;
 }
 
 /** Parses and checks PUBLISH.Options; wrong types throw `wamp.error.invalid_argument`. */
@@ -126,6 +139,8 @@ export class MemoryBroker implements Broker {
   readonly #bySession = new Map<Peer, Set<Subscription>>();
   /** The last retained event of each topic, kept with no subscriber around (spec §4.2). */
   readonly #retained = new Map<string, Retained>();
+  #published = 0;
+  #delivered = 0;
 
   constructor(ctx: BrokerContext) {
     this.#ctx = ctx;
@@ -214,6 +229,7 @@ export class MemoryBroker implements Broker {
         ? { publisher: origin.id, publisher_authid: origin.authid, publisher_authrole: origin.authrole }
         : {};
     const skip = o.excludeMe ? origin?.id : undefined;
+    this.#published++;
     for (const subscription of this.#subscriptions.matchAll(topic)) {
       let event: ReturnType<typeof out.event> | undefined;
       for (const peer of subscription.subscribers) {
@@ -225,10 +241,31 @@ export class MemoryBroker implements Broker {
           payload,
         );
         peer.send(event);
+        this.#delivered++;
       }
     }
-    if (o.retain) this.#retained.set(topic, { publication, details, options: o, payload });
+    if (o.retain) this.#retain(topic, { publication, details, options: o, payload });
     return publication;
+  }
+
+  stats(): BrokerStats {
+    return {
+      published: this.#published,
+      delivered: this.#delivered,
+      subscriptions: this.#byId.size,
+      retainedTopics: this.#retained.size,
+    };
+  }
+
+  /** Keeps the topic's last event, the topic now the newest; past the limit the oldest is forgotten. */
+  #retain(topic: string, retained: Retained): void {
+    this.#retained.delete(topic);
+    this.#retained.set(topic, retained);
+    const max = this.#ctx.maxRetainedTopics ?? 10_000;
+    for (const oldest of this.#retained.keys()) {
+      if (this.#retained.size <= max) break;
+      this.#retained.delete(oldest);
+    }
   }
 
   removeSession(peer: Peer): { subscription: Subscription; deleted: boolean }[] {

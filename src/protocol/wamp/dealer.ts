@@ -58,6 +58,8 @@ export interface Dealer {
   /** The registration a CALL to `uri` would reach. */
   best(uri: string): Registration | undefined;
   list(match: MatchPolicy): Registration[];
+  /** CALLs that passed the checks since start (to callees and to router procedures), and registrations now. */
+  stats(): { calls: number; registrations: number };
 }
 
 /** A CALL between INVOCATION and its final answer. */
@@ -85,6 +87,7 @@ export class MemoryDealer implements Dealer {
   /** Calls in flight by callee and INVOCATION request ID. */
   readonly #invocations = new Map<Peer, Map<number, Call>>();
   readonly #sequences = new Map<Peer, IdSequence>();
+  #callsRouted = 0;
 
   constructor(ctx: DealerContext) {
     this.#ctx = ctx;
@@ -134,6 +137,7 @@ export class MemoryDealer implements Dealer {
     if (optBool(options, 'progress') === true) {
       throw new WampError(WampUri.FEATURE_NOT_SUPPORTED, 'progressive call invocations are not supported');
     }
+    this.#callsRouted++;
     const timeoutMs = optInt(options, 'timeout') ?? 0;
     const receiveProgress = optBool(options, 'receive_progress') ?? false;
     const disclose = (optBool(options, 'disclose_me') ?? false) || decision.disclose;
@@ -280,5 +284,9 @@ export class MemoryDealer implements Dealer {
 
   list(match: MatchPolicy): Registration[] {
     return this.#registrations.list(match);
+  }
+
+  stats(): { calls: number; registrations: number } {
+    return { calls: this.#callsRouted, registrations: this.#registrations.size };
   }
 }

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { wampRealmSchema } from '../../config/schema.js';
 import { Authorizer } from './authorizer.js';
-import { type Broker, MemoryBroker } from './broker.js';
+import { type Broker, type BrokerStats, MemoryBroker } from './broker.js';
 import { type Dealer, MemoryDealer } from './dealer.js';
 import { ProtocolViolation, WampError } from './errors.js';
 import { type ClientMessage, out, MessageType as T } from './messages.js';
@@ -10,6 +10,13 @@ import type { Peer } from './peer.js';
 import type { UriCheck } from './uri.js';
 
 export type RealmConfig = z.infer<typeof wampRealmSchema>;
+
+export interface RealmStats extends BrokerStats {
+  realm: string;
+  sessions: number;
+  calls: number;
+  registrations: number;
+}
 
 export interface RealmOptions {
   readonly killTimeoutMs: number;
@@ -42,7 +49,12 @@ export class Realm {
       registered: (...a: Parameters<MetaApi['registered']>) => this.meta.registered(...a),
       unregistered: (...a: Parameters<MetaApi['unregistered']>) => this.meta.unregistered(...a),
     };
-    this.broker = new MemoryBroker({ authorizer: this.authorizer, uriCheck: this.uriCheck, events });
+    this.broker = new MemoryBroker({
+      authorizer: this.authorizer,
+      uriCheck: this.uriCheck,
+      events,
+      maxRetainedTopics: config.maxRetainedTopics,
+    });
     this.dealer = new MemoryDealer({
       authorizer: this.authorizer,
       uriCheck: this.uriCheck,
@@ -51,6 +63,11 @@ export class Realm {
       killTimeoutMs: options.killTimeoutMs,
     });
     this.meta = new MetaApi(this);
+  }
+
+  /** What the realm's metrics show. */
+  stats(): RealmStats {
+    return { realm: this.name, sessions: this.sessions.size, ...this.broker.stats(), ...this.dealer.stats() };
   }
 
   join(peer: Peer): void {

@@ -104,6 +104,10 @@ export class RegistrationTable {
     return true;
   }
 
+  get size(): number {
+    return this.#byId.size;
+  }
+
   byId(id: number): Registration | undefined {
     return this.#byId.get(id);
   }

@@ -7,7 +7,7 @@ import { ProtocolViolation, WampUri } from './errors.js';
 import { freshId } from './ids.js';
 import type { ClientMessage, Dict } from './messages.js';
 import { isDict } from './payload.js';
-import { Realm } from './realm.js';
+import { Realm, type RealmStats } from './realm.js';
 import { type SessionHost, WampSession } from './session.js';
 import { isValidUri } from './uri.js';
 
@@ -81,6 +81,11 @@ export class WampRouter implements SessionHost {
   /** Open WAMP connections (joined to a realm or still in the handshake). */
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** Each realm's numbers, for the metrics. */
+  realmStats(): RealmStats[] {
+    return [...this.#realms.values()].map((realm) => realm.stats());
   }
 
   realm(name: string): Realm | undefined {
