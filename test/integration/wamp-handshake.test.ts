@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { encode } from '@msgpack/msgpack';
+import { decode, encode } from '@msgpack/msgpack';
+import { WebSocket } from 'ws';
 import { ROUTER_ROLES } from '../../src/protocol/wamp/router.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
@@ -67,6 +69,75 @@ describe('WAMP opening handshake, lifecycle and bad input', () => {
   test('§9.3 no acceptable subprotocol, or none, is refused with HTTP 400', async () => {
     await assert.rejects(RawWampClient.open(url, 'json', 'foo.bar'), /HTTP 400/);
     await assert.rejects(RawWampClient.open(url, 'json', []), /HTTP 400/);
+  });
+
+  /** A raw socket on a batched subprotocol: the frames as they come. */
+  const batchedSocket = async (protocol: string) => {
+    const ws = new WebSocket(url, protocol);
+    await once(ws, 'open');
+    const frames: (string | Buffer)[] = [];
+    let wake: () => void = () => {};
+    ws.on('message', (data: Buffer, binary) => {
+      frames.push(binary ? data : data.toString());
+      wake();
+    });
+    const frame = async () => {
+      while (frames.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      return frames.shift()!;
+    };
+    return { ws, frame };
+  };
+  const hello = ['realm1', { roles: CLIENT_ROLES }] as const;
+
+  test('§9.63 wamp.2.json.batched: autobahn-python’s 0x18 framing is read and answered in kind', async () => {
+    const { ws, frame } = await batchedSocket('wamp.2.json.batched');
+    try {
+      assert.equal(ws.protocol, 'wamp.2.json.batched');
+      ws.send(`${JSON.stringify([1, ...hello])}\x18`);
+      const welcome = (await within(frame(), 2000, 'WELCOME')) as string;
+      assert.ok(welcome.endsWith('\x18'), JSON.stringify(welcome));
+      assert.equal(JSON.parse(welcome.slice(0, -1))[0], 2);
+      // Two messages in one frame: a SUBSCRIBE and a PUBLISH to it (not excluded), each answered.
+      ws.send(
+        `${JSON.stringify([32, 1, {}, 'com.batch.t'])}\x18${JSON.stringify([16, 2, { exclude_me: false }, 'com.batch.t', [7]])}\x18`,
+      );
+      const subscribed = JSON.parse(((await within(frame(), 2000, 'SUBSCRIBED')) as string).slice(0, -1));
+      assert.equal(subscribed[0], 33);
+      const event = JSON.parse(((await within(frame(), 2000, 'EVENT')) as string).slice(0, -1));
+      assert.deepEqual([event[0], event[4]], [36, [7]]);
+    } finally {
+      ws.close();
+    }
+  });
+
+  test('wamp.2.msgpack.batched: length-prefixed messages in, one per frame out; a torn batch aborts', async () => {
+    const { ws, frame } = await batchedSocket('wamp.2.msgpack.batched');
+    const framed = (...messages: unknown[][]) =>
+      Buffer.concat(
+        messages.flatMap((m) => {
+          const bytes = Buffer.from(encode(m));
+          const length = Buffer.alloc(4);
+          length.writeUInt32BE(bytes.length);
+          return [length, bytes];
+        }),
+      );
+    const unframe = (data: Buffer) => {
+      assert.equal(data.readUInt32BE(0), data.length - 4, 'one length-prefixed message');
+      return decode(data.subarray(4)) as unknown[];
+    };
+    try {
+      ws.send(framed([1, ...hello]));
+      assert.equal(unframe((await within(frame(), 2000, 'WELCOME')) as Buffer)[0], 2);
+      ws.send(framed([32, 1, {}, 'com.batch.m'], [16, 2, { exclude_me: false }, 'com.batch.m', [8]]));
+      assert.equal(unframe((await within(frame(), 2000, 'SUBSCRIBED')) as Buffer)[0], 33);
+      const event = unframe((await within(frame(), 2000, 'EVENT')) as Buffer);
+      assert.deepEqual([event[0], event[4]], [36, [8]]);
+      ws.send(framed([16, 3, {}, 'com.batch.m']).subarray(0, 6)); // cut inside the message
+      const abort = unframe((await within(frame(), 2000, 'ABORT')) as Buffer);
+      assert.deepEqual([abort[0], abort[2]], [3, 'wamp.error.protocol_violation']);
+    } finally {
+      ws.close();
+    }
   });
 
   test('§9.4 a binary frame on wamp.2.json aborts with protocol_violation', async () => {

@@ -1,5 +1,6 @@
 import { Frame } from '../../core/frame.js';
-import type { Payload, SerializerName } from './payload.js';
+import type { Payload } from './payload.js';
+import { jsonBatchedSerializer, msgpackBatchedSerializer } from './serializers/batched.js';
 import { jsonSerializer } from './serializers/json.js';
 import { msgpackSerializer } from './serializers/msgpack.js';
 import type { Serializer } from './serializers/serializer.js';
@@ -10,6 +11,8 @@ export type { Decoded, Serializer } from './serializers/serializer.js';
 export const SERIALIZERS: ReadonlyMap<string, Serializer> = new Map([
   [jsonSerializer.protocol, jsonSerializer],
   [msgpackSerializer.protocol, msgpackSerializer],
+  [jsonBatchedSerializer.protocol, jsonBatchedSerializer],
+  [msgpackBatchedSerializer.protocol, msgpackBatchedSerializer],
 ]);
 
 /** The subprotocols the WAMP route offers. */
@@ -20,7 +23,7 @@ export const WAMP_PROTOCOLS: readonly string[] = [...SERIALIZERS.keys()];
  * encoding (two when both JSON and MessagePack sessions receive it) and N writes of the same Frame.
  */
 export class Outgoing {
-  readonly #frames: Partial<Record<SerializerName, Frame>> = {};
+  readonly #frames: Partial<Record<string, Frame>> = {};
 
   constructor(
     readonly items: readonly unknown[],
@@ -28,10 +31,10 @@ export class Outgoing {
   ) {}
 
   frame(serializer: Serializer): Frame {
-    let frame = this.#frames[serializer.name];
+    let frame = this.#frames[serializer.id];
     if (frame === undefined) {
       frame = new Frame(serializer.encode(this.items, this.payload));
-      this.#frames[serializer.name] = frame;
+      this.#frames[serializer.id] = frame;
     }
     return frame;
   }

@@ -51,7 +51,7 @@ export class WampSession implements Session, Peer {
   constructor(
     readonly host: SessionHost,
     readonly connection: Connection,
-    readonly serializer: Serializer,
+    public serializer: Serializer,
     readonly request: UpgradeRequest,
   ) {}
 
@@ -89,8 +89,18 @@ export class WampSession implements Session, Peer {
           `message of ${bytes} bytes exceeds ${this.host.maxMessageBytes}`,
         );
       }
-      const { items, payload } = this.serializer.decode(data);
-      this.#handle(parseMessage(items, payload));
+      const { serializer } = this;
+      if (!serializer.split) {
+        const { items, payload } = serializer.decode(data);
+        return this.#handle(parseMessage(items, payload));
+      }
+      // A batch: its first one also says how to answer (the separator autobahn-python uses).
+      if (this.#state === 'new' && serializer.replyAs) this.serializer = serializer.replyAs(data);
+      for (const part of serializer.split(data)) {
+        const { items, payload } = serializer.decode(part);
+        this.#handle(parseMessage(items, payload));
+        if ((this.#state as State) === 'closed') return; // an earlier message of the batch ended it
+      }
     } catch (err) {
       if (err instanceof WampError) return this.abort(err.uri, err.message, CLOSE_PROTOCOL_ERROR);
       this.host.logger.error({ err, session: this.id }, 'WAMP message handling failed');

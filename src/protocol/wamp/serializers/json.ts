@@ -8,6 +8,7 @@ import type { Serializer } from './serializer.js';
  * payload crosses to another serializer, so JSON-to-JSON traffic is copied verbatim.
  */
 export const jsonSerializer: Serializer = {
+  id: 'json',
   name: 'json',
   protocol: 'wamp.2.json',
   binary: false,

@@ -25,6 +25,7 @@ const valueDecoder = new Decoder({ extensionCodec: extensions });
  * Payload elements are copied as raw byte ranges between MessagePack peers.
  */
 export const msgpackSerializer: Serializer = {
+  id: 'msgpack',
   name: 'msgpack',
   protocol: 'wamp.2.msgpack',
   binary: true,
