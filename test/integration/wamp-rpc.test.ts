@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { within } from '../helpers/raw-client.js';
 import { CLIENT_ROLES, type RawWampClient, type WampMessage } from '../helpers/wamp-client.js';
 import { wampServer } from '../helpers/wamp-server.js';
+import { newWampy } from '../helpers/wampy.js';
 
 const KILL_TIMEOUT_MS = 300;
 
@@ -13,6 +14,22 @@ describe('WAMP remote procedure calls', () => {
   const plainCallee = () =>
     join({
       details: { roles: { ...CLIENT_ROLES, callee: { features: { progressive_call_results: true } } } },
+    });
+  /** A callee that takes progressive call invocations (no real client announces it). */
+  const streamingCallee = () =>
+    join({
+      details: {
+        roles: {
+          ...CLIENT_ROLES,
+          callee: {
+            features: {
+              progressive_call_results: true,
+              call_canceling: true,
+              progressive_call_invocations: true,
+            },
+          },
+        },
+      },
     });
   let procedures = 0;
   const procedure = (name = 'proc') => `com.rpc${++procedures}.${name}`;
@@ -424,6 +441,58 @@ describe('WAMP remote procedure calls', () => {
       {},
       'wamp.error.no_such_registration',
     ]);
+  });
+
+  test('progressive call invocations: wampy streams its input to a callee that takes it, under one INVOCATION', async () => {
+    const callee = await streamingCallee();
+    const p = procedure('sum');
+    const registration = await callee.register(p);
+    const wampy = newWampy(server.url);
+    await wampy.connect();
+    try {
+      const { result, sendData } = wampy.progressiveCall(p, [1]);
+      const first = await invocation(callee, registration);
+      assert.deepEqual(first[3], { progress: true });
+      assert.deepEqual(first[4], [1]);
+      sendData([2], { progress: true });
+      sendData([3], { progress: false });
+      const second = await invocation(callee, registration);
+      const last = await invocation(callee, registration);
+      assert.deepEqual([second[1], second[3], second[4]], [first[1], { progress: true }, [2]]);
+      assert.deepEqual([last[1], last[3], last[4]], [first[1], {}, [3]]);
+      callee.send([70, first[1], {}, [6]]);
+      const answer = (await within(result, 3000, 'the result')) as { argsList?: unknown[] };
+      assert.deepEqual(answer.argsList, [6]);
+
+      // A callee that does not announce the feature is never sent a progressive INVOCATION.
+      const plain = await plainCallee();
+      const other = procedure('plain');
+      await plain.register(other);
+      const refused = wampy.progressiveCall(other, [1]).result;
+      await assert.rejects(within(refused, 3000, 'the refusal'), (err: { errorUri?: string }) => {
+        assert.equal(err.errorUri, 'wamp.error.feature_not_supported');
+        return true;
+      });
+    } finally {
+      await wampy.disconnect().catch(() => {});
+    }
+  });
+
+  test('a chunk of a progressive call that is already over starts nothing', async () => {
+    const callee = await streamingCallee();
+    const caller = await join();
+    const p = procedure('short');
+    const registration = await callee.register(p);
+    const request = send(caller, [48, 0, { progress: true }, p, ['a']]);
+    const inv = await invocation(callee, registration);
+    callee.send([70, inv[1], {}, ['done']]);
+    assert.deepEqual((await answer(caller, request)).slice(0, 4), [50, request, {}, ['done']]);
+    caller.send([48, request, { progress: true }, p, ['late']]);
+    const next = send(caller, [48, 0, {}, p, ['next']]);
+    const fresh = await invocation(callee, registration);
+    assert.deepEqual(fresh[4], ['next'], 'the late chunk was dropped');
+    callee.send([70, fresh[1], {}, ['ok']]);
+    assert.equal((await answer(caller, next))[0], 50);
   });
 
   test('a CALL reusing an in-flight request ID aborts the caller; late or unknown YIELDs are ignored', async () => {

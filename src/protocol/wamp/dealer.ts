@@ -68,6 +68,9 @@ interface Call {
   readonly request: number;
   readonly callee: Peer;
   readonly invocation: number;
+  readonly registration: number;
+  /** Progressive call invocations: the caller has more input to send (spec §4.3). */
+  inputOpen: boolean;
   /** The caller asked for progressive results. */
   readonly receiveProgress: boolean;
   /** Dealer-side timeout in ms (0: none), restarted by each progressive result (spec §4.3). */
@@ -78,6 +81,8 @@ interface Call {
 }
 
 const CALLEE_LEFT = 'callee disconnected from in-flight request';
+/** Ended progressive calls remembered per caller, so that their late chunks start nothing. */
+const ENDED_INPUTS_KEPT = 64;
 
 export class MemoryDealer implements Dealer {
   readonly #ctx: DealerContext;
@@ -87,6 +92,8 @@ export class MemoryDealer implements Dealer {
   /** Calls in flight by callee and INVOCATION request ID. */
   readonly #invocations = new Map<Peer, Map<number, Call>>();
   readonly #sequences = new Map<Peer, IdSequence>();
+  /** Per caller, the last progressive calls that ended while their input was open: later chunks are dropped. */
+  readonly #endedInputs = new Map<Peer, Set<number>>();
   #callsRouted = 0;
 
   constructor(ctx: DealerContext) {
@@ -126,23 +133,34 @@ export class MemoryDealer implements Dealer {
   }
 
   call(peer: Peer, request: number, options: Dict, uri: string, payload: Payload | undefined): void {
-    if (this.#calls.get(peer)?.has(request)) {
-      throw new ProtocolViolation(`CALL request ID ${request} is already in flight`);
+    const progress = optBool(options, 'progress') === true;
+    const open = this.#calls.get(peer)?.get(request);
+    if (open) {
+      if (!open.inputOpen) throw new ProtocolViolation(`CALL request ID ${request} is already in flight`);
+      // The next chunk of a progressive call: to the same callee, under the same INVOCATION; only
+      // `progress` of its options counts (spec §4.3).
+      if (!progress) open.inputOpen = false;
+      open.callee.send(
+        out.invocation(open.invocation, open.registration, progress ? { progress } : {}, payload),
+      );
+      return;
     }
+    if (this.#endedInputs.get(peer)?.has(request)) return; // a chunk of a call already over: dropped
+    // A caller need not announce progressive_call_invocations: wampy, which sends them, does not.
     if (!isValidUri(uri, 'exact', this.#ctx.uriCheck)) {
       throw new WampError(WampUri.INVALID_URI, `invalid procedure URI "${uri}"`);
     }
     const decision = this.#ctx.authorizer.authorize(peer.authrole, uri, 'call');
     if (!decision.allow) throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to call "${uri}"`);
-    if (optBool(options, 'progress') === true) {
-      throw new WampError(WampUri.FEATURE_NOT_SUPPORTED, 'progressive call invocations are not supported');
-    }
     this.#callsRouted++;
     const timeoutMs = optInt(options, 'timeout') ?? 0;
     const receiveProgress = optBool(options, 'receive_progress') ?? false;
     const disclose = (optBool(options, 'disclose_me') ?? false) || decision.disclose;
 
     const internal = isReserved(uri) ? this.#ctx.procedure(uri) : undefined;
+    if (internal !== undefined && progress) {
+      throw new WampError(WampUri.FEATURE_NOT_SUPPORTED, `"${uri}" takes no progressive call invocations`);
+    }
     if (internal !== undefined) {
       const { args, kwargs } = (payload ?? Payload.of()).values();
       peer.send(out.result(request, {}, internal(peer, args, kwargs)));
@@ -153,9 +171,16 @@ export class MemoryDealer implements Dealer {
       throw new WampError(WampUri.NO_SUCH_PROCEDURE, `no callee registered for procedure "${uri}"`);
     }
     const callee = pickCallee(registration);
+    if (progress && !callee.peer.has('callee', 'progressive_call_invocations')) {
+      throw new WampError(
+        WampUri.FEATURE_NOT_SUPPORTED,
+        `the callee of "${uri}" does not take progressive call invocations`,
+      );
+    }
     const invocation = getOrCreate(this.#sequences, callee.peer, () => new IdSequence()).next();
 
     const details: Dict = {};
+    if (progress) details.progress = true;
     if (registration.match !== 'exact') details.procedure = uri;
     // Forwarded when the callee announced progressive results, even without call_canceling: autobahn-js
     // callees announce only the former (spec §4.3).
@@ -170,6 +195,8 @@ export class MemoryDealer implements Dealer {
       request,
       callee: callee.peer,
       invocation,
+      registration: registration.id,
+      inputOpen: progress,
       receiveProgress,
       timeoutMs: callee.forwardTimeout ? 0 : timeoutMs,
       timer: undefined,
@@ -200,6 +227,14 @@ export class MemoryDealer implements Dealer {
   /** The call is over: later answers from the callee are dropped as unknown. */
   #finish(call: Call): void {
     clearTimeout(call.timer);
+    if (call.inputOpen) {
+      const ended = getOrCreate(this.#endedInputs, call.caller, () => new Set<number>());
+      ended.add(call.request);
+      for (const old of ended) {
+        if (ended.size <= ENDED_INPUTS_KEPT) break;
+        ended.delete(old);
+      }
+    }
     this.#calls.get(call.caller)?.delete(call.request);
     this.#invocations.get(call.callee)?.delete(call.invocation);
   }
@@ -267,6 +302,7 @@ export class MemoryDealer implements Dealer {
     this.#calls.delete(peer);
     this.#invocations.delete(peer);
     this.#sequences.delete(peer);
+    this.#endedInputs.delete(peer);
     return this.#registrations.removeSession(peer);
   }
 

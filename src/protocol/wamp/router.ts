@@ -41,6 +41,7 @@ export const ROUTER_ROLES = {
       call_canceling: true,
       call_timeout: true,
       progressive_call_results: true,
+      progressive_call_invocations: true,
       session_meta_api: true,
       registration_meta_api: true,
       testament_meta_api: true,
