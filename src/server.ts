@@ -95,7 +95,13 @@ export class Herald {
       ...(deps.socketIds ? { socketIds: deps.socketIds } : {}),
     });
 
-    this.wamp = new WampRouter({ config: config.wamp, logger: this.logger.child({ protocol: 'wamp' }), now });
+    this.wamp = new WampRouter({
+      config: config.wamp,
+      logger: this.logger.child({ protocol: 'wamp' }),
+      now,
+      // One process needs no bus: its publications stay in the broker.
+      ...(config.adapter.driver !== 'memory' ? { adapter: this.#adapter } : {}),
+    });
 
     const router = new Router(this.logger, config.maxRequestBodyBytes);
     addHealthRoutes(router, () => this.#state === 'running');
@@ -200,6 +206,7 @@ export class Herald {
     this.#state = 'starting';
     await this.#adapter.start();
     this.pusher.start();
+    this.wamp.start();
     await new Promise<void>((resolve, reject) => {
       this.#http.once('error', reject);
       this.#http.listen(this.config.port, this.config.host, () => {

@@ -44,7 +44,10 @@ export interface Adapter {
   readonly nodeId: NodeId;
   /** Ids of the other nodes currently alive. */
   readonly peers: NodeId[];
-  /** Sets the handler that delivers messages to this node's subscribers. Called once, before `start`. */
+  /**
+   * Adds a handler that delivers messages to this node's subscribers; each protocol adds one, before
+   * `start`, and every handler gets every message (it picks the namespaces it serves).
+   */
   onMessage(handler: MessageHandler): void;
   /**
    * Delivers `message` to every node with interest in its channel, this node included (locally,

@@ -75,7 +75,7 @@ export class ClusterAdapter implements Adapter {
   readonly #nodeDown: ((nodeId: NodeId) => void)[] = [];
   /** Clean-ups after nodes that left with a handover, due when it is over. */
   readonly #handovers = new Set<NodeJS.Timeout>();
-  #deliver: MessageHandler = () => {};
+  readonly #messageHandlers: MessageHandler[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #state: 'new' | 'running' | 'closed' = 'new';
   /** When this node's own heartbeat last came back through the broker. */
@@ -96,7 +96,11 @@ export class ClusterAdapter implements Adapter {
   }
 
   onMessage(handler: MessageHandler): void {
-    this.#deliver = handler;
+    this.#messageHandlers.push(handler);
+  }
+
+  #deliver(message: ChannelMessage): void {
+    for (const deliver of this.#messageHandlers) deliver(message);
   }
 
   onNodeDown(handler: (nodeId: NodeId) => void): void {

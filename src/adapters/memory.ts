@@ -4,15 +4,15 @@ import type { Adapter, ChannelMessage, MessageHandler, RequestHandler, RequestRe
 /** The single-node adapter: a publish is a local delivery, a request asks only this node. */
 export class MemoryAdapter implements Adapter {
   readonly nodeId = randomUUID();
-  #handler: MessageHandler = () => {};
+  readonly #deliver: MessageHandler[] = [];
   readonly #handlers = new Map<string, RequestHandler>();
 
   onMessage(handler: MessageHandler): void {
-    this.#handler = handler;
+    this.#deliver.push(handler);
   }
 
   async publish(message: ChannelMessage): Promise<void> {
-    this.#handler(message);
+    for (const deliver of this.#deliver) deliver(message);
   }
 
   async addInterest(): Promise<void> {}

@@ -5,6 +5,7 @@ import { EventEmitter, once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import PusherServer from 'pusher';
+import { closeAutobahn, openAutobahn } from '../helpers/autobahn.js';
 import {
   brokerSkip,
   deleteRedisPrefix,
@@ -575,6 +576,61 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
           );
         } finally {
           for (const client of raws) client.close();
+        }
+      });
+
+      test('WAMP: a publication on one node reaches the realm’s subscribers on the others, retained ones too', async () => {
+        const [n1, n2, n3] = nodes as [Node, Node, Node];
+        const wamp = (n: Node) => openAutobahn({ url: `ws://127.0.0.1:${n.port}/ws`, realm: 'realm1' });
+        const opened = [await wamp(n1), await wamp(n2)];
+        try {
+          const [subscriber, publisher] = opened.map((o) => o.session) as [
+            (typeof opened)[0]['session'],
+            (typeof opened)[0]['session'],
+          ];
+          const exact: unknown[] = [];
+          const prefixed: unknown[] = [];
+          let heard: () => void = () => {};
+          const both = new Promise<void>((resolve) => (heard = resolve));
+          const check = () => exact.length === 1 && prefixed.length === 1 && heard();
+          await subscriber.subscribe('com.cluster.news', (args) => {
+            exact.push(args);
+            check();
+          });
+          await subscriber.subscribe(
+            'com.cluster',
+            (args, _kwargs, details) => {
+              prefixed.push([args, details.topic]);
+              check();
+            },
+            { match: 'prefix' },
+          );
+          await publisher.publish(
+            'com.cluster.news',
+            ['from node2', { bytes: 3 }],
+            {},
+            { acknowledge: true },
+          );
+          await within(both, GUARD_MS, 'the events on node1');
+          assert.deepEqual(exact, [['from node2', { bytes: 3 }]]);
+          assert.deepEqual(prefixed, [[['from node2', { bytes: 3 }], 'com.cluster.news']]);
+
+          // Retained on node2, asked for on node3.
+          await publisher.publish('com.cluster.kept', ['kept'], {}, { acknowledge: true, retain: true });
+          const late = await wamp(n3);
+          opened.push(late);
+          const retained = await within(
+            new Promise<unknown>((resolve) => {
+              void late.session.subscribe('com.cluster.kept', (args) => resolve(args), {
+                get_retained: true,
+              });
+            }),
+            GUARD_MS,
+            'the retained event on node3',
+          );
+          assert.deepEqual(retained, ['kept']);
+        } finally {
+          for (const o of opened) await closeAutobahn(o.connection);
         }
       });
 

@@ -4,8 +4,9 @@ import { freshId, randomId } from './ids.js';
 import { getOrCreate } from './maps.js';
 import { type Dict, out } from './messages.js';
 import { optBool, optIds, optMatch, optStrings } from './options.js';
-import type { Payload } from './payload.js';
+import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import { jsonSerializer } from './serializers/json.js';
 import {
   isReserved,
   isValidUri,
@@ -73,6 +74,8 @@ export interface Broker {
   lookup(uri: string, match: MatchPolicy): Subscription | undefined;
   matching(uri: string): Subscription[];
   list(match: MatchPolicy): Subscription[];
+  /** A publication from the cluster's bus (see `BrokerContext.bus`). */
+  receive(text: string): void;
   /** Counts since start, and the sizes now. */
   stats(): BrokerStats;
 }
@@ -92,6 +95,20 @@ export interface BrokerContext {
   readonly events: BrokerEvents;
   /** Topics whose last event is kept; the one retained longest ago goes first. @default 10000 */
   readonly maxRetainedTopics?: number;
+  /** In a cluster: carries each publication to every node with sessions in the realm, this one included. */
+  readonly bus?: (text: string) => void;
+}
+
+/** A publication as it crosses the cluster: JSON, the payload as its JSON text. */
+interface WirePublication {
+  t: string;
+  p: number;
+  d: Dict;
+  o: PublishOptions;
+  /** The session that must not receive it (the publisher, unless `exclude_me: false`). */
+  s?: number;
+  a?: string;
+  k?: string;
 }
 
 /** Parses and checks PUBLISH.Options; wrong types throw `wamp.error.invalid_argument`. */
@@ -230,6 +247,37 @@ export class MemoryBroker implements Broker {
         : {};
     const skip = o.excludeMe ? origin?.id : undefined;
     this.#published++;
+    const { bus } = this.#ctx;
+    if (!bus) {
+      this.#deliver(topic, publication, details, o, skip, payload);
+      return publication;
+    }
+    const wire: WirePublication = { t: topic, p: publication, d: details, o };
+    if (skip !== undefined) wire.s = skip;
+    if (payload) {
+      const { args, kwargs } = payload.parts(jsonSerializer);
+      wire.a = args as string;
+      if (kwargs !== undefined) wire.k = kwargs as string;
+    }
+    bus(JSON.stringify(wire));
+    return publication;
+  }
+
+  /** A publication from the cluster's bus (this node's own included): to the subscribers here. */
+  receive(text: string): void {
+    const w = JSON.parse(text) as WirePublication;
+    const payload = w.a === undefined ? undefined : Payload.raw(jsonSerializer, w.a, w.k);
+    this.#deliver(w.t, w.p, w.d, w.o, w.s, payload);
+  }
+
+  #deliver(
+    topic: string,
+    publication: number,
+    details: Dict,
+    o: PublishOptions,
+    skip: number | undefined,
+    payload: Payload | undefined,
+  ): void {
     for (const subscription of this.#subscriptions.matchAll(topic)) {
       let event: ReturnType<typeof out.event> | undefined;
       for (const peer of subscription.subscribers) {
@@ -245,7 +293,6 @@ export class MemoryBroker implements Broker {
       }
     }
     if (o.retain) this.#retain(topic, { publication, details, options: o, payload });
-    return publication;
   }
 
   stats(): BrokerStats {

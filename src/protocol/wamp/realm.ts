@@ -20,6 +20,13 @@ export interface RealmStats extends BrokerStats {
 
 export interface RealmOptions {
   readonly killTimeoutMs: number;
+  /** In a cluster: the realm's publications go through it to every node with sessions in the realm. */
+  readonly bus?: RealmBus;
+}
+
+export interface RealmBus {
+  /** To every node of the cluster, this one included (at once). */
+  publish(text: string): void;
 }
 
 /** Messages of an established session the realm answers, with the request they may fail. */
@@ -54,6 +61,7 @@ export class Realm {
       uriCheck: this.uriCheck,
       events,
       maxRetainedTopics: config.maxRetainedTopics,
+      ...(options.bus ? { bus: (text: string) => options.bus!.publish(text) } : {}),
     });
     this.dealer = new MemoryDealer({
       authorizer: this.authorizer,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Adapter } from '../../adapters/adapter.js';
 import type { Config } from '../../config/schema.js';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
 import { Authenticator, type Principal } from './auth.js';
@@ -7,7 +8,7 @@ import { ProtocolViolation, WampUri } from './errors.js';
 import { freshId } from './ids.js';
 import type { ClientMessage, Dict } from './messages.js';
 import { isDict } from './payload.js';
-import { Realm, type RealmStats } from './realm.js';
+import { Realm, type RealmBus, type RealmStats } from './realm.js';
 import { type SessionHost, WampSession } from './session.js';
 import { isValidUri } from './uri.js';
 
@@ -18,7 +19,16 @@ export interface WampRouterOptions {
   readonly logger: Logger;
   /** Milliseconds since the epoch (WAMP-CRA challenge timestamps). */
   readonly now?: () => number;
+  /**
+   * In a cluster: publications reach the realm's sessions on every node. Every node receives every
+   * publication of every realm: pattern subscriptions make routing by topic impractical, and each node
+   * keeps the retained events for subscribers yet to come.
+   */
+  readonly adapter?: Adapter;
 }
+
+/** The adapter namespace of a realm's publications. */
+const REALM_NAMESPACE = 'wamp:';
 
 /** What WELCOME announces: exactly the features implemented (spec §4.5); values are booleans. */
 export const ROUTER_ROLES = {
@@ -68,14 +78,47 @@ export class WampRouter implements SessionHost {
   readonly #now: () => number;
   /** The realm each session in CHALLENGE asked to join. */
   readonly #challenged = new WeakMap<WampSession, Realm>();
+  readonly #options: WampRouterOptions;
+  /** The adapter namespaces of the realms' publications, subscribed to at `start`. */
+  readonly #busNamespaces: string[] = [];
 
   constructor(options: WampRouterOptions) {
     this.logger = options.logger;
+    this.#options = options;
     this.maxMessageBytes = options.config.maxMessageBytes;
     this.#now = options.now ?? Date.now;
     this.#authenticator = new Authenticator(options.config.auth);
+    const { adapter } = options;
     for (const config of options.config.realms) {
-      this.#realms.set(config.name, new Realm(config, { killTimeoutMs: options.config.killTimeoutMs }));
+      const bus = adapter && this.#bus(adapter, `${REALM_NAMESPACE}${config.name}`);
+      const realmOptions = { killTimeoutMs: options.config.killTimeoutMs, ...(bus ? { bus } : {}) };
+      this.#realms.set(config.name, new Realm(config, realmOptions));
+    }
+    adapter?.onMessage((message) => {
+      if (!message.namespace.startsWith(REALM_NAMESPACE)) return;
+      this.#realms.get(message.namespace.slice(REALM_NAMESPACE.length))?.broker.receive(message.text);
+    });
+  }
+
+  #bus(adapter: Adapter, namespace: string): RealmBus {
+    const failed = (what: string) => (err: unknown) => this.logger.error({ err, namespace }, what);
+    this.#busNamespaces.push(namespace);
+    return {
+      publish: (text) => {
+        adapter
+          .publish({ namespace, channel: '', text })
+          .catch(failed('WAMP publication not sent to the cluster'));
+      },
+    };
+  }
+
+  /** Once the adapter has started: this node receives every realm's publications from the others. */
+  start(): void {
+    const { adapter } = this.#options;
+    for (const namespace of this.#busNamespaces) {
+      adapter?.addInterest(namespace, '').catch((err: unknown) => {
+        this.logger.error({ err, namespace }, 'WAMP realm not joined on the bus');
+      });
     }
   }
 
