@@ -634,6 +634,30 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
         }
       });
 
+      test('WAMP: wamp.session.count, .list and .get answer for the whole cluster', async () => {
+        const opened = await Promise.all(
+          (nodes as Node[]).map((n) => openAutobahn({ url: `ws://127.0.0.1:${n.port}/ws`, realm: 'realm1' })),
+        );
+        try {
+          const ids = opened.map((o) => o.session.id).sort();
+          const [first] = opened as [(typeof opened)[0]];
+          assert.equal(await first.session.call('wamp.session.count'), 3);
+          assert.deepEqual(((await first.session.call('wamp.session.list')) as number[]).sort(), ids);
+          assert.equal(await first.session.call('wamp.session.count', [['nobody']]), 0);
+          const onNode3 = (await first.session.call('wamp.session.get', [opened[2]!.session.id])) as {
+            session: number;
+            authrole: string;
+          };
+          assert.deepEqual([onNode3.session, onNode3.authrole], [opened[2]!.session.id, 'anonymous']);
+          await assert.rejects(first.session.call('wamp.session.get', [1]), (err: { error?: string }) => {
+            assert.equal(err.error, 'wamp.error.no_such_session');
+            return true;
+          });
+        } finally {
+          for (const o of opened) await closeAutobahn(o.connection);
+        }
+      });
+
       test('the HTTP API on any node answers with cluster-wide counts and lists', async () => {
         const [n1, n2, n3] = nodes as [Node, Node, Node];
         const pub = `public-count-${randomUUID()}`;

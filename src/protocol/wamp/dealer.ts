@@ -19,7 +19,12 @@ import { isReserved, isValidUri, type MatchPolicy, type UriCheck } from './uri.j
 export type { Registration } from './registrations.js';
 
 /** A router procedure (meta API): returns the result payload, or throws `WampError`. */
-export type Procedure = (caller: Peer, args: unknown[], kwargs: Dict) => Payload | undefined;
+/** A router procedure (`wamp.*`); it may answer later, and may fail with a `WampError`. */
+export type Procedure = (
+  caller: Peer,
+  args: unknown[],
+  kwargs: Dict,
+) => Payload | undefined | Promise<Payload | undefined>;
 
 export interface DealerEvents {
   registered(peer: Peer, registration: Registration, created: boolean): void;
@@ -163,7 +168,16 @@ export class MemoryDealer implements Dealer {
     }
     if (internal !== undefined) {
       const { args, kwargs } = (payload ?? Payload.of()).values();
-      peer.send(out.result(request, {}, internal(peer, args, kwargs)));
+      const answer = internal(peer, args, kwargs);
+      if (!(answer instanceof Promise)) return peer.send(out.result(request, {}, answer));
+      answer.then(
+        (result) => peer.send(out.result(request, {}, result)),
+        (err: unknown) => {
+          const refusal =
+            err instanceof WampError ? err : new WampError(WampUri.UNAVAILABLE, 'the cluster did not answer');
+          peer.send(out.refusal(MessageType.CALL, request, refusal.uri, refusal.message));
+        },
+      );
       return;
     }
     const registration = this.#registrations.best(uri);

@@ -19,6 +19,8 @@ export const WampUri = {
   INVALID_ARGUMENT: 'wamp.error.invalid_argument',
   /** Call canceled by the caller, or its callee left mid-call (one spelling, as every implementation). */
   CANCELED: 'wamp.error.canceled',
+  /** Crossbar's answer when the router cannot serve the request now. */
+  UNAVAILABLE: 'wamp.error.unavailable',
   /** Dealer-side call timeout (`CALL.Options.timeout`, milliseconds). */
   TIMEOUT: 'wamp.error.timeout',
   /** ABORT: a message over `wamp.maxMessageBytes`. */

@@ -3,7 +3,7 @@ import type { Procedure, Registration } from './dealer.js';
 import { WampError, WampUri } from './errors.js';
 import { isId } from './ids.js';
 import type { Dict } from './messages.js';
-import type { MetaApi, RealmView, TestamentScope } from './meta.js';
+import type { MetaApi, RealmView, SessionInfo, TestamentScope } from './meta.js';
 import { optMatch } from './options.js';
 import { isDict, Payload } from './payload.js';
 import type { Peer } from './peer.js';
@@ -20,14 +20,6 @@ function argument<T>(args: unknown[], i: number, check: (v: unknown) => v is T, 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isList = (v: unknown): v is unknown[] => Array.isArray(v);
-
-/** `filter_authroles` of `wamp.session.count` and `.list`: absent, or a list of roles. */
-function sessionsOf(realm: RealmView, args: unknown[]): Peer[] {
-  const all = [...realm.sessions.values()];
-  if (args[0] === undefined || args[0] === null) return all;
-  const roles = argument(args, 0, isStringList, 'a list of authroles');
-  return all.filter((p) => roles.includes(p.authrole));
-}
 
 /** `reason` (a URI, default `wamp.close.killed`) and `message` of the kill procedures, from kwargs. */
 function killArgs(kwargs: Dict): [string, string | undefined] {
@@ -75,10 +67,29 @@ export function metaProcedures(realm: RealmView, meta: MetaApi): ReadonlyMap<str
   const listAll = <T extends { id: number }>(list: (m: 'exact' | 'prefix' | 'wildcard') => T[]) =>
     result(Object.fromEntries(MATCH_POLICIES.map((m) => [m, list(m).map((x) => x.id)])));
 
+  /** Every session of the realm, on every node in a cluster, with `filter_authroles` applied. */
+  const everySession = async (args: unknown[]): Promise<SessionInfo[]> => {
+    const roles =
+      args[0] === undefined || args[0] === null
+        ? undefined
+        : argument(args, 0, isStringList, 'a list of authroles');
+    const all = realm.clusterSessions
+      ? await realm.clusterSessions()
+      : [...realm.sessions.values()].map((p) => ({ id: p.id, authrole: p.authrole, details: p.details() }));
+    return roles ? all.filter((s) => roles.includes(s.authrole)) : all;
+  };
+
   const procedures: Record<string, Procedure> = {
-    'wamp.session.count': (_c, args) => result(sessionsOf(realm, args).length),
-    'wamp.session.list': (_c, args) => result(sessionsOf(realm, args).map((p) => p.id)),
-    'wamp.session.get': (_c, args) => result(session(args).details()),
+    'wamp.session.count': async (_c, args) => result((await everySession(args)).length),
+    'wamp.session.list': async (_c, args) => result((await everySession(args)).map((s) => s.id)),
+    'wamp.session.get': async (_c, args) => {
+      const id = argument(args, 0, isId, 'a session ID');
+      const local = realm.sessions.get(id);
+      if (local) return result(local.details());
+      const found = (await everySession([])).find((s) => s.id === id);
+      if (!found) throw new WampError(WampUri.NO_SUCH_SESSION, `no session ${id}`);
+      return result(found.details);
+    },
     'wamp.session.kill': (caller, args, kwargs) => {
       kill([session(args, caller)], caller, kwargs);
       return undefined;

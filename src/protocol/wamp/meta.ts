@@ -2,6 +2,7 @@ import type { Authorizer } from './authorizer.js';
 import type { Broker, BrokerEvents, PublishOptions, Subscription } from './broker.js';
 import type { Dealer, DealerEvents, Procedure, Registration } from './dealer.js';
 import { getOrCreate } from './maps.js';
+import type { Dict } from './messages.js';
 import { metaProcedures, registrationDetails, subscriptionDetails } from './meta-procedures.js';
 import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
@@ -19,8 +20,17 @@ export interface Testament {
 }
 
 /** What the meta API reads of its realm. */
+/** A session as the cluster's other nodes describe it. */
+export interface SessionInfo {
+  id: number;
+  authrole: string;
+  details: Dict;
+}
+
 export interface RealmView {
   readonly sessions: ReadonlyMap<number, Peer>;
+  /** In a cluster: the realm's sessions on every node (this one included). */
+  readonly clusterSessions?: () => Promise<SessionInfo[]>;
   readonly broker: Broker;
   readonly dealer: Dealer;
   readonly authorizer: Authorizer;

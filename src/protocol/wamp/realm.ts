@@ -5,7 +5,7 @@ import { type Broker, type BrokerStats, MemoryBroker } from './broker.js';
 import { type Dealer, MemoryDealer } from './dealer.js';
 import { ProtocolViolation, WampError } from './errors.js';
 import { type ClientMessage, out, MessageType as T } from './messages.js';
-import { MetaApi } from './meta.js';
+import { MetaApi, type SessionInfo } from './meta.js';
 import type { Peer } from './peer.js';
 import type { UriCheck } from './uri.js';
 
@@ -20,8 +20,10 @@ export interface RealmStats extends BrokerStats {
 
 export interface RealmOptions {
   readonly killTimeoutMs: number;
-  /** In a cluster: the realm's publications go through it to every node with sessions in the realm. */
+  /** In a cluster: the realm's publications go through it to every node. */
   readonly bus?: RealmBus;
+  /** In a cluster: the realm's sessions on every node, for the session meta API. */
+  readonly clusterSessions?: () => Promise<SessionInfo[]>;
 }
 
 export interface RealmBus {
@@ -44,6 +46,7 @@ export class Realm {
   readonly dealer: Dealer;
   readonly meta: MetaApi;
   readonly sessions = new Map<number, Peer>();
+  readonly clusterSessions?: () => Promise<SessionInfo[]>;
 
   constructor(config: RealmConfig, options: RealmOptions) {
     this.name = config.name;
@@ -70,6 +73,7 @@ export class Realm {
       procedure: (uri) => this.meta.procedure(uri),
       killTimeoutMs: options.killTimeoutMs,
     });
+    if (options.clusterSessions) this.clusterSessions = options.clusterSessions;
     this.meta = new MetaApi(this);
   }
 

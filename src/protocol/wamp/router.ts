@@ -7,6 +7,7 @@ import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
 import { ProtocolViolation, WampUri } from './errors.js';
 import { freshId } from './ids.js';
 import type { ClientMessage, Dict } from './messages.js';
+import type { SessionInfo } from './meta.js';
 import { isDict } from './payload.js';
 import { Realm, type RealmBus, type RealmStats } from './realm.js';
 import { type SessionHost, WampSession } from './session.js';
@@ -29,6 +30,8 @@ export interface WampRouterOptions {
 
 /** The adapter namespace of a realm's publications. */
 const REALM_NAMESPACE = 'wamp:';
+/** The cluster request for a node's sessions of a realm. */
+const SESSIONS_OP = 'wamp.sessions';
 
 /** What WELCOME announces: exactly the features implemented (spec §4.5); values are booleans. */
 export const ROUTER_ROLES = {
@@ -91,9 +94,28 @@ export class WampRouter implements SessionHost {
     const { adapter } = options;
     for (const config of options.config.realms) {
       const bus = adapter && this.#bus(adapter, `${REALM_NAMESPACE}${config.name}`);
-      const realmOptions = { killTimeoutMs: options.config.killTimeoutMs, ...(bus ? { bus } : {}) };
+      const clusterSessions =
+        adapter &&
+        (async () => {
+          const { answers } = await adapter.request<SessionInfo[]>(SESSIONS_OP, { realm: config.name });
+          return answers.flat();
+        });
+      const realmOptions = {
+        killTimeoutMs: options.config.killTimeoutMs,
+        ...(bus ? { bus } : {}),
+        ...(clusterSessions ? { clusterSessions } : {}),
+      };
       this.#realms.set(config.name, new Realm(config, realmOptions));
     }
+    // What the other nodes ask: this node's sessions of a realm.
+    adapter?.handle(SESSIONS_OP, (p): SessionInfo[] => {
+      const realm = this.#realms.get(String((p as { realm?: unknown } | null)?.realm));
+      return [...(realm?.sessions.values() ?? [])].map((s) => ({
+        id: s.id,
+        authrole: s.authrole,
+        details: s.details(),
+      }));
+    });
     adapter?.onMessage((message) => {
       if (!message.namespace.startsWith(REALM_NAMESPACE)) return;
       this.#realms.get(message.namespace.slice(REALM_NAMESPACE.length))?.broker.receive(message.text);
