@@ -76,9 +76,11 @@ export class Herald {
     this.#presence = deps.presence ?? cluster!.presence;
     this.#occupancy = cluster?.occupancy ?? new LocalOccupancy();
     this.#cache = deps.cache ?? cluster?.cache ?? new MemoryLastEventStore(now);
-    this.#outbox = deps.webhooks ? undefined : cluster?.outbox;
-    if (deps.webhooks) void cluster?.outbox?.close(); // the given webhooks keep no outbox
-    this.webhooks = deps.webhooks ?? this.#clusterWebhooks(config, now, cluster !== undefined, apps);
+    // The outbox belongs with the cluster's own adapter (it is keyed by that node's id) and our webhooks.
+    const ownOutbox = !deps.webhooks && !deps.adapter;
+    this.#outbox = ownOutbox ? cluster?.outbox : undefined;
+    if (!ownOutbox) void cluster?.outbox?.close();
+    this.webhooks = deps.webhooks ?? this.#clusterWebhooks(config, now, apps);
 
     this.pusher = new PusherServer({
       apps,
@@ -148,16 +150,10 @@ export class Herald {
    * Webhooks; on a cluster adapter, a removal held back on one node is dropped when its channel or
    * member comes back on another, so the receiver sees neither.
    */
-  #clusterWebhooks(
-    config: Readonly<Config>,
-    now: () => number,
-    ownAdapter: boolean,
-    apps: AppStore,
-  ): Webhooks {
+  #clusterWebhooks(config: Readonly<Config>, now: () => number, apps: AppStore): Webhooks {
     const logger = this.logger.child({ component: 'webhooks' });
     const outbox = this.#outbox;
-    if (!ownAdapter || config.adapter.driver === 'memory' || !outbox)
-      return new Webhooks({ config: config.webhooks, logger, now });
+    if (!outbox) return new Webhooks({ config: config.webhooks, logger, now });
     const adapter = this.#adapter;
     const webhooks = new Webhooks({
       config: config.webhooks,

@@ -171,23 +171,23 @@ export class ClusterAdapter implements Adapter {
    */
   addInterest(namespace: Namespace, channel: string): Promise<void> {
     const subscribed = this.#transport.subscribe(this.#channelTopic(namespace, channel));
+    const refused = (err: unknown) =>
+      this.#logger.error({ err, namespace, channel }, 'broker refused interest');
+    // The outage itself is logged once, not once per channel.
+    if (this.#cutOff) {
+      subscribed.catch(refused);
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const goOn = () => {
-        settled = true;
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        this.#logger.warn(
+          { namespace, channel },
+          'broker slow to confirm interest; serving local subscribers',
+        );
         resolve();
-      };
-      // The outage itself is logged once, not once per channel.
-      if (this.#cutOff) goOn();
-      const timer = settled
-        ? undefined
-        : setTimeout(() => {
-            this.#logger.warn(
-              { namespace, channel },
-              'broker slow to confirm interest; serving local subscribers',
-            );
-            goOn();
-          }, this.#requestTimeoutMs);
+      }, this.#requestTimeoutMs);
       subscribed.then(
         () => {
           clearTimeout(timer);
@@ -195,8 +195,8 @@ export class ClusterAdapter implements Adapter {
         },
         (err: unknown) => {
           clearTimeout(timer);
-          if (settled) this.#logger.error({ err, namespace, channel }, 'broker refused interest');
-          reject(err);
+          if (late) refused(err);
+          else reject(err);
         },
       );
     });

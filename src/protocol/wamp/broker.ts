@@ -95,7 +95,10 @@ export interface BrokerContext {
   readonly events: BrokerEvents;
   /** Topics whose last event is kept; the one retained longest ago goes first. @default 10000 */
   readonly maxRetainedTopics?: number;
-  /** In a cluster: carries each publication to every node with sessions in the realm, this one included. */
+  /**
+   * In a cluster: carries each publication to every node, this one included (synchronously: the
+   * broker recognizes its own and has delivered it here already).
+   */
   readonly bus?: (text: string) => void;
 }
 
@@ -158,6 +161,8 @@ export class MemoryBroker implements Broker {
   readonly #retained = new Map<string, Retained>();
   #published = 0;
   #delivered = 0;
+  /** The publication this node is handing to the bus right now; it comes straight back, delivered here. */
+  #sending: string | undefined;
 
   constructor(ctx: BrokerContext) {
     this.#ctx = ctx;
@@ -247,11 +252,9 @@ export class MemoryBroker implements Broker {
         : {};
     const skip = o.excludeMe ? origin?.id : undefined;
     this.#published++;
+    this.#deliver(topic, publication, details, o, skip, payload);
     const { bus } = this.#ctx;
-    if (!bus) {
-      this.#deliver(topic, publication, details, o, skip, payload);
-      return publication;
-    }
+    if (!bus) return publication;
     const wire: WirePublication = { t: topic, p: publication, d: details, o };
     if (skip !== undefined) wire.s = skip;
     if (payload) {
@@ -259,12 +262,18 @@ export class MemoryBroker implements Broker {
       wire.a = args as string;
       if (kwargs !== undefined) wire.k = kwargs as string;
     }
-    bus(JSON.stringify(wire));
+    this.#sending = JSON.stringify(wire);
+    try {
+      bus(this.#sending);
+    } finally {
+      this.#sending = undefined;
+    }
     return publication;
   }
 
   /** A publication from the cluster's bus (this node's own included): to the subscribers here. */
   receive(text: string): void {
+    if (text === this.#sending) return;
     const w = JSON.parse(text) as WirePublication;
     const payload = w.a === undefined ? undefined : Payload.raw(jsonSerializer, w.a, w.k);
     this.#deliver(w.t, w.p, w.d, w.o, w.s, payload);

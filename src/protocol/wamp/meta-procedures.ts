@@ -21,6 +21,11 @@ const isString = (v: unknown): v is string => typeof v === 'string';
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isList = (v: unknown): v is unknown[] => Array.isArray(v);
 
+/** The realm's sessions on this node, as `SessionInfo`. */
+export function localSessions(sessions: ReadonlyMap<number, Peer>): SessionInfo[] {
+  return [...sessions.values()].map((p) => ({ id: p.id, authrole: p.authrole, details: p.details() }));
+}
+
 /** `reason` (a URI, default `wamp.close.killed`) and `message` of the kill procedures, from kwargs. */
 function killArgs(kwargs: Dict): [string, string | undefined] {
   const reason = kwargs.reason ?? WampUri.CLOSE_KILLED;
@@ -73,9 +78,7 @@ export function metaProcedures(realm: RealmView, meta: MetaApi): ReadonlyMap<str
       args[0] === undefined || args[0] === null
         ? undefined
         : argument(args, 0, isStringList, 'a list of authroles');
-    const all = realm.clusterSessions
-      ? await realm.clusterSessions()
-      : [...realm.sessions.values()].map((p) => ({ id: p.id, authrole: p.authrole, details: p.details() }));
+    const all = realm.clusterSessions ? await realm.clusterSessions() : localSessions(realm.sessions);
     return roles ? all.filter((s) => roles.includes(s.authrole)) : all;
   };
 

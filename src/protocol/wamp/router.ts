@@ -8,6 +8,7 @@ import { ProtocolViolation, WampUri } from './errors.js';
 import { freshId } from './ids.js';
 import type { ClientMessage, Dict } from './messages.js';
 import type { SessionInfo } from './meta.js';
+import { localSessions } from './meta-procedures.js';
 import { isDict } from './payload.js';
 import { Realm, type RealmBus, type RealmStats } from './realm.js';
 import { type SessionHost, WampSession } from './session.js';
@@ -110,11 +111,7 @@ export class WampRouter implements SessionHost {
     // What the other nodes ask: this node's sessions of a realm.
     adapter?.handle(SESSIONS_OP, (p): SessionInfo[] => {
       const realm = this.#realms.get(String((p as { realm?: unknown } | null)?.realm));
-      return [...(realm?.sessions.values() ?? [])].map((s) => ({
-        id: s.id,
-        authrole: s.authrole,
-        details: s.details(),
-      }));
+      return realm ? localSessions(realm.sessions) : [];
     });
     adapter?.onMessage((message) => {
       if (!message.namespace.startsWith(REALM_NAMESPACE)) return;
