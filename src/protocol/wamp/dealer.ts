@@ -1,4 +1,4 @@
-import type { Authorizer } from './authorizer.js';
+import type { Authorizer, Decision } from './authorizer.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { IdSequence } from './ids.js';
 import { getOrCreate } from './maps.js';
@@ -18,7 +18,6 @@ import { isReserved, isValidUri, type MatchPolicy, type UriCheck } from './uri.j
 
 export type { Registration } from './registrations.js';
 
-/** A router procedure (meta API): returns the result payload, or throws `WampError`. */
 /** A router procedure (`wamp.*`); it may answer later, and may fail with a `WampError`. */
 export type Procedure = (
   caller: Peer,
@@ -42,8 +41,8 @@ export interface DealerContext {
 }
 
 /**
- * Remote procedure calls in one realm. Sessions and the meta API use only this interface, so that a
- * cluster dealer can later route calls to callees on other nodes; `MemoryDealer` serves one node.
+ * Remote procedure calls in one realm. Sessions and the meta API use only this interface: `MemoryDealer`
+ * serves one node, `ClusterDealer` routes calls to callees on other nodes through it.
  */
 export interface Dealer {
   /** REGISTER → REGISTERED, or throws `WampError`. */
@@ -85,9 +84,29 @@ interface Call {
   killing: boolean;
 }
 
-const CALLEE_LEFT = 'callee disconnected from in-flight request';
+export const CALLEE_LEFT = 'callee disconnected from in-flight request';
 /** Ended progressive calls remembered per caller, so that their late chunks start nothing. */
 const ENDED_INPUTS_KEPT = 64;
+
+/** Remembers that progressive call `request` of `caller` ended with its input open (the last few kept). */
+export function rememberEnded(ended: Map<Peer, Set<number>>, caller: Peer, request: number): void {
+  const requests = getOrCreate(ended, caller, () => new Set<number>());
+  requests.add(request);
+  for (const old of requests) {
+    if (requests.size <= ENDED_INPUTS_KEPT) break;
+    requests.delete(old);
+  }
+}
+
+/** The checks of a new CALL: a valid procedure URI the caller's role may call; throws `WampError`. */
+export function checkCall(ctx: DealerContext, peer: Peer, uri: string): Decision {
+  if (!isValidUri(uri, 'exact', ctx.uriCheck)) {
+    throw new WampError(WampUri.INVALID_URI, `invalid procedure URI "${uri}"`);
+  }
+  const decision = ctx.authorizer.authorize(peer.authrole, uri, 'call');
+  if (!decision.allow) throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to call "${uri}"`);
+  return decision;
+}
 
 export class MemoryDealer implements Dealer {
   readonly #ctx: DealerContext;
@@ -152,11 +171,7 @@ export class MemoryDealer implements Dealer {
     }
     if (this.#endedInputs.get(peer)?.has(request)) return; // a chunk of a call already over: dropped
     // A caller need not announce progressive_call_invocations: wampy, which sends them, does not.
-    if (!isValidUri(uri, 'exact', this.#ctx.uriCheck)) {
-      throw new WampError(WampUri.INVALID_URI, `invalid procedure URI "${uri}"`);
-    }
-    const decision = this.#ctx.authorizer.authorize(peer.authrole, uri, 'call');
-    if (!decision.allow) throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to call "${uri}"`);
+    const decision = checkCall(this.#ctx, peer, uri);
     this.#callsRouted++;
     const timeoutMs = optInt(options, 'timeout') ?? 0;
     const receiveProgress = optBool(options, 'receive_progress') ?? false;
@@ -222,6 +237,11 @@ export class MemoryDealer implements Dealer {
     this.#armTimeout(call);
   }
 
+  /** Whether `request` of `peer` is a call in flight here, or a progressive call that ended here. */
+  knows(peer: Peer, request: number): boolean {
+    return this.#calls.get(peer)?.has(request) === true || this.#endedInputs.get(peer)?.has(request) === true;
+  }
+
   /** Dealer-side timeout: ERROR `timeout` to the caller, INTERRUPT killnowait to the callee (spec §4.3). */
   #armTimeout(call: Call): void {
     if (call.timeoutMs === 0) return;
@@ -241,14 +261,7 @@ export class MemoryDealer implements Dealer {
   /** The call is over: later answers from the callee are dropped as unknown. */
   #finish(call: Call): void {
     clearTimeout(call.timer);
-    if (call.inputOpen) {
-      const ended = getOrCreate(this.#endedInputs, call.caller, () => new Set<number>());
-      ended.add(call.request);
-      for (const old of ended) {
-        if (ended.size <= ENDED_INPUTS_KEPT) break;
-        ended.delete(old);
-      }
-    }
+    if (call.inputOpen) rememberEnded(this.#endedInputs, call.caller, call.request);
     this.#calls.get(call.caller)?.delete(call.request);
     this.#invocations.get(call.callee)?.delete(call.invocation);
   }

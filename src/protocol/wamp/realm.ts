@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { wampRealmSchema } from '../../config/schema.js';
 import { Authorizer } from './authorizer.js';
 import { type Broker, type BrokerStats, MemoryBroker } from './broker.js';
+import { ClusterDealer, type RealmRpc, type RpcMessage } from './cluster-dealer.js';
 import { type Dealer, MemoryDealer } from './dealer.js';
 import { ProtocolViolation, WampError } from './errors.js';
 import { type ClientMessage, out, MessageType as T } from './messages.js';
@@ -24,6 +25,8 @@ export interface RealmOptions {
   readonly bus?: RealmBus;
   /** In a cluster: the realm's sessions on every node, for the session meta API. */
   readonly clusterSessions?: () => Promise<SessionInfo[]>;
+  /** In a cluster: calls reach callees on every node. */
+  readonly rpc?: RealmRpc;
 }
 
 export interface RealmBus {
@@ -47,6 +50,7 @@ export class Realm {
   readonly meta: MetaApi;
   readonly sessions = new Map<number, Peer>();
   readonly clusterSessions?: () => Promise<SessionInfo[]>;
+  readonly #cluster: ClusterDealer | undefined;
 
   constructor(config: RealmConfig, options: RealmOptions) {
     this.name = config.name;
@@ -66,15 +70,28 @@ export class Realm {
       maxRetainedTopics: config.maxRetainedTopics,
       ...(options.bus ? { bus: (text: string) => options.bus!.publish(text) } : {}),
     });
-    this.dealer = new MemoryDealer({
+    const dealerContext = {
       authorizer: this.authorizer,
       uriCheck: this.uriCheck,
       events,
-      procedure: (uri) => this.meta.procedure(uri),
+      procedure: (uri: string) => this.meta.procedure(uri),
       killTimeoutMs: options.killTimeoutMs,
-    });
+    };
+    const local = new MemoryDealer(dealerContext);
+    if (options.rpc) this.#cluster = new ClusterDealer(local, dealerContext, options.rpc, this.sessions);
+    this.dealer = this.#cluster ?? local;
     if (options.clusterSessions) this.clusterSessions = options.clusterSessions;
     this.meta = new MetaApi(this);
+  }
+
+  /** A message from this realm's dealer on another node of the cluster. */
+  fromNode(node: string, message: RpcMessage): void {
+    this.#cluster?.receive(node, message);
+  }
+
+  /** Another node of the cluster is gone: calls between it and this node end. */
+  nodeDown(node: string): void {
+    this.#cluster?.nodeDown(node);
   }
 
   /** What the realm's metrics show. */

@@ -3,6 +3,7 @@ import type { Adapter } from '../../adapters/adapter.js';
 import type { Config } from '../../config/schema.js';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
 import { Authenticator, type Principal } from './auth.js';
+import type { NodeRegistration, RealmRpc, RpcMessage } from './cluster-dealer.js';
 import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
 import { ProtocolViolation, WampUri } from './errors.js';
 import { freshId } from './ids.js';
@@ -14,6 +15,14 @@ import { Realm, type RealmBus, type RealmStats } from './realm.js';
 import { type SessionHost, WampSession } from './session.js';
 import { isValidUri } from './uri.js';
 
+/** A message between the dealers of a realm on two nodes. */
+interface NodeMessage {
+  /** The sending node. */
+  n: string;
+  r: string;
+  m: RpcMessage;
+}
+
 export type WampConfig = Config['wamp'];
 
 export interface WampRouterOptions {
@@ -24,15 +33,20 @@ export interface WampRouterOptions {
   /**
    * In a cluster: publications reach the realm's sessions on every node. Every node receives every
    * publication of every realm: pattern subscriptions make routing by topic impractical, and each node
-   * keeps the retained events for subscribers yet to come.
+   * keeps the retained events for subscribers yet to come. Calls reach callees on every node: each
+   * node has its own namespace for the calls to its callees and the answers to its callers.
    */
   readonly adapter?: Adapter;
 }
 
 /** The adapter namespace of a realm's publications. */
 const REALM_NAMESPACE = 'wamp:';
+/** The adapter namespace of the calls (and their answers) for one node: `wamp-node:<nodeId>`. */
+const NODE_NAMESPACE = 'wamp-node:';
 /** The cluster request for a node's sessions of a realm. */
 const SESSIONS_OP = 'wamp.sessions';
+/** The cluster request for a node's best registration for a procedure of a realm. */
+const LOOKUP_OP = 'wamp.lookup';
 
 /** What WELCOME announces: exactly the features implemented (spec §4.5); values are booleans. */
 export const ROUTER_ROLES = {
@@ -83,7 +97,7 @@ export class WampRouter implements SessionHost {
   /** The realm each session in CHALLENGE asked to join. */
   readonly #challenged = new WeakMap<WampSession, Realm>();
   readonly #options: WampRouterOptions;
-  /** The adapter namespaces of the realms' publications, subscribed to at `start`. */
+  /** The adapter namespaces of the realms' publications and of this node's calls, subscribed to at `start`. */
   readonly #busNamespaces: string[] = [];
 
   constructor(options: WampRouterOptions) {
@@ -101,10 +115,12 @@ export class WampRouter implements SessionHost {
           const { answers } = await adapter.request<SessionInfo[]>(SESSIONS_OP, { realm: config.name });
           return answers.flat();
         });
+      const rpc = adapter && this.#rpc(adapter, config.name);
       const realmOptions = {
         killTimeoutMs: options.config.killTimeoutMs,
         ...(bus ? { bus } : {}),
         ...(clusterSessions ? { clusterSessions } : {}),
+        ...(rpc ? { rpc } : {}),
       };
       this.#realms.set(config.name, new Realm(config, realmOptions));
     }
@@ -113,10 +129,52 @@ export class WampRouter implements SessionHost {
       const realm = this.#realms.get(String((p as { realm?: unknown } | null)?.realm));
       return realm ? localSessions(realm.sessions) : [];
     });
+    adapter?.handle(LOOKUP_OP, (p): NodeRegistration | null => {
+      const { realm, procedure } = (p ?? {}) as { realm?: unknown; procedure?: unknown };
+      if (typeof procedure !== 'string') return null;
+      const found = this.#realms.get(String(realm))?.dealer.best(procedure);
+      return found ? { node: adapter.nodeId, uri: found.uri, match: found.match } : null;
+    });
+    const calls = `${NODE_NAMESPACE}${adapter?.nodeId}`;
+    if (adapter) this.#busNamespaces.push(calls);
     adapter?.onMessage((message) => {
+      if (message.namespace === calls) return this.#fromNode(message.text);
       if (!message.namespace.startsWith(REALM_NAMESPACE)) return;
       this.#realms.get(message.namespace.slice(REALM_NAMESPACE.length))?.broker.receive(message.text);
     });
+    adapter?.onNodeDown((node) => {
+      for (const realm of this.#realms.values()) realm.nodeDown(node);
+    });
+  }
+
+  #rpc(adapter: Adapter, realm: string): RealmRpc {
+    return {
+      nodeId: adapter.nodeId,
+      alone: () => adapter.peers.length === 0,
+      lookup: async (procedure) => {
+        const { answers } = await adapter.request<NodeRegistration | null>(LOOKUP_OP, { realm, procedure });
+        return answers.filter((a): a is NodeRegistration => a !== null);
+      },
+      send: (node, message) => {
+        const text = JSON.stringify({ n: adapter.nodeId, r: realm, m: message } satisfies NodeMessage);
+        adapter
+          .publish({ namespace: `${NODE_NAMESPACE}${node}`, channel: '', text })
+          .catch((err: unknown) => {
+            this.logger.error({ err, node, realm }, 'WAMP call not sent to its node');
+          });
+      },
+    };
+  }
+
+  /** A message of a realm's dealer on another node for the dealer here. */
+  #fromNode(text: string): void {
+    let message: NodeMessage;
+    try {
+      message = JSON.parse(text) as NodeMessage;
+    } catch (err) {
+      return this.logger.error({ err }, 'unreadable WAMP call message from the cluster');
+    }
+    this.#realms.get(message.r)?.fromNode(message.n, message.m);
   }
 
   #bus(adapter: Adapter, namespace: string): RealmBus {
@@ -131,7 +189,10 @@ export class WampRouter implements SessionHost {
     };
   }
 
-  /** Once the adapter has started: this node receives every realm's publications from the others. */
+  /**
+   * Once the adapter has started: this node receives every realm's publications from the others, and
+   * the calls for its callees.
+   */
   start(): void {
     const { adapter } = this.#options;
     for (const namespace of this.#busNamespaces) {

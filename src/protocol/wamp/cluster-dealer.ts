@@ -1,0 +1,381 @@
+import { Outgoing } from './codec.js';
+import {
+  CALLEE_LEFT,
+  checkCall,
+  type Dealer,
+  type DealerContext,
+  type MemoryDealer,
+  type Registration,
+  rememberEnded,
+} from './dealer.js';
+import { ProtocolViolation, WampError, WampUri } from './errors.js';
+import { getOrCreate } from './maps.js';
+import { type Dict, MessageType, out } from './messages.js';
+import { optBool, optString } from './options.js';
+import { isDict, Payload } from './payload.js';
+import type { Peer } from './peer.js';
+import { jsonSerializer } from './serializers/json.js';
+import { isReserved, type MatchPolicy } from './uri.js';
+import { UriMap } from './uri-map.js';
+
+/** A node's best registration for a procedure, as it answers the cluster. */
+export interface NodeRegistration {
+  readonly node: string;
+  readonly uri: string;
+  readonly match: MatchPolicy;
+}
+
+/** What a realm's dealer needs of the cluster. */
+export interface RealmRpc {
+  readonly nodeId: string;
+  /** No other node is alive: every call stays here. */
+  alone(): boolean;
+  /** Every node's best registration for `procedure` (this node's included), from those that have one. */
+  lookup(procedure: string): Promise<NodeRegistration[]>;
+  /** Hands `message` to the realm's dealer on `node`. */
+  send(node: string, message: RpcMessage): void;
+}
+
+/**
+ * What the dealers of a realm tell each other: a caller's CALL (or the next chunk of a progressive
+ * one), its CANCEL and its departure go to the callee's node; the answers for the caller (RESULT,
+ * ERROR) come back. Payloads travel as their JSON text.
+ */
+export type RpcMessage =
+  | {
+      k: 'call';
+      /** The caller's session ID, authid and authrole. */
+      c: number;
+      ca: string;
+      cr: string;
+      q: number;
+      u: string;
+      o: Dict;
+      a?: string;
+      w?: string;
+    }
+  | { k: 'cancel'; c: number; q: number; o: Dict }
+  | { k: 'gone'; c: number }
+  | { k: 'out'; c: number; m: unknown[]; a?: string; w?: string };
+
+/** A caller's CALL handed to another node, or waiting to learn which node has the procedure. */
+interface Forwarded {
+  /** The callee's node; undefined while the cluster is being asked. */
+  node: string | undefined;
+  readonly procedure: string;
+  /** A progressive call with more input to come. */
+  inputOpen: boolean;
+  /** Chunks of a progressive call that came while the cluster was being asked. */
+  readonly queue: { options: Dict; payload: Payload | undefined }[];
+}
+
+/** CALL options that mean something to the callee's node; the rest stays with the caller's. */
+const FORWARDED_OPTIONS = ['timeout', 'receive_progress', 'progress', 'disclose_me'];
+
+/**
+ * The dealer of a realm in a cluster: a CALL goes to the best registration of the whole cluster. A
+ * caller's node asks every node for its best match (unless an exact registration is here) and hands
+ * the call to the winner; ties go to this node, else to one of the tied nodes at random. On the
+ * callee's node a `RemoteCaller` stands for the caller, so the local dealer applies timeouts, progress
+ * and cancel modes there exactly as for a local caller; its answers travel back.
+ */
+export class ClusterDealer implements Dealer {
+  readonly #local: MemoryDealer;
+  readonly #ctx: DealerContext;
+  readonly #rpc: RealmRpc;
+  readonly #sessions: ReadonlyMap<number, Peer>;
+  /** This node's callers' calls to other nodes, by caller and CALL request ID. */
+  readonly #forwarded = new Map<Peer, Map<number, Forwarded>>();
+  readonly #endedInputs = new Map<Peer, Set<number>>();
+  /** Other nodes' callers with calls here, by node and session ID. */
+  readonly #remote = new Map<string, Map<number, RemoteCaller>>();
+  #callsForwarded = 0;
+
+  constructor(local: MemoryDealer, ctx: DealerContext, rpc: RealmRpc, sessions: ReadonlyMap<number, Peer>) {
+    this.#local = local;
+    this.#ctx = ctx;
+    this.#rpc = rpc;
+    this.#sessions = sessions;
+  }
+
+  call(peer: Peer, request: number, options: Dict, uri: string, payload: Payload | undefined): void {
+    const forwarded = this.#forwarded.get(peer)?.get(request);
+    if (forwarded) return this.#nextChunk(peer, request, forwarded, options, payload);
+    if (this.#local.knows(peer, request) || isReserved(uri) || this.#rpc.alone()) {
+      return this.#local.call(peer, request, options, uri, payload);
+    }
+    if (this.#endedInputs.get(peer)?.has(request)) return;
+    checkCall(this.#ctx, peer, uri); // refused at once, as on a single node
+    if (this.#local.best(uri)?.match === 'exact')
+      return this.#local.call(peer, request, options, uri, payload);
+
+    const call: Forwarded = {
+      node: undefined,
+      procedure: uri,
+      inputOpen: optBool(options, 'progress') === true,
+      queue: [],
+    };
+    getOrCreate(this.#forwarded, peer, () => new Map()).set(request, call);
+    const route = (found: NodeRegistration[]) => this.#route(peer, request, options, payload, call, found);
+    this.#rpc.lookup(uri).then(route, () => route([]));
+  }
+
+  /** The cluster has answered where `call` goes. */
+  #route(
+    peer: Peer,
+    request: number,
+    options: Dict,
+    payload: Payload | undefined,
+    call: Forwarded,
+    found: NodeRegistration[],
+  ): void {
+    if (this.#forwarded.get(peer)?.get(request) !== call) return; // canceled, or the caller left
+    const node = bestNode(call.procedure, found, this.#rpc.nodeId);
+    if (node !== undefined && node !== this.#rpc.nodeId) {
+      call.node = node;
+      this.#callsForwarded++;
+      this.#send(node, peer, request, call.procedure, options, payload);
+      for (const chunk of call.queue.splice(0)) {
+        this.#send(node, peer, request, call.procedure, chunk.options, chunk.payload);
+      }
+      return;
+    }
+    this.#end(peer, request, call);
+    try {
+      if (node === undefined) {
+        throw new WampError(
+          WampUri.NO_SUCH_PROCEDURE,
+          `no callee registered for procedure "${call.procedure}"`,
+        );
+      }
+      this.#local.call(peer, request, options, call.procedure, payload);
+      for (const chunk of call.queue)
+        this.#local.call(peer, request, chunk.options, call.procedure, chunk.payload);
+    } catch (err) {
+      peer.send(refusalOf(request, err));
+    }
+  }
+
+  #nextChunk(
+    peer: Peer,
+    request: number,
+    call: Forwarded,
+    options: Dict,
+    payload: Payload | undefined,
+  ): void {
+    if (!call.inputOpen) throw new ProtocolViolation(`CALL request ID ${request} is already in flight`);
+    const progress = optBool(options, 'progress') === true;
+    if (!progress) call.inputOpen = false;
+    const chunkOptions = progress ? { progress } : {};
+    if (call.node === undefined) call.queue.push({ options: chunkOptions, payload });
+    else this.#send(call.node, peer, request, call.procedure, chunkOptions, payload);
+  }
+
+  #send(node: string, peer: Peer, request: number, uri: string, options: Dict, payload: Payload | undefined) {
+    const o: Dict = {};
+    for (const key of FORWARDED_OPTIONS) {
+      const value = options[key];
+      if (typeof value === 'number' || typeof value === 'boolean') o[key] = value;
+    }
+    const message: RpcMessage = {
+      k: 'call',
+      c: peer.id,
+      ca: peer.authid,
+      cr: peer.authrole,
+      q: request,
+      u: uri,
+      o,
+    };
+    this.#rpc.send(node, withPayload(message, payload));
+  }
+
+  /** The call is over for this node: later chunks of its input are dropped. */
+  #end(peer: Peer, request: number, call: Forwarded): void {
+    const calls = this.#forwarded.get(peer);
+    calls?.delete(request);
+    if (calls?.size === 0) this.#forwarded.delete(peer);
+    if (call.inputOpen) rememberEnded(this.#endedInputs, peer, request);
+  }
+
+  cancel(peer: Peer, request: number, options: Dict): void {
+    const call = this.#forwarded.get(peer)?.get(request);
+    if (call === undefined) return this.#local.cancel(peer, request, options);
+    if (call.node !== undefined) {
+      const mode = optString(options, 'mode');
+      return this.#rpc.send(call.node, { k: 'cancel', c: peer.id, q: request, o: mode ? { mode } : {} });
+    }
+    // Not sent anywhere yet: nothing to interrupt.
+    this.#end(peer, request, call);
+    peer.send(out.refusal(MessageType.CALL, request, WampUri.CANCELED, 'call canceled'));
+  }
+
+  /** A message from the realm's dealer on `node`. */
+  receive(node: string, m: RpcMessage): void {
+    switch (m.k) {
+      case 'call': {
+        const callers = getOrCreate(this.#remote, node, () => new Map<number, RemoteCaller>());
+        const caller = getOrCreate(
+          callers,
+          m.c,
+          () =>
+            new RemoteCaller(m.c, m.ca, m.cr, (message) => {
+              const answer: RpcMessage = { k: 'out', c: m.c, m: [...message.items] };
+              this.#rpc.send(node, withPayload(answer, message.payload));
+            }),
+        );
+        const payload = m.a === undefined ? undefined : Payload.raw(jsonSerializer, m.a, m.w);
+        try {
+          this.#local.call(caller, m.q, m.o, m.u, payload);
+        } catch (err) {
+          caller.send(refusalOf(m.q, err));
+        }
+        return;
+      }
+      case 'cancel': {
+        const caller = this.#remote.get(node)?.get(m.c);
+        if (caller) this.#local.cancel(caller, m.q, m.o);
+        return;
+      }
+      case 'gone': {
+        const callers = this.#remote.get(node);
+        const caller = callers?.get(m.c);
+        if (!caller) return;
+        callers!.delete(m.c);
+        this.#local.removeSession(caller);
+        return;
+      }
+      case 'out':
+        return this.#answer(m);
+    }
+  }
+
+  /** An answer for a caller here: RESULT (progressive or final) or ERROR. */
+  #answer(m: Extract<RpcMessage, { k: 'out' }>): void {
+    const peer = this.#sessions.get(m.c);
+    const [type] = m.m;
+    const request = type === MessageType.RESULT ? m.m[1] : m.m[2];
+    const call = peer && typeof request === 'number' ? this.#forwarded.get(peer)?.get(request) : undefined;
+    if (!peer || !call) return; // the caller left, or the call is over
+    const progress = type === MessageType.RESULT && isDict(m.m[2]) && m.m[2].progress === true;
+    if (!progress) this.#end(peer, request as number, call);
+    const payload = m.a === undefined ? undefined : Payload.raw(jsonSerializer, m.a, m.w);
+    peer.send(new Outgoing(m.m, payload));
+  }
+
+  /**
+   * `node` is gone: calls this node's callers made to it end with `canceled`, as when a callee
+   * leaves, and the calls its callers made here end as when a caller leaves.
+   */
+  nodeDown(node: string): void {
+    for (const [peer, calls] of [...this.#forwarded]) {
+      for (const [request, call] of [...calls]) {
+        if (call.node !== node) continue;
+        this.#end(peer, request, call);
+        peer.send(out.refusal(MessageType.CALL, request, WampUri.CANCELED, CALLEE_LEFT));
+      }
+    }
+    const callers = this.#remote.get(node);
+    this.#remote.delete(node);
+    for (const caller of callers?.values() ?? []) this.#local.removeSession(caller);
+  }
+
+  removeSession(peer: Peer): { registration: Registration; deleted: boolean }[] {
+    const calls = this.#forwarded.get(peer);
+    this.#forwarded.delete(peer);
+    this.#endedInputs.delete(peer);
+    const nodes = new Set([...(calls?.values() ?? [])].map((c) => c.node));
+    for (const node of nodes) if (node !== undefined) this.#rpc.send(node, { k: 'gone', c: peer.id });
+    return this.#local.removeSession(peer);
+  }
+
+  register(peer: Peer, request: number, options: Dict, procedure: string): void {
+    this.#local.register(peer, request, options, procedure);
+  }
+
+  unregister(peer: Peer, request: number, registration: number): void {
+    this.#local.unregister(peer, request, registration);
+  }
+
+  yield(peer: Peer, request: number, options: Dict, payload: Payload | undefined): void {
+    this.#local.yield(peer, request, options, payload);
+  }
+
+  error(peer: Peer, requestType: number, request: number, uri: string, payload: Payload | undefined): void {
+    this.#local.error(peer, requestType, request, uri, payload);
+  }
+
+  byId(id: number): Registration | undefined {
+    return this.#local.byId(id);
+  }
+
+  lookup(uri: string, match: MatchPolicy): Registration | undefined {
+    return this.#local.lookup(uri, match);
+  }
+
+  best(uri: string): Registration | undefined {
+    return this.#local.best(uri);
+  }
+
+  list(match: MatchPolicy): Registration[] {
+    return this.#local.list(match);
+  }
+
+  stats(): { calls: number; registrations: number } {
+    const { calls, registrations } = this.#local.stats();
+    return { calls: calls + this.#callsForwarded, registrations };
+  }
+}
+
+/**
+ * The node whose registration a CALL to `procedure` reaches, by the rule of one node (exact, longest
+ * prefix, most specific wildcard); among nodes with the same registration, `self` if it is one of them.
+ */
+export function bestNode(procedure: string, found: NodeRegistration[], self: string): string | undefined {
+  const registrations = new UriMap<string[]>();
+  for (const { node, uri, match } of found) {
+    const nodes = registrations.get(uri, match);
+    if (nodes) nodes.push(node);
+    else registrations.set(uri, match, [node]);
+  }
+  const nodes = registrations.best(procedure);
+  if (nodes === undefined) return undefined;
+  return nodes.includes(self) ? self : nodes[Math.floor(Math.random() * nodes.length)];
+}
+
+function withPayload<M extends { a?: string; w?: string }>(m: M, payload: Payload | undefined): M {
+  if (payload === undefined) return m;
+  const { args, kwargs } = payload.parts(jsonSerializer);
+  m.a = args as string;
+  if (kwargs !== undefined) m.w = kwargs as string;
+  return m;
+}
+
+function refusalOf(request: number, err: unknown): Outgoing {
+  const refusal =
+    err instanceof WampError ? err : new WampError(WampUri.UNAVAILABLE, 'the call could not be routed');
+  return out.refusal(MessageType.CALL, request, refusal.uri, refusal.message);
+}
+
+/** A caller on another node, as the dealer of the callee's node sees it: what it is sent goes back. */
+class RemoteCaller implements Peer {
+  readonly serializer = jsonSerializer;
+
+  constructor(
+    readonly id: number,
+    readonly authid: string,
+    readonly authrole: string,
+    readonly send: (message: Outgoing) => void,
+  ) {}
+
+  /** Only a callee's features are ever asked. */
+  has(): boolean {
+    return false;
+  }
+
+  details(): Dict {
+    return { session: this.id, authid: this.authid, authrole: this.authrole };
+  }
+
+  /** Its session lives on its own node. */
+  kill(): void {}
+}
