@@ -1,6 +1,6 @@
 import type { Authorizer } from './authorizer.js';
 import { WampError, WampUri } from './errors.js';
-import { freshId, randomId } from './ids.js';
+import { randomId, uriId } from './ids.js';
 import { getOrCreate } from './maps.js';
 import { type Dict, out } from './messages.js';
 import { optBool, optIds, optMatch, optStrings } from './options.js';
@@ -180,7 +180,7 @@ export class MemoryBroker implements Broker {
     let subscription = this.#subscriptions.get(topic, match);
     const created = subscription === undefined;
     if (subscription === undefined) {
-      const id = freshId(this.#byId);
+      const id = uriId('subscription', topic, match, this.#byId);
       subscription = { id, uri: topic, match, created: new Date().toISOString(), subscribers: new Set() };
       this.#subscriptions.set(topic, match, subscription);
       this.#byId.set(id, subscription);

@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 /** Largest WAMP ID (spec §2.4). */
 export const MAX_ID = 2 ** 53;
@@ -33,6 +33,17 @@ export function freshId(taken: { has(id: number): boolean }): number {
   let id = randomId();
   while (taken.has(id)) id = randomId();
   return id;
+}
+
+/**
+ * The ID of a subscription or registration (`kind`) of (uri, match): the same on every node of a
+ * cluster, so that the meta API can speak of one subscription or registration across nodes. Derived
+ * from a hash of the three; a random ID in the rare case that one is already taken here.
+ */
+export function uriId(kind: string, uri: string, match: string, taken: { has(id: number): boolean }): number {
+  const digest = createHash('sha256').update(`${kind}\0${match}\0${uri}`).digest();
+  const id = Number(digest.readBigUInt64BE(0) & 0x1f_ffff_ffff_ffffn);
+  return id === 0 || taken.has(id) ? freshId(taken) : id;
 }
 
 /** Session-scope request IDs the router sends (INVOCATION): 1, 2, 3 …, back to 1 after 2^53. */

@@ -7,7 +7,8 @@ import type { MetaApi, RealmView, SessionInfo, TestamentScope } from './meta.js'
 import { optMatch } from './options.js';
 import { isDict, Payload } from './payload.js';
 import type { Peer } from './peer.js';
-import { isReserved, isValidUri, MATCH_POLICIES } from './uri.js';
+import { isReserved, isValidUri, MATCH_POLICIES, type MatchPolicy } from './uri.js';
+import { UriMap } from './uri-map.js';
 
 const result = (value: unknown) => Payload.of([value]);
 
@@ -39,7 +40,8 @@ function killArgs(kwargs: Dict): [string, string | undefined] {
   return [reason, message ?? undefined];
 }
 
-function kill(targets: Peer[], caller: Peer, kwargs: Dict, quiet = false): number[] {
+/** Ends each target but the caller; their IDs. */
+function kill(targets: Peer[], caller: Peer | undefined, kwargs: Dict, quiet = false): number[] {
   const [reason, message] = killArgs(kwargs);
   const ids: number[] = [];
   for (const peer of targets) {
@@ -50,36 +52,210 @@ function kill(targets: Peer[], caller: Peer, kwargs: Dict, quiet = false): numbe
   return ids;
 }
 
-function byId<T>(lookup: (id: number) => T | undefined, args: unknown[], uri: string, what: string): T {
-  const id = argument(args, 0, isId, `a ${what} ID`);
-  const found = lookup(id);
-  if (found === undefined) throw new WampError(uri, `no ${what} ${id}`);
-  return found;
+/**
+ * A meta procedure whose answer spans the cluster: each node answers for itself with plain JSON (null:
+ * nothing here), and the caller's node combines the answers, its own first. `local` checks the
+ * arguments, so that bad ones are refused before any other node is asked.
+ */
+interface Spanning {
+  local(caller: Peer | undefined, args: unknown[], kwargs: Dict): unknown;
+  merge(answers: unknown[], args: unknown[]): Payload | undefined;
 }
 
-/** The router's `wamp.*` procedures of one realm (spec §4.4). */
-export function metaProcedures(realm: RealmView, meta: MetaApi): ReadonlyMap<string, Procedure> {
-  const session = (args: unknown[], caller?: Peer) => {
-    const target = byId((id) => realm.sessions.get(id), args, WampUri.NO_SUCH_SESSION, 'session');
-    if (target === caller) throw new WampError(WampUri.NO_SUCH_SESSION, 'a session cannot kill itself');
-    return target;
-  };
-  const subscription = (args: unknown[]) =>
-    byId((id) => realm.broker.byId(id), args, WampUri.NO_SUCH_SUBSCRIPTION, 'subscription');
-  const registration = (args: unknown[]) =>
-    byId((id) => realm.dealer.byId(id), args, WampUri.NO_SUCH_REGISTRATION, 'registration');
-  const lookupOptions = (args: unknown[]) => optMatch(isDict(args[1]) ? args[1] : {});
-  const listAll = <T extends { id: number }>(list: (m: 'exact' | 'prefix' | 'wildcard') => T[]) =>
-    result(Object.fromEntries(MATCH_POLICIES.map((m) => [m, list(m).map((x) => x.id)])));
+const present = <T>(answers: unknown[]) => answers.filter((a) => a !== null && a !== undefined) as T[];
+const unique = (ids: number[]) => [...new Set(ids)];
 
+/** The list of each match policy's IDs, as `wamp.subscription.list` and `wamp.registration.list` answer. */
+function listing(list: (m: MatchPolicy) => { id: number }[]): Record<MatchPolicy, number[]> {
+  return Object.fromEntries(MATCH_POLICIES.map((m) => [m, list(m).map((x) => x.id)])) as Record<
+    MatchPolicy,
+    number[]
+  >;
+}
+
+/**
+ * The subscription or registration meta procedures: the same ID stands for the same (URI, match) on
+ * every node, so a subscription's subscribers (a registration's callees) are those of every node.
+ */
+function entryProcedures<E extends { id: number; created: string }>(
+  kind: 'subscription' | 'registration',
+  table: {
+    byId(id: number): E | undefined;
+    lookup(uri: string, match: MatchPolicy): E | undefined;
+    matching(uri: string): E[];
+    list(match: MatchPolicy): E[];
+    members(entry: E): number[];
+    details(entry: E): Dict;
+  },
+  noSuch: string,
+): Record<string, Spanning> {
+  const what = kind === 'subscription' ? 'a topic' : 'a procedure';
+  const members = kind === 'subscription' ? 'subscribers' : 'callees';
+  const entry = (args: unknown[]) => table.byId(argument(args, 0, isId, `a ${kind} ID`));
+  const found = <T>(answers: unknown[], args: unknown[]): T[] => {
+    const parts = present<T>(answers);
+    if (parts.length === 0) throw new WampError(noSuch, `no ${kind} ${String(args[0])}`);
+    return parts;
+  };
+  return {
+    list: {
+      local: () => listing((m) => table.list(m)),
+      merge: (answers) => {
+        const parts = present<Record<MatchPolicy, number[]>>(answers);
+        return result(Object.fromEntries(MATCH_POLICIES.map((m) => [m, unique(parts.flatMap((p) => p[m]))])));
+      },
+    },
+    lookup: {
+      local: (_c, args) => {
+        const match = optMatch(isDict(args[1]) ? args[1] : {});
+        return table.lookup(argument(args, 0, isString, what), match)?.id ?? null;
+      },
+      merge: (answers) => result(present<number>(answers)[0] ?? null),
+    },
+    match: {
+      local: (_c, args) => table.matching(argument(args, 0, isString, what)).map((e) => e.id),
+      merge: (answers) => {
+        const ids = unique(present<number[]>(answers).flat());
+        return result(ids.length > 0 ? ids : null);
+      },
+    },
+    get: {
+      local: (_c, args) => {
+        const e = entry(args);
+        return e ? table.details(e) : null;
+      },
+      // The earliest creation on any node.
+      merge: (answers, args) =>
+        result(found<Dict>(answers, args).reduce((a, b) => (String(b.created) < String(a.created) ? b : a))),
+    },
+    [`list_${members}`]: {
+      local: (_c, args) => {
+        const e = entry(args);
+        return e ? table.members(e) : null;
+      },
+      merge: (answers, args) => result(found<number[]>(answers, args).flat()),
+    },
+    [`count_${members}`]: {
+      local: (_c, args) => {
+        const e = entry(args);
+        return e ? table.members(e).length : null;
+      },
+      merge: (answers, args) => result(found<number>(answers, args).reduce((a, b) => a + b, 0)),
+    },
+  };
+}
+
+/** The router's `wamp.*` procedures of one realm (spec §4.4), and each node's part of those that span the cluster. */
+export function metaProcedures(
+  realm: RealmView,
+  meta: MetaApi,
+): { procedures: ReadonlyMap<string, Procedure>; spanning: ReadonlyMap<string, Spanning> } {
   /** Every session of the realm, on every node in a cluster, with `filter_authroles` applied. */
   const everySession = async (args: unknown[]): Promise<SessionInfo[]> => {
     const roles =
       args[0] === undefined || args[0] === null
         ? undefined
         : argument(args, 0, isStringList, 'a list of authroles');
-    const all = realm.clusterSessions ? await realm.clusterSessions() : localSessions(realm.sessions);
+    const all = realm.cluster ? await realm.cluster.sessions() : localSessions(realm.sessions);
     return roles ? all.filter((s) => roles.includes(s.authrole)) : all;
+  };
+  const sessionsWhere = (test: (p: Peer) => boolean) => [...realm.sessions.values()].filter(test);
+  const killed = (answers: unknown[]) => present<number[]>(answers).flat();
+
+  const spanning: Record<string, Spanning> = {
+    'wamp.session.kill': {
+      local: (caller, args, kwargs) => {
+        const id = argument(args, 0, isId, 'a session ID');
+        if (caller?.id === id) throw new WampError(WampUri.NO_SUCH_SESSION, 'a session cannot kill itself');
+        const target = realm.sessions.get(id);
+        const ids = kill(target ? [target] : [], caller, kwargs);
+        return ids.length > 0 ? true : null;
+      },
+      merge: (answers, args) => {
+        if (present(answers).length === 0)
+          throw new WampError(WampUri.NO_SUCH_SESSION, `no session ${String(args[0])}`);
+        return undefined;
+      },
+    },
+    'wamp.session.kill_by_authid': {
+      local: (caller, args, kwargs) => {
+        const authid = argument(args, 0, isString, 'an authid');
+        return kill(
+          sessionsWhere((p) => p.authid === authid),
+          caller,
+          kwargs,
+        );
+      },
+      merge: (answers) => result(killed(answers)),
+    },
+    'wamp.session.kill_by_authrole': {
+      local: (caller, args, kwargs) => {
+        const role = argument(args, 0, isString, 'an authrole');
+        return kill(
+          sessionsWhere((p) => p.authrole === role),
+          caller,
+          kwargs,
+        );
+      },
+      merge: (answers) => result(killed(answers).length),
+    },
+    'wamp.session.kill_all': {
+      local: (caller, _args, kwargs) =>
+        kill(
+          sessionsWhere(() => true),
+          caller,
+          kwargs,
+          true,
+        ),
+      merge: (answers) => result(killed(answers).length),
+    },
+  };
+  const tables = {
+    subscription: entryProcedures(
+      'subscription',
+      {
+        byId: (id) => realm.broker.byId(id),
+        lookup: (uri, match) => realm.broker.lookup(uri, match),
+        matching: (uri) => realm.broker.matching(uri),
+        list: (match) => realm.broker.list(match),
+        members: (s) => [...s.subscribers].map((p) => p.id),
+        details: subscriptionDetails,
+      },
+      WampUri.NO_SUCH_SUBSCRIPTION,
+    ),
+    registration: entryProcedures(
+      'registration',
+      {
+        byId: (id) => realm.dealer.byId(id),
+        lookup: (uri, match) => realm.dealer.lookup(uri, match),
+        // A CALL reaches one registration: the best match.
+        matching: (uri) => {
+          const best = realm.dealer.best(uri);
+          return best ? [best] : [];
+        },
+        list: (match) => realm.dealer.list(match),
+        members: (r) => r.callees.map((c) => c.peer.id),
+        details: registrationDetails,
+      },
+      WampUri.NO_SUCH_REGISTRATION,
+    ),
+  };
+  for (const [kind, entries] of Object.entries(tables)) {
+    for (const [name, s] of Object.entries(entries)) spanning[`wamp.${kind}.${name}`] = s;
+  }
+  // The one registration a CALL would reach: the best of every node's best.
+  spanning['wamp.registration.match'] = {
+    local: (_c, args) => {
+      const best = realm.dealer.best(argument(args, 0, isString, 'a procedure'));
+      return best ? { id: best.id, uri: best.uri, match: best.match } : null;
+    },
+    merge: (answers, args) => {
+      const bests = new UriMap<number>();
+      for (const b of present<{ id: number; uri: string; match: MatchPolicy }>(answers)) {
+        bests.set(b.uri, b.match, b.id);
+      }
+      return result(bests.best(args[0] as string) ?? null);
+    },
   };
 
   const procedures: Record<string, Procedure> = {
@@ -93,32 +269,6 @@ export function metaProcedures(realm: RealmView, meta: MetaApi): ReadonlyMap<str
       if (!found) throw new WampError(WampUri.NO_SUCH_SESSION, `no session ${id}`);
       return result(found.details);
     },
-    'wamp.session.kill': (caller, args, kwargs) => {
-      kill([session(args, caller)], caller, kwargs);
-      return undefined;
-    },
-    'wamp.session.kill_by_authid': (caller, args, kwargs) => {
-      const authid = argument(args, 0, isString, 'an authid');
-      return result(
-        kill(
-          [...realm.sessions.values()].filter((p) => p.authid === authid),
-          caller,
-          kwargs,
-        ),
-      );
-    },
-    'wamp.session.kill_by_authrole': (caller, args, kwargs) => {
-      const role = argument(args, 0, isString, 'an authrole');
-      return result(
-        kill(
-          [...realm.sessions.values()].filter((p) => p.authrole === role),
-          caller,
-          kwargs,
-        ).length,
-      );
-    },
-    'wamp.session.kill_all': (caller, _args, kwargs) =>
-      result(kill([...realm.sessions.values()], caller, kwargs, true).length),
     'wamp.session.add_testament': (caller, args, kwargs) => {
       const topic = argument(args, 0, isString, 'a topic URI');
       if (!isValidUri(topic, 'exact', realm.uriCheck) || isReserved(topic)) {
@@ -144,31 +294,15 @@ export function metaProcedures(realm: RealmView, meta: MetaApi): ReadonlyMap<str
       meta.flushTestaments(caller, testamentScope(kwargs.scope));
       return undefined;
     },
-
-    'wamp.subscription.list': () => listAll((m) => realm.broker.list(m)),
-    'wamp.subscription.lookup': (_c, args) =>
-      result(realm.broker.lookup(argument(args, 0, isString, 'a topic'), lookupOptions(args))?.id ?? null),
-    'wamp.subscription.match': (_c, args) => {
-      const ids = realm.broker.matching(argument(args, 0, isString, 'a topic')).map((s) => s.id);
-      return result(ids.length > 0 ? ids : null);
-    },
-    'wamp.subscription.get': (_c, args) => result(subscriptionDetails(subscription(args))),
-    'wamp.subscription.list_subscribers': (_c, args) =>
-      result([...subscription(args).subscribers].map((p) => p.id)),
-    'wamp.subscription.count_subscribers': (_c, args) => result(subscription(args).subscribers.size),
-
-    'wamp.registration.list': () => listAll((m) => realm.dealer.list(m)),
-    'wamp.registration.lookup': (_c, args) =>
-      result(
-        realm.dealer.lookup(argument(args, 0, isString, 'a procedure'), lookupOptions(args))?.id ?? null,
-      ),
-    'wamp.registration.match': (_c, args) =>
-      result(realm.dealer.best(argument(args, 0, isString, 'a procedure'))?.id ?? null),
-    'wamp.registration.get': (_c, args) => result(registrationDetails(registration(args))),
-    'wamp.registration.list_callees': (_c, args) => result(registration(args).callees.map((c) => c.peer.id)),
-    'wamp.registration.count_callees': (_c, args) => result(registration(args).callees.length),
   };
-  return new Map(Object.entries(procedures));
+  for (const [uri, s] of Object.entries(spanning)) {
+    procedures[uri] = (caller, args, kwargs) => {
+      const mine = s.local(caller, args, kwargs);
+      if (!realm.cluster) return s.merge([mine], args);
+      return realm.cluster.ask(uri, args, kwargs).then((others) => s.merge([mine, ...others], args));
+    };
+  }
+  return { procedures: new Map(Object.entries(procedures)), spanning: new Map(Object.entries(spanning)) };
 }
 
 function testamentScope(value: unknown): TestamentScope {

@@ -27,10 +27,17 @@ export interface SessionInfo {
   details: Dict;
 }
 
+/** In a cluster: what the meta API asks the realm's other nodes. */
+export interface MetaCluster {
+  /** The realm's sessions on every node, this one included. */
+  sessions(): Promise<SessionInfo[]>;
+  /** The other nodes' parts (`MetaApi.answer`) of meta procedure `procedure`. */
+  ask(procedure: string, args: unknown[], kwargs: Dict): Promise<unknown[]>;
+}
+
 export interface RealmView {
   readonly sessions: ReadonlyMap<number, Peer>;
-  /** In a cluster: the realm's sessions on every node (this one included). */
-  readonly clusterSessions?: () => Promise<SessionInfo[]>;
+  readonly cluster?: MetaCluster;
   readonly broker: Broker;
   readonly dealer: Dealer;
   readonly authorizer: Authorizer;
@@ -45,19 +52,33 @@ export interface RealmView {
 export class MetaApi implements BrokerEvents, DealerEvents {
   readonly #realm: RealmView;
   readonly #procedures: ReadonlyMap<string, Procedure>;
+  readonly #spanning: ReturnType<typeof metaProcedures>['spanning'];
   readonly #testaments = new Map<Peer, Record<TestamentScope, Testament[]>>();
 
   constructor(realm: RealmView) {
     this.#realm = realm;
-    this.#procedures = metaProcedures(realm, this);
+    ({ procedures: this.#procedures, spanning: this.#spanning } = metaProcedures(realm, this));
   }
 
   procedure(uri: string): Procedure | undefined {
     return this.#procedures.get(uri);
   }
 
+  /**
+   * This node's part of a meta procedure another node's session called (subscriptions, registrations,
+   * kills): plain JSON, null when this node has nothing to add. The caller's node checked the arguments.
+   */
+  answer(procedure: string, args: unknown[], kwargs: Dict): unknown {
+    try {
+      return this.#spanning.get(procedure)?.local(undefined, args, kwargs) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** In a cluster every node hears every meta event: subscribers on other nodes are not known here. */
   #publish(topic: string, args: unknown[]): void {
-    if (this.#realm.broker.matching(topic).length === 0) return;
+    if (!this.#realm.cluster && this.#realm.broker.matching(topic).length === 0) return;
     this.#realm.broker.dispatch(undefined, META_OPTIONS, topic, Payload.of(args));
   }
 

@@ -6,7 +6,7 @@ import { ClusterDealer, type RealmRpc, type RpcMessage } from './cluster-dealer.
 import { type Dealer, MemoryDealer } from './dealer.js';
 import { ProtocolViolation, WampError } from './errors.js';
 import { type ClientMessage, out, MessageType as T } from './messages.js';
-import { MetaApi, type SessionInfo } from './meta.js';
+import { MetaApi, type MetaCluster } from './meta.js';
 import type { Peer } from './peer.js';
 import type { UriCheck } from './uri.js';
 
@@ -23,8 +23,8 @@ export interface RealmOptions {
   readonly killTimeoutMs: number;
   /** In a cluster: the realm's publications go through it to every node. */
   readonly bus?: RealmBus;
-  /** In a cluster: the realm's sessions on every node, for the session meta API. */
-  readonly clusterSessions?: () => Promise<SessionInfo[]>;
+  /** In a cluster: the meta API answers for every node. */
+  readonly metaCluster?: MetaCluster;
   /** In a cluster: calls reach callees on every node. */
   readonly rpc?: RealmRpc;
 }
@@ -49,8 +49,8 @@ export class Realm {
   readonly dealer: Dealer;
   readonly meta: MetaApi;
   readonly sessions = new Map<number, Peer>();
-  readonly clusterSessions?: () => Promise<SessionInfo[]>;
-  readonly #cluster: ClusterDealer | undefined;
+  readonly cluster?: MetaCluster;
+  readonly #clusterDealer: ClusterDealer | undefined;
 
   constructor(config: RealmConfig, options: RealmOptions) {
     this.name = config.name;
@@ -78,20 +78,21 @@ export class Realm {
       killTimeoutMs: options.killTimeoutMs,
     };
     const local = new MemoryDealer(dealerContext);
-    if (options.rpc) this.#cluster = new ClusterDealer(local, dealerContext, options.rpc, this.sessions);
-    this.dealer = this.#cluster ?? local;
-    if (options.clusterSessions) this.clusterSessions = options.clusterSessions;
+    if (options.rpc)
+      this.#clusterDealer = new ClusterDealer(local, dealerContext, options.rpc, this.sessions);
+    this.dealer = this.#clusterDealer ?? local;
+    if (options.metaCluster) this.cluster = options.metaCluster;
     this.meta = new MetaApi(this);
   }
 
   /** A message from this realm's dealer on another node of the cluster. */
   fromNode(node: string, message: RpcMessage): void {
-    this.#cluster?.receive(node, message);
+    this.#clusterDealer?.receive(node, message);
   }
 
   /** Another node of the cluster is gone: calls between it and this node end. */
   nodeDown(node: string): void {
-    this.#cluster?.nodeDown(node);
+    this.#clusterDealer?.nodeDown(node);
   }
 
   /** What the realm's metrics show. */

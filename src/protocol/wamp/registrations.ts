@@ -1,5 +1,5 @@
 import { WampError, WampUri } from './errors.js';
-import { freshId } from './ids.js';
+import { uriId } from './ids.js';
 import { getOrCreate } from './maps.js';
 import type { Peer } from './peer.js';
 import type { MatchPolicy } from './uri.js';
@@ -53,7 +53,7 @@ export class RegistrationTable {
     let registration = this.#byUri.get(uri, match);
     const created = registration === undefined;
     if (registration === undefined) {
-      const id = freshId(this.#byId);
+      const id = uriId('registration', uri, match, this.#byId);
       registration = { id, uri, match, invoke, created: new Date().toISOString(), callees: [], next: 0 };
       this.#byUri.set(uri, match, registration);
       this.#byId.set(id, registration);

@@ -8,10 +8,10 @@ import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
 import { ProtocolViolation, WampUri } from './errors.js';
 import { freshId } from './ids.js';
 import type { ClientMessage, Dict } from './messages.js';
-import type { SessionInfo } from './meta.js';
+import type { MetaCluster, SessionInfo } from './meta.js';
 import { localSessions } from './meta-procedures.js';
 import { isDict } from './payload.js';
-import { Realm, type RealmBus, type RealmStats } from './realm.js';
+import { Realm, type RealmBus, type RealmOptions, type RealmStats } from './realm.js';
 import { type SessionHost, WampSession } from './session.js';
 import { isValidUri } from './uri.js';
 
@@ -45,6 +45,8 @@ const REALM_NAMESPACE = 'wamp:';
 const NODE_NAMESPACE = 'wamp-node:';
 /** The cluster request for a node's sessions of a realm. */
 const SESSIONS_OP = 'wamp.sessions';
+/** The cluster request for a node's part of a meta procedure (`MetaApi.answer`). */
+const META_OP = 'wamp.meta';
 /** The cluster request for a node's best registration for a procedure of a realm. */
 const LOOKUP_OP = 'wamp.lookup';
 
@@ -108,26 +110,22 @@ export class WampRouter implements SessionHost {
     this.#authenticator = new Authenticator(options.config.auth);
     const { adapter } = options;
     for (const config of options.config.realms) {
-      const bus = adapter && this.#bus(adapter, `${REALM_NAMESPACE}${config.name}`);
-      const clusterSessions =
-        adapter &&
-        (async () => {
-          const { answers } = await adapter.request<SessionInfo[]>(SESSIONS_OP, { realm: config.name });
-          return answers.flat();
-        });
-      const rpc = adapter && this.#rpc(adapter, config.name);
       const realmOptions = {
         killTimeoutMs: options.config.killTimeoutMs,
-        ...(bus ? { bus } : {}),
-        ...(clusterSessions ? { clusterSessions } : {}),
-        ...(rpc ? { rpc } : {}),
+        ...(adapter ? this.#clustered(adapter, config.name) : {}),
       };
       this.#realms.set(config.name, new Realm(config, realmOptions));
     }
-    // What the other nodes ask: this node's sessions of a realm.
+    // What the other nodes ask: this node's sessions of a realm, its part of a meta procedure.
     adapter?.handle(SESSIONS_OP, (p): SessionInfo[] => {
       const realm = this.#realms.get(String((p as { realm?: unknown } | null)?.realm));
       return realm ? localSessions(realm.sessions) : [];
+    });
+    adapter?.handle(META_OP, (p): unknown => {
+      const { realm, node, procedure, args, kwargs } = (p ?? {}) as Record<string, unknown>;
+      const meta = this.#realms.get(String(realm))?.meta;
+      if (!meta || node === adapter.nodeId || !Array.isArray(args) || !isDict(kwargs)) return null;
+      return meta.answer(String(procedure), args, kwargs);
     });
     adapter?.handle(LOOKUP_OP, (p): NodeRegistration | null => {
       const { realm, procedure } = (p ?? {}) as { realm?: unknown; procedure?: unknown };
@@ -145,6 +143,25 @@ export class WampRouter implements SessionHost {
     adapter?.onNodeDown((node) => {
       for (const realm of this.#realms.values()) realm.nodeDown(node);
     });
+  }
+
+  /** What a realm needs in a cluster: its publications' bus, the meta API's and the dealer's cluster. */
+  #clustered(adapter: Adapter, realm: string): Pick<RealmOptions, 'bus' | 'metaCluster' | 'rpc'> {
+    const metaCluster: MetaCluster = {
+      sessions: async () => {
+        const { answers } = await adapter.request<SessionInfo[]>(SESSIONS_OP, { realm });
+        return answers.flat();
+      },
+      ask: async (procedure, args, kwargs) => {
+        const question = { realm, node: adapter.nodeId, procedure, args, kwargs };
+        return (await adapter.request<unknown>(META_OP, question)).answers;
+      },
+    };
+    return {
+      bus: this.#bus(adapter, `${REALM_NAMESPACE}${realm}`),
+      metaCluster,
+      rpc: this.#rpc(adapter, realm),
+    };
   }
 
   #rpc(adapter: Adapter, realm: string): RealmRpc {
