@@ -735,6 +735,59 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
         }
       });
 
+      test('WAMP: a registration shared across nodes follows its invocation policy; a single one is refused elsewhere', async () => {
+        const [n1, n2, n3] = nodes as [Node, Node, Node];
+        const wamp = (n: Node) => openAutobahn({ url: `ws://127.0.0.1:${n.port}/ws`, realm: 'realm1' });
+        const opened = [await wamp(n1), await wamp(n2), await wamp(n3), await wamp(n3)];
+        try {
+          const [caller, onNode2, onNode3, alsoOnNode3] = opened.map((o) => o.session) as [
+            (typeof opened)[0]['session'],
+            (typeof opened)[0]['session'],
+            (typeof opened)[0]['session'],
+            (typeof opened)[0]['session'],
+          ];
+          const refused = (uri: string) => (err: { error?: string }) => {
+            assert.equal(err.error, uri);
+            return true;
+          };
+          await onNode2.register('com.cluster.only', () => 'node2');
+          await assert.rejects(
+            onNode3.register('com.cluster.only', () => 'node3'),
+            refused('wamp.error.procedure_already_exists'),
+          );
+          await onNode2.register('com.cluster.pool', () => 'node2', { invoke: 'roundrobin' });
+          await onNode3.register('com.cluster.pool', () => 'node3', { invoke: 'roundrobin' });
+          await assert.rejects(
+            alsoOnNode3.register('com.cluster.pool', () => 'node3', { invoke: 'random' }),
+            refused('wamp.error.procedure_exists_with_different_invocation_policy'),
+          );
+          assert.equal(await caller.call('com.cluster.only'), 'node2');
+
+          // Round robin over both nodes' callees, also for a caller next to one of them.
+          for (const from of [caller, onNode2]) {
+            const served: unknown[] = [];
+            for (let i = 0; i < 4; i++) served.push(await from.call('com.cluster.pool'));
+            assert.deepEqual(
+              served.sort(),
+              ['node2', 'node2', 'node3', 'node3'],
+              'each node serves every other call',
+            );
+          }
+
+          // first: the oldest callee of the cluster; last: the newest.
+          for (const invoke of ['first', 'last']) {
+            await onNode2.register(`com.cluster.${invoke}`, () => 'node2', { invoke });
+            await onNode3.register(`com.cluster.${invoke}`, () => 'node3', { invoke });
+          }
+          for (const from of [caller, onNode2, onNode3]) {
+            assert.equal(await from.call('com.cluster.first'), 'node2');
+            assert.equal(await from.call('com.cluster.last'), 'node3');
+          }
+        } finally {
+          for (const o of opened) await closeAutobahn(o.connection);
+        }
+      });
+
       test('WAMP across nodes: timeout, cancel, progressive invocations, a departing caller; MessagePack bytes arrive intact', async () => {
         const [n1, n2] = nodes as [Node, Node];
         const url = (n: Node) => `ws://127.0.0.1:${n.port}/ws`;

@@ -2,6 +2,7 @@ import { Outgoing } from './codec.js';
 import {
   CALLEE_LEFT,
   checkCall,
+  checkRegister,
   type Dealer,
   type DealerContext,
   type MemoryDealer,
@@ -14,15 +15,28 @@ import { type Dict, MessageType, out } from './messages.js';
 import { optBool, optString } from './options.js';
 import { isDict, Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import type { InvokePolicy } from './registrations.js';
 import { jsonSerializer } from './serializers/json.js';
 import { isReserved, type MatchPolicy } from './uri.js';
 import { UriMap } from './uri-map.js';
 
-/** A node's best registration for a procedure, as it answers the cluster. */
+/** A node's registration, as it answers the cluster. */
 export interface NodeRegistration {
   readonly node: string;
   readonly uri: string;
   readonly match: MatchPolicy;
+  readonly invoke: InvokePolicy;
+  /** How many callees it has on the node, and when the oldest and the newest registered (ms). */
+  readonly callees: number;
+  readonly oldest: number;
+  readonly newest: number;
+}
+
+/** A registration as the cluster sees it (see `NodeRegistration`). */
+export function nodeRegistration(node: string, r: Registration): NodeRegistration {
+  const times = r.callees.map((c) => c.since);
+  const [oldest, newest] = [Math.min(...times), Math.max(...times)];
+  return { node, uri: r.uri, match: r.match, invoke: r.invoke, callees: r.callees.length, oldest, newest };
 }
 
 /** What a realm's dealer needs of the cluster. */
@@ -30,8 +44,11 @@ export interface RealmRpc {
   readonly nodeId: string;
   /** No other node is alive: every call stays here. */
   alone(): boolean;
-  /** Every node's best registration for `procedure` (this node's included), from those that have one. */
-  lookup(procedure: string): Promise<NodeRegistration[]>;
+  /**
+   * From every node that has one (this node included): its best registration for a CALL to
+   * `procedure`, or with `match` its registration of exactly (procedure, match).
+   */
+  lookup(procedure: string, match?: MatchPolicy): Promise<NodeRegistration[]>;
   /** Hands `message` to the realm's dealer on `node`. */
   send(node: string, message: RpcMessage): void;
 }
@@ -69,6 +86,8 @@ interface Forwarded {
   readonly queue: { options: Dict; payload: Payload | undefined }[];
 }
 
+/** Round-robin cursors kept; past it they start over. */
+const MAX_TURNS = 10_000;
 /** CALL options that mean something to the callee's node; the rest stays with the caller's. */
 const FORWARDED_OPTIONS = ['timeout', 'receive_progress', 'progress', 'disclose_me'];
 
@@ -90,6 +109,8 @@ export class ClusterDealer implements Dealer {
   /** Other nodes' callers with calls here, by node and session ID. */
   readonly #remote = new Map<string, Map<number, RemoteCaller>>();
   #callsForwarded = 0;
+  /** Round-robin cursors over the cluster's callees, by registration (match and URI). */
+  readonly #turns = new Map<string, number>();
 
   constructor(local: MemoryDealer, ctx: DealerContext, rpc: RealmRpc, sessions: ReadonlyMap<number, Peer>) {
     this.#local = local;
@@ -106,8 +127,11 @@ export class ClusterDealer implements Dealer {
     }
     if (this.#endedInputs.get(peer)?.has(request)) return;
     checkCall(this.#ctx, peer, uri); // refused at once, as on a single node
-    if (this.#local.best(uri)?.match === 'exact')
+    // An exact single registration here is the only one in the cluster (see `register`).
+    const here = this.#local.best(uri);
+    if (here?.match === 'exact' && here.invoke === 'single') {
       return this.#local.call(peer, request, options, uri, payload);
+    }
 
     const call: Forwarded = {
       node: undefined,
@@ -130,7 +154,7 @@ export class ClusterDealer implements Dealer {
     found: NodeRegistration[],
   ): void {
     if (this.#forwarded.get(peer)?.get(request) !== call) return; // canceled, or the caller left
-    const node = bestNode(call.procedure, found, this.#rpc.nodeId);
+    const node = this.#pickNode(call.procedure, found);
     if (node !== undefined && node !== this.#rpc.nodeId) {
       call.node = node;
       this.#callsForwarded++;
@@ -288,8 +312,73 @@ export class ClusterDealer implements Dealer {
     return this.#local.removeSession(peer);
   }
 
+  /**
+   * A registration new to this node is checked against the other nodes' first: a `single` one, or one
+   * under another invocation policy, is refused as on one node. Two nodes registering the same
+   * procedure at the same moment may both succeed.
+   */
   register(peer: Peer, request: number, options: Dict, procedure: string): void {
-    this.#local.register(peer, request, options, procedure);
+    if (this.#rpc.alone()) return this.#local.register(peer, request, options, procedure);
+    const { match, invoke } = checkRegister(this.#ctx, peer, options, procedure);
+    if (this.#local.lookup(procedure, match)) return this.#local.register(peer, request, options, procedure);
+    const decide = (found: NodeRegistration[]) => {
+      if (this.#sessions.get(peer.id) !== peer) return; // left meanwhile
+      const other = found.find((r) => r.node !== this.#rpc.nodeId);
+      try {
+        if (other && (other.invoke === 'single' || invoke === 'single')) {
+          throw new WampError(
+            WampUri.PROCEDURE_ALREADY_EXISTS,
+            `procedure "${procedure}" is already registered`,
+          );
+        }
+        if (other && other.invoke !== invoke) {
+          throw new WampError(
+            WampUri.PROCEDURE_EXISTS_INVOKE,
+            `procedure "${procedure}" is registered with invoke "${other.invoke}"`,
+          );
+        }
+        this.#local.register(peer, request, options, procedure);
+      } catch (err) {
+        if (!(err instanceof WampError)) throw err;
+        peer.send(out.refusal(MessageType.REGISTER, request, err.uri, err.message));
+      }
+    };
+    this.#rpc.lookup(procedure, match).then(decide, () => decide([]));
+  }
+
+  /**
+   * The node a CALL to `procedure` goes to: the one with the cluster's best registration; when several
+   * nodes share it, by its invocation policy over the callees of all of them (`roundrobin` turns over
+   * the cluster's callees, `random` draws among them, `first` and `last` go to the node of the oldest
+   * and the newest callee); that node's dealer picks the callee.
+   */
+  #pickNode(procedure: string, found: NodeRegistration[]): string | undefined {
+    const registrations = new UriMap<NodeRegistration[]>();
+    for (const r of found) {
+      const same = registrations.get(r.uri, r.match);
+      if (same) same.push(r);
+      else registrations.set(r.uri, r.match, [r]);
+    }
+    const shared = registrations.best(procedure)?.sort((a, b) => (a.node < b.node ? -1 : 1));
+    if (shared === undefined) return undefined;
+    const [first] = shared as [NodeRegistration];
+    if (shared.length === 1) return first.node;
+    const slots = shared.flatMap((r) => Array<string>(r.callees).fill(r.node));
+    switch (first.invoke) {
+      case 'roundrobin': {
+        const key = `${first.match} ${first.uri}`;
+        const turn = this.#turns.get(key) ?? 0;
+        if (this.#turns.size >= MAX_TURNS) this.#turns.clear();
+        this.#turns.set(key, (turn + 1) % slots.length);
+        return slots[turn % slots.length];
+      }
+      case 'first':
+        return shared.reduce((a, b) => (b.oldest < a.oldest ? b : a)).node;
+      case 'last':
+        return shared.reduce((a, b) => (b.newest > a.newest ? b : a)).node;
+      default:
+        return slots[Math.floor(Math.random() * slots.length)];
+    }
   }
 
   unregister(peer: Peer, request: number, registration: number): void {
@@ -324,22 +413,6 @@ export class ClusterDealer implements Dealer {
     const { calls, registrations } = this.#local.stats();
     return { calls: calls + this.#callsForwarded, registrations };
   }
-}
-
-/**
- * The node whose registration a CALL to `procedure` reaches, by the rule of one node (exact, longest
- * prefix, most specific wildcard); among nodes with the same registration, `self` if it is one of them.
- */
-export function bestNode(procedure: string, found: NodeRegistration[], self: string): string | undefined {
-  const registrations = new UriMap<string[]>();
-  for (const { node, uri, match } of found) {
-    const nodes = registrations.get(uri, match);
-    if (nodes) nodes.push(node);
-    else registrations.set(uri, match, [node]);
-  }
-  const nodes = registrations.best(procedure);
-  if (nodes === undefined) return undefined;
-  return nodes.includes(self) ? self : nodes[Math.floor(Math.random() * nodes.length)];
 }
 
 function withPayload<M extends { a?: string; w?: string }>(m: M, payload: Payload | undefined): M {

@@ -108,6 +108,31 @@ export function checkCall(ctx: DealerContext, peer: Peer, uri: string): Decision
   return decision;
 }
 
+/** The checks of a REGISTER: options, a valid URI the caller's role may register; throws `WampError`. */
+export function checkRegister(
+  ctx: DealerContext,
+  peer: Peer,
+  options: Dict,
+  uri: string,
+): { match: MatchPolicy; invoke: InvokePolicy } {
+  const match = optMatch(options);
+  const invoke = optString(options, 'invoke') ?? 'single';
+  if (!INVOKE_POLICIES.includes(invoke)) {
+    const policies = INVOKE_POLICIES.join(', ');
+    throw new WampError(WampUri.INVALID_ARGUMENT, `option "invoke" must be one of ${policies}`);
+  }
+  if (!isValidUri(uri, match, ctx.uriCheck)) {
+    throw new WampError(WampUri.INVALID_URI, `invalid procedure URI "${uri}" for match "${match}"`);
+  }
+  if (isReserved(uri)) {
+    throw new WampError(WampUri.INVALID_URI, `procedure "${uri}" is reserved for the router`);
+  }
+  if (!ctx.authorizer.authorize(peer.authrole, uri, 'register').allow) {
+    throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to register "${uri}"`);
+  }
+  return { match, invoke: invoke as InvokePolicy };
+}
+
 export class MemoryDealer implements Dealer {
   readonly #ctx: DealerContext;
   readonly #registrations = new RegistrationTable();
@@ -125,27 +150,14 @@ export class MemoryDealer implements Dealer {
   }
 
   register(peer: Peer, request: number, options: Dict, uri: string): void {
-    const match = optMatch(options);
-    const invoke = optString(options, 'invoke') ?? 'single';
-    if (!INVOKE_POLICIES.includes(invoke)) {
-      const policies = INVOKE_POLICIES.join(', ');
-      throw new WampError(WampUri.INVALID_ARGUMENT, `option "invoke" must be one of ${policies}`);
-    }
-    if (!isValidUri(uri, match, this.#ctx.uriCheck)) {
-      throw new WampError(WampUri.INVALID_URI, `invalid procedure URI "${uri}" for match "${match}"`);
-    }
-    if (isReserved(uri)) {
-      throw new WampError(WampUri.INVALID_URI, `procedure "${uri}" is reserved for the router`);
-    }
-    if (!this.#ctx.authorizer.authorize(peer.authrole, uri, 'register').allow) {
-      throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to register "${uri}"`);
-    }
+    const { match, invoke } = checkRegister(this.#ctx, peer, options, uri);
     const callee: Callee = {
       peer,
       discloseCaller: optBool(options, 'disclose_caller') ?? false,
       forwardTimeout: optBool(options, 'forward_timeout') ?? false,
+      since: performance.timeOrigin + performance.now(),
     };
-    const { registration, created } = this.#registrations.add(uri, match, invoke as InvokePolicy, callee);
+    const { registration, created } = this.#registrations.add(uri, match, invoke, callee);
     peer.send(out.registered(request, registration.id));
     this.#ctx.events.registered(peer, registration, created);
   }

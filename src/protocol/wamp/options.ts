@@ -1,7 +1,7 @@
 import { WampError, WampUri } from './errors.js';
 import { isId } from './ids.js';
 import type { Dict } from './messages.js';
-import { MATCH_POLICIES, type MatchPolicy } from './uri.js';
+import { isMatchPolicy, MATCH_POLICIES, type MatchPolicy } from './uri.js';
 
 /**
  * Readers of request options (spec §4.2, §4.3). Unknown keys are ignored (spec §2.1), `undefined`
@@ -57,6 +57,6 @@ export function optStrings(options: Dict, key: string): string[] | undefined {
 /** `match` of SUBSCRIBE and REGISTER; an unknown policy is refused (spec §4.2 is silent). */
 export function optMatch(options: Dict): MatchPolicy {
   const value = optString(options, 'match') ?? 'exact';
-  if ((MATCH_POLICIES as readonly string[]).includes(value)) return value as MatchPolicy;
+  if (isMatchPolicy(value)) return value;
   throw invalid('match', `one of ${MATCH_POLICIES.join(', ')}`);
 }

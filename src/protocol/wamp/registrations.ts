@@ -14,6 +14,8 @@ export interface Callee {
   readonly discloseCaller: boolean;
   /** REGISTER.Options.forward_timeout: the callee gets `timeout` and times out itself. */
   readonly forwardTimeout: boolean;
+  /** When it registered, in milliseconds since the epoch (sub-millisecond): `first` and `last` across nodes. */
+  readonly since: number;
 }
 
 /** One (procedure, match) registration; several callees share it unless `invoke` is `single`. */

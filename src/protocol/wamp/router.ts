@@ -3,7 +3,7 @@ import type { Adapter } from '../../adapters/adapter.js';
 import type { Config } from '../../config/schema.js';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
 import { Authenticator, type Principal } from './auth.js';
-import type { NodeRegistration, RealmRpc, RpcMessage } from './cluster-dealer.js';
+import { type NodeRegistration, nodeRegistration, type RealmRpc, type RpcMessage } from './cluster-dealer.js';
 import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
 import { ProtocolViolation, WampUri } from './errors.js';
 import { freshId } from './ids.js';
@@ -13,7 +13,7 @@ import { localSessions } from './meta-procedures.js';
 import { isDict } from './payload.js';
 import { Realm, type RealmBus, type RealmOptions, type RealmStats } from './realm.js';
 import { type SessionHost, WampSession } from './session.js';
-import { isValidUri } from './uri.js';
+import { isMatchPolicy, isValidUri } from './uri.js';
 
 /** A message between the dealers of a realm on two nodes. */
 interface NodeMessage {
@@ -128,10 +128,11 @@ export class WampRouter implements SessionHost {
       return meta.answer(String(procedure), args, kwargs);
     });
     adapter?.handle(LOOKUP_OP, (p): NodeRegistration | null => {
-      const { realm, procedure } = (p ?? {}) as { realm?: unknown; procedure?: unknown };
-      if (typeof procedure !== 'string') return null;
-      const found = this.#realms.get(String(realm))?.dealer.best(procedure);
-      return found ? { node: adapter.nodeId, uri: found.uri, match: found.match } : null;
+      const { realm, procedure, match } = (p ?? {}) as Record<string, unknown>;
+      const dealer = this.#realms.get(String(realm))?.dealer;
+      if (typeof procedure !== 'string' || !dealer) return null;
+      const found = isMatchPolicy(match) ? dealer.lookup(procedure, match) : dealer.best(procedure);
+      return found ? nodeRegistration(adapter.nodeId, found) : null;
     });
     const calls = `${NODE_NAMESPACE}${adapter?.nodeId}`;
     if (adapter) this.#busNamespaces.push(calls);
@@ -168,8 +169,9 @@ export class WampRouter implements SessionHost {
     return {
       nodeId: adapter.nodeId,
       alone: () => adapter.peers.length === 0,
-      lookup: async (procedure) => {
-        const { answers } = await adapter.request<NodeRegistration | null>(LOOKUP_OP, { realm, procedure });
+      lookup: async (procedure, match) => {
+        const question = { realm, procedure, ...(match ? { match } : {}) };
+        const { answers } = await adapter.request<NodeRegistration | null>(LOOKUP_OP, question);
         return answers.filter((a): a is NodeRegistration => a !== null);
       },
       send: (node, message) => {

@@ -7,6 +7,10 @@
 export type MatchPolicy = 'exact' | 'prefix' | 'wildcard';
 export const MATCH_POLICIES: readonly MatchPolicy[] = ['exact', 'prefix', 'wildcard'];
 
+export function isMatchPolicy(value: unknown): value is MatchPolicy {
+  return (MATCH_POLICIES as readonly unknown[]).includes(value);
+}
+
 /** `loose` (the spec's MUST, the default) or `strict` (lower-case letters, digits and `_` only). */
 export type UriCheck = 'loose' | 'strict';
 
