@@ -1492,9 +1492,20 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
           await bob.next('pusher:member_added', (m: { id: string }) => m.id === 'alice');
           await webhooks.event((e) => e.name === 'member_added' && e.user_id === 'alice');
 
+          // A WAMP call from node2 to a callee on node1, in flight when node1 stops.
+          const callee = await RawWampClient.join(`ws://127.0.0.1:${n1.port}/ws`);
+          await callee.register('com.rolling.slow');
+          const caller = await RawWampClient.join(`ws://127.0.0.1:${n2.port}/ws`);
+          const call = caller.call('com.rolling.slow');
+          await within(callee.next(68), GUARD_MS, 'the INVOCATION on node1');
+
           const marks = [n2, n3].map((n) => n.logs.length);
           const stopping = n1.stop();
           assert.equal((await within(onNode1.closed, GUARD_MS, 'alice told to reconnect')).code, 4200);
+          assert.equal((await within(callee.closed, GUARD_MS, 'the callee told to reconnect')).code, 1001);
+          const ended = await within(call, GUARD_MS, 'the end of the call to node1');
+          assert.deepEqual([ended[0], ended[4]], [8, 'wamp.error.canceled']);
+          caller.close();
           const onNode3 = await join(n3);
           await stopping;
           // Once the handover is over the survivors clean up after node1, and alice is still there.
