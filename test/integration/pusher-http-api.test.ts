@@ -741,6 +741,37 @@ describe('HTTP behaviour', () => {
     await assertError(await api('POST', '/batch_events', { body: 'null' }), 400, /JSON object/);
   });
 
+  test('a body streamed past the limit without Content-Length → 413 JSON, and the server serves on', async () => {
+    const answer = await new Promise<{ status: number; body: string; connection: string | undefined }>(
+      (resolve, reject) => {
+        const req = httpRequest(signedUrl('POST', '/events'), { method: 'POST' }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString(),
+              connection: res.headers.connection,
+            }),
+          );
+        });
+        req.on('error', reject);
+        // Chunked: 1 MiB and one byte more, in 64 KiB pieces.
+        const piece = Buffer.alloc(64 * 1024, 'x');
+        for (let i = 0; i < 16; i++) req.write(piece);
+        req.end('x');
+      },
+    );
+    assert.deepEqual(
+      [answer.status, JSON.parse(answer.body), answer.connection],
+      [413, { error: 'Request body larger than 1048576 bytes' }, 'close'],
+    );
+    assert.deepEqual(
+      await okJson(await api('POST', '/events', { body: { name: 'n', channel: 'c', data: 'd' } })),
+      {},
+    );
+  });
+
   test('unknown paths → 404 JSON', async () => {
     await assertError(await fetch(`${server.httpUrl}/nope`), 404, /^Not found: \/nope$/);
     await assertError(

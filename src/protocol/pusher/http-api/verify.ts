@@ -4,8 +4,11 @@ import { hmacSha256Hex, httpSignatureString, md5Hex, safeEqual } from '../auth.j
 
 /** Query parameters, percent-decoded; repeated keys (`channels[]=a&channels[]=b`) joined with ",". */
 export function queryParams(url: URL): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const key of new Set(url.searchParams.keys())) params[key] = url.searchParams.getAll(key).join(',');
+  const params: Record<string, string> = Object.create(null);
+  for (const [key, value] of url.searchParams) {
+    const earlier = params[key];
+    params[key] = earlier === undefined ? value : `${earlier},${value}`;
+  }
   return params;
 }
 
