@@ -4,6 +4,7 @@
  * the start of their data so that subscribers can check order and measure latency.
  */
 import http from 'node:http';
+import net from 'node:net';
 import { nowUs } from './stats.js';
 
 export class Publisher {
@@ -112,4 +113,88 @@ export function publishLoop(publisher, o) {
       pump();
     }),
   };
+}
+
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+/**
+ * One HTTP/1.1 client on a raw socket that sends the same request bytes again and again, one at a
+ * time, as a keep-alive client does: far cheaper than `http.request`, so that the server, not the load
+ * client, sets the pace. A server that closes the connection after a response (`Connection: close`,
+ * as Soketi does) is reconnected to before the next request, and the reconnection counts in that
+ * request's latency. `onResponse(status, startedMs)` is called for each response.
+ */
+export class RawHttpClient {
+  /** @param {{ host: string, port: number, request: Buffer, onResponse: (status: number, started: number) => void }} o */
+  constructor(o) {
+    this.o = o;
+    this.socket = undefined;
+    this.buffer = Buffer.alloc(0);
+    this.started = 0;
+    this.closeAfter = false;
+    this.stopped = false;
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  start() {
+    this.#send();
+    return this.done;
+  }
+
+  stop() {
+    this.stopped = true;
+  }
+
+  #connect() {
+    const socket = net.connect({ host: this.o.host, port: this.o.port, noDelay: true });
+    this.socket = socket;
+    this.buffer = Buffer.alloc(0);
+    socket.on('data', (chunk) => this.#data(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      // Closed mid-request: counted as a failure, then on with a fresh connection.
+      if (this.started > 0) this.#answered(0);
+    });
+  }
+
+  #send() {
+    if (this.stopped) {
+      this.socket?.destroy();
+      this.socket = undefined;
+      return this.resolveDone();
+    }
+    this.started = performance.now();
+    if (!this.socket) this.#connect();
+    this.socket.write(this.o.request);
+  }
+
+  #data(chunk) {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const end = this.buffer.indexOf(HEADER_END);
+    if (end < 0) return;
+    const head = this.buffer.toString('latin1', 0, end);
+    const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+    const total = end + 4 + (length ? Number(length[1]) : 0);
+    if (this.buffer.length < total) return;
+    this.buffer = this.buffer.subarray(total);
+    this.closeAfter = /\r\nconnection:\s*close/i.test(head);
+    this.#answered(Number(head.slice(9, 12)));
+  }
+
+  #answered(status) {
+    const started = this.started;
+    this.started = 0;
+    this.o.onResponse(status, started);
+    if (this.closeAfter && this.socket) {
+      const socket = this.socket;
+      this.socket = undefined;
+      socket.destroy();
+    }
+    this.closeAfter = false;
+    this.#send();
+  }
 }
