@@ -93,10 +93,11 @@ const FORWARDED_OPTIONS = ['timeout', 'receive_progress', 'progress', 'disclose_
 
 /**
  * The dealer of a realm in a cluster: a CALL goes to the best registration of the whole cluster. A
- * caller's node asks every node for its best match (unless an exact registration is here) and hands
- * the call to the winner; ties go to this node, else to one of the tied nodes at random. On the
- * callee's node a `RemoteCaller` stands for the caller, so the local dealer applies timeouts, progress
- * and cancel modes there exactly as for a local caller; its answers travel back.
+ * caller's node asks every node for its best match (unless an exact `single` registration is here) and
+ * hands the call to the winner, or among nodes sharing it to one chosen by its invocation policy
+ * (`#pickNode`). On the callee's node a `RemoteCaller` stands for the caller, so the local dealer
+ * applies timeouts, progress and cancel modes there exactly as for a local caller; its answers travel
+ * back.
  */
 export class ClusterDealer implements Dealer {
   readonly #local: MemoryDealer;
@@ -164,7 +165,7 @@ export class ClusterDealer implements Dealer {
       }
       return;
     }
-    this.#end(peer, request, call);
+    this.#end(peer, request, call, false); // the local dealer has it from here
     try {
       if (node === undefined) {
         throw new WampError(
@@ -213,12 +214,12 @@ export class ClusterDealer implements Dealer {
     this.#rpc.send(node, withPayload(message, payload));
   }
 
-  /** The call is over for this node: later chunks of its input are dropped. */
-  #end(peer: Peer, request: number, call: Forwarded): void {
+  /** The call is over for this node: later chunks of its input are dropped (unless not `remember`). */
+  #end(peer: Peer, request: number, call: Forwarded, remember = true): void {
     const calls = this.#forwarded.get(peer);
     calls?.delete(request);
     if (calls?.size === 0) this.#forwarded.delete(peer);
-    if (call.inputOpen) rememberEnded(this.#endedInputs, peer, request);
+    if (remember && call.inputOpen) rememberEnded(this.#endedInputs, peer, request);
   }
 
   cancel(peer: Peer, request: number, options: Dict): void {
