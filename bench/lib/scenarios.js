@@ -277,38 +277,44 @@ export async function connections(ctx) {
   return results;
 }
 
-/** 4. HTTP API: triggers to a channel nobody is subscribed to, from concurrent keep-alive clients. */
+/**
+ * 4. HTTP API: triggers to a channel nobody is subscribed to, from concurrent keep-alive clients: once
+ * as the `pusher` SDK sends them (`http.request`, each request signed), once as pre-signed bytes on raw
+ * sockets (the server's own capacity).
+ */
 export async function httpApi(ctx) {
   const { o, pool, server } = ctx;
   const n = pool.size;
-  const loads = pool.all('httpLoad', (i) => ({
-    host: server.host,
-    port: server.port,
-    app: APP,
-    authModule: ctx.authModule,
-    clients: Math.floor(o.httpClients / n) + (i < o.httpClients % n ? 1 : 0),
-    channel: 'nobody-listens',
-    warmupMs: o.warmupMs,
-    durationMs: o.measureMs,
-    bytes: 100,
-  }));
-  await sleep(o.warmupMs);
-  const c0 = cpu(ctx);
-  await sleep(o.measureMs);
-  const c1 = cpu(ctx);
-  const replies = await loads;
-  const hist = newHistogram();
-  const statuses = {};
-  let requests = 0;
-  for (const r of replies) {
-    mergeHistogram(hist, r.hist);
-    requests += r.requests;
-    for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
-  }
-  const w = window(c0, c1);
-  return [
-    {
-      variant: `${o.httpClients} clients, POST /events`,
+  const results = [];
+  for (const publisher of ['sdk', 'raw']) {
+    const loads = pool.all('httpLoad', (i) => ({
+      host: server.host,
+      port: server.port,
+      app: APP,
+      authModule: ctx.authModule,
+      publisher,
+      clients: Math.floor(o.httpClients / n) + (i < o.httpClients % n ? 1 : 0),
+      channel: 'nobody-listens',
+      warmupMs: o.warmupMs,
+      durationMs: o.measureMs,
+      bytes: 100,
+    }));
+    await sleep(o.warmupMs);
+    const c0 = cpu(ctx);
+    await sleep(o.measureMs);
+    const c1 = cpu(ctx);
+    const replies = await loads;
+    const hist = newHistogram();
+    const statuses = {};
+    let requests = 0;
+    for (const r of replies) {
+      mergeHistogram(hist, r.hist);
+      requests += r.requests;
+      for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+    }
+    const w = window(c0, c1);
+    results.push({
+      variant: `${o.httpClients} clients, POST /events, ${publisher === 'sdk' ? 'SDK-like publisher' : 'pre-signed raw requests'}`,
       metrics: {
         req_per_s: requests / (o.measureMs / 1000),
         p50_ms: ms(histogramQuantile(hist, 0.5)),
@@ -318,8 +324,9 @@ export async function httpApi(ctx) {
         clients_cpu_pct: w.clientsPct,
       },
       checks: { statuses },
-    },
-  ];
+    });
+  }
+  return results;
 }
 
 /** 5. Presence churn: members join and leave in a loop; observers check every member event. */

@@ -8,7 +8,7 @@
  */
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
-import { RawHttpClient } from './publisher.js';
+import { Publisher, RawHttpClient } from './publisher.js';
 import { bucketOf, newHistogram, nowUs } from './stats.js';
 
 const DATA_MARK = Buffer.from('"data":"');
@@ -570,9 +570,11 @@ function resumeSlow() {
  * `warmupMs + durationMs`; requests started after the warm-up are counted.
  */
 /**
- * HTTP API load: `clients` keep-alive connections, each sending one signed `POST /events` after the
- * other. The request is signed once (its timestamp stays valid for the whole run) and sent as the same
- * bytes every time; the server still checks every signature.
+ * HTTP API load: `clients` keep-alive clients, each sending `POST /events` one after the other, as
+ * `publisher` says: `sdk` signs every request and sends it with `http.request` over a keep-alive agent,
+ * as the `pusher` SDK does; `raw` signs one request at the start (its timestamp stays valid for the
+ * run; the server still checks every signature) and sends the same bytes over raw sockets, so that
+ * the server alone sets the pace.
  */
 async function httpLoad(m) {
   const { signRequest } = await import(m.authModule);
@@ -582,11 +584,37 @@ async function httpLoad(m) {
   const started = performance.now();
   const measureFrom = started + m.warmupMs;
   const end = measureFrom + m.durationMs;
-  const body = JSON.stringify({
-    name: 'b',
-    channel: m.channel,
-    data: `1|${nowUs()}|${'x'.repeat(m.bytes ?? 0)}`,
-  });
+  const event = { name: 'b', channel: m.channel, data: `1|${nowUs()}|${'x'.repeat(m.bytes ?? 0)}` };
+  const record = (status, t0, now) => {
+    if (t0 < measureFrom || t0 >= end) return;
+    requests++;
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    hist[bucketOf((now - t0) * 1000)]++;
+  };
+  if (m.publisher === 'raw') await rawHttpLoad(m, signRequest, event, end, record);
+  else {
+    const publisher = new Publisher({
+      host: m.host,
+      port: m.port,
+      app: m.app,
+      signRequest,
+      maxSockets: m.clients,
+    });
+    const client = async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        const res = await publisher.post('events', event);
+        record(res.status, t0, performance.now());
+      }
+    };
+    await Promise.all(Array.from({ length: m.clients }, client));
+    publisher.close();
+  }
+  return { requests, statuses, hist, ms: m.durationMs };
+}
+
+async function rawHttpLoad(m, signRequest, event, end, record) {
+  const body = JSON.stringify(event);
   const path = `/apps/${m.app.id}/events`;
   const query = new URLSearchParams(signRequest('POST', path, m.app, body)).toString();
   const request = Buffer.from(
@@ -603,15 +631,11 @@ async function httpLoad(m) {
         onResponse: (status, t0) => {
           const now = performance.now();
           if (now >= end) for (const c of clients) c.stop();
-          if (t0 < measureFrom || t0 >= end) return;
-          requests++;
-          statuses[status] = (statuses[status] ?? 0) + 1;
-          hist[bucketOf((now - t0) * 1000)]++;
+          record(status, t0, now);
         },
       }),
   );
   await Promise.all(clients.map((c) => c.start()));
-  return { requests, statuses, hist, ms: m.durationMs };
 }
 
 async function closeAll() {
