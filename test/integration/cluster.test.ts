@@ -5,7 +5,7 @@ import { EventEmitter, once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import PusherServer from 'pusher';
-import { autobahn, closeAutobahn, openAutobahn } from '../helpers/autobahn.js';
+import { type AutobahnSession, autobahn, closeAutobahn, openAutobahn } from '../helpers/autobahn.js';
 import {
   brokerSkip,
   deleteRedisPrefix,
@@ -339,6 +339,15 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
   );
 }
 
+/** An autobahn-js session on `node`'s WAMP route, realm1. */
+const openWamp = (node: Node) => openAutobahn({ url: `ws://127.0.0.1:${node.port}/ws`, realm: 'realm1' });
+
+/** For `assert.rejects`: the call or registration failed with WAMP error `uri`. */
+const wampError = (uri: string) => (err: { error?: string }) => {
+  assert.equal(err.error, uri);
+  return true;
+};
+
 /** Runs `body` on a cluster of its own; the clients it puts in `raws` are closed afterwards. */
 async function withOwnCluster(
   driver: Driver,
@@ -582,13 +591,9 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
 
       test('WAMP: a publication on one node reaches the realm’s subscribers on the others, retained ones too', async () => {
         const [n1, n2, n3] = nodes as [Node, Node, Node];
-        const wamp = (n: Node) => openAutobahn({ url: `ws://127.0.0.1:${n.port}/ws`, realm: 'realm1' });
-        const opened = [await wamp(n1), await wamp(n2)];
+        const opened = [await openWamp(n1), await openWamp(n2)];
         try {
-          const [subscriber, publisher] = opened.map((o) => o.session) as [
-            (typeof opened)[0]['session'],
-            (typeof opened)[0]['session'],
-          ];
+          const [subscriber, publisher] = opened.map((o) => o.session) as [AutobahnSession, AutobahnSession];
           const exact: unknown[] = [];
           const prefixed: unknown[] = [];
           let heard: () => void = () => {};
@@ -618,7 +623,7 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
 
           // Retained on node2, asked for on node3.
           await publisher.publish('com.cluster.kept', ['kept'], {}, { acknowledge: true, retain: true });
-          const late = await wamp(n3);
+          const late = await openWamp(n3);
           opened.push(late);
           const retained = await within(
             new Promise<unknown>((resolve) => {
@@ -636,9 +641,7 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
       });
 
       test('WAMP: wamp.session.count, .list and .get answer for the whole cluster', async () => {
-        const opened = await Promise.all(
-          (nodes as Node[]).map((n) => openAutobahn({ url: `ws://127.0.0.1:${n.port}/ws`, realm: 'realm1' })),
-        );
+        const opened = await Promise.all((nodes as Node[]).map(openWamp));
         try {
           const ids = opened.map((o) => o.session.id).sort();
           const [first] = opened as [(typeof opened)[0]];
@@ -650,10 +653,10 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
             authrole: string;
           };
           assert.deepEqual([onNode3.session, onNode3.authrole], [opened[2]!.session.id, 'anonymous']);
-          await assert.rejects(first.session.call('wamp.session.get', [1]), (err: { error?: string }) => {
-            assert.equal(err.error, 'wamp.error.no_such_session');
-            return true;
-          });
+          await assert.rejects(
+            first.session.call('wamp.session.get', [1]),
+            wampError('wamp.error.no_such_session'),
+          );
         } finally {
           for (const o of opened) await closeAutobahn(o.connection);
         }
@@ -661,13 +664,12 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
 
       test('WAMP: a caller on one node reaches callees on the others: results, progress, errors, best match', async () => {
         const [n1, n2, n3] = nodes as [Node, Node, Node];
-        const wamp = (n: Node) => openAutobahn({ url: `ws://127.0.0.1:${n.port}/ws`, realm: 'realm1' });
-        const opened = [await wamp(n1), await wamp(n2), await wamp(n3)];
+        const opened = [await openWamp(n1), await openWamp(n2), await openWamp(n3)];
         try {
           const [caller, callee, prefixCallee] = opened.map((o) => o.session) as [
-            (typeof opened)[0]['session'],
-            (typeof opened)[0]['session'],
-            (typeof opened)[0]['session'],
+            AutobahnSession,
+            AutobahnSession,
+            AutobahnSession,
           ];
           const seen: unknown[] = [];
           await callee.register(
@@ -726,10 +728,7 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
               return true;
             },
           );
-          await assert.rejects(caller.call('org.nowhere.proc'), (err: { error?: string }) => {
-            assert.equal(err.error, 'wamp.error.no_such_procedure');
-            return true;
-          });
+          await assert.rejects(caller.call('org.nowhere.proc'), wampError('wamp.error.no_such_procedure'));
         } finally {
           for (const o of opened) await closeAutobahn(o.connection);
         }
@@ -737,29 +736,24 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
 
       test('WAMP: a registration shared across nodes follows its invocation policy; a single one is refused elsewhere', async () => {
         const [n1, n2, n3] = nodes as [Node, Node, Node];
-        const wamp = (n: Node) => openAutobahn({ url: `ws://127.0.0.1:${n.port}/ws`, realm: 'realm1' });
-        const opened = [await wamp(n1), await wamp(n2), await wamp(n3), await wamp(n3)];
+        const opened = [await openWamp(n1), await openWamp(n2), await openWamp(n3), await openWamp(n3)];
         try {
           const [caller, onNode2, onNode3, alsoOnNode3] = opened.map((o) => o.session) as [
-            (typeof opened)[0]['session'],
-            (typeof opened)[0]['session'],
-            (typeof opened)[0]['session'],
-            (typeof opened)[0]['session'],
+            AutobahnSession,
+            AutobahnSession,
+            AutobahnSession,
+            AutobahnSession,
           ];
-          const refused = (uri: string) => (err: { error?: string }) => {
-            assert.equal(err.error, uri);
-            return true;
-          };
           await onNode2.register('com.cluster.only', () => 'node2');
           await assert.rejects(
             onNode3.register('com.cluster.only', () => 'node3'),
-            refused('wamp.error.procedure_already_exists'),
+            wampError('wamp.error.procedure_already_exists'),
           );
           await onNode2.register('com.cluster.pool', () => 'node2', { invoke: 'roundrobin' });
           await onNode3.register('com.cluster.pool', () => 'node3', { invoke: 'roundrobin' });
           await assert.rejects(
             alsoOnNode3.register('com.cluster.pool', () => 'node3', { invoke: 'random' }),
-            refused('wamp.error.procedure_exists_with_different_invocation_policy'),
+            wampError('wamp.error.procedure_exists_with_different_invocation_policy'),
           );
           assert.equal(await caller.call('com.cluster.only'), 'node2');
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { signRequest } from '../../src/protocol/pusher/auth.js';
 import { APP, connected, nextEvent, startHerald, type TestHerald } from '../helpers/herald.js';
@@ -58,6 +58,13 @@ function bodyText(body: unknown): string {
 }
 
 /** The URL of a request signed as the SDKs sign it; `path` is below `/apps/{id}`. */
+/** A response's whole body, as text. */
+async function textOf(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
 function signedUrl(method: string, path: string, options: ApiOptions = {}): string {
   const credentials = options.credentials ?? APP;
   const fullPath = `/apps/${credentials.id}${path}`;
@@ -694,15 +701,15 @@ describe('HTTP behaviour', () => {
           signedUrl(method, path, { body }),
           { method, agent, headers: text ? { 'content-type': 'application/json' } : {} },
           (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () =>
-              resolve({
-                status: res.statusCode ?? 0,
-                body: Buffer.concat(chunks).toString(),
-                reused: req.reusedSocket,
-                port: req.socket?.localPort ?? -1,
-              }),
+            textOf(res).then(
+              (body) =>
+                resolve({
+                  status: res.statusCode ?? 0,
+                  body,
+                  reused: req.reusedSocket,
+                  port: req.socket?.localPort ?? -1,
+                }),
+              reject,
             );
           },
         );
@@ -745,14 +752,9 @@ describe('HTTP behaviour', () => {
     const answer = await new Promise<{ status: number; body: string; connection: string | undefined }>(
       (resolve, reject) => {
         const req = httpRequest(signedUrl('POST', '/events'), { method: 'POST' }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              body: Buffer.concat(chunks).toString(),
-              connection: res.headers.connection,
-            }),
+          textOf(res).then(
+            (body) => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }),
+            reject,
           );
         });
         req.on('error', reject);

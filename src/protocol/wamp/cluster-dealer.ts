@@ -127,12 +127,13 @@ export class ClusterDealer implements Dealer {
       return this.#local.call(peer, request, options, uri, payload);
     }
     if (this.#endedInputs.get(peer)?.has(request)) return;
-    checkCall(this.#ctx, peer, uri); // refused at once, as on a single node
-    // An exact single registration here is the only one in the cluster (see `register`).
+    // An exact single registration here is the only one in the cluster (see `register`); the local
+    // dealer checks the call.
     const here = this.#local.best(uri);
     if (here?.match === 'exact' && here.invoke === 'single') {
       return this.#local.call(peer, request, options, uri, payload);
     }
+    checkCall(this.#ctx, peer, uri); // refused at once, as on a single node
 
     const call: Forwarded = {
       node: undefined,
