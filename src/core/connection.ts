@@ -38,7 +38,6 @@ export interface UpgradeRequest {
   /** Captures of the route that matched the path (e.g. the app key). */
   readonly params: readonly string[];
   readonly query: URLSearchParams;
-  readonly remoteAddress: string;
   /** The WebSocket subprotocol agreed on, for routes that offer some; '' otherwise. */
   readonly protocol: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;

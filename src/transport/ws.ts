@@ -116,8 +116,7 @@ export class WebSocketTransport {
       // protocol's first frames at the connection's first flush (ws uncorks if it refuses instead).
       socket.cork();
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
-        const remoteAddress = req.socket.remoteAddress ?? '';
-        const connection = new WsConnection(this, ws, req.socket, remoteAddress);
+        const connection = new WsConnection(this, ws, req.socket);
         (ws as TaggedWebSocket)[kConnection] = connection;
         this.#live.add(connection);
         connection.holdUntilFlush();
@@ -129,7 +128,6 @@ export class WebSocketTransport {
         connection.session = route.open(connection, {
           params: match.slice(1).map((p) => decodeURIComponent(p)),
           query: url.searchParams,
-          remoteAddress,
           protocol,
           headers: req.headers,
         });
@@ -178,8 +176,12 @@ class WsConnection implements Connection {
     readonly transport: WebSocketTransport,
     readonly ws: WebSocket,
     readonly socket: Socket,
-    readonly remoteAddress: string,
   ) {}
+
+  /** Read from the socket when asked (Node then keeps it): most connections are never asked. */
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? '';
+  }
 
   send(frame: Frame): void {
     if (this.#closing) return;

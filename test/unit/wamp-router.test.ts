@@ -44,7 +44,6 @@ function setup() {
     const request: UpgradeRequest = {
       params: [],
       query: new URLSearchParams(),
-      remoteAddress: '',
       protocol,
       headers: {},
     };

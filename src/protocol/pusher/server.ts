@@ -134,10 +134,13 @@ export class PusherServer implements SocketOwner, PusherContext {
   open(connection: Connection, request: UpgradeRequest): PusherSocket {
     const socket = new PusherSocket(this, connection);
     const key = request.params[0] ?? '';
-    socket.chain = this.#establish(socket, key, request.query.get('protocol')).catch((err) => {
-      this.options.logger.error({ err }, 'pusher handshake failed');
-      this.fail(socket, CloseCode.OVER_CAPACITY, 'Internal error, try again');
-    });
+    this.#chainOn(
+      socket,
+      this.#establish(socket, key, request.query.get('protocol')).catch((err) => {
+        this.options.logger.error({ err }, 'pusher handshake failed');
+        this.fail(socket, CloseCode.OVER_CAPACITY, 'Internal error, try again');
+      }),
+    );
     return socket;
   }
 
@@ -360,11 +363,19 @@ export class PusherServer implements SocketOwner, PusherContext {
   }
 
   #enqueue(socket: PusherSocket, step: () => Promise<void>): void {
-    const chain = socket.chain.then(step).catch((err) => {
+    const work = (socket.chain ?? Promise.resolve()).then(step).catch((err) => {
       this.options.logger.error({ err, socketId: socket.id }, 'pusher operation failed');
     });
+    this.track(this.#chainOn(socket, work));
+  }
+
+  /** Makes `work` (which must not reject) the socket's chain until it has run. */
+  #chainOn(socket: PusherSocket, work: Promise<void>): Promise<void> {
+    const chain: Promise<void> = work.then(() => {
+      if (socket.chain === chain) socket.chain = undefined;
+    });
     socket.chain = chain;
-    this.track(chain);
+    return chain;
   }
 
   /** Counts `work` as in flight until it settles, so shutdown waits for it; it must not reject. */

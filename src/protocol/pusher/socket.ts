@@ -3,6 +3,9 @@ import type { Subscriber } from '../../core/channels/registry.js';
 import type { Connection, Session } from '../../core/connection.js';
 import type { SignedInUser } from './subscription.js';
 
+/** The watchlist of a socket that has none; shared, so that sockets do not each hold an empty array. */
+const NO_WATCHLIST: readonly string[] = Object.freeze([]);
+
 /** Hooks the Pusher server implements for its sockets; kept apart so a socket holds no closures. */
 export interface SocketOwner {
   message(socket: PusherSocket, text: string, bytes: number): void;
@@ -23,7 +26,7 @@ export class PusherSocket implements Session, Subscriber {
   readonly channels = new Map<string, string | null>();
   user: SignedInUser | undefined = undefined;
   /** User ids this signed-in connection watches (spec §5.4). */
-  watchlist: readonly string[] = [];
+  watchlist: readonly string[] = NO_WATCHLIST;
   /** Closes the connection if it has not signed in in time, for apps that require it. */
   signinTimer: NodeJS.Timeout | undefined = undefined;
   /** Start of the current one-second window of client events, and how many were sent in it. */
@@ -32,8 +35,11 @@ export class PusherSocket implements Session, Subscriber {
   lastSeen: number;
   /** When the server sent `pusher:ping` without an answer yet; 0 when none is outstanding. */
   pingedAt = 0;
-  /** Subscribe, unsubscribe and close run one after another, in arrival order. */
-  chain: Promise<void> = Promise.resolve();
+  /**
+   * Subscribe, unsubscribe and close run one after another, in arrival order: the last one queued, or
+   * undefined once all have run (an idle socket holds no promise).
+   */
+  chain: Promise<void> | undefined = undefined;
 
   constructor(
     readonly owner: SocketOwner,
