@@ -38,6 +38,7 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --cluster-subs N        subscribers of the cluster scenario (default 3000)
   --cluster-brokers LIST  redis,nats (default both); --redis-url URL --nats-url URL (default: the local ones)
   --conn-targets LIST     idle connection counts (default 10000,20000; capped by the open-file limit)
+  --conn-idle-max-ms N    longest wait for the idle server's RSS to settle (default 90000)
   --http-clients N        concurrent HTTP API clients (default 16)
   --presence-observers N --presence-churners N   (default 20 / 100)
   --slow-subs N --slow-every N --slow-rate N --slow-bytes N --slow-ms N
@@ -70,6 +71,7 @@ const DEFAULTS = {
   natsUrl: 'nats://127.0.0.1:4222',
   connTargets: [10_000, 20_000],
   connSettleMs: 2000,
+  connIdleMaxMs: 90_000,
   httpClients: 16,
   presenceObservers: 20,
   presenceChurners: 100,
@@ -101,6 +103,7 @@ const QUICK = {
   ceSenders: 4,
   connTargets: [1000, 2000],
   connSettleMs: 1000,
+  connIdleMaxMs: 20_000,
   presenceObservers: 6,
   presenceChurners: 20,
   slowSubs: 200,
@@ -188,7 +191,9 @@ const DESCRIPTIONS = {
     'fast as the receivers keep up (senders pause while they lag). Fixed rate: a set rate per sender.',
   connections:
     'Idle connections, each subscribed to one of 100 public channels: setup rate (handshake to ' +
-    '`subscription_succeeded`) and server memory per connection over the idle server.',
+    '`subscription_succeeded`) and server memory per connection: the idle server before and after the ' +
+    'connections, each once its RSS has settled (V8 gives back the young generation a burst grew tens of ' +
+    'seconds into idleness), and RSS just after the setup.',
   'http-api':
     '`POST /events` to a channel without subscribers from concurrent keep-alive clients; latency is per request.',
   presence:
