@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { Authorizer, ruleUri } from '../../src/protocol/wamp/authorizer.js';
 import { isId, MAX_ID, randomId } from '../../src/protocol/wamp/ids.js';
-import { isValidUri } from '../../src/protocol/wamp/uri.js';
+import {
+  compareWildcards,
+  isValidUri,
+  type MatchPolicy,
+  matchesWildcard,
+  parseWildcard,
+} from '../../src/protocol/wamp/uri.js';
 import { UriMap } from '../../src/protocol/wamp/uri-map.js';
 
 describe('URI checks (spec §3.1)', () => {
@@ -146,5 +153,80 @@ describe('IDs (spec §2.4)', () => {
       false,
       false,
     ]);
+  });
+});
+
+describe('UriMap against the plain definition', () => {
+  /** Components from a small alphabet, so that generated patterns and URIs often meet. */
+  const component = fc.constantFrom('a', 'b', 'c', 'ab');
+  const uri = fc.array(component, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('.'));
+  const pattern = fc.array(fc.oneof(component, fc.constant('')), { minLength: 1, maxLength: 4 });
+  const entry = fc.oneof(
+    uri.map((u) => [u, 'exact'] as const),
+    fc.tuple(uri, fc.nat(3)).map(([u, cut]) => [u.slice(0, Math.max(0, u.length - cut)), 'prefix'] as const),
+    pattern.map((parts) => [parts.join('.'), 'wildcard'] as const),
+  );
+  type Entry = readonly [string, MatchPolicy];
+
+  function plainMatches(entries: Map<string, Entry>, target: string): Entry[] {
+    const parts = target.split('.');
+    const hits = [...entries.values()].filter(([u, match]) =>
+      match === 'exact'
+        ? u === target
+        : match === 'prefix'
+          ? target.startsWith(u)
+          : matchesWildcard(parseWildcard(u), parts),
+    );
+    return hits;
+  }
+
+  test('matchAll and best agree with a scan of every entry, through sets and deletes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(entry, fc.boolean()), { maxLength: 40 }),
+        fc.array(uri, { minLength: 1, maxLength: 10 }),
+        (operations, targets) => {
+          const map = new UriMap<string>();
+          const entries = new Map<string, Entry>();
+          for (const [[u, match], remove] of operations) {
+            const key = `${match} ${u}`;
+            if (remove) {
+              assert.equal(map.delete(u, match), entries.delete(key));
+            } else {
+              map.set(u, match, key);
+              entries.set(key, [u, match]);
+            }
+          }
+          for (const target of targets) {
+            const expected = plainMatches(entries, target).map(([u, m]) => `${m} ${u}`);
+            assert.deepEqual([...map.matchAll(target)].sort(), [...expected].sort());
+            const got = map.best(target);
+            const byKind = (kind: MatchPolicy) =>
+              expected.filter((k) => k.startsWith(`${kind} `)).map((k) => k.slice(kind.length + 1));
+            const [exact] = byKind('exact');
+            const [longest] = byKind('prefix').sort((a, b) => b.length - a.length);
+            if (exact !== undefined) assert.equal(got, `exact ${exact}`);
+            else if (longest !== undefined) assert.equal(got, `prefix ${longest}`);
+            else if (byKind('wildcard').length === 0) assert.equal(got, undefined);
+            else {
+              // The most specific wildcard wins; equally specific ones tie, and either is right.
+              assert.ok(got !== undefined && expected.includes(got));
+              const winner = parseWildcard(got.slice('wildcard '.length));
+              for (const w of byKind('wildcard')) assert.ok(compareWildcards(parseWildcard(w), winner) <= 0);
+            }
+          }
+        },
+      ),
+    );
+  });
+
+  test('a wildcard pattern of 200,000 components is matched without running out of stack', () => {
+    const map = new UriMap<number>();
+    const deep = Array.from({ length: 200_000 }, () => '').join('.');
+    map.set(deep, 'wildcard', 1);
+    const target = Array.from({ length: 200_000 }, () => 'x').join('.');
+    assert.deepEqual(map.matchAll(target), [1]);
+    assert.equal(map.delete(deep, 'wildcard'), true);
+    assert.deepEqual(map.matchAll(target), []);
   });
 });
