@@ -43,6 +43,7 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --presence-observers N --presence-churners N   (default 20 / 100)
   --slow-subs N --slow-every N --slow-rate N --slow-bytes N --slow-ms N
   --soak-minutes N --soak-subs N --soak-rate N  (default 10 min, 1000 subscribers, 50 events/s)
+  --wamp-patterns N       pattern subscriptions of the wamp-patterns scenario (default 50000)
   --clients N             load-client processes (default 2)
   --cpu-prof              write Herald CPU profiles to <out>/profiles/ (see bench/profile-top.js)
   --herald-root DIR       the Herald checkout to run (built; default this one), to compare two builds
@@ -85,6 +86,7 @@ const DEFAULTS = {
   soakSubs: 1000,
   soakRate: 50,
   soakSampleMs: 10_000,
+  wampPatterns: 50_000,
   cpuProf: false,
   heraldRoot: ROOT,
   install: true,
@@ -114,6 +116,7 @@ const QUICK = {
   soakMinutes: 1,
   soakSubs: 200,
   soakSampleMs: 5000,
+  wampPatterns: 5000,
 };
 
 const camel = (s) => s.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -206,6 +209,10 @@ const DESCRIPTIONS = {
   cluster:
     'Herald only: the same subscribers on one node, then spread over three nodes sharing Redis or NATS, ' +
     'with the publisher on the first node. The bus adds latency (three nodes minus one node, same fixed rate).',
+  'wamp-patterns':
+    'Herald only: WAMP publications (acknowledged, 200 in flight) to a topic with one subscriber, while ' +
+    'one session holds N subscriptions that match nothing published: exact, prefix or wildcard. ' +
+    'Matching must cost what the topic costs, not what N costs: pattern variants within a fifth of exact.',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };
 

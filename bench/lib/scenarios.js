@@ -7,6 +7,7 @@
 import { publishLoop } from './publisher.js';
 import { APP, procStats } from './servers.js';
 import { histogramQuantile, mergeHistogram, newHistogram, round } from './stats.js';
+import { wampPatterns } from './wamp-patterns.js';
 
 /** Units and direction of every metric the report shows. */
 export const METRICS = {
@@ -38,6 +39,8 @@ export const METRICS = {
   bus_p50_ms: { label: 'latency added by the bus p50 ms', better: 'lower' },
   bus_p99_ms: { label: 'latency added by the bus p99 ms', better: 'lower' },
   clients_cpu_pct: { label: 'load clients CPU % (of one core)', better: 'info' },
+  subs_per_s: { label: 'subscriptions/s (setup)', better: 'higher' },
+  cpu_us_per_sub: { label: 'server CPU µs/subscription', better: 'lower' },
 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -636,10 +639,11 @@ export const SCENARIOS = {
   'slow-consumer': slowConsumer,
   soak,
   cluster,
+  'wamp-patterns': wampPatterns,
 };
 
 /** Scenarios that compare Herald with itself (other topologies), not with Soketi. */
-export const HERALD_ONLY = new Set(['cluster']);
+export const HERALD_ONLY = new Set(['cluster', 'wamp-patterns']);
 
 /** What `npm run bench` runs without a scenario name (soak is long and runs only when named). */
 export const DEFAULT_SCENARIOS = [
@@ -650,4 +654,5 @@ export const DEFAULT_SCENARIOS = [
   'presence',
   'slow-consumer',
   'cluster',
+  'wamp-patterns',
 ];
