@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { originEntryProblem } from '../core/origin.js';
 import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from './redis-url.js';
 
 /**
@@ -18,6 +19,17 @@ export const WEBHOOK_EVENTS = [
 
 const positiveInt = () => z.number().int().positive();
 
+/** `allowedOrigins` entries (the forms `core/origin.ts` describes). @default ["*"] (every origin) */
+const allowedOrigins = () =>
+  z
+    .array(
+      z.string().superRefine((entry, ctx) => {
+        const problem = originEntryProblem(entry);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    )
+    .default(['*']);
+
 export const webhookSchema = z.strictObject({
   /** Where events are POSTed. */
   url: z.url({ protocol: /^https?$/ }),
@@ -35,6 +47,14 @@ export const appSchema = z.strictObject({
   secret: z.string().min(1),
   /** A disabled app refuses connections (4003) and HTTP requests (403). @default true */
   enabled: z.boolean().default(true),
+  /**
+   * Pages whose `Origin` may connect: `*`, hosts (`example.com`, `*.example.com`, as Laravel Reverb's
+   * `allowed_origins`) or origins (`https://example.com:8443`). Others get 4009 before the handshake.
+   * @default ["*"]
+   */
+  allowedOrigins: allowedOrigins(),
+  /** Refuse (4009) connections without an `Origin` header, i.e. clients other than browsers. @default false */
+  requireOrigin: z.boolean().default(false),
   /** Allow `client-` events on private and presence channels. @default false (as Pusher) */
   clientEvents: z.boolean().default(false),
   /** Send `pusher_internal:subscription_count` to subscribers when a channel's count changes. @default false */
@@ -169,6 +189,13 @@ export const wampRealmSchema = z.strictObject({
   /** URI syntax for requests: loose (spec) or strict (`[0-9a-z_]` components). @default "loose" */
   uriCheck: z.enum(['loose', 'strict']).default('loose'),
   /**
+   * Pages whose `Origin` may join, in the forms of an app's `allowedOrigins`; HELLO from others gets
+   * ABORT `wamp.error.not_authorized`. @default ["*"]
+   */
+  allowedOrigins: allowedOrigins(),
+  /** Refuse HELLO on connections without an `Origin` header. @default false */
+  requireOrigin: z.boolean().default(false),
+  /**
    * Topics whose last event is retained (`retain: true`); past it, the topic retained longest ago is
    * forgotten. @default 10000
    */
@@ -221,7 +248,7 @@ const wampSchema = z
     realms: z
       .array(wampRealmSchema)
       .min(1)
-      .default([{ name: 'realm1', roles: WAMP_DEFAULT_ROLES, uriCheck: 'loose', maxRetainedTopics: 10_000 }]),
+      .default([wampRealmSchema.parse({ name: 'realm1' })]),
     /** Authentication methods; only those listed are offered. @default { anonymous: { role: "anonymous" } } */
     auth: wampAuthSchema.default({ anonymous: { role: 'anonymous' } }),
     /** Largest WAMP message a client may send; larger ones abort the session. @default 1048576 */

@@ -1,4 +1,4 @@
-import { WebSocket } from 'ws';
+import { type ClientOptions, WebSocket } from 'ws';
 
 export interface PusherFrame {
   event: string;
@@ -17,8 +17,8 @@ export class RawClient {
   readonly closed: Promise<{ code: number; reason: string }>;
   #waiters: { match: (f: PusherFrame) => boolean; resolve: (f: PusherFrame) => void }[] = [];
 
-  private constructor(url: string) {
-    this.ws = new WebSocket(url);
+  private constructor(url: string, options?: ClientOptions) {
+    this.ws = new WebSocket(url, options);
     this.closed = new Promise((resolve) => {
       this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
     });
@@ -31,9 +31,12 @@ export class RawClient {
     });
   }
 
-  /** Opens a socket; resolves once the upgrade succeeded (the handshake frame may follow). */
-  static async open(url: string): Promise<RawClient> {
-    const client = new RawClient(url);
+  /**
+   * Opens a socket; resolves once the upgrade succeeded (the handshake frame may follow). `options`
+   * go to ws (e.g. `headers: { Origin }`).
+   */
+  static async open(url: string, options?: ClientOptions): Promise<RawClient> {
+    const client = new RawClient(url, options);
     await new Promise<void>((resolve, reject) => {
       client.ws.once('open', () => resolve());
       client.ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
@@ -43,8 +46,11 @@ export class RawClient {
   }
 
   /** Opens a socket and waits for `pusher:connection_established`; resolves with the socket id. */
-  static async connect(url: string): Promise<{ client: RawClient; socketId: string }> {
-    const client = await RawClient.open(url);
+  static async connect(
+    url: string,
+    options?: ClientOptions,
+  ): Promise<{ client: RawClient; socketId: string }> {
+    const client = await RawClient.open(url, options);
     const established = await client.next('pusher:connection_established');
     const socketId = (JSON.parse(established.data as string) as { socket_id: string }).socket_id;
     return { client, socketId };

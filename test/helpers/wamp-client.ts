@@ -1,5 +1,5 @@
 import { decode, encode } from '@msgpack/msgpack';
-import { WebSocket } from 'ws';
+import { type ClientOptions, WebSocket } from 'ws';
 
 export type WampMessage = unknown[];
 export type Serialization = 'json' | 'msgpack';
@@ -30,8 +30,9 @@ export class RawWampClient {
     url: string,
     readonly serialization: Serialization,
     protocols: string | string[],
+    options?: ClientOptions,
   ) {
-    this.ws = new WebSocket(url, protocols);
+    this.ws = new WebSocket(url, protocols, options);
     this.closed = new Promise((resolve) => {
       this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
     });
@@ -49,8 +50,10 @@ export class RawWampClient {
     url: string,
     serialization: Serialization = 'json',
     protocols: string | string[] = `wamp.2.${serialization}`,
+    /** For ws, e.g. `headers: { Origin }`. */
+    options?: ClientOptions,
   ): Promise<RawWampClient> {
-    const client = new RawWampClient(url, serialization, protocols);
+    const client = new RawWampClient(url, serialization, protocols, options);
     await new Promise<void>((resolve, reject) => {
       client.ws.once('open', () => resolve());
       client.ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));

@@ -112,6 +112,29 @@ describe('parseConfig', () => {
     ]);
   });
 
+  test('allowedOrigins: every origin by default; each bad entry reported by its path', async () => {
+    const app = parseConfig({}).apps[0]!;
+    assert.deepEqual(app.allowedOrigins, ['*']);
+    assert.equal(app.requireOrigin, false);
+    const problems = await problemsOf(() =>
+      parseConfig({
+        apps: [
+          {
+            id: 'a',
+            key: 'k',
+            secret: 's',
+            allowedOrigins: ['https://ok.example.com', 'https://example.com/', '*.example.com', 'null'],
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      problems.map((p) => p.slice(0, p.indexOf(':'))),
+      ['apps.0.allowedOrigins.1', 'apps.0.allowedOrigins.3'],
+    );
+    assert.ok(problems[0]!.includes('"https://example.com/" is not "*"'), problems[0]);
+  });
+
   test('the result is deeply frozen', () => {
     const config = parseConfig({ apps: [{ id: 'a', key: 'k', secret: 's' }] });
     assert.ok(Object.isFrozen(config));

@@ -63,3 +63,14 @@ test('bad realms, roles and keys are reported together, each by its path', () =>
     'wamp.realms.1.name: duplicate realm "realm1"',
   ]);
 });
+
+test('realm allowedOrigins: every origin by default; bad entries reported by path', () => {
+  const [realm] = parseConfig({}).wamp.realms;
+  assert.deepEqual(realm!.allowedOrigins, ['*']);
+  assert.equal(realm!.requireOrigin, false);
+  const found = problems({
+    wamp: { realms: [{ name: 'realm1', allowedOrigins: ['https://example.com', 'example.*'] }] },
+  });
+  assert.equal(found.length, 1);
+  assert.match(found[0]!, /^wamp\.realms\.0\.allowedOrigins\.1: "example\.\*" is not "\*"/);
+});

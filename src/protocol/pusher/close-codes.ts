@@ -19,6 +19,7 @@ export const CloseCode = {
   INVALID_VERSION_FORMAT: 4006,
   UNSUPPORTED_PROTOCOL: 4007,
   NO_PROTOCOL_VERSION: 4008,
+  /** "Connection is unauthorized": no sign-in in time, or an origin the app does not allow. */
   UNAUTHORIZED: 4009,
   /** Server over capacity, or this client too slow to keep up: back off, then reconnect. */
   OVER_CAPACITY: 4100,

@@ -5,6 +5,7 @@ import { channelKind } from '../../core/channels/names.js';
 import { ChannelRegistry } from '../../core/channels/registry.js';
 import type { Connection, UpgradeRequest } from '../../core/connection.js';
 import { Frame } from '../../core/frame.js';
+import { checkOrigin } from '../../core/origin.js';
 import type { PresenceMember } from '../../core/presence/store.js';
 import { checkClientEvent } from './client-events.js';
 import { CloseCode, ErrorCode } from './close-codes.js';
@@ -136,7 +137,7 @@ export class PusherServer implements SocketOwner, PusherContext {
     const key = request.params[0] ?? '';
     this.#chainOn(
       socket,
-      this.#establish(socket, key, request.query.get('protocol')).catch((err) => {
+      this.#establish(socket, key, request.query.get('protocol'), request.headers.origin).catch((err) => {
         this.options.logger.error({ err }, 'pusher handshake failed');
         this.fail(socket, CloseCode.OVER_CAPACITY, 'Internal error, try again');
       }),
@@ -144,7 +145,12 @@ export class PusherServer implements SocketOwner, PusherContext {
     return socket;
   }
 
-  async #establish(socket: PusherSocket, key: string, protocol: string | null): Promise<void> {
+  async #establish(
+    socket: PusherSocket,
+    key: string,
+    protocol: string | null,
+    origin: string | readonly string[] | undefined,
+  ): Promise<void> {
     const version = protocol === null ? 7 : /^\d+$/.test(protocol) ? Number(protocol) : Number.NaN;
     if (Number.isNaN(version)) {
       return this.fail(socket, CloseCode.INVALID_VERSION_FORMAT, 'Invalid version string format');
@@ -165,6 +171,17 @@ export class PusherServer implements SocketOwner, PusherContext {
       return this.fail(socket, CloseCode.APP_NOT_FOUND, message);
     }
     if (!app.enabled) return this.fail(socket, CloseCode.APP_DISABLED, 'Application disabled');
+    // Refused before any work is done for the connection (README "App settings"): 4009 is the
+    // Pusher docs' "Connection is unauthorized", and Laravel Reverb's code for a disallowed origin.
+    const verdict = checkOrigin(app, origin);
+    if (verdict !== 'allowed') {
+      this.options.logger.debug(
+        { appId: app.id, origin: String(origin).slice(0, 200), verdict },
+        'origin refused',
+      );
+      const message = verdict === 'missing' ? 'Origin header required' : 'Origin not allowed';
+      return this.fail(socket, CloseCode.UNAUTHORIZED, message);
+    }
     const state = this.state(app);
     if (app.maxConnections !== null && (await this.connections(app)) >= app.maxConnections) {
       return this.fail(socket, CloseCode.OVER_CONNECTION_QUOTA, 'Application is over connection quota');

@@ -27,7 +27,10 @@ export const WampUri = {
   PAYLOAD_SIZE_EXCEEDED: 'wamp.error.payload_size_exceeded',
   /** ABORT: the client broke the protocol (spec §2.5). */
   PROTOCOL_VIOLATION: 'wamp.error.protocol_violation',
-  /** A role without the permission for a call, register, publish or subscribe. */
+  /**
+   * A role without the permission for a call, register, publish or subscribe; ABORT: HELLO from an
+   * origin the realm does not admit.
+   */
   NOT_AUTHORIZED: 'wamp.error.not_authorized',
   /** ABORT: HELLO names a realm that is not configured. */
   NO_SUCH_REALM: 'wamp.error.no_such_realm',

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { wampRealmSchema } from '../../config/schema.js';
+import type { OriginPolicy } from '../../core/origin.js';
 import { Authorizer } from './authorizer.js';
 import { type Broker, type BrokerStats, MemoryBroker } from './broker.js';
 import { ClusterDealer, type RealmRpc, type RpcMessage } from './cluster-dealer.js';
@@ -44,6 +45,8 @@ type RealmMessage = Exclude<ClientMessage, { type: 1 | 3 | 5 | 6 }>;
 export class Realm {
   readonly name: string;
   readonly uriCheck: UriCheck;
+  /** Which pages may join, checked at HELLO. */
+  readonly origins: OriginPolicy;
   readonly authorizer: Authorizer;
   readonly broker: Broker;
   readonly dealer: Dealer;
@@ -55,6 +58,7 @@ export class Realm {
   constructor(config: RealmConfig, options: RealmOptions) {
     this.name = config.name;
     this.uriCheck = config.uriCheck;
+    this.origins = { allowedOrigins: config.allowedOrigins, requireOrigin: config.requireOrigin };
     this.authorizer = new Authorizer(config.roles);
     // The meta API reads this realm (sessions, broker, dealer) and is their event sink.
     const events = {

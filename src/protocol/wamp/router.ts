@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Adapter } from '../../adapters/adapter.js';
 import type { Config } from '../../config/schema.js';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
+import { checkOrigin } from '../../core/origin.js';
 import { Authenticator, type Principal } from './auth.js';
 import { type NodeRegistration, nodeRegistration, type RealmRpc, type RpcMessage } from './cluster-dealer.js';
 import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
@@ -251,6 +252,14 @@ export class WampRouter implements SessionHost {
     if (!isValidUri(m.realm)) return session.abort(WampUri.INVALID_URI, `invalid realm URI "${m.realm}"`);
     const realm = this.#realms.get(m.realm);
     if (!realm) return session.abort(WampUri.NO_SUCH_REALM, `no realm "${m.realm}" exists on this router`);
+    // The realm's allowed origins (README "Realms"). The WAMP spec's "Predefined URIs" give
+    // `wamp.error.not_authorized` for a join the peer is not authorized to make. (Crossbar checks
+    // origins per transport instead, refusing the upgrade before any realm is known.)
+    const verdict = checkOrigin(realm.origins, session.request.headers.origin);
+    if (verdict !== 'allowed') {
+      const why = verdict === 'missing' ? 'a connection without an Origin header' : 'this origin';
+      return session.abort(WampUri.NOT_AUTHORIZED, `realm "${realm.name}" does not admit ${why}`);
+    }
     session.id = freshId(this.#ids);
     this.#ids.add(session.id);
     const outcome = this.#authenticator.hello(m.details, session.id, new Date(this.#now()));
