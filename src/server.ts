@@ -10,6 +10,7 @@ import { StaticAppStore } from './core/apps/static-store.js';
 import { MemoryLastEventStore } from './core/cache/memory.js';
 import type { LastEventStore } from './core/cache/store.js';
 import { LocalOccupancy, type OccupancyStore } from './core/channels/occupancy.js';
+import { LimitRefusals } from './core/limit-refusals.js';
 import type { PresenceStore } from './core/presence/store.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
@@ -52,6 +53,8 @@ export class Herald {
   readonly pusher: PusherServer;
   readonly wamp: WampRouter;
   readonly webhooks: Webhooks;
+  /** Refusals by limit, counted where each limit is enforced and shown on `/metrics`. */
+  readonly limitRefusals = new LimitRefusals();
   readonly #adapter: Adapter;
   readonly #cache: LastEventStore;
   readonly #presence: PresenceStore;
@@ -114,6 +117,7 @@ export class Herald {
         wampSessions: () => this.wamp.sessionCount,
         wampRealms: () => this.wamp.realmStats(),
         webhooks: () => this.webhooks.stats,
+        limitRefusals: this.limitRefusals,
       }),
     );
     addPusherHttpApi(router, {

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { LimitRefusals } from '../core/limit-refusals.js';
 import type { RealmStats } from '../protocol/wamp/realm.js';
 import type { WebhookStats } from '../webhooks/dispatcher.js';
 import type { Router } from './router.js';
@@ -9,6 +10,7 @@ export interface MetricSources {
   wampSessions(): number;
   wampRealms(): RealmStats[];
   webhooks(): Readonly<WebhookStats>;
+  limitRefusals: LimitRefusals;
 }
 
 /** A counter whose value is a running total kept elsewhere, read at each scrape. */
@@ -106,6 +108,16 @@ export function createMetrics(sources: MetricSources): Registry {
     'Webhook requests refused by a full queue',
     stat('shed'),
   );
+  new Counter({
+    name: 'herald_limit_refusals_total',
+    help: 'Connections, subscriptions and other requests refused by a limit (label: the limit)',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [limit, count] of sources.limitRefusals.entries()) this.inc({ limit }, count);
+    },
+  });
   return registry;
 }
 
