@@ -7,7 +7,7 @@ import {
 } from '../../core/channels/names.js';
 import type { PresenceMember } from '../../core/presence/store.js';
 import { authProblem, channelAuthString } from './auth.js';
-import { objectData } from './codec.js';
+import { jsonTooDeep, objectData, TOO_DEEP } from './codec.js';
 
 /** A subscription request that passed every check of spec §3.5 but the presence member limit. */
 export interface AcceptedSubscription {
@@ -93,6 +93,7 @@ function presenceMember(
   kind: ChannelKind,
   channelData: string,
 ): SubscriptionCheck {
+  if (jsonTooDeep(channelData)) return refuse(channel, 'InvalidRequest', `channel_data is ${TOO_DEEP}`, 400);
   const parsed = objectData(channelData);
   const rawId = parsed?.user_id;
   const validId =
