@@ -130,6 +130,36 @@ describe('user ids named like Object.prototype members', () => {
   });
 });
 
+describe('presence members of signed-in connections', () => {
+  test('without channel_data, the signed-in user joins within the same user_info and user_id limits', async () => {
+    const channel = 'presence-signed-in';
+    const cases = [
+      {
+        user: { id: 'big-info', user_info: { n: 'x'.repeat(2000) } },
+        refused: /user_info is larger than 1024/,
+      },
+      { user: { id: 'u'.repeat(129) }, refused: /user_id is longer than 128/ },
+      { user: { id: '__proto__', user_info: { n: 'p' } } },
+    ];
+    for (const { user, refused } of cases) {
+      const { client, socketId } = await connect();
+      client.send({ event: 'pusher:signin', data: sdk.authenticateUser(socketId, user) });
+      await within(client.next('pusher:signin_success'), 5000, `signin of ${user.id.slice(0, 20)}`);
+      const auth = sdk.authorizeChannel(socketId, channel).auth;
+      const reply = await within(client.subscribe(channel, { auth }), 5000, 'presence subscription');
+      if (refused) {
+        assert.equal(reply.event, 'pusher:subscription_error');
+        assert.match((reply.data as { error: string }).error, refused);
+        assert.equal((reply.data as { type: string }).type, 'LimitReached');
+      } else {
+        const presence = presenceOf(reply);
+        assert.deepEqual(presence.ids, ['__proto__']);
+        assert.deepEqual(Object.getOwnPropertyDescriptor(presence.hash, '__proto__')?.value, { n: 'p' });
+      }
+    }
+  });
+});
+
 describe(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`, () => {
   test(`pusher-js: presence user_info ${DEEP} levels deep gets pusher:subscription_error, the client goes on`, async () => {
     const channel = 'presence-deep-js';

@@ -81,7 +81,7 @@ export function checkSubscription(
   if (channelData === undefined) {
     // Signed-in connections may omit channel_data; the member is the signed-in user (spec §3.3).
     return user
-      ? { ok: true, channel, kind, member: { userId: user.id, info: user.info ?? null } }
+      ? limitedMember(app, channel, kind, user.id, user.info ?? null)
       : refuse(channel, 'InvalidRequest', 'Presence subscription needs channel_data', 400);
   }
   return presenceMember(app, channel, kind, channelData);
@@ -101,7 +101,17 @@ function presenceMember(
   if (!parsed || !validId) {
     return refuse(channel, 'InvalidRequest', 'channel_data must be a JSON object with a user_id', 400);
   }
-  const userId = String(rawId);
+  return limitedMember(app, channel, kind, String(rawId), parsed.user_info ?? null);
+}
+
+/** The member, unless its id or info is over the app's limits (the same for a signed-in user's). */
+function limitedMember(
+  app: App,
+  channel: string,
+  kind: ChannelKind,
+  userId: string,
+  info: unknown,
+): SubscriptionCheck {
   if (userId.length > app.maxPresenceUserIdLength) {
     return refuse(
       channel,
@@ -110,7 +120,6 @@ function presenceMember(
       400,
     );
   }
-  const info = parsed.user_info ?? null;
   if (info !== null && Buffer.byteLength(JSON.stringify(info)) > app.maxPresenceUserInfoBytes) {
     return refuse(
       channel,
