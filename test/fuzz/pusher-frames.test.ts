@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { CloseCode, ErrorCode } from '../../src/protocol/pusher/close-codes.js';
 import { APP, startHerald, type TestHerald } from '../helpers/herald.js';
 import { type PusherFrame, RawClient, within } from '../helpers/raw-client.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { anyJson, deepJsonText, FUZZ_SEED, fuzz, nestedJsonText, Observer } from './harness.js';
 
 /**
@@ -53,6 +54,8 @@ const ANSWERS = new Set([
 ]);
 
 let server: TestHerald;
+let receiver: WebhookReceiver;
+let webhooksSeen = 0;
 let observer: Observer;
 let peer: RawClient;
 const peerLog: string[] = [];
@@ -60,6 +63,8 @@ const errorsLogged: string[] = [];
 
 before(async () => {
   const logger = pino({ level: 'error' }, { write: (line: string) => errorsLogged.push(line) });
+  // Client data also flows into webhooks (client_event, member_added, …): those requests are checked too.
+  receiver = await WebhookReceiver.start();
   server = await startHerald(
     {
       maxMessageBytes: MAX_MESSAGE,
@@ -70,6 +75,8 @@ before(async () => {
           watchlistEvents: true,
           subscriptionCount: true,
           maxClientEventsPerSecond: 1000,
+          webhooks: [{ url: receiver.url }],
+          batchWebhooks: true,
         },
       ],
     },
@@ -92,6 +99,7 @@ after(async () => {
   observer?.close();
   peer?.close();
   await server?.stop();
+  await receiver?.close();
 });
 
 const hmac = (text: string) => createHmac('sha256', APP.secret).update(text).digest('hex');
@@ -477,6 +485,31 @@ function assertDocumented(raw: string, who: string): PusherFrame {
   return frame;
 }
 
+const WEBHOOK_EVENTS = new Set([
+  'channel_occupied',
+  'channel_vacated',
+  'member_added',
+  'member_removed',
+  'client_event',
+  'cache_miss',
+  'subscription_count',
+]);
+
+/** A webhook request carries documented events, with client data as strings (README, "Webhooks"). */
+function assertWebhookBody(body: { time_ms: number; events: { name: string; [field: string]: unknown }[] }) {
+  assert.equal(typeof body.time_ms, 'number');
+  for (const event of body.events) {
+    assert.ok(WEBHOOK_EVENTS.has(event.name), `webhook event ${event.name}`);
+    assert.equal(typeof event.channel, 'string');
+    if (event.name === 'client_event') {
+      assert.equal(typeof event.data, 'string', 'client_event data is a string');
+      assert.equal(typeof event.event, 'string');
+      assert.equal(typeof event.socket_id, 'string');
+    }
+    if (event.user_id !== undefined) assert.equal(typeof event.user_id, 'string');
+  }
+}
+
 /** Resolves with the frame, or with undefined once the connection closed first. */
 function untilClosed<T>(client: RawClient, promise: Promise<T>, what: string): Promise<T | undefined> {
   return within(Promise.race([promise, client.closed.then(() => undefined)]), 5000, what);
@@ -582,9 +615,11 @@ test('fuzzed Pusher frames get documented answers, between valid traffic on the 
       for (const raw of peerLog.splice(0)) assertDocumented(raw, 'peer');
       peer.frames.length = 0;
       assert.deepEqual(errorsLogged.splice(0), [], 'the server logged no error');
+      for (const { body } of receiver.requests.slice(webhooksSeen)) assertWebhookBody(body);
+      webhooksSeen = receiver.requests.length;
       assert.equal(peer.ws.readyState, peer.ws.OPEN, 'the peer is still connected');
       await observer.check();
     },
   );
-  console.log(`# fuzz pusher frames: ${cases} cases, seed ${FUZZ_SEED}`);
+  console.log(`# fuzz pusher frames: ${cases} cases, ${webhooksSeen} webhook requests, seed ${FUZZ_SEED}`);
 });
