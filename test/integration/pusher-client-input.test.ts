@@ -256,6 +256,16 @@ describe(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`, () => {
       `{"event":"pusher:subscribe","data":{"channel":"x","extra":${nestedJsonText(DEEP, 'object')}}}`,
     );
     assert.match(errorOf(await within(client.next('pusher:error'), 5000, 'subscribe')).message, /nested/);
+    // Older clients send data as a JSON string: the same limit holds inside it.
+    const deepString = `{"channel":"x","extra":${nestedJsonText(DEEP, 'array')}}`;
+    client.send({ event: 'pusher:subscribe', data: deepString });
+    const stringError = errorOf(
+      await within(client.next('pusher:error'), 5000, 'subscribe with string data'),
+    );
+    assert.match(stringError.message, /pusher:subscribe data is nested deeper than 64 levels/);
+    client.send({ event: 'pusher:signin', data: deepString });
+    const signinError = errorOf(await within(client.next('pusher:error'), 5000, 'signin with string data'));
+    assert.match(signinError.message, /pusher:signin data is nested deeper than 64 levels/);
 
     const userData = `{"id":"deep","user_info":${nestedJsonText(DEEP, 'array')}}`;
     client.send({

@@ -23,6 +23,9 @@ export function checkSignin(
   data: unknown,
   current: SignedInUser | undefined,
 ): SigninCheck {
+  if (typeof data === 'string' && jsonTooDeep(data)) {
+    return { ok: false, message: `pusher:signin data is ${TOO_DEEP}` };
+  }
   const payload = objectData(data);
   const userData = payload?.user_data;
   if (!payload || typeof userData !== 'string')

@@ -47,6 +47,9 @@ export function checkSubscription(
   data: unknown,
   user: SignedInUser | undefined,
 ): SubscriptionCheck {
+  if (typeof data === 'string' && jsonTooDeep(data)) {
+    return refuse(undefined, 'InvalidRequest', `pusher:subscribe data is ${TOO_DEEP}`, 400);
+  }
   const payload = objectData(data);
   const channel = payload?.channel;
   if (!payload || typeof channel !== 'string') {
