@@ -200,6 +200,34 @@ describe(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`, () => {
     }
   });
 
+  test(`pusher-js: sign-in user_data ${DEEP} levels deep gets pusher:error 4009, the client goes on`, async () => {
+    const userData = `{"id":"deep","user_info":${nestedJsonText(DEEP, 'array')}}`;
+    const client = server.client({
+      userAuthentication: {
+        endpoint: '/unused',
+        transport: 'ajax',
+        customHandler: ({ socketId }, callback) =>
+          callback(null, { auth: sdkSign(`${socketId}::user::${userData}`), user_data: userData }),
+      },
+    });
+    try {
+      await within(connected(client), 5000, 'pusher-js connected');
+      const error = nextEvent<{ type: string; data: { code: number; message: string } }>(
+        client.connection,
+        'error',
+      );
+      client.signin();
+      const { data } = await within(error, 5000, 'sign-in error');
+      assert.equal(data.code, 4009);
+      assert.match(data.message, /user_data is nested deeper than 64 levels/);
+      const next = client.subscribe('after-deep-signin');
+      await within(nextEvent(next, 'pusher:subscription_succeeded'), 5000, 'subscription after the sign-in');
+      assert.equal(client.connection.state, 'connected');
+    } finally {
+      client.disconnect();
+    }
+  });
+
   test(`raw: channel_data ${DEEP} levels deep gets subscription_error and pusher:error`, async () => {
     const channel = 'presence-deep-raw';
     const { client, socketId } = await connect();
