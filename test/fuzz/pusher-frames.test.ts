@@ -527,7 +527,7 @@ let cases = 0;
 test('fuzzed Pusher frames get documented answers, between valid traffic on the same connection', async () => {
   await fuzz(
     'pusher frames',
-    120,
+    300,
     [fc.array(anyFrame, { minLength: 1, maxLength: 6 }), userIdText],
     async (frames, presenceUser) => {
       const n = ++cases;
