@@ -72,6 +72,26 @@ export function presenceContract(harness: PresenceHarness): void {
       assert.deepEqual(await s.members(ns1, 'presence-a'), [{ userId: 'u0', info: 0 }]);
     });
 
+    test('user ids named like Object.prototype members are members like any other', async () => {
+      const s = store();
+      const ns = namespace();
+      const ch = 'presence-proto';
+      const ids = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+      for (const [i, userId] of ids.entries()) {
+        assert.equal(await s.join(ns, ch, `${i}.1`, { userId, info: { n: userId } }, 10), 'added', userId);
+      }
+      assert.equal(await s.join(ns, ch, '0.2', { userId: '__proto__', info: null }, 10), 'existing');
+      assert.equal(await s.count(ns, ch), ids.length);
+      const members = (await s.members(ns, ch)).sort((a, b) => a.userId.localeCompare(b.userId));
+      assert.deepEqual(
+        members,
+        [...ids].sort((a, b) => a.localeCompare(b)).map((userId) => ({ userId, info: { n: userId } })),
+      );
+      assert.equal(await s.leave(ns, ch, '0.1', '__proto__'), false, 'a second socket holds it');
+      assert.equal(await s.leave(ns, ch, '0.2', '__proto__'), true);
+      assert.equal(await s.count(ns, ch), ids.length - 1);
+    });
+
     test('concurrent joins never exceed the member limit', async () => {
       const nodes = harness.shared ? [store(), store(), store()] : [store()];
       const ns = namespace();

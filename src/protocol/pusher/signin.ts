@@ -1,6 +1,6 @@
 import type { App } from '../../core/apps/app.js';
 import { authProblem, userAuthString } from './auth.js';
-import { objectData } from './codec.js';
+import { jsonTooDeep, objectData, TOO_DEEP } from './codec.js';
 import type { SignedInUser } from './subscription.js';
 
 export type SigninCheck =
@@ -23,12 +23,16 @@ export function checkSignin(
   data: unknown,
   current: SignedInUser | undefined,
 ): SigninCheck {
+  if (typeof data === 'string' && jsonTooDeep(data)) {
+    return { ok: false, message: `pusher:signin data is ${TOO_DEEP}` };
+  }
   const payload = objectData(data);
   const userData = payload?.user_data;
   if (!payload || typeof userData !== 'string')
     return { ok: false, message: 'pusher:signin needs a user_data string' };
   const problem = authProblem(payload.auth, app.key, app.secret, userAuthString(socketId, userData));
   if (problem) return { ok: false, message: problem.replace('subscription auth data', 'signin auth data') };
+  if (jsonTooDeep(userData)) return { ok: false, message: `user_data is ${TOO_DEEP}` };
   const parsed = objectData(userData);
   const id = parsed?.id;
   if (!parsed || typeof id !== 'string' || id.length === 0) {

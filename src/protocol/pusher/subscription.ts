@@ -7,7 +7,7 @@ import {
 } from '../../core/channels/names.js';
 import type { PresenceMember } from '../../core/presence/store.js';
 import { authProblem, channelAuthString } from './auth.js';
-import { objectData } from './codec.js';
+import { jsonTooDeep, objectData, TOO_DEEP } from './codec.js';
 
 /** A subscription request that passed every check of spec §3.5 but the presence member limit. */
 export interface AcceptedSubscription {
@@ -47,6 +47,9 @@ export function checkSubscription(
   data: unknown,
   user: SignedInUser | undefined,
 ): SubscriptionCheck {
+  if (typeof data === 'string' && jsonTooDeep(data)) {
+    return refuse(undefined, 'InvalidRequest', `pusher:subscribe data is ${TOO_DEEP}`, 400);
+  }
   const payload = objectData(data);
   const channel = payload?.channel;
   if (!payload || typeof channel !== 'string') {
@@ -81,7 +84,7 @@ export function checkSubscription(
   if (channelData === undefined) {
     // Signed-in connections may omit channel_data; the member is the signed-in user (spec §3.3).
     return user
-      ? { ok: true, channel, kind, member: { userId: user.id, info: user.info ?? null } }
+      ? limitedMember(app, channel, kind, user.id, user.info ?? null)
       : refuse(channel, 'InvalidRequest', 'Presence subscription needs channel_data', 400);
   }
   return presenceMember(app, channel, kind, channelData);
@@ -93,6 +96,7 @@ function presenceMember(
   kind: ChannelKind,
   channelData: string,
 ): SubscriptionCheck {
+  if (jsonTooDeep(channelData)) return refuse(channel, 'InvalidRequest', `channel_data is ${TOO_DEEP}`, 400);
   const parsed = objectData(channelData);
   const rawId = parsed?.user_id;
   const validId =
@@ -100,7 +104,17 @@ function presenceMember(
   if (!parsed || !validId) {
     return refuse(channel, 'InvalidRequest', 'channel_data must be a JSON object with a user_id', 400);
   }
-  const userId = String(rawId);
+  return limitedMember(app, channel, kind, String(rawId), parsed.user_info ?? null);
+}
+
+/** The member, unless its id or info is over the app's limits (the same for a signed-in user's). */
+function limitedMember(
+  app: App,
+  channel: string,
+  kind: ChannelKind,
+  userId: string,
+  info: unknown,
+): SubscriptionCheck {
   if (userId.length > app.maxPresenceUserIdLength) {
     return refuse(
       channel,
@@ -109,7 +123,6 @@ function presenceMember(
       400,
     );
   }
-  const info = parsed.user_info ?? null;
   if (info !== null && Buffer.byteLength(JSON.stringify(info)) > app.maxPresenceUserInfoBytes) {
     return refuse(
       channel,

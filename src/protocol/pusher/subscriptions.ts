@@ -266,8 +266,8 @@ export class Subscriptions {
     const namespace = this.#ctx.state(app).namespace;
     let data: unknown = {};
     if (members) {
-      const hash: Record<string, unknown> = {};
-      for (const m of members) hash[m.userId] = m.info;
+      // User ids are the client's strings: `__proto__` must be a key like any other, not the prototype.
+      const hash = Object.fromEntries(members.map((m) => [m.userId, m.info]));
       data = { presence: { ids: members.map((m) => m.userId), hash, count: members.length } };
     }
     socket.connection.send(
