@@ -11,6 +11,7 @@ import { MemoryLastEventStore } from './core/cache/memory.js';
 import type { LastEventStore } from './core/cache/store.js';
 import { LocalOccupancy, type OccupancyStore } from './core/channels/occupancy.js';
 import { LimitRefusals } from './core/limit-refusals.js';
+import { MemoryCeiling } from './core/memory-ceiling.js';
 import type { PresenceStore } from './core/presence/store.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
@@ -55,6 +56,8 @@ export class Herald {
   readonly webhooks: Webhooks;
   /** Refusals by limit, counted where each limit is enforced and shown on `/metrics`. */
   readonly limitRefusals = new LimitRefusals();
+  /** Over `maxMemoryMB`: new connections and subscriptions are refused and `/ready` answers 503. */
+  readonly memory: MemoryCeiling;
   readonly #adapter: Adapter;
   readonly #cache: LastEventStore;
   readonly #presence: PresenceStore;
@@ -71,6 +74,14 @@ export class Herald {
     deps: HeraldDeps = {},
   ) {
     this.logger = deps.logger ?? pino({ level: config.logLevel });
+    this.memory = new MemoryCeiling({
+      maxBytes: config.maxMemoryMB === null ? null : config.maxMemoryMB * 1024 * 1024,
+      onChange: (over, rssBytes) => {
+        const rssMB = Math.round(rssBytes / 1024 / 1024);
+        if (over) this.logger.warn({ rssMB }, 'over maxMemoryMB: refusing new connections and subscriptions');
+        else this.logger.info({ rssMB }, 'back under maxMemoryMB: accepting again');
+      },
+    });
     const now = deps.now ?? Date.now;
     const apps = deps.apps ?? new StaticAppStore(config.apps);
     const cluster =
@@ -109,7 +120,7 @@ export class Herald {
     });
 
     const router = new Router(this.logger, config.maxRequestBodyBytes);
-    addHealthRoutes(router, () => this.#state === 'running');
+    addHealthRoutes(router, () => this.#readiness());
     addMetricsRoute(
       router,
       createMetrics({
@@ -186,6 +197,12 @@ export class Herald {
         .catch((err) => logger.error({ err, nodeId }, 'webhooks of the node not taken over'));
     });
     return webhooks;
+  }
+
+  /** What `/ready` says: serving, or why not. */
+  #readiness(): 'ready' | 'stopping' | 'over-memory' {
+    if (this.#state !== 'running') return 'stopping';
+    return this.memory.over ? 'over-memory' : 'ready';
   }
 
   /** The bound port (useful with `port: 0`). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAddressOrRange } from '../core/client-address.js';
 import { originEntryProblem } from '../core/origin.js';
 import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from './redis-url.js';
 
@@ -72,6 +73,11 @@ export const appSchema = z.strictObject({
   userAuthenticationTimeoutMs: positiveInt().default(30_000),
   /** Concurrent connections; null is unlimited. Over it: close 4004. @default null */
   maxConnections: positiveInt().nullable().default(null),
+  /**
+   * Channels one connection may be subscribed to at once; null for no limit. Over it:
+   * `pusher:subscription_error` 429 and `pusher:error` 4303, the socket stays open. @default 1000
+   */
+  maxSubscriptionsPerConnection: positiveInt().nullable().default(1000),
   /** Distinct users per presence channel. @default 100 */
   maxPresenceMembers: positiveInt().default(100),
   /** Bytes of a presence member's JSON `user_info`. @default 1024 */
@@ -331,6 +337,42 @@ export const configSchema = z
     maxTimestampSkewSeconds: positiveInt().default(600),
     /** How long shutdown waits for clients to go. @default 5000 */
     shutdownTimeoutMs: positiveInt().default(5_000),
+    /**
+     * Open WebSocket connections on this node, both protocols; null for no limit. Over it: HTTP 503
+     * before the upgrade. @default null
+     */
+    maxConnections: positiveInt().nullable().default(null),
+    /**
+     * Open WebSocket connections from one client address; null for no limit (offices and mobile
+     * carriers put many users behind one address). Over it: HTTP 429 before the upgrade. @default null
+     */
+    maxConnectionsPerAddress: positiveInt().nullable().default(null),
+    /**
+     * New WebSocket connections per second from one client address (a token bucket); null for no
+     * limit. Over it: HTTP 429 before the upgrade. @default { perSecond: 100, burst: 500 }
+     */
+    connectionRatePerAddress: z
+      .strictObject({
+        /** Average rate. @default 100 */
+        perSecond: positiveInt().default(100),
+        /** Connections at once before the rate applies. @default 500 */
+        burst: positiveInt().default(500),
+      })
+      .nullable()
+      .default({ perSecond: 100, burst: 500 }),
+    /**
+     * Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client, for the
+     * limits per address. @default []
+     */
+    trustedProxies: z
+      .array(z.string().refine(isAddressOrRange, 'must be an IP address or a CIDR range'))
+      .default([]),
+    /**
+     * Resident memory, in MiB, above which new connections (HTTP 503 or `pusher:error` 4100) and
+     * subscriptions (429) are refused and `/ready` answers 503, until memory is back under 90 % of it;
+     * null for no ceiling. Set it to about 80 % of the container's memory. @default null
+     */
+    maxMemoryMB: positiveInt().nullable().default(null),
     /** @default [{ id: "app-id", key: "app-key", secret: "app-secret" }] */
     apps: z
       .array(appSchema)
