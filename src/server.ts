@@ -11,6 +11,7 @@ import { MemoryLastEventStore } from './core/cache/memory.js';
 import type { LastEventStore } from './core/cache/store.js';
 import { LocalOccupancy, type OccupancyStore } from './core/channels/occupancy.js';
 import type { PresenceStore } from './core/presence/store.js';
+import { clientErrorListener } from './http/client-error.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
@@ -142,7 +143,10 @@ export class Herald {
       open: (connection, request) => wamp.open(connection, request),
     });
 
-    this.#http = createServer({ keepAliveTimeout: 65_000 }, router.listener);
+    // The router checks Host itself so that the refusal is JSON like every other.
+    this.#http = createServer({ keepAliveTimeout: 65_000, requireHostHeader: false }, router.listener);
+    this.#http.on('clientError', clientErrorListener(this.logger));
+    this.#http.on('checkExpectation', router.expectationFailed);
     this.#transport.attach(this.#http);
   }
 
