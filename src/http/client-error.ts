@@ -1,4 +1,6 @@
+import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { finished } from 'node:stream';
 import type { Logger } from 'pino';
 
 /** Parser errors with their own status; every other one is a 400. */
@@ -12,19 +14,33 @@ const STATUS_OF: Record<string, [number, string]> = {
  * The `clientError` listener of the http.Server: a request Node's HTTP parser refuses (a request line
  * or header it cannot parse, headers past the size limit, a request that took too long) is answered
  * with the same status Node would give, but with a JSON `{"error"}` body like every other refusal,
- * and the connection is closed.
+ * and the connection is closed. When the error follows a complete request on the same connection
+ * (pipelining), that request's response goes out first.
  */
 export function clientErrorListener(logger: Logger): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+  /** Sockets whose refusal is under way: data after the error can make the parser report again. */
+  const refusing = new WeakSet<Duplex>();
   return (err, socket) => {
+    if (refusing.has(socket)) return;
+    refusing.add(socket);
     logger.debug({ err }, 'malformed HTTP request refused');
-    const sent = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
-    if (err.code === 'ECONNRESET' || !socket.writable || sent) return void socket.destroy();
-    const [status, text] = STATUS_OF[err.code ?? ''] ?? [400, 'Bad Request'];
-    const body = JSON.stringify({ error: `Malformed HTTP request: ${err.message}` });
-    socket.end(
-      `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    socket.once('finish', () => socket.destroy());
+    if (err.code === 'ECONNRESET') return void socket.destroy();
+    const answer = () => {
+      if (!socket.writable) return void socket.destroy();
+      const [status, text] = STATUS_OF[err.code ?? ''] ?? [400, 'Bad Request'];
+      const body = JSON.stringify({ error: `Malformed HTTP request: ${err.message}` });
+      socket.once('finish', () => socket.destroy());
+      socket.end(
+        `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    };
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!inFlight || inFlight.writableFinished) return answer();
+    // The earlier request is still being answered: after its response, whether it ends well or not.
+    finished(inFlight, (problem) => {
+      if (problem) logger.debug({ err: problem }, 'response before a malformed request did not finish');
+      answer();
+    });
   };
 }

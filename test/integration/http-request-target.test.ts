@@ -194,6 +194,21 @@ describe('handshakes ws would refuse, and requests Node would refuse, answer JSO
     assert.match(errorOf(response), /^Malformed HTTP request: /);
   });
 
+  test('a malformed request after a complete one on the same socket: the first answered, then 400 JSON', async () => {
+    const http = await RawHttp.connect(server.port);
+    try {
+      // The body is declared empty, so "{" starts the next request, which can never be valid.
+      http.write('GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n{');
+      assert.equal((await http.response(GUARD_MS)).status, 200);
+      const refusal = await http.response(GUARD_MS);
+      assert.equal(refusal.status, 400);
+      assert.match(errorOf(refusal), /^Malformed HTTP request: Parse Error/);
+      await http.waitClosed(GUARD_MS);
+    } finally {
+      http.destroy();
+    }
+  });
+
   test('HTTP/1.1 without Host → 400 JSON', async () => {
     const response = await rawRequest(server.port, 'GET /ready HTTP/1.1\r\n\r\n');
     assert.equal(response.status, 400);
