@@ -120,57 +120,57 @@ export class WebSocketTransport {
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!this.#accepting) return reject(socket, 503, 'Server is shutting down');
     let url: URL;
-    let params: string[] = [];
-    let target: WebSocketRoute | undefined;
     try {
       url = parseRequestTarget(req.url);
-      for (const route of this.#routes) {
-        const match = route.pattern.exec(url.pathname);
-        if (!match) continue;
-        params = decodePathParams(match);
-        target = route;
-        break;
-      }
     } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
-      return reject(socket, err.status, err.message);
+      return refuse(socket, err);
     }
-    const route = target;
-    if (!route) return reject(socket, 404, `No WebSocket endpoint at ${url.pathname}`);
-    let protocol = '';
-    if (route.protocols) {
-      const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-      protocol = offered.find((p) => route.protocols!.includes(p)) ?? '';
-      if (!protocol) {
-        return reject(socket, 400, `Offer one of the WebSocket subprotocols ${route.protocols.join(', ')}`);
-      }
-      chosenProtocol.set(req, protocol);
-    }
-    // ws writes the 101 response inside handleUpgrade; corked, it leaves in one system call with the
-    // protocol's first frames at the connection's first flush (a refusal ends the socket, which uncorks).
-    socket.cork();
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new WsConnection(this, ws, req.socket);
-      (ws as TaggedWebSocket)[kConnection] = connection;
-      this.#live.add(connection);
-      connection.holdUntilFlush();
-      ws.on('message', onMessage);
-      ws.on('ping', onActivity);
-      ws.on('pong', onActivity);
-      ws.on('close', onClose);
-      ws.on('error', onError);
+    for (const route of this.#routes) {
+      const match = route.pattern.exec(url.pathname);
+      if (!match) continue;
+      let params: string[];
       try {
-        connection.session = route.open(connection, {
-          params,
-          query: url.searchParams,
-          protocol,
-          headers: req.headers,
-        });
+        params = decodePathParams(match);
       } catch (err) {
-        this.#o.logger.error({ err, target: req.url }, 'websocket session failed to open');
-        ws.terminate();
+        return refuse(socket, err);
       }
-    });
+      let protocol = '';
+      if (route.protocols) {
+        const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+        protocol = offered.find((p) => route.protocols!.includes(p)) ?? '';
+        if (!protocol) {
+          return reject(socket, 400, `Offer one of the WebSocket subprotocols ${route.protocols.join(', ')}`);
+        }
+        chosenProtocol.set(req, protocol);
+      }
+      // ws writes the 101 response inside handleUpgrade; corked, it leaves in one system call with the
+      // protocol's first frames at the connection's first flush (a refusal ends the socket, which uncorks).
+      socket.cork();
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        const connection = new WsConnection(this, ws, req.socket);
+        (ws as TaggedWebSocket)[kConnection] = connection;
+        this.#live.add(connection);
+        connection.holdUntilFlush();
+        ws.on('message', onMessage);
+        ws.on('ping', onActivity);
+        ws.on('pong', onActivity);
+        ws.on('close', onClose);
+        ws.on('error', onError);
+        try {
+          connection.session = route.open(connection, {
+            params,
+            query: url.searchParams,
+            protocol,
+            headers: req.headers,
+          });
+        } catch (err) {
+          this.#o.logger.error({ err, target: req.url }, 'websocket session failed to open');
+          ws.terminate();
+        }
+      });
+      return;
+    }
+    reject(socket, 404, `No WebSocket endpoint at ${url.pathname}`);
   }
 
   markDirty(connection: WsConnection): void {
@@ -329,6 +329,12 @@ const STATUS_TEXT: Record<number, string> = {
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
+
+/** Answers an `HttpError` met before the upgrade; anything else is a fault and is rethrown. */
+function refuse(socket: Duplex, err: unknown): void {
+  if (!(err instanceof HttpError)) throw err;
+  reject(socket, err.status, err.message);
+}
 
 /** Refuses an upgrade before it happens with an HTTP status and a JSON `{"error"}` body. */
 function reject(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
