@@ -11,7 +11,7 @@ import { MemoryLastEventStore } from './core/cache/memory.js';
 import type { LastEventStore } from './core/cache/store.js';
 import { LocalOccupancy, type OccupancyStore } from './core/channels/occupancy.js';
 import type { PresenceStore } from './core/presence/store.js';
-import { clientErrorListener } from './http/client-error.js';
+import { clientErrorListener, refuseConnect } from './http/client-error.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
@@ -147,6 +147,7 @@ export class Herald {
     this.#http = createServer({ keepAliveTimeout: 65_000, requireHostHeader: false }, router.listener);
     this.#http.on('clientError', clientErrorListener(this.logger));
     this.#http.on('checkExpectation', router.expectationFailed);
+    this.#http.on('connect', (_req, socket) => refuseConnect(socket));
     this.#transport.attach(this.#http);
   }
 

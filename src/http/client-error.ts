@@ -26,14 +26,8 @@ export function clientErrorListener(logger: Logger): (err: NodeJS.ErrnoException
     logger.debug({ err }, 'malformed HTTP request refused');
     if (err.code === 'ECONNRESET') return void socket.destroy();
     const answer = () => {
-      if (!socket.writable) return void socket.destroy();
       const [status, text] = STATUS_OF[err.code ?? ''] ?? [400, 'Bad Request'];
-      const body = JSON.stringify({ error: `Malformed HTTP request: ${err.message}` });
-      socket.once('finish', () => socket.destroy());
-      socket.end(
-        `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+      endWithJson(socket, status, text, `Malformed HTTP request: ${err.message}`);
     };
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (!inFlight || inFlight.writableFinished) return answer();
@@ -43,4 +37,24 @@ export function clientErrorListener(logger: Logger): (err: NodeJS.ErrnoException
       answer();
     });
   };
+}
+
+/**
+ * The `connect` listener of the http.Server: Herald is no proxy, so a CONNECT request gets 405 with a
+ * JSON body (without a listener Node would drop the connection without a word).
+ */
+export function refuseConnect(socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  endWithJson(socket, 405, 'Method Not Allowed', 'Method CONNECT not allowed', 'Allow: GET, POST\r\n');
+}
+
+/** Writes a whole response with a JSON `{"error"}` body on a raw socket, then closes it. */
+function endWithJson(socket: Duplex, status: number, text: string, message: string, headers = ''): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = JSON.stringify({ error: message });
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n${headers}` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }

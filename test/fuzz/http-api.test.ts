@@ -135,7 +135,7 @@ const route: fc.Arbitrary<Route> = fc.oneof(
 const method = (routeMethod: string) =>
   fc.oneof(
     { weight: 6, arbitrary: fc.constant(routeMethod) },
-    { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS') },
+    { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'CONNECT') },
   );
 
 const infoValue = fc.oneof(

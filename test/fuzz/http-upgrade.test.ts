@@ -118,7 +118,7 @@ interface Handshake {
 }
 
 const handshake: fc.Arbitrary<Handshake> = fc.record({
-  method: fc.constantFrom('GET', 'GET', 'GET', 'GET', 'POST', 'PUT'),
+  method: fc.constantFrom('GET', 'GET', 'GET', 'GET', 'POST', 'PUT', 'CONNECT'),
   key: fc.oneof(
     { weight: 6, arbitrary: fc.constant(GOOD_KEY) },
     {

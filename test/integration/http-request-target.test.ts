@@ -209,6 +209,16 @@ describe('handshakes ws would refuse, and requests Node would refuse, answer JSO
     }
   });
 
+  test('CONNECT → 405 JSON (no proxy here)', async () => {
+    const response = await rawRequest(
+      server.port,
+      'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+    );
+    assert.equal(response.status, 405);
+    assert.equal(errorOf(response), 'Method CONNECT not allowed');
+    await stillServing();
+  });
+
   test('HTTP/1.1 without Host → 400 JSON', async () => {
     const response = await rawRequest(server.port, 'GET /ready HTTP/1.1\r\n\r\n');
     assert.equal(response.status, 400);
