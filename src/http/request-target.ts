@@ -16,6 +16,11 @@ const ABSOLUTE_FORM = /^https?:\/\//i;
  * which no route matches. Anything else, an absolute-form URL that does not parse, and a path with a
  * `%` not followed by two hex digits are refused. Query strings are decoded leniently, as
  * `URLSearchParams` does.
+ *
+ * A WebSocket upgrade is refused here too, before any protocol sees it, rather than upgraded and then
+ * closed with a `pusher:error`: a path that does not decode cannot name an app key (which pusher-js puts
+ * in the path as it is) nor the WAMP path, and one HTTP answer serves every route alike (README, "WebSocket
+ * protocol").
  */
 export function parseRequestTarget(target: string | undefined): URL {
   const raw = target ?? '/';
