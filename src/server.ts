@@ -13,6 +13,7 @@ import { LocalOccupancy, type OccupancyStore } from './core/channels/occupancy.j
 import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
 import type { PresenceStore } from './core/presence/store.js';
+import { clientErrorListener, refuseConnect } from './http/client-error.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
@@ -157,7 +158,11 @@ export class Herald {
       open: (connection, request) => wamp.open(connection, request),
     });
 
-    this.#http = createServer({ keepAliveTimeout: 65_000 }, router.listener);
+    // The router checks Host itself so that the refusal is JSON like every other.
+    this.#http = createServer({ keepAliveTimeout: 65_000, requireHostHeader: false }, router.listener);
+    this.#http.on('clientError', clientErrorListener(this.logger));
+    this.#http.on('checkExpectation', router.expectationFailed);
+    this.#http.on('connect', (_req, socket) => refuseConnect(socket));
     this.#transport.attach(this.#http);
   }
 

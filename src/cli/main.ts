@@ -7,6 +7,7 @@ import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js
 import type { Config } from '../config/schema.js';
 import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
+import { exitOnUnhandledErrors } from './fatal.js';
 import { superviseWorkers } from './workers.js';
 
 const USAGE = `Usage:
@@ -122,6 +123,7 @@ async function start(config: Readonly<Config>): Promise<number> {
   // A worker's supervisor owns the pid file and tells humans where to connect.
   const alone = cluster.isPrimary;
   const herald = new Herald(config);
+  exitOnUnhandledErrors(herald.logger);
   try {
     await herald.start();
   } catch (err) {
@@ -163,6 +165,7 @@ async function start(config: Readonly<Config>): Promise<number> {
 
 async function supervise(config: Readonly<Config>): Promise<number> {
   const logger = pino({ level: config.logLevel });
+  exitOnUnhandledErrors(logger);
   if (config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
   const code = await superviseWorkers(config.workers, logger, (port) => {
     logger.info(

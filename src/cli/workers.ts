@@ -7,8 +7,9 @@ const REPLACE_DELAY_MS = 1000;
 /**
  * `herald start --workers N`: this process forks N workers, each a whole node of the cluster, all on
  * the same port (this process hands each new connection to the next worker in turn). A worker that
- * dies is replaced; a worker that dies before it ever listened means the configuration cannot work, so
- * everything stops. SIGTERM or SIGINT stops every worker the way it stops a single node, and resolves
+ * dies is replaced, as happens when an error nothing handled ends it (`exitOnUnhandledErrors`, which
+ * this process installs too); a worker that dies before it ever listened means the configuration
+ * cannot work, so everything stops. SIGTERM or SIGINT stops every worker the way it stops a single node, and resolves
  * with the exit code: 0 once all stopped cleanly, 1 otherwise.
  *
  * `listening(port)` is called once, when the first worker listens.

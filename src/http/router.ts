@@ -1,18 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { HeraldError } from '../core/errors.js';
+import { HttpError } from './errors.js';
+import { decodePathParams, parseRequestTarget } from './request-target.js';
 
-export const ERR_HTTP = 'ERR_HTTP';
-
-/** An HTTP failure with its status; the router answers it as `{"error": message}`. */
-export class HttpError extends HeraldError {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(ERR_HTTP, message);
-  }
-}
+export { ERR_HTTP, HttpError } from './errors.js';
 
 export interface HttpRequest {
   readonly method: string;
@@ -60,8 +51,29 @@ export class Router {
     });
   };
 
+  /**
+   * The `checkExpectation` listener: an `Expect` other than `100-continue` is refused (RFC 9110
+   * section 10.1.1, "Expect") with a JSON body rather than Node's empty one.
+   */
+  readonly expectationFailed = (req: IncomingMessage, res: ServerResponse): void => {
+    res.setHeader('Connection', 'close');
+    send(res, 417, { error: `Unsupported expectation: ${JSON.stringify(req.headers.expect)}` });
+  };
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // RFC 9112 section 3.2, "Request Target": an HTTP/1.1 request without Host is a 400 (the server
+    // is created with Node's own check off, which would answer it with an empty body).
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      res.setHeader('Connection', 'close');
+      return send(res, 400, { error: 'Missing Host header' });
+    }
+    let url: URL;
+    try {
+      url = parseRequestTarget(req.url);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      return send(res, err.status, { error: err.message });
+    }
     const method = req.method ?? 'GET';
     let allowed: string[] = [];
     for (const route of this.#routes) {
@@ -73,7 +85,7 @@ export class Router {
       }
       allowed = [];
       try {
-        const params = match.slice(1).map((p) => decodeURIComponent(p));
+        const params = decodePathParams(match);
         const body = await readBody(req, this.maxBodyBytes);
         const result = await route.handler({ method, url, params, headers: req.headers, body });
         send(res, result.status, result.body, result.contentType);

@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Connection, Session, UpgradeRequest } from '../core/connection.js';
 import type { Frame } from '../core/frame.js';
+import { HttpError } from '../http/errors.js';
+import { decodePathParams, parseRequestTarget } from '../http/request-target.js';
 import { encodeBinaryFrame, encodeTextFrame } from './frame.js';
 
 /** A protocol reachable over WebSocket at the paths `pattern` matches (captures become `params`). */
@@ -57,6 +59,17 @@ export class WebSocketTransport {
       maxPayload: options.maxPayloadBytes,
       handleProtocols: (_offered, req) => chosenProtocol.get(req) || false,
     });
+    // A handshake ws refuses (wrong method, no or bad Sec-WebSocket-Key or -Version, a malformed
+    // Sec-WebSocket-Protocol) is answered here so that every refusal is JSON, like every HTTP error.
+    this.#wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) => {
+      if (req.method !== 'GET') return reject(socket, 405, err.message, { Allow: 'GET' });
+      const version = req.headers['sec-websocket-version'];
+      // RFC 6455 section 4.4, "Supporting Multiple Versions of WebSocket Protocol".
+      if (version !== '13' && version !== '8') {
+        return reject(socket, 400, err.message, { 'Sec-WebSocket-Version': '13, 8' });
+      }
+      reject(socket, 400, err.message);
+    });
   }
 
   route(route: WebSocketRoute): void {
@@ -64,9 +77,16 @@ export class WebSocketTransport {
   }
 
   attach(server: Server): void {
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.#upgrade(req, socket, head),
-    );
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // A fault here must cost this one client, never the process and everyone else on it.
+      try {
+        this.#upgrade(req, socket, head);
+      } catch (err) {
+        this.#o.logger.error({ err, target: req.url }, 'websocket upgrade failed');
+        if (socket.writable) reject(socket, 500, 'Internal server error');
+        else socket.destroy();
+      }
+    });
   }
 
   get connectionCount(): number {
@@ -98,11 +118,22 @@ export class WebSocketTransport {
   #onEmpty: (() => void) | undefined;
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     if (!this.#accepting) return reject(socket, 503, 'Server is shutting down');
+    let url: URL;
+    try {
+      url = parseRequestTarget(req.url);
+    } catch (err) {
+      return refuse(socket, err);
+    }
     for (const route of this.#routes) {
       const match = route.pattern.exec(url.pathname);
       if (!match) continue;
+      let params: string[];
+      try {
+        params = decodePathParams(match);
+      } catch (err) {
+        return refuse(socket, err);
+      }
       let protocol = '';
       if (route.protocols) {
         const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
@@ -113,7 +144,7 @@ export class WebSocketTransport {
         chosenProtocol.set(req, protocol);
       }
       // ws writes the 101 response inside handleUpgrade; corked, it leaves in one system call with the
-      // protocol's first frames at the connection's first flush (ws uncorks if it refuses instead).
+      // protocol's first frames at the connection's first flush (a refusal ends the socket, which uncorks).
       socket.cork();
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         const connection = new WsConnection(this, ws, req.socket);
@@ -125,12 +156,17 @@ export class WebSocketTransport {
         ws.on('pong', onActivity);
         ws.on('close', onClose);
         ws.on('error', onError);
-        connection.session = route.open(connection, {
-          params: match.slice(1).map((p) => decodeURIComponent(p)),
-          query: url.searchParams,
-          protocol,
-          headers: req.headers,
-        });
+        try {
+          connection.session = route.open(connection, {
+            params,
+            query: url.searchParams,
+            protocol,
+            headers: req.headers,
+          });
+        } catch (err) {
+          this.#o.logger.error({ err, target: req.url }, 'websocket session failed to open');
+          ws.terminate();
+        }
       });
       return;
     }
@@ -289,17 +325,31 @@ function truncateReason(reason: string): string {
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
+  405: 'Method Not Allowed',
+  500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
 
-function reject(socket: Duplex, status: number, message: string): void {
+/** Answers an `HttpError` met before the upgrade; anything else is a fault and is rethrown. */
+function refuse(socket: Duplex, err: unknown): void {
+  if (!(err instanceof HttpError)) throw err;
+  reject(socket, err.status, err.message);
+}
+
+/** Refuses an upgrade before it happens with an HTTP status and a JSON `{"error"}` body. */
+function reject(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
   const body = JSON.stringify({ error: message });
   const text = STATUS_TEXT[status] ?? 'Error';
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   // http.Server removes its own error listener from upgraded sockets: a client resetting the
   // connection (ECONNRESET) would otherwise be an uncaught error.
   socket.on('error', () => socket.destroy());
+  // Once the answer is out the socket goes, whether or not the client closes its side.
+  socket.once('finish', () => socket.destroy());
   socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n${extra}` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

@@ -15,6 +15,8 @@ interface Credentials {
 const OFF: Credentials = { id: 'off-id', key: 'off-key', secret: 'off-secret' };
 /** An app only the channel-listing tests use, so other tests' channels never show up in its lists. */
 const LIST: Credentials = { id: 'list-id', key: 'list-key', secret: 'list-secret' };
+/** An app whose channels are named like Object.prototype's members. */
+const PROTO: Credentials = { id: 'proto-id', key: 'proto-key', secret: 'proto-secret' };
 /** The hosted documentation's app (spec §3.6, §6.2). */
 const DOCS: Credentials = { id: '3', key: '278d425bdf160c739803', secret: '7ad3773142a6692b25b8' };
 const DOCS_TIME = 1353088179;
@@ -27,7 +29,7 @@ const raws: RawClient[] = [];
 
 before(async () => {
   server = await startHerald({
-    apps: [{ ...APP, clientEvents: true }, { ...OFF, enabled: false }, LIST],
+    apps: [{ ...APP, clientEvents: true }, { ...OFF, enabled: false }, LIST, PROTO],
   });
   docs = await startHerald({ apps: [DOCS] }, { now: () => DOCS_TIME * 1000 });
 });
@@ -807,6 +809,106 @@ describe('HTTP behaviour', () => {
     await assertError(await api('GET', '/channels', { credentials: OFF }), 403, /disabled/);
     const failure = await sdkFailure(server.sdk(OFF).trigger('c', 'e', 'd'));
     assert.equal(failure.status, 403);
+  });
+});
+
+describe('hostile values in signed requests', () => {
+  test('a channel that is not a string → 400 naming the field, in channels, channel and batch items', async () => {
+    const notString = { toString: 1 };
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ['/events', { name: 'e', channels: [notString], data: 'x' }, /^channels\[0\] must be a string$/],
+      ['/events', { name: 'e', channels: ['ok', 5], data: 'x' }, /^channels\[1\] must be a string$/],
+      ['/events', { name: 'e', channel: notString, data: 'x' }, /^channel must be a string$/],
+      ['/events', { name: 'e', channel: null, data: 'x' }, /^channel must be a string$/],
+      [
+        '/batch_events',
+        {
+          batch: [
+            { name: 'e', channel: 'ok', data: 'x' },
+            { name: 'e', channel: notString, data: 'x' },
+          ],
+        },
+        /^batch\[1\]\.channel must be a string$/,
+      ],
+    ];
+    for (const [path, body, message] of cases) {
+      await assertError(await api('POST', path, { body }), 400, message);
+    }
+  });
+
+  test('a timestamp past the range of a Date → 401 quoting it', async () => {
+    for (const timestamp of [99_999_999_999_999, 8_640_000_000_001]) {
+      await assertError(
+        await api('POST', '/events', { body: { name: 'e', channel: 'c', data: 'd' }, timestamp }),
+        401,
+        new RegExp(
+          `^Timestamp expired: Given timestamp \\("${timestamp}"\\) not within 600s of server time \\(\\d{4}-`,
+        ),
+      );
+    }
+    // Digits past a double's range: Number() gives Infinity.
+    const url = new URL(signedUrl('GET', '/channels'));
+    url.searchParams.set('auth_timestamp', '9'.repeat(400));
+    await assertError(await fetch(url), 401, /^Timestamp expired: Given timestamp \("9{100}"\)/);
+  });
+
+  test('events named pusher:… or pusher_internal:… → 400, and nothing reaches subscribers', async () => {
+    const { client } = await subscriber(['presence-reserved'], { userId: 'u1' });
+    const refusals: [string, Record<string, unknown>, RegExp][] = [
+      [
+        '/events',
+        { name: 'pusher_internal:member_added', channel: 'presence-reserved', data: '{"user_id":"evil"}' },
+        /^name may not start with "pusher_internal:", reserved by the protocol$/,
+      ],
+      [
+        '/events',
+        { name: 'pusher:subscription_succeeded', channels: ['presence-reserved'], data: '{}' },
+        /^name may not start with "pusher:", reserved by the protocol$/,
+      ],
+      [
+        '/batch_events',
+        { batch: [{ name: 'pusher_internal:member_removed', channel: 'presence-reserved', data: '{}' }] },
+        /^batch\[0\]\.name may not start with "pusher_internal:"/,
+      ],
+    ];
+    for (const [path, body, message] of refusals) {
+      await assertError(await api('POST', path, { body }), 400, message);
+    }
+    // Names that only look alike are ordinary events.
+    await okJson(
+      await api('POST', '/events', { body: { name: 'pusher-ish', channel: 'presence-reserved', data: 'd' } }),
+    );
+    const next = await within(
+      client.next(
+        (f) => f.channel === 'presence-reserved' && f.event !== 'pusher_internal:subscription_succeeded',
+      ),
+      GUARD_MS,
+      'the next event on presence-reserved',
+    );
+    assert.equal(next.event, 'pusher-ish');
+  });
+
+  test('a channel named __proto__ is listed and counted like any other', async () => {
+    await subscriber(['__proto__', 'constructor'], { credentials: PROTO });
+    const listed = (await okJson(await api('GET', '/channels', { credentials: PROTO }))) as {
+      channels: Record<string, unknown>;
+    };
+    assert.deepEqual(Object.keys(listed.channels).sort(), ['__proto__', 'constructor']);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(listed.channels, '__proto__')?.value, {});
+
+    const published = (await okJson(
+      await api('POST', '/events', {
+        credentials: PROTO,
+        body: { name: 'e', channels: ['__proto__', 'toString'], data: 'd', info: 'subscription_count' },
+      }),
+    )) as { channels: Record<string, unknown> };
+    assert.deepEqual(Object.keys(published.channels).sort(), ['__proto__', 'toString']);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(published.channels, '__proto__')?.value, {
+      subscription_count: 1,
+    });
+    assert.deepEqual(Object.getOwnPropertyDescriptor(published.channels, 'toString')?.value, {
+      subscription_count: 0,
+    });
   });
 });
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { AddressLimits } from '../../src/transport/address-limits.js';
 import { ClientAddresses, isAddressOrRange } from '../../src/core/client-address.js';
+import { AddressLimits } from '../../src/transport/address-limits.js';
 
 describe('ClientAddresses', () => {
   const behindProxy = new ClientAddresses(['10.0.0.0/8', '::1']);

@@ -87,7 +87,8 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     await Promise.all(
       events.flatMap((e) => e.channels.map((ch) => pusher.publish(app, ch, e.name, e.data, e.socketId))),
     );
-    const channels: Record<string, Record<string, number>> = {};
+    // Channel names come from clients: a null-prototype object keeps `__proto__` as a plain key.
+    const channels: Record<string, Record<string, number>> = Object.create(null);
     const perEvent: Record<string, number>[] = [];
     for (const e of events) {
       const merged: Record<string, number> = {};
@@ -133,7 +134,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     if (info.has('user_count') && !prefix.startsWith('presence-')) {
       throw new HttpError(400, 'info=user_count requires filter_by_prefix to start with "presence-"');
     }
-    const channels: Record<string, Record<string, number>> = {};
+    const channels: Record<string, Record<string, number>> = Object.create(null);
     for (const name of await pusher.occupiedChannels(app)) {
       if (name.startsWith(prefix) && !channelKind(name).user)
         channels[name] = await channelInfo(app, name, info);
@@ -201,11 +202,20 @@ function infoSet(info: unknown): Set<string> {
   );
 }
 
-function validChannel(app: App, name: string, field = 'channel'): string {
+/** `name` as a channel name, or a 400 naming `field`; any JSON value may arrive here. */
+function validChannel(app: App, name: unknown, field = 'channel'): string {
+  if (typeof name !== 'string') throw new HttpError(400, `${field} must be a string`);
   const problem = channelNameProblem(name, app.maxChannelNameLength);
-  if (problem) throw new HttpError(400, `${field} "${name}": ${problem}`);
+  if (problem) throw new HttpError(400, `${field} ${JSON.stringify(name)}: ${problem}`);
   return name;
 }
+
+/**
+ * Event name prefixes the protocol keeps for itself ("Events" in the Pusher Channels docs: `pusher:`
+ * for the protocol's own events, `pusher_internal:` for what the server says to the client library);
+ * a published event may not pretend to be one of them.
+ */
+const RESERVED_EVENT_PREFIXES = ['pusher:', 'pusher_internal:'];
 
 /** Checks one event of `POST /events` ('multi': `channels` or `channel`) or of a batch ('single'). */
 function parseEvent(
@@ -220,6 +230,9 @@ function parseEvent(
   if (name.length > app.maxEventNameLength) {
     throw new HttpError(400, `${at}name is longer than ${app.maxEventNameLength} characters`);
   }
+  const reserved = RESERVED_EVENT_PREFIXES.find((prefix) => name.startsWith(prefix));
+  if (reserved)
+    throw new HttpError(400, `${at}name may not start with "${reserved}", reserved by the protocol`);
   if (typeof data !== 'string') throw new HttpError(400, `${at}data must be a string`);
   const bytes = Buffer.byteLength(data);
   if (bytes > app.maxEventPayloadBytes) {
@@ -229,11 +242,15 @@ function parseEvent(
     throw new HttpError(400, `${at}socket_id must look like "123.456"`);
   }
   let channels: unknown[];
+  /** The field each channel came from, for error messages. */
+  let field: (i: number) => string;
   if (form === 'multi' && body.channels !== undefined) {
     if (!Array.isArray(body.channels)) throw new HttpError(400, 'channels must be an array of channel names');
     channels = body.channels;
+    field = (i) => `${at}channels[${i}]`;
   } else if (body.channel !== undefined) {
     channels = [body.channel];
+    field = () => `${at}channel`;
   } else {
     throw new HttpError(400, `${at}${form === 'multi' ? 'channels or channel' : 'channel'} is required`);
   }
@@ -244,6 +261,6 @@ function parseEvent(
       `${at}${channels.length} channels is over the limit of ${app.maxChannelsPerTrigger}`,
     );
   }
-  const names = channels.map((ch, i) => validChannel(app, ch as string, `${at}channels[${i}]`));
+  const names = channels.map((ch, i) => validChannel(app, ch, field(i)));
   return { name, channels: [...new Set(names)], data, socketId, info: infoSet(body.info) };
 }

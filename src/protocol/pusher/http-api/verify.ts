@@ -32,10 +32,9 @@ export function verifyRequest(
   if (!safeEqual(key, app.key)) throw new HttpError(401, `Unknown auth_key "${key}" for app ${app.id}`);
   const ts = Number(timestamp);
   if (!/^\d+$/.test(timestamp) || Math.abs(nowSeconds - ts) > maxSkewSeconds) {
-    const given = Number.isFinite(ts) ? new Date(ts * 1000).toISOString() : timestamp;
     throw new HttpError(
       401,
-      `Timestamp expired: Given timestamp (${given}) not within ${maxSkewSeconds}s of server time (${new Date(nowSeconds * 1000).toISOString()})`,
+      `Timestamp expired: Given timestamp (${timeText(timestamp)}) not within ${maxSkewSeconds}s of server time (${timeText(String(nowSeconds))})`,
     );
   }
   if (body.length > 0) {
@@ -50,4 +49,13 @@ export function verifyRequest(
       `Invalid signature: you should have sent HmacSHA256Hex(${JSON.stringify(signed)}, your_secret_key), but you sent "${signature}"`,
     );
   }
+}
+
+/**
+ * A timestamp in seconds as an ISO date when it is one; anything else (not a number, or past the range
+ * of a JavaScript Date, e.g. 99999999999999) is quoted as sent.
+ */
+function timeText(seconds: string): string {
+  const date = /^\d+$/.test(seconds) ? new Date(Number(seconds) * 1000) : new Date(Number.NaN);
+  return Number.isNaN(date.getTime()) ? JSON.stringify(seconds.slice(0, 100)) : date.toISOString();
 }
