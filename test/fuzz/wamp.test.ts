@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, ExtData, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
+import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { WampUri } from '../../src/protocol/wamp/errors.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
@@ -22,8 +23,9 @@ const PROTOCOLS = ['wamp.2.json', 'wamp.2.msgpack', 'wamp.2.json.batched', 'wamp
 type Protocol = (typeof PROTOCOLS)[number];
 const isBinary = (p: Protocol) => p.includes('msgpack');
 
-/** Every type code of the spec, the router's own included, and a few that are none. */
-const TYPE_CODES = [1, 2, 3, 4, 5, 6, 8, 16, 17, 32, 33, 34, 35, 36, 48, 49, 50, 64, 65, 66, 67, 68, 69, 70];
+/** Every type code of the spec: a client's, the router's own, and a few that are none. */
+const CLIENT_CODES = [1, 3, 5, 6, 8, 16, 32, 34, 48, 49, 64, 66, 70];
+const ROUTER_CODES = [2, 4, 17, 33, 35, 36, 50, 65, 67, 68, 69];
 const NOT_CODES = [0, -1, 7, 71, 255, 2 ** 53, 1.5];
 
 /** What the router may answer with: its URIs (`WampUri`); callee URIs only when the case sent them. */
@@ -42,12 +44,28 @@ interface Draft {
   deep?: { depth: number; kind: 'array' | 'object' };
 }
 
-/** What the session is doing when the random messages arrive. */
-type Stage = 'fresh' | 'joined' | 'ticket' | 'wampcra' | 'calling';
+/** What the session is doing when the random messages arrive (`user`: joined `secure` by ticket). */
+type Stage = 'fresh' | 'joined' | 'ticket' | 'wampcra' | 'calling' | 'user';
+const STAGES: Stage[] = ['fresh', 'joined', 'ticket', 'wampcra', 'calling', 'user'];
+
+/** Values only MessagePack carries as such (JSON clients send what `JSON.stringify` makes of them). */
+const exotic = () =>
+  fc.constantFrom<unknown>(
+    new Uint8Array([0, 1, 255]),
+    2n ** 64n - 1n,
+    -(2n ** 63n),
+    2n ** 53n + 1n,
+    new Date(0),
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    -0,
+    new ExtData(5, new Uint8Array([1, 2])),
+  );
+const payloadValue = () => fc.oneof({ weight: 5, arbitrary: anyJson() }, exotic());
 
 const ids = () =>
   fc.oneof(
-    { weight: 4, arbitrary: fc.integer({ min: 1, max: 4 }) },
+    { weight: 10, arbitrary: fc.integer({ min: 1, max: 4 }) },
     { weight: 2, arbitrary: fc.constantFrom(0, -1, 2 ** 53, 2 ** 53 + 2, 2 ** 53 - 1, 1.5, 1e300, -0) },
     { weight: 1, arbitrary: fc.integer() },
     { weight: 1, arbitrary: fc.constantFrom('1', null, true, [], {}) },
@@ -55,7 +73,10 @@ const ids = () =>
 
 const uris = () =>
   fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom('com.fuzz.proc', TOPIC, 'com.fuzz.t', 'realm1', 'secure') },
+    {
+      weight: 8,
+      arbitrary: fc.constantFrom('com.fuzz.proc', TOPIC, 'com.fuzz.t', 'realm1', 'secure', 'ticket-secret'),
+    },
     {
       weight: 2,
       arbitrary: fc.constantFrom(
@@ -114,7 +135,8 @@ const OPTION_KEYS = [
 
 const options = () =>
   fc.oneof(
-    { weight: 4, arbitrary: fc.dictionary(fc.constantFrom(...OPTION_KEYS), optionValue(), { maxKeys: 4 }) },
+    { weight: 3, arbitrary: fc.constant({}) },
+    { weight: 4, arbitrary: fc.dictionary(fc.constantFrom(...OPTION_KEYS), optionValue(), { maxKeys: 3 }) },
     { weight: 1, arbitrary: anyJson() },
   );
 
@@ -125,22 +147,26 @@ const element = () => fc.oneof(ids(), uris(), options(), anyJson(), fc.array(any
 const draft = (): fc.Arbitrary<Draft> =>
   fc
     .record({
-      code: fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...TYPE_CODES) }, fc.constantFrom(...NOT_CODES)),
+      code: fc.oneof(
+        { weight: 12, arbitrary: fc.constantFrom(...CLIENT_CODES) },
+        { weight: 3, arbitrary: fc.constantFrom(...ROUTER_CODES) },
+        { weight: 1, arbitrary: fc.constantFrom(...NOT_CODES) },
+      ),
       id: ids(),
       uri: uris(),
       opts: options(),
-      args: fc.array(anyJson(), { maxLength: 3 }),
-      kwargs: fc.oneof(fc.dictionary(fc.string({ maxLength: 6 }), anyJson(), { maxKeys: 3 }), anyJson()),
+      args: fc.array(payloadValue(), { maxLength: 3 }),
+      kwargs: fc.oneof(fc.dictionary(fc.string({ maxLength: 6 }), payloadValue(), { maxKeys: 3 }), anyJson()),
       withPayload: fc.nat(2),
       extra: fc.array(element(), { maxLength: 3 }),
       cut: fc.nat(7),
-      mutate: fc.nat(3),
+      mutate: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, fc.integer({ min: 1, max: 3 })),
       deep: fc.option(
         fc.record({
           depth: fc.oneof(fc.integer({ min: 95, max: 105 }), fc.integer({ min: 106, max: 20_000 })),
           kind: fc.constantFrom('array' as const, 'object' as const),
         }),
-        { freq: 4 },
+        { freq: 8 },
       ),
     })
     .map(({ code, id, uri, opts, args, kwargs, withPayload, extra, cut, mutate, deep }) => {
@@ -183,14 +209,14 @@ function nestedMsgpack(depth: number, kind: 'array' | 'object'): Buffer {
 /** One message as the client's serializer writes it (without batch framing). */
 function encodeDraft(d: Draft, protocol: Protocol): string | Buffer {
   if (!isBinary(protocol)) {
-    const head = JSON.stringify(d.items);
+    const head = JSON.stringify(d.items, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
     if (!d.deep) return head;
     // Nested dicts go inside a list, so that the element can stand where `Arguments` does.
     const nested = nestedJsonText(d.deep.depth, d.deep.kind);
     const deep = d.deep.kind === 'array' ? nested : `[${nested}]`;
     return d.items.length === 0 ? `[${deep}]` : `${head.slice(0, -1)},${deep}]`;
   }
-  const head = Buffer.from(encode(d.items, { ignoreUndefined: true }));
+  const head = Buffer.from(encode(d.items, { ignoreUndefined: true, useBigInt64: true }));
   if (!d.deep || d.items.length >= 15) return head;
   head[0] = 0x90 | (d.items.length + 1); // a fixarray header: at most 15 elements
   return Buffer.concat([head, nestedMsgpack(d.deep.depth, d.deep.kind)]);
@@ -308,6 +334,20 @@ async function prepare(url: string, protocol: Protocol, stage: Stage): Promise<F
     client.sendDraft({ items: [1, realm, { roles: ROLES, ...details }] });
   switch (stage) {
     case 'fresh':
+      return client;
+    case 'user':
+      hello('secure', { authmethods: ['ticket'], authid: 'alice' });
+      await within(
+        client.next((m) => m[0] === 4),
+        CASE_MS,
+        'CHALLENGE',
+      );
+      client.sendDraft({ items: [5, 'ticket-secret', {}] });
+      await within(
+        client.next((m) => m[0] === 2),
+        CASE_MS,
+        'WELCOME after the ticket',
+      );
       return client;
     case 'ticket':
     case 'wampcra':
@@ -428,26 +468,39 @@ describe('fuzz: the WAMP router', () => {
   let observer: Observer;
   let wampObserver: WampObserver;
   let url: string;
+  /** What the server logged at error level or above: reports of bugs, which no input may cause. */
+  const errors: string[] = [];
+  const logger = pino(
+    { level: 'error' },
+    {
+      write: (line: string) => {
+        errors.push(line);
+      },
+    },
+  );
 
   before(async () => {
     const everything = { call: true, register: true, publish: true, subscribe: true };
-    server = await startHerald({
-      wamp: {
-        maxMessageBytes: 256 * 1024,
-        realms: [
-          { name: 'realm1' },
-          {
-            name: 'secure',
-            roles: [{ name: 'user', permissions: [{ uri: 'com.fuzz.*', allow: everything }] }],
+    server = await startHerald(
+      {
+        wamp: {
+          maxMessageBytes: 256 * 1024,
+          realms: [
+            { name: 'realm1' },
+            {
+              name: 'secure',
+              roles: [{ name: 'user', permissions: [{ uri: 'com.fuzz.*', allow: everything }] }],
+            },
+          ],
+          auth: {
+            anonymous: { role: 'anonymous' },
+            ticket: { principals: { alice: { ticket: 'ticket-secret', role: 'user' } } },
+            wampcra: { users: { bob: { secret: 'cra-secret', role: 'user' } } },
           },
-        ],
-        auth: {
-          anonymous: { role: 'anonymous' },
-          ticket: { principals: { alice: { ticket: 'ticket-secret', role: 'user' } } },
-          wampcra: { users: { bob: { secret: 'cra-secret', role: 'user' } } },
         },
       },
-    });
+      { logger },
+    );
     url = `ws://127.0.0.1:${server.port}/ws`;
     observer = await Observer.connect(server);
     wampObserver = await WampObserver.connect(url);
@@ -460,6 +513,7 @@ describe('fuzz: the WAMP router', () => {
   });
 
   const checkAll = async () => {
+    assert.deepEqual(errors.splice(0), [], 'nothing logged at error level');
     await wampObserver.check();
     await observer.check();
   };
@@ -467,10 +521,10 @@ describe('fuzz: the WAMP router', () => {
   test('random messages of every type, in every framing and stage, get documented answers', async () => {
     await fuzz(
       'wamp messages',
-      150,
+      300,
       [
         fc.constantFrom(...PROTOCOLS),
-        fc.constantFrom<Stage>('fresh', 'joined', 'ticket', 'wampcra', 'calling'),
+        fc.constantFrom(...STAGES),
         fc.array(draft(), { minLength: 1, maxLength: 4 }),
         fc.array(fc.nat(2), { maxLength: 3 }),
         fc.nat(4).map((n) => n === 0),
@@ -495,7 +549,7 @@ describe('fuzz: the WAMP router', () => {
   test('garbage frames, wrong frame kinds and authentication attempts end documented', async () => {
     await fuzz(
       'wamp frames',
-      60,
+      80,
       [
         fc.constantFrom(...PROTOCOLS),
         fc.constantFrom<Stage>('fresh', 'joined', 'ticket', 'wampcra'),
