@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { encode } from '@msgpack/msgpack';
 import { within } from '../helpers/raw-client.js';
 import { RawWampClient, type WampMessage } from '../helpers/wamp-client.js';
 import { wampServer } from '../helpers/wamp-server.js';
@@ -106,6 +107,39 @@ describe('WAMP payload depth: what every serializer can carry, or a refusal', ()
       'the publication after the close',
     );
     assert.deepEqual(event[4], ['after']);
+  });
+});
+
+describe('WAMP elements nested deep outside the payload', () => {
+  const server = wampServer();
+  /** A MessagePack message: `items`, then `extra` bytes as one more element. */
+  const withElement = (items: unknown[], extra: Buffer) => {
+    const head = Buffer.from(encode(items));
+    head[0] = 0x90 | (items.length + 1);
+    return Buffer.concat([head, extra]);
+  };
+  /** A MessagePack map `{"a": …}` nested `depth` deep around 1. */
+  const deepMap = (depth: number) =>
+    Buffer.concat([...Array<Buffer>(depth).fill(Buffer.from([0x81, 0xa1, 0x61])), Buffer.from([0x01])]);
+
+  test('MessagePack: an option nested 5,000 deep is read like any unknown option, an extra element is a plain violation', async () => {
+    const client = await server.join({ serialization: 'msgpack' });
+    const request = client.id();
+    // SUBSCRIBE.Options as the fourth element would be the topic: put the deep map inside Options instead.
+    const options = Buffer.concat([Buffer.from([0x81, 0xa5]), Buffer.from('deepx'), deepMap(5000)]);
+    const head = Buffer.from(encode([32, request]));
+    head[0] = 0x94;
+    client.send(Buffer.concat([head, options, Buffer.from(encode('com.deep.options'))]));
+    const reply = await within(client.reply(request, [33, 8]), GUARD_MS, 'SUBSCRIBED');
+    assert.equal(reply[0], 33, 'the unknown option is ignored');
+
+    client.send(withElement([1, 'realm1', { roles: { caller: {} } }], deepMap(5000)));
+    const abort = await within(client.next(3), GUARD_MS, 'ABORT');
+    assert.deepEqual(abort, [
+      3,
+      { message: 'message type 1 with 4 elements' },
+      'wamp.error.protocol_violation',
+    ]);
   });
 });
 
