@@ -1227,6 +1227,8 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
                 [8, 'wamp.error.unavailable'],
                 'not a second single',
               );
+              const count = await within(caller.call('wamp.session.count'), GUARD_MS, 'wamp.session.count');
+              assert.deepEqual([count[0], count[4]], [8, 'wamp.error.unavailable'], 'not a partial count');
               const logged = (r: LogRecord) => r.level === 40 && /not every node answered/.test(r.msg);
               const record = await n1.log(logged, 'the refusals logged', since);
               assert.equal(record.procedure, 'com.stalled.proc');
