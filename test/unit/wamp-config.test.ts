@@ -63,3 +63,8 @@ test('bad realms, roles and keys are reported together, each by its path', () =>
     'wamp.realms.1.name: duplicate realm "realm1"',
   ]);
 });
+
+test('wamp.killTimeoutMs past the longest timer Node.js can arm is refused', () => {
+  assert.equal(parseConfig({ wamp: { killTimeoutMs: 2 ** 31 - 1 } }).wamp.killTimeoutMs, 2 ** 31 - 1);
+  assert.ok(problems({ wamp: { killTimeoutMs: 2 ** 31 } }).some((p) => p.startsWith('wamp.killTimeoutMs:')));
+});
