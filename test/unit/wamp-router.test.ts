@@ -143,6 +143,23 @@ describe('WampRouter with fake connections', () => {
     assert.equal(realm.sessions.has(id), false);
   });
 
+  test('after an overflow the session is over: what the client still sent is ignored, nothing is logged', () => {
+    const { logger, records } = recordingLogger();
+    const { router, connect } = setup(logger);
+    const { connection, session, send } = connect();
+    const id = session.id;
+    session.onOverflow();
+    assert.equal(router.realm('realm1')!.sessions.has(id), false, 'the session left its realm');
+    const count = connection.frames.length;
+    send([32, 1, {}, 'com.after.overflow']);
+    assert.equal(connection.frames.length, count, 'nothing answered');
+    assert.deepEqual(
+      records.filter((r) => (r.level as number) >= 50),
+      [],
+    );
+    session.onClose(1006);
+  });
+
   test('stop() closes every transport with 1001 and sends nothing', () => {
     const { router, connect } = setup();
     const { connection } = connect();

@@ -70,8 +70,11 @@ export class WampSession implements Session, Peer {
 
   onActivity(): void {}
 
+  /** The transport is being cut (the client stopped reading): the session ends as on transport loss. */
   onOverflow(): void {
+    clearTimeout(this.#goodbyeTimer);
     this.#leave(false);
+    this.#state = 'closed';
   }
 
   onClose(_code: number): void {
