@@ -143,6 +143,21 @@ describe('WampRouter with fake connections', () => {
     assert.equal(realm.sessions.has(id), false);
   });
 
+  test('an on_join from the cluster whose payload cannot be read is withheld from restricted subscribers, not thrown', () => {
+    const { logger, records } = recordingLogger();
+    const { router, connect } = setup(logger);
+    const watcher = connect();
+    watcher.send([32, 1, {}, 'wamp.session.on_join']);
+    const count = watcher.connection.frames.length;
+    const options = { excludeMe: false, disclose: false, retain: false };
+    const wire = { t: 'wamp.session.on_join', p: 5, d: {}, o: options, a: '[{"transport": ' };
+    router.realm('realm1')!.broker.receive(JSON.stringify(wire));
+    assert.equal(watcher.connection.frames.length, count, 'nothing delivered');
+    assert.ok(
+      records.some((r) => r.msg === 'WAMP meta event not readable: withheld from restricted subscribers'),
+    );
+  });
+
   test('after an overflow the session is over: what the client still sent is ignored, nothing is logged', () => {
     const { logger, records } = recordingLogger();
     const { router, connect } = setup(logger);

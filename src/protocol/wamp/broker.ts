@@ -303,25 +303,43 @@ export class MemoryBroker implements Broker {
     payload: Payload | undefined,
   ): void {
     const restrict = this.#ctx.restricted?.get(topic);
-    let restricted: { payload: Payload | undefined } | undefined;
+    let restricted: { payload: Payload | undefined } | null | undefined;
     for (const subscription of this.#subscriptions.matchAll(topic)) {
-      const eventDetails = subscription.match === 'exact' ? details : { ...details, topic };
+      const eventDetails = () => (subscription.match === 'exact' ? details : { ...details, topic });
       let event: ReturnType<typeof out.event> | undefined;
       let partial: ReturnType<typeof out.event> | undefined;
       for (const peer of subscription.subscribers) {
         if (peer.id === skip || !eligible(peer, o)) continue;
         if (restrict && !this.#ctx.authorizer.authorize(peer.authrole, topic, 'subscribe').namesMeta) {
-          restricted ??= { payload: restrict(payload) };
-          partial ??= out.event(subscription.id, publication, eventDetails, restricted.payload);
+          if (restricted === undefined) restricted = this.#restrict(restrict, topic, payload);
+          if (restricted === null) continue;
+          partial ??= out.event(subscription.id, publication, eventDetails(), restricted.payload);
           peer.send(partial);
         } else {
-          event ??= out.event(subscription.id, publication, eventDetails, payload);
+          event ??= out.event(subscription.id, publication, eventDetails(), payload);
           peer.send(event);
         }
         this.#delivered++;
       }
     }
     if (o.retain) this.#retain(topic, { publication, details, options: o, payload });
+  }
+
+  /** The payload for subscribers that may not see all of it; null (and logged) when it cannot be read. */
+  #restrict(
+    restrict: (payload: Payload | undefined) => Payload | undefined,
+    topic: string,
+    payload: Payload | undefined,
+  ): { payload: Payload | undefined } | null {
+    try {
+      return { payload: restrict(payload) };
+    } catch (err) {
+      this.#ctx.logger.error(
+        { err, topic },
+        'WAMP meta event not readable: withheld from restricted subscribers',
+      );
+      return null;
+    }
   }
 
   stats(): BrokerStats {
