@@ -13,13 +13,23 @@ export const MAX_PAYLOAD_DEPTH = 100;
  * measured too; stops at the first element past the bound.
  */
 export function exceedsDepth(value: unknown, max = MAX_PAYLOAD_DEPTH): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
+  const containers: object[] = [];
+  const depths: number[] = [];
+  const visit = (v: unknown, depth: number): boolean => {
     if (depth > max) return true;
-    if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) continue;
-    const children = Array.isArray(v) ? v : Object.values(v);
-    for (const child of children) stack.push([child, depth + 1]);
+    if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v)) {
+      containers.push(v);
+      depths.push(depth);
+    }
+    return false;
+  };
+  if (visit(value, 1)) return true;
+  while (containers.length > 0) {
+    const container = containers.pop()!;
+    const depth = depths.pop()! + 1;
+    for (const child of Array.isArray(container) ? container : Object.values(container)) {
+      if (visit(child, depth)) return true;
+    }
   }
   return false;
 }
