@@ -259,8 +259,13 @@ const wampSchema = z
     auth: wampAuthSchema.default({ anonymous: { role: 'anonymous' } }),
     /** Largest WAMP message a client may send; larger ones abort the session. @default 1048576 */
     maxMessageBytes: positiveInt().default(1024 * 1024),
-    /** How long a CANCEL with mode "kill" waits for the callee before the caller gets `canceled`. @default 10000 */
-    killTimeoutMs: positiveInt().default(10_000),
+    /**
+     * How long a CANCEL with mode "kill" waits for the callee before the caller gets `canceled`; at most
+     * 2^31 − 1, the longest a Node.js timer waits. @default 10000
+     */
+    killTimeoutMs: positiveInt()
+      .max(2 ** 31 - 1)
+      .default(10_000),
   })
   .superRefine((wamp, ctx) => {
     const realms = new Set<string>();

@@ -295,8 +295,23 @@ function nodeEnv(options: Omit<ClusterOptions, 'driver' | 'url' | 'count'>): Rec
     HERALD_ADAPTER_NODE_TIMEOUT_MS: String(timings.nodeTimeoutMs),
     HERALD_ADAPTER_REQUEST_TIMEOUT_MS: String(timings.requestTimeoutMs),
     HERALD_WEBHOOKS_VACATE_DELAY_MS: String(options.vacateDelayMs ?? 0),
+    HERALD_WAMP_REALMS: JSON.stringify([{ name: 'realm1', roles: WAMP_TRUSTED_ROLES }]),
   };
 }
+
+/**
+ * realm1 as by default (anonymous may do anything), plus the kill procedures and peer addresses,
+ * which need a rule that names `wamp.` (README, "Authorization").
+ */
+const WAMP_TRUSTED_ROLES = [
+  {
+    name: 'anonymous',
+    permissions: [
+      { uri: '*', allow: { call: true, register: true, publish: true, subscribe: true } },
+      { uri: 'wamp.session.*', allow: { call: true, subscribe: true } },
+    ],
+  },
+];
 
 async function startCluster(options: ClusterOptions): Promise<Node[]> {
   const { driver, url, count = 3 } = options;
@@ -991,6 +1006,42 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
         }
       });
 
+      test('WAMP: a payload nested past 100 levels is refused where it arrives; MessagePack subscribers on every node live on', async () => {
+        const [n1, n2, n3] = nodes as [Node, Node, Node];
+        const url = (n: Node) => `ws://127.0.0.1:${n.port}/ws`;
+        const topic = 'com.deep.cluster';
+        const clients: RawWampClient[] = [];
+        try {
+          const subscribers = [
+            await RawWampClient.join(url(n2), { serialization: 'msgpack' }),
+            await RawWampClient.join(url(n3), { serialization: 'msgpack' }),
+          ];
+          clients.push(...subscribers);
+          const subscriptions: number[] = [];
+          for (const s of subscribers) subscriptions.push(await s.subscribe(topic));
+          const publisher = await RawWampClient.join(url(n1));
+          clients.push(publisher);
+          const deep = `${'['.repeat(101)}1${']'.repeat(101)}`; // args 102 deep: past MessagePack's 100
+          publisher.send(`[16,${publisher.id()},{},"${topic}",${deep}]`);
+          const request = publisher.id();
+          publisher.send(`[16,${request},{"acknowledge":true},"${topic}",${deep}]`);
+          const refused = await within(publisher.reply(request, [17, 8]), GUARD_MS, 'the refusal');
+          assert.deepEqual([refused[0], refused[4]], [8, 'wamp.error.invalid_argument']);
+          publisher.send([16, publisher.id(), {}, topic, ['after']]);
+          for (const [i, s] of subscribers.entries()) {
+            const event = await within(
+              s.next((m) => m[0] === 36 && m[1] === subscriptions[i]),
+              GUARD_MS,
+              `the EVENT on node${i + 2}`,
+            );
+            assert.deepEqual(event[4], ['after'], 'the deep publications never arrived');
+          }
+          for (const n of nodes) assert.equal(n.child.exitCode, null, `${n.name} is running`);
+        } finally {
+          for (const client of clients) client.close();
+        }
+      });
+
       test('the HTTP API on any node answers with cluster-wide counts and lists', async () => {
         const [n1, n2, n3] = nodes as [Node, Node, Node];
         const pub = `public-count-${randomUUID()}`;
@@ -1147,6 +1198,51 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
             GUARD_MS,
             'room for another connection',
           );
+        },
+      ));
+
+    test('WAMP: a lookup a stalled node does not answer refuses the CALL and the REGISTER as unavailable, and says so', () =>
+      withOwnCluster(
+        driver,
+        sharedUrl,
+        'wamp-stalled',
+        { count: 2, timings: { heartbeatMs: 200, nodeTimeoutMs: 30_000, requestTimeoutMs: 500 } },
+        async (nodes) => {
+          const [n1, n2] = nodes as [Node, Node];
+          const url = (n: Node) => `ws://127.0.0.1:${n.port}/ws`;
+          const callee = await RawWampClient.join(url(n2));
+          const caller = await RawWampClient.join(url(n1));
+          try {
+            await callee.register('com.stalled.proc');
+            n2.child.kill('SIGSTOP'); // alive for the cluster (its node timeout is long), but silent
+            try {
+              const since = n1.logs.length;
+              const call = await within(caller.call('com.stalled.proc'), GUARD_MS, 'the CALL');
+              assert.deepEqual([call[0], call[4]], [8, 'wamp.error.unavailable'], 'not no_such_procedure');
+              const request = caller.id();
+              caller.send([64, request, {}, 'com.stalled.proc']);
+              const refused = await within(caller.reply(request, [65, 8]), GUARD_MS, 'the REGISTER');
+              assert.deepEqual(
+                [refused[0], refused[4]],
+                [8, 'wamp.error.unavailable'],
+                'not a second single',
+              );
+              const count = await within(caller.call('wamp.session.count'), GUARD_MS, 'wamp.session.count');
+              assert.deepEqual([count[0], count[4]], [8, 'wamp.error.unavailable'], 'not a partial count');
+              const logged = (r: LogRecord) => r.level === 40 && /not every node answered/.test(r.msg);
+              const record = await n1.log(logged, 'the refusals logged', since);
+              assert.equal(record.procedure, 'com.stalled.proc');
+            } finally {
+              n2.child.kill('SIGCONT');
+            }
+            const answered = caller.call('com.stalled.proc');
+            const invocation = await within(callee.next(68), GUARD_MS, 'the INVOCATION once node2 is back');
+            callee.send([70, invocation[1], {}, ['back']]);
+            assert.deepEqual((await within(answered, GUARD_MS, 'the RESULT'))[3], ['back']);
+          } finally {
+            callee.close();
+            caller.close();
+          }
         },
       ));
 

@@ -5,9 +5,23 @@ import { RawWampClient, type WampMessage } from '../helpers/wamp-client.js';
 import { wampServer } from '../helpers/wamp-server.js';
 
 describe('WAMP meta API and testaments', () => {
+  /** Everything, and the privileged meta API through a rule that names `wamp.session.` (README, "Authorization"). */
+  const trusted = [
+    {
+      name: 'anonymous',
+      permissions: [
+        {
+          uri: '',
+          match: 'prefix' as const,
+          allow: { call: true, register: true, publish: true, subscribe: true },
+        },
+        { uri: 'wamp.session.', match: 'prefix' as const, allow: { call: true, subscribe: true } },
+      ],
+    },
+  ];
   const server = wampServer({
     wamp: {
-      realms: [{ name: 'realm1' }, { name: 'counted' }, { name: 'kills' }],
+      realms: [{ name: 'realm1', roles: trusted }, { name: 'counted' }, { name: 'kills', roles: trusted }],
       auth: {
         anonymous: { role: 'anonymous' },
         ticket: { principals: { ops: { ticket: 't', role: 'anonymous' } } },

@@ -74,3 +74,8 @@ test('realm allowedOrigins: every origin by default; bad entries reported by pat
   assert.equal(found.length, 1);
   assert.match(found[0]!, /^wamp\.realms\.0\.allowedOrigins\.1: "example\.\*" is not "\*"/);
 });
+
+test('wamp.killTimeoutMs past the longest timer Node.js can arm is refused', () => {
+  assert.equal(parseConfig({ wamp: { killTimeoutMs: 2 ** 31 - 1 } }).wamp.killTimeoutMs, 2 ** 31 - 1);
+  assert.ok(problems({ wamp: { killTimeoutMs: 2 ** 31 } }).some((p) => p.startsWith('wamp.killTimeoutMs:')));
+});

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { Connection, UpgradeRequest } from '../../src/core/connection.js';
 import type { Frame } from '../../src/core/frame.js';
+import { Payload } from '../../src/protocol/wamp/payload.js';
 import { WampRouter } from '../../src/protocol/wamp/router.js';
 import type { WampSession } from '../../src/protocol/wamp/session.js';
 
@@ -36,9 +37,9 @@ class FakeConnection implements Connection {
 
 const ROLES = { publisher: {}, subscriber: {}, caller: {}, callee: {} };
 
-function setup() {
+function setup(logger = pino({ level: 'silent' })) {
   const config = parseConfig({ wamp: {} });
-  const router = new WampRouter({ config: config.wamp, logger: pino({ level: 'silent' }) });
+  const router = new WampRouter({ config: config.wamp, logger });
   const connect = (protocol: 'wamp.2.json' | 'wamp.2.msgpack' = 'wamp.2.json') => {
     const connection = new FakeConnection();
     const request: UpgradeRequest = {
@@ -58,7 +59,37 @@ function setup() {
   return { router, connect };
 }
 
+/** A logger that keeps its records, to assert on what was reported. */
+function recordingLogger() {
+  const records: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => records.push(JSON.parse(line)) });
+  return { logger, records };
+}
+
 describe('WampRouter with fake connections', () => {
+  test('a payload one serializer cannot encode, past the ingress checks, is dropped for its sessions alone and logged', () => {
+    const { logger, records } = recordingLogger();
+    const { router, connect } = setup(logger);
+    const [json, msgpack] = [connect(), connect('wamp.2.msgpack')];
+    json.send([32, 1, {}, 'com.deep']);
+    msgpack.send([32, 1, {}, 'com.deep']);
+    const before = msgpack.connection.frames.length;
+    // What a testament or another node could hand the broker: MessagePack's encoder refuses depth 101.
+    const deep = JSON.parse(`${'['.repeat(100)}1${']'.repeat(100)}`) as unknown;
+    const options = { excludeMe: false, disclose: false, retain: false };
+    router.realm('realm1')!.broker.dispatch(undefined, options, 'com.deep', Payload.of([deep]));
+    assert.equal(json.connection.last()[0], 36, 'the JSON subscriber gets its EVENT');
+    assert.equal(msgpack.connection.frames.length, before, 'nothing written to the MessagePack one');
+    assert.equal(msgpack.connection.closed, undefined, 'and it stays connected');
+    const report = records.find((r) => r.msg === 'WAMP message not encodable for this session: dropped');
+    assert.ok(report, 'the drop is logged');
+    assert.equal(report.session, msgpack.session.id);
+    assert.equal(report.type, 36);
+    assert.equal(report.serializer, 'wamp.2.msgpack');
+    router.realm('realm1')!.broker.dispatch(undefined, options, 'com.deep', Payload.of(['fine']));
+    assert.deepEqual(msgpack.connection.last().slice(3), [{}, ['fine']], 'later events still arrive');
+  });
+
   test('WELCOME first, with the session ID the session keeps', () => {
     const { connect } = setup();
     const { connection, session } = connect();
@@ -110,6 +141,38 @@ describe('WampRouter with fake connections', () => {
     const id = session.id;
     session.onClose(1006);
     assert.equal(realm.sessions.has(id), false);
+  });
+
+  test('an on_join from the cluster whose payload cannot be read is withheld from restricted subscribers, not thrown', () => {
+    const { logger, records } = recordingLogger();
+    const { router, connect } = setup(logger);
+    const watcher = connect();
+    watcher.send([32, 1, {}, 'wamp.session.on_join']);
+    const count = watcher.connection.frames.length;
+    const options = { excludeMe: false, disclose: false, retain: false };
+    const wire = { t: 'wamp.session.on_join', p: 5, d: {}, o: options, a: '[{"transport": ' };
+    router.realm('realm1')!.broker.receive(JSON.stringify(wire));
+    assert.equal(watcher.connection.frames.length, count, 'nothing delivered');
+    assert.ok(
+      records.some((r) => r.msg === 'WAMP meta event not readable: withheld from restricted subscribers'),
+    );
+  });
+
+  test('after an overflow the session is over: what the client still sent is ignored, nothing is logged', () => {
+    const { logger, records } = recordingLogger();
+    const { router, connect } = setup(logger);
+    const { connection, session, send } = connect();
+    const id = session.id;
+    session.onOverflow();
+    assert.equal(router.realm('realm1')!.sessions.has(id), false, 'the session left its realm');
+    const count = connection.frames.length;
+    send([32, 1, {}, 'com.after.overflow']);
+    assert.equal(connection.frames.length, count, 'nothing answered');
+    assert.deepEqual(
+      records.filter((r) => (r.level as number) >= 50),
+      [],
+    );
+    session.onClose(1006);
   });
 
   test('stop() closes every transport with 1001 and sends nothing', () => {

@@ -119,7 +119,11 @@ describe('permissions (spec §6)', () => {
   ]);
 
   test('exact beats prefix, prefix covers the rest, no rule denies', () => {
-    assert.deepEqual(authorizer.authorize('user', 'com.app.x', 'call'), { allow: true, disclose: true });
+    assert.deepEqual(authorizer.authorize('user', 'com.app.x', 'call'), {
+      allow: true,
+      disclose: true,
+      namesMeta: false,
+    });
     assert.equal(authorizer.authorize('user', 'com.app.x', 'register').allow, false);
     assert.equal(authorizer.authorize('user', 'com.app.admin', 'call').allow, false);
     assert.equal(authorizer.authorize('user', 'org.x', 'subscribe').allow, false);
@@ -228,5 +232,38 @@ describe('UriMap against the plain definition', () => {
     assert.deepEqual(map.matchAll(target), [1]);
     assert.equal(map.delete(deep, 'wildcard'), true);
     assert.deepEqual(map.matchAll(target), []);
+  });
+});
+
+describe('the privileged meta API needs a rule that names wamp. (README, "Authorization")', () => {
+  const everything = { call: true, register: true, publish: true, subscribe: true };
+  const none = { caller: false, publisher: false };
+  const authorizer = new Authorizer([
+    { name: 'open', permissions: [{ uri: '*', allow: everything, disclose: none }] },
+    {
+      name: 'admin',
+      permissions: [
+        { uri: '', match: 'prefix', allow: everything, disclose: none },
+        { uri: 'wamp.session.kill_all', match: 'exact', allow: everything, disclose: none },
+        { uri: 'wamp.*', allow: { ...everything, call: false }, disclose: none },
+      ],
+    },
+  ]);
+
+  test('a catch-all rule allows the meta API without naming it', () => {
+    const decision = authorizer.authorize('open', 'wamp.session.kill_all', 'call');
+    assert.deepEqual(decision, { allow: true, disclose: false, namesMeta: false });
+  });
+
+  test('an exact or prefix rule under wamp. names it; the rule that applies decides', () => {
+    assert.equal(authorizer.authorize('admin', 'wamp.session.kill_all', 'call').namesMeta, true);
+    assert.equal(authorizer.authorize('admin', 'wamp.session.on_join', 'subscribe').namesMeta, true);
+    // `wamp.*` applies to wamp.session.kill and denies the call: named, but not allowed.
+    assert.deepEqual(authorizer.authorize('admin', 'wamp.session.kill', 'call'), {
+      allow: false,
+      disclose: false,
+      namesMeta: false,
+    });
+    assert.equal(authorizer.authorize('admin', 'com.app.x', 'call').namesMeta, false);
   });
 });

@@ -10,14 +10,20 @@ export interface Decision {
   readonly allow: boolean;
   /** The role's rule forces disclosure of the caller (call) or publisher (publish). */
   readonly disclose: boolean;
+  /**
+   * The rule that applies names the router's `wamp.` namespace itself, not a catch-all: what the
+   * privileged meta API needs (`privileged.ts`).
+   */
+  readonly namesMeta: boolean;
 }
 
 interface Rule {
   readonly allow: Readonly<Record<Action, boolean>>;
   readonly disclose: { readonly caller: boolean; readonly publisher: boolean };
+  readonly namesMeta: boolean;
 }
 
-const DENY: Decision = { allow: false, disclose: false };
+const DENY: Decision = { allow: false, disclose: false, namesMeta: false };
 
 /**
  * Crossbar's starred URIs for rules without `match` (spec §6): no `*` is exact, one trailing `*` is a
@@ -45,7 +51,7 @@ export class Authorizer {
       const rules = new UriMap<Rule>();
       for (const p of role.permissions) {
         const { uri, match } = ruleUri(p.uri, p.match);
-        rules.set(uri, match, { allow: p.allow, disclose: p.disclose });
+        rules.set(uri, match, { allow: p.allow, disclose: p.disclose, namesMeta: uri.startsWith('wamp.') });
       }
       this.#roles.set(role.name, rules);
     }
@@ -60,6 +66,6 @@ export class Authorizer {
     if (rule === undefined || !rule.allow[action]) return DENY;
     const disclose =
       action === 'call' ? rule.disclose.caller : action === 'publish' ? rule.disclose.publisher : false;
-    return { allow: true, disclose };
+    return { allow: true, disclose, namesMeta: rule.namesMeta };
   }
 }

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Authorizer } from './authorizer.js';
 import { WampError, WampUri } from './errors.js';
 import { randomId, uriId } from './ids.js';
@@ -91,6 +92,8 @@ export interface BrokerStats {
 
 export interface BrokerContext {
   readonly authorizer: Authorizer;
+  /** Where a publication that cannot reach the cluster is reported. */
+  readonly logger: Logger;
   readonly uriCheck: UriCheck;
   readonly events: BrokerEvents;
   /** Topics whose last event is kept; the one retained longest ago goes first. @default 10000 */
@@ -100,6 +103,12 @@ export interface BrokerContext {
    * broker recognizes its own and has delivered it here already).
    */
   readonly bus?: (text: string) => void;
+  /**
+   * Topics whose payload holds what only some subscribers may see, with the payload for the others:
+   * a subscriber sees the whole payload only when the rule that lets its role subscribe to the topic
+   * names `wamp.` itself (`privileged.ts`).
+   */
+  readonly restricted?: ReadonlyMap<string, (payload: Payload | undefined) => Payload | undefined>;
 }
 
 /** A publication as it crosses the cluster: JSON, the payload as its JSON text. */
@@ -257,12 +266,18 @@ export class MemoryBroker implements Broker {
     if (!bus) return publication;
     const wire: WirePublication = { t: topic, p: publication, d: details, o };
     if (skip !== undefined) wire.s = skip;
-    if (payload) {
-      const { args, kwargs } = payload.parts(jsonSerializer);
-      wire.a = args as string;
-      if (kwargs !== undefined) wire.k = kwargs as string;
+    try {
+      if (payload) {
+        const { args, kwargs } = payload.parts(jsonSerializer);
+        wire.a = args as string;
+        if (kwargs !== undefined) wire.k = kwargs as string;
+      }
+      this.#sending = JSON.stringify(wire);
+    } catch (err) {
+      // Delivered here already; the payload checks at ingress should make this unreachable.
+      this.#ctx.logger.error({ err, topic, publication }, 'WAMP publication not encodable for the cluster');
+      return publication;
     }
-    this.#sending = JSON.stringify(wire);
     try {
       bus(this.#sending);
     } finally {
@@ -287,21 +302,44 @@ export class MemoryBroker implements Broker {
     skip: number | undefined,
     payload: Payload | undefined,
   ): void {
+    const restrict = this.#ctx.restricted?.get(topic);
+    let restricted: { payload: Payload | undefined } | null | undefined;
     for (const subscription of this.#subscriptions.matchAll(topic)) {
+      const eventDetails = () => (subscription.match === 'exact' ? details : { ...details, topic });
       let event: ReturnType<typeof out.event> | undefined;
+      let partial: ReturnType<typeof out.event> | undefined;
       for (const peer of subscription.subscribers) {
         if (peer.id === skip || !eligible(peer, o)) continue;
-        event ??= out.event(
-          subscription.id,
-          publication,
-          subscription.match === 'exact' ? details : { ...details, topic },
-          payload,
-        );
-        peer.send(event);
+        if (restrict && !this.#ctx.authorizer.authorize(peer.authrole, topic, 'subscribe').namesMeta) {
+          if (restricted === undefined) restricted = this.#restrict(restrict, topic, payload);
+          if (restricted === null) continue;
+          partial ??= out.event(subscription.id, publication, eventDetails(), restricted.payload);
+          peer.send(partial);
+        } else {
+          event ??= out.event(subscription.id, publication, eventDetails(), payload);
+          peer.send(event);
+        }
         this.#delivered++;
       }
     }
     if (o.retain) this.#retain(topic, { publication, details, options: o, payload });
+  }
+
+  /** The payload for subscribers that may not see all of it; null (and logged) when it cannot be read. */
+  #restrict(
+    restrict: (payload: Payload | undefined) => Payload | undefined,
+    topic: string,
+    payload: Payload | undefined,
+  ): { payload: Payload | undefined } | null {
+    try {
+      return { payload: restrict(payload) };
+    } catch (err) {
+      this.#ctx.logger.error(
+        { err, topic },
+        'WAMP meta event not readable: withheld from restricted subscribers',
+      );
+      return null;
+    }
   }
 
   stats(): BrokerStats {

@@ -20,6 +20,12 @@ import { jsonSerializer } from './serializers/json.js';
 import { isReserved, type MatchPolicy } from './uri.js';
 import { UriMap } from './uri-map.js';
 
+/** What the cluster answered to a lookup (`RealmRpc.lookup`). */
+export interface ClusterLookup {
+  readonly found: NodeRegistration[];
+  readonly complete: boolean;
+}
+
 /** A node's registration, as it answers the cluster. */
 export interface NodeRegistration {
   readonly node: string;
@@ -46,9 +52,11 @@ export interface RealmRpc {
   alone(): boolean;
   /**
    * From every node that has one (this node included): its best registration for a CALL to
-   * `procedure`, or with `match` its registration of exactly (procedure, match).
+   * `procedure`, or with `match` its registration of exactly (procedure, match). `complete` is false
+   * when some live node did not answer (the broker failed, or the node is stalled): what it has is
+   * unknown. Rejects only on a bug in this node's own answer.
    */
-  lookup(procedure: string, match?: MatchPolicy): Promise<NodeRegistration[]>;
+  lookup(procedure: string, match?: MatchPolicy): Promise<ClusterLookup>;
   /** Hands `message` to the realm's dealer on `node`. */
   send(node: string, message: RpcMessage): void;
 }
@@ -142,18 +150,27 @@ export class ClusterDealer implements Dealer {
       queue: [],
     };
     getOrCreate(this.#forwarded, peer, () => new Map()).set(request, call);
-    const route = (found: NodeRegistration[]) => this.#route(peer, request, options, payload, call, found);
-    this.#rpc.lookup(uri).then(route, () => route([]));
+    this.#rpc
+      .lookup(uri)
+      .then((answer) => this.#route(peer, request, options, payload, call, answer))
+      .catch((err: unknown) => {
+        // A bug, not a refusal: reported as such, never disguised as a WAMP error to the caller.
+        this.#end(peer, request, call);
+        this.#ctx.logger.error({ err, session: peer.id, request, procedure: uri }, 'WAMP call not routed');
+      });
   }
 
-  /** The cluster has answered where `call` goes. */
+  /**
+   * The cluster has answered where `call` goes. A lookup some node did not answer still routes to a
+   * registration it found; finding none, it cannot tell that there is none: `wamp.error.unavailable`.
+   */
   #route(
     peer: Peer,
     request: number,
     options: Dict,
     payload: Payload | undefined,
     call: Forwarded,
-    found: NodeRegistration[],
+    { found, complete }: ClusterLookup,
   ): void {
     if (this.#forwarded.get(peer)?.get(request) !== call) return; // canceled, or the caller left
     const node = this.#pickNode(call.procedure, found);
@@ -168,6 +185,16 @@ export class ClusterDealer implements Dealer {
     }
     this.#end(peer, request, call, false); // the local dealer has it from here
     try {
+      if (node === undefined && !complete) {
+        this.#ctx.logger.warn(
+          { session: peer.id, request, procedure: call.procedure },
+          'WAMP call refused: not every node answered where its procedure is registered',
+        );
+        throw new WampError(
+          WampUri.UNAVAILABLE,
+          `not every node of the cluster answered: cannot tell where "${call.procedure}" is registered`,
+        );
+      }
       if (node === undefined) {
         throw new WampError(
           WampUri.NO_SUCH_PROCEDURE,
@@ -178,7 +205,8 @@ export class ClusterDealer implements Dealer {
       for (const chunk of call.queue)
         this.#local.call(peer, request, chunk.options, call.procedure, chunk.payload);
     } catch (err) {
-      peer.send(refusalOf(request, err));
+      if (!(err instanceof WampError)) throw err;
+      peer.send(refusal(request, err));
     }
   }
 
@@ -246,14 +274,25 @@ export class ClusterDealer implements Dealer {
           () =>
             new RemoteCaller(m.c, m.ca, m.cr, (message) => {
               const answer: RpcMessage = { k: 'out', c: m.c, m: [...message.items] };
-              this.#rpc.send(node, withPayload(answer, message.payload));
+              try {
+                this.#rpc.send(node, withPayload(answer, message.payload));
+              } catch (err) {
+                // Unreachable while payloads are checked at ingress; one answer lost, not the bus handler.
+                const type = message.items[0];
+                this.#ctx.logger.error({ err, node, session: m.c, type }, 'WAMP answer not sent to its node');
+              }
             }),
         );
         const payload = m.a === undefined ? undefined : Payload.raw(jsonSerializer, m.a, m.w);
         try {
           this.#local.call(caller, m.q, m.o, m.u, payload);
         } catch (err) {
-          caller.send(refusalOf(m.q, err));
+          if (err instanceof WampError) return caller.send(refusal(m.q, err));
+          // A bug: reported with its context, and kept out of the bus's message handler.
+          this.#ctx.logger.error(
+            { err, node, session: m.c, request: m.q, procedure: m.u },
+            'WAMP call from another node failed',
+          );
         }
         return;
       }
@@ -345,7 +384,22 @@ export class ClusterDealer implements Dealer {
         peer.send(out.refusal(MessageType.REGISTER, request, err.uri, err.message));
       }
     };
-    this.#rpc.lookup(procedure, match).then(decide, () => decide([]));
+    this.#rpc
+      .lookup(procedure, match)
+      .then(({ found, complete }) => {
+        if (complete) return decide(found);
+        // Registering unchecked could make a second `single` registration in the cluster.
+        this.#ctx.logger.warn(
+          { session: peer.id, request, procedure },
+          'WAMP registration refused: not every node answered whether it has one',
+        );
+        const message = `not every node of the cluster answered: cannot check "${procedure}"`;
+        if (this.#sessions.get(peer.id) === peer)
+          peer.send(out.refusal(MessageType.REGISTER, request, WampUri.UNAVAILABLE, message));
+      })
+      .catch((err: unknown) => {
+        this.#ctx.logger.error({ err, session: peer.id, request, procedure }, 'WAMP registration failed');
+      });
   }
 
   /**
@@ -417,18 +471,25 @@ export class ClusterDealer implements Dealer {
   }
 }
 
+/** `m` with `payload` as its JSON text; throws `invalid_argument` when it has no JSON form. */
 function withPayload<M extends { a?: string; w?: string }>(m: M, payload: Payload | undefined): M {
   if (payload === undefined) return m;
-  const { args, kwargs } = payload.parts(jsonSerializer);
+  let parts: ReturnType<Payload['parts']>;
+  try {
+    parts = payload.parts(jsonSerializer);
+  } catch (err) {
+    const reason = `payload cannot cross the cluster as JSON (${(err as Error).message})`;
+    throw new WampError(WampUri.INVALID_ARGUMENT, reason);
+  }
+  const { args, kwargs } = parts;
   m.a = args as string;
   if (kwargs !== undefined) m.w = kwargs as string;
   return m;
 }
 
-function refusalOf(request: number, err: unknown): Outgoing {
-  const refusal =
-    err instanceof WampError ? err : new WampError(WampUri.UNAVAILABLE, 'the call could not be routed');
-  return out.refusal(MessageType.CALL, request, refusal.uri, refusal.message);
+/** ERROR for CALL `request`: the refusal the dealer decided on. */
+function refusal(request: number, err: WampError): Outgoing {
+  return out.refusal(MessageType.CALL, request, err.uri, err.message);
 }
 
 /** A caller on another node, as the dealer of the callee's node sees it: what it is sent goes back. */

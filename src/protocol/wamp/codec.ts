@@ -23,7 +23,8 @@ export const WAMP_PROTOCOLS: readonly string[] = [...SERIALIZERS.keys()];
  * encoding (two when both JSON and MessagePack sessions receive it) and N writes of the same Frame.
  */
 export class Outgoing {
-  readonly #frames: Partial<Record<string, Frame>> = {};
+  /** Each serializer's encoding, or the error encoding failed with (thrown again, not retried). */
+  readonly #frames: Partial<Record<string, Frame | Error>> = {};
 
   constructor(
     readonly items: readonly unknown[],
@@ -33,9 +34,14 @@ export class Outgoing {
   frame(serializer: Serializer): Frame {
     let frame = this.#frames[serializer.id];
     if (frame === undefined) {
-      frame = new Frame(serializer.encode(this.items, this.payload));
+      try {
+        frame = new Frame(serializer.encode(this.items, this.payload));
+      } catch (err) {
+        frame = err instanceof Error ? err : new Error(String(err));
+      }
       this.#frames[serializer.id] = frame;
     }
+    if (frame instanceof Error) throw frame;
     return frame;
   }
 }

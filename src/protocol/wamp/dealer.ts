@@ -1,11 +1,13 @@
+import type { Logger } from 'pino';
 import type { Authorizer, Decision } from './authorizer.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { IdSequence } from './ids.js';
 import { getOrCreate } from './maps.js';
 import { type Dict, MessageType, out } from './messages.js';
-import { optBool, optInt, optMatch, optString } from './options.js';
+import { callTimeoutMs, optBool, optMatch, optString } from './options.js';
 import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import { PRIVILEGED_PROCEDURES } from './privileged.js';
 import {
   type Callee,
   INVOKE_POLICIES,
@@ -32,6 +34,8 @@ export interface DealerEvents {
 
 export interface DealerContext {
   readonly authorizer: Authorizer;
+  /** Where failures no client can be told of are reported (a bug in a router procedure). */
+  readonly logger: Logger;
   readonly uriCheck: UriCheck;
   readonly events: DealerEvents;
   /** The router's own `wamp.*` procedures. */
@@ -105,6 +109,10 @@ export function checkCall(ctx: DealerContext, peer: Peer, uri: string): Decision
   }
   const decision = ctx.authorizer.authorize(peer.authrole, uri, 'call');
   if (!decision.allow) throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to call "${uri}"`);
+  if (PRIVILEGED_PROCEDURES.has(uri) && !decision.namesMeta) {
+    const why = 'needs a permission rule that names "wamp." explicitly';
+    throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to call "${uri}": it ${why}`);
+  }
   return decision;
 }
 
@@ -185,7 +193,7 @@ export class MemoryDealer implements Dealer {
     // A caller need not announce progressive_call_invocations: wampy, which sends them, does not.
     const decision = checkCall(this.#ctx, peer, uri);
     this.#callsRouted++;
-    const timeoutMs = optInt(options, 'timeout') ?? 0;
+    const timeoutMs = callTimeoutMs(options);
     const receiveProgress = optBool(options, 'receive_progress') ?? false;
     const disclose = (optBool(options, 'disclose_me') ?? false) || decision.disclose;
 
@@ -200,9 +208,14 @@ export class MemoryDealer implements Dealer {
       answer.then(
         (result) => peer.send(out.result(request, {}, result)),
         (err: unknown) => {
-          const refusal =
-            err instanceof WampError ? err : new WampError(WampUri.UNAVAILABLE, 'the cluster did not answer');
-          peer.send(out.refusal(MessageType.CALL, request, refusal.uri, refusal.message));
+          if (err instanceof WampError) {
+            return peer.send(out.refusal(MessageType.CALL, request, err.uri, err.message));
+          }
+          // A bug in the procedure: reported with its context, never passed off as a WAMP error.
+          this.#ctx.logger.error(
+            { err, session: peer.id, request, procedure: uri },
+            'WAMP meta procedure failed',
+          );
         },
       );
       return;

@@ -1,4 +1,5 @@
 import { Outgoing } from './codec.js';
+import { exceedsDepth, MAX_PAYLOAD_DEPTH } from './depth.js';
 import { ProtocolViolation } from './errors.js';
 import { isId } from './ids.js';
 import { isDict, Payload } from './payload.js';
@@ -40,15 +41,28 @@ export type ClientMessage =
   | { type: 3; details: Dict; reason: string }
   | { type: 5; signature: string; extra: Dict }
   | { type: 6; details: Dict; reason: string }
-  | { type: 8; requestType: number; request: number; details: Dict; error: string; payload?: Payload }
-  | { type: 16; request: number; options: Dict; topic: string; payload?: Payload }
+  | ({ type: 8; requestType: number; request: number; details: Dict; error: string } & Carried)
+  | ({ type: 16; request: number; options: Dict; topic: string } & Carried)
   | { type: 32; request: number; options: Dict; topic: string }
   | { type: 34; request: number; subscription: number }
-  | { type: 48; request: number; options: Dict; procedure: string; payload?: Payload }
+  | ({ type: 48; request: number; options: Dict; procedure: string } & Carried)
   | { type: 49; request: number; options: Dict }
   | { type: 64; request: number; options: Dict; procedure: string }
   | { type: 66; request: number; registration: number }
-  | { type: 70; request: number; options: Dict; payload?: Payload };
+  | ({ type: 70; request: number; options: Dict } & Carried);
+
+/** The payload of a message that may carry one. */
+interface Carried {
+  payload?: Payload;
+  /**
+   * Set when `Arguments` or `ArgumentsKw` nests deeper than `MAX_PAYLOAD_DEPTH`: the message is
+   * well-formed, but its payload could not be delivered to every serializer, so the realm refuses it.
+   */
+  tooDeep?: true;
+}
+
+/** The refusal of a payload past `MAX_PAYLOAD_DEPTH` (`wamp.error.invalid_argument`: payload validation). */
+export const TOO_DEEP_MESSAGE = `payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`;
 
 /** Element count range and element kinds after the type code, for each client message. */
 const LAYOUTS: Readonly<Partial<Record<number, { kinds: string; max: number }>>> = {
@@ -107,7 +121,9 @@ export function parseMessage(items: unknown[], payload: Payload | undefined): Cl
     throw new ProtocolViolation(`ArgumentsKw of message type ${type} must be a dict`);
   }
   const [, a, b, c, d] = items as [number, never, never, never, never];
-  const p = payload === undefined ? {} : { payload };
+  const tooDeep =
+    items.length > fixed && (exceedsDepth(items[fixed]) || exceedsDepth(items[fixed + 1] ?? null));
+  const p = { ...(payload === undefined ? {} : { payload }), ...(tooDeep ? { tooDeep: true as const } : {}) };
   switch (type) {
     case T.HELLO:
       return { type, realm: a, details: b };

@@ -7,6 +7,7 @@ import type { MetaApi, RealmView, SessionInfo, TestamentScope } from './meta.js'
 import { optMatch } from './options.js';
 import { isDict, Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import { withoutPeerAddress } from './privileged.js';
 import { isReserved, isValidUri, MATCH_POLICIES, type MatchPolicy } from './uri.js';
 import { UriMap } from './uri-map.js';
 
@@ -261,13 +262,17 @@ export function metaProcedures(
   const procedures: Record<string, Procedure> = {
     'wamp.session.count': async (_c, args) => result((await everySession(args)).length),
     'wamp.session.list': async (_c, args) => result((await everySession(args)).map((s) => s.id)),
-    'wamp.session.get': async (_c, args) => {
+    'wamp.session.get': async (caller, args) => {
       const id = argument(args, 0, isId, 'a session ID');
+      const shown = (details: Dict) =>
+        realm.authorizer.authorize(caller.authrole, 'wamp.session.get', 'call').namesMeta
+          ? details
+          : withoutPeerAddress(details);
       const local = realm.sessions.get(id);
-      if (local) return result(local.details());
+      if (local) return result(shown(local.details()));
       const found = (await everySession([])).find((s) => s.id === id);
       if (!found) throw new WampError(WampUri.NO_SUCH_SESSION, `no session ${id}`);
-      return result(found.details);
+      return result(shown(found.details));
     },
     'wamp.session.add_testament': (caller, args, kwargs) => {
       const topic = argument(args, 0, isString, 'a topic URI');

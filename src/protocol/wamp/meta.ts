@@ -1,6 +1,7 @@
 import type { Authorizer } from './authorizer.js';
 import type { Broker, BrokerEvents, PublishOptions, Subscription } from './broker.js';
 import type { Dealer, DealerEvents, Procedure, Registration } from './dealer.js';
+import { WampError } from './errors.js';
 import { getOrCreate } from './maps.js';
 import type { Dict } from './messages.js';
 import { metaProcedures, registrationDetails, subscriptionDetails } from './meta-procedures.js';
@@ -71,8 +72,11 @@ export class MetaApi implements BrokerEvents, DealerEvents {
   answer(procedure: string, args: unknown[], kwargs: Dict): unknown {
     try {
       return this.#spanning.get(procedure)?.local(undefined, args, kwargs) ?? null;
-    } catch {
-      return null;
+    } catch (err) {
+      // A refusal here (an argument the caller's node let through) means nothing to add; anything
+      // else is a bug, which the adapter logs with the request it failed.
+      if (err instanceof WampError) return null;
+      throw err;
     }
   }
 

@@ -60,3 +60,15 @@ export function optMatch(options: Dict): MatchPolicy {
   if (isMatchPolicy(value)) return value;
   throw invalid('match', `one of ${MATCH_POLICIES.join(', ')}`);
 }
+
+/**
+ * The longest dealer-side call timeout: the longest delay a Node.js timer can wait (2^31 − 1 ms, about
+ * 24.8 days). Past it `setTimeout` fires after 1 ms, so a longer `timeout` is capped to it (README,
+ * "What the router implements").
+ */
+export const MAX_CALL_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** `CALL.Options.timeout` in milliseconds, capped at `MAX_CALL_TIMEOUT_MS`; 0 (or absent) is none. */
+export function callTimeoutMs(options: Dict): number {
+  return Math.min(optInt(options, 'timeout') ?? 0, MAX_CALL_TIMEOUT_MS);
+}

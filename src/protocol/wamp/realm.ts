@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { wampRealmSchema } from '../../config/schema.js';
 import type { OriginPolicy } from '../../core/origin.js';
@@ -5,10 +6,12 @@ import { Authorizer } from './authorizer.js';
 import { type Broker, type BrokerStats, MemoryBroker } from './broker.js';
 import { ClusterDealer, type RealmRpc, type RpcMessage } from './cluster-dealer.js';
 import { type Dealer, MemoryDealer } from './dealer.js';
-import { ProtocolViolation, WampError } from './errors.js';
-import { type ClientMessage, out, MessageType as T } from './messages.js';
+import { ProtocolViolation, WampError, WampUri } from './errors.js';
+import { type ClientMessage, out, MessageType as T, TOO_DEEP_MESSAGE } from './messages.js';
 import { MetaApi, type MetaCluster } from './meta.js';
+import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import { joinWithoutPeerAddress, SESSION_JOIN_TOPIC } from './privileged.js';
 import type { UriCheck } from './uri.js';
 
 export type RealmConfig = z.infer<typeof wampRealmSchema>;
@@ -22,6 +25,8 @@ export interface RealmStats extends BrokerStats {
 
 export interface RealmOptions {
   readonly killTimeoutMs: number;
+  /** Where the realm reports what it cannot answer to a client (failures of the cluster, bugs). */
+  readonly logger: Logger;
   /** In a cluster: the realm's publications go through it to every node. */
   readonly bus?: RealmBus;
   /** In a cluster: the meta API answers for every node. */
@@ -53,10 +58,12 @@ export class Realm {
   readonly meta: MetaApi;
   readonly sessions = new Map<number, Peer>();
   readonly cluster?: MetaCluster;
+  readonly logger: Logger;
   readonly #clusterDealer: ClusterDealer | undefined;
 
   constructor(config: RealmConfig, options: RealmOptions) {
     this.name = config.name;
+    this.logger = options.logger.child({ realm: config.name });
     this.uriCheck = config.uriCheck;
     this.origins = { allowedOrigins: config.allowedOrigins, requireOrigin: config.requireOrigin };
     this.authorizer = new Authorizer(config.roles);
@@ -72,6 +79,8 @@ export class Realm {
       uriCheck: this.uriCheck,
       events,
       maxRetainedTopics: config.maxRetainedTopics,
+      logger: this.logger,
+      restricted: new Map([[SESSION_JOIN_TOPIC, joinWithoutPeerAddress]]),
       ...(options.bus ? { bus: (text: string) => options.bus!.publish(text) } : {}),
     });
     const dealerContext = {
@@ -80,6 +89,7 @@ export class Realm {
       events,
       procedure: (uri: string) => this.meta.procedure(uri),
       killTimeoutMs: options.killTimeoutMs,
+      logger: this.logger,
     };
     const local = new MemoryDealer(dealerContext);
     if (options.rpc)
@@ -142,7 +152,22 @@ export class Realm {
     }
   }
 
+  /**
+   * A payload too deep for some serializer goes nowhere. A request is refused with
+   * `wamp.error.invalid_argument` (the WAMP spec's URI for a payload that fails validation); a callee's
+   * YIELD or ERROR ends its call instead, the caller getting that error in place of the answer.
+   */
+  #refuseTooDeep(peer: Peer, m: Extract<RealmMessage, { tooDeep?: true }>): void {
+    if (m.type === T.YIELD || m.type === T.ERROR) {
+      const requestType = m.type === T.ERROR ? m.requestType : T.INVOCATION;
+      const reason = Payload.of([`the callee's answer: ${TOO_DEEP_MESSAGE}`]);
+      return this.dealer.error(peer, requestType, m.request, WampUri.INVALID_ARGUMENT, reason);
+    }
+    throw new WampError(WampUri.INVALID_ARGUMENT, TOO_DEEP_MESSAGE);
+  }
+
   #dispatch(peer: Peer, m: RealmMessage): void {
+    if ('tooDeep' in m && m.tooDeep) return this.#refuseTooDeep(peer, m);
     switch (m.type) {
       case T.PUBLISH:
         return this.broker.publish(peer, m.request, m.options, m.topic, m.payload);

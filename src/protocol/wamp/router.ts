@@ -6,7 +6,7 @@ import { checkOrigin } from '../../core/origin.js';
 import { Authenticator, type Principal } from './auth.js';
 import { type NodeRegistration, nodeRegistration, type RealmRpc, type RpcMessage } from './cluster-dealer.js';
 import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
-import { ProtocolViolation, WampUri } from './errors.js';
+import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { freshId } from './ids.js';
 import type { ClientMessage, Dict } from './messages.js';
 import type { MetaCluster, SessionInfo } from './meta.js';
@@ -113,6 +113,7 @@ export class WampRouter implements SessionHost {
     for (const config of options.config.realms) {
       const realmOptions = {
         killTimeoutMs: options.config.killTimeoutMs,
+        logger: options.logger,
         ...(adapter ? this.#clustered(adapter, config.name) : {}),
       };
       this.#realms.set(config.name, new Realm(config, realmOptions));
@@ -149,14 +150,18 @@ export class WampRouter implements SessionHost {
 
   /** What a realm needs in a cluster: its publications' bus, the meta API's and the dealer's cluster. */
   #clustered(adapter: Adapter, realm: string): Pick<RealmOptions, 'bus' | 'metaCluster' | 'rpc'> {
+    // A meta procedure that not every node answered would give a partial answer as if it were whole.
+    const whole = <T>({ answers, complete }: { answers: T[]; complete: boolean }, procedure: string): T[] => {
+      if (complete) return answers;
+      this.logger.warn({ realm, procedure }, 'WAMP meta procedure refused: not every node answered');
+      throw new WampError(WampUri.UNAVAILABLE, 'not every node of the cluster answered');
+    };
     const metaCluster: MetaCluster = {
-      sessions: async () => {
-        const { answers } = await adapter.request<SessionInfo[]>(SESSIONS_OP, { realm });
-        return answers.flat();
-      },
+      sessions: async () =>
+        whole(await adapter.request<SessionInfo[]>(SESSIONS_OP, { realm }), 'wamp.session.*').flat(),
       ask: async (procedure, args, kwargs) => {
         const question = { realm, node: adapter.nodeId, procedure, args, kwargs };
-        return (await adapter.request<unknown>(META_OP, question)).answers;
+        return whole(await adapter.request<unknown>(META_OP, question), procedure);
       },
     };
     return {
@@ -172,8 +177,8 @@ export class WampRouter implements SessionHost {
       alone: () => adapter.peers.length === 0,
       lookup: async (procedure, match) => {
         const question = { realm, procedure, ...(match ? { match } : {}) };
-        const { answers } = await adapter.request<NodeRegistration | null>(LOOKUP_OP, question);
-        return answers.filter((a): a is NodeRegistration => a !== null);
+        const { answers, complete } = await adapter.request<NodeRegistration | null>(LOOKUP_OP, question);
+        return { found: answers.filter((a): a is NodeRegistration => a !== null), complete };
       },
       send: (node, message) => {
         const text = JSON.stringify({ n: adapter.nodeId, r: realm, m: message } satisfies NodeMessage);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
+import type { Frame } from '../../core/frame.js';
 import type { PendingAuth, Principal } from './auth.js';
 import type { Outgoing, Serializer } from './codec.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
@@ -69,8 +70,11 @@ export class WampSession implements Session, Peer {
 
   onActivity(): void {}
 
+  /** The transport is being cut (the client stopped reading): the session ends as on transport loss. */
   onOverflow(): void {
+    clearTimeout(this.#goodbyeTimer);
     this.#leave(false);
+    this.#state = 'closed';
   }
 
   onClose(_code: number): void {
@@ -156,8 +160,29 @@ export class WampSession implements Session, Peer {
     this.id = 0;
   }
 
+  /**
+   * Encodes `message` for this session's serializer and writes it. A message this serializer cannot
+   * encode (the ingress checks should make that impossible) is logged and dropped for this session
+   * alone, so that one peer never breaks a delivery to others or the handler that sends it; a final
+   * RESULT becomes an ERROR `wamp.error.invalid_argument`, so that the caller is not left waiting.
+   */
   send(message: Outgoing): void {
-    this.connection.send(message.frame(this.serializer));
+    let frame: Frame;
+    try {
+      frame = message.frame(this.serializer);
+    } catch (err) {
+      const [type, request, details] = message.items;
+      this.host.logger.error(
+        { err, session: this.id, type, serializer: this.serializer.protocol },
+        'WAMP message not encodable for this session: dropped',
+      );
+      if (type === T.RESULT && typeof request === 'number' && !(isDict(details) && details.progress)) {
+        const reason = "the result cannot be encoded with this session's serializer";
+        this.send(out.refusal(T.CALL, request, WampUri.INVALID_ARGUMENT, reason));
+      }
+      return;
+    }
+    this.connection.send(frame);
   }
 
   /** Sends CHALLENGE and waits for AUTHENTICATE. */

@@ -18,8 +18,8 @@ export const jsonSerializer: Serializer = {
     let items: unknown;
     try {
       items = JSON.parse(data);
-    } catch {
-      throw new ProtocolViolation('message is not valid JSON');
+    } catch (err) {
+      throw new ProtocolViolation(`message is not valid JSON (${(err as Error).message})`);
     }
     if (!Array.isArray(items) || items.length === 0) {
       throw new ProtocolViolation('message must be a non-empty JSON array');

@@ -74,16 +74,26 @@ export const msgpackSerializer: Serializer = {
 
 const MAX_ID_BIG = 2n ** 53n;
 
-/** BigInts within ±2^53 become numbers; larger ones stay BigInt so that ID checks reject them. */
+/**
+ * BigInts within ±2^53 become numbers; larger ones stay BigInt so that ID checks reject them. Walks
+ * nested containers without recursion: an element nested thousands deep must not overflow the stack.
+ */
 function normalize(value: unknown): unknown {
-  if (typeof value === 'bigint') return value <= MAX_ID_BIG && value >= -MAX_ID_BIG ? Number(value) : value;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = normalize(value[i]);
-  } else if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) {
-    const dict = value as Record<string, unknown>;
-    for (const key of Object.keys(dict)) dict[key] = normalize(dict[key]);
+  const scalar = (v: unknown) =>
+    typeof v === 'bigint' && v <= MAX_ID_BIG && v >= -MAX_ID_BIG ? Number(v) : v;
+  const pending: Record<string, unknown>[] = [];
+  const visit = (v: unknown) => {
+    if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array))
+      pending.push(v as Record<string, unknown>);
+  };
+  visit(value);
+  for (let container = pending.pop(); container !== undefined; container = pending.pop()) {
+    for (const key of Object.keys(container)) {
+      container[key] = scalar(container[key]);
+      visit(container[key]);
+    }
   }
-  return value;
+  return scalar(value);
 }
 
 /**
