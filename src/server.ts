@@ -222,6 +222,11 @@ export class Herald {
     return this.memory.over ? 'over-memory' : 'ready';
   }
 
+  /** Open WebSocket connections on this node, both protocols: what `maxConnections` counts. */
+  get connectionCount(): number {
+    return this.#transport.connectionCount;
+  }
+
   /** The bound port (useful with `port: 0`). */
   get port(): number {
     return (this.#http.address() as AddressInfo | null)?.port ?? this.config.port;
