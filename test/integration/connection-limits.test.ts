@@ -250,3 +250,29 @@ test('over maxMemoryMB new upgrades get 503 and /ready 503 while established cli
     await server.stop();
   }
 });
+
+test('a connection cut for not reading frees its place for its address', async () => {
+  const server = await startHerald({ maxConnectionsPerAddress: 1, maxBufferedBytes: 64 * 1024 });
+  try {
+    const { client } = await RawClient.connect(server.wsUrl());
+    await client.subscribe('firehose');
+    client.ws.pause();
+    assert.equal((await attempt(server.wsUrl())).status, 429);
+    const sdk = server.sdk();
+    const batch = Array.from({ length: 10 }, () => ({
+      channel: 'firehose',
+      name: 'chunk',
+      data: 'x'.repeat(9000),
+    }));
+    // Past the kernel's socket buffers the server's own queue fills, and the client is cut (overflow).
+    for (let sent = 0; server.herald.connectionCount > 0; sent++) {
+      assert.ok(sent < 500, 'the stalled client is cut before 45 MB were sent to it');
+      assert.equal((await sdk.triggerBatch(batch)).status, 200);
+    }
+    const again = await RawClient.connect(server.wsUrl());
+    assert.ok(again.socketId, 'the address has its place back');
+    again.client.close();
+  } finally {
+    await server.stop();
+  }
+});
