@@ -20,6 +20,7 @@ import { Router } from './http/router.js';
 import { addPusherHttpApi } from './protocol/pusher/http-api/routes.js';
 import { PusherServer } from './protocol/pusher/server.js';
 import { WampRouter } from './protocol/wamp/router.js';
+import { ConnectionLimits } from './transport/connection-limits.js';
 import { WebSocketTransport } from './transport/ws.js';
 import type { WebhookOutbox } from './webhooks/outbox.js';
 import { Webhooks } from './webhooks/webhooks.js';
@@ -40,6 +41,8 @@ export interface HeraldDeps {
   socketIds?: () => string;
   /** Receives channel events and delivers the apps' webhooks. @default one built from `config.webhooks` */
   webhooks?: Webhooks;
+  /** Resident memory in bytes, as `maxMemoryMB` reads it; tests drive the ceiling with it. @default process.memoryUsage.rss */
+  rss?: () => number;
 }
 
 function escapeRegExp(s: string): string {
@@ -77,6 +80,7 @@ export class Herald {
     this.logger = deps.logger ?? pino({ level: config.logLevel });
     this.memory = new MemoryCeiling({
       maxBytes: config.maxMemoryMB === null ? null : config.maxMemoryMB * 1024 * 1024,
+      ...(deps.rss ? { rss: deps.rss } : {}),
       onChange: (over, rssBytes) => {
         const rssMB = Math.round(rssBytes / 1024 / 1024);
         if (over) this.logger.warn({ rssMB }, 'over maxMemoryMB: refusing new connections and subscriptions');
@@ -145,6 +149,14 @@ export class Herald {
       // Messages past maxMessageBytes get a protocol error; far larger ones are cut off unread.
       maxPayloadBytes: Math.max(1024 * 1024, 4 * config.maxMessageBytes, 2 * config.wamp.maxMessageBytes),
       maxBufferedBytes: config.maxBufferedBytes,
+      limits: new ConnectionLimits({
+        maxConnections: config.maxConnections,
+        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+        connectionRatePerAddress: config.connectionRatePerAddress,
+        trustedProxies: config.trustedProxies,
+        memory: this.memory,
+        refusals: this.limitRefusals,
+      }),
     });
     const pusher = this.pusher;
     this.#transport.route({
@@ -208,6 +220,11 @@ export class Herald {
   #readiness(): 'ready' | 'stopping' | 'over-memory' {
     if (this.#state !== 'running') return 'stopping';
     return this.memory.over ? 'over-memory' : 'ready';
+  }
+
+  /** Open WebSocket connections on this node, both protocols: what `maxConnections` counts. */
+  get connectionCount(): number {
+    return this.#transport.connectionCount;
   }
 
   /** The bound port (useful with `port: 0`). */

@@ -373,7 +373,7 @@ export const configSchema = z
       .array(z.string().refine(isAddressOrRange, 'must be an IP address or a CIDR range'))
       .default([]),
     /**
-     * Resident memory, in MiB, above which new connections (HTTP 503 or `pusher:error` 4100) and
+     * Resident memory, in MiB, above which new connections (HTTP 503 before the upgrade) and
      * subscriptions (429) are refused and `/ready` answers 503, until memory is back under 90 % of it;
      * null for no ceiling. Set it to about 80 % of the container's memory. @default null
      */

@@ -7,6 +7,7 @@ import type { Connection, Session, UpgradeRequest } from '../core/connection.js'
 import type { Frame } from '../core/frame.js';
 import { HttpError } from '../http/errors.js';
 import { decodePathParams, parseRequestTarget } from '../http/request-target.js';
+import type { ConnectionLimits } from './connection-limits.js';
 import { encodeBinaryFrame, encodeTextFrame } from './frame.js';
 
 /** A protocol reachable over WebSocket at the paths `pattern` matches (captures become `params`). */
@@ -26,6 +27,8 @@ export interface WebSocketTransportOptions {
   maxPayloadBytes: number;
   /** Bytes a connection may have waiting to be written; past it the connection overflows. */
   maxBufferedBytes: number;
+  /** Checked on every upgrade before it happens; an accepted connection is counted until it closes. */
+  limits?: ConnectionLimits;
 }
 
 const kConnection = Symbol('herald.connection');
@@ -119,6 +122,16 @@ export class WebSocketTransport {
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!this.#accepting) return reject(socket, 503, 'Server is shutting down');
+    // The limits come before anything else is read from the request: a refused client costs no work.
+    const limits = this.#o.limits;
+    let address = '';
+    if (limits) {
+      const admitted = limits.admit(req, this.#live.size);
+      if (typeof admitted !== 'string') {
+        return reject(socket, admitted.status, admitted.message, admitted.headers);
+      }
+      address = admitted;
+    }
     let url: URL;
     try {
       url = parseRequestTarget(req.url);
@@ -147,9 +160,10 @@ export class WebSocketTransport {
       // protocol's first frames at the connection's first flush (a refusal ends the socket, which uncorks).
       socket.cork();
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
-        const connection = new WsConnection(this, ws, req.socket);
+        const connection = new WsConnection(this, ws, req.socket, address);
         (ws as TaggedWebSocket)[kConnection] = connection;
         this.#live.add(connection);
+        limits?.opened(address);
         connection.holdUntilFlush();
         ws.on('message', onMessage);
         ws.on('ping', onActivity);
@@ -189,7 +203,8 @@ export class WebSocketTransport {
   }
 
   forget(connection: WsConnection): void {
-    this.#live.delete(connection);
+    // Every way a connection ends (its close, terminate, overflow, shutdown) comes through here once.
+    if (this.#live.delete(connection)) this.#o.limits?.closed(connection.address);
     if (this.#live.size === 0) this.#onEmpty?.();
   }
 
@@ -212,6 +227,8 @@ class WsConnection implements Connection {
     readonly transport: WebSocketTransport,
     readonly ws: WebSocket,
     readonly socket: Socket,
+    /** The client's address for the limits per address; `''` when they are off. */
+    readonly address: string,
   ) {}
 
   /** Read from the socket when asked (Node then keeps it): most connections are never asked. */
@@ -326,6 +343,7 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -337,7 +355,12 @@ function refuse(socket: Duplex, err: unknown): void {
 }
 
 /** Refuses an upgrade before it happens with an HTTP status and a JSON `{"error"}` body. */
-function reject(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
+function reject(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   const body = JSON.stringify({ error: message });
   const text = STATUS_TEXT[status] ?? 'Error';
   const extra = Object.entries(headers)

@@ -21,8 +21,8 @@ export interface TestHerald {
 }
 
 /**
- * Starts a real server on 127.0.0.1 port 0 with the default app (client events on) unless `config`
- * says otherwise. Logs are silent unless HERALD_TEST_LOG names a level.
+ * Starts a real server on 127.0.0.1 port 0 with the default app (client events on) and no connection
+ * rate per address unless `config` says otherwise. Logs are silent unless HERALD_TEST_LOG names a level.
  */
 export async function startHerald(config: ConfigInput = {}, deps: HeraldDeps = {}): Promise<TestHerald> {
   const herald = new Herald(
@@ -31,6 +31,9 @@ export async function startHerald(config: ConfigInput = {}, deps: HeraldDeps = {
       port: 0,
       logLevel: process.env.HERALD_TEST_LOG ?? 'silent',
       apps: [{ ...APP, clientEvents: true }],
+      // Tests and fuzz suites open hundreds of connections from 127.0.0.1 within a second, which the
+      // default rate per address (100/s, burst 500) would refuse; tests of that limit set it themselves.
+      connectionRatePerAddress: null,
       ...config,
     }),
     deps,
