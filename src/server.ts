@@ -59,6 +59,7 @@ export class Herald {
   readonly #http: Server;
   readonly #transport: WebSocketTransport;
   readonly #outbox: WebhookOutbox | undefined;
+  readonly #preflight: (() => Promise<void>) | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
@@ -76,6 +77,7 @@ export class Herald {
     this.#presence = deps.presence ?? cluster!.presence;
     this.#occupancy = cluster?.occupancy ?? new LocalOccupancy();
     this.#cache = deps.cache ?? cluster?.cache ?? new MemoryLastEventStore(now);
+    this.#preflight = cluster?.preflight;
     // The outbox belongs with the cluster's own adapter (it is keyed by that node's id) and our webhooks.
     const ownOutbox = !deps.webhooks && !deps.adapter;
     this.#outbox = ownOutbox ? cluster?.outbox : undefined;
@@ -200,6 +202,7 @@ export class Herald {
 
   async #start(): Promise<void> {
     this.#state = 'starting';
+    await this.#preflight?.();
     await this.#adapter.start();
     this.pusher.start();
     this.wamp.start();
