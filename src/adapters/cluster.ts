@@ -24,6 +24,11 @@ export interface BrokerTransport {
   /** Resolves once messages on `topic` are being received. Rejects when the broker refused. */
   subscribe(topic: string): Promise<void>;
   unsubscribe(topic: string): Promise<void>;
+  /**
+   * Optional: true when the broker knows that nobody subscribes to `topic` any more (the subscriber's
+   * connection closed), false when someone does, undefined when the broker cannot tell.
+   */
+  unsubscribed?(topic: string): Promise<boolean | undefined>;
   close(): Promise<void>;
 }
 
@@ -31,9 +36,12 @@ export interface ClusterOptions {
   logger: Logger;
   /** Topic prefix shared by the nodes of one cluster. @default "herald" */
   prefix?: string;
-  /** How often a node says it is alive. @default 2000 */
+  /** How often a node says it is alive. @default 1000 */
   heartbeatMs?: number;
-  /** A node silent this long is declared down and cleaned up after. @default 10000 */
+  /**
+   * A node silent this long is declared down and cleaned up after. One whose broker connection is gone
+   * (the broker says so twice, a heartbeat apart) is declared down sooner. @default 5000
+   */
   nodeTimeoutMs?: number;
   /** How long `request` waits for the other nodes. @default 2000 */
   requestTimeoutMs?: number;
@@ -84,13 +92,17 @@ export class ClusterAdapter implements Adapter {
   #cutOff = false;
   /** Channel messages published for other nodes while cut off: late if the broker queued them, else lost. */
   #sentWhileCutOff = 0;
+  /** Silent nodes the broker was asked about, and how many answers in a row said their connection is gone. */
+  readonly #suspects = new Map<NodeId, { probing: boolean; gone: number }>();
+  /** Deadlines of the broker's answers about silent nodes. */
+  readonly #probeTimers = new Set<NodeJS.Timeout>();
 
   constructor(transport: BrokerTransport, options: ClusterOptions) {
     this.#transport = transport;
     this.#logger = options.logger;
     this.#prefix = options.prefix ?? 'herald';
-    this.#heartbeatMs = options.heartbeatMs ?? 2000;
-    this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 10_000;
+    this.#heartbeatMs = options.heartbeatMs ?? 1000;
+    this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 5000;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 2000;
     transport.onMessage((topic, payload) => this.#receive(topic, payload));
   }
@@ -130,6 +142,8 @@ export class ClusterAdapter implements Adapter {
     const wasRunning = this.#state === 'running';
     this.#state = 'closed';
     clearInterval(this.#heartbeat);
+    for (const timer of this.#probeTimers) clearTimeout(timer);
+    this.#probeTimers.clear();
     for (const pending of this.#pending.values()) pending.done(false);
     if (wasRunning) {
       // A broker that is down would hold the goodbye (and shutdown) forever; without it the others
@@ -261,12 +275,53 @@ export class ClusterAdapter implements Adapter {
       return;
     }
     for (const [node, seen] of this.#nodes) {
-      if (now - seen < this.#nodeTimeoutMs) continue;
-      this.#nodes.delete(node);
-      this.#forgetInRequests(node);
-      this.#logger.warn({ node }, 'node down: no heartbeat');
-      for (const handler of this.#nodeDown) handler(node);
+      if (now - seen >= this.#nodeTimeoutMs) this.#declareDown(node, 'no heartbeat');
+      else if (now - seen >= 1.5 * this.#heartbeatMs) this.#probe(node, seen);
     }
+  }
+
+  /**
+   * Asks the broker whether a node that missed a heartbeat still holds its subscription. A crashed
+   * process's connection is closed by its operating system, and the broker drops its subscriptions at
+   * once; a busy or paused process keeps them. Two answers in a row, a heartbeat apart, must say gone:
+   * a connection being re-established in between does not make a live node dead.
+   */
+  #probe(node: NodeId, seen: number): void {
+    const ask = this.#transport.unsubscribed?.bind(this.#transport);
+    if (!ask) return;
+    const suspect = this.#suspects.get(node) ?? { probing: false, gone: 0 };
+    if (suspect.probing) return;
+    suspect.probing = true;
+    this.#suspects.set(node, suspect);
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.#heartbeatMs);
+      this.#probeTimers.add(timer);
+    });
+    Promise.race([ask(this.#nodeTopic(node)), unanswered])
+      .catch((err: unknown) => {
+        this.#logger.debug({ err, node }, 'broker not asked about a silent node');
+        return undefined;
+      })
+      .then((gone) => {
+        clearTimeout(timer);
+        this.#probeTimers.delete(timer!);
+        suspect.probing = false;
+        // Heard from meanwhile, or already dealt with: the answer is stale.
+        if (this.#state !== 'running' || this.#nodes.get(node) !== seen) return;
+        suspect.gone = gone === true ? suspect.gone + 1 : 0;
+        if (suspect.gone >= 2) this.#declareDown(node, 'connection gone');
+      });
+  }
+
+  #declareDown(node: NodeId, reason: string): void {
+    const seen = this.#nodes.get(node);
+    if (seen === undefined) return;
+    this.#nodes.delete(node);
+    this.#suspects.delete(node);
+    this.#forgetInRequests(node);
+    this.#logger.warn({ node, silentMs: Date.now() - seen }, `node down: ${reason}`);
+    for (const handler of this.#nodeDown) handler(node);
   }
 
   #receive(topic: string, payload: string): void {
@@ -284,6 +339,8 @@ export class ClusterAdapter implements Adapter {
     if (message.t !== 'bye') {
       const known = this.#nodes.has(message.n);
       this.#nodes.set(message.n, Date.now());
+      const suspect = this.#suspects.get(message.n);
+      if (suspect) suspect.gone = 0;
       if (!known) this.#logger.info({ node: message.n }, 'node up');
       // A newcomer learns of this node at once instead of at its next heartbeat.
       if (!known && message.t === 'hb') {
@@ -300,6 +357,7 @@ export class ClusterAdapter implements Adapter {
         return;
       case 'bye':
         this.#nodes.delete(message.n);
+        this.#suspects.delete(message.n);
         this.#forgetInRequests(message.n);
         if (typeof message.h === 'number' && Number.isFinite(message.h) && message.h > 0) {
           this.#takeOver(message.n, Math.min(message.h, MAX_HANDOVER_MS));

@@ -1,4 +1,4 @@
-import { connect } from 'nats';
+import { connect, ErrorCode } from 'nats';
 import { HeraldError } from '../core/errors.js';
 import { createRedis } from '../core/redis-client.js';
 
@@ -15,9 +15,6 @@ export class BrokerUnusableError extends HeraldError {
 /** How long a preflight waits for the broker to answer. */
 const PREFLIGHT_TIMEOUT_MS = 5000;
 
-/** NATS answers "no responders" (503) to the JetStream API when the server runs without JetStream. */
-const NO_RESPONDERS = '503';
-
 /**
  * Presence, occupancy, cache channels and the webhook outbox live in JetStream key-value buckets: a
  * NATS server without JetStream would carry the messages and refuse every presence subscription.
@@ -33,7 +30,8 @@ export async function checkNats(url: string): Promise<void> {
   try {
     await nc.jetstreamManager({ timeout: PREFLIGHT_TIMEOUT_MS });
   } catch (err) {
-    if ((err as { code?: unknown }).code !== NO_RESPONDERS) throw err;
+    // The JetStream API has no responders when the server runs without JetStream.
+    if ((err as { code?: unknown }).code !== ErrorCode.NoResponders) throw err;
     throw new BrokerUnusableError(
       'nats_no_jetstream',
       'the NATS server has no JetStream, which Herald needs for presence, occupancy, cache channels ' +
