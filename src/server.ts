@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
 import type { Adapter } from './adapters/adapter.js';
+import { busFields } from './adapters/bus-payload.js';
 import { createClusterParts } from './adapters/create.js';
 import type { Config } from './config/schema.js';
 import type { AppStore } from './core/apps/app.js';
@@ -168,9 +169,9 @@ export class Herald {
       },
     });
     adapter.handle(CANCEL_HELD, (payload) => {
-      const { appId, channel, userId } = (payload ?? {}) as Record<string, unknown>;
-      if (typeof appId !== 'string' || typeof channel !== 'string') return false;
-      return webhooks.cancelHeld(appId, channel, typeof userId === 'string' ? userId : undefined);
+      const shape = { appId: 'string', channel: 'string', userId: 'string?' } as const;
+      const { appId, channel, userId } = busFields(CANCEL_HELD, payload, shape);
+      return webhooks.cancelHeld(appId, channel, userId);
     });
     // A dead node's held removals and undelivered requests: one survivor takes each over.
     adapter.onNodeDown((nodeId) => {

@@ -10,6 +10,7 @@ import type {
   RequestHandler,
   RequestResult,
 } from './adapter.js';
+import { MalformedBusMessage } from './bus-payload.js';
 
 /**
  * What a broker must offer the cluster layer: topics with publish and subscribe. Redis pub/sub and NATS
@@ -104,7 +105,14 @@ export class ClusterAdapter implements Adapter {
     this.#heartbeatMs = options.heartbeatMs ?? 1000;
     this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 5000;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 2000;
-    transport.onMessage((topic, payload) => this.#receive(topic, payload));
+    transport.onMessage((topic, payload) => {
+      try {
+        this.#receive(topic, payload);
+      } catch (err) {
+        // A bug here must not take the broker client's event loop (and the process) down with it.
+        this.#logger.error({ err, topic }, 'cluster message failed');
+      }
+    });
   }
 
   onMessage(handler: MessageHandler): void {
@@ -113,6 +121,26 @@ export class ClusterAdapter implements Adapter {
 
   #deliver(message: ChannelMessage): void {
     for (const deliver of this.#messageHandlers) deliver(message);
+  }
+
+  /** Another node's channel message: each handler checks it; one that refuses it does not stop the others. */
+  #deliverRemote(message: ChannelMessage, topic: string): void {
+    for (const deliver of this.#messageHandlers) {
+      try {
+        deliver(message);
+      } catch (err) {
+        this.#dropped(err, topic, { namespace: message.namespace });
+      }
+    }
+  }
+
+  /** Logs a message from the bus that could not be used: at warn when malformed, else as a failure. */
+  #dropped(err: unknown, topic: string, context: Record<string, unknown>): void {
+    if (err instanceof MalformedBusMessage) {
+      this.#logger.warn({ topic, ...context, reason: err.message }, 'malformed cluster message dropped');
+    } else {
+      this.#logger.error({ err, topic, ...context }, 'cluster message failed');
+    }
   }
 
   onNodeDown(handler: (nodeId: NodeId) => void): void {
@@ -336,8 +364,10 @@ export class ClusterAdapter implements Adapter {
       if (message.t === 'hb') this.#heardSelf();
       return; // our own publish, already delivered locally
     }
-    if (message.t !== 'bye') {
-      const known = this.#nodes.has(message.n);
+    const known = this.#nodes.has(message.n);
+    // Nodes announce themselves with a heartbeat (at start, then every heartbeatMs): other messages
+    // only refresh a node already known, so a stray message does not make up a peer to wait for.
+    if (message.t === 'hb' || (known && message.t !== 'bye')) {
       this.#nodes.set(message.n, Date.now());
       const suspect = this.#suspects.get(message.n);
       if (suspect) suspect.gone = 0;
@@ -351,7 +381,10 @@ export class ClusterAdapter implements Adapter {
     }
     switch (message.t) {
       case 'msg':
-        this.#deliver({ namespace: message.ns, channel: message.ch, text: message.d, except: message.x });
+        this.#deliverRemote(
+          { namespace: message.ns, channel: message.ch, text: message.d, except: message.x, remote: true },
+          topic,
+        );
         return;
       case 'hb':
         return;
@@ -359,16 +392,17 @@ export class ClusterAdapter implements Adapter {
         this.#nodes.delete(message.n);
         this.#suspects.delete(message.n);
         this.#forgetInRequests(message.n);
-        if (typeof message.h === 'number' && Number.isFinite(message.h) && message.h > 0) {
+        // Only a node that was part of the cluster has entries to hand over.
+        if (known && typeof message.h === 'number' && Number.isFinite(message.h) && message.h > 0) {
           this.#takeOver(message.n, Math.min(message.h, MAX_HANDOVER_MS));
         }
         return;
       case 'req':
-        this.#answer(message);
+        this.#answer(message, topic);
         return;
       case 'cast':
         this.#run(message.op, message.p).catch((err) =>
-          this.#logger.error({ err, op: message.op }, 'broadcast failed'),
+          this.#dropped(err, topic, { op: message.op, node: message.n }),
         );
         return;
       case 'res': {
@@ -401,13 +435,16 @@ export class ClusterAdapter implements Adapter {
 
   async #run(op: string, payload: unknown): Promise<unknown> {
     const handler = this.#handlers.get(op);
-    if (!handler) throw new Error(`no handler for ${op}`);
+    if (!handler) throw new MalformedBusMessage(`no operation "${op}" on this node`);
     return handler(payload);
   }
 
-  #answer(message: Extract<BusMessage, { t: 'req' }>): void {
+  #answer(message: Extract<BusMessage, { t: 'req' }>, topic: string): void {
     this.#run(message.op, message.p)
-      .then((r) => this.#send(this.#nodeTopic(message.n), { t: 'res', n: this.nodeId, id: message.id, r }))
+      .then(
+        (r) => this.#send(this.#nodeTopic(message.n), { t: 'res', n: this.nodeId, id: message.id, r }),
+        (err: unknown) => this.#dropped(err, topic, { op: message.op, node: message.n }),
+      )
       .catch((err) => this.#logger.error({ err, op: message.op }, 'cluster request not answered'));
   }
 
@@ -449,24 +486,29 @@ export class ClusterAdapter implements Adapter {
 const MAX_HANDOVER_MS = 60_000;
 
 const TYPES = new Set(['msg', 'hb', 'bye', 'req', 'cast', 'res']);
+/** Node and request ids are UUIDs; anything much longer is not one of ours. */
+const MAX_ID_LENGTH = 128;
 
 /** Only plain JSON of the expected shape crosses the bus; anything else is refused. */
 export function parseBusMessage(payload: string): BusMessage {
-  const m = JSON.parse(payload) as Record<string, unknown>;
-  if (m === null || typeof m !== 'object' || !TYPES.has(m.t as string) || typeof m.n !== 'string') {
-    throw new Error('not a cluster message');
-  }
-  const str = (k: string) => typeof m[k] === 'string';
+  const m = JSON.parse(payload) as unknown;
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new Error('not a cluster message');
+  const f = m as Record<string, unknown>;
+  const id = (k: string) => typeof f[k] === 'string' && f[k] !== '' && f[k].length <= MAX_ID_LENGTH;
+  if (!TYPES.has(f.t as string) || !id('n')) throw new Error('not a cluster message');
+  const str = (k: string) => typeof f[k] === 'string';
   const ok =
-    m.t === 'msg'
-      ? str('ns') && str('ch') && str('d') && (m.x === undefined || str('x'))
-      : m.t === 'req'
-        ? str('id') && str('op')
-        : m.t === 'cast'
+    f.t === 'msg'
+      ? str('ns') && str('ch') && str('d') && (f.x === undefined || str('x'))
+      : f.t === 'req'
+        ? id('id') && str('op')
+        : f.t === 'cast'
           ? str('op')
-          : m.t === 'res'
-            ? str('id')
-            : true;
-  if (!ok) throw new Error(`malformed ${String(m.t)} message`);
-  return m as unknown as BusMessage;
+          : f.t === 'res'
+            ? id('id')
+            : f.t === 'bye'
+              ? f.h === undefined || typeof f.h === 'number'
+              : true;
+  if (!ok) throw new Error(`malformed ${String(f.t)} message`);
+  return f as unknown as BusMessage;
 }
