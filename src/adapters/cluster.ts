@@ -357,7 +357,7 @@ export class ClusterAdapter implements Adapter {
     try {
       message = parseBusMessage(payload);
     } catch (err) {
-      this.#logger.warn({ topic, err: (err as Error).message }, 'malformed cluster message dropped');
+      this.#logger.warn({ topic, reason: (err as Error).message }, 'malformed cluster message dropped');
       return;
     }
     if (message.n === this.nodeId) {
