@@ -381,6 +381,14 @@ export class ClusterAdapter implements Adapter {
     }
     switch (message.t) {
       case 'msg':
+        // Interest routing is by topic: a message whose topic is not its channel's is not one of ours.
+        if (topic !== this.#channelTopic(message.ns, message.ch)) {
+          this.#logger.warn(
+            { topic, reason: 'a channel message on another topic' },
+            'malformed cluster message dropped',
+          );
+          return;
+        }
         this.#deliverRemote(
           { namespace: message.ns, channel: message.ch, text: message.d, except: message.x, remote: true },
           topic,

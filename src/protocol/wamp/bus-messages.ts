@@ -74,10 +74,22 @@ function nestsDeeper(text: string, max: number): boolean {
   return false;
 }
 
+/** Whether a parsed value nests arrays and objects deeper than `max`: iterative, whatever its depth. */
+function valueNestsDeeper(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** A dict within the depth limit (counted from the dict itself). */
 function checkDict(value: unknown, what: string): Dict {
   if (!isDict(value)) fail(`${what} must be a dict`);
-  if (nestsDeeper(JSON.stringify(value), MAX_DEPTH)) fail(`${what} nests deeper than ${MAX_DEPTH}`);
+  if (valueNestsDeeper(value, MAX_DEPTH)) fail(`${what} nests deeper than ${MAX_DEPTH}`);
   return value;
 }
 
