@@ -1,6 +1,7 @@
 import { MalformedBusMessage } from '../../adapters/bus-payload.js';
 import type { PublishOptions } from './broker.js';
 import type { RpcMessage } from './cluster-dealer.js';
+import { isId } from './ids.js';
 import type { Dict } from './messages.js';
 import { isDict } from './payload.js';
 
@@ -36,8 +37,6 @@ export interface NodeMessage {
  */
 const MAX_DEPTH = 100;
 
-/** WAMP IDs are integers in [1, 2^53] (The WAMP Protocol, "Identifiers"). */
-const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
 const isIds = (v: unknown) => v === undefined || (Array.isArray(v) && v.every(isId));
 const isStrings = (v: unknown) =>
   v === undefined || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
