@@ -57,7 +57,7 @@ export function createClusterParts(config: Config['adapter'], logger: Logger): C
         occupancy: new RedisOccupancyStore(config.url!, adapter.nodeId, config.prefix),
         cache: new RedisLastEventStore(config.url!, config.prefix),
         outbox: new RedisWebhookOutbox(config.url!, adapter.nodeId, config.prefix, log),
-        preflight: () => checkRedis(config.url!),
+        preflight: () => checkRedis(config.url!, config.prefix),
       };
     }
     case 'nats': {

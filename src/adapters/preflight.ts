@@ -7,7 +7,10 @@ import { createRedis } from '../core/redis-client.js';
  * `/ready` 200 can also do what it is asked (ARCHITECTURE.md "Facing the internet").
  */
 export class BrokerUnusableError extends HeraldError {
-  constructor(code: 'nats_no_jetstream' | 'redis_no_scripting' | 'broker_unreachable', message: string) {
+  constructor(
+    code: 'nats_no_jetstream' | 'redis_no_scripting' | 'redis_read_only' | 'broker_unreachable',
+    message: string,
+  ) {
     super(code, message);
   }
 }
@@ -42,11 +45,15 @@ export async function checkNats(url: string): Promise<void> {
   }
 }
 
+/** A script that writes a short-lived key, as presence and occupancy changes do. */
+const WRITE_PROBE = "redis.call('SET', KEYS[1], '1', 'PX', 10000) return 1";
+
 /**
- * Presence and occupancy change through Lua scripts (atomic joins and leaves): a Redis that refuses
- * EVAL (a renamed command, an ACL without @scripting) would refuse every presence subscription.
+ * Presence and occupancy change through Lua scripts that write keys under the prefix (atomic joins and
+ * leaves): a Redis that refuses EVAL (a renamed command, an ACL without @scripting) or writes (a
+ * read-only replica, an ACL without the prefix's keys) would refuse every presence subscription.
  */
-export async function checkRedis(url: string): Promise<void> {
+export async function checkRedis(url: string, prefix: string): Promise<void> {
   const redis = createRedis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
@@ -68,6 +75,13 @@ export async function checkRedis(url: string): Promise<void> {
       );
     });
     if (answer !== 1) throw new Error(`Redis answered ${String(answer)} to "return 1"`);
+    await redis.eval(WRITE_PROBE, 1, `${prefix}:preflight`).catch((err: Error) => {
+      throw new BrokerUnusableError(
+        'redis_read_only',
+        `Redis refused a write under "${prefix}:" (${err.message}); Herald keeps presence, occupancy and ` +
+          'webhooks there: point it at the master, not a read-only replica, and allow its ACL user those keys',
+      );
+    });
   } finally {
     redis.disconnect();
   }

@@ -85,3 +85,33 @@ test('a Redis that refuses Lua scripts is refused at start: exit 1, the message 
     await redis.kill();
   }
 });
+
+test('a read-only Redis replica is refused at start: exit 1, the message says to use the master', async () => {
+  const [port, masterPort] = [await freePort(), await freePort()];
+  // A replica of a master that is not there: it accepts clients and refuses every write.
+  const redis = await Server.start(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--replicaof',
+      '127.0.0.1',
+      String(masterPort),
+    ],
+    /Ready to accept connections/,
+  );
+  try {
+    const { code, stderr } = await runStart(['--redis-url', `redis://127.0.0.1:${port}`]);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /READONLY/);
+    assert.match(stderr, /not a read-only replica/);
+  } finally {
+    await redis.kill();
+  }
+});
