@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
 import type { Adapter } from './adapters/adapter.js';
+import { busFields } from './adapters/bus-payload.js';
 import { createClusterParts } from './adapters/create.js';
 import type { Config } from './config/schema.js';
 import type { AppStore } from './core/apps/app.js';
@@ -69,6 +70,7 @@ export class Herald {
   readonly #http: Server;
   readonly #transport: WebSocketTransport;
   readonly #outbox: WebhookOutbox | undefined;
+  readonly #preflight: (() => Promise<void>) | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
@@ -95,6 +97,7 @@ export class Herald {
     this.#presence = deps.presence ?? cluster!.presence;
     this.#occupancy = cluster?.occupancy ?? new LocalOccupancy();
     this.#cache = deps.cache ?? cluster?.cache ?? new MemoryLastEventStore(now);
+    this.#preflight = cluster?.preflight;
     // The outbox belongs with the cluster's own adapter (it is keyed by that node's id) and our webhooks.
     const ownOutbox = !deps.webhooks && !deps.adapter;
     this.#outbox = ownOutbox ? cluster?.outbox : undefined;
@@ -198,9 +201,9 @@ export class Herald {
       },
     });
     adapter.handle(CANCEL_HELD, (payload) => {
-      const { appId, channel, userId } = (payload ?? {}) as Record<string, unknown>;
-      if (typeof appId !== 'string' || typeof channel !== 'string') return false;
-      return webhooks.cancelHeld(appId, channel, typeof userId === 'string' ? userId : undefined);
+      const shape = { appId: 'string', channel: 'string', userId: 'string?' } as const;
+      const { appId, channel, userId } = busFields(CANCEL_HELD, payload, shape);
+      return webhooks.cancelHeld(appId, channel, userId);
     });
     // A dead node's held removals and undelivered requests: one survivor takes each over.
     adapter.onNodeDown((nodeId) => {
@@ -243,6 +246,7 @@ export class Herald {
 
   async #start(): Promise<void> {
     this.#state = 'starting';
+    await this.#preflight?.();
     await this.#adapter.start();
     this.pusher.start();
     this.wamp.start();

@@ -15,12 +15,21 @@ export interface ChannelMessage {
   readonly text: string;
   /** A subscriber (socket id) that must not receive it. */
   readonly except?: string | undefined;
+  /**
+   * It came from another node over the bus: untrusted, so each handler checks `text` before use and
+   * throws `MalformedBusMessage` (see bus-payload.ts) when it cannot be delivered.
+   */
+  readonly remote?: boolean;
 }
 
 /** Called on each node that has interest in the message's channel, once per message. */
 export type MessageHandler = (message: ChannelMessage) => void;
 
-/** Answers one operation for this node; the value must be plain JSON. */
+/**
+ * Answers one operation for this node; the value must be plain JSON. The payload of another node's
+ * request is untrusted: a handler checks it (`busFields`) and throws `MalformedBusMessage` when it
+ * cannot be used, and the message is dropped.
+ */
 export type RequestHandler = (payload: unknown) => unknown | Promise<unknown>;
 
 export interface RequestResult<T> {

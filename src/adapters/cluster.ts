@@ -10,6 +10,7 @@ import type {
   RequestHandler,
   RequestResult,
 } from './adapter.js';
+import { MalformedBusMessage } from './bus-payload.js';
 
 /**
  * What a broker must offer the cluster layer: topics with publish and subscribe. Redis pub/sub and NATS
@@ -24,6 +25,11 @@ export interface BrokerTransport {
   /** Resolves once messages on `topic` are being received. Rejects when the broker refused. */
   subscribe(topic: string): Promise<void>;
   unsubscribe(topic: string): Promise<void>;
+  /**
+   * Optional: true when the broker knows that nobody subscribes to `topic` any more (the subscriber's
+   * connection closed), false when someone does, undefined when the broker cannot tell.
+   */
+  unsubscribed?(topic: string): Promise<boolean | undefined>;
   close(): Promise<void>;
 }
 
@@ -31,9 +37,12 @@ export interface ClusterOptions {
   logger: Logger;
   /** Topic prefix shared by the nodes of one cluster. @default "herald" */
   prefix?: string;
-  /** How often a node says it is alive. @default 2000 */
+  /** How often a node says it is alive. @default 1000 */
   heartbeatMs?: number;
-  /** A node silent this long is declared down and cleaned up after. @default 10000 */
+  /**
+   * A node silent this long is declared down and cleaned up after. One whose broker connection is gone
+   * (the broker says so twice, a heartbeat apart) is declared down sooner. @default 5000
+   */
   nodeTimeoutMs?: number;
   /** How long `request` waits for the other nodes. @default 2000 */
   requestTimeoutMs?: number;
@@ -84,15 +93,26 @@ export class ClusterAdapter implements Adapter {
   #cutOff = false;
   /** Channel messages published for other nodes while cut off: late if the broker queued them, else lost. */
   #sentWhileCutOff = 0;
+  /** Silent nodes the broker was asked about, and how many answers in a row said their connection is gone. */
+  readonly #suspects = new Map<NodeId, { probing: boolean; gone: number }>();
+  /** Deadlines of the broker's answers about silent nodes. */
+  readonly #probeTimers = new Set<NodeJS.Timeout>();
 
   constructor(transport: BrokerTransport, options: ClusterOptions) {
     this.#transport = transport;
     this.#logger = options.logger;
     this.#prefix = options.prefix ?? 'herald';
-    this.#heartbeatMs = options.heartbeatMs ?? 2000;
-    this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 10_000;
+    this.#heartbeatMs = options.heartbeatMs ?? 1000;
+    this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 5000;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 2000;
-    transport.onMessage((topic, payload) => this.#receive(topic, payload));
+    transport.onMessage((topic, payload) => {
+      try {
+        this.#receive(topic, payload);
+      } catch (err) {
+        // A bug here must not take the broker client's event loop (and the process) down with it.
+        this.#logger.error({ err, topic }, 'cluster message failed');
+      }
+    });
   }
 
   onMessage(handler: MessageHandler): void {
@@ -101,6 +121,26 @@ export class ClusterAdapter implements Adapter {
 
   #deliver(message: ChannelMessage): void {
     for (const deliver of this.#messageHandlers) deliver(message);
+  }
+
+  /** Another node's channel message: each handler checks it; one that refuses it does not stop the others. */
+  #deliverRemote(message: ChannelMessage, topic: string): void {
+    for (const deliver of this.#messageHandlers) {
+      try {
+        deliver(message);
+      } catch (err) {
+        this.#dropped(err, topic, { namespace: message.namespace });
+      }
+    }
+  }
+
+  /** Logs a message from the bus that could not be used: at warn when malformed, else as a failure. */
+  #dropped(err: unknown, topic: string, context: Record<string, unknown>): void {
+    if (err instanceof MalformedBusMessage) {
+      this.#logger.warn({ topic, ...context, reason: err.message }, 'malformed cluster message dropped');
+    } else {
+      this.#logger.error({ err, topic, ...context }, 'cluster message failed');
+    }
   }
 
   onNodeDown(handler: (nodeId: NodeId) => void): void {
@@ -130,6 +170,8 @@ export class ClusterAdapter implements Adapter {
     const wasRunning = this.#state === 'running';
     this.#state = 'closed';
     clearInterval(this.#heartbeat);
+    for (const timer of this.#probeTimers) clearTimeout(timer);
+    this.#probeTimers.clear();
     for (const pending of this.#pending.values()) pending.done(false);
     if (wasRunning) {
       // A broker that is down would hold the goodbye (and shutdown) forever; without it the others
@@ -261,12 +303,53 @@ export class ClusterAdapter implements Adapter {
       return;
     }
     for (const [node, seen] of this.#nodes) {
-      if (now - seen < this.#nodeTimeoutMs) continue;
-      this.#nodes.delete(node);
-      this.#forgetInRequests(node);
-      this.#logger.warn({ node }, 'node down: no heartbeat');
-      for (const handler of this.#nodeDown) handler(node);
+      if (now - seen >= this.#nodeTimeoutMs) this.#declareDown(node, 'no heartbeat');
+      else if (now - seen >= 1.5 * this.#heartbeatMs) this.#probe(node, seen);
     }
+  }
+
+  /**
+   * Asks the broker whether a node that missed a heartbeat still holds its subscription. A crashed
+   * process's connection is closed by its operating system, and the broker drops its subscriptions at
+   * once; a busy or paused process keeps them. Two answers in a row, a heartbeat apart, must say gone:
+   * a connection being re-established in between does not make a live node dead.
+   */
+  #probe(node: NodeId, seen: number): void {
+    const ask = this.#transport.unsubscribed?.bind(this.#transport);
+    if (!ask) return;
+    const suspect = this.#suspects.get(node) ?? { probing: false, gone: 0 };
+    if (suspect.probing) return;
+    suspect.probing = true;
+    this.#suspects.set(node, suspect);
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.#heartbeatMs);
+      this.#probeTimers.add(timer);
+    });
+    Promise.race([ask(this.#nodeTopic(node)), unanswered])
+      .catch((err: unknown) => {
+        this.#logger.debug({ err, node }, 'broker not asked about a silent node');
+        return undefined;
+      })
+      .then((gone) => {
+        clearTimeout(timer);
+        this.#probeTimers.delete(timer!);
+        suspect.probing = false;
+        // Heard from meanwhile, or already dealt with: the answer is stale.
+        if (this.#state !== 'running' || this.#nodes.get(node) !== seen) return;
+        suspect.gone = gone === true ? suspect.gone + 1 : 0;
+        if (suspect.gone >= 2) this.#declareDown(node, 'connection gone');
+      });
+  }
+
+  #declareDown(node: NodeId, reason: string): void {
+    const seen = this.#nodes.get(node);
+    if (seen === undefined) return;
+    this.#nodes.delete(node);
+    this.#suspects.delete(node);
+    this.#forgetInRequests(node);
+    this.#logger.warn({ node, silentMs: Date.now() - seen }, `node down: ${reason}`);
+    for (const handler of this.#nodeDown) handler(node);
   }
 
   #receive(topic: string, payload: string): void {
@@ -274,16 +357,20 @@ export class ClusterAdapter implements Adapter {
     try {
       message = parseBusMessage(payload);
     } catch (err) {
-      this.#logger.warn({ topic, err: (err as Error).message }, 'malformed cluster message dropped');
+      this.#logger.warn({ topic, reason: (err as Error).message }, 'malformed cluster message dropped');
       return;
     }
     if (message.n === this.nodeId) {
       if (message.t === 'hb') this.#heardSelf();
       return; // our own publish, already delivered locally
     }
-    if (message.t !== 'bye') {
-      const known = this.#nodes.has(message.n);
+    const known = this.#nodes.has(message.n);
+    // Nodes announce themselves with a heartbeat (at start, then every heartbeatMs): other messages
+    // only refresh a node already known, so a stray message does not make up a peer to wait for.
+    if (message.t === 'hb' || (known && message.t !== 'bye')) {
       this.#nodes.set(message.n, Date.now());
+      const suspect = this.#suspects.get(message.n);
+      if (suspect) suspect.gone = 0;
       if (!known) this.#logger.info({ node: message.n }, 'node up');
       // A newcomer learns of this node at once instead of at its next heartbeat.
       if (!known && message.t === 'hb') {
@@ -294,23 +381,36 @@ export class ClusterAdapter implements Adapter {
     }
     switch (message.t) {
       case 'msg':
-        this.#deliver({ namespace: message.ns, channel: message.ch, text: message.d, except: message.x });
+        // Interest routing is by topic: a message whose topic is not its channel's is not one of ours.
+        if (topic !== this.#channelTopic(message.ns, message.ch)) {
+          this.#logger.warn(
+            { topic, reason: 'a channel message on another topic' },
+            'malformed cluster message dropped',
+          );
+          return;
+        }
+        this.#deliverRemote(
+          { namespace: message.ns, channel: message.ch, text: message.d, except: message.x, remote: true },
+          topic,
+        );
         return;
       case 'hb':
         return;
       case 'bye':
         this.#nodes.delete(message.n);
+        this.#suspects.delete(message.n);
         this.#forgetInRequests(message.n);
-        if (typeof message.h === 'number' && Number.isFinite(message.h) && message.h > 0) {
+        // Only a node that was part of the cluster has entries to hand over.
+        if (known && typeof message.h === 'number' && Number.isFinite(message.h) && message.h > 0) {
           this.#takeOver(message.n, Math.min(message.h, MAX_HANDOVER_MS));
         }
         return;
       case 'req':
-        this.#answer(message);
+        this.#answer(message, topic);
         return;
       case 'cast':
         this.#run(message.op, message.p).catch((err) =>
-          this.#logger.error({ err, op: message.op }, 'broadcast failed'),
+          this.#dropped(err, topic, { op: message.op, node: message.n }),
         );
         return;
       case 'res': {
@@ -343,13 +443,16 @@ export class ClusterAdapter implements Adapter {
 
   async #run(op: string, payload: unknown): Promise<unknown> {
     const handler = this.#handlers.get(op);
-    if (!handler) throw new Error(`no handler for ${op}`);
+    if (!handler) throw new MalformedBusMessage(`no operation "${op}" on this node`);
     return handler(payload);
   }
 
-  #answer(message: Extract<BusMessage, { t: 'req' }>): void {
+  #answer(message: Extract<BusMessage, { t: 'req' }>, topic: string): void {
     this.#run(message.op, message.p)
-      .then((r) => this.#send(this.#nodeTopic(message.n), { t: 'res', n: this.nodeId, id: message.id, r }))
+      .then(
+        (r) => this.#send(this.#nodeTopic(message.n), { t: 'res', n: this.nodeId, id: message.id, r }),
+        (err: unknown) => this.#dropped(err, topic, { op: message.op, node: message.n }),
+      )
       .catch((err) => this.#logger.error({ err, op: message.op }, 'cluster request not answered'));
   }
 
@@ -391,24 +494,29 @@ export class ClusterAdapter implements Adapter {
 const MAX_HANDOVER_MS = 60_000;
 
 const TYPES = new Set(['msg', 'hb', 'bye', 'req', 'cast', 'res']);
+/** Node and request ids are UUIDs; anything much longer is not one of ours. */
+const MAX_ID_LENGTH = 128;
 
 /** Only plain JSON of the expected shape crosses the bus; anything else is refused. */
 export function parseBusMessage(payload: string): BusMessage {
-  const m = JSON.parse(payload) as Record<string, unknown>;
-  if (m === null || typeof m !== 'object' || !TYPES.has(m.t as string) || typeof m.n !== 'string') {
-    throw new Error('not a cluster message');
-  }
-  const str = (k: string) => typeof m[k] === 'string';
+  const m = JSON.parse(payload) as unknown;
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new Error('not a cluster message');
+  const f = m as Record<string, unknown>;
+  const id = (k: string) => typeof f[k] === 'string' && f[k] !== '' && f[k].length <= MAX_ID_LENGTH;
+  if (!TYPES.has(f.t as string) || !id('n')) throw new Error('not a cluster message');
+  const str = (k: string) => typeof f[k] === 'string';
   const ok =
-    m.t === 'msg'
-      ? str('ns') && str('ch') && str('d') && (m.x === undefined || str('x'))
-      : m.t === 'req'
-        ? str('id') && str('op')
-        : m.t === 'cast'
+    f.t === 'msg'
+      ? str('ns') && str('ch') && str('d') && (f.x === undefined || str('x'))
+      : f.t === 'req'
+        ? id('id') && str('op')
+        : f.t === 'cast'
           ? str('op')
-          : m.t === 'res'
-            ? str('id')
-            : true;
-  if (!ok) throw new Error(`malformed ${String(m.t)} message`);
-  return m as unknown as BusMessage;
+          : f.t === 'res'
+            ? id('id')
+            : f.t === 'bye'
+              ? f.h === undefined || typeof f.h === 'number'
+              : true;
+  if (!ok) throw new Error(`malformed ${String(f.t)} message`);
+  return f as unknown as BusMessage;
 }

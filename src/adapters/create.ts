@@ -17,6 +17,7 @@ import type { Adapter } from './adapter.js';
 import { ClusterAdapter } from './cluster.js';
 import { MemoryAdapter } from './memory.js';
 import { NatsTransport } from './nats.js';
+import { checkNats, checkRedis } from './preflight.js';
 import { RedisTransport } from './redis.js';
 
 export interface ClusterParts {
@@ -27,6 +28,8 @@ export interface ClusterParts {
   cache?: LastEventStore;
   /** Each node's webhook debts, for survivors to take over; absent for a single node. */
   outbox?: WebhookOutbox;
+  /** Checks, before the node starts, that the broker offers what these parts need. */
+  preflight?: () => Promise<void>;
 }
 
 /** The adapter and shared stores the configured driver implies. */
@@ -54,6 +57,7 @@ export function createClusterParts(config: Config['adapter'], logger: Logger): C
         occupancy: new RedisOccupancyStore(config.url!, adapter.nodeId, config.prefix),
         cache: new RedisLastEventStore(config.url!, config.prefix),
         outbox: new RedisWebhookOutbox(config.url!, adapter.nodeId, config.prefix, log),
+        preflight: () => checkRedis(config.url!, config.prefix),
       };
     }
     case 'nats': {
@@ -64,6 +68,7 @@ export function createClusterParts(config: Config['adapter'], logger: Logger): C
         occupancy: new NatsOccupancyStore(config.url!, adapter.nodeId, config.prefix, log),
         cache: new NatsLastEventStore(config.url!, config.prefix, log),
         outbox: new NatsWebhookOutbox(config.url!, adapter.nodeId, config.prefix, log),
+        preflight: () => checkNats(config.url!),
       };
     }
   }

@@ -2,6 +2,7 @@ import {
   type ConnectionOptions,
   connect,
   DebugEvents,
+  ErrorCode,
   Events,
   type NatsConnection,
   StringCodec,
@@ -11,6 +12,9 @@ import type { Logger } from 'pino';
 import type { BrokerTransport } from './cluster.js';
 
 const codec = StringCodec();
+const EMPTY = new Uint8Array(0);
+/** A subscriber that does not answer a probe within this is paused or busy, not gone. */
+const PROBE_TIMEOUT_MS = 500;
 
 /** How long `close` waits for buffered messages (the goodbye) to reach the server. */
 const CLOSE_FLUSH_MS = 1000;
@@ -68,6 +72,11 @@ export class NatsTransport implements BrokerTransport {
             this.#logger.warn({ err: err.message, topic }, 'nats subscription error');
             return;
           }
+          // A probe (see `unsubscribed`): answered, never a bus message.
+          if (msg.reply && msg.data.length === 0) {
+            msg.respond();
+            return;
+          }
           this.#handler(msg.subject, codec.decode(msg.data));
         },
       });
@@ -82,6 +91,22 @@ export class NatsTransport implements BrokerTransport {
     if (!subscription) return;
     this.#subscriptions.delete(topic);
     subscription.unsubscribe();
+  }
+
+  /**
+   * A request to the topic with no payload: the server answers "no responders" at once when nobody
+   * subscribes to it; a subscriber answers (or, paused, lets it time out: still subscribed).
+   */
+  async unsubscribed(topic: string): Promise<boolean | undefined> {
+    try {
+      await this.#connection().request(topic, EMPTY, { timeout: PROBE_TIMEOUT_MS });
+      return false;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === ErrorCode.NoResponders) return true;
+      if (code === ErrorCode.Timeout) return false;
+      throw err;
+    }
   }
 
   /** Idempotent: sends what is buffered (waiting at most a second when cut off), then disconnects. */

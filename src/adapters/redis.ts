@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'ioredis';
+import { Cluster, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { createRedis, type RedisClient } from '../core/redis-client.js';
 import type { BrokerTransport } from './cluster.js';
@@ -48,6 +48,16 @@ export class RedisTransport implements BrokerTransport {
 
   async unsubscribe(topic: string): Promise<void> {
     await this.#sub.unsubscribe(topic);
+  }
+
+  /**
+   * PUBSUB NUMSUB counts the subscribers of a topic on the server. A Redis Cluster counts only those of
+   * the node asked, so there the answer is unknown.
+   */
+  async unsubscribed(topic: string): Promise<boolean | undefined> {
+    if (this.#pub instanceof Cluster) return undefined;
+    const [, count] = (await this.#pub.pubsub('NUMSUB', topic)) as [string, number];
+    return Number(count) === 0;
   }
 
   async close(): Promise<void> {

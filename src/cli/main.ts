@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { BrokerUnusableError } from '../adapters/preflight.js';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { signRequest } from '../protocol/pusher/auth.js';
@@ -128,6 +129,8 @@ async function start(config: Readonly<Config>): Promise<number> {
     await herald.start();
   } catch (err) {
     herald.logger.fatal({ err }, 'could not start');
+    // What the operator must change is said where a human reads it, not only in the JSON log.
+    if (err instanceof BrokerUnusableError) process.stderr.write(`herald: ${err.message}\n`);
     return 1;
   }
   if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);

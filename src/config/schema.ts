@@ -391,10 +391,14 @@ export const configSchema = z
         url: z.string().optional(),
         /** Prefix of the broker topics and keys; nodes sharing it form one cluster. @default "herald" */
         prefix: z.string().min(1).default('herald'),
-        /** How often a node tells the others it is alive. @default 2000 */
-        heartbeatMs: positiveInt().default(2000),
-        /** A node silent this long is declared dead; its presence entries are removed. @default 10000 */
-        nodeTimeoutMs: positiveInt().default(10_000),
+        /** How often a node tells the others it is alive. @default 1000 */
+        heartbeatMs: positiveInt().default(1000),
+        /**
+         * A node silent this long is declared dead; its presence entries are removed. A node whose broker
+         * connection is gone (a crashed process) is declared dead after about three heartbeats instead.
+         * @default 5000
+         */
+        nodeTimeoutMs: positiveInt().default(5000),
         /** How long a question to the other nodes (counts, lists) waits for answers. @default 2000 */
         requestTimeoutMs: positiveInt().default(2000),
       })

@@ -191,8 +191,10 @@ export function adapterContract(harness: AdapterHarness): void {
       assert.deepEqual(inB.texts('room').sort(), ['one', 'two']);
       assert.deepEqual(inD.texts('room'), [], 'a node without interest gets nothing');
       const atB = inB.messages.find((m) => m.text === 'one')!;
-      assert.deepEqual(atB, { namespace: 'ns', channel: 'room', text: 'one', except: '7.7' });
+      // What came over the bus says so: the protocols check it before their clients get it.
+      assert.deepEqual(atB, { namespace: 'ns', channel: 'room', text: 'one', except: '7.7', remote: true });
       assert.equal(inA.messages.find((m) => m.text === 'two')!.except, undefined);
+      assert.equal(inA.messages.find((m) => m.text === 'one')!.remote, undefined, 'its own publish is local');
     });
 
     test('a node that removed its interest gets nothing more; namespaces do not mix', multi, async () => {

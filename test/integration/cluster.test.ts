@@ -263,7 +263,8 @@ interface ClusterOptions {
   driver: Driver;
   url: string;
   prefix: string;
-  timings: Timings;
+  /** The adapter's timings; Herald's defaults when absent. */
+  timings?: Timings;
   webhookUrl?: string;
   webhookEvents?: string[];
   vacateDelayMs?: number;
@@ -291,10 +292,14 @@ function nodeEnv(options: Omit<ClusterOptions, 'driver' | 'url' | 'count'>): Rec
     HERALD_LOG_LEVEL: 'info',
     HERALD_APPS: JSON.stringify([app]),
     HERALD_ADAPTER_PREFIX: prefix,
-    HERALD_ADAPTER_HEARTBEAT_MS: String(timings.heartbeatMs),
-    HERALD_ADAPTER_NODE_TIMEOUT_MS: String(timings.nodeTimeoutMs),
-    HERALD_ADAPTER_REQUEST_TIMEOUT_MS: String(timings.requestTimeoutMs),
-    HERALD_WEBHOOKS_VACATE_DELAY_MS: String(options.vacateDelayMs ?? 0),
+    ...(timings
+      ? {
+          HERALD_ADAPTER_HEARTBEAT_MS: String(timings.heartbeatMs),
+          HERALD_ADAPTER_NODE_TIMEOUT_MS: String(timings.nodeTimeoutMs),
+          HERALD_ADAPTER_REQUEST_TIMEOUT_MS: String(timings.requestTimeoutMs),
+          HERALD_WEBHOOKS_VACATE_DELAY_MS: String(options.vacateDelayMs ?? 0),
+        }
+      : {}),
     HERALD_WAMP_REALMS: JSON.stringify([{ name: 'realm1', roles: WAMP_TRUSTED_ROLES }]),
   };
 }
@@ -1326,6 +1331,110 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
       }
     });
 
+    /** Herald's promise with its default timings: a dead node's members are gone within this. */
+    const DEFAULT_CLEANUP_BOUND_MS = 10_000;
+
+    test('default timings: a SIGKILLed node’s members are removed, announced and webhooked within 10 s', async () => {
+      const prefix = uniquePrefix(`cluster-detect-${driver}`);
+      const webhooks = await WebhookReceiver.start();
+      let nodes: Node[] = [];
+      try {
+        nodes = await startCluster({ driver, url: sharedUrl, prefix, webhookUrl: webhooks.url });
+        const [n1, n2, n3] = nodes as [Node, Node, Node];
+        const channel = 'presence-detect';
+        const alice = await subscribed(n1.client('alice'), channel, 'alice@node1');
+        const bob = await subscribed(n2.client('bob'), channel, 'bob@node2');
+        await subscribed(n3.client('carol'), channel, 'carol@node3');
+        await alice.next('pusher:member_added', (m: { id: string }) => m.id === 'carol');
+        await bob.next('pusher:member_added', (m: { id: string }) => m.id === 'carol');
+
+        const killedAt = Date.now();
+        await n3.stop('SIGKILL');
+        const gone = (w: Watch) =>
+          within(
+            w.next('pusher:member_removed', (m: { id: string }) => m.id === 'carol'),
+            DEFAULT_CLEANUP_BOUND_MS,
+            `${w.name}: member_removed of carol`,
+          );
+        await Promise.all([gone(alice), gone(bob)]);
+        const announced = Date.now() - killedAt;
+        await within(
+          webhooks.event((e) => e.name === 'member_removed' && e.user_id === 'carol'),
+          DEFAULT_CLEANUP_BOUND_MS - announced,
+          'the member_removed webhook',
+        );
+        const webhooked = Date.now() - killedAt;
+        console.log(`# ${driver}: member_removed after ${announced} ms, webhook after ${webhooked} ms`);
+        for (const n of [n1, n2]) {
+          const down = await n.log((r) => r.msg.startsWith('node down'), 'to declare node3 down');
+          assert.equal(down.msg, 'node down: connection gone', `${n.name} heard it from the broker`);
+          const users = await n.get<{ users: { id: string }[] }>(`/channels/${channel}/users`);
+          assert.deepEqual(users.users.map((u) => u.id).sort(), ['alice', 'bob'], n.name);
+        }
+        for (const w of [alice, bob]) assert.deepEqual(presenceIds(w), ['alice', 'bob'], w.name);
+      } finally {
+        try {
+          await stopAll(nodes);
+        } finally {
+          await webhooks.close();
+          await cleanup(driver, prefix);
+        }
+      }
+    });
+
+    test('default timings: a node paused for 2 s is not declared dead', async () => {
+      const prefix = uniquePrefix(`cluster-pause-${driver}`);
+      const webhooks = await WebhookReceiver.start();
+      let nodes: Node[] = [];
+      try {
+        nodes = await startCluster({ driver, url: sharedUrl, prefix, webhookUrl: webhooks.url });
+        const [n1, n2, n3] = nodes as [Node, Node, Node];
+        const channel = 'presence-pause';
+        const alice = await subscribed(n1.client('alice'), channel, 'alice@node1');
+        const bob = await subscribed(n2.client('bob'), channel, 'bob@node2');
+        const carol = await subscribed(n3.client('carol'), channel, 'carol@node3');
+        await alice.next('pusher:member_added', (m: { id: string }) => m.id === 'carol');
+        await bob.next('pusher:member_added', (m: { id: string }) => m.id === 'carol');
+        const mark = [n1.logs.length, n2.logs.length];
+
+        // The scenario: node3's process does nothing for 2 s (a long GC pause, a stalled host).
+        n3.child.kill('SIGSTOP');
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 2_000));
+        } finally {
+          n3.child.kill('SIGCONT');
+        }
+        // Node3 is heard again: it publishes, and every member on every node receives it.
+        await barrier([n3, n1, n2], channel, [alice, bob, carol]);
+        // Heard again, node3 can no longer be expired for the pause: whatever the survivors decided is logged.
+        for (const [i, n] of [n1, n2].entries()) {
+          const since = mark[i]!;
+          const down = n.logs.slice(since).filter((r) => r.msg.startsWith('node down'));
+          assert.deepEqual(down, [], `${n.name} declared a paused node dead`);
+        }
+        for (const w of [alice, bob, carol]) {
+          assert.deepEqual(w.members('pusher:member_removed'), [], w.name);
+          assert.deepEqual(presenceIds(w), ['alice', 'bob', 'carol'], w.name);
+        }
+        for (const n of nodes) {
+          const users = await n.get<{ users: { id: string }[] }>(`/channels/${channel}/users`);
+          assert.deepEqual(users.users.map((u) => u.id).sort(), ['alice', 'bob', 'carol'], n.name);
+        }
+        assert.deepEqual(
+          webhooks.events.filter((e) => e.name === 'member_removed'),
+          [],
+          'no member_removed webhook',
+        );
+      } finally {
+        try {
+          await stopAll(nodes);
+        } finally {
+          await webhooks.close();
+          await cleanup(driver, prefix);
+        }
+      }
+    });
+
     test('webhooks exactly once over 1,000 presence joins and leaves on random nodes', () =>
       withWebhookCluster(
         driver,
@@ -1740,7 +1849,7 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
         for (const w of [alice, bob, carol]) assert.deepEqual(w.members('pusher:member_removed'), [], w.name);
         for (const n of nodes) {
           assert.deepEqual(
-            n.logs.filter((r) => r.msg === 'node down: no heartbeat'),
+            n.logs.filter((r) => r.msg.startsWith('node down')),
             [],
             `${n.name} took a live node for dead`,
           );
@@ -1804,11 +1913,7 @@ function clusterSuite(driver: Driver, sharedUrl: string, skip: string | false): 
         const [victim, survivor] = [...workers.keys()] as [number, number];
         const mark = node.logs.length;
         process.kill(victim, 'SIGKILL');
-        await node.log(
-          (r) => r.msg === 'node down: no heartbeat' && r.pid === survivor,
-          'the survivor',
-          mark,
-        );
+        await node.log((r) => r.msg.startsWith('node down') && r.pid === survivor, 'the survivor', mark);
         const gone = members.filter((m) => m.gone);
         const left = members.filter((m) => !m.gone);
         assert.ok(gone.length > 0 && left.length > 0, `both workers had clients (${gone.length} cut off)`);

@@ -35,8 +35,8 @@ describe('parseConfig', () => {
     assert.deepEqual(config.adapter, {
       driver: 'memory',
       prefix: 'herald',
-      heartbeatMs: 2000,
-      nodeTimeoutMs: 10_000,
+      heartbeatMs: 1000,
+      nodeTimeoutMs: 5000,
       requestTimeoutMs: 2000,
     });
     assert.equal(config.apps.length, 1);

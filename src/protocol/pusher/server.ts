@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ChannelMessage } from '../../adapters/adapter.js';
+import { busFields, MalformedBusMessage } from '../../adapters/bus-payload.js';
 import type { App } from '../../core/apps/app.js';
 import { channelKind } from '../../core/channels/names.js';
 import { ChannelRegistry } from '../../core/channels/registry.js';
@@ -7,6 +8,7 @@ import type { Connection, UpgradeRequest } from '../../core/connection.js';
 import { Frame } from '../../core/frame.js';
 import { checkOrigin } from '../../core/origin.js';
 import type { PresenceMember } from '../../core/presence/store.js';
+import { checkBusFrame } from './bus-frame.js';
 import { checkClientEvent } from './client-events.js';
 import { CloseCode, ErrorCode } from './close-codes.js';
 import {
@@ -78,27 +80,32 @@ export class PusherServer implements SocketOwner, PusherContext {
     adapter.onMessage((message) => this.#deliver(message));
     // What other nodes ask of this one (cluster-wide counts, lists and user termination).
     adapter.handle('pusher.subscriptions', (p) => {
-      const { appId, channel } = p as { appId: string; channel: string };
+      const { appId, channel } = busFields('pusher.subscriptions', p, { appId: 'string', channel: 'string' });
       return this.#apps.get(appId)?.registry.count(channel) ?? 0;
     });
     adapter.handle('pusher.channels', (p) => {
-      const registry = this.#apps.get((p as { appId: string }).appId)?.registry;
+      const registry = this.#apps.get(busFields('pusher.channels', p, { appId: 'string' }).appId)?.registry;
       return registry ? [...registry.channels()] : [];
     });
     adapter.handle(
       'pusher.connections',
-      (p) => this.#apps.get((p as { appId: string }).appId)?.sockets.size ?? 0,
+      (p) => this.#apps.get(busFields('pusher.connections', p, { appId: 'string' }).appId)?.sockets.size ?? 0,
     );
     adapter.handle('pusher.terminate', (p) => {
-      const { appId, userId } = p as { appId: string; userId: string };
+      const { appId, userId } = busFields('pusher.terminate', p, { appId: 'string', userId: 'string' });
       const state = this.#apps.get(appId);
       return state ? this.#users.terminate(state.app, userId) : 0;
     });
     adapter.handle(WATCHLIST_OP, (p) => {
-      const { appId, userId, name } = (p ?? {}) as Record<string, unknown>;
-      const state = typeof appId === 'string' ? this.#apps.get(appId) : undefined;
-      if (!state || typeof userId !== 'string' || (name !== 'online' && name !== 'offline')) return;
-      this.#users.tellWatchers(state.app, userId, name);
+      const { appId, userId, name } = busFields(WATCHLIST_OP, p, {
+        appId: 'string',
+        userId: 'string',
+        name: 'string',
+      });
+      const state = this.#apps.get(appId);
+      if (name !== 'online' && name !== 'offline')
+        throw new MalformedBusMessage(`${WATCHLIST_OP}: no event "${name}"`);
+      if (state) this.#users.tellWatchers(state.app, userId, name);
     });
     adapter.onNodeDown((nodeId) => {
       this.#nodeDown(nodeId).catch((err) =>
@@ -376,6 +383,7 @@ export class PusherServer implements SocketOwner, PusherContext {
 
   #deliver(message: ChannelMessage): void {
     const state = this.#byNamespace.get(message.namespace);
+    if (state && message.remote) checkBusFrame(message.text, message.channel);
     state?.registry.deliver(message.channel, new Frame(message.text), message.except);
   }
 

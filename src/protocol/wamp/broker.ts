@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Authorizer } from './authorizer.js';
+import { parseWirePublication, type WirePublication } from './bus-messages.js';
 import { WampError, WampUri } from './errors.js';
 import { randomId, uriId } from './ids.js';
 import { getOrCreate } from './maps.js';
@@ -109,18 +110,6 @@ export interface BrokerContext {
    * names `wamp.` itself (`privileged.ts`).
    */
   readonly restricted?: ReadonlyMap<string, (payload: Payload | undefined) => Payload | undefined>;
-}
-
-/** A publication as it crosses the cluster: JSON, the payload as its JSON text. */
-interface WirePublication {
-  t: string;
-  p: number;
-  d: Dict;
-  o: PublishOptions;
-  /** The session that must not receive it (the publisher, unless `exclude_me: false`). */
-  s?: number;
-  a?: string;
-  k?: string;
 }
 
 /** Parses and checks PUBLISH.Options; wrong types throw `wamp.error.invalid_argument`. */
@@ -289,7 +278,7 @@ export class MemoryBroker implements Broker {
   /** A publication from the cluster's bus (this node's own included): to the subscribers here. */
   receive(text: string): void {
     if (text === this.#sending) return;
-    const w = JSON.parse(text) as WirePublication;
+    const w = parseWirePublication(text);
     const payload = w.a === undefined ? undefined : Payload.raw(jsonSerializer, w.a, w.k);
     this.#deliver(w.t, w.p, w.d, w.o, w.s, payload);
   }

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import type { Adapter } from '../../adapters/adapter.js';
+import { busFields, MalformedBusMessage } from '../../adapters/bus-payload.js';
 import type { Config } from '../../config/schema.js';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
 import { checkOrigin } from '../../core/origin.js';
 import { Authenticator, type Principal } from './auth.js';
-import { type NodeRegistration, nodeRegistration, type RealmRpc, type RpcMessage } from './cluster-dealer.js';
+import { type NodeMessage, parseNodeMessage } from './bus-messages.js';
+import { type NodeRegistration, nodeRegistration, type RealmRpc } from './cluster-dealer.js';
 import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { freshId } from './ids.js';
@@ -15,14 +17,6 @@ import { isDict } from './payload.js';
 import { Realm, type RealmBus, type RealmOptions, type RealmStats } from './realm.js';
 import { type SessionHost, WampSession } from './session.js';
 import { isMatchPolicy, isValidUri } from './uri.js';
-
-/** A message between the dealers of a realm on two nodes. */
-interface NodeMessage {
-  /** The sending node. */
-  n: string;
-  r: string;
-  m: RpcMessage;
-}
 
 export type WampConfig = Config['wamp'];
 
@@ -120,19 +114,32 @@ export class WampRouter implements SessionHost {
     }
     // What the other nodes ask: this node's sessions of a realm, its part of a meta procedure.
     adapter?.handle(SESSIONS_OP, (p): SessionInfo[] => {
-      const realm = this.#realms.get(String((p as { realm?: unknown } | null)?.realm));
+      const realm = this.#realms.get(busFields(SESSIONS_OP, p, { realm: 'string' }).realm);
       return realm ? localSessions(realm.sessions) : [];
     });
     adapter?.handle(META_OP, (p): unknown => {
-      const { realm, node, procedure, args, kwargs } = (p ?? {}) as Record<string, unknown>;
-      const meta = this.#realms.get(String(realm))?.meta;
-      if (!meta || node === adapter.nodeId || !Array.isArray(args) || !isDict(kwargs)) return null;
-      return meta.answer(String(procedure), args, kwargs);
+      const shape = {
+        realm: 'string',
+        node: 'string',
+        procedure: 'string',
+        args: 'array',
+        kwargs: 'dict',
+      } as const;
+      const { realm, node, procedure, args, kwargs } = busFields(META_OP, p, shape);
+      const meta = this.#realms.get(realm)?.meta;
+      if (!meta || node === adapter.nodeId) return null;
+      return meta.answer(procedure, args, kwargs);
     });
     adapter?.handle(LOOKUP_OP, (p): NodeRegistration | null => {
-      const { realm, procedure, match } = (p ?? {}) as Record<string, unknown>;
-      const dealer = this.#realms.get(String(realm))?.dealer;
-      if (typeof procedure !== 'string' || !dealer) return null;
+      const { realm, procedure, match } = busFields(LOOKUP_OP, p, {
+        realm: 'string',
+        procedure: 'string',
+        match: 'unknown',
+      });
+      if (match !== undefined && !isMatchPolicy(match))
+        throw new MalformedBusMessage(`${LOOKUP_OP}: no match policy "${String(match)}"`);
+      const dealer = this.#realms.get(realm)?.dealer;
+      if (!dealer) return null;
       const found = isMatchPolicy(match) ? dealer.lookup(procedure, match) : dealer.best(procedure);
       return found ? nodeRegistration(adapter.nodeId, found) : null;
     });
@@ -191,14 +198,9 @@ export class WampRouter implements SessionHost {
     };
   }
 
-  /** A message of a realm's dealer on another node for the dealer here. */
+  /** A message of a realm's dealer on another node for the dealer here; checked (it may be forged). */
   #fromNode(text: string): void {
-    let message: NodeMessage;
-    try {
-      message = JSON.parse(text) as NodeMessage;
-    } catch (err) {
-      return this.logger.error({ err }, 'unreadable WAMP call message from the cluster');
-    }
+    const message = parseNodeMessage(text);
     this.#realms.get(message.r)?.fromNode(message.n, message.m);
   }
 
