@@ -89,6 +89,12 @@ export class ClusterAdapter implements Adapter {
   #state: 'new' | 'running' | 'closed' = 'new';
   /** When this node's own heartbeat last came back through the broker. */
   #selfSeen = 0;
+  /**
+   * When this node's own heartbeats came back after a gap (its broker link was down or being
+   * re-established, a failover for one). The broker's word on a node last heard from before then is
+   * not taken: that node may simply not have re-subscribed yet.
+   */
+  #linkBackAt = 0;
   /** This node's heartbeats stopped coming back for a node timeout: it, not its peers, is cut off. */
   #cutOff = false;
   /** Channel messages published for other nodes while cut off: late if the broker queued them, else lost. */
@@ -302,9 +308,14 @@ export class ClusterAdapter implements Adapter {
       }
       return;
     }
+    // The broker is asked about silent nodes only while this node's own link is sound (its last
+    // heartbeat came back) and about nodes heard from since that link was last re-established.
+    const linkSound = silent < 1.5 * this.#heartbeatMs;
     for (const [node, seen] of this.#nodes) {
       if (now - seen >= this.#nodeTimeoutMs) this.#declareDown(node, 'no heartbeat');
-      else if (now - seen >= 1.5 * this.#heartbeatMs) this.#probe(node, seen);
+      else if (linkSound && seen >= this.#linkBackAt && now - seen >= 1.5 * this.#heartbeatMs) {
+        this.#probe(node, seen);
+      }
     }
   }
 
@@ -427,6 +438,7 @@ export class ClusterAdapter implements Adapter {
     const now = Date.now();
     const silent = now - this.#selfSeen;
     this.#selfSeen = now;
+    if (silent >= 1.5 * this.#heartbeatMs) this.#linkBackAt = now;
     if (silent < this.#nodeTimeoutMs / 2) return;
     // The others' heartbeats were lost with ours: each gets a full timeout to be heard again.
     for (const node of this.#nodes.keys()) this.#nodes.set(node, now);

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { BrokerUnusableError } from '../adapters/preflight.js';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -153,7 +153,7 @@ async function start(config: Readonly<Config>): Promise<number> {
     herald
       .stop()
       .then(async () => {
-        if (alone && config.pidFile) await unlink(config.pidFile).catch(() => {});
+        if (alone && config.pidFile) await removePidFile(config.pidFile, herald.logger);
         resolve(0);
       })
       .catch((err) => {
@@ -177,8 +177,18 @@ async function supervise(config: Readonly<Config>): Promise<number> {
     );
     printConnectHint(config, port);
   });
-  if (config.pidFile) await unlink(config.pidFile).catch(() => {});
+  if (config.pidFile) await removePidFile(config.pidFile, logger);
   return code;
+}
+
+/** The pid file goes at exit; one already gone (removed by hand) is fine, anything else is said. */
+async function removePidFile(file: string, logger: Logger): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (err) {
+    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    logger[gone ? 'debug' : 'warn']({ err, file }, 'pid file not removed');
+  }
 }
 
 function printConnectHint(config: Readonly<Config>, port: number): void {
