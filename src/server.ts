@@ -37,6 +37,8 @@ export interface HeraldDeps {
   now?: () => number;
   /** Socket id generator; tests pin it to check subscription signature vectors. */
   socketIds?: () => string;
+  /** Resident memory in bytes, weighed against `maxMemoryMB`. @default process.memoryUsage.rss */
+  rss?: () => number;
   /** Receives channel events and delivers the apps' webhooks. @default one built from `config.webhooks` */
   webhooks?: Webhooks;
 }
@@ -76,6 +78,7 @@ export class Herald {
     this.logger = deps.logger ?? pino({ level: config.logLevel });
     this.memory = new MemoryCeiling({
       maxBytes: config.maxMemoryMB === null ? null : config.maxMemoryMB * 1024 * 1024,
+      ...(deps.rss ? { rss: deps.rss } : {}),
       onChange: (over, rssBytes) => {
         const rssMB = Math.round(rssBytes / 1024 / 1024);
         if (over) this.logger.warn({ rssMB }, 'over maxMemoryMB: refusing new connections and subscriptions');
@@ -108,6 +111,8 @@ export class Herald {
       pongTimeoutSeconds: config.pongTimeoutSeconds,
       maxMessageBytes: config.maxMessageBytes,
       now,
+      limitRefusals: this.limitRefusals,
+      memory: this.memory,
       ...(deps.socketIds ? { socketIds: deps.socketIds } : {}),
     });
 
