@@ -1,5 +1,5 @@
 import type { App } from '../../core/apps/app.js';
-import { channelKind } from '../../core/channels/names.js';
+import { channelKind, channelNameProblem } from '../../core/channels/names.js';
 import { Frame } from '../../core/frame.js';
 import type { JoinResult, PresenceMember } from '../../core/presence/store.js';
 import { encodeChannelEvent, encodeInternal, encodeObjectEvent, objectData } from './codec.js';
@@ -70,8 +70,12 @@ export class Subscriptions {
     const app = socket.app;
     if (socket.state !== 'open' || !app) return;
     const channel = objectData(data)?.channel;
-    if (typeof channel !== 'string' || socket.channels.has(channel))
-      return this.#subscribe(socket, app, data);
+    // Malformed requests and held channels get their usual answer; only a new channel takes a slot.
+    const asIs =
+      typeof channel !== 'string' ||
+      socket.channels.has(channel) ||
+      channelNameProblem(channel, app.maxChannelNameLength) !== undefined;
+    if (asIs) return this.#subscribe(socket, app, data);
     const held = socket.channels.size + socket.subscribing;
     const refused = admission(app, channel, held, this.#ctx.options.memory?.over === true);
     if (refused) return this.#refuse(socket, refused);
