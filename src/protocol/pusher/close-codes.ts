@@ -29,10 +29,20 @@ export const CloseCode = {
   CLOSED_AFTER_INACTIVITY: 4202,
 } as const;
 
-/** Codes of `pusher:error` frames that leave the connection open. */
+/** Codes of `pusher:error` frames that leave the connection open (4300–4399, see above). */
 export const ErrorCode = {
   CLIENT_EVENT_RATE_LIMIT: 4301,
   WATCHLIST_LIMIT: 4302,
+  /**
+   * The connection is subscribed to the app's `maxSubscriptionsPerConnection` channels: this one was
+   * refused (`pusher:subscription_error` 429); unsubscribing from another frees a slot.
+   */
+  SUBSCRIPTION_LIMIT: 4303,
+  /**
+   * The server is over its memory ceiling (`maxMemoryMB`): the subscription was refused
+   * (`pusher:subscription_error` 429) and may be retried later; established ones keep working.
+   */
+  OVER_CAPACITY_RETRY_LATER: 4304,
 } as const;
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];

@@ -4,6 +4,7 @@ import type { App, AppStore } from '../../core/apps/app.js';
 import type { LastEventStore } from '../../core/cache/store.js';
 import type { OccupancyStore } from '../../core/channels/occupancy.js';
 import type { ChannelRegistry } from '../../core/channels/registry.js';
+import type { LimitName } from '../../core/limit-refusals.js';
 import type { PresenceStore } from '../../core/presence/store.js';
 import type { ChannelEvents } from './events.js';
 import type { PusherSocket } from './socket.js';
@@ -26,6 +27,10 @@ export interface PusherServerOptions {
   now?: () => number;
   /** Makes socket ids; tests pin it to reproduce the spec's signature vectors. */
   socketIds?: () => string;
+  /** Told of each refusal by a limit, for `herald_limit_refusals_total`. @default not counted */
+  limitRefusals?: { count(limit: LimitName): void };
+  /** While `over` (the server's `maxMemoryMB`), new subscriptions are refused. @default never over */
+  memory?: { readonly over: boolean };
 }
 
 /** One app's state on this node. */

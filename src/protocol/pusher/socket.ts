@@ -24,6 +24,8 @@ export class PusherSocket implements Session, Subscriber {
   state: 'pending' | 'open' | 'closing' | 'closed' = 'pending';
   /** Subscribed channels; the value is the presence user id, or null for other kinds. */
   readonly channels = new Map<string, string | null>();
+  /** Subscribes admitted and not finished yet: they count against the subscription limit. */
+  subscribing = 0;
   user: SignedInUser | undefined = undefined;
   /** User ids this signed-in connection watches (spec §5.4). */
   watchlist: readonly string[] = NO_WATCHLIST;

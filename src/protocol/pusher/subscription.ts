@@ -5,8 +5,10 @@ import {
   channelNameProblem,
   USER_CHANNEL_PREFIX,
 } from '../../core/channels/names.js';
+import type { LimitName } from '../../core/limit-refusals.js';
 import type { PresenceMember } from '../../core/presence/store.js';
 import { authProblem, channelAuthString } from './auth.js';
+import { ErrorCode } from './close-codes.js';
 import { jsonTooDeep, objectData, TOO_DEEP } from './codec.js';
 
 /** A subscription request that passed every check of spec §3.5 but the presence member limit. */
@@ -23,9 +25,13 @@ export interface RefusedSubscription {
   ok: false;
   /** Absent when the request named no channel. */
   channel?: string;
-  type: 'AuthError' | 'ChannelNameError' | 'InvalidRequest' | 'LimitReached' | 'ServerError';
+  type: 'AuthError' | 'ChannelNameError' | 'InvalidRequest' | 'LimitReached' | 'OverCapacity' | 'ServerError';
   error: string;
   status: number;
+  /** The code of the `pusher:error` that goes with it. @default null */
+  code?: number;
+  /** The limit that refused it, counted on `/metrics`. */
+  limit?: LimitName;
 }
 
 export type SubscriptionCheck = AcceptedSubscription | RefusedSubscription;
@@ -88,6 +94,44 @@ export function checkSubscription(
       : refuse(channel, 'InvalidRequest', 'Presence subscription needs channel_data', 400);
   }
   return presenceMember(app, channel, kind, channelData);
+}
+
+/**
+ * Whether a connection that holds `held` subscriptions (made and in flight) may add `channel`, asked
+ * before any other work is done for it: not past the app's `maxSubscriptionsPerConnection`, nor while
+ * the server is over `maxMemoryMB` (README "App settings", "Server settings"). Both answer 429 and
+ * leave the connection open.
+ */
+export function admission(
+  app: App,
+  channel: string,
+  held: number,
+  memoryOver: boolean,
+): RefusedSubscription | undefined {
+  const max = app.maxSubscriptionsPerConnection;
+  if (max !== null && held >= max) {
+    return {
+      ok: false,
+      channel,
+      type: 'LimitReached',
+      error: `This connection is subscribed to ${max} channels, the most allowed: unsubscribe from one first`,
+      status: 429,
+      code: ErrorCode.SUBSCRIPTION_LIMIT,
+      limit: 'subscriptions_per_connection',
+    };
+  }
+  if (memoryOver) {
+    return {
+      ok: false,
+      channel,
+      type: 'OverCapacity',
+      error: 'Server is over capacity: no new subscriptions for now, retry later',
+      status: 429,
+      code: ErrorCode.OVER_CAPACITY_RETRY_LATER,
+      limit: 'memory',
+    };
+  }
+  return undefined;
 }
 
 function presenceMember(

@@ -1,11 +1,16 @@
 import type { App } from '../../core/apps/app.js';
-import { channelKind } from '../../core/channels/names.js';
+import { channelKind, channelNameProblem } from '../../core/channels/names.js';
 import { Frame } from '../../core/frame.js';
 import type { JoinResult, PresenceMember } from '../../core/presence/store.js';
 import { encodeChannelEvent, encodeInternal, encodeObjectEvent, objectData } from './codec.js';
 import type { AppState, PusherContext } from './context.js';
 import type { PusherSocket } from './socket.js';
-import { type AcceptedSubscription, checkSubscription, type RefusedSubscription } from './subscription.js';
+import {
+  type AcceptedSubscription,
+  admission,
+  checkSubscription,
+  type RefusedSubscription,
+} from './subscription.js';
 import { SubscriptionCountNotifier } from './subscription-count.js';
 
 /**
@@ -55,9 +60,34 @@ export class Subscriptions {
     this.#ctx.events.subscriptionCount(state.app, channel, count);
   }
 
+  /**
+   * A `pusher:subscribe`. A channel the socket does not hold yet must first pass `admission` (the
+   * per-connection limit, the memory ceiling), before any signature, presence, registry or broker
+   * work is done for it. Subscribes that passed and have not finished count as held, so that a burst
+   * sent before any answer cannot overshoot the limit.
+   */
   async subscribe(socket: PusherSocket, data: unknown): Promise<void> {
     const app = socket.app;
     if (socket.state !== 'open' || !app) return;
+    const channel = objectData(data)?.channel;
+    // Malformed requests and held channels get their usual answer; only a new channel takes a slot.
+    const asIs =
+      typeof channel !== 'string' ||
+      socket.channels.has(channel) ||
+      channelNameProblem(channel, app.maxChannelNameLength) !== undefined;
+    if (asIs) return this.#subscribe(socket, app, data);
+    const held = socket.channels.size + socket.subscribing;
+    const refused = admission(app, channel, held, this.#ctx.options.memory?.over === true);
+    if (refused) return this.#refuse(socket, refused);
+    socket.subscribing++;
+    try {
+      await this.#subscribe(socket, app, data);
+    } finally {
+      socket.subscribing--;
+    }
+  }
+
+  async #subscribe(socket: PusherSocket, app: App, data: unknown): Promise<void> {
     const check = checkSubscription(app, socket.id, data, socket.user);
     if (!check.ok) return this.#refuse(socket, check);
     const { channel, member } = check;
@@ -297,11 +327,12 @@ export class Subscriptions {
   }
 
   #refuse(socket: PusherSocket, refusal: RefusedSubscription): void {
-    const { channel, type, error, status } = refusal;
+    const { channel, type, error, status, code, limit } = refusal;
+    if (limit) this.#ctx.options.limitRefusals?.count(limit);
     if (channel !== undefined) {
       const text = encodeObjectEvent('pusher:subscription_error', { type, error, status }, channel);
       socket.connection.send(new Frame(text));
     }
-    this.#ctx.error(socket, null, error);
+    this.#ctx.error(socket, code ?? null, error);
   }
 }
