@@ -16,7 +16,7 @@ export interface SessionHost {
   readonly maxMessageBytes: number;
   /** How long from the upgrade (or a GOODBYE) to WELCOME before the transport is closed. */
   readonly helloTimeoutMs: number;
-  /** A connection was refused by a limit: counted for the metrics. */
+  /** A request or connection was refused by a limit: counted for the metrics. */
   refused(limit: LimitName): void;
   /** HELLO on a fresh (or reused) transport: answers with WELCOME, CHALLENGE or ABORT. */
   hello(session: WampSession, message: Extract<ClientMessage, { type: 1 }>): void;
