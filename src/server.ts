@@ -127,6 +127,7 @@ export class Herald {
       config: config.wamp,
       logger: this.logger.child({ protocol: 'wamp' }),
       now,
+      limitRefusals: this.limitRefusals,
       // One process needs no bus: its publications stay in the broker.
       ...(config.adapter.driver !== 'memory' ? { adapter: this.#adapter } : {}),
     });

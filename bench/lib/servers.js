@@ -167,6 +167,9 @@ export async function startHerald({ root, logFile, cpuProfDir, label, adapter })
         maxPresenceMembers: 100_000,
       },
     ],
+    // The wamp-patterns scenario holds 50,000 pattern subscriptions on one session: past the
+    // default per-session limit (1,000), so the bench's realm has none.
+    wamp: { realms: [{ name: 'realm1', maxSubscriptionsPerSession: null }] },
   };
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];

@@ -206,6 +206,33 @@ export const wampRealmSchema = z.strictObject({
    * forgotten. @default 10000
    */
   maxRetainedTopics: positiveInt().default(10_000),
+  /**
+   * Bytes of retained events (their payloads as they arrived, and topics) the realm keeps; past it, the
+   * topics retained longest ago are forgotten. @default 67108864
+   */
+  maxRetainedBytes: positiveInt().default(64 * 1024 * 1024),
+  /**
+   * Largest event that is retained; a larger one is delivered but not retained, and its topic then has
+   * none. @default 65536
+   */
+  maxRetainedEventBytes: positiveInt().default(64 * 1024),
+  /**
+   * Subscriptions one session may hold; the next SUBSCRIBE gets ERROR `herald.error.limit_exceeded`.
+   * null is unlimited. @default 1000
+   */
+  maxSubscriptionsPerSession: positiveInt().nullable().default(1000),
+  /**
+   * Registrations one session may hold; the next REGISTER gets ERROR `herald.error.limit_exceeded`.
+   * null is unlimited. @default 1000
+   */
+  maxRegistrationsPerSession: positiveInt().nullable().default(1000),
+  /**
+   * Testaments one session may hold (both scopes); the next `wamp.session.add_testament` gets ERROR
+   * `herald.error.limit_exceeded`. @default 10
+   */
+  maxTestamentsPerSession: positiveInt().default(10),
+  /** Bytes of testaments (payloads as JSON, and topics) one session may hold. @default 65536 */
+  maxTestamentBytes: positiveInt().default(64 * 1024),
 });
 
 const wampAuthSchema = z.strictObject({
@@ -264,6 +291,13 @@ const wampSchema = z
      * 2^31 − 1, the longest a Node.js timer waits. @default 10000
      */
     killTimeoutMs: positiveInt()
+      .max(2 ** 31 - 1)
+      .default(10_000),
+    /**
+     * How long a WAMP connection may take from its upgrade to WELCOME (HELLO, and AUTHENTICATE when
+     * challenged); past it, ABORT `wamp.error.timeout` and the connection is closed. @default 10000
+     */
+    helloTimeoutMs: positiveInt()
       .max(2 ** 31 - 1)
       .default(10_000),
   })

@@ -58,6 +58,7 @@ export function createMetrics(sources: MetricSources): Registry {
       | 'subscriptions'
       | 'registrations'
       | 'retainedTopics'
+      | 'retainedBytes'
       | 'published'
       | 'delivered'
       | 'calls',
@@ -78,6 +79,12 @@ export function createMetrics(sources: MetricSources): Registry {
     'herald_wamp_retained_topics',
     'WAMP topics whose last event is retained',
     'retainedTopics',
+  );
+  perRealm(
+    'gauge',
+    'herald_wamp_retained_bytes',
+    'Bytes of retained WAMP events, as maxRetainedBytes counts them',
+    'retainedBytes',
   );
   perRealm('counter', 'herald_wamp_publications_total', 'WAMP publications routed', 'published');
   perRealm('counter', 'herald_wamp_events_total', 'WAMP EVENTs sent to subscribers', 'delivered');

@@ -79,3 +79,43 @@ test('wamp.killTimeoutMs past the longest timer Node.js can arm is refused', () 
   assert.equal(parseConfig({ wamp: { killTimeoutMs: 2 ** 31 - 1 } }).wamp.killTimeoutMs, 2 ** 31 - 1);
   assert.ok(problems({ wamp: { killTimeoutMs: 2 ** 31 } }).some((p) => p.startsWith('wamp.killTimeoutMs:')));
 });
+
+test('WAMP limits: generous defaults, null for no subscription or registration limit, bad values refused', () => {
+  const { wamp } = parseConfig({});
+  assert.equal(wamp.helloTimeoutMs, 10_000);
+  const realm = wamp.realms[0]!;
+  assert.deepEqual(
+    [
+      realm.maxSubscriptionsPerSession,
+      realm.maxRegistrationsPerSession,
+      realm.maxRetainedBytes,
+      realm.maxRetainedEventBytes,
+      realm.maxTestamentsPerSession,
+      realm.maxTestamentBytes,
+    ],
+    [1000, 1000, 64 * 1024 * 1024, 64 * 1024, 10, 64 * 1024],
+  );
+  const open = parseConfig({
+    wamp: {
+      realms: [{ name: 'realm1', maxSubscriptionsPerSession: null, maxRegistrationsPerSession: null }],
+    },
+  }).wamp.realms[0]!;
+  assert.equal(open.maxSubscriptionsPerSession, null);
+  assert.equal(open.maxRegistrationsPerSession, null);
+  const bad = problems({
+    wamp: {
+      helloTimeoutMs: 2 ** 31,
+      realms: [{ name: 'realm1', maxRetainedBytes: 0, maxTestamentsPerSession: -1 }],
+    },
+  });
+  for (const path of [
+    'wamp.helloTimeoutMs:',
+    'wamp.realms.0.maxRetainedBytes:',
+    'wamp.realms.0.maxTestamentsPerSession:',
+  ]) {
+    assert.ok(
+      bad.some((p) => p.startsWith(path)),
+      `${path} in ${bad.join('; ')}`,
+    );
+  }
+});

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { LimitName } from '../../core/limit-refusals.js';
 import type { Authorizer } from './authorizer.js';
 import { parseWirePublication, type WirePublication } from './bus-messages.js';
 import { WampError, WampUri } from './errors.js';
@@ -89,6 +90,8 @@ export interface BrokerStats {
   delivered: number;
   subscriptions: number;
   retainedTopics: number;
+  /** What the retained events weigh, as `maxRetainedBytes` counts it. */
+  retainedBytes: number;
 }
 
 export interface BrokerContext {
@@ -99,6 +102,14 @@ export interface BrokerContext {
   readonly events: BrokerEvents;
   /** Topics whose last event is kept; the one retained longest ago goes first. @default 10000 */
   readonly maxRetainedTopics?: number;
+  /** Bytes of retained events (payloads and topics); the topics retained longest ago go first. @default 67108864 */
+  readonly maxRetainedBytes?: number;
+  /** A larger event is delivered but not retained. @default 65536 */
+  readonly maxRetainedEventBytes?: number;
+  /** Subscriptions per session; null or absent is unlimited. */
+  readonly maxSubscriptionsPerSession?: number | null;
+  /** Told of each refusal by a limit, for the metrics. */
+  readonly refused?: (limit: LimitName) => void;
   /**
    * In a cluster: carries each publication to every node, this one included (synchronously: the
    * broker recognizes its own and has delivered it here already).
@@ -144,6 +155,8 @@ function eligible(peer: Peer, o: PublishOptions): boolean {
 }
 
 interface Retained {
+  /** Payload and topic, as `maxRetainedBytes` counts them. */
+  readonly bytes: number;
   readonly publication: number;
   readonly details: Dict;
   readonly options: PublishOptions;
@@ -157,6 +170,7 @@ export class MemoryBroker implements Broker {
   readonly #bySession = new Map<Peer, Set<Subscription>>();
   /** The last retained event of each topic, kept with no subscriber around (spec §4.2). */
   readonly #retained = new Map<string, Retained>();
+  #retainedBytes = 0;
   #published = 0;
   #delivered = 0;
   /** The publication this node is handing to the bus right now; it comes straight back, delivered here. */
@@ -176,6 +190,8 @@ export class MemoryBroker implements Broker {
     }
     const getRetained = optBool(options, 'get_retained') ?? false;
     let subscription = this.#subscriptions.get(topic, match);
+    // A SUBSCRIBE the session already holds takes no new slot (spec §4.2: it gets the same ID).
+    if (!subscription?.subscribers.has(peer)) this.#checkRoom(peer);
     const created = subscription === undefined;
     if (subscription === undefined) {
       const id = uriId('subscription', topic, match, this.#byId);
@@ -189,6 +205,14 @@ export class MemoryBroker implements Broker {
     peer.send(out.subscribed(request, subscription.id));
     if (joined) this.#ctx.events.subscribed(peer, subscription, created);
     if (getRetained) this.#sendRetained(peer, subscription);
+  }
+
+  /** Refuses a new subscription past `maxSubscriptionsPerSession`. */
+  #checkRoom(peer: Peer): void {
+    const max = this.#ctx.maxSubscriptionsPerSession;
+    if (max == null || (this.#bySession.get(peer)?.size ?? 0) < max) return;
+    this.#ctx.refused?.('wamp_subscriptions_per_session');
+    throw new WampError(WampUri.LIMIT_EXCEEDED, `a session may hold at most ${max} subscriptions`);
   }
 
   #sendRetained(peer: Peer, subscription: Subscription): void {
@@ -311,7 +335,7 @@ export class MemoryBroker implements Broker {
         this.#delivered++;
       }
     }
-    if (o.retain) this.#retain(topic, { publication, details, options: o, payload });
+    if (o.retain) this.#retain(topic, publication, details, o, payload);
   }
 
   /** The payload for subscribers that may not see all of it; null (and logged) when it cannot be read. */
@@ -337,18 +361,45 @@ export class MemoryBroker implements Broker {
       delivered: this.#delivered,
       subscriptions: this.#byId.size,
       retainedTopics: this.#retained.size,
+      retainedBytes: this.#retainedBytes,
     };
   }
 
-  /** Keeps the topic's last event, the topic now the newest; past the limit the oldest is forgotten. */
-  #retain(topic: string, retained: Retained): void {
-    this.#retained.delete(topic);
-    this.#retained.set(topic, retained);
-    const max = this.#ctx.maxRetainedTopics ?? 10_000;
-    for (const oldest of this.#retained.keys()) {
-      if (this.#retained.size <= max) break;
-      this.#retained.delete(oldest);
+  /**
+   * Keeps the topic's last event, the topic now the newest. An event over `maxRetainedEventBytes` is
+   * not kept, and its topic keeps no older one either (that would no longer be its last event). Past
+   * `maxRetainedTopics` or `maxRetainedBytes`, the topics retained longest ago are forgotten.
+   */
+  #retain(
+    topic: string,
+    publication: number,
+    details: Dict,
+    options: PublishOptions,
+    payload?: Payload,
+  ): void {
+    this.#forget(topic);
+    const bytes = Buffer.byteLength(topic) + (payload?.byteLength(jsonSerializer) ?? 0);
+    if (bytes > (this.#ctx.maxRetainedEventBytes ?? 64 * 1024)) {
+      this.#ctx.refused?.('wamp_retained_bytes');
+      return;
     }
+    this.#retained.set(topic, { bytes, publication, details, options, payload });
+    this.#retainedBytes += bytes;
+    const maxTopics = this.#ctx.maxRetainedTopics ?? 10_000;
+    const maxBytes = this.#ctx.maxRetainedBytes ?? 64 * 1024 * 1024;
+    for (const oldest of this.#retained.keys()) {
+      const overBytes = this.#retainedBytes > maxBytes;
+      if (this.#retained.size <= maxTopics && !overBytes) break;
+      this.#forget(oldest);
+      if (overBytes) this.#ctx.refused?.('wamp_retained_bytes');
+    }
+  }
+
+  #forget(topic: string): void {
+    const old = this.#retained.get(topic);
+    if (old === undefined) return;
+    this.#retained.delete(topic);
+    this.#retainedBytes -= old.bytes;
   }
 
   removeSession(peer: Peer): { subscription: Subscription; deleted: boolean }[] {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { LimitName } from '../../core/limit-refusals.js';
 import type { Authorizer, Decision } from './authorizer.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { IdSequence } from './ids.js';
@@ -42,6 +43,10 @@ export interface DealerContext {
   readonly procedure: (uri: string) => Procedure | undefined;
   /** How long a `kill` CANCEL waits for the callee's answer before the caller gets `canceled`. */
   readonly killTimeoutMs: number;
+  /** Registrations per session; null or absent is unlimited. */
+  readonly maxRegistrationsPerSession?: number | null;
+  /** Told of each refusal by a limit, for the metrics. */
+  readonly refused?: (limit: LimitName) => void;
 }
 
 /**
@@ -159,6 +164,11 @@ export class MemoryDealer implements Dealer {
 
   register(peer: Peer, request: number, options: Dict, uri: string): void {
     const { match, invoke } = checkRegister(this.#ctx, peer, options, uri);
+    const max = this.#ctx.maxRegistrationsPerSession;
+    if (max != null && this.#registrations.heldBy(peer) >= max) {
+      this.#ctx.refused?.('wamp_registrations_per_session');
+      throw new WampError(WampUri.LIMIT_EXCEEDED, `a session may hold at most ${max} registrations`);
+    }
     const callee: Callee = {
       peer,
       discloseCaller: optBool(options, 'disclose_caller') ?? false,

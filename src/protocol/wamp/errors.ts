@@ -44,6 +44,17 @@ export const WampUri = {
   FEATURE_NOT_SUPPORTED: 'wamp.error.feature_not_supported',
   /** `wamp.session.add_testament` with a bad scope (Crossbar's URI). */
   TESTAMENT_ERROR: 'wamp.error.testament_error',
+  /**
+   * A SUBSCRIBE, REGISTER or `wamp.session.add_testament` past one of the realm's per-session limits
+   * (README "WAMP Settings"). Neither the WAMP spec's "Predefined URIs" nor Crossbar has a URI for a
+   * resource limit, and `wamp.*` is the spec's own, so this one is Herald's, in the same style.
+   */
+  LIMIT_EXCEEDED: 'herald.error.limit_exceeded',
+  /**
+   * ABORT: HELLO (and AUTHENTICATE) not completed within `wamp.helloTimeoutMs`. The spec lets the router
+   * ABORT during the opening handshake; its generic `wamp.error.timeout` is the closest URI.
+   */
+  HELLO_TIMEOUT: 'wamp.error.timeout',
   /** GOODBYE to every session when the realm or router goes away. */
   CLOSE_SYSTEM_SHUTDOWN: 'wamp.close.system_shutdown',
   /** The reply to a client's GOODBYE. */

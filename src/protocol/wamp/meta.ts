@@ -1,12 +1,14 @@
+import type { LimitName } from '../../core/limit-refusals.js';
 import type { Authorizer } from './authorizer.js';
 import type { Broker, BrokerEvents, PublishOptions, Subscription } from './broker.js';
 import type { Dealer, DealerEvents, Procedure, Registration } from './dealer.js';
-import { WampError } from './errors.js';
+import { WampError, WampUri } from './errors.js';
 import { getOrCreate } from './maps.js';
 import type { Dict } from './messages.js';
 import { metaProcedures, registrationDetails, subscriptionDetails } from './meta-procedures.js';
 import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import { jsonSerializer } from './serializers/json.js';
 import { isReserved } from './uri.js';
 
 /** Meta events go to every subscriber: nobody published them, so nobody is excluded or disclosed. */
@@ -20,7 +22,19 @@ export interface Testament {
   readonly payload: Payload;
 }
 
-/** What the meta API reads of its realm. */
+/** What one session's testaments may hold (README "WAMP Settings"). */
+export interface TestamentLimits {
+  /** Testaments of both scopes. */
+  readonly count: number;
+  /** Their payloads (as JSON) and topics. */
+  readonly bytes: number;
+  /** Told of each refusal, for the metrics. */
+  readonly refused?: (limit: LimitName) => void;
+}
+
+/** A testament's weight as `TestamentLimits.bytes` counts it. */
+const testamentBytes = (t: Testament) => Buffer.byteLength(t.topic) + t.payload.byteLength(jsonSerializer);
+
 /** A session as the cluster's other nodes describe it. */
 export interface SessionInfo {
   id: number;
@@ -36,6 +50,7 @@ export interface MetaCluster {
   ask(procedure: string, args: unknown[], kwargs: Dict): Promise<unknown[]>;
 }
 
+/** What the meta API reads of its realm. */
 export interface RealmView {
   readonly sessions: ReadonlyMap<number, Peer>;
   readonly cluster?: MetaCluster;
@@ -56,8 +71,11 @@ export class MetaApi implements BrokerEvents, DealerEvents {
   readonly #spanning: ReturnType<typeof metaProcedures>['spanning'];
   readonly #testaments = new Map<Peer, Record<TestamentScope, Testament[]>>();
 
-  constructor(realm: RealmView) {
+  readonly #testamentLimits: TestamentLimits;
+
+  constructor(realm: RealmView, testamentLimits: TestamentLimits) {
     this.#realm = realm;
+    this.#testamentLimits = testamentLimits;
     ({ procedures: this.#procedures, spanning: this.#spanning } = metaProcedures(realm, this));
   }
 
@@ -117,8 +135,22 @@ export class MetaApi implements BrokerEvents, DealerEvents {
     if (deleted) this.#publish('wamp.registration.on_delete', [peer.id, r.id]);
   }
 
+  /** Keeps a testament, or throws `herald.error.limit_exceeded` past the session's testament limits. */
   addTestament(peer: Peer, scope: TestamentScope, testament: Testament): void {
-    getOrCreate(this.#testaments, peer, () => ({ detached: [], destroyed: [] }))[scope].push(testament);
+    const mine = getOrCreate(this.#testaments, peer, () => ({ detached: [], destroyed: [] }));
+    const held = [...mine.detached, ...mine.destroyed];
+    const { count, bytes, refused } = this.#testamentLimits;
+    const over =
+      held.length >= count
+        ? `a session may hold at most ${count} testaments`
+        : held.reduce((sum, t) => sum + testamentBytes(t), testamentBytes(testament)) > bytes
+          ? `a session's testaments may hold at most ${bytes} bytes`
+          : undefined;
+    if (over !== undefined) {
+      refused?.('wamp_testaments');
+      throw new WampError(WampUri.LIMIT_EXCEEDED, over);
+    }
+    mine[scope].push(testament);
   }
 
   flushTestaments(peer: Peer, scope: TestamentScope): void {

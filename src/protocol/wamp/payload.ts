@@ -46,6 +46,7 @@ export class Payload {
   readonly #source: ValueCodec | undefined;
   readonly #parts = new Map<SerializerName, PayloadParts>();
   #values: PayloadValues | undefined;
+  #bytes: number | undefined;
   /** Whether `ArgumentsKw` travels on the wire (and so `Arguments` too). */
   readonly hasKwargs: boolean;
 
@@ -83,6 +84,19 @@ export class Payload {
     return parts;
   }
 
+  /**
+   * The payload's size in bytes, measured once: as it arrived (JSON text as UTF-8, or MessagePack
+   * bytes), or encoded by `fallback` when the router built it. What the retention and testament limits
+   * count (README "WAMP Settings").
+   */
+  byteLength(fallback: ValueCodec): number {
+    if (this.#bytes === undefined) {
+      const { args, kwargs } = this.parts(this.#source ?? fallback);
+      this.#bytes = encodedBytes(args) + encodedBytes(kwargs);
+    }
+    return this.#bytes;
+  }
+
   /** The decoded values (binary as `Uint8Array`), for the router's own procedures. */
   values(): PayloadValues {
     if (this.#values === undefined) {
@@ -97,6 +111,11 @@ export class Payload {
     }
     return this.#values;
   }
+}
+
+function encodedBytes(value: Encoded | undefined): number {
+  if (value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength;
 }
 
 export function isDict(value: unknown): value is Record<string, unknown> {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { wampRealmSchema } from '../../config/schema.js';
+import type { LimitName } from '../../core/limit-refusals.js';
 import type { OriginPolicy } from '../../core/origin.js';
 import { Authorizer } from './authorizer.js';
 import { type Broker, type BrokerStats, MemoryBroker } from './broker.js';
@@ -33,6 +34,8 @@ export interface RealmOptions {
   readonly metaCluster?: MetaCluster;
   /** In a cluster: calls reach callees on every node. */
   readonly rpc?: RealmRpc;
+  /** Told of each request refused by one of the realm's limits, for the metrics. */
+  readonly refused?: (limit: LimitName) => void;
 }
 
 export interface RealmBus {
@@ -67,6 +70,7 @@ export class Realm {
     this.uriCheck = config.uriCheck;
     this.origins = { allowedOrigins: config.allowedOrigins, requireOrigin: config.requireOrigin };
     this.authorizer = new Authorizer(config.roles);
+    const refused = options.refused ? { refused: options.refused } : {};
     // The meta API reads this realm (sessions, broker, dealer) and is their event sink.
     const events = {
       subscribed: (...a: Parameters<MetaApi['subscribed']>) => this.meta.subscribed(...a),
@@ -79,6 +83,10 @@ export class Realm {
       uriCheck: this.uriCheck,
       events,
       maxRetainedTopics: config.maxRetainedTopics,
+      maxRetainedBytes: config.maxRetainedBytes,
+      maxRetainedEventBytes: config.maxRetainedEventBytes,
+      maxSubscriptionsPerSession: config.maxSubscriptionsPerSession,
+      ...refused,
       logger: this.logger,
       restricted: new Map([[SESSION_JOIN_TOPIC, joinWithoutPeerAddress]]),
       ...(options.bus ? { bus: (text: string) => options.bus!.publish(text) } : {}),
@@ -89,6 +97,8 @@ export class Realm {
       events,
       procedure: (uri: string) => this.meta.procedure(uri),
       killTimeoutMs: options.killTimeoutMs,
+      maxRegistrationsPerSession: config.maxRegistrationsPerSession,
+      ...refused,
       logger: this.logger,
     };
     const local = new MemoryDealer(dealerContext);
@@ -96,7 +106,11 @@ export class Realm {
       this.#clusterDealer = new ClusterDealer(local, dealerContext, options.rpc, this.sessions);
     this.dealer = this.#clusterDealer ?? local;
     if (options.metaCluster) this.cluster = options.metaCluster;
-    this.meta = new MetaApi(this);
+    this.meta = new MetaApi(this, {
+      count: config.maxTestamentsPerSession,
+      bytes: config.maxTestamentBytes,
+      ...refused,
+    });
   }
 
   /** A message from this realm's dealer on another node of the cluster. */

@@ -76,6 +76,11 @@ export class RegistrationTable {
     return { registration, created };
   }
 
+  /** How many registrations `peer` is a callee of. */
+  heldBy(peer: Peer): number {
+    return this.#bySession.get(peer)?.size ?? 0;
+  }
+
   /** Removes `peer` from registration `id`; true when the registration is gone. Throws `no_such_registration`. */
   remove(peer: Peer, id: number): { registration: Registration; deleted: boolean } {
     const registration = this.#byId.get(id);

@@ -3,6 +3,7 @@ import type { Adapter } from '../../adapters/adapter.js';
 import { busFields, MalformedBusMessage } from '../../adapters/bus-payload.js';
 import type { Config } from '../../config/schema.js';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
+import type { LimitName, LimitRefusals } from '../../core/limit-refusals.js';
 import { checkOrigin } from '../../core/origin.js';
 import { Authenticator, type Principal } from './auth.js';
 import { type NodeMessage, parseNodeMessage } from './bus-messages.js';
@@ -32,6 +33,8 @@ export interface WampRouterOptions {
    * node has its own namespace for the calls to its callees and the answers to its callers.
    */
   readonly adapter?: Adapter;
+  /** Where refusals by the WAMP limits are counted, for the metrics. */
+  readonly limitRefusals?: LimitRefusals;
 }
 
 /** The adapter namespace of a realm's publications. */
@@ -84,6 +87,7 @@ const AGENT = 'Herald';
 export class WampRouter implements SessionHost {
   readonly logger: Logger;
   readonly maxMessageBytes: number;
+  readonly helloTimeoutMs: number;
   readonly protocols = WAMP_PROTOCOLS;
   readonly #realms = new Map<string, Realm>();
   readonly #authenticator: Authenticator;
@@ -101,6 +105,7 @@ export class WampRouter implements SessionHost {
     this.logger = options.logger;
     this.#options = options;
     this.maxMessageBytes = options.config.maxMessageBytes;
+    this.helloTimeoutMs = options.config.helloTimeoutMs;
     this.#now = options.now ?? Date.now;
     this.#authenticator = new Authenticator(options.config.auth);
     const { adapter } = options;
@@ -108,6 +113,7 @@ export class WampRouter implements SessionHost {
       const realmOptions = {
         killTimeoutMs: options.config.killTimeoutMs,
         logger: options.logger,
+        refused: (limit: LimitName) => this.refused(limit),
         ...(adapter ? this.#clustered(adapter, config.name) : {}),
       };
       this.#realms.set(config.name, new Realm(config, realmOptions));
@@ -304,6 +310,10 @@ export class WampRouter implements SessionHost {
       roles: ROUTER_ROLES,
     };
     session.welcome(realm, principal, details);
+  }
+
+  refused(limit: LimitName): void {
+    this.#options.limitRefusals?.count(limit);
   }
 
   release(id: number): void {

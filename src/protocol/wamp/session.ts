@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
 import type { Frame } from '../../core/frame.js';
+import type { LimitName } from '../../core/limit-refusals.js';
 import type { PendingAuth, Principal } from './auth.js';
 import type { Outgoing, Serializer } from './codec.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
@@ -13,6 +14,10 @@ import type { Realm } from './realm.js';
 export interface SessionHost {
   readonly logger: Logger;
   readonly maxMessageBytes: number;
+  /** How long from the upgrade (or a GOODBYE) to WELCOME before the transport is closed. */
+  readonly helloTimeoutMs: number;
+  /** A request or connection was refused by a limit: counted for the metrics. */
+  refused(limit: LimitName): void;
   /** HELLO on a fresh (or reused) transport: answers with WELCOME, CHALLENGE or ABORT. */
   hello(session: WampSession, message: Extract<ClientMessage, { type: 1 }>): void;
   /** AUTHENTICATE after a CHALLENGE. */
@@ -48,13 +53,39 @@ export class WampSession implements Session, Peer {
   #realm: Realm | undefined;
   #pending: PendingAuth | undefined;
   #goodbyeTimer: NodeJS.Timeout | undefined;
+  /** Runs while no session is established on the transport: a socket that never joins is not kept. */
+  #helloTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly host: SessionHost,
     readonly connection: Connection,
     public serializer: Serializer,
     readonly request: UpgradeRequest,
-  ) {}
+  ) {
+    this.#awaitHello();
+  }
+
+  /**
+   * Starts the wait for WELCOME (README "WAMP Settings", `wamp.helloTimeoutMs`). The spec lets the
+   * router ABORT during the opening handshake, so the peer is told why before the transport closes.
+   */
+  #awaitHello(): void {
+    clearTimeout(this.#helloTimer);
+    this.#helloTimer = setTimeout(() => {
+      this.#helloTimer = undefined;
+      if (this.#state !== 'new' && this.#state !== 'challenging') return;
+      this.host.refused('wamp_hello_timeout');
+      this.abort(WampUri.HELLO_TIMEOUT, `no session established within ${this.host.helloTimeoutMs} ms`);
+    }, this.host.helloTimeoutMs);
+  }
+
+  /** Stops every timer of the session: its transport is gone or going. */
+  #stopTimers(): void {
+    clearTimeout(this.#goodbyeTimer);
+    clearTimeout(this.#helloTimer);
+    this.#goodbyeTimer = undefined;
+    this.#helloTimer = undefined;
+  }
 
   get realm(): Realm | undefined {
     return this.#realm;
@@ -72,13 +103,13 @@ export class WampSession implements Session, Peer {
 
   /** The transport is being cut (the client stopped reading): the session ends as on transport loss. */
   onOverflow(): void {
-    clearTimeout(this.#goodbyeTimer);
+    this.#stopTimers();
     this.#leave(false);
     this.#state = 'closed';
   }
 
   onClose(_code: number): void {
-    clearTimeout(this.#goodbyeTimer);
+    this.#stopTimers();
     this.#leave(false);
     this.#state = 'closed';
     this.host.closed(this);
@@ -117,6 +148,7 @@ export class WampSession implements Session, Peer {
       // A client gives up (e.g. wamp.error.cannot_authenticate): end silently (spec §2.3).
       this.#leave(false);
       this.#state = 'closed';
+      this.#stopTimers();
       return this.connection.close(CLOSE_NORMAL, m.reason);
     }
     switch (this.#state) {
@@ -148,6 +180,7 @@ export class WampSession implements Session, Peer {
   #reset(): void {
     clearTimeout(this.#goodbyeTimer);
     this.#state = 'new';
+    this.#awaitHello();
   }
 
   /** Leaves the realm (if joined) and frees the session ID. */
@@ -203,6 +236,8 @@ export class WampSession implements Session, Peer {
     this.authrole = principal.authrole;
     this.#pending = undefined;
     this.#state = 'established';
+    clearTimeout(this.#helloTimer);
+    this.#helloTimer = undefined;
     this.#realm = realm;
     this.send(out.welcome(this.id, details));
     realm.join(this);
@@ -215,6 +250,7 @@ export class WampSession implements Session, Peer {
     this.send(out.abort(reason, message));
     this.#leave(false);
     this.#state = 'closed';
+    this.#stopTimers();
     this.connection.close(code, reason);
   }
 
@@ -231,7 +267,7 @@ export class WampSession implements Session, Peer {
    * autobahn-js and wampy from reconnecting (spec §7.1).
    */
   shutdown(): void {
-    clearTimeout(this.#goodbyeTimer);
+    this.#stopTimers();
     this.#leave(true);
     this.#state = 'closed';
     this.connection.close(CLOSE_GOING_AWAY, 'server shutting down');
