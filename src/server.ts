@@ -40,8 +40,6 @@ export interface HeraldDeps {
   now?: () => number;
   /** Socket id generator; tests pin it to check subscription signature vectors. */
   socketIds?: () => string;
-  /** Resident memory in bytes, weighed against `maxMemoryMB`. @default process.memoryUsage.rss */
-  rss?: () => number;
   /** Receives channel events and delivers the apps' webhooks. @default one built from `config.webhooks` */
   webhooks?: Webhooks;
   /** Resident memory in bytes, as `maxMemoryMB` reads it; tests drive the ceiling with it. @default process.memoryUsage.rss */
