@@ -4,7 +4,7 @@ import { domainToASCII } from 'node:url';
  * Which browser pages may open a WebSocket: the `Origin` header of the upgrade request (RFC 6454
  * "The Web Origin Concept", section 7) checked against an app's or a realm's `allowedOrigins`.
  * Pure: no I/O, no logging; the protocols decide how to refuse (see README "App settings" and
- * "Realms").
+ * docs/wamp.md, "Realms").
  *
  * An entry is one of:
  * - `*`: every origin, and any `Origin` header at all.

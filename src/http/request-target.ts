@@ -19,8 +19,8 @@ const ABSOLUTE_FORM = /^https?:\/\//i;
  *
  * A WebSocket upgrade is refused here too, before any protocol sees it, rather than upgraded and then
  * closed with a `pusher:error`: a path that does not decode cannot name an app key (which pusher-js puts
- * in the path as it is) nor the WAMP path, and one HTTP answer serves every route alike (README, "WebSocket
- * protocol").
+ * in the path as it is) nor the WAMP path, and one HTTP answer serves every route alike (docs/pusher.md,
+ * "WebSocket protocol").
  */
 export function parseRequestTarget(target: string | undefined): URL {
   const raw = target ?? '/';

@@ -19,7 +19,7 @@ const MAX_BODY = 64 * 1024;
 const OFF = { id: 'off-id', key: 'off-key', secret: 'off-secret' };
 /** An app allowed 3 requests a second: its signed requests get 429 past that. */
 const SLOW = { id: 'slow-id', key: 'slow-key', secret: 'slow-secret' };
-/** Statuses the HTTP API and the HTTP edge document (README, "HTTP API"). */
+/** Statuses the HTTP API and the HTTP edge document (docs/pusher.md, "HTTP API"). */
 const DOCUMENTED = new Set([200, 400, 401, 403, 404, 405, 413, 429, 431]);
 
 /** The SDK's signing, used as is: what `pusher.trigger` and `pusher.get` put in the query string. */

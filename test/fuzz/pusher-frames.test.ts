@@ -10,7 +10,7 @@ import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { anyJson, deepJsonText, FUZZ_SEED, fuzz, nestedJsonText, Observer } from './harness.js';
 
 /**
- * Everything a Pusher WebSocket client can send (README, "WebSocket protocol"), with random JSON in
+ * Everything a Pusher WebSocket client can send (docs/pusher.md, "WebSocket protocol"), with random JSON in
  * every field and correctly signed private, presence and sign-in requests among them, so that the
  * input reaches past authentication. Each case runs on a fresh connection, between valid requests on
  * that same connection, and checks:
@@ -104,7 +104,7 @@ after(async () => {
 
 const hmac = (text: string) => createHmac('sha256', APP.secret).update(text).digest('hex');
 
-/** `auth` (and `channel_data`) as the app's auth endpoint signs them (README, "WebSocket protocol"). */
+/** `auth` (and `channel_data`) as the app's auth endpoint signs them (docs/pusher.md). */
 function signedSubscribe(socketId: string, channel: string, member = '{"user_id":"peer"}') {
   return channel.startsWith('presence-')
     ? { auth: `${APP.key}:${hmac(`${socketId}:${channel}:${member}`)}`, channel_data: member }
@@ -463,7 +463,7 @@ function assertDocumented(raw: string, who: string): PusherFrame {
     assert.equal(typeof data?.error, 'string', `${who}: subscription_error without error`);
     assert.equal(typeof data?.status, 'number', `${who}: subscription_error without status`);
   } else if (event === 'pusher_internal:subscription_succeeded' && frame.channel?.startsWith('presence-')) {
-    // Every member is listed in ids and, as an own key, in hash (README, "WebSocket protocol").
+    // Every member is listed in ids and, as an own key, in hash (docs/pusher.md, "WebSocket protocol").
     const { presence } = JSON.parse(frame.data as string) as {
       presence: { ids: string[]; hash: Record<string, unknown>; count: number };
     };
@@ -495,7 +495,7 @@ const WEBHOOK_EVENTS = new Set([
   'subscription_count',
 ]);
 
-/** A webhook request carries documented events, with client data as strings (README, "Webhooks"). */
+/** A webhook request carries documented events, with client data as strings (docs/webhooks.md). */
 function assertWebhookBody(body: { time_ms: number; events: { name: string; [field: string]: unknown }[] }) {
   assert.equal(typeof body.time_ms, 'number');
   for (const event of body.events) {

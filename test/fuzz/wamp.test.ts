@@ -14,7 +14,7 @@ import { anyJson, fuzz, nestedJsonText, Observer } from './harness.js';
  * The WAMP router under random messages: every type code, in JSON, MessagePack and both batched
  * framings, with wrong arity and types, odd IDs, URIs and options, deep payloads, sent before HELLO,
  * while a challenge is pending (ticket and WAMP-CRA) and in an established session with a call in
- * flight. Every answer must be documented (README, "WAMP"): ERROR, ABORT or GOODBYE with a URI the router
+ * flight. Every answer must be documented (docs/wamp.md): ERROR, ABORT or GOODBYE with a URI the router
  * sends, the replies of the requests, or a WebSocket close with 1000, 1002, 1007 or 1009; never a
  * hang, and everyone else keeps being served (a Pusher observer and two WAMP subscribers).
  */
@@ -30,7 +30,7 @@ const NOT_CODES = [0, -1, 7, 71, 255, 2 ** 53, 1.5];
 
 /** What the router may answer with: its URIs (`WampUri`); callee URIs only when the case sent them. */
 const ROUTER_URIS: ReadonlySet<string> = new Set(Object.values(WampUri));
-/** Close codes of the WAMP route (README, "What the router implements"). */
+/** Close codes of the WAMP route (docs/wamp.md, "What the router implements"). */
 const CLOSE_CODES = new Set([1000, 1002, 1007, 1009]);
 /** Replies that acknowledge a request, or deliver something the case asked for. */
 const REPLY_CODES = new Set([2, 4, 17, 33, 35, 36, 50, 65, 67, 68, 69]);

@@ -306,7 +306,7 @@ function nodeEnv(options: Omit<ClusterOptions, 'driver' | 'url' | 'count'>): Rec
 
 /**
  * realm1 as by default (anonymous may do anything), plus the kill procedures and peer addresses,
- * which need a rule that names `wamp.` (README, "Authorization").
+ * which need a rule that names `wamp.` (docs/wamp.md, "Authorization").
  */
 const WAMP_TRUSTED_ROLES = [
   {

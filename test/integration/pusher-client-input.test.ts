@@ -9,7 +9,7 @@ import { type PusherFrame, RawClient, within } from '../helpers/raw-client.js';
 
 /**
  * What a client can put in its frames that reaches server-side maps and encoders: user ids that are
- * names of `Object.prototype` members, and JSON nested far deeper than anyone means to (README,
+ * names of `Object.prototype` members, and JSON nested far deeper than anyone means to (docs/pusher.md,
  * "WebSocket protocol").
  */
 

@@ -5,7 +5,7 @@ import { RawWampClient, type WampMessage } from '../helpers/wamp-client.js';
 import { wampServer } from '../helpers/wamp-server.js';
 
 describe('WAMP meta API and testaments', () => {
-  /** Everything, and the privileged meta API through a rule that names `wamp.session.` (README, "Authorization"). */
+  /** Everything, and the privileged meta API through a rule that names `wamp.session.` (docs/wamp.md). */
   const trusted = [
     {
       name: 'anonymous',

@@ -5,7 +5,7 @@ import { RawWampClient } from '../helpers/wamp-client.js';
 import { wampServer } from '../helpers/wamp-server.js';
 
 /**
- * Per-realm allowed origins (README "Realms"): checked at HELLO, when the realm is known; a page the
+ * Per-realm allowed origins (docs/wamp.md, "Realms"): checked at HELLO, when the realm is known; a page the
  * realm does not admit gets ABORT `wamp.error.not_authorized` and its connection is closed.
  */
 

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { appSchema, configSchema } from '../../src/config/schema.js';
 
-const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+const root = new URL('../../../', import.meta.url);
+
+/** The README and every page of docs/: a setting is documented on the page of its subject. */
+const docs = [
+  readFileSync(new URL('README.md', root), 'utf8'),
+  ...readdirSync(new URL('docs/', root))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => readFileSync(new URL(`docs/${name}`, root), 'utf8')),
+].join('\n');
 
 function leafPaths(schema: z.ZodType, prefix = ''): string[] {
   let s = schema;
@@ -21,9 +29,9 @@ function leafPaths(schema: z.ZodType, prefix = ''): string[] {
   );
 }
 
-test('the README documents every server setting and every app setting', () => {
+test('the README and docs/ document every server setting and every app setting', () => {
   const missing = [...leafPaths(configSchema), ...Object.keys(appSchema.shape)].filter(
-    (path) => !readme.includes(`\`${path}\``) && !readme.includes(`\`${path}\`,`),
+    (path) => !docs.includes(`\`${path}\``) && !docs.includes(`\`${path}\`,`),
   );
   assert.deepEqual(missing, []);
 });

@@ -235,7 +235,7 @@ describe('UriMap against the plain definition', () => {
   });
 });
 
-describe('the privileged meta API needs a rule that names wamp. (README, "Authorization")', () => {
+describe('the privileged meta API needs a rule that names wamp. (docs/wamp.md, "Authorization")', () => {
   const everything = { call: true, register: true, publish: true, subscribe: true };
   const none = { caller: false, publisher: false };
   const authorizer = new Authorizer([

@@ -18,7 +18,7 @@ export type DecodeResult = { ok: true; message: ClientMessage } | { ok: false; e
 /**
  * How deeply a client's JSON may nest objects and arrays: a frame, counting the frame's own object,
  * and each JSON string inside one (`channel_data`, `user_data`). Deeper input is refused before it is
- * parsed (README, "WebSocket protocol"): nothing a client means to say needs more, and the recursive
+ * parsed (docs/pusher.md, "WebSocket protocol"): nothing a client means to say needs more, and the recursive
  * encoders the server runs on that data (`JSON.stringify`) overflow the stack some thousands of levels
  * down.
  */

@@ -3,7 +3,7 @@
  * refuses to encode a value deeper than this, counting the element itself as level 1 and a scalar
  * inside the innermost container as a level too. A payload the router accepts must be deliverable to
  * a peer on every serializer, so `Arguments` and `ArgumentsKw` are held to the same bound at ingress
- * (README, "What the router implements").
+ * (docs/wamp.md, "What the router implements").
  */
 export const MAX_PAYLOAD_DEPTH = 100;
 

@@ -46,7 +46,7 @@ export const WampUri = {
   TESTAMENT_ERROR: 'wamp.error.testament_error',
   /**
    * A SUBSCRIBE, REGISTER or `wamp.session.add_testament` past one of the realm's per-session limits
-   * (README "WAMP Settings"). Neither the WAMP spec's "Predefined URIs" nor Crossbar has a URI for a
+   * (docs/wamp.md, "Settings"). Neither the WAMP spec's "Predefined URIs" nor Crossbar has a URI for a
    * resource limit, and `wamp.*` is the spec's own, so this one is Herald's, in the same style.
    */
   LIMIT_EXCEEDED: 'herald.error.limit_exceeded',

@@ -22,7 +22,7 @@ export interface Testament {
   readonly payload: Payload;
 }
 
-/** What one session's testaments may hold (README "WAMP Settings"). */
+/** What one session's testaments may hold (docs/wamp.md, "Settings"). */
 export interface TestamentLimits {
   /** Testaments of both scopes. */
   readonly count: number;

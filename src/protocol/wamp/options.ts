@@ -63,7 +63,7 @@ export function optMatch(options: Dict): MatchPolicy {
 
 /**
  * The longest dealer-side call timeout: the longest delay a Node.js timer can wait (2^31 − 1 ms, about
- * 24.8 days). Past it `setTimeout` fires after 1 ms, so a longer `timeout` is capped to it (README,
+ * 24.8 days). Past it `setTimeout` fires after 1 ms, so a longer `timeout` is capped to it (docs/wamp.md,
  * "What the router implements").
  */
 export const MAX_CALL_TIMEOUT_MS = 2 ** 31 - 1;

@@ -87,7 +87,7 @@ export class Payload {
   /**
    * The payload's size in bytes, measured once: as it arrived (JSON text as UTF-8, or MessagePack
    * bytes), or encoded by `fallback` when the router built it. What the retention and testament limits
-   * count (README "WAMP Settings").
+   * count (docs/wamp.md, "Settings").
    */
   byteLength(fallback: ValueCodec): number {
     if (this.#bytes === undefined) {

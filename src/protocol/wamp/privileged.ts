@@ -6,7 +6,7 @@ import { isDict, Payload } from './payload.js';
  * sessions, and the peer address of each session's transport. A role has that trust for a URI when the
  * permission rule that applies to it names `wamp.` itself (an exact `wamp.session.kill_all`, a prefix
  * `wamp.session.` or `wamp.`, a wildcard `wamp.session.`…): a catch-all rule such as `""` or `*`,
- * which opens everything else, is not enough (README, "Authorization").
+ * which opens everything else, is not enough (docs/wamp.md, "Authorization").
  */
 export const PRIVILEGED_PROCEDURES: ReadonlySet<string> = new Set([
   'wamp.session.kill',

@@ -265,7 +265,7 @@ export class WampRouter implements SessionHost {
     if (!isValidUri(m.realm)) return session.abort(WampUri.INVALID_URI, `invalid realm URI "${m.realm}"`);
     const realm = this.#realms.get(m.realm);
     if (!realm) return session.abort(WampUri.NO_SUCH_REALM, `no realm "${m.realm}" exists on this router`);
-    // The realm's allowed origins (README "Realms"). The WAMP spec's "Predefined URIs" give
+    // The realm's allowed origins (docs/wamp.md, "Realms"). The WAMP spec's "Predefined URIs" give
     // `wamp.error.not_authorized` for a join the peer is not authorized to make. (Crossbar checks
     // origins per transport instead, refusing the upgrade before any realm is known.)
     const verdict = checkOrigin(realm.origins, session.request.headers.origin);

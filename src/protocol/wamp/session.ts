@@ -66,7 +66,7 @@ export class WampSession implements Session, Peer {
   }
 
   /**
-   * Starts the wait for WELCOME (README "WAMP Settings", `wamp.helloTimeoutMs`). The spec lets the
+   * Starts the wait for WELCOME (docs/wamp.md, "Settings", `wamp.helloTimeoutMs`). The spec lets the
    * router ABORT during the opening handshake, so the peer is told why before the transport closes.
    */
   #awaitHello(): void {
