@@ -2,12 +2,16 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream';
 import type { Logger } from 'pino';
+import { httpError } from './errors.js';
+import { refuseOnSocket } from './raw-refusal.js';
 
-/** Parser errors with their own status; every other one is a 400. */
-const STATUS_OF: Record<string, [number, string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+/** Parser errors with their own refusal; every other one is `MALFORMED_REQUEST` (400). */
+const REFUSAL_OF: Readonly<
+  Record<string, 'HEADERS_TOO_LARGE' | 'CHUNK_EXTENSIONS_TOO_LARGE' | 'REQUEST_TIMEOUT'>
+> = {
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'CHUNK_EXTENSIONS_TOO_LARGE',
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
 };
 
 /**
@@ -26,8 +30,7 @@ export function clientErrorListener(logger: Logger): (err: NodeJS.ErrnoException
     logger.debug({ err }, 'malformed HTTP request refused');
     if (err.code === 'ECONNRESET') return void socket.destroy();
     const answer = () => {
-      const [status, text] = STATUS_OF[err.code ?? ''] ?? [400, 'Bad Request'];
-      endWithJson(socket, status, text, `Malformed HTTP request: ${err.message}`);
+      refuseOnSocket(socket, httpError(REFUSAL_OF[err.code ?? ''] ?? 'MALFORMED_REQUEST', err.message));
     };
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (!inFlight || inFlight.writableFinished) return answer();
@@ -44,17 +47,5 @@ export function clientErrorListener(logger: Logger): (err: NodeJS.ErrnoException
  * JSON body (without a listener Node would drop the connection without a word).
  */
 export function refuseConnect(socket: Duplex): void {
-  socket.on('error', () => socket.destroy());
-  endWithJson(socket, 405, 'Method Not Allowed', 'Method CONNECT not allowed', 'Allow: GET, POST\r\n');
-}
-
-/** Writes a whole response with a JSON `{"error"}` body on a raw socket, then closes it. */
-function endWithJson(socket: Duplex, status: number, text: string, message: string, headers = ''): void {
-  if (!socket.writable) return void socket.destroy();
-  const body = JSON.stringify({ error: message });
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n${headers}` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  refuseOnSocket(socket, httpError('CONNECT_NOT_ALLOWED'), { Allow: 'GET, POST' });
 }

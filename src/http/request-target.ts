@@ -1,4 +1,4 @@
-import { HttpError } from './errors.js';
+import { HttpError, httpError } from './errors.js';
 
 /** Every origin-form target is resolved against this fixed origin, so its path can never become a host. */
 const ORIGIN = 'http://localhost';
@@ -29,14 +29,12 @@ export function parseRequestTarget(target: string | undefined): URL {
     if (raw.startsWith('/')) url = new URL(ORIGIN + raw);
     else if (raw === '*') url = new URL(`${ORIGIN}/*`);
     else if (ABSOLUTE_FORM.test(raw)) url = new URL(raw);
-    else throw new HttpError(400, `Malformed request target: ${preview(raw)}`);
+    else throw httpError('MALFORMED_TARGET', preview(raw));
   } catch (err) {
     if (err instanceof HttpError) throw err;
-    throw new HttpError(400, `Malformed request target: ${preview(raw)}`);
+    throw httpError('MALFORMED_TARGET', preview(raw));
   }
-  if (BROKEN_PERCENT.test(url.pathname)) {
-    throw new HttpError(400, `Malformed percent-encoding in path: ${preview(url.pathname)}`);
-  }
+  if (BROKEN_PERCENT.test(url.pathname)) throw httpError('MALFORMED_PATH_ENCODING', preview(url.pathname));
   return url;
 }
 
@@ -49,7 +47,7 @@ export function decodePathParams(match: RegExpExecArray): string[] {
     try {
       return decodeURIComponent(segment);
     } catch {
-      throw new HttpError(400, `Malformed percent-encoding in path segment: ${preview(segment)}`);
+      throw httpError('MALFORMED_SEGMENT_ENCODING', preview(segment));
     }
   });
 }

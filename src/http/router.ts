@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { HttpError } from './errors.js';
+import { HttpError, httpError } from './errors.js';
 import { decodePathParams, parseRequestTarget } from './request-target.js';
 
-export { ERR_HTTP, HttpError } from './errors.js';
+export { HttpError } from './errors.js';
 
 export interface HttpRequest {
   readonly method: string;
@@ -47,7 +47,7 @@ export class Router {
   readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
     this.#handle(req, res).catch((err) => {
       this.logger.error({ err }, 'http handler failed');
-      if (!res.headersSent) send(res, 500, { error: 'Internal server error' });
+      if (!res.headersSent) sendError(res, httpError('INTERNAL'));
     });
   };
 
@@ -57,7 +57,7 @@ export class Router {
    */
   readonly expectationFailed = (req: IncomingMessage, res: ServerResponse): void => {
     res.setHeader('Connection', 'close');
-    send(res, 417, { error: `Unsupported expectation: ${JSON.stringify(req.headers.expect)}` });
+    sendError(res, httpError('EXPECTATION_FAILED', JSON.stringify(req.headers.expect)));
   };
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -65,14 +65,14 @@ export class Router {
     // is created with Node's own check off, which would answer it with an empty body).
     if (req.httpVersion === '1.1' && req.headers.host === undefined) {
       res.setHeader('Connection', 'close');
-      return send(res, 400, { error: 'Missing Host header' });
+      return sendError(res, httpError('MISSING_HOST'));
     }
     let url: URL;
     try {
       url = parseRequestTarget(req.url);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
-      return send(res, err.status, { error: err.message });
+      return sendError(res, err);
     }
     const method = req.method ?? 'GET';
     let allowed: string[] = [];
@@ -92,17 +92,22 @@ export class Router {
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         if (err.status === 413) res.setHeader('Connection', 'close');
-        send(res, err.status, { error: err.message });
+        sendError(res, err);
       }
       return;
     }
     if (allowed.length > 0) {
       res.setHeader('Allow', allowed.join(', '));
-      send(res, 405, { error: `Method ${method} not allowed on ${url.pathname}` });
+      sendError(res, httpError('METHOD_NOT_ALLOWED', method, url.pathname));
     } else {
-      send(res, 404, { error: `Not found: ${url.pathname}` });
+      sendError(res, httpError('NOT_FOUND', url.pathname));
     }
   }
+}
+
+/** The one place an `HttpError` becomes a response: its status, and `{"error": message}`. */
+function sendError(res: ServerResponse, err: HttpError): void {
+  send(res, err.status, { error: err.message });
 }
 
 function send(res: ServerResponse, status: number, body: unknown, contentType?: string): void {
@@ -120,7 +125,7 @@ const EMPTY = Buffer.alloc(0);
  */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.reject(new HttpError(413, `Request body larger than ${limit} bytes`));
+  if (declared > limit) return Promise.reject(httpError('BODY_TOO_LARGE', limit));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -129,7 +134,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size <= limit) return void chunks.push(chunk);
       req.removeListener('data', onData);
       req.resume();
-      reject(new HttpError(413, `Request body larger than ${limit} bytes`));
+      reject(httpError('BODY_TOO_LARGE', limit));
     };
     req.on('data', onData);
     req.once('end', () => {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ClientAddresses } from '../core/client-address.js';
 import type { LimitName, LimitRefusals } from '../core/limit-refusals.js';
+import { type HttpError, HttpErrors, httpError } from '../http/errors.js';
 import { AddressLimits } from './address-limits.js';
 
 export interface ConnectionLimitsOptions {
@@ -22,9 +23,11 @@ export interface ConnectionLimitsOptions {
 /** An upgrade refused before it happens: answered over HTTP with a JSON `{"error"}` body. */
 export interface UpgradeRefusal {
   readonly limit: LimitName;
-  readonly status: 429 | 503;
+  readonly status: number;
   readonly message: string;
   readonly headers: Readonly<Record<string, string>>;
+  /** The same refusal as thrown elsewhere: `ERR_HTTP_SERVER_FULL` and the others below. */
+  readonly error: HttpError;
 }
 
 /**
@@ -66,12 +69,12 @@ export class ConnectionLimits {
           });
     const busy = { 'Retry-After': String(BUSY_RETRY_AFTER_SECONDS) };
     this.#refused = {
-      full: refusal('max_connections', 503, 'Server is at its connection limit', busy),
-      memory: refusal('memory', 503, 'Server is over its memory limit', busy),
+      full: refusal('max_connections', 'SERVER_FULL', busy),
+      memory: refusal('memory', 'OVER_MEMORY', busy),
       // Waiting does not help here: one of the address's own connections has to close first.
-      connections: refusal('connections_per_address', 429, 'Too many connections from this address', {}),
+      connections: refusal('connections_per_address', 'TOO_MANY_CONNECTIONS', {}),
       // The time one more connection's allowance takes to come back.
-      rate: refusal('connection_rate_per_address', 429, 'Too many new connections from this address', {
+      rate: refusal('connection_rate_per_address', 'CONNECTION_RATE', {
         'Retry-After': String(Math.ceil(1 / (rate?.perSecond ?? 1))),
       }),
     };
@@ -109,11 +112,11 @@ export class ConnectionLimits {
   }
 }
 
-function refusal(
-  limit: LimitName,
-  status: 429 | 503,
-  message: string,
-  headers: Record<string, string>,
-): UpgradeRefusal {
-  return Object.freeze({ limit, status, message, headers: Object.freeze(headers) });
+/** The refusals of the connection limits, made once each. */
+type LimitRefusal = 'SERVER_FULL' | 'OVER_MEMORY' | 'TOO_MANY_CONNECTIONS' | 'CONNECTION_RATE';
+
+function refusal(limit: LimitName, name: LimitRefusal, headers: Record<string, string>): UpgradeRefusal {
+  const error = httpError(name);
+  const status = HttpErrors[name].status;
+  return Object.freeze({ limit, status, message: error.message, headers: Object.freeze(headers), error });
 }

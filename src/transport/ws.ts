@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Connection, Session, UpgradeRequest } from '../core/connection.js';
 import type { Frame } from '../core/frame.js';
-import { HttpError } from '../http/errors.js';
+import { HttpError, httpError } from '../http/errors.js';
+import { refuseOnSocket } from '../http/raw-refusal.js';
 import { decodePathParams, parseRequestTarget } from '../http/request-target.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { encodeBinaryFrame, encodeTextFrame } from './frame.js';
@@ -65,13 +66,16 @@ export class WebSocketTransport {
     // A handshake ws refuses (wrong method, no or bad Sec-WebSocket-Key or -Version, a malformed
     // Sec-WebSocket-Protocol) is answered here so that every refusal is JSON, like every HTTP error.
     this.#wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) => {
-      if (req.method !== 'GET') return reject(socket, 405, err.message, { Allow: 'GET' });
+      if (req.method !== 'GET') {
+        return refuseOnSocket(socket, httpError('UPGRADE_METHOD_NOT_ALLOWED', err.message), { Allow: 'GET' });
+      }
       const version = req.headers['sec-websocket-version'];
       // RFC 6455 section 4.4, "Supporting Multiple Versions of WebSocket Protocol".
       if (version !== '13' && version !== '8') {
-        return reject(socket, 400, err.message, { 'Sec-WebSocket-Version': '13, 8' });
+        const refusal = httpError('UPGRADE_VERSION_UNSUPPORTED', err.message);
+        return refuseOnSocket(socket, refusal, { 'Sec-WebSocket-Version': '13, 8' });
       }
-      reject(socket, 400, err.message);
+      refuseOnSocket(socket, httpError('UPGRADE_INVALID', err.message));
     });
   }
 
@@ -86,8 +90,7 @@ export class WebSocketTransport {
         this.#upgrade(req, socket, head);
       } catch (err) {
         this.#o.logger.error({ err, target: req.url }, 'websocket upgrade failed');
-        if (socket.writable) reject(socket, 500, 'Internal server error');
-        else socket.destroy();
+        refuseOnSocket(socket, httpError('INTERNAL'));
       }
     });
   }
@@ -121,15 +124,13 @@ export class WebSocketTransport {
   #onEmpty: (() => void) | undefined;
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (!this.#accepting) return reject(socket, 503, 'Server is shutting down');
+    if (!this.#accepting) return refuseOnSocket(socket, httpError('SHUTTING_DOWN'));
     // The limits come before anything else is read from the request: a refused client costs no work.
     const limits = this.#o.limits;
     let address = '';
     if (limits) {
       const admitted = limits.admit(req, this.#live.size);
-      if (typeof admitted !== 'string') {
-        return reject(socket, admitted.status, admitted.message, admitted.headers);
-      }
+      if (typeof admitted !== 'string') return refuseOnSocket(socket, admitted.error, admitted.headers);
       address = admitted;
     }
     let url: URL;
@@ -152,7 +153,7 @@ export class WebSocketTransport {
         const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
         protocol = offered.find((p) => route.protocols!.includes(p)) ?? '';
         if (!protocol) {
-          return reject(socket, 400, `Offer one of the WebSocket subprotocols ${route.protocols.join(', ')}`);
+          return refuseOnSocket(socket, httpError('SUBPROTOCOL_REQUIRED', route.protocols.join(', ')));
         }
         chosenProtocol.set(req, protocol);
       }
@@ -184,7 +185,7 @@ export class WebSocketTransport {
       });
       return;
     }
-    reject(socket, 404, `No WebSocket endpoint at ${url.pathname}`);
+    refuseOnSocket(socket, httpError('NO_WEBSOCKET_ENDPOINT', url.pathname));
   }
 
   markDirty(connection: WsConnection): void {
@@ -339,40 +340,8 @@ function truncateReason(reason: string): string {
   return r;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
 /** Answers an `HttpError` met before the upgrade; anything else is a fault and is rethrown. */
 function refuse(socket: Duplex, err: unknown): void {
   if (!(err instanceof HttpError)) throw err;
-  reject(socket, err.status, err.message);
-}
-
-/** Refuses an upgrade before it happens with an HTTP status and a JSON `{"error"}` body. */
-function reject(
-  socket: Duplex,
-  status: number,
-  message: string,
-  headers: Readonly<Record<string, string>> = {},
-): void {
-  const body = JSON.stringify({ error: message });
-  const text = STATUS_TEXT[status] ?? 'Error';
-  const extra = Object.entries(headers)
-    .map(([name, value]) => `${name}: ${value}\r\n`)
-    .join('');
-  // http.Server removes its own error listener from upgraded sockets: a client resetting the
-  // connection (ECONNRESET) would otherwise be an uncaught error.
-  socket.on('error', () => socket.destroy());
-  // Once the answer is out the socket goes, whether or not the client closes its side.
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n${extra}` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  refuseOnSocket(socket, err);
 }

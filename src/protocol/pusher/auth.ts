@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { type PusherError, pusherError, subscriptionError } from './errors.js';
 
 /** Signatures of Pusher's auth schemes (spec §3, §5.1, §6.2). Every comparison is constant-time. */
 
@@ -27,20 +28,52 @@ export function userAuthString(socketId: string, userData: string): string {
   return `${socketId}::user::${userData}`;
 }
 
-/**
- * Checks an `auth` value `"<key>:<hex>"` against the HMAC of `signed`. Returns why it fails, or
- * undefined when it is valid. Messages follow hosted Pusher's wording.
- */
-export function authProblem(auth: unknown, key: string, secret: string, signed: string): string | undefined {
-  if (typeof auth !== 'string' || auth.length === 0) return 'Auth value for subscription is missing';
+/** Why an `auth` value fails: missing, a key that is not the app's, or a signature that does not match. */
+export type AuthFailure =
+  | { reason: 'missing' }
+  | { reason: 'key'; givenKey: string }
+  | { reason: 'signature'; signed: string; given: string };
+
+/** Checks an `auth` value `"<key>:<hex>"` against the HMAC of `signed`; undefined when it is valid. */
+export function authFailure(
+  auth: unknown,
+  key: string,
+  secret: string,
+  signed: string,
+): AuthFailure | undefined {
+  if (typeof auth !== 'string' || auth.length === 0) return { reason: 'missing' };
   const colon = auth.indexOf(':');
   const givenKey = colon < 0 ? auth : auth.slice(0, colon);
-  if (colon < 0 || !safeEqual(givenKey, key)) return `Invalid key in subscription auth data: '${givenKey}'`;
+  if (colon < 0 || !safeEqual(givenKey, key)) return { reason: 'key', givenKey };
   const given = auth.slice(colon + 1);
-  if (!safeEqual(given, hmacSha256Hex(secret, signed))) {
-    return `Invalid signature: Expected HMAC SHA256 hex digest of ${signed}, but got ${given}`;
-  }
+  if (!safeEqual(given, hmacSha256Hex(secret, signed))) return { reason: 'signature', signed, given };
   return undefined;
+}
+
+/**
+ * The refusal of a subscription's or a sign-in's bad `auth` value, in hosted Pusher's words; undefined
+ * when the value is valid. `channel` is the subscription's; a sign-in has none.
+ */
+export function authError(
+  on: 'subscription' | 'signin',
+  failure: AuthFailure | undefined,
+  channel?: string,
+): PusherError | undefined {
+  if (!failure) return undefined;
+  if (on === 'signin') {
+    if (failure.reason === 'missing') return pusherError('SIGNIN_AUTH_MISSING');
+    if (failure.reason === 'key') return pusherError('SIGNIN_AUTH_KEY_INVALID', failure.givenKey);
+    return pusherError('SIGNIN_SIGNATURE_INVALID', failure.signed, failure.given);
+  }
+  if (failure.reason === 'missing') return subscriptionError('SUBSCRIPTION_AUTH_MISSING', channel);
+  if (failure.reason === 'key')
+    return subscriptionError('SUBSCRIPTION_AUTH_KEY_INVALID', channel, failure.givenKey);
+  return subscriptionError('SUBSCRIPTION_SIGNATURE_INVALID', channel, failure.signed, failure.given);
+}
+
+/** Why a subscription's `auth` value fails, as the client is told; undefined when it is valid. */
+export function authProblem(auth: unknown, key: string, secret: string, signed: string): string | undefined {
+  return authError('subscription', authFailure(auth, key, secret, signed))?.message;
 }
 
 /**

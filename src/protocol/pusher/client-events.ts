@@ -1,8 +1,9 @@
 import type { App } from '../../core/apps/app.js';
 import { channelKind } from '../../core/channels/names.js';
 import type { ClientMessage } from './codec.js';
+import { type PusherError, pusherError } from './errors.js';
 
-export type ClientEventCheck = { ok: true; channel: string; text: string } | { ok: false; message: string };
+export type ClientEventCheck = { ok: true; channel: string; text: string } | PusherError;
 
 /**
  * Checks a `client-*` event from a subscribed connection (spec §4) and builds the frame other
@@ -14,28 +15,21 @@ export function checkClientEvent(
   message: ClientMessage,
   subscribed: ReadonlyMap<string, string | null>,
 ): ClientEventCheck {
-  if (!app.clientEvents) return { ok: false, message: 'Client events are not enabled for this app' };
+  if (!app.clientEvents) return pusherError('CLIENT_EVENTS_DISABLED');
   const { event, channel, data } = message;
   if (event.length > app.maxEventNameLength) {
-    return { ok: false, message: `Event name is longer than ${app.maxEventNameLength} characters` };
+    return pusherError('CLIENT_EVENT_NAME_TOO_LONG', app.maxEventNameLength);
   }
-  if (channel === undefined) return { ok: false, message: 'Client event needs a channel' };
+  if (channel === undefined) return pusherError('CLIENT_EVENT_NO_CHANNEL');
   const kind = channelKind(channel);
   if (!kind.authorized || kind.encrypted) {
-    return {
-      ok: false,
-      message: `Client events are only allowed on private and presence channels, not on ${channel}`,
-    };
+    return pusherError('CLIENT_EVENT_CHANNEL_KIND', channel);
   }
-  if (!subscribed.has(channel))
-    return { ok: false, message: `Client event on ${channel}, which this connection has not subscribed to` };
+  if (!subscribed.has(channel)) return pusherError('CLIENT_EVENT_NOT_SUBSCRIBED', channel);
   const json = JSON.stringify(data ?? null);
   const bytes = Buffer.byteLength(json);
   if (bytes > app.maxEventPayloadBytes) {
-    return {
-      ok: false,
-      message: `Client event data is ${bytes} bytes, over the limit of ${app.maxEventPayloadBytes}`,
-    };
+    return pusherError('CLIENT_EVENT_TOO_LARGE', bytes, app.maxEventPayloadBytes);
   }
   const userId = subscribed.get(channel);
   const head = `{"event":${JSON.stringify(event)},"channel":${JSON.stringify(channel)},"data":${json}`;

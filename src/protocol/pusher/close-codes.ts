@@ -7,7 +7,8 @@
  * - 4300–4399: sent only inside `pusher:error` on an open connection; never as a close code, since
  *   pusher-js treats unknown codes as "refused" and gives up.
  *
- * Every server-initiated close is preceded by a `pusher:error` with the same code.
+ * Every server-initiated close is preceded by a `pusher:error` with the same code. The refusals that
+ * send these codes, each with its stable `ERR_PUSHER_…` name and message, are in `errors.ts`.
  */
 export const CloseCode = {
   /** App accepts TLS only. */

@@ -6,6 +6,9 @@
  * Pusher does (clients parse it back).
  */
 
+import { type PusherError, type PusherErrorWithoutArgs, pusherError } from './errors.js';
+import { jsonTooDeep } from './json-depth.js';
+
 /** An incoming client frame, after the envelope was checked. `data` is as the client sent it. */
 export interface ClientMessage {
   event: string;
@@ -13,61 +16,35 @@ export interface ClientMessage {
   data?: unknown;
 }
 
-export type DecodeResult = { ok: true; message: ClientMessage } | { ok: false; error: string };
+/** A refused frame: `refusal` is the typed error to answer with, `error` its message. */
+export type DecodeResult =
+  | { ok: true; message: ClientMessage }
+  | { ok: false; error: string; refusal: PusherError };
 
-/**
- * How deeply a client's JSON may nest objects and arrays: a frame, counting the frame's own object,
- * and each JSON string inside one (`channel_data`, `user_data`). Deeper input is refused before it is
- * parsed (docs/pusher.md, "WebSocket protocol"): nothing a client means to say needs more, and the recursive
- * encoders the server runs on that data (`JSON.stringify`) overflow the stack some thousands of levels
- * down.
- */
-export const MAX_JSON_DEPTH = 64;
+export { jsonTooDeep, MAX_JSON_DEPTH, TOO_DEEP } from './json-depth.js';
 
-export const TOO_DEEP = `nested deeper than ${MAX_JSON_DEPTH} levels`;
-
-/**
- * True when JSON `text` opens more than `limit` objects or arrays inside one another. One pass over the
- * characters, no recursion and no allocation; brackets inside strings do not count. Meant for text
- * that is then parsed: on text that is not JSON its answer is only a guess, and the parser decides.
- */
-export function jsonTooDeep(text: string, limit = MAX_JSON_DEPTH): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: the next character is escaped
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x7d || c === 0x5d) {
-      depth--;
-    }
-  }
-  return false;
+function refused(name: PusherErrorWithoutArgs): DecodeResult {
+  const refusal = pusherError(name);
+  return { ok: false, error: refusal.message, refusal };
 }
 
 export function decodeClientMessage(text: string): DecodeResult {
-  if (jsonTooDeep(text)) return { ok: false, error: `Invalid message format: ${TOO_DEEP}` };
+  if (jsonTooDeep(text)) return refused('MESSAGE_TOO_DEEP');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return { ok: false, error: 'Invalid JSON' };
+    return refused('MESSAGE_NOT_JSON');
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return { ok: false, error: 'Invalid message format: expected a JSON object' };
+    return refused('MESSAGE_NOT_OBJECT');
   }
   const { event, channel, data } = parsed as Record<string, unknown>;
   if (typeof event !== 'string' || event.length === 0) {
-    return { ok: false, error: 'Invalid message format: "event" must be a non-empty string' };
+    return refused('MESSAGE_EVENT_MISSING');
   }
   if (channel !== undefined && typeof channel !== 'string') {
-    return { ok: false, error: 'Invalid message format: "channel" must be a string' };
+    return refused('MESSAGE_CHANNEL_NOT_STRING');
   }
   return { ok: true, message: { event, channel, data } };
 }
@@ -109,6 +86,17 @@ export function encodeObjectEvent(event: string, data: unknown, channel?: string
   return JSON.stringify(channel === undefined ? { event, data } : { event, channel, data });
 }
 
+/** The one place a `pusher:error` frame is made. */
 export function encodeError(code: number | null, message: string): string {
   return encodeObjectEvent('pusher:error', { code, message });
+}
+
+/** The one place a `pusher:subscription_error` frame is made. */
+export function encodeSubscriptionError(
+  channel: string,
+  type: string,
+  error: string,
+  status: number,
+): string {
+  return encodeObjectEvent('pusher:subscription_error', { type, error, status }, channel);
 }

@@ -6,6 +6,7 @@ import type { OccupancyStore } from '../../core/channels/occupancy.js';
 import type { ChannelRegistry } from '../../core/channels/registry.js';
 import type { LimitName } from '../../core/limit-refusals.js';
 import type { PresenceStore } from '../../core/presence/store.js';
+import type { PusherError } from './errors.js';
 import type { ChannelEvents } from './events.js';
 import type { PusherSocket } from './socket.js';
 import type { UserRegistry } from './user-registry.js';
@@ -53,8 +54,9 @@ export interface PusherContext {
   subscriptions(app: App, channel: string): Promise<number>;
   /** Counts `work` as in flight until it settles, so shutdown waits for it; it must not reject. */
   track(work: Promise<void>): void;
-  /** A `pusher:error` that leaves the connection open. */
-  error(socket: PusherSocket, code: number | null, message: string): void;
-  /** `pusher:error` with `code`, then a close with the same code. */
-  fail(socket: PusherSocket, code: number, message: string): void;
+  /**
+   * Sends a refusal: its `pusher:subscription_error` when it has one, its `pusher:error`, and the close
+   * when its code is in a closing band (see `PusherErrors`).
+   */
+  answer(socket: PusherSocket, err: PusherError): void;
 }

@@ -10,15 +10,16 @@ import { checkOrigin } from '../../core/origin.js';
 import type { PresenceMember } from '../../core/presence/store.js';
 import { checkBusFrame } from './bus-frame.js';
 import { checkClientEvent } from './client-events.js';
-import { CloseCode, ErrorCode } from './close-codes.js';
 import {
   type ClientMessage,
   decodeClientMessage,
   encodeChannelEvent,
   encodeError,
   encodeInternal,
+  encodeSubscriptionError,
 } from './codec.js';
 import type { AppState, PusherContext, PusherServerOptions } from './context.js';
+import { PusherError, pusherError } from './errors.js';
 import { type ChannelEvents, NO_CHANNEL_EVENTS } from './events.js';
 import { PusherSocket, type SocketOwner } from './socket.js';
 import { Subscriptions } from './subscriptions.js';
@@ -29,6 +30,8 @@ export type { PusherServerOptions } from './context.js';
 
 const PONG = new Frame(encodeInternal('pusher:pong', {}));
 const PING = new Frame(encodeInternal('pusher:ping', {}));
+/** One refusal for every client event over the rate: a flood of them costs no allocation each. */
+const CLIENT_EVENT_RATE_LIMITED = pusherError('CLIENT_EVENT_RATE_LIMIT');
 /** Attempts to find an unused socket id before giving up (only a pinned generator repeats itself). */
 const SOCKET_ID_ATTEMPTS = 8;
 
@@ -131,10 +134,9 @@ export class PusherServer implements SocketOwner, PusherContext {
     clearInterval(this.#sweep);
     this.#sweep = undefined;
     this.#subscriptions.close();
+    const shuttingDown = pusherError('SHUTTING_DOWN');
     for (const state of this.#apps.values()) {
-      for (const socket of state.sockets.values()) {
-        this.fail(socket, CloseCode.RECONNECT, 'Server is shutting down, reconnect');
-      }
+      for (const socket of state.sockets.values()) this.answer(socket, shuttingDown);
     }
   }
 
@@ -145,13 +147,15 @@ export class PusherServer implements SocketOwner, PusherContext {
     this.#chainOn(
       socket,
       this.#establish(socket, key, request.query.get('protocol'), request.headers.origin).catch((err) => {
+        if (err instanceof PusherError) return this.answer(socket, err);
         this.options.logger.error({ err }, 'pusher handshake failed');
-        this.fail(socket, CloseCode.OVER_CAPACITY, 'Internal error, try again');
+        this.answer(socket, pusherError('HANDSHAKE_FAILED'));
       }),
     );
     return socket;
   }
 
+  /** Throws the `PusherError` that refuses the handshake. */
   async #establish(
     socket: PusherSocket,
     key: string,
@@ -159,25 +163,14 @@ export class PusherServer implements SocketOwner, PusherContext {
     origin: string | readonly string[] | undefined,
   ): Promise<void> {
     const version = protocol === null ? 7 : /^\d+$/.test(protocol) ? Number(protocol) : Number.NaN;
-    if (Number.isNaN(version)) {
-      return this.fail(socket, CloseCode.INVALID_VERSION_FORMAT, 'Invalid version string format');
-    }
-    if (version < 4) {
-      return this.fail(
-        socket,
-        CloseCode.UNSUPPORTED_PROTOCOL,
-        'Protocols 1, 2 and 3 are no longer supported',
-      );
-    }
-    if (version > 7) return this.fail(socket, CloseCode.UNSUPPORTED_PROTOCOL, 'Unsupported protocol version');
+    if (Number.isNaN(version)) throw pusherError('INVALID_VERSION_FORMAT');
+    if (version < 4) throw pusherError('PROTOCOL_TOO_OLD');
+    if (version > 7) throw pusherError('PROTOCOL_UNSUPPORTED');
 
     const app = await this.options.apps.findByKey(key);
     if (socket.state !== 'pending') return;
-    if (!app) {
-      const message = `App key ${key} not in this cluster. Did you forget to specify the cluster?`;
-      return this.fail(socket, CloseCode.APP_NOT_FOUND, message);
-    }
-    if (!app.enabled) return this.fail(socket, CloseCode.APP_DISABLED, 'Application disabled');
+    if (!app) throw pusherError('APP_NOT_FOUND', key);
+    if (!app.enabled) throw pusherError('APP_DISABLED');
     // Refused before any work is done for the connection (README "App settings"): 4009 is the
     // Pusher docs' "Connection is unauthorized", and Laravel Reverb's code for a disallowed origin.
     const verdict = checkOrigin(app, origin);
@@ -186,18 +179,16 @@ export class PusherServer implements SocketOwner, PusherContext {
         { appId: app.id, origin: String(origin).slice(0, 200), verdict },
         'origin refused',
       );
-      const message = verdict === 'missing' ? 'Origin header required' : 'Origin not allowed';
-      return this.fail(socket, CloseCode.UNAUTHORIZED, message);
+      throw pusherError(verdict === 'missing' ? 'ORIGIN_REQUIRED' : 'ORIGIN_NOT_ALLOWED');
     }
     const state = this.state(app);
     if (app.maxConnections !== null && (await this.connections(app)) >= app.maxConnections) {
-      return this.fail(socket, CloseCode.OVER_CONNECTION_QUOTA, 'Application is over connection quota');
+      throw pusherError('OVER_CONNECTION_QUOTA');
     }
     if (socket.state !== 'pending') return;
     let id = this.#socketIds();
     for (let i = 1; state.sockets.has(id); i++) {
-      if (i === SOCKET_ID_ATTEMPTS)
-        return this.fail(socket, CloseCode.OVER_CAPACITY, 'No socket id available');
+      if (i === SOCKET_ID_ATTEMPTS) throw pusherError('NO_SOCKET_ID');
       id = this.#socketIds();
     }
     socket.id = id;
@@ -211,10 +202,20 @@ export class PusherServer implements SocketOwner, PusherContext {
 
   message(socket: PusherSocket, text: string, bytes: number): void {
     if (socket.state !== 'open') return; // nothing is accepted before connection_established
+    try {
+      this.#dispatch(socket, text, bytes);
+    } catch (err) {
+      if (!(err instanceof PusherError)) throw err;
+      this.answer(socket, err);
+    }
+  }
+
+  /** Throws the `PusherError` that refuses the message; queued work answers its own. */
+  #dispatch(socket: PusherSocket, text: string, bytes: number): void {
     const limit = this.options.maxMessageBytes;
-    if (bytes > limit) return this.error(socket, null, `Message too large: ${bytes} bytes, limit ${limit}`);
+    if (bytes > limit) throw pusherError('MESSAGE_TOO_LARGE', bytes, limit);
     const decoded = decodeClientMessage(text);
-    if (!decoded.ok) return this.error(socket, null, decoded.error);
+    if (!decoded.ok) throw decoded.refusal;
     const message = decoded.message;
     switch (message.event) {
       case 'pusher:ping':
@@ -232,18 +233,17 @@ export class PusherServer implements SocketOwner, PusherContext {
         // subscriptions the client had when it sent it (spec §4: subscribers only).
         if (message.event.startsWith('client-'))
           return this.#enqueue(socket, async () => this.#clientEvent(socket, message));
-        return this.error(socket, null, `Unsupported event: ${message.event}`);
+        throw pusherError('UNSUPPORTED_EVENT', message.event);
     }
   }
 
   binary(socket: PusherSocket, bytes: number): void {
-    if (socket.state === 'open')
-      this.error(socket, null, `Binary messages are not supported (${bytes} bytes)`);
+    if (socket.state === 'open') this.answer(socket, pusherError('BINARY_MESSAGE', bytes));
   }
 
   /** A client that stops reading is told to back off and reconnect (4100) rather than grow our memory. */
   overflowed(socket: PusherSocket): void {
-    this.fail(socket, CloseCode.OVER_CAPACITY, 'Client too slow: messages were not read in time');
+    this.answer(socket, pusherError('CLIENT_TOO_SLOW'));
   }
 
   closed(socket: PusherSocket): void {
@@ -369,16 +369,27 @@ export class PusherServer implements SocketOwner, PusherContext {
     return state;
   }
 
-  error(socket: PusherSocket, code: number | null, message: string): void {
-    socket.connection.send(new Frame(encodeError(code, message)));
-  }
-
-  /** `pusher:error` with `code`, then a close with the same code (spec §1.6, checklist 50). */
-  fail(socket: PusherSocket, code: number, message: string): void {
-    if (socket.state === 'closed' || socket.state === 'closing') return;
-    socket.state = 'closing';
-    socket.connection.send(new Frame(encodeError(code, message)));
-    socket.connection.close(code, message);
+  /**
+   * The one place a refusal goes on the wire. A subscription refusal that names a channel sends its
+   * `pusher:subscription_error` first; then the `pusher:error`; a refusal in the closing bands then
+   * closes with the same code (Pusher Protocol docs, "Error Codes"), once. A refusal by a limit is
+   * counted on `/metrics`.
+   */
+  answer(socket: PusherSocket, err: PusherError): void {
+    const { entry, message } = err;
+    if (entry.closes && entry.code !== null) {
+      if (socket.state === 'closed' || socket.state === 'closing') return;
+      socket.state = 'closing';
+      socket.connection.send(new Frame(encodeError(entry.code, message)));
+      socket.connection.close(entry.code, message);
+      return;
+    }
+    if (entry.limit) this.options.limitRefusals?.count(entry.limit);
+    if (entry.subscription && err.channel !== undefined) {
+      const { type, status } = entry.subscription;
+      socket.connection.send(new Frame(encodeSubscriptionError(err.channel, type, message, status)));
+    }
+    socket.connection.send(new Frame(encodeError(entry.code, message)));
   }
 
   #deliver(message: ChannelMessage): void {
@@ -389,6 +400,7 @@ export class PusherServer implements SocketOwner, PusherContext {
 
   #enqueue(socket: PusherSocket, step: () => Promise<void>): void {
     const work = (socket.chain ?? Promise.resolve()).then(step).catch((err) => {
+      if (err instanceof PusherError) return this.answer(socket, err);
       this.options.logger.error({ err, socketId: socket.id }, 'pusher operation failed');
     });
     this.track(this.#chainOn(socket, work));
@@ -422,11 +434,9 @@ export class PusherServer implements SocketOwner, PusherContext {
       socket.clientEventWindow = now;
       socket.clientEventCount = 0;
     }
-    if (++socket.clientEventCount > app.maxClientEventsPerSecond) {
-      return this.error(socket, ErrorCode.CLIENT_EVENT_RATE_LIMIT, 'Client event rejected due to rate limit');
-    }
+    if (++socket.clientEventCount > app.maxClientEventsPerSecond) throw CLIENT_EVENT_RATE_LIMITED;
     const check = checkClientEvent(app, message, socket.channels);
-    if (!check.ok) return this.error(socket, null, check.message);
+    if (!check.ok) throw check;
     const userId = socket.channels.get(check.channel);
     this.events.clientEvent(app, {
       channel: check.channel,
@@ -454,8 +464,7 @@ export class PusherServer implements SocketOwner, PusherContext {
     for (const state of this.#apps.values()) {
       for (const socket of state.sockets.values()) {
         if (socket.pingedAt !== 0) {
-          if (now - socket.pingedAt >= pong)
-            this.fail(socket, CloseCode.PONG_NOT_RECEIVED, 'Pong reply not received');
+          if (now - socket.pingedAt >= pong) this.answer(socket, pusherError('PONG_NOT_RECEIVED'));
         } else if (now - socket.lastSeen >= activity) {
           socket.pingedAt = now;
           socket.connection.send(PING);

@@ -1,6 +1,7 @@
 import type { App } from '../../core/apps/app.js';
-import { authProblem, userAuthString } from './auth.js';
-import { jsonTooDeep, objectData, TOO_DEEP } from './codec.js';
+import { authError, authFailure, userAuthString } from './auth.js';
+import { jsonTooDeep, objectData } from './codec.js';
+import { type PusherError, pusherError } from './errors.js';
 import type { SignedInUser } from './subscription.js';
 
 export type SigninCheck =
@@ -14,7 +15,7 @@ export type SigninCheck =
       /** How many watched ids were over the limit and dropped. */
       dropped: number;
     }
-  | { ok: false; message: string };
+  | PusherError;
 
 /** Checks `pusher:signin` (spec §5.1): signature over `<socket_id>::user::<user_data>`, then user_data. */
 export function checkSignin(
@@ -24,22 +25,22 @@ export function checkSignin(
   current: SignedInUser | undefined,
 ): SigninCheck {
   if (typeof data === 'string' && jsonTooDeep(data)) {
-    return { ok: false, message: `pusher:signin data is ${TOO_DEEP}` };
+    return pusherError('SIGNIN_TOO_DEEP');
   }
   const payload = objectData(data);
   const userData = payload?.user_data;
-  if (!payload || typeof userData !== 'string')
-    return { ok: false, message: 'pusher:signin needs a user_data string' };
-  const problem = authProblem(payload.auth, app.key, app.secret, userAuthString(socketId, userData));
-  if (problem) return { ok: false, message: problem.replace('subscription auth data', 'signin auth data') };
-  if (jsonTooDeep(userData)) return { ok: false, message: `user_data is ${TOO_DEEP}` };
+  if (!payload || typeof userData !== 'string') return pusherError('SIGNIN_USER_DATA_MISSING');
+  const failure = authFailure(payload.auth, app.key, app.secret, userAuthString(socketId, userData));
+  const refused = authError('signin', failure);
+  if (refused) return refused;
+  if (jsonTooDeep(userData)) return pusherError('SIGNIN_USER_DATA_TOO_DEEP');
   const parsed = objectData(userData);
   const id = parsed?.id;
   if (!parsed || typeof id !== 'string' || id.length === 0) {
-    return { ok: false, message: 'user_data must be a JSON object with a non-empty string id' };
+    return pusherError('SIGNIN_USER_ID_MISSING');
   }
   if (current && current.id !== id) {
-    return { ok: false, message: `Connection is already signed in as user ${current.id}` };
+    return pusherError('SIGNIN_OTHER_USER', current.id);
   }
   const requested = app.watchlistEvents && Array.isArray(parsed.watchlist) ? parsed.watchlist : [];
   const ids = requested

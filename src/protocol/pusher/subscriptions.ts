@@ -4,13 +4,9 @@ import { Frame } from '../../core/frame.js';
 import type { JoinResult, PresenceMember } from '../../core/presence/store.js';
 import { encodeChannelEvent, encodeInternal, encodeObjectEvent, objectData } from './codec.js';
 import type { AppState, PusherContext } from './context.js';
+import { subscriptionError } from './errors.js';
 import type { PusherSocket } from './socket.js';
-import {
-  type AcceptedSubscription,
-  admission,
-  checkSubscription,
-  type RefusedSubscription,
-} from './subscription.js';
+import { type AcceptedSubscription, admission, checkSubscription } from './subscription.js';
 import { SubscriptionCountNotifier } from './subscription-count.js';
 
 /**
@@ -78,7 +74,7 @@ export class Subscriptions {
     if (asIs) return this.#subscribe(socket, app, data);
     const held = socket.channels.size + socket.subscribing;
     const refused = admission(app, channel, held, this.#ctx.options.memory?.over === true);
-    if (refused) return this.#refuse(socket, refused);
+    if (refused) return this.#ctx.answer(socket, refused);
     socket.subscribing++;
     try {
       await this.#subscribe(socket, app, data);
@@ -89,7 +85,7 @@ export class Subscriptions {
 
   async #subscribe(socket: PusherSocket, app: App, data: unknown): Promise<void> {
     const check = checkSubscription(app, socket.id, data, socket.user);
-    if (!check.ok) return this.#refuse(socket, check);
+    if (!check.ok) return this.#ctx.answer(socket, check);
     const { channel, member } = check;
     const state = this.#ctx.state(app);
     if (socket.channels.has(channel)) {
@@ -109,13 +105,8 @@ export class Subscriptions {
         return this.#unavailable(socket, channel, err, 'presence store could not record the member');
       }
       if (joined === 'full') {
-        return this.#refuse(socket, {
-          ok: false,
-          channel,
-          type: 'LimitReached',
-          error: `Presence channel ${channel} is full (${app.maxPresenceMembers} members)`,
-          status: 403,
-        });
+        const full = subscriptionError('PRESENCE_CHANNEL_FULL', channel, channel, app.maxPresenceMembers);
+        return this.#ctx.answer(socket, full);
       }
       const listed = socket.state === 'open' ? await this.#members(socket, state, channel) : null;
       if (listed === null) return this.#forget(state, channel, socket.id, member.userId);
@@ -317,22 +308,6 @@ export class Subscriptions {
   /** The subscription failed on our side (store or broker): the client hears it, and may retry. */
   #unavailable(socket: PusherSocket, channel: string, err: unknown, what: string): void {
     this.#ctx.options.logger.error({ err, channel, socketId: socket.id }, what);
-    this.#refuse(socket, {
-      ok: false,
-      channel,
-      type: 'ServerError',
-      error: `Could not subscribe to ${channel} right now, try again`,
-      status: 503,
-    });
-  }
-
-  #refuse(socket: PusherSocket, refusal: RefusedSubscription): void {
-    const { channel, type, error, status, code, limit } = refusal;
-    if (limit) this.#ctx.options.limitRefusals?.count(limit);
-    if (channel !== undefined) {
-      const text = encodeObjectEvent('pusher:subscription_error', { type, error, status }, channel);
-      socket.connection.send(new Frame(text));
-    }
-    this.#ctx.error(socket, code ?? null, error);
+    this.#ctx.answer(socket, subscriptionError('SUBSCRIPTION_UNAVAILABLE', channel, channel));
   }
 }

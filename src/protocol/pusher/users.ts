@@ -1,9 +1,9 @@
 import type { App } from '../../core/apps/app.js';
 import { channelKind } from '../../core/channels/names.js';
 import { Frame } from '../../core/frame.js';
-import { CloseCode, ErrorCode } from './close-codes.js';
 import { encodeObjectEvent } from './codec.js';
 import type { PusherContext } from './context.js';
+import { pusherError } from './errors.js';
 import { checkSignin } from './signin.js';
 import type { PusherSocket } from './socket.js';
 
@@ -32,7 +32,7 @@ export class Users {
     const authorized =
       socket.user !== undefined || [...socket.channels.keys()].some((c) => channelKind(c).authorized);
     if (socket.state === 'open' && !authorized) {
-      this.#ctx.fail(socket, CloseCode.UNAUTHORIZED, 'Connection is unauthorized: not signed in in time');
+      this.#ctx.answer(socket, pusherError('SIGNIN_TIMEOUT'));
     }
   };
 
@@ -51,7 +51,7 @@ export class Users {
     const app = socket.app;
     if (socket.state !== 'open' || !app) return;
     const check = checkSignin(app, socket.id, data, socket.user);
-    if (!check.ok) return this.#ctx.error(socket, CloseCode.UNAUTHORIZED, check.message);
+    if (!check.ok) return this.#ctx.answer(socket, check);
     clearTimeout(socket.signinTimer);
     socket.signinTimer = undefined;
     const state = this.#ctx.state(app);
@@ -91,11 +91,7 @@ export class Users {
     socket.watchlist = check.watchlist;
     users.watch(socket, check.watchlist);
     if (check.dropped > 0) {
-      this.#ctx.error(
-        socket,
-        ErrorCode.WATCHLIST_LIMIT,
-        `Watchlist limit exceeded. Only the first ${app.maxWatchlistSize} user IDs are accepted.`,
-      );
+      this.#ctx.answer(socket, pusherError('WATCHLIST_LIMIT', app.maxWatchlistSize));
     }
     if (!signedIn) return;
     const online = check.watchlist.filter((id) => signedIn.has(id));
@@ -135,8 +131,8 @@ export class Users {
   /** Closes every connection signed in as `userId` (spec §5.5); returns how many. */
   terminate(app: App, userId: string): number {
     const sockets = this.#ctx.state(app).users.connections(userId);
-    for (const socket of sockets)
-      this.#ctx.fail(socket, CloseCode.UNAUTHORIZED, 'You got disconnected by the app.');
+    const terminated = pusherError('USER_TERMINATED');
+    for (const socket of sockets) this.#ctx.answer(socket, terminated);
     return sockets.length;
   }
 

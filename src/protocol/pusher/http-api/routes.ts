@@ -1,7 +1,8 @@
 import type { App, AppStore } from '../../../core/apps/app.js';
 import { channelKind, channelNameProblem } from '../../../core/channels/names.js';
-import { HttpError, type HttpRequest, type HttpResult, type Router } from '../../../http/router.js';
+import type { HttpRequest, HttpResult, Router } from '../../../http/router.js';
 import type { PusherServer } from '../server.js';
+import { pusherApiError } from './errors.js';
 import { queryParams, verifyRequest } from './verify.js';
 
 export interface HttpApiOptions {
@@ -42,10 +43,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     const nodes = options.nodes?.() ?? 1;
     if (++rate.count > Math.ceil(app.maxHttpRequestsPerSecond / nodes)) {
       const where = nodes > 1 ? ` across ${nodes} nodes` : '';
-      throw new HttpError(
-        429,
-        `Too many requests: app ${app.id} allows ${app.maxHttpRequestsPerSecond} per second${where}`,
-      );
+      throw pusherApiError('RATE_LIMITED', app.id, app.maxHttpRequestsPerSecond, where);
     }
   };
 
@@ -53,7 +51,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     request: HttpRequest,
   ): Promise<{ app: App; params: Record<string, string> }> => {
     const app = await options.apps.findById(request.params[0]!);
-    if (!app) throw new HttpError(404, `Unknown app id "${request.params[0]}"`);
+    if (!app) throw pusherApiError('APP_NOT_FOUND', String(request.params[0]));
     const params = queryParams(request.url);
     verifyRequest(
       app,
@@ -64,7 +62,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
       Math.floor(options.now() / 1000),
       options.maxTimestampSkewSeconds,
     );
-    if (!app.enabled) throw new HttpError(403, `App ${app.id} is disabled`);
+    if (!app.enabled) throw pusherApiError('APP_DISABLED', app.id);
     rateLimit(app);
     return { app, params };
   };
@@ -112,13 +110,12 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
   router.add('POST', /^\/apps\/([^/]+)\/batch_events$/, async (request) => {
     const { app } = await authenticated(request);
     const batch = jsonObject(request.body).batch;
-    if (!Array.isArray(batch)) throw new HttpError(400, '"batch" must be an array of events');
-    if (batch.length > app.maxBatchSize) {
-      throw new HttpError(400, `Batch of ${batch.length} events is over the limit of ${app.maxBatchSize}`);
-    }
+    if (!Array.isArray(batch)) throw pusherApiError('BATCH_NOT_ARRAY');
+    if (batch.length > app.maxBatchSize)
+      throw pusherApiError('BATCH_TOO_LARGE', batch.length, app.maxBatchSize);
     const events = batch.map((item, i) => {
       if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-        throw new HttpError(400, `batch[${i}] must be an object`);
+        throw pusherApiError('BATCH_ITEM_NOT_OBJECT', i);
       }
       return parseEvent(app, item as Record<string, unknown>, 'single', `batch[${i}].`);
     });
@@ -132,7 +129,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     const prefix = params.filter_by_prefix ?? '';
     const info = infoSet(params.info);
     if (info.has('user_count') && !prefix.startsWith('presence-')) {
-      throw new HttpError(400, 'info=user_count requires filter_by_prefix to start with "presence-"');
+      throw pusherApiError('USER_COUNT_NEEDS_PRESENCE_PREFIX');
     }
     const channels: Record<string, Record<string, number>> = Object.create(null);
     for (const name of await pusher.occupiedChannels(app)) {
@@ -147,7 +144,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     const channel = validChannel(app, request.params[1]!);
     const info = infoSet(params.info);
     if (info.has('user_count') && !channelKind(channel).presence) {
-      throw new HttpError(400, 'info=user_count is only available for presence channels');
+      throw pusherApiError('USER_COUNT_NOT_PRESENCE');
     }
     const subscriptions = await pusher.subscriptions(app, channel);
     const body: Record<string, unknown> = {
@@ -155,8 +152,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
       ...(await channelInfo(app, channel, info)),
     };
     if (info.has('cache')) {
-      if (!channelKind(channel).cache)
-        throw new HttpError(400, 'info=cache is only available for cache channels');
+      if (!channelKind(channel).cache) throw pusherApiError('CACHE_INFO_NOT_CACHE');
       const cached = await pusher.cached(app, channel);
       body.cache = cached ? { data: cached.event.data, ttl: Math.ceil(cached.ttlMs / 1000) } : null;
     }
@@ -166,7 +162,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
   router.add('GET', /^\/apps\/([^/]+)\/channels\/([^/]+)\/users$/, async (request) => {
     const { app } = await authenticated(request);
     const channel = validChannel(app, request.params[1]!);
-    if (!channelKind(channel).presence) throw new HttpError(400, `${channel} is not a presence channel`);
+    if (!channelKind(channel).presence) throw pusherApiError('NOT_PRESENCE_CHANNEL', channel);
     const members = await pusher.presenceMembers(app, channel);
     return { status: 200, body: { users: members.map((m) => ({ id: m.userId })) } } satisfies HttpResult;
   });
@@ -183,17 +179,17 @@ function jsonObject(body: Buffer): Record<string, unknown> {
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    throw new HttpError(400, 'Request body must be JSON');
+    throw pusherApiError('BODY_NOT_JSON');
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new HttpError(400, 'Request body must be a JSON object');
+    throw pusherApiError('BODY_NOT_OBJECT');
   }
   return parsed as Record<string, unknown>;
 }
 
 function infoSet(info: unknown): Set<string> {
   if (info === undefined || info === null || info === '') return new Set();
-  if (typeof info !== 'string') throw new HttpError(400, '"info" must be a comma-separated string');
+  if (typeof info !== 'string') throw pusherApiError('INFO_NOT_STRING');
   return new Set(
     info
       .split(',')
@@ -204,9 +200,9 @@ function infoSet(info: unknown): Set<string> {
 
 /** `name` as a channel name, or a 400 naming `field`; any JSON value may arrive here. */
 function validChannel(app: App, name: unknown, field = 'channel'): string {
-  if (typeof name !== 'string') throw new HttpError(400, `${field} must be a string`);
+  if (typeof name !== 'string') throw pusherApiError('CHANNEL_NOT_STRING', field);
   const problem = channelNameProblem(name, app.maxChannelNameLength);
-  if (problem) throw new HttpError(400, `${field} ${JSON.stringify(name)}: ${problem}`);
+  if (problem) throw pusherApiError('CHANNEL_NAME_INVALID', field, name, problem);
   return name;
 }
 
@@ -225,41 +221,36 @@ function parseEvent(
   at = '',
 ): EventRequest {
   const { name, data, socket_id: socketId } = body;
-  if (typeof name !== 'string' || name.length === 0)
-    throw new HttpError(400, `${at}name must be a non-empty string`);
+  if (typeof name !== 'string' || name.length === 0) throw pusherApiError('EVENT_NAME_MISSING', at);
   if (name.length > app.maxEventNameLength) {
-    throw new HttpError(400, `${at}name is longer than ${app.maxEventNameLength} characters`);
+    throw pusherApiError('EVENT_NAME_TOO_LONG', at, app.maxEventNameLength);
   }
   const reserved = RESERVED_EVENT_PREFIXES.find((prefix) => name.startsWith(prefix));
-  if (reserved)
-    throw new HttpError(400, `${at}name may not start with "${reserved}", reserved by the protocol`);
-  if (typeof data !== 'string') throw new HttpError(400, `${at}data must be a string`);
+  if (reserved) throw pusherApiError('EVENT_NAME_RESERVED', at, reserved);
+  if (typeof data !== 'string') throw pusherApiError('EVENT_DATA_NOT_STRING', at);
   const bytes = Buffer.byteLength(data);
   if (bytes > app.maxEventPayloadBytes) {
-    throw new HttpError(413, `${at}data is ${bytes} bytes, over the limit of ${app.maxEventPayloadBytes}`);
+    throw pusherApiError('EVENT_DATA_TOO_LARGE', at, bytes, app.maxEventPayloadBytes);
   }
   if (socketId !== undefined && (typeof socketId !== 'string' || !SOCKET_ID.test(socketId))) {
-    throw new HttpError(400, `${at}socket_id must look like "123.456"`);
+    throw pusherApiError('SOCKET_ID_INVALID', at);
   }
   let channels: unknown[];
   /** The field each channel came from, for error messages. */
   let field: (i: number) => string;
   if (form === 'multi' && body.channels !== undefined) {
-    if (!Array.isArray(body.channels)) throw new HttpError(400, 'channels must be an array of channel names');
+    if (!Array.isArray(body.channels)) throw pusherApiError('CHANNELS_NOT_ARRAY');
     channels = body.channels;
     field = (i) => `${at}channels[${i}]`;
   } else if (body.channel !== undefined) {
     channels = [body.channel];
     field = () => `${at}channel`;
   } else {
-    throw new HttpError(400, `${at}${form === 'multi' ? 'channels or channel' : 'channel'} is required`);
+    throw pusherApiError('CHANNEL_REQUIRED', at, form === 'multi' ? 'channels or channel' : 'channel');
   }
-  if (channels.length === 0) throw new HttpError(400, `${at}channels must not be empty`);
+  if (channels.length === 0) throw pusherApiError('CHANNELS_EMPTY', at);
   if (channels.length > app.maxChannelsPerTrigger) {
-    throw new HttpError(
-      400,
-      `${at}${channels.length} channels is over the limit of ${app.maxChannelsPerTrigger}`,
-    );
+    throw pusherApiError('TOO_MANY_CHANNELS', at, channels.length, app.maxChannelsPerTrigger);
   }
   const names = channels.map((ch, i) => validChannel(app, ch, field(i)));
   return { name, channels: [...new Set(names)], data, socketId, info: infoSet(body.info) };

@@ -1,6 +1,6 @@
 import type { App } from '../../../core/apps/app.js';
-import { HttpError } from '../../../http/router.js';
 import { hmacSha256Hex, httpSignatureString, md5Hex, safeEqual } from '../auth.js';
+import { pusherApiError } from './errors.js';
 
 /** Query parameters, percent-decoded; repeated keys (`channels[]=a&channels[]=b`) joined with ",". */
 export function queryParams(url: URL): Record<string, string> {
@@ -14,7 +14,7 @@ export function queryParams(url: URL): Record<string, string> {
 
 /**
  * Verifies a signed HTTP API request (spec §6.2): key, timestamp window, body_md5 of the raw body,
- * then the HMAC, compared in constant time. Throws 401 with the reason.
+ * then the HMAC, compared in constant time. Throws a 401 `ERR_PUSHER_API_…` naming the reason.
  */
 export function verifyRequest(
   app: App,
@@ -27,27 +27,25 @@ export function verifyRequest(
 ): void {
   const { auth_key: key, auth_timestamp: timestamp, auth_signature: signature } = params;
   if (!key || !timestamp || !signature || !params.auth_version) {
-    throw new HttpError(401, 'Missing auth_key, auth_timestamp, auth_version or auth_signature');
+    throw pusherApiError('AUTH_PARAMS_MISSING');
   }
-  if (!safeEqual(key, app.key)) throw new HttpError(401, `Unknown auth_key "${key}" for app ${app.id}`);
+  if (!safeEqual(key, app.key)) throw pusherApiError('AUTH_KEY_UNKNOWN', key, app.id);
   const ts = Number(timestamp);
   if (!/^\d+$/.test(timestamp) || Math.abs(nowSeconds - ts) > maxSkewSeconds) {
-    throw new HttpError(
-      401,
-      `Timestamp expired: Given timestamp (${timeText(timestamp)}) not within ${maxSkewSeconds}s of server time (${timeText(String(nowSeconds))})`,
+    throw pusherApiError(
+      'TIMESTAMP_EXPIRED',
+      timeText(timestamp),
+      maxSkewSeconds,
+      timeText(String(nowSeconds)),
     );
   }
   if (body.length > 0) {
-    if (!params.body_md5) throw new HttpError(401, 'body_md5 is required for a request with a body');
-    if (!safeEqual(params.body_md5, md5Hex(body)))
-      throw new HttpError(401, 'body_md5 does not match the body');
+    if (!params.body_md5) throw pusherApiError('BODY_MD5_MISSING');
+    if (!safeEqual(params.body_md5, md5Hex(body))) throw pusherApiError('BODY_MD5_MISMATCH');
   }
   const signed = httpSignatureString(method, path, params);
   if (!safeEqual(signature, hmacSha256Hex(app.secret, signed))) {
-    throw new HttpError(
-      401,
-      `Invalid signature: you should have sent HmacSHA256Hex(${JSON.stringify(signed)}, your_secret_key), but you sent "${signature}"`,
-    );
+    throw pusherApiError('SIGNATURE_INVALID', JSON.stringify(signed), signature);
   }
 }
 
