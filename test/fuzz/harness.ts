@@ -37,7 +37,11 @@ export async function fuzz<Ts extends [unknown, ...unknown[]]>(
   console.log(
     `# fuzz ${name}: seed ${FUZZ_SEED}, ${numRuns} runs (replay with HERALD_FUZZ_SEED=${FUZZ_SEED})`,
   );
-  await fc.assert(fc.asyncProperty(...arbitraries, predicate), { seed: FUZZ_SEED, numRuns, includeErrorInReport: true });
+  await fc.assert(fc.asyncProperty(...arbitraries, predicate), {
+    seed: FUZZ_SEED,
+    numRuns,
+    includeErrorInReport: true,
+  });
 }
 
 /** Resident memory may grow by this much over a whole suite before it counts as unbounded. */
