@@ -64,9 +64,9 @@ test('docs/configuration.md documents every leaf setting of the schema', () => {
 });
 
 test("the README's Configuration section points to docs/configuration.md", () => {
-  const section = readme.slice(
-    readme.indexOf('\n## Configuration\n'),
-    readme.indexOf('\n## What Herald implements\n'),
-  );
+  const start = readme.indexOf('\n## Configuration\n');
+  const end = readme.indexOf('\n## ', start + 1);
+  assert.ok(start >= 0, 'the README has no Configuration section');
+  const section = readme.slice(start, end < 0 ? undefined : end);
   assert.match(section, /\[docs\/configuration\.md\]\(docs\/configuration\.md\)/);
 });
