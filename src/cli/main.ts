@@ -5,11 +5,15 @@ import { parseArgs } from 'node:util';
 import { type Logger, pino } from 'pino';
 import { BrokerUnusableError } from '../adapters/preflight.js';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { type Config, configSchema } from '../config/schema.js';
 import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
 import { exitOnUnhandledErrors } from './fatal.js';
 import { superviseWorkers } from './workers.js';
+
+/** What an empty configuration holds, for the defaults the usage text names. */
+const DEFAULTS = configSchema.parse({});
+const DEFAULT_APP = DEFAULTS.apps[0]!;
 
 const USAGE = `Usage:
   herald start [options]                        start the server
@@ -18,10 +22,10 @@ const USAGE = `Usage:
 
 Options:
   --config FILE     JSON config file
-  --host HOST       listen address (default 0.0.0.0)
-  --port PORT       listen port (default 6001)
+  --host HOST       listen address (default ${DEFAULTS.host})
+  --port PORT       listen port (default ${DEFAULTS.port})
   --app-id ID, --app-key KEY, --app-secret SECRET
-                    credentials of the first app (default app-id / app-key / app-secret)
+                    credentials of the first app (default ${DEFAULT_APP.id} / ${DEFAULT_APP.key} / ${DEFAULT_APP.secret})
   --verbose         log at debug level
   --pid-file FILE   write the process id here while running
   --redis-url URL   join a cluster through Redis (adapter.driver redis, adapter.url URL)
@@ -31,7 +35,7 @@ Options:
   -v, --version     print the version
 
 Settings come from the file, then HERALD_* environment variables, then flags; each overrides the one
-before. See README.md for every setting and its environment variable.`;
+before. See docs/configuration.md for every setting, its default and its environment variable.`;
 
 const OPTIONS = {
   config: { type: 'string' },

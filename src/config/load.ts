@@ -30,7 +30,11 @@ export interface ConfigOverrides {
 
 const ENV_PREFIX = 'HERALD_';
 /** The first app's credentials, as `--app-id`, `--app-key`, `--app-secret` set them. */
-const APP_SHORTCUT_ENV = { id: 'HERALD_APP_ID', key: 'HERALD_APP_KEY', secret: 'HERALD_APP_SECRET' } as const;
+export const APP_SHORTCUT_ENV = {
+  id: 'HERALD_APP_ID',
+  key: 'HERALD_APP_KEY',
+  secret: 'HERALD_APP_SECRET',
+} as const;
 
 interface EnvEntry {
   name: string;

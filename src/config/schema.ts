@@ -4,8 +4,10 @@ import { originEntryProblem } from '../core/origin.js';
 import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from './redis-url.js';
 
 /**
- * The single source of truth for configuration: types, defaults, validation and (through
- * `envEntries`) environment-variable names. Every default is written next to its field.
+ * The single source of truth for configuration: types, defaults, validation, documentation (each
+ * setting's `.describe()`, which `reference.ts` turns into `docs/configuration.md`) and, through
+ * `envEntries`, environment-variable names. Every default is written next to its field, and nowhere
+ * else.
  */
 
 export const WEBHOOK_EVENTS = [
@@ -20,7 +22,7 @@ export const WEBHOOK_EVENTS = [
 
 const positiveInt = () => z.number().int().positive();
 
-/** `allowedOrigins` entries (the forms `core/origin.ts` describes). @default ["*"] (every origin) */
+/** `allowedOrigins` entries, in the forms `core/origin.ts` describes. */
 const allowedOrigins = () =>
   z
     .array(
@@ -32,111 +34,171 @@ const allowedOrigins = () =>
     .default(['*']);
 
 export const webhookSchema = z.strictObject({
-  /** Where events are POSTed. */
-  url: z.url({ protocol: /^https?$/ }),
-  /** Which events go to this URL. @default every event */
-  events: z.array(z.enum(WEBHOOK_EVENTS)).default([...WEBHOOK_EVENTS]),
-  /** Extra request headers. @default {} */
-  headers: z.record(z.string(), z.string()).default({}),
-  /** Only channels whose name starts with this prefix. @default none */
-  filter: z.strictObject({ channelPrefix: z.string() }).optional(),
+  url: z.url({ protocol: /^https?$/ }).describe('Where the events are POSTed (`http` or `https`).'),
+  events: z
+    .array(z.enum(WEBHOOK_EVENTS))
+    .default([...WEBHOOK_EVENTS])
+    .describe('Which event types this URL gets.'),
+  headers: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe(
+      'Extra request headers; they cannot replace `Content-Type`, `X-Pusher-Key` or `X-Pusher-Signature`.',
+    ),
+  filter: z
+    .strictObject({
+      channelPrefix: z.string().describe('Only events of channels whose name starts with this prefix.'),
+    })
+    .optional()
+    .describe('Which channels this URL hears about; every channel without it.'),
 });
 
 export const appSchema = z.strictObject({
-  id: z.string().min(1),
-  key: z.string().min(1),
-  secret: z.string().min(1),
-  /** A disabled app refuses connections (4003) and HTTP requests (403). @default true */
-  enabled: z.boolean().default(true),
-  /**
-   * Pages whose `Origin` may connect: `*`, hosts (`example.com`, `*.example.com`, as Laravel Reverb's
-   * `allowed_origins`) or origins (`https://example.com:8443`). Others get 4009 before the handshake.
-   * @default ["*"]
-   */
-  allowedOrigins: allowedOrigins(),
-  /** Refuse (4009) connections without an `Origin` header, i.e. clients other than browsers. @default false */
-  requireOrigin: z.boolean().default(false),
-  /** Allow `client-` events on private and presence channels. @default false (as Pusher) */
-  clientEvents: z.boolean().default(false),
-  /** Send `pusher_internal:subscription_count` to subscribers when a channel's count changes. @default false */
-  subscriptionCount: z.boolean().default(false),
-  /** Send watchlist online/offline events to signed-in users (spec §5.4). @default false */
-  watchlistEvents: z.boolean().default(false),
-  /** How long a cache channel keeps its last event. @default 1800 */
-  cacheTtlSeconds: positiveInt().default(1800),
-  /**
-   * Close connections that neither sign in nor subscribe to a private or presence channel within
-   * `userAuthenticationTimeoutMs` (4009). @default false
-   */
-  userAuthentication: z.boolean().default(false),
-  /** @default 30000 */
-  userAuthenticationTimeoutMs: positiveInt().default(30_000),
-  /** Concurrent connections; null is unlimited. Over it: close 4004. @default null */
-  maxConnections: positiveInt().nullable().default(null),
-  /**
-   * Channels one connection may be subscribed to at once; null for no limit. Over it:
-   * `pusher:subscription_error` 429 and `pusher:error` 4303, the socket stays open. @default 1000
-   */
-  maxSubscriptionsPerConnection: positiveInt().nullable().default(1000),
-  /** Distinct users per presence channel. @default 100 */
-  maxPresenceMembers: positiveInt().default(100),
-  /** Bytes of a presence member's JSON `user_info`. @default 1024 */
-  maxPresenceUserInfoBytes: positiveInt().default(1024),
-  /** Characters of a presence `user_id`. @default 128 */
-  maxPresenceUserIdLength: positiveInt().default(128),
-  /** Client events per connection per second; the next one gets error 4301. @default 10 */
-  maxClientEventsPerSecond: positiveInt().default(10),
-  /** Bytes of an event's `data` (HTTP 413 above it). @default 10240 */
-  maxEventPayloadBytes: positiveInt().default(10_240),
-  /** Characters of an event name. @default 200 */
-  maxEventNameLength: positiveInt().default(200),
-  /** Characters of a channel name, prefix included. @default 164 */
-  maxChannelNameLength: positiveInt().default(164),
-  /** Channels one `POST /events` may name. @default 100 */
-  maxChannelsPerTrigger: positiveInt().default(100),
-  /** Events one `POST /batch_events` may carry. @default 10 */
-  maxBatchSize: positiveInt().default(10),
-  /** User ids a signed-in user may watch; more get error 4302 and are ignored. @default 100 */
-  maxWatchlistSize: positiveInt().default(100),
-  /**
-   * Signed HTTP API requests per second; null is unlimited. Over it: 429. In a cluster each node allows
-   * its share (this divided by the live nodes, rounded up). @default null
-   */
-  maxHttpRequestsPerSecond: positiveInt().nullable().default(null),
-  /** @default [] */
-  webhooks: z.array(webhookSchema).default([]),
-  /** Several events within `webhooks.batchWindowMs` share one request per URL (spec §7). @default false */
-  batchWebhooks: z.boolean().default(false),
+  id: z.string().min(1).describe('The app id, used in HTTP API paths (`/apps/{id}/events`).'),
+  key: z.string().min(1).describe('The app key, which clients connect with (`/app/{key}`).'),
+  secret: z
+    .string()
+    .min(1)
+    .describe('Signs HTTP API requests, channel authorizations, user sign-ins and webhooks.'),
+  enabled: z
+    .boolean()
+    .default(true)
+    .describe('A disabled app refuses connections (4003) and HTTP requests (403).'),
+  allowedOrigins: allowedOrigins().describe(
+    'Pages whose `Origin` may connect: `"*"`, hosts (`"example.com"`, `"*.example.com"`, as Laravel ' +
+      'Reverb\'s `allowed_origins`) or origins (`"https://example.com:8443"`); see the README, ' +
+      'Configuration. Other origins are refused with 4009 before the handshake.',
+  ),
+  requireOrigin: z
+    .boolean()
+    .default(false)
+    .describe('Also refuse (4009) connections that send no `Origin` header, i.e. every client but browsers.'),
+  clientEvents: z
+    .boolean()
+    .default(false)
+    .describe('Allow `client-` events on private and presence channels (off by default, as on Pusher).'),
+  subscriptionCount: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Send `pusher_internal:subscription_count` to subscribers of non-presence channels when the count changes.',
+    ),
+  watchlistEvents: z
+    .boolean()
+    .default(false)
+    .describe('Send watchlist `online`/`offline` events to signed-in users.'),
+  cacheTtlSeconds: positiveInt().default(1800).describe('How long a cache channel keeps its last event.'),
+  userAuthentication: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Close (4009) connections that neither sign in nor subscribe to a private or presence channel ' +
+        'within `userAuthenticationTimeoutMs`.',
+    ),
+  userAuthenticationTimeoutMs: positiveInt()
+    .default(30_000)
+    .describe('How long a connection has to sign in, with `userAuthentication`.'),
+  maxConnections: positiveInt()
+    .nullable()
+    .default(null)
+    .describe('Concurrent connections to this app; `null` for no limit. One more is closed with 4004.'),
+  maxSubscriptionsPerConnection: positiveInt()
+    .nullable()
+    .default(1000)
+    .describe(
+      'Channels one connection may be subscribed to at once; `null` for no limit. More get ' +
+        '`pusher:subscription_error` 429 and `pusher:error` 4303, and the socket stays open.',
+    ),
+  maxPresenceMembers: positiveInt().default(100).describe('Distinct users per presence channel.'),
+  maxPresenceUserInfoBytes: positiveInt()
+    .default(1024)
+    .describe("Bytes of a presence member's `user_info` JSON."),
+  maxPresenceUserIdLength: positiveInt().default(128).describe('Characters of a presence `user_id`.'),
+  maxClientEventsPerSecond: positiveInt()
+    .default(10)
+    .describe('Client events per connection per second; the next one gets error 4301.'),
+  maxEventPayloadBytes: positiveInt()
+    .default(10_240)
+    .describe("Bytes of an event's `data` (HTTP 413 above it)."),
+  maxEventNameLength: positiveInt().default(200).describe('Characters of an event name.'),
+  maxChannelNameLength: positiveInt().default(164).describe('Characters of a channel name, prefix included.'),
+  maxChannelsPerTrigger: positiveInt().default(100).describe('Channels one `POST /events` may name.'),
+  maxBatchSize: positiveInt().default(10).describe('Events one `POST /batch_events` may carry.'),
+  maxWatchlistSize: positiveInt()
+    .default(100)
+    .describe('User ids one signed-in user may watch; more get error 4302 and are ignored.'),
+  maxHttpRequestsPerSecond: positiveInt()
+    .nullable()
+    .default(null)
+    .describe(
+      'Signed HTTP API requests per second to this app; `null` for no limit. More get 429. In a cluster ' +
+        'each node allows its share (this divided by the live nodes, rounded up).',
+    ),
+  webhooks: z
+    .array(webhookSchema)
+    .default([])
+    .describe("Where this app's webhooks go; see the README, Webhooks."),
+  batchWebhooks: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Events within `webhooks.batchWindowMs` share one request per URL (otherwise one event per request).',
+    ),
 });
 
 export type AppConfig = z.infer<typeof appSchema>;
 
+/** The app served when none is configured; `loadConfig` completes it with `HERALD_APP_*` and the flags. */
 export const DEFAULT_APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' } as const;
 
-/** Delivery of every app's webhooks (spec §7). */
+/** Delivery of every app's webhooks (the README's Webhooks section). */
 export const webhooksSchema = z.strictObject({
-  /** How long `channel_vacated` and `member_removed` wait; a comeback within it cancels both. @default 3000 */
-  vacateDelayMs: z.number().int().min(0).default(3_000),
-  /** A receiver must answer 2xx within this; otherwise the request is retried. @default 4000 */
-  timeoutMs: positiveInt().default(4_000),
-  /** How long a failing request is retried, counted from when it was queued; then it is dropped. @default 300000 */
-  retryForMs: z.number().int().min(0).default(300_000),
-  /** Wait before the first retry; doubled at each further one, with jitter. @default 1000 */
-  retryBaseDelayMs: positiveInt().default(1_000),
-  /** Longest wait between two attempts. @default 60000 */
-  retryMaxDelayMs: positiveInt().default(60_000),
-  /** With `batchWebhooks`, how long a request collects events before it is sent. @default 50 */
-  batchWindowMs: z.number().int().min(0).default(50),
-  /** With `batchWebhooks`, the most events in one request. @default 50 */
-  maxBatchEvents: positiveInt().default(50),
-  /** Requests in flight at once per app and URL. @default 4 */
-  concurrency: positiveInt().default(4),
-  /** Requests waiting per app and URL; more are dropped and counted. @default 10000 */
-  maxQueued: positiveInt().default(10_000),
-  /** A channel's `cache_miss` is sent at most once per this interval. @default 5000 */
-  cacheMissIntervalMs: z.number().int().min(0).default(5_000),
-  /** How long shutdown waits for queued webhooks to be delivered. @default 5000 */
-  flushTimeoutMs: z.number().int().min(0).default(5_000),
+  vacateDelayMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(3_000)
+    .describe(
+      'How long `channel_vacated` and `member_removed` wait; a comeback within it cancels both and the re-add.',
+    ),
+  timeoutMs: positiveInt()
+    .default(4_000)
+    .describe('A receiver must answer 2xx within this; otherwise the request is retried.'),
+  retryForMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(300_000)
+    .describe(
+      'How long a failing request is retried, counted from when it was queued; then it is dropped and logged.',
+    ),
+  retryBaseDelayMs: positiveInt()
+    .default(1_000)
+    .describe('Wait before the first retry (drawn from its upper half); doubled at each further retry.'),
+  retryMaxDelayMs: positiveInt().default(60_000).describe('Longest wait between two attempts.'),
+  batchWindowMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(50)
+    .describe('With `batchWebhooks`, how long a request collects events before it is sent.'),
+  maxBatchEvents: positiveInt().default(50).describe('With `batchWebhooks`, the most events in one request.'),
+  concurrency: positiveInt().default(4).describe('Requests in flight at once per app and URL.'),
+  maxQueued: positiveInt()
+    .default(10_000)
+    .describe('Requests waiting per app and URL; more are dropped, counted and logged.'),
+  cacheMissIntervalMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(5_000)
+    .describe("A channel's `cache_miss` is sent at most once per this interval."),
+  flushTimeoutMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(5_000)
+    .describe('How long shutdown waits for queued webhooks to be delivered.'),
 });
 
 export type WebhooksConfig = z.infer<typeof webhooksSchema>;
@@ -144,32 +206,40 @@ export type WebhooksConfig = z.infer<typeof webhooksSchema>;
 const wampRoleName = () => z.string().min(1);
 
 export const wampPermissionSchema = z.strictObject({
-  /**
-   * The URI, prefix or pattern the rule covers. Without `match`, Crossbar's starred form applies:
-   * no `*` is exact, one trailing `*` a prefix (`com.app.*`), other `*`s a wildcard.
-   */
-  uri: z.string(),
-  /** exact, prefix or wildcard. @default from the stars in `uri` */
-  match: z.enum(['exact', 'prefix', 'wildcard']).optional(),
-  /** Actions allowed on matching URIs; a missing action is denied. @default all false */
+  uri: z
+    .string()
+    .describe(
+      "The URI, prefix or pattern the rule covers. Without `match`, Crossbar's starred form applies: " +
+        'no `*` is exact, one trailing `*` a prefix (`com.app.*`), other `*`s a wildcard.',
+    ),
+  match: z
+    .enum(['exact', 'prefix', 'wildcard'])
+    .optional()
+    .describe('How `uri` is compared; without it, from the stars in `uri`.'),
   allow: z
     .strictObject({
-      call: z.boolean().default(false),
-      register: z.boolean().default(false),
-      publish: z.boolean().default(false),
-      subscribe: z.boolean().default(false),
+      call: z.boolean().default(false).describe('Allow CALL of matching procedures.'),
+      register: z.boolean().default(false).describe('Allow REGISTER of matching procedures.'),
+      publish: z.boolean().default(false).describe('Allow PUBLISH to matching topics.'),
+      subscribe: z.boolean().default(false).describe('Allow SUBSCRIBE to matching topics.'),
     })
-    .default({ call: false, register: false, publish: false, subscribe: false }),
-  /** Always disclose the caller to callees / the publisher to subscribers. @default both false */
+    .prefault({})
+    .describe('Actions allowed on matching URIs; a missing action is denied.'),
   disclose: z
-    .strictObject({ caller: z.boolean().default(false), publisher: z.boolean().default(false) })
-    .default({ caller: false, publisher: false }),
+    .strictObject({
+      caller: z.boolean().default(false).describe('Always disclose the caller to callees.'),
+      publisher: z.boolean().default(false).describe('Always disclose the publisher to subscribers.'),
+    })
+    .prefault({})
+    .describe('Disclosure without the client asking for it.'),
 });
 
 export const wampRoleSchema = z.strictObject({
-  name: wampRoleName(),
-  /** @default [] (deny everything) */
-  permissions: z.array(wampPermissionSchema).default([]),
+  name: wampRoleName().describe("The role's name, as principals and `authrole` name it."),
+  permissions: z
+    .array(wampPermissionSchema)
+    .default([])
+    .describe('Permission rules; a URI no rule covers is denied (see the README, Authorization).'),
 });
 
 /** The role a realm without `roles` has, as `crossbar init` writes it: anonymous may do anything. */
@@ -188,118 +258,178 @@ export const WAMP_DEFAULT_ROLES = [
 ];
 
 export const wampRealmSchema = z.strictObject({
-  /** Crossbar's rule for realm names. */
-  name: z.string().regex(/^[A-Za-z][A-Za-z\d_\-@.]{2,254}$/, 'must match ^[A-Za-z][A-Za-z\\d_\\-@.]{2,254}$'),
-  /** @default one role "anonymous" allowed everything */
-  roles: z.array(wampRoleSchema).default(WAMP_DEFAULT_ROLES),
-  /** URI syntax for requests: loose (spec) or strict (`[0-9a-z_]` components). @default "loose" */
-  uriCheck: z.enum(['loose', 'strict']).default('loose'),
-  /**
-   * Pages whose `Origin` may join, in the forms of an app's `allowedOrigins`; HELLO from others gets
-   * ABORT `wamp.error.not_authorized`. @default ["*"]
-   */
-  allowedOrigins: allowedOrigins(),
-  /** Refuse HELLO on connections without an `Origin` header. @default false */
-  requireOrigin: z.boolean().default(false),
-  /**
-   * Topics whose last event is retained (`retain: true`); past it, the topic retained longest ago is
-   * forgotten. @default 10000
-   */
-  maxRetainedTopics: positiveInt().default(10_000),
-  /**
-   * Bytes of retained events (their payloads as they arrived, and topics) the realm keeps; past it, the
-   * topics retained longest ago are forgotten. @default 67108864
-   */
-  maxRetainedBytes: positiveInt().default(64 * 1024 * 1024),
-  /**
-   * Largest event that is retained; a larger one is delivered but not retained, and its topic then has
-   * none. @default 65536
-   */
-  maxRetainedEventBytes: positiveInt().default(64 * 1024),
-  /**
-   * Subscriptions one session may hold; the next SUBSCRIBE gets ERROR `herald.error.limit_exceeded`.
-   * null is unlimited. @default 1000
-   */
-  maxSubscriptionsPerSession: positiveInt().nullable().default(1000),
-  /**
-   * Registrations one session may hold; the next REGISTER gets ERROR `herald.error.limit_exceeded`.
-   * null is unlimited. @default 1000
-   */
-  maxRegistrationsPerSession: positiveInt().nullable().default(1000),
-  /**
-   * Testaments one session may hold (both scopes); the next `wamp.session.add_testament` gets ERROR
-   * `herald.error.limit_exceeded`. @default 10
-   */
-  maxTestamentsPerSession: positiveInt().default(10),
-  /** Bytes of testaments (payloads as JSON, and topics) one session may hold. @default 65536 */
-  maxTestamentBytes: positiveInt().default(64 * 1024),
+  name: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z\d_\-@.]{2,254}$/, 'must match ^[A-Za-z][A-Za-z\\d_\\-@.]{2,254}$')
+    .describe("The realm's name, by Crossbar's rule `^[A-Za-z][A-Za-z\\d_\\-@.]{2,254}$`."),
+  roles: z
+    .array(wampRoleSchema)
+    .default(WAMP_DEFAULT_ROLES)
+    .describe('The roles sessions of this realm may have; by default `anonymous`, allowed everything.'),
+  uriCheck: z
+    .enum(['loose', 'strict'])
+    .default('loose')
+    .describe(
+      'URI syntax for requests: `loose` accepts any component without whitespace, `.` or `#` (the WAMP ' +
+        "spec's rule), `strict` only components of `[0-9a-z_]` (Crossbar's default).",
+    ),
+  allowedOrigins: allowedOrigins().describe(
+    "Pages whose `Origin` may join, in the forms of an app's `allowedOrigins`; HELLO from others gets " +
+      'ABORT `wamp.error.not_authorized`.',
+  ),
+  requireOrigin: z
+    .boolean()
+    .default(false)
+    .describe('Refuse HELLO on connections without an `Origin` header.'),
+  maxRetainedTopics: positiveInt()
+    .default(10_000)
+    .describe(
+      'Topics whose last event is retained (`retain: true`); past it, the topic retained longest ago is forgotten.',
+    ),
+  maxRetainedBytes: positiveInt()
+    .default(64 * 1024 * 1024)
+    .describe(
+      'Bytes of retained events (their payloads as they arrived, and topics) the realm keeps; past it, ' +
+        'the topics retained longest ago are forgotten.',
+    ),
+  maxRetainedEventBytes: positiveInt()
+    .default(64 * 1024)
+    .describe(
+      'Largest event that is retained; a larger one is delivered but not retained, and its topic then has none.',
+    ),
+  maxSubscriptionsPerSession: positiveInt()
+    .nullable()
+    .default(1000)
+    .describe(
+      'Subscriptions one session may hold; `null` for no limit. The next SUBSCRIBE gets ERROR ' +
+        '`herald.error.limit_exceeded`.',
+    ),
+  maxRegistrationsPerSession: positiveInt()
+    .nullable()
+    .default(1000)
+    .describe(
+      'Registrations one session may hold; `null` for no limit. The next REGISTER gets ERROR ' +
+        '`herald.error.limit_exceeded`.',
+    ),
+  maxTestamentsPerSession: positiveInt()
+    .default(10)
+    .describe(
+      'Testaments one session may hold (both scopes); the next `wamp.session.add_testament` gets ERROR ' +
+        '`herald.error.limit_exceeded`.',
+    ),
+  maxTestamentBytes: positiveInt()
+    .default(64 * 1024)
+    .describe('Bytes of testaments (payloads as JSON, and topics) one session may hold.'),
 });
 
+/** Principals and users are keyed by the `authid` their HELLO carries. */
+const byAuthid = <T extends z.ZodType>(value: T) => z.record(z.string(), value).meta({ keyName: 'authid' });
+
 const wampAuthSchema = z.strictObject({
-  /** Sessions that offer no credentials join with this role. Off unless listed. */
-  anonymous: z.strictObject({ role: wampRoleName().default('anonymous') }).optional(),
+  anonymous: z
+    .strictObject({
+      role: wampRoleName().default('anonymous').describe('The role anonymous sessions get.'),
+    })
+    .optional()
+    .describe(
+      'Anonymous authentication, off unless listed (or `wamp.auth` left out): sessions that offer no ' +
+        'credentials join with `role`, under a random authid.',
+    ),
   ticket: z
     .strictObject({
-      principals: z.record(z.string(), z.strictObject({ ticket: z.string().min(1), role: wampRoleName() })),
+      principals: byAuthid(
+        z.strictObject({
+          ticket: z.string().min(1).describe("The principal's ticket."),
+          role: wampRoleName().describe("The principal's role."),
+        }),
+      ).describe('The principals, by authid.'),
     })
-    .optional(),
+    .optional()
+    .describe(
+      "Ticket authentication, off unless listed: the client answers the challenge with the principal's ticket, which " +
+        'crosses the wire in clear (use TLS in front of Herald).',
+    ),
   wampcra: z
     .strictObject({
-      users: z.record(
-        z.string(),
+      users: byAuthid(
         z.strictObject({
-          secret: z.string().min(1),
-          role: wampRoleName(),
-          /** Salted WAMP-CRA: `secret` is the password, derived with PBKDF2-HMAC-SHA256. */
-          salt: z.string().min(1).optional(),
-          /** @default 1000 */
-          iterations: positiveInt().optional(),
-          /** @default 32 */
-          keylen: positiveInt().optional(),
+          secret: z.string().min(1).describe("The user's secret; with `salt`, a password."),
+          role: wampRoleName().describe("The user's role."),
+          salt: z
+            .string()
+            .min(1)
+            .optional()
+            .describe(
+              'Salted WAMP-CRA: the key is PBKDF2-HMAC-SHA256(`secret`, `salt`, `iterations`, `keylen`), ' +
+                "as autobahn's `derive_key` computes it.",
+            ),
+          iterations: positiveInt().optional().describe('PBKDF2 iterations, with `salt`; 1000 when omitted.'),
+          keylen: positiveInt()
+            .optional()
+            .describe('Bytes of the derived key, with `salt`; 32 when omitted.'),
         }),
-      ),
+      ).describe('The users, by authid.'),
     })
-    .optional(),
+    .optional()
+    .describe(
+      'WAMP-CRA authentication, off unless listed: the client answers with the HMAC-SHA256 of a challenge that carries ' +
+        'the session ID.',
+    ),
   cryptosign: z
     .strictObject({
-      principals: z.record(
-        z.string(),
+      principals: byAuthid(
         z.strictObject({
-          authorized_keys: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')).min(1),
-          role: wampRoleName(),
+          authorized_keys: z
+            .array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits'))
+            .min(1)
+            .describe("The principal's Ed25519 public keys, in hex."),
+          role: wampRoleName().describe("The principal's role."),
         }),
-      ),
+      ).describe('The principals, by authid; HELLO names one by its public key.'),
     })
-    .optional(),
+    .optional()
+    .describe(
+      'WAMP-cryptosign authentication, off unless listed: the client signs a random challenge with an ' +
+        'Ed25519 key (TLS channel binding is not supported).',
+    ),
 });
 
 const wampSchema = z
   .strictObject({
-    /** WebSocket path of the WAMP router. @default "/ws" */
-    path: z.string().startsWith('/').default('/ws'),
-    /** @default [{ name: "realm1" }] */
+    path: z.string().startsWith('/').default('/ws').describe('WebSocket path of the WAMP router.'),
     realms: z
       .array(wampRealmSchema)
       .min(1)
-      .default([wampRealmSchema.parse({ name: 'realm1' })]),
-    /** Authentication methods; only those listed are offered. @default { anonymous: { role: "anonymous" } } */
-    auth: wampAuthSchema.default({ anonymous: { role: 'anonymous' } }),
-    /** Largest WAMP message a client may send; larger ones abort the session. @default 1048576 */
-    maxMessageBytes: positiveInt().default(1024 * 1024),
-    /**
-     * How long a CANCEL with mode "kill" waits for the callee before the caller gets `canceled`; at most
-     * 2^31 − 1, the longest a Node.js timer waits. @default 10000
-     */
+      .default([wampRealmSchema.parse({ name: 'realm1' })])
+      .describe(
+        'The realms; HELLO for any other realm gets ABORT `wamp.error.no_such_realm`. By default one, ' +
+          '`realm1`, that anonymous clients may use for everything, as after `crossbar init`.',
+      ),
+    auth: wampAuthSchema
+      .prefault({ anonymous: {} })
+      .describe(
+        'Authentication methods; only those listed are offered, and every role they name must exist in ' +
+          'at least one realm. By default only anonymous.',
+      ),
+    maxMessageBytes: positiveInt()
+      .default(1024 * 1024)
+      .describe(
+        'Largest WAMP message a client may send; a larger one aborts its session (`payload_size_exceeded`).',
+      ),
     killTimeoutMs: positiveInt()
       .max(2 ** 31 - 1)
-      .default(10_000),
-    /**
-     * How long a WAMP connection may take from its upgrade to WELCOME (HELLO, and AUTHENTICATE when
-     * challenged); past it, ABORT `wamp.error.timeout` and the connection is closed. @default 10000
-     */
+      .default(10_000)
+      .describe(
+        'How long a CANCEL with mode `kill` waits for the callee before the caller gets ' +
+          '`wamp.error.canceled`; at most 2147483647, the longest a Node.js timer waits.',
+      ),
     helloTimeoutMs: positiveInt()
       .max(2 ** 31 - 1)
-      .default(10_000),
+      .default(10_000)
+      .describe(
+        'How long a WAMP connection may take from its upgrade to WELCOME (HELLO, and AUTHENTICATE when ' +
+          'challenged); past it, ABORT `wamp.error.timeout` and the connection is closed.',
+      ),
   })
   .superRefine((wamp, ctx) => {
     const realms = new Set<string>();
@@ -341,100 +471,131 @@ const wampSchema = z
 
 export const configSchema = z
   .strictObject({
-    /** @default "0.0.0.0" */
-    host: z.string().min(1).default('0.0.0.0'),
-    /** 0 picks a free port. @default 6001 */
-    port: z.number().int().min(0).max(65535).default(6001),
-    /** Prefix before `/app/{key}` (pusher-js `wsPath`). @default "" */
+    host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
+    port: z.number().int().min(0).max(65535).default(6001).describe('Listen port; `0` picks a free one.'),
     pathPrefix: z
       .string()
       .regex(/^(\/[^/]+)*$/, 'must be empty or start with "/" and not end with "/"')
-      .default(''),
-    /** debug, info, warn, error, silent. @default "info" */
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    /** Written at start, removed at stop. @default none */
-    pidFile: z.string().min(1).optional(),
-    /**
-     * Processes serving the port, each a node of the cluster: more than one needs a cluster adapter.
-     * @default 1
-     */
-    workers: positiveInt().default(1),
-    /** `activity_timeout` announced to clients; also when the server pings a silent client. @default 120 */
-    activityTimeoutSeconds: positiveInt().default(120),
-    /** How long a pinged client has to answer before it is closed with 4201. @default 30 */
-    pongTimeoutSeconds: positiveInt().default(30),
-    /**
-     * Largest WebSocket message a client may send; larger messages get `pusher:error` and are dropped.
-     * @default 65536
-     */
-    maxMessageBytes: positiveInt().default(65_536),
-    /** Bytes a connection may have waiting to be sent; past it the client is closed with 4100. @default 4194304 */
-    maxBufferedBytes: positiveInt().default(4 * 1024 * 1024),
-    /** Largest HTTP API request body (413 above). @default 1048576 */
-    maxRequestBodyBytes: positiveInt().default(1024 * 1024),
-    /** Accepted clock skew of signed HTTP requests. @default 600 */
-    maxTimestampSkewSeconds: positiveInt().default(600),
-    /** How long shutdown waits for clients to go. @default 5000 */
-    shutdownTimeoutMs: positiveInt().default(5_000),
-    /**
-     * Open WebSocket connections on this node, both protocols; null for no limit. Over it: HTTP 503
-     * before the upgrade. @default null
-     */
-    maxConnections: positiveInt().nullable().default(null),
-    /**
-     * Open WebSocket connections from one client address; null for no limit (offices and mobile
-     * carriers put many users behind one address). Over it: HTTP 429 before the upgrade. @default null
-     */
-    maxConnectionsPerAddress: positiveInt().nullable().default(null),
-    /**
-     * New WebSocket connections per second from one client address (a token bucket); null for no
-     * limit. Over it: HTTP 429 before the upgrade. @default { perSecond: 100, burst: 500 }
-     */
+      .default('')
+      .describe(
+        'Prefix before `/app/{key}` (pusher-js `wsPath`), e.g. `"/realtime"`: empty, or starting with ' +
+          '`/` and not ending with `/`.',
+      ),
+    logLevel: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+      .default('info')
+      .describe('The least severe level logged; logs are JSON lines (pino).'),
+    pidFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('File that holds the process id while running: written at start, removed at stop.'),
+    workers: positiveInt()
+      .default(1)
+      .describe(
+        'Processes serving the port, each a node of the cluster; more than one needs `adapter.driver` ' +
+          '`redis` or `nats`.',
+      ),
+    activityTimeoutSeconds: positiveInt()
+      .default(120)
+      .describe('`activity_timeout` announced to clients; a client silent this long gets `pusher:ping`.'),
+    pongTimeoutSeconds: positiveInt()
+      .default(30)
+      .describe('How much longer a pinged client may stay silent before it is closed with 4201.'),
+    maxMessageBytes: positiveInt()
+      .default(65_536)
+      .describe(
+        'Largest WebSocket message a client may send; larger ones get `pusher:error` and are dropped ' +
+          '(messages over 4 times this, at least 1 MiB, are cut off with WebSocket close 1009).',
+      ),
+    maxBufferedBytes: positiveInt()
+      .default(4 * 1024 * 1024)
+      .describe(
+        'Bytes waiting to be sent to one client; a client that stops reading past this is closed with ' +
+          '4100 (back off and reconnect).',
+      ),
+    maxRequestBodyBytes: positiveInt()
+      .default(1024 * 1024)
+      .describe('Largest HTTP API request body (413 above).'),
+    maxTimestampSkewSeconds: positiveInt()
+      .default(600)
+      .describe('Accepted clock difference of signed HTTP requests.'),
+    shutdownTimeoutMs: positiveInt().default(5_000).describe('How long shutdown waits for clients to leave.'),
+    maxConnections: positiveInt()
+      .nullable()
+      .default(null)
+      .describe(
+        "Open WebSocket connections on this node, both protocols (an app's own `maxConnections` is " +
+          'separate); `null` for no limit. More get HTTP 503 before the upgrade.',
+      ),
+    maxConnectionsPerAddress: positiveInt()
+      .nullable()
+      .default(null)
+      .describe(
+        'Open WebSocket connections from one client address; `null` for no limit (offices and mobile ' +
+          'carriers put many users behind one address). More get HTTP 429 before the upgrade.',
+      ),
     connectionRatePerAddress: z
       .strictObject({
-        /** Average rate. @default 100 */
-        perSecond: positiveInt().default(100),
-        /** Connections at once before the rate applies. @default 500 */
-        burst: positiveInt().default(500),
+        perSecond: positiveInt().default(100).describe('Average rate.'),
+        burst: positiveInt().default(500).describe('Connections at once before the rate applies.'),
       })
       .nullable()
-      .default({ perSecond: 100, burst: 500 }),
-    /**
-     * Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client, for the
-     * limits per address. @default []
-     */
+      .prefault({})
+      .describe(
+        'New WebSocket connections per second from one client address (a token bucket); `null` for no ' +
+          'limit. More get HTTP 429 before the upgrade.',
+      ),
     trustedProxies: z
       .array(z.string().refine(isAddressOrRange, 'must be an IP address or a CIDR range'))
-      .default([]),
-    /**
-     * Resident memory, in MiB, above which new connections (HTTP 503 before the upgrade) and
-     * subscriptions (429) are refused and `/ready` answers 503, until memory is back under 90 % of it;
-     * null for no ceiling. Set it to about 80 % of the container's memory. @default null
-     */
-    maxMemoryMB: positiveInt().nullable().default(null),
-    /** @default [{ id: "app-id", key: "app-key", secret: "app-secret" }] */
+      .default([])
+      .describe(
+        'Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client, for the ' +
+          'limits per address.',
+      ),
+    maxMemoryMB: positiveInt()
+      .nullable()
+      .default(null)
+      .describe(
+        'Resident memory, in MiB, above which new connections (HTTP 503 before the upgrade) and ' +
+          'subscriptions (429) are refused and `/ready` answers 503, until memory is back under 90 % of ' +
+          "it; `null` for no ceiling. Set it to about 80 % of the container's memory.",
+      ),
     apps: z
       .array(appSchema)
       .min(1)
-      .default([appSchema.parse(DEFAULT_APP)]),
+      .default([appSchema.parse(DEFAULT_APP)])
+      .describe('The apps this server serves; the default one is for trying Herald out.'),
     adapter: z
       .strictObject({
-        /** @default "memory" */
-        driver: z.enum(['memory', 'redis', 'nats']).default('memory'),
-        /** Broker URL for redis or nats. @default none */
-        url: z.string().optional(),
-        /** Prefix of the broker topics and keys; nodes sharing it form one cluster. @default "herald" */
-        prefix: z.string().min(1).default('herald'),
-        /** How often a node tells the others it is alive. @default 1000 */
-        heartbeatMs: positiveInt().default(1000),
-        /**
-         * A node silent this long is declared dead; its presence entries are removed. A node whose broker
-         * connection is gone (a crashed process) is declared dead after about three heartbeats instead.
-         * @default 5000
-         */
-        nodeTimeoutMs: positiveInt().default(5000),
-        /** How long a question to the other nodes (counts, lists) waits for answers. @default 2000 */
-        requestTimeoutMs: positiveInt().default(2000),
+        driver: z
+          .enum(['memory', 'redis', 'nats'])
+          .default('memory')
+          .describe(
+            '`memory` (one process), `redis` or `nats` (a cluster of nodes; see the README, Running a cluster).',
+          ),
+        url: z
+          .string()
+          .optional()
+          .describe(
+            'Broker URL, required for `redis` (`redis://`, `rediss://`, `redis+sentinel://` or ' +
+              '`redis+cluster://`) and `nats`.',
+          ),
+        prefix: z
+          .string()
+          .min(1)
+          .default('herald')
+          .describe('Prefix of the broker topics and keys; nodes sharing it form one cluster.'),
+        heartbeatMs: positiveInt().default(1000).describe('How often a node tells the others it is alive.'),
+        nodeTimeoutMs: positiveInt()
+          .default(5000)
+          .describe(
+            'A node silent this long is declared dead and its presence members are removed; one whose ' +
+              'broker connection is gone (a crashed process) is declared dead after about three heartbeats.',
+          ),
+        requestTimeoutMs: positiveInt()
+          .default(2000)
+          .describe('How long a question to the other nodes (counts, lists) waits for answers.'),
       })
       .prefault({}),
     webhooks: webhooksSchema.default(webhooksSchema.parse({})),

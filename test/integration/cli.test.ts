@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import PusherServer from 'pusher';
+import { configSchema } from '../../src/config/schema.js';
 import { APP, connected, nextEvent, startHerald, type TestHerald } from '../helpers/herald.js';
 import { Pusher } from '../helpers/pusher-js.js';
 import { RawClient, within } from '../helpers/raw-client.js';
@@ -319,6 +320,16 @@ describe('herald --help / --version', () => {
     assert.match(stdout, /^Usage:/);
     assert.match(stdout, /herald start/);
     assert.match(stdout, /herald trigger/);
+  });
+
+  test('--help names the defaults the schema gives, and the configuration reference', async () => {
+    const defaults = configSchema.parse({});
+    const { stdout } = await finished(['--help']);
+    assert.ok(stdout.includes(`listen address (default ${defaults.host})`), stdout);
+    assert.ok(stdout.includes(`listen port (default ${defaults.port})`), stdout);
+    const app = defaults.apps[0]!;
+    assert.ok(stdout.includes(`(default ${app.id} / ${app.key} / ${app.secret})`), stdout);
+    assert.match(stdout, /See docs\/configuration\.md for every setting/);
   });
 
   test('--version prints the package version', async () => {
