@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from '../adapters/redis/url.js';
 import { isAddressOrRange } from '../core/client-address.js';
 import { originEntryProblem } from '../core/origin.js';
-import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from './redis-url.js';
 
 /**
  * The single source of truth for configuration: types, defaults, validation and (through
@@ -339,6 +339,57 @@ const wampSchema = z
     }
   });
 
+/** What every driver shares: the cluster's prefix and timings. */
+const adapterCommon = {
+  /** Prefix of the broker topics and keys; nodes sharing it form one cluster. @default "herald" */
+  prefix: z.string().min(1).default('herald'),
+  /** How often a node tells the others it is alive. @default 1000 */
+  heartbeatMs: positiveInt().default(1000),
+  /**
+   * A node silent this long is declared dead; its presence entries are removed. A node whose broker
+   * connection is gone (a crashed process) is declared dead after about three heartbeats instead.
+   * @default 5000
+   */
+  nodeTimeoutMs: positiveInt().default(5000),
+  /** How long a question to the other nodes (counts, lists) waits for answers. @default 2000 */
+  requestTimeoutMs: positiveInt().default(2000),
+};
+
+const DRIVERS = ['memory', 'redis', 'nats'] as const;
+
+/** Broker URL for redis or nats: required there, so that the type says it is there. @default none */
+const brokerUrl = (driver: string) =>
+  z
+    .string({
+      error: (issue) =>
+        issue.input === undefined ? `required when adapter.driver is "${driver}"` : undefined,
+    })
+    .min(1, `required when adapter.driver is "${driver}"`);
+
+/**
+ * The cluster adapter, one shape per `driver` (absent: "memory"). A memory node keeps an optional
+ * `url` unused, as before; redis and nats require one.
+ */
+const adapterSchema = z.discriminatedUnion(
+  'driver',
+  [
+    z.strictObject({
+      /** @default "memory" */
+      driver: z.enum(['memory']).default('memory'),
+      url: z.string().optional(),
+      ...adapterCommon,
+    }),
+    z.strictObject({ driver: z.enum(['redis']), url: brokerUrl('redis'), ...adapterCommon }),
+    z.strictObject({ driver: z.enum(['nats']), url: brokerUrl('nats'), ...adapterCommon }),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `Invalid option: expected one of ${DRIVERS.map((d) => `"${d}"`).join('|')}`
+        : undefined,
+  },
+);
+
 export const configSchema = z
   .strictObject({
     /** @default "0.0.0.0" */
@@ -417,26 +468,7 @@ export const configSchema = z
       .array(appSchema)
       .min(1)
       .default([appSchema.parse(DEFAULT_APP)]),
-    adapter: z
-      .strictObject({
-        /** @default "memory" */
-        driver: z.enum(['memory', 'redis', 'nats']).default('memory'),
-        /** Broker URL for redis or nats. @default none */
-        url: z.string().optional(),
-        /** Prefix of the broker topics and keys; nodes sharing it form one cluster. @default "herald" */
-        prefix: z.string().min(1).default('herald'),
-        /** How often a node tells the others it is alive. @default 1000 */
-        heartbeatMs: positiveInt().default(1000),
-        /**
-         * A node silent this long is declared dead; its presence entries are removed. A node whose broker
-         * connection is gone (a crashed process) is declared dead after about three heartbeats instead.
-         * @default 5000
-         */
-        nodeTimeoutMs: positiveInt().default(5000),
-        /** How long a question to the other nodes (counts, lists) waits for answers. @default 2000 */
-        requestTimeoutMs: positiveInt().default(2000),
-      })
-      .prefault({}),
+    adapter: adapterSchema.prefault({}),
     webhooks: webhooksSchema.default(webhooksSchema.parse({})),
     wamp: wampSchema.default(wampSchema.parse({})),
   })
@@ -481,13 +513,6 @@ export const configSchema = z
       if (adapter.driver === 'redis' && typeof adapter.url === 'string' && adapter.url) {
         const problem = redisUrlProblem(adapter.url);
         if (problem) ctx.addIssue({ code: 'custom', path: ['adapter', 'url'], message: problem });
-      }
-      if ((adapter.driver === 'redis' || adapter.driver === 'nats') && !adapter.url) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['adapter', 'url'],
-          message: `required when adapter.driver is "${adapter.driver}"`,
-        });
       }
     },
     { when: (payload) => payload.value !== null && typeof payload.value === 'object' },

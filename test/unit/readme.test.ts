@@ -15,6 +15,10 @@ function leafPaths(schema: z.ZodType, prefix = ''): string[] {
     s instanceof z.ZodNullable
   )
     s = s.unwrap() as z.ZodType;
+  if (s instanceof z.ZodDiscriminatedUnion) {
+    // Every field of every variant (`adapter.url` is the redis and the nats variant's).
+    return [...new Set((s.options as readonly z.ZodType[]).flatMap((option) => leafPaths(option, prefix)))];
+  }
   if (!(s instanceof z.ZodObject) || prefix === 'apps') return [prefix];
   return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) =>
     key === 'apps' ? ['apps'] : leafPaths(child, prefix ? `${prefix}.${key}` : key),
