@@ -376,6 +376,7 @@ const adapterSchema = z.discriminatedUnion(
     z.strictObject({
       /** @default "memory" */
       driver: z.enum(['memory']).default('memory'),
+      /** Broker URL for redis or nats; a memory node leaves it unused. @default none */
       url: z.string().optional(),
       ...adapterCommon,
     }),
