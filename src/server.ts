@@ -1,19 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
 import type { Adapter } from './adapters/adapter.js';
 import { busFields } from './adapters/bus-payload.js';
-import { createClusterParts } from './adapters/create.js';
+import { createMemoryParts } from './adapters/memory.js';
+import { createNatsParts } from './adapters/nats/parts.js';
+import type { ClusterParts } from './adapters/parts.js';
+import { createRedisParts } from './adapters/redis/parts.js';
 import type { Config } from './config/schema.js';
 import type { AppStore } from './core/apps/app.js';
 import { StaticAppStore } from './core/apps/static-store.js';
-import { MemoryLastEventStore } from './core/cache/memory.js';
-import type { LastEventStore } from './core/cache/store.js';
-import { LocalOccupancy, type OccupancyStore } from './core/channels/occupancy.js';
 import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
-import type { PresenceStore } from './core/presence/store.js';
+import type { WebhookOutbox } from './core/webhook-outbox.js';
 import { clientErrorListener, refuseConnect } from './http/client-error.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
@@ -23,7 +24,6 @@ import { PusherServer } from './protocol/pusher/server.js';
 import { WampRouter } from './protocol/wamp/router.js';
 import { ConnectionLimits } from './transport/connection-limits.js';
 import { WebSocketTransport } from './transport/ws.js';
-import type { WebhookOutbox } from './webhooks/outbox.js';
 import { Webhooks } from './webhooks/webhooks.js';
 
 /** The cluster request that drops a webhook removal held on another node. */
@@ -33,9 +33,12 @@ const CANCEL_HELD = 'webhooks.cancel-held';
 export interface HeraldDeps {
   logger?: Logger;
   apps?: AppStore;
-  adapter?: Adapter;
-  presence?: PresenceStore;
-  cache?: LastEventStore;
+  /**
+   * The whole set of cluster parts (adapter, stores, outbox, preflight), as `createMemoryParts`,
+   * `createRedisParts` or `createNatsParts` build it: never parts of different sets. Herald owns it
+   * from then on (see `ClusterParts` for who opens and closes what). @default the set `config.adapter` names
+   */
+  cluster?: ClusterParts;
   /** Milliseconds since the epoch; tests pin it to check signed-request vectors. */
   now?: () => number;
   /** Socket id generator; tests pin it to check subscription signature vectors. */
@@ -63,14 +66,11 @@ export class Herald {
   readonly limitRefusals = new LimitRefusals();
   /** Over `maxMemoryMB`: new connections and subscriptions are refused and `/ready` answers 503. */
   readonly memory: MemoryCeiling;
+  readonly #cluster: ClusterParts;
   readonly #adapter: Adapter;
-  readonly #cache: LastEventStore;
-  readonly #presence: PresenceStore;
-  readonly #occupancy: OccupancyStore;
   readonly #http: Server;
   readonly #transport: WebSocketTransport;
   readonly #outbox: WebhookOutbox | undefined;
-  readonly #preflight: (() => Promise<void>) | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
@@ -91,25 +91,19 @@ export class Herald {
     });
     const now = deps.now ?? Date.now;
     const apps = deps.apps ?? new StaticAppStore(config.apps);
-    const cluster =
-      deps.adapter && deps.presence ? undefined : createClusterParts(config.adapter, this.logger);
-    this.#adapter = deps.adapter ?? cluster!.adapter;
-    this.#presence = deps.presence ?? cluster!.presence;
-    this.#occupancy = cluster?.occupancy ?? new LocalOccupancy();
-    this.#cache = deps.cache ?? cluster?.cache ?? new MemoryLastEventStore(now);
-    this.#preflight = cluster?.preflight;
-    // The outbox belongs with the cluster's own adapter (it is keyed by that node's id) and our webhooks.
-    const ownOutbox = !deps.webhooks && !deps.adapter;
-    this.#outbox = ownOutbox ? cluster?.outbox : undefined;
-    if (!ownOutbox) void cluster?.outbox?.close();
+    const cluster = deps.cluster ?? clusterParts(config.adapter, this.logger, now);
+    this.#cluster = cluster;
+    this.#adapter = cluster.adapter;
+    // The outbox journals our own webhooks; webhooks supplied from outside keep their own state.
+    this.#outbox = deps.webhooks ? undefined : cluster.outbox;
     this.webhooks = deps.webhooks ?? this.#clusterWebhooks(config, now, apps);
 
     this.pusher = new PusherServer({
       apps,
-      adapter: this.#adapter,
-      presence: this.#presence,
-      occupancy: this.#occupancy,
-      cache: this.#cache,
+      adapter: cluster.adapter,
+      presence: cluster.presence,
+      occupancy: cluster.occupancy,
+      cache: cluster.cache,
       events: this.webhooks,
       logger: this.logger.child({ protocol: 'pusher' }),
       activityTimeoutSeconds: config.activityTimeoutSeconds,
@@ -127,7 +121,7 @@ export class Herald {
       now,
       limitRefusals: this.limitRefusals,
       // One process needs no bus: its publications stay in the broker.
-      ...(config.adapter.driver !== 'memory' ? { adapter: this.#adapter } : {}),
+      ...(cluster.driver !== 'memory' ? { adapter: cluster.adapter } : {}),
     });
 
     const router = new Router(this.logger, config.maxRequestBodyBytes);
@@ -249,8 +243,14 @@ export class Herald {
 
   async #start(): Promise<void> {
     this.#state = 'starting';
-    await this.#preflight?.();
-    await this.#adapter.start();
+    try {
+      await this.#cluster.preflight();
+      await this.#adapter.start();
+    } catch (err) {
+      // Nothing else was opened yet: the set's connections are all there is to close.
+      await this.#cluster.close().catch((e) => this.logger.warn({ err: e }, 'cluster parts not closed'));
+      throw err;
+    }
     this.pusher.start();
     this.wamp.start();
     await new Promise<void>((resolve, reject) => {
@@ -296,16 +296,27 @@ export class Herald {
       await atMost(cleared, this.config.adapter.requestTimeoutMs);
     }
     await this.#adapter.close({ handoverMs });
-    await this.#outbox?.close();
-    await this.#presence.close();
-    await this.#occupancy.close();
-    await this.#cache.close();
+    // The stores, then the connections they and the adapter shared.
+    await this.#cluster.close();
     await new Promise<void>((resolve) => {
       this.#http.close(() => resolve());
       this.#http.closeAllConnections();
     });
     this.#state = 'stopped';
   }
+}
+
+/**
+ * The set of cluster parts `config` names, each part built with this node's id, the prefix and the
+ * timings from the config (their defaults live in the schema only).
+ */
+function clusterParts(config: Config['adapter'], logger: Logger, now: () => number): ClusterParts {
+  const nodeId = randomUUID();
+  if (config.driver === 'memory') return createMemoryParts(nodeId, now);
+  const { driver, url, prefix, heartbeatMs, nodeTimeoutMs, requestTimeoutMs } = config;
+  const log = logger.child({ component: 'cluster', driver });
+  const options = { nodeId, prefix, logger: log, heartbeatMs, nodeTimeoutMs, requestTimeoutMs };
+  return driver === 'redis' ? createRedisParts(url, options) : createNatsParts(url, options);
 }
 
 /** Waits for `promise`, but for `ms` at the most. */

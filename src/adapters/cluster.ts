@@ -33,19 +33,22 @@ export interface BrokerTransport {
   close(): Promise<void>;
 }
 
+/** Every field comes from the composition root; the defaults are the config schema's (`adapter.*`). */
 export interface ClusterOptions {
   logger: Logger;
-  /** Topic prefix shared by the nodes of one cluster. @default "herald" */
-  prefix?: string;
-  /** How often a node says it is alive. @default 1000 */
-  heartbeatMs?: number;
+  /** This node's id on the bus; the stores of the same set key this node's entries by it. */
+  nodeId: NodeId;
+  /** Topic prefix shared by the nodes of one cluster. */
+  prefix: string;
+  /** How often a node says it is alive. */
+  heartbeatMs: number;
   /**
    * A node silent this long is declared down and cleaned up after. One whose broker connection is gone
-   * (the broker says so twice, a heartbeat apart) is declared down sooner. @default 5000
+   * (the broker says so twice, a heartbeat apart) is declared down sooner.
    */
-  nodeTimeoutMs?: number;
-  /** How long `request` waits for the other nodes. @default 2000 */
-  requestTimeoutMs?: number;
+  nodeTimeoutMs: number;
+  /** How long `request` waits for the other nodes. */
+  requestTimeoutMs: number;
 }
 
 /** Messages on the bus; short keys because channel messages cross it once per publish. */
@@ -70,7 +73,7 @@ interface Pending {
  * node heartbeats and node expiry. A broker only implements `BrokerTransport`.
  */
 export class ClusterAdapter implements Adapter {
-  readonly nodeId: NodeId = randomUUID();
+  readonly nodeId: NodeId;
   readonly #transport: BrokerTransport;
   readonly #logger: Logger;
   readonly #prefix: string;
@@ -107,10 +110,11 @@ export class ClusterAdapter implements Adapter {
   constructor(transport: BrokerTransport, options: ClusterOptions) {
     this.#transport = transport;
     this.#logger = options.logger;
-    this.#prefix = options.prefix ?? 'herald';
-    this.#heartbeatMs = options.heartbeatMs ?? 1000;
-    this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 5000;
-    this.#requestTimeoutMs = options.requestTimeoutMs ?? 2000;
+    this.nodeId = options.nodeId;
+    this.#prefix = options.prefix;
+    this.#heartbeatMs = options.heartbeatMs;
+    this.#nodeTimeoutMs = options.nodeTimeoutMs;
+    this.#requestTimeoutMs = options.requestTimeoutMs;
     transport.onMessage((topic, payload) => {
       try {
         this.#receive(topic, payload);

@@ -1,11 +1,22 @@
-import { randomUUID } from 'node:crypto';
-import type { Adapter, ChannelMessage, MessageHandler, RequestHandler, RequestResult } from './adapter.js';
+import { MemoryLastEventStore } from '../core/cache/memory.js';
+import { LocalOccupancy } from '../core/channels/occupancy.js';
+import { MemoryPresenceStore } from '../core/presence/memory.js';
+import type {
+  Adapter,
+  ChannelMessage,
+  MessageHandler,
+  NodeId,
+  RequestHandler,
+  RequestResult,
+} from './adapter.js';
+import { type ClusterParts, partSet } from './parts.js';
 
 /** The single-node adapter: a publish is a local delivery, a request asks only this node. */
 export class MemoryAdapter implements Adapter {
-  readonly nodeId = randomUUID();
   readonly #deliver: MessageHandler[] = [];
   readonly #handlers = new Map<string, RequestHandler>();
+
+  constructor(readonly nodeId: NodeId) {}
 
   onMessage(handler: MessageHandler): void {
     this.#deliver.push(handler);
@@ -42,4 +53,21 @@ export class MemoryAdapter implements Adapter {
   async start(): Promise<void> {}
 
   async close(): Promise<void> {}
+}
+
+/**
+ * The set of a single node: everything in this process, no broker, no connection, nothing to check
+ * at start and no outbox (a node alone has nobody to hand its webhooks to).
+ */
+export function createMemoryParts(nodeId: NodeId, now: () => number): ClusterParts {
+  return partSet(
+    'memory',
+    {
+      adapter: new MemoryAdapter(nodeId),
+      presence: new MemoryPresenceStore(),
+      occupancy: new LocalOccupancy(),
+      cache: new MemoryLastEventStore(now),
+    },
+    { preflight: async () => {}, closeConnections: async () => {} },
+  );
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type Logger, pino } from 'pino';
-import { BrokerUnusableError } from '../adapters/preflight.js';
+import { BrokerUnusableError } from '../adapters/parts.js';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
 import { type Config, configSchema } from '../config/schema.js';
 import { signRequest } from '../protocol/pusher/auth.js';

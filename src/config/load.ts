@@ -69,6 +69,15 @@ export function envEntries(schema: z.ZodType = configSchema, path: string[] = []
       envEntries(child, [...path, key]),
     );
   }
+  if (s instanceof z.ZodDiscriminatedUnion) {
+    // One variable per field of any variant: `adapter.url` is the redis and the nats variant's.
+    const entries = new Map<string, EnvEntry>();
+    for (const option of s.options as readonly z.ZodType[]) {
+      for (const entry of envEntries(option, path))
+        if (!entries.has(entry.name)) entries.set(entry.name, entry);
+    }
+    return [...entries.values()];
+  }
   const kind =
     s instanceof z.ZodNumber
       ? 'number'

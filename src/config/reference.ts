@@ -202,10 +202,16 @@ function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
   return Object.fromEntries(
     Object.entries(merged).map(([key, fields]) => {
       const literals = fields.map(unwrap);
-      if (fields.length === 1 || !literals.every((f) => f instanceof z.ZodLiteral)) return [key, fields[0]!];
-      const values = literals.flatMap((f) => [...(f as z.ZodLiteral).values]) as [string, ...string[]];
+      const isChoice = (f: z.ZodType) => f instanceof z.ZodLiteral || f instanceof z.ZodEnum;
+      if (fields.length === 1 || !literals.every(isChoice)) return [key, fields[0]!];
+      const values = literals.flatMap((f) =>
+        f instanceof z.ZodLiteral ? [...f.values] : (f as z.ZodEnum).options,
+      ) as [string, ...string[]];
       const described = fields.map(describedAs).find(Boolean);
-      const literal = z.literal([...new Set(values)]);
+      // A variant's default (the discriminator of the variant chosen when it is absent) stays shown.
+      const fallback = fields.map(defaultValue).find((d) => d.has);
+      let literal: z.ZodType = z.literal([...new Set(values)]);
+      if (fallback) literal = (literal as z.ZodLiteral<string>).default(fallback.value as string);
       return [key, described ? literal.describe(described) : literal];
     }),
   );

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from '../adapters/redis/url.js';
 import { isAddressOrRange } from '../core/client-address.js';
 import { originEntryProblem } from '../core/origin.js';
-import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from './redis-url.js';
 
 /**
  * The single source of truth for configuration: types, defaults, validation, documentation (each
@@ -469,6 +469,78 @@ const wampSchema = z
     }
   });
 
+/** What every driver shares: the cluster's prefix and timings. */
+const adapterCommon = {
+  prefix: z
+    .string()
+    .min(1)
+    .default('herald')
+    .describe('Prefix of the broker topics and keys; nodes sharing it form one cluster.'),
+  heartbeatMs: positiveInt().default(1000).describe('How often a node tells the others it is alive.'),
+  nodeTimeoutMs: positiveInt()
+    .default(5000)
+    .describe(
+      'A node silent this long is declared dead and its presence members are removed; one whose ' +
+        'broker connection is gone (a crashed process) is declared dead after about three heartbeats.',
+    ),
+  requestTimeoutMs: positiveInt()
+    .default(2000)
+    .describe('How long a question to the other nodes (counts, lists) waits for answers.'),
+};
+
+const DRIVERS = ['memory', 'redis', 'nats'] as const;
+const DRIVER_TEXT = '`memory` (one process), `redis` or `nats` (a cluster of nodes; see docs/clustering.md).';
+
+/** Broker URL for redis or nats: required there, so that the type says it is there. @default none */
+const brokerUrl = (driver: string) =>
+  z
+    .string({
+      error: (issue) =>
+        issue.input === undefined ? `required when adapter.driver is "${driver}"` : undefined,
+    })
+    .min(1, `required when adapter.driver is "${driver}"`)
+    .describe(
+      'Broker URL, required for `redis` (`redis://`, `rediss://`, `redis+sentinel://` or ' +
+        '`redis+cluster://`) and `nats`.',
+    );
+
+/**
+ * The cluster adapter, one shape per `driver` (absent: "memory"). A memory node keeps an optional
+ * `url` unused, as before; redis and nats require one.
+ */
+const adapterSchema = z.discriminatedUnion(
+  'driver',
+  [
+    z.strictObject({
+      driver: z.enum(['memory']).default('memory').describe(DRIVER_TEXT),
+      url: z
+        .string()
+        .optional()
+        .describe(
+          'Broker URL, required for `redis` (`redis://`, `rediss://`, `redis+sentinel://` or ' +
+            '`redis+cluster://`) and `nats`; a memory node leaves it unused.',
+        ),
+      ...adapterCommon,
+    }),
+    z.strictObject({
+      driver: z.enum(['redis']).describe(DRIVER_TEXT),
+      url: brokerUrl('redis'),
+      ...adapterCommon,
+    }),
+    z.strictObject({
+      driver: z.enum(['nats']).describe(DRIVER_TEXT),
+      url: brokerUrl('nats'),
+      ...adapterCommon,
+    }),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `Invalid option: expected one of ${DRIVERS.map((d) => `"${d}"`).join('|')}`
+        : undefined,
+  },
+);
+
 export const configSchema = z
   .strictObject({
     host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
@@ -566,38 +638,9 @@ export const configSchema = z
       .min(1)
       .default([appSchema.parse(DEFAULT_APP)])
       .describe('The apps this server serves; the default one is for trying Herald out.'),
-    adapter: z
-      .strictObject({
-        driver: z
-          .enum(['memory', 'redis', 'nats'])
-          .default('memory')
-          .describe(
-            '`memory` (one process), `redis` or `nats` (a cluster of nodes; see the README, Running a cluster).',
-          ),
-        url: z
-          .string()
-          .optional()
-          .describe(
-            'Broker URL, required for `redis` (`redis://`, `rediss://`, `redis+sentinel://` or ' +
-              '`redis+cluster://`) and `nats`.',
-          ),
-        prefix: z
-          .string()
-          .min(1)
-          .default('herald')
-          .describe('Prefix of the broker topics and keys; nodes sharing it form one cluster.'),
-        heartbeatMs: positiveInt().default(1000).describe('How often a node tells the others it is alive.'),
-        nodeTimeoutMs: positiveInt()
-          .default(5000)
-          .describe(
-            'A node silent this long is declared dead and its presence members are removed; one whose ' +
-              'broker connection is gone (a crashed process) is declared dead after about three heartbeats.',
-          ),
-        requestTimeoutMs: positiveInt()
-          .default(2000)
-          .describe('How long a question to the other nodes (counts, lists) waits for answers.'),
-      })
-      .prefault({}),
+    adapter: adapterSchema
+      .prefault({})
+      .describe('The cluster adapter: `memory` for one process, `redis` or `nats` for a cluster of nodes.'),
     webhooks: webhooksSchema.default(webhooksSchema.parse({})),
     wamp: wampSchema.default(wampSchema.parse({})),
   })
@@ -642,13 +685,6 @@ export const configSchema = z
       if (adapter.driver === 'redis' && typeof adapter.url === 'string' && adapter.url) {
         const problem = redisUrlProblem(adapter.url);
         if (problem) ctx.addIssue({ code: 'custom', path: ['adapter', 'url'], message: problem });
-      }
-      if ((adapter.driver === 'redis' || adapter.driver === 'nats') && !adapter.url) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['adapter', 'url'],
-          message: `required when adapter.driver is "${adapter.driver}"`,
-        });
       }
     },
     { when: (payload) => payload.value !== null && typeof payload.value === 'object' },

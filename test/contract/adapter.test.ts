@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -5,8 +6,10 @@ import { connect } from 'nats';
 import { type Logger, pino } from 'pino';
 import { type BrokerTransport, ClusterAdapter } from '../../src/adapters/cluster.js';
 import { MemoryAdapter } from '../../src/adapters/memory.js';
-import { NatsTransport } from '../../src/adapters/nats.js';
-import { RedisTransport } from '../../src/adapters/redis.js';
+import { NatsClient } from '../../src/adapters/nats/connection.js';
+import { NatsTransport } from '../../src/adapters/nats/transport.js';
+import { RedisClients } from '../../src/adapters/redis/clients.js';
+import { RedisTransport } from '../../src/adapters/redis/transport.js';
 import { brokerSkip, NATS_URL, REDIS_URL, uniquePrefix } from '../helpers/brokers.js';
 import { adapterContract, type TestCluster, type TestNode, type Timings } from './adapter.contract.js';
 
@@ -62,21 +65,33 @@ const topics = (prefix: string) => ({
     `${prefix}.ch.${Buffer.from(`${namespace}\0${channel}`).toString('base64url')}`,
 });
 
-/** A cluster of `ClusterAdapter`s in this process over one broker, under a prefix of its own. */
+/** A node's link to the broker: its transport over a client set of its own, and how to close that set. */
+interface BrokerLink {
+  transport: BrokerTransport;
+  close(): Promise<void>;
+}
+
+/**
+ * A cluster of `ClusterAdapter`s in this process over one broker, under a prefix of its own; each node
+ * has a client set of its own, as a process would, and a crash closes that set.
+ */
 function brokerCluster(
   driver: string,
   timings: Timings,
-  transport: (logger: Logger) => BrokerTransport,
+  link: (logger: Logger) => BrokerLink,
   raw: () => Promise<{ publish(topic: string, payload: string): Promise<void>; close(): Promise<void> }>,
 ): TestCluster {
   const prefix = uniquePrefix(driver);
   const nodes: ClusterAdapter[] = [];
+  const links: BrokerLink[] = [];
   let rawClient: Awaited<ReturnType<typeof raw>> | undefined;
   return {
     async node(): Promise<TestNode> {
       const { logger, logs } = capturingLogger();
-      const observed = new ObservedTransport(transport(logger));
-      const adapter = new ClusterAdapter(observed, { logger, prefix, ...timings });
+      const broker = link(logger);
+      links.push(broker);
+      const observed = new ObservedTransport(broker.transport);
+      const adapter = new ClusterAdapter(observed, { logger, nodeId: randomUUID(), prefix, ...timings });
       nodes.push(adapter);
       await adapter.start();
       return {
@@ -84,7 +99,7 @@ function brokerCluster(
         peers: () => adapter.peers,
         bus: observed.bus,
         logs,
-        crash: () => observed.inner.close(),
+        crash: () => broker.close(),
       };
     },
     raw: {
@@ -96,6 +111,7 @@ function brokerCluster(
     },
     async close() {
       await Promise.all(nodes.map((n) => n.close()));
+      await Promise.all(links.map((l) => l.close()));
       await rawClient?.close();
     },
   };
@@ -112,7 +128,7 @@ adapterContract({
       async node(): Promise<TestNode> {
         if (used) throw new Error('the memory adapter is a single node');
         used = true;
-        const adapter = new MemoryAdapter();
+        const adapter = new MemoryAdapter(randomUUID());
         adapters.push(adapter);
         await adapter.start();
         return {
@@ -138,7 +154,10 @@ adapterContract({
     return brokerCluster(
       'redis',
       timings,
-      (logger) => new RedisTransport(REDIS_URL, logger),
+      (logger) => {
+        const clients = new RedisClients(REDIS_URL, logger);
+        return { transport: new RedisTransport(clients), close: () => clients.close() };
+      },
       async () => {
         const redis = new Redis(REDIS_URL);
         return {
@@ -162,7 +181,10 @@ adapterContract({
     return brokerCluster(
       'nats',
       timings,
-      (logger) => new NatsTransport(NATS_URL, logger),
+      (logger) => {
+        const client = new NatsClient(NATS_URL, logger);
+        return { transport: new NatsTransport(client, logger), close: () => client.close() };
+      },
       async () => {
         const nc = await connect({ servers: NATS_URL });
         return {

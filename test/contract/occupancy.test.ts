@@ -1,7 +1,7 @@
+import { NatsOccupancyStore } from '../../src/adapters/nats/occupancy.js';
+import { RedisOccupancyStore } from '../../src/adapters/redis/occupancy.js';
 import type { OccupancyStore } from '../../src/core/channels/occupancy.js';
 import { LocalOccupancy } from '../../src/core/channels/occupancy.js';
-import { NatsOccupancyStore } from '../../src/core/channels/occupancy-nats.js';
-import { RedisOccupancyStore } from '../../src/core/channels/occupancy-redis.js';
 import { occupancyContract } from './occupancy.contract.js';
 import { brokerHarnesses } from './store-harness.js';
 
@@ -16,8 +16,8 @@ occupancyContract({
 const harnesses = await brokerHarnesses<OccupancyStore>(
   'occupancy',
   {
-    redis: (url, nodeId, prefix) => new RedisOccupancyStore(url, nodeId, prefix),
-    nats: (url, nodeId, prefix) => new NatsOccupancyStore(url, nodeId, prefix),
+    redis: (redis, nodeId, prefix) => new RedisOccupancyStore(redis, nodeId, prefix),
+    nats: (client, nodeId, prefix) => new NatsOccupancyStore(client, nodeId, prefix),
   },
   'occupancy',
 );

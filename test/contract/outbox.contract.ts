@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { OutboxEntry, WebhookOutbox } from '../../src/webhooks/outbox.js';
+import type { OutboxEntry, WebhookOutbox } from '../../src/core/webhook-outbox.js';
 import { type StoreHarness, storeFixture } from './store-harness.js';
 
 /**

@@ -1,14 +1,14 @@
-import type { WebhookOutbox } from '../../src/webhooks/outbox.js';
-import { NatsWebhookOutbox } from '../../src/webhooks/outbox-nats.js';
-import { RedisWebhookOutbox } from '../../src/webhooks/outbox-redis.js';
+import { NatsWebhookOutbox } from '../../src/adapters/nats/outbox.js';
+import { RedisWebhookOutbox } from '../../src/adapters/redis/outbox.js';
+import type { WebhookOutbox } from '../../src/core/webhook-outbox.js';
 import { outboxContract } from './outbox.contract.js';
 import { brokerHarnesses } from './store-harness.js';
 
 const harnesses = await brokerHarnesses<WebhookOutbox>(
   'outbox',
   {
-    redis: (url, nodeId, prefix) => new RedisWebhookOutbox(url, nodeId, prefix),
-    nats: (url, nodeId, prefix) => new NatsWebhookOutbox(url, nodeId, prefix),
+    redis: (redis, nodeId, prefix, logger) => new RedisWebhookOutbox(redis, nodeId, prefix, logger),
+    nats: (client, nodeId, prefix, logger) => new NatsWebhookOutbox(client, nodeId, prefix, logger),
   },
   'outbox',
 );

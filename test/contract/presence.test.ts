@@ -1,6 +1,6 @@
+import { NatsPresenceStore } from '../../src/adapters/nats/presence.js';
+import { RedisPresenceStore } from '../../src/adapters/redis/presence.js';
 import { MemoryPresenceStore } from '../../src/core/presence/memory.js';
-import { NatsPresenceStore } from '../../src/core/presence/nats.js';
-import { RedisPresenceStore } from '../../src/core/presence/redis.js';
 import type { PresenceStore } from '../../src/core/presence/store.js';
 import { presenceContract } from './presence.contract.js';
 import { brokerHarnesses } from './store-harness.js';
@@ -16,8 +16,8 @@ presenceContract({
 const harnesses = await brokerHarnesses<PresenceStore>(
   'presence',
   {
-    redis: (url, nodeId, prefix) => new RedisPresenceStore(url, nodeId, prefix),
-    nats: (url, nodeId, prefix) => new NatsPresenceStore(url, nodeId, prefix),
+    redis: (redis, nodeId, prefix) => new RedisPresenceStore(redis, nodeId, prefix),
+    nats: (client, nodeId, prefix, logger) => new NatsPresenceStore(client, nodeId, prefix, logger),
   },
   'presence',
 );

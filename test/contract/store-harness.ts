@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
+import { type Logger, pino } from 'pino';
+import { NatsClient } from '../../src/adapters/nats/connection.js';
+import type { RedisClient } from '../../src/adapters/redis/clients.js';
+import { RedisClients } from '../../src/adapters/redis/clients.js';
 import {
   brokerSkip,
   deleteRedisPrefix,
@@ -45,33 +49,50 @@ export function storeFixture<S extends { close(): Promise<void> }>(harness: Stor
 }
 
 /**
- * The Redis and the NATS harness of a store, each on a prefix of its own: `make` builds the store
- * for a broker URL, a node and the prefix; `bucket` is the NATS bucket the store uses.
+ * The Redis and the NATS harness of a store, each on a prefix of its own. Every store of a harness runs
+ * over the one client set of its broker, as the stores of a node do (`createRedisParts`,
+ * `createNatsParts`), opened with the first store and closed after the suite: `make` builds the store
+ * over it for a node and the prefix; `bucket` is the NATS bucket the store uses.
  */
 export async function brokerHarnesses<S>(
   what: string,
   make: {
-    redis: (url: string, nodeId: string, prefix: string) => S;
-    nats: (url: string, nodeId: string, prefix: string) => S;
+    redis: (redis: RedisClient, nodeId: string, prefix: string, logger: Logger) => S;
+    nats: (client: NatsClient, nodeId: string, prefix: string, logger: Logger) => S;
   },
   bucket: string,
 ): Promise<StoreHarness<S>[]> {
   const redisPrefix = uniquePrefix(`${what}-redis`);
   const natsPrefix = uniquePrefix(`${what}-nats`);
+  const logger = pino({ level: process.env.HERALD_TEST_LOG ?? 'silent' });
+  let redis: RedisClients | undefined;
+  let nats: NatsClient | undefined;
   return [
     {
       name: 'redis',
       skip: await brokerSkip('redis'),
       shared: true,
-      store: (nodeId) => make.redis(REDIS_URL, nodeId, redisPrefix),
-      cleanup: () => deleteRedisPrefix(redisPrefix),
+      store: (nodeId) => {
+        redis ??= new RedisClients(REDIS_URL, logger);
+        return make.redis(redis.commands, nodeId, redisPrefix, logger);
+      },
+      cleanup: async () => {
+        await redis?.close();
+        await deleteRedisPrefix(redisPrefix);
+      },
     },
     {
       name: 'nats',
       skip: await brokerSkip('nats'),
       shared: true,
-      store: (nodeId) => make.nats(NATS_URL, nodeId, natsPrefix),
-      cleanup: () => destroyNatsBuckets(natsPrefix, [bucket]),
+      store: (nodeId) => {
+        nats ??= new NatsClient(NATS_URL, logger);
+        return make.nats(nats, nodeId, natsPrefix, logger);
+      },
+      cleanup: async () => {
+        await nats?.close();
+        await destroyNatsBuckets(natsPrefix, [bucket]);
+      },
     },
   ];
 }

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
-import { bucketName, KvBucket } from '../../src/core/nats-kv.js';
+import { pino } from 'pino';
+import { NatsClient } from '../../src/adapters/nats/connection.js';
+import { bucketName, KvBucket } from '../../src/adapters/nats/kv.js';
 import { within } from './raw-client.js';
 
 const run = promisify(execFile);
@@ -109,14 +111,15 @@ export async function outboxEntries(driver: 'redis' | 'nats', prefix: string): P
     }
     return entries;
   }
-  const bucket = new KvBucket(NATS_URL, bucketName(prefix, 'outbox'), 'herald-test-outbox');
+  const client = new NatsClient(NATS_URL, pino({ level: 'silent' }));
+  const bucket = new KvBucket(client, bucketName(prefix, 'outbox'));
   try {
     for (const key of await bucket.keys('n.>')) {
       const text = await bucket.get(key);
       if (text !== null) entries.push(JSON.parse(text));
     }
   } finally {
-    await bucket.close();
+    await client.close();
   }
   return entries;
 }

@@ -37,7 +37,7 @@ test('subscribes admitted and still waiting on the presence store count against 
   const refusals = new LimitRefusals();
   const server = new PusherServer({
     apps: new StaticAppStore([app]),
-    adapter: new MemoryAdapter(),
+    adapter: new MemoryAdapter('node-a'),
     presence,
     cache: new MemoryLastEventStore(),
     logger: pino({ level: 'silent' }),

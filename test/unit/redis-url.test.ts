@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from '../../src/adapters/redis/url.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from '../../src/config/redis-url.js';
 
 describe('parseSentinelUrl', () => {
   test('other schemes are not its business', () => {

@@ -1,6 +1,6 @@
-import type { Logger } from 'pino';
-import { bucketName, fromKeyToken, KvBucket, keyToken } from '../nats-kv.js';
-import type { OccupancyStore } from './occupancy.js';
+import type { OccupancyStore } from '../../core/channels/occupancy.js';
+import type { NatsClient } from './connection.js';
+import { bucketName, fromKeyToken, KvBucket, keyToken } from './kv.js';
 
 /**
  * Occupancy in a JetStream key-value bucket: per channel, the set of nodes with subscribers, changed by
@@ -12,12 +12,11 @@ export class NatsOccupancyStore implements OccupancyStore {
   readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(
-    url: string,
+    client: NatsClient,
     readonly nodeId: string,
-    readonly prefix = 'herald',
-    logger?: Logger,
+    readonly prefix: string,
   ) {
-    this.#bucket = new KvBucket(url, bucketName(prefix, 'occupancy'), 'herald-occupancy', logger);
+    this.#bucket = new KvBucket(client, bucketName(prefix, 'occupancy'));
   }
 
   occupy(namespace: string, channel: string): Promise<boolean> {

@@ -1,20 +1,22 @@
 import type { Logger } from 'pino';
-import { createRedis, type RedisClient } from '../core/redis-client.js';
-import { type OutboxEntry, parseOutboxEntry, type WebhookOutbox } from './outbox.js';
+import { type OutboxEntry, parseOutboxEntry, type WebhookOutbox } from '../../core/webhook-outbox.js';
+import type { RedisClient } from './clients.js';
 
-/** The outbox in Redis: one hash per node, `<prefix>:outbox:<node id>`, entry id → entry JSON. */
+/**
+ * The outbox in Redis: one hash per node, `<prefix>:outbox:<node id>`, entry id → entry JSON. Runs on
+ * the set's `commands` connection, which it does not close.
+ */
 export class RedisWebhookOutbox implements WebhookOutbox {
   readonly #redis: RedisClient;
-  readonly #logger: Logger | undefined;
+  readonly #logger: Logger;
 
   constructor(
-    url: string,
+    redis: RedisClient,
     readonly nodeId: string,
-    readonly prefix = 'herald',
-    logger?: Logger,
+    readonly prefix: string,
+    logger: Logger,
   ) {
-    this.#redis = createRedis(url, { maxRetriesPerRequest: null, connectionName: 'herald-outbox' });
-    this.#redis.on('error', () => {}); // commands reject on their own; the adapter logs connection trouble
+    this.#redis = redis;
     this.#logger = logger;
   }
 
@@ -40,14 +42,13 @@ export class RedisWebhookOutbox implements WebhookOutbox {
     for (const [id, text] of Object.entries((all ?? {}) as Record<string, string>)) {
       const entry = parseOutboxEntry(text);
       if (entry) entries.push(entry);
-      else this.#logger?.warn({ nodeId, id }, 'outbox entry is not one: dropped');
+      else this.#logger.warn({ nodeId, id }, 'outbox entry is not one: dropped');
     }
     return entries;
   }
 
-  async close(): Promise<void> {
-    this.#redis.disconnect();
-  }
+  /** Nothing to stop: every change is one awaited command. */
+  async close(): Promise<void> {}
 
   #key(nodeId: string): string {
     return `${this.prefix}:outbox:${nodeId}`;

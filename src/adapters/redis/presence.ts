@@ -1,26 +1,22 @@
-import { createRedis, type RedisClient } from '../redis-client.js';
-import type { JoinResult, PresenceMember, PresenceStore } from './store.js';
+import type { JoinResult, PresenceMember, PresenceStore } from '../../core/presence/store.js';
+import type { RedisClient } from './clients.js';
 
 /**
  * Presence shared by every node through Redis. Per channel: members (user → info), sockets (socket →
  * user) and connection counts per user, changed only by Lua scripts so each join and leave is atomic.
  * Each node also keeps an index of the sockets it holds, so survivors can remove a dead node's entries.
- * The channel's keys share one hash tag, so the scripts also run on Redis Cluster.
+ * The channel's keys share one hash tag, so the scripts also run on Redis Cluster. Runs on the set's
+ * `commands` connection, which it does not close.
  */
 export class RedisPresenceStore implements PresenceStore {
   readonly #redis: RedisClient;
 
   constructor(
-    url: string,
+    redis: RedisClient,
     readonly nodeId: string,
-    readonly prefix = 'herald',
+    readonly prefix: string,
   ) {
-    this.#redis = createRedis(url, {
-      lazyConnect: false,
-      maxRetriesPerRequest: null,
-      connectionName: 'herald-presence',
-    });
-    this.#redis.on('error', () => {}); // reported by the adapter's connections; commands reject on their own
+    this.#redis = redis;
     this.#redis.defineCommand('heraldJoin', { numberOfKeys: 3, lua: JOIN });
     this.#redis.defineCommand('heraldLeave', { numberOfKeys: 3, lua: LEAVE });
   }
@@ -74,9 +70,8 @@ export class RedisPresenceStore implements PresenceStore {
     return left;
   }
 
-  async close(): Promise<void> {
-    this.#redis.disconnect();
-  }
+  /** Nothing to stop: every change is one awaited command. */
+  async close(): Promise<void> {}
 
   #call(command: 'heraldJoin' | 'heraldLeave', keys: string[], args: string[]): Promise<unknown> {
     const redis = this.#redis as unknown as Record<string, (...a: string[]) => Promise<unknown>>;

@@ -1,16 +1,18 @@
-import { createRedis, type RedisClient } from '../redis-client.js';
-import type { CachedEvent, LastEventStore } from './store.js';
+import type { CachedEvent, LastEventStore } from '../../core/cache/store.js';
+import type { RedisClient } from './clients.js';
 
-/** Last events in Redis, shared by every node; Redis expires them by itself. */
+/**
+ * Last events in Redis, shared by every node; Redis expires them by itself. Runs on the set's
+ * `commands` connection, which it does not close.
+ */
 export class RedisLastEventStore implements LastEventStore {
   readonly #redis: RedisClient;
 
   constructor(
-    url: string,
-    readonly prefix = 'herald',
+    redis: RedisClient,
+    readonly prefix: string,
   ) {
-    this.#redis = createRedis(url, { maxRetriesPerRequest: null, connectionName: 'herald-cache' });
-    this.#redis.on('error', () => {}); // commands reject on their own; the adapter logs connection trouble
+    this.#redis = redis;
   }
 
   async set(namespace: string, channel: string, event: CachedEvent, ttlMs: number): Promise<void> {
@@ -28,9 +30,8 @@ export class RedisLastEventStore implements LastEventStore {
     return { event: JSON.parse(value) as CachedEvent, ttlMs: ttl };
   }
 
-  async close(): Promise<void> {
-    this.#redis.disconnect();
-  }
+  /** Nothing to stop: no timer, no connection of its own. */
+  async close(): Promise<void> {}
 
   #key(namespace: string, channel: string): string {
     return `${this.prefix}:cache:{${namespace}:${channel}}`;

@@ -1,15 +1,11 @@
-import { connect, Events, type KV, type NatsConnection, StringCodec } from 'nats';
-import type { Logger } from 'pino';
+import { type KV, StringCodec } from 'nats';
+import type { NatsClient } from './connection.js';
 
 const codec = StringCodec();
 /** JetStream's answer when the expected revision of a key is not the current one. */
 const WRONG_LAST_SEQUENCE = 10071;
 /** Compare-and-set attempts before a change gives up (each loser re-reads, so N nodes need N). */
 const MAX_ATTEMPTS = 1000;
-/** How long `close` waits for an open under way. */
-const CLOSE_WAIT_MS = 1000;
-/** How long one attempt to reach a server may take. */
-const CONNECT_TIMEOUT_MS = 5000;
 
 /** What a change does with the key: a new value, `null` to delete it, `undefined` to leave it. */
 export interface Change<T> {
@@ -26,25 +22,22 @@ interface PendingChange {
 }
 
 /**
- * A JetStream key-value bucket on its own connection, opened on first use (and again after a failed
- * open). `change` is the one way shared documents are modified: read, compute, write back on the
- * condition that the key's revision is unchanged, and start over after a conflict.
+ * A JetStream key-value bucket over the set's one connection (`NatsClient`), opened (created when
+ * missing) on first use and again after a failed open. `change` is the one way shared documents are
+ * modified: read, compute, write back on the condition that the key's revision is unchanged, and start
+ * over after a conflict.
  */
 export class KvBucket {
-  readonly #servers: string[];
+  readonly #client: NatsClient;
   readonly #bucket: string;
-  readonly #name: string;
-  readonly #logger: Logger | undefined;
   /** Per key: changes waiting for the write under way to end (present while one is). */
   readonly #pending = new Map<string, PendingChange[]>();
-  #ready: Promise<{ nc: NatsConnection; kv: KV }> | undefined;
+  #ready: Promise<KV> | undefined;
   #closed = false;
 
-  constructor(url: string, bucket: string, name: string, logger?: Logger) {
-    this.#servers = url.split(',').map((s) => s.trim());
+  constructor(client: NatsClient, bucket: string) {
+    this.#client = client;
     this.#bucket = bucket;
-    this.#name = name;
-    this.#logger = logger;
   }
 
   /** The key's value; null when absent or deleted. */
@@ -97,7 +90,7 @@ export class KvBucket {
 
   /** One compare-and-set of the key with every change of the batch applied in turn; their results. */
   async #write(key: string, batch: PendingChange[]): Promise<Result[]> {
-    const { kv } = await this.#open();
+    const kv = await this.#open();
     for (let attempt = 1; ; attempt++) {
       const read = await this.#read(key);
       let value = read.value;
@@ -128,89 +121,46 @@ export class KvBucket {
   }
 
   async put(key: string, value: string): Promise<void> {
-    const { kv } = await this.#open();
+    const kv = await this.#open();
     await kv.put(key, codec.encode(value));
   }
 
   async delete(key: string): Promise<void> {
-    const { kv } = await this.#open();
+    const kv = await this.#open();
     await kv.delete(key);
   }
 
   /** Keys matching a subject-style filter (`a.b.>`), deleted ones left out. */
   async keys(filter: string): Promise<string[]> {
-    const { kv } = await this.#open();
+    const kv = await this.#open();
     const keys: string[] = [];
     for await (const key of await kv.keys(filter)) keys.push(key);
     return keys;
   }
 
-  /**
-   * Idempotent. An open still under way (the broker went away during the handshake) is not waited for
-   * beyond a second; its connection is closed whenever it ends.
-   */
+  /** Idempotent: later operations reject. The connection is the set's, closed with it. */
   async close(): Promise<void> {
-    if (this.#closed) return;
     this.#closed = true;
-    const ready = this.#ready;
-    if (!ready) return;
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), CLOSE_WAIT_MS);
-    });
-    const opened = await Promise.race([ready.catch(() => undefined), gaveUp]);
-    clearTimeout(timer);
-    if (opened) return opened.nc.close();
-    ready.then(
-      ({ nc }) => nc.close(),
-      (err) => this.#logger?.debug({ err: (err as Error).message }, `${this.#name} never opened`),
-    );
   }
 
   async #read(key: string): Promise<{ value: string | null; revision: number }> {
-    const { kv } = await this.#open();
+    const kv = await this.#open();
     const entry = await kv.get(key);
     if (!entry) return { value: null, revision: 0 };
     // A deleted key keeps a marker; its revision is the one the next write must expect.
     return { value: entry.operation === 'PUT' ? codec.decode(entry.value) : null, revision: entry.revision };
   }
 
-  #open(): Promise<{ nc: NatsConnection; kv: KV }> {
-    if (this.#closed) return Promise.reject(new Error(`${this.#name} is closed`));
-    this.#ready ??= this.#connect().catch((err) => {
-      this.#ready = undefined; // the next operation tries again
-      throw err;
-    });
+  #open(): Promise<KV> {
+    if (this.#closed) return Promise.reject(new Error(`the ${this.#bucket} bucket is closed`));
+    this.#ready ??= this.#client
+      .start()
+      .then((nc) => nc.jetstream().views.kv(this.#bucket, { history: 1 }))
+      .catch((err: unknown) => {
+        this.#ready = undefined; // the next operation tries again
+        throw err;
+      });
     return this.#ready;
-  }
-
-  async #connect(): Promise<{ nc: NatsConnection; kv: KV }> {
-    const nc = await connect({
-      servers: this.#servers,
-      name: this.#name,
-      timeout: CONNECT_TIMEOUT_MS,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      reconnectJitter: 250,
-    });
-    try {
-      const kv = await nc.jetstream().views.kv(this.#bucket, { history: 1 });
-      this.#watch(nc).catch((err) => this.#logger?.warn({ err }, 'nats status watch ended'));
-      return { nc, kv };
-    } catch (err) {
-      await nc.close();
-      throw err;
-    }
-  }
-
-  async #watch(nc: NatsConnection): Promise<void> {
-    for await (const status of nc.status()) {
-      if (status.type === Events.Disconnect) {
-        this.#logger?.warn({ server: status.data, client: this.#name }, 'nats disconnected');
-      } else if (status.type === Events.Reconnect) {
-        this.#logger?.info({ server: status.data, client: this.#name }, 'nats reconnected');
-      }
-    }
   }
 }
 

@@ -1,6 +1,6 @@
-import type { Logger } from 'pino';
-import { bucketName, KvBucket, keyToken } from '../nats-kv.js';
-import type { CachedEvent, LastEventStore } from './store.js';
+import type { CachedEvent, LastEventStore } from '../../core/cache/store.js';
+import type { NatsClient } from './connection.js';
+import { bucketName, KvBucket, keyToken } from './kv.js';
 
 interface Stored extends CachedEvent {
   expiresAt: number;
@@ -14,12 +14,11 @@ export class NatsLastEventStore implements LastEventStore {
   readonly #bucket: KvBucket;
 
   constructor(
-    url: string,
+    client: NatsClient,
     prefix: string,
-    logger?: Logger,
     readonly now: () => number = Date.now,
   ) {
-    this.#bucket = new KvBucket(url, bucketName(prefix, 'cache'), 'herald-cache', logger);
+    this.#bucket = new KvBucket(client, bucketName(prefix, 'cache'));
   }
 
   async set(namespace: string, channel: string, event: CachedEvent, ttlMs: number): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { bucketName, type Change, fromKeyToken, KvBucket, keyToken } from '../nats-kv.js';
-import type { JoinResult, PresenceMember, PresenceStore } from './store.js';
+import type { JoinResult, PresenceMember, PresenceStore } from '../../core/presence/store.js';
+import type { NatsClient } from './connection.js';
+import { bucketName, type Change, fromKeyToken, KvBucket, keyToken } from './kv.js';
 
 /** Users of one channel, each with its info and the sockets holding it, every socket tagged with its node. */
 type Members = Map<string, { info: unknown; sockets: Map<string, string> }>;
@@ -18,19 +19,19 @@ type Departure = { namespace: string; channel: string; userId: string };
  */
 export class NatsPresenceStore implements PresenceStore {
   readonly #bucket: KvBucket;
-  readonly #logger: Logger | undefined;
+  readonly #logger: Logger;
   /** This node's sockets per channel token, mirrored by the index keys. */
   readonly #local = new Map<string, Set<string>>();
   /** Index writes per channel token, kept in order. */
   readonly #indexWrites = new Map<string, Promise<void>>();
 
   constructor(
-    url: string,
+    client: NatsClient,
     readonly nodeId: string,
-    readonly prefix = 'herald',
-    logger?: Logger,
+    readonly prefix: string,
+    logger: Logger,
   ) {
-    this.#bucket = new KvBucket(url, bucketName(prefix, 'presence'), 'herald-presence', logger);
+    this.#bucket = new KvBucket(client, bucketName(prefix, 'presence'));
     this.#logger = logger;
   }
 
@@ -64,7 +65,7 @@ export class NatsPresenceStore implements PresenceStore {
     } catch (err) {
       if (!tracked) {
         await this.#untrack(token, socketId).catch((e) =>
-          this.#logger?.debug({ err: e }, 'presence untrack failed'),
+          this.#logger.debug({ err: e }, 'presence untrack failed'),
         );
       }
       throw err;
@@ -170,7 +171,7 @@ export class NatsPresenceStore implements PresenceStore {
     const key = `node.${keyToken(this.nodeId)}.${token}`;
     const next = previous.then(() => (op === 'put' ? this.#bucket.put(key, '') : this.#bucket.delete(key)));
     const settled = next.catch((err) => {
-      this.#logger?.warn({ err: (err as Error).message, op }, 'presence index not written');
+      this.#logger.warn({ err: (err as Error).message, op }, 'presence index not written');
     });
     this.#indexWrites.set(token, settled);
     settled.then(() => {

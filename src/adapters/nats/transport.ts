@@ -1,43 +1,29 @@
-import {
-  type ConnectionOptions,
-  connect,
-  DebugEvents,
-  ErrorCode,
-  Events,
-  type NatsConnection,
-  StringCodec,
-  type Subscription,
-} from 'nats';
+import { ErrorCode, type NatsConnection, StringCodec, type Subscription } from 'nats';
 import type { Logger } from 'pino';
-import type { BrokerTransport } from './cluster.js';
+import type { BrokerTransport } from '../cluster.js';
+import type { NatsClient } from './connection.js';
 
 const codec = StringCodec();
 const EMPTY = new Uint8Array(0);
 /** A subscriber that does not answer a probe within this is paused or busy, not gone. */
 const PROBE_TIMEOUT_MS = 500;
 
-/** How long `close` waits for buffered messages (the goodbye) to reach the server. */
-const CLOSE_FLUSH_MS = 1000;
-
 /**
- * Core NATS subjects as a cluster transport, on one connection. The client reconnects on its own
- * without limit and re-subscribes every subject after a reconnect; what was published while it was
- * cut off beyond its reconnect buffer is lost and logged by the caller. `url` may list several
- * servers separated by commas.
+ * Core NATS subjects as a cluster transport, over the set's one connection (`NatsClient`), which
+ * reconnects and re-subscribes on its own; what was published while it was cut off beyond its
+ * reconnect buffer is lost and logged by the caller.
  */
 export class NatsTransport implements BrokerTransport {
-  readonly #servers: string[];
+  readonly #client: NatsClient;
   readonly #logger: Logger;
-  readonly #options: Partial<ConnectionOptions>;
   readonly #subscriptions = new Map<string, Subscription>();
   #nc: NatsConnection | undefined;
   #handler: (topic: string, payload: string) => void = () => {};
   #closed = false;
 
-  constructor(url: string, logger: Logger, options: Partial<ConnectionOptions> = {}) {
-    this.#servers = url.split(',').map((s) => s.trim());
+  constructor(client: NatsClient, logger: Logger) {
+    this.#client = client;
     this.#logger = logger;
-    this.#options = options;
   }
 
   onMessage(handler: (topic: string, payload: string) => void): void {
@@ -45,18 +31,7 @@ export class NatsTransport implements BrokerTransport {
   }
 
   async connect(): Promise<void> {
-    if (this.#nc) return;
-    const nc = await connect({
-      servers: this.#servers,
-      name: 'herald',
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      reconnectJitter: 250,
-      ...this.#options,
-    });
-    this.#nc = nc;
-    this.#watch(nc).catch((err) => this.#logger.warn({ err }, 'nats status watch ended'));
-    this.#logger.info({ server: nc.getServer() }, 'nats connected');
+    this.#nc ??= await this.#client.start();
   }
 
   async publish(topic: string, payload: string): Promise<void> {
@@ -109,48 +84,18 @@ export class NatsTransport implements BrokerTransport {
     }
   }
 
-  /** Idempotent: sends what is buffered (waiting at most a second when cut off), then disconnects. */
+  /**
+   * Idempotent: stops handing on messages and publishing. The subscriptions go with the connection,
+   * which the set closes (`NatsClient.close`, which first sends what is buffered, the goodbye included).
+   */
   async close(): Promise<void> {
-    if (this.#closed) return;
     this.#closed = true;
-    const nc = this.#nc;
-    if (!nc || nc.isClosed()) return;
+    this.#handler = () => {};
     this.#subscriptions.clear();
-    let timer: NodeJS.Timeout | undefined;
-    const flushed = nc
-      .flush()
-      .catch((err) => this.#logger.debug({ err: err.message }, 'nats flush on close failed'));
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_FLUSH_MS);
-    });
-    await Promise.race([flushed, timeout]);
-    clearTimeout(timer);
-    await nc.close();
   }
 
   #connection(): NatsConnection {
     if (!this.#nc || this.#closed) throw new Error('nats transport is not connected');
     return this.#nc;
-  }
-
-  async #watch(nc: NatsConnection): Promise<void> {
-    for await (const status of nc.status()) {
-      switch (status.type) {
-        case Events.Disconnect:
-          this.#logger.warn({ server: status.data }, 'nats disconnected');
-          break;
-        case Events.Reconnect:
-          this.#logger.info({ server: status.data }, 'nats reconnected');
-          break;
-        case Events.Error:
-          this.#logger.warn({ err: String(status.data) }, 'nats error');
-          break;
-        case DebugEvents.Reconnecting:
-          this.#logger.debug('nats reconnecting');
-          break;
-        default:
-          break;
-      }
-    }
   }
 }

@@ -1,20 +1,20 @@
-import { createRedis, type RedisClient } from '../redis-client.js';
-import type { OccupancyStore } from './occupancy.js';
+import type { OccupancyStore } from '../../core/channels/occupancy.js';
+import type { RedisClient } from './clients.js';
 
 /**
  * Occupancy in Redis: per channel, the set of nodes with subscribers, changed by Lua scripts; per node,
- * an index of its channels so survivors can vacate a dead node's channels.
+ * an index of its channels so survivors can vacate a dead node's channels. Runs on the set's `commands`
+ * connection, which it does not close.
  */
 export class RedisOccupancyStore implements OccupancyStore {
   readonly #redis: RedisClient;
 
   constructor(
-    url: string,
+    redis: RedisClient,
     readonly nodeId: string,
-    readonly prefix = 'herald',
+    readonly prefix: string,
   ) {
-    this.#redis = createRedis(url, { maxRetriesPerRequest: null, connectionName: 'herald-occupancy' });
-    this.#redis.on('error', () => {}); // commands reject on their own; the adapter logs connection trouble
+    this.#redis = redis;
     this.#redis.defineCommand('heraldOccupy', { numberOfKeys: 1, lua: OCCUPY });
     this.#redis.defineCommand('heraldVacate', { numberOfKeys: 1, lua: VACATE });
   }
@@ -43,9 +43,8 @@ export class RedisOccupancyStore implements OccupancyStore {
     return vacated;
   }
 
-  async close(): Promise<void> {
-    this.#redis.disconnect();
-  }
+  /** Nothing to stop: every change is one awaited command. */
+  async close(): Promise<void> {}
 
   #call(command: 'heraldOccupy' | 'heraldVacate', key: string, node: string): Promise<unknown> {
     const redis = this.#redis as unknown as Record<string, (...a: string[]) => Promise<unknown>>;

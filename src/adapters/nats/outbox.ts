@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { bucketName, KvBucket, keyToken } from '../core/nats-kv.js';
-import { type OutboxEntry, parseOutboxEntry, type WebhookOutbox } from './outbox.js';
+import { type OutboxEntry, parseOutboxEntry, type WebhookOutbox } from '../../core/webhook-outbox.js';
+import type { NatsClient } from './connection.js';
+import { bucketName, KvBucket, keyToken } from './kv.js';
 
 /**
  * The outbox in a JetStream key-value bucket `<prefix>-outbox`: one key per entry,
@@ -9,15 +10,15 @@ import { type OutboxEntry, parseOutboxEntry, type WebhookOutbox } from './outbox
  */
 export class NatsWebhookOutbox implements WebhookOutbox {
   readonly #bucket: KvBucket;
-  readonly #logger: Logger | undefined;
+  readonly #logger: Logger;
 
   constructor(
-    url: string,
+    client: NatsClient,
     readonly nodeId: string,
-    readonly prefix = 'herald',
-    logger?: Logger,
+    readonly prefix: string,
+    logger: Logger,
   ) {
-    this.#bucket = new KvBucket(url, bucketName(prefix, 'outbox'), 'herald-outbox', logger);
+    this.#bucket = new KvBucket(client, bucketName(prefix, 'outbox'));
     this.#logger = logger;
   }
 
@@ -43,7 +44,7 @@ export class NatsWebhookOutbox implements WebhookOutbox {
       if (text === null) continue; // another survivor took it
       const entry = parseOutboxEntry(text);
       if (entry) entries.push(entry);
-      else this.#logger?.warn({ nodeId, key }, 'outbox entry is not one: dropped');
+      else this.#logger.warn({ nodeId, key }, 'outbox entry is not one: dropped');
     }
     return entries;
   }
