@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { HeraldError } from '../core/errors.js';
 import { type Config, configSchema, DEFAULT_APP } from './schema.js';
+import { unwrap } from './schema-layers.js';
 
 export const ERR_CONFIG_INVALID = 'ERR_CONFIG_INVALID';
 
@@ -40,19 +41,6 @@ interface EnvEntry {
   name: string;
   path: string[];
   kind: 'string' | 'number' | 'boolean' | 'json';
-}
-
-function unwrap(schema: z.ZodType): z.ZodType {
-  let s = schema;
-  while (
-    s instanceof z.ZodDefault ||
-    s instanceof z.ZodPrefault ||
-    s instanceof z.ZodOptional ||
-    s instanceof z.ZodNullable
-  ) {
-    s = s.unwrap() as z.ZodType;
-  }
-  return s;
 }
 
 const envName = (path: string[]) =>

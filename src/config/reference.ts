@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { APP_SHORTCUT_ENV, envEntries } from './load.js';
 import { configSchema } from './schema.js';
+import { layers, unwrap } from './schema-layers.js';
 
 /**
  * `docs/configuration.md`, generated from the schema alone: each setting's path, type, default (the
@@ -167,24 +168,6 @@ function pathText(path: Segment[]): string {
   }
   return text;
 }
-
-/** The wrappers a setting's schema may have around its own type. */
-function layers(schema: z.ZodType): z.ZodType[] {
-  const all = [schema];
-  let s = schema;
-  while (
-    s instanceof z.ZodDefault ||
-    s instanceof z.ZodPrefault ||
-    s instanceof z.ZodOptional ||
-    s instanceof z.ZodNullable
-  ) {
-    s = s.unwrap() as z.ZodType;
-    all.push(s);
-  }
-  return all;
-}
-
-const unwrap = (schema: z.ZodType) => layers(schema).at(-1)!;
 
 /**
  * The fields of an object, or of every object a union admits (a field in several of them is shown

@@ -3,22 +3,10 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { configSchema } from '../../src/config/schema.js';
+import { unwrap } from '../../src/config/schema-layers.js';
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 const reference = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
-
-function unwrap(schema: z.ZodType): z.ZodType {
-  let s = schema;
-  while (
-    s instanceof z.ZodDefault ||
-    s instanceof z.ZodPrefault ||
-    s instanceof z.ZodOptional ||
-    s instanceof z.ZodNullable
-  ) {
-    s = s.unwrap() as z.ZodType;
-  }
-  return s;
-}
 
 /** The fields of an object, or of every object a union admits. */
 function fields(schema: z.ZodType): [string, z.ZodType][] | undefined {
