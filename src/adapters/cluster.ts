@@ -514,12 +514,18 @@ const TYPES = new Set(['msg', 'hb', 'bye', 'req', 'cast', 'res']);
 const MAX_ID_LENGTH = 128;
 
 /** Only plain JSON of the expected shape crosses the bus; anything else is refused. */
+/** What a node id may be made of (see `parseBusMessage`). */
+const NODE_ID = /^[A-Za-z0-9_-]+$/;
+
 export function parseBusMessage(payload: string): BusMessage {
   const m = JSON.parse(payload) as unknown;
   if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new Error('not a cluster message');
   const f = m as Record<string, unknown>;
   const id = (k: string) => typeof f[k] === 'string' && f[k] !== '' && f[k].length <= MAX_ID_LENGTH;
   if (!TYPES.has(f.t as string) || !id('n')) throw new Error('not a cluster message');
+  // A node id becomes part of broker subjects and keys (its own topic, its presence and outbox entries):
+  // only the characters a node's own id (a UUID) is made of, so that a forged one cannot name others.
+  if (!NODE_ID.test(f.n as string)) throw new Error('malformed node id');
   const str = (k: string) => typeof f[k] === 'string';
   const ok =
     f.t === 'msg'
