@@ -2,10 +2,11 @@
  * Starting and stopping the servers under test (Herald, Soketi) as child processes on 127.0.0.1, and
  * reading their CPU time and resident memory from /proc.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,10 +18,19 @@ export const APP = { id: 'bench-app', key: 'bench-key', secret: 'bench-secret' }
 let clockTicks = 100;
 try {
   clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-} catch {}
+} catch {
+  // No getconf: 100 ticks per second, Linux's value on every common architecture.
+}
+
+/** CPU time and resident memory of a process, from /proc. */
+export interface ProcStats {
+  /** User and system CPU time of every thread, in µs. */
+  cpuUs: number;
+  rssBytes: number;
+}
 
 /** CPU time (user + system, all threads) in µs and resident set size in bytes of a process. */
-export function procStats(pid) {
+export function procStats(pid: number): ProcStats {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
@@ -30,7 +40,7 @@ export function procStats(pid) {
 }
 
 /** Soft and hard limits on open files of this process. */
-export function fdLimits() {
+export function fdLimits(): { soft: number; hard: number } {
   const line = readFileSync('/proc/self/limits', 'utf8')
     .split('\n')
     .find((l) => l.startsWith('Max open files'));
@@ -42,18 +52,18 @@ export function fdLimits() {
   return { soft: soft || 1024, hard: hard || soft || 1024 };
 }
 
-export function freePort() {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
     s.listen(0, HOST, () => {
-      const { port } = s.address();
+      const { port } = s.address() as AddressInfo;
       s.close(() => resolve(port));
     });
   });
 }
 
-function freeUdpPort() {
+function freeUdpPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket('udp4');
     s.once('error', reject);
@@ -68,7 +78,7 @@ function freeUdpPort() {
  * Runs `node args…` under `sh` with the open-file limit raised to the hard limit (`exec` keeps the
  * pid, so the returned child is the node process itself).
  */
-export function spawnNode(nodeArgs, options) {
+export function spawnNode(nodeArgs: string[], options: SpawnOptions): ChildProcess {
   const { hard } = fdLimits();
   const limit = Number.isFinite(hard) ? hard : 1_048_576;
   return spawn(
@@ -78,18 +88,19 @@ export function spawnNode(nodeArgs, options) {
   );
 }
 
-function get(port, urlPath) {
+/** The status of a GET of `urlPath`, 0 when there was no answer within a second. */
+function get(port: number, urlPath: string): Promise<number> {
   return new Promise((resolve) => {
     const req = http.get({ host: HOST, port, path: urlPath, timeout: 1000 }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode));
+      res.on('end', () => resolve(res.statusCode ?? 0));
     });
     req.on('error', () => resolve(0));
     req.on('timeout', () => req.destroy());
   });
 }
 
-function tail(file, lines = 15) {
+function tail(file: string, lines = 15): string {
   try {
     return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
   } catch {
@@ -97,26 +108,37 @@ function tail(file, lines = 15) {
   }
 }
 
-class ServerProcess {
-  constructor(name, child, port, logFile) {
-    this.name = name;
-    this.child = child;
-    this.pid = child.pid;
-    this.port = port;
-    this.host = HOST;
-    this.logFile = logFile;
+/** How a process ended. */
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A server under test, running as a child process. */
+export class ServerProcess {
+  readonly pid: number;
+  readonly host = HOST;
+  readonly exited: Promise<ExitInfo>;
+  exitInfo: ExitInfo | undefined = undefined;
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly port: number,
+    readonly logFile: string,
+  ) {
+    this.pid = child.pid!;
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    this.exitInfo = undefined;
-    this.exited.then((info) => {
+    void this.exited.then((info) => {
       this.exitInfo = info;
     });
   }
 
-  stats() {
+  stats(): ProcStats {
     return procStats(this.pid);
   }
 
-  async waitReady(timeoutMs = 30_000) {
+  async waitReady(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.exitInfo) {
@@ -129,7 +151,7 @@ class ServerProcess {
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
-  async stop(graceMs = 15_000) {
+  async stop(graceMs = 15_000): Promise<ExitInfo> {
     if (this.exitInfo) return this.exitInfo;
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
@@ -139,16 +161,38 @@ class ServerProcess {
   }
 }
 
-function openLog(logFile, header) {
+function openLog(logFile: string, header: string): number {
   writeFileSync(logFile, `\n===== ${new Date().toISOString()} ${header}\n`, { flag: 'a' });
   return openSync(logFile, 'a');
+}
+
+/** Herald's `adapter` setting, for a node of a cluster. */
+export interface AdapterConfig {
+  driver: 'redis' | 'nats';
+  url: string;
+  prefix: string;
+}
+
+export interface HeraldOptions {
+  /** The Herald checkout to run (built). */
+  root: string;
+  logFile: string;
+  label: string;
+  cpuProfDir?: string | undefined;
+  adapter?: AdapterConfig;
 }
 
 /**
  * Herald from this checkout (`bin/herald.js`, needs `dist/`). With `cpuProfDir`, node writes a CPU
  * profile there when the server exits; with `adapter` (Herald's `adapter` config), it joins a cluster.
  */
-export async function startHerald({ root, logFile, cpuProfDir, label, adapter }) {
+export async function startHerald({
+  root,
+  logFile,
+  cpuProfDir,
+  label,
+  adapter,
+}: HeraldOptions): Promise<ServerProcess> {
   const port = await freePort();
   const configFile = path.join(tmpdir(), `herald-bench-${process.pid}-${port}.json`);
   const config = {
@@ -186,7 +230,15 @@ export async function startHerald({ root, logFile, cpuProfDir, label, adapter })
 }
 
 /** Soketi from the bench-only install; cluster discovery kept on loopback (it is on by default). */
-export async function startSoketi({ soketiDir, logFile, label }) {
+export async function startSoketi({
+  soketiDir,
+  logFile,
+  label,
+}: {
+  soketiDir: string;
+  logFile: string;
+  label: string;
+}): Promise<ServerProcess> {
   const port = await freePort();
   const metricsPort = await freePort();
   const clusterPort = await freeUdpPort();

@@ -5,20 +5,42 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import type { signRequest } from '../../src/protocol/pusher/auth.js';
 import { nowUs } from './stats.js';
 
+export type SignRequest = typeof signRequest;
+
+/** An app's credentials. */
+export interface App {
+  id: string;
+  key: string;
+  secret: string;
+}
+
+export interface PublisherOptions {
+  host: string;
+  port: number;
+  app: App;
+  signRequest: SignRequest;
+  /** Keep-alive sockets at the most (default 16). */
+  maxSockets?: number;
+}
+
+/** An HTTP answer: its status (0 when the request failed) and its body, or the error's message. */
+export interface Answer {
+  status: number;
+  body: string;
+}
+
 export class Publisher {
-  /**
-   * @param {{ host: string, port: number, app: { id: string, key: string, secret: string },
-   *   signRequest: Function, maxSockets?: number }} o
-   */
-  constructor(o) {
-    this.o = o;
+  readonly agent: http.Agent;
+
+  constructor(readonly o: PublisherOptions) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 16 });
   }
 
   /** POSTs `body` (an object) to `/apps/{id}/{endpoint}`; resolves with the status and the body text. */
-  post(endpoint, body) {
+  post(endpoint: string, body: object): Promise<Answer> {
     const { host, port, app, signRequest } = this.o;
     const text = JSON.stringify(body);
     const urlPath = `/apps/${app.id}/${endpoint}`;
@@ -39,7 +61,7 @@ export class Publisher {
           res.on('data', (d) => {
             data += d;
           });
-          res.on('end', () => resolve({ status: res.statusCode, body: data }));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
         },
       );
       req.on('error', (err) => resolve({ status: 0, body: err.message }));
@@ -47,7 +69,7 @@ export class Publisher {
     });
   }
 
-  close() {
+  close(): void {
     this.agent.destroy();
   }
 }
@@ -58,18 +80,41 @@ export class Publisher {
  * `concurrency` requests in flight. `flow(issued)` may hold publishing back (subscribers lagging).
  * Resolves once the last response is in, with the number of events issued and failed requests.
  */
-export function publishLoop(publisher, o) {
+export interface PublishLoopOptions {
+  api: string;
+  rate: number;
+  channel: string;
+  durationMs: number;
+  concurrency: number;
+  batchSize?: number;
+  bytes?: number;
+  event?: string;
+  flow?: (issued: number) => boolean;
+}
+
+export interface PublishState {
+  issued: number;
+  requests: number;
+  failed: number;
+  statuses: Record<number, number>;
+  done: boolean;
+}
+
+export function publishLoop(
+  publisher: Publisher,
+  o: PublishLoopOptions,
+): { state: PublishState; finished: Promise<PublishState> } {
   const perRequest = o.api === 'batch' ? (o.batchSize ?? 10) : 1;
   const pad = 'x'.repeat(Math.max(0, o.bytes ?? 0));
   const flow = o.flow ?? (() => true);
   const started = performance.now();
-  const state = { issued: 0, requests: 0, failed: 0, statuses: {}, done: false };
+  const state: PublishState = { issued: 0, requests: 0, failed: 0, statuses: {}, done: false };
   let inflight = 0;
   return {
     state,
     finished: new Promise((resolve) => {
-      let timer;
-      const finish = () => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (): void => {
         if (state.done && inflight === 0) {
           clearInterval(timer);
           resolve(state);
@@ -77,7 +122,7 @@ export function publishLoop(publisher, o) {
       };
       const issue = () => {
         const t = nowUs();
-        const events = [];
+        const events: { name: string; channel: string; data: string }[] = [];
         for (let i = 0; i < perRequest; i++) {
           state.issued++;
           events.push({ name: o.event ?? 'b', channel: o.channel, data: `${state.issued}|${t}|${pad}` });
@@ -87,7 +132,7 @@ export function publishLoop(publisher, o) {
         const request =
           o.api === 'batch'
             ? publisher.post('batch_events', { batch: events })
-            : publisher.post('events', { name: events[0].name, channel: o.channel, data: events[0].data });
+            : publisher.post('events', { name: events[0]!.name, channel: o.channel, data: events[0]!.data });
         request.then((res) => {
           inflight--;
           state.statuses[res.status] = (state.statuses[res.status] ?? 0) + 1;
@@ -96,7 +141,7 @@ export function publishLoop(publisher, o) {
           finish();
         });
       };
-      const pump = () => {
+      const pump = (): void => {
         if (state.done) return;
         const elapsed = performance.now() - started;
         if (elapsed >= o.durationMs) {
@@ -124,35 +169,45 @@ const HEADER_END = Buffer.from('\r\n\r\n');
  * as Soketi does) is reconnected to before the next request, and the reconnection counts in that
  * request's latency. `onResponse(status, startedMs)` is called for each response.
  */
+export interface RawHttpClientOptions {
+  host: string;
+  port: number;
+  request: Buffer;
+  onResponse: (status: number, started: number) => void;
+}
+
 export class RawHttpClient {
-  /** @param {{ host: string, port: number, request: Buffer, onResponse: (status: number, started: number) => void }} o */
-  constructor(o) {
-    this.o = o;
-    this.socket = undefined;
-    this.buffer = Buffer.alloc(0);
-    this.started = 0;
-    this.closeAfter = false;
-    this.stopped = false;
+  socket: net.Socket | undefined = undefined;
+  buffer: Buffer = Buffer.alloc(0);
+  started = 0;
+  closeAfter = false;
+  stopped = false;
+  readonly done: Promise<void>;
+  resolveDone: () => void = () => {};
+
+  constructor(readonly o: RawHttpClientOptions) {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
   }
 
-  start() {
+  start(): Promise<void> {
     this.#send();
     return this.done;
   }
 
-  stop() {
+  stop(): void {
     this.stopped = true;
   }
 
-  #connect() {
+  #connect(): void {
     const socket = net.connect({ host: this.o.host, port: this.o.port, noDelay: true });
     this.socket = socket;
     this.buffer = Buffer.alloc(0);
-    socket.on('data', (chunk) => this.#data(chunk));
-    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => this.#data(chunk));
+    socket.on('error', () => {
+      // Answered by 'close', which follows.
+    });
     socket.on('close', () => {
       if (this.socket !== socket) return;
       this.socket = undefined;
@@ -161,7 +216,7 @@ export class RawHttpClient {
     });
   }
 
-  #send() {
+  #send(): void {
     if (this.stopped) {
       this.socket?.destroy();
       this.socket = undefined;
@@ -169,10 +224,10 @@ export class RawHttpClient {
     }
     this.started = performance.now();
     if (!this.socket) this.#connect();
-    this.socket.write(this.o.request);
+    this.socket!.write(this.o.request);
   }
 
-  #data(chunk) {
+  #data(chunk: Buffer): void {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     const end = this.buffer.indexOf(HEADER_END);
     if (end < 0) return;
@@ -185,7 +240,7 @@ export class RawHttpClient {
     this.#answered(Number(head.slice(9, 12)));
   }
 
-  #answered(status) {
+  #answered(status: number): void {
     const started = this.started;
     this.started = 0;
     this.o.onResponse(status, started);

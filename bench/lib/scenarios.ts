@@ -3,14 +3,54 @@
  * returns one result per variant: `{ variant, metrics, checks, notes }`. Metrics are what the report
  * compares (see METRICS); checks are what must hold for the numbers to mean anything.
  */
-
-import { publishLoop } from './publisher.js';
-import { APP, procStats } from './servers.js';
+import type { Options } from './options.js';
+import type { WorkerPool } from './pool.js';
+import { type Publisher, publishLoop } from './publisher.js';
+import { type AdapterConfig, APP, procStats, type ServerProcess } from './servers.js';
 import { histogramQuantile, mergeHistogram, newHistogram, round } from './stats.js';
 import { wampPatterns } from './wamp-patterns.js';
+import type { ConnectOptions } from './worker.js';
+
+/** What a scenario measures: a server's address and its CPU time (one process, or a cluster's nodes). */
+export interface Target {
+  host: string;
+  port: number;
+  stats(): { cpuUs: number };
+}
+
+/** What a scenario runs with: the options, the server under test, the load clients and the publisher. */
+export interface ScenarioContext<S extends Target = ServerProcess> {
+  o: Options;
+  server: S;
+  pool: WorkerPool;
+  publisher: Publisher;
+  log: (msg: string) => void;
+  fdHardLimit: number;
+  maxConnections: number;
+  /** Starts another Herald node (the cluster scenario); stopped after the scenario if it is not before. */
+  startHerald: (options: { adapter: AdapterConfig; label: string }) => Promise<ServerProcess>;
+  /** A publisher to another node. */
+  publisherFor: (target: Target) => Publisher;
+}
+
+/** One variant's numbers (`metrics`, see METRICS), what must hold for them to mean anything, and notes. */
+export interface ScenarioResult {
+  variant: string;
+  metrics: Record<string, number>;
+  checks?: Record<string, unknown>;
+  notes?: string[];
+}
+
+export type Scenario = (ctx: ScenarioContext) => Promise<ScenarioResult[]>;
+
+/** How the report shows a metric, and which way is better. */
+export interface Metric {
+  label: string;
+  better: 'higher' | 'lower' | 'info';
+}
 
 /** Units and direction of every metric the report shows. */
-export const METRICS = {
+export const METRICS: Record<string, Metric> = {
   delivered_per_s: { label: 'delivered msg/s', better: 'higher' },
   published_per_s: { label: 'published events/s', better: 'higher' },
   cpu_us_per_msg: { label: 'server CPU µs/msg', better: 'lower' },
@@ -43,9 +83,13 @@ export const METRICS = {
   cpu_us_per_sub: { label: 'server CPU µs/subscription', better: 'lower' },
 };
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitUntil(predicate, timeoutMs, stepMs = 20) {
+async function waitUntil(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  stepMs = 20,
+): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if (await predicate()) return true;
@@ -57,7 +101,10 @@ async function waitUntil(predicate, timeoutMs, stepMs = 20) {
 /** Source addresses for the load clients: many loopback addresses, many more ephemeral ports. */
 const LOCAL_ADDRESSES = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
 
-function clientOptions(ctx, extra) {
+/** What a connection to the server under test needs to know. */
+type ConnectionOptions = Omit<ConnectOptions, 'count' | 'firstIndex'>;
+
+function clientOptions(ctx: ScenarioContext<Target>, extra: Partial<ConnectionOptions>): ConnectionOptions {
   return {
     host: ctx.server.host,
     port: ctx.server.port,
@@ -70,13 +117,22 @@ function clientOptions(ctx, extra) {
   };
 }
 
+/** CPU read at one moment (µs), and when (ms). */
+interface CpuSample {
+  at: number;
+  server: number;
+  clients: number;
+}
+
 /** CPU (µs) of the server, the load clients and this process, read together. */
-function cpu(ctx) {
+function cpu(ctx: ScenarioContext<Target>): CpuSample {
   let clients = 0;
   for (const pid of ctx.pool.pids) {
     try {
       clients += procStats(pid).cpuUs;
-    } catch {}
+    } catch {
+      // A load client that has just exited: it adds nothing more.
+    }
   }
   const self = process.cpuUsage();
   return {
@@ -86,7 +142,7 @@ function cpu(ctx) {
   };
 }
 
-function window(before, after) {
+function window(before: CpuSample, after: CpuSample) {
   const secs = (after.at - before.at) / 1000;
   return {
     secs,
@@ -95,9 +151,14 @@ function window(before, after) {
   };
 }
 
-const ms = (us) => us / 1000;
+const ms = (us: number) => us / 1000;
 
-async function connectOrThrow(ctx, total, options, firstIndex = 0) {
+async function connectOrThrow(
+  ctx: ScenarioContext<Target>,
+  total: number,
+  options: Partial<ConnectionOptions>,
+  firstIndex = 0,
+) {
   const c = await ctx.pool.connect(total, clientOptions(ctx, options), firstIndex);
   if (c.failed > 0) {
     throw new Error(`${c.failed} of ${total} connections failed: ${JSON.stringify(c.failures)}`);
@@ -106,23 +167,28 @@ async function connectOrThrow(ctx, total, options, firstIndex = 0) {
 }
 
 /** 1. One channel, N subscribers, events published over the HTTP API. */
-export async function fanout(ctx) {
+export async function fanout(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   const { o, pool } = ctx;
-  const results = [];
+  const results: ScenarioResult[] = [];
   let connected = 0;
   for (const subs of o.fanoutSubs) {
     await connectOrThrow(ctx, subs - connected, { channel: 'fanout' }, connected);
     connected = subs;
     await sleep(300);
     for (const api of o.fanoutApis) {
-      for (const mode of ['max', 'fixed']) results.push(await fanoutVariant(ctx, subs, api, mode));
+      for (const mode of ['max', 'fixed'] as const) results.push(await fanoutVariant(ctx, subs, api, mode));
     }
   }
   await pool.all('progress', { everyMs: 0 });
   return results;
 }
 
-async function fanoutVariant(ctx, subs, api, mode) {
+async function fanoutVariant(
+  ctx: ScenarioContext<Target>,
+  subs: number,
+  api: string,
+  mode: 'max' | 'fixed',
+): Promise<ScenarioResult> {
   const { o, pool, publisher } = ctx;
   await pool.all('resetCounts', { seqCheck: true });
   await pool.all('progress', { everyMs: 20 });
@@ -178,18 +244,22 @@ async function fanoutVariant(ctx, subs, api, mode) {
  * sender sends `ceRate` per second. Max rate: as fast as the receivers keep up (senders pause while
  * the receivers lag by more than about `fanoutWindowFrames` deliveries).
  */
-export async function clientEvents(ctx) {
+export async function clientEvents(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   const { o, pool } = ctx;
   const channel = 'private-client-events';
   await connectOrThrow(ctx, o.ceSubs, { channel });
   await sleep(300);
-  const results = [];
+  const results: ScenarioResult[] = [];
   for (const mode of o.ceModes) results.push(await clientEventsVariant(ctx, channel, mode));
   await pool.all('progress', { everyMs: 0 });
   return results;
 }
 
-async function clientEventsVariant(ctx, channel, mode) {
+async function clientEventsVariant(
+  ctx: ScenarioContext,
+  channel: string,
+  mode: string,
+): Promise<ScenarioResult> {
   const { o, pool } = ctx;
   await pool.all('resetCounts', { seqCheck: false });
   await pool.all('progress', { everyMs: mode === 'max' ? 10 : 50 });
@@ -248,7 +318,10 @@ async function clientEventsVariant(ctx, channel, mode) {
  * idleness. Samples every second until RSS has fallen at least 5% below the highest sample and then
  * holds within 0.5% for one sample, or until `maxMs` has passed (`settled: false`).
  */
-async function settledRss(server, maxMs) {
+async function settledRss(
+  server: ServerProcess,
+  maxMs: number,
+): Promise<{ rss: number; ms: number; settled: boolean }> {
   const start = performance.now();
   let peak = 0;
   let previous = 0;
@@ -269,10 +342,10 @@ async function settledRss(server, maxMs) {
  * compares the idle server before and after the connections, each once its RSS has settled; RSS just
  * after the setup burst is reported as well.
  */
-export async function connections(ctx) {
+export async function connections(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   const { o, server } = ctx;
   const base = await settledRss(server, o.connIdleMaxMs);
-  const results = [];
+  const results: ScenarioResult[] = [];
   let connected = 0;
   for (const requested of o.connTargets) {
     const target = Math.min(requested, ctx.maxConnections);
@@ -289,7 +362,7 @@ export async function connections(ctx) {
     await sleep(o.connSettleMs);
     const afterSetup = server.stats().rssBytes;
     const idle = await settledRss(server, o.connIdleMaxMs);
-    const notes = [];
+    const notes: string[] = [];
     if (target < requested) {
       notes.push(`ran ${target}: the open-file limit (${ctx.fdHardLimit}) leaves no room for ${requested}`);
     }
@@ -323,16 +396,15 @@ export async function connections(ctx) {
  * as the `pusher` SDK sends them (`http.request`, each request signed), once as pre-signed bytes on raw
  * sockets (the server's own capacity).
  */
-export async function httpApi(ctx) {
+export async function httpApi(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   const { o, pool, server } = ctx;
   const n = pool.size;
-  const results = [];
-  for (const publisher of ['sdk', 'raw']) {
+  const results: ScenarioResult[] = [];
+  for (const publisher of ['sdk', 'raw'] as const) {
     const loads = pool.all('httpLoad', (i) => ({
       host: server.host,
       port: server.port,
       app: APP,
-      authModule: ctx.authModule,
       publisher,
       clients: Math.floor(o.httpClients / n) + (i < o.httpClients % n ? 1 : 0),
       channel: 'nobody-listens',
@@ -346,7 +418,7 @@ export async function httpApi(ctx) {
     const c1 = cpu(ctx);
     const replies = await loads;
     const hist = newHistogram();
-    const statuses = {};
+    const statuses: Record<string, number> = {};
     let requests = 0;
     for (const r of replies) {
       mergeHistogram(hist, r.hist);
@@ -371,7 +443,7 @@ export async function httpApi(ctx) {
 }
 
 /** 5. Presence churn: members join and leave in a loop; observers check every member event. */
-export async function presence(ctx) {
+export async function presence(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   const { o, pool } = ctx;
   const channel = 'presence-churn';
   await connectOrThrow(ctx, o.presenceObservers, { channel, role: 'observer', userPrefix: 'obs' });
@@ -381,14 +453,14 @@ export async function presence(ctx) {
   const c0 = cpu(ctx);
   const replies = await pool.all('churn', { durationMs: o.measureMs, channel });
   const c1 = cpu(ctx);
-  const joins = {};
-  const failures = {};
+  const joins: Record<string, number> = {};
+  const failures: Record<string, number> = {};
   for (const r of replies) {
     Object.assign(joins, r.joins);
     for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
   }
   const total = Object.values(joins).reduce((a, b) => a + b, 0);
-  let verdict;
+  let verdict = { observers: 0, wrong: 0, violations: 0, added: 0, removed: 0, examples: [] as unknown[] };
   await waitUntil(
     async () => {
       const checks = await pool.all('presenceCheck', { joins });
@@ -426,7 +498,7 @@ export async function presence(ctx) {
  * first without the stalled ones, then with them; the stalled ones never read, so that their kernel
  * buffers stay small and the server has to decide what to do with what it cannot send.
  */
-export async function slowConsumer(ctx) {
+export async function slowConsumer(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   const { o, pool, publisher, server } = ctx;
   const channel = 'slow';
   const slowCount = Math.floor(o.slowSubs / o.slowEvery);
@@ -434,7 +506,7 @@ export async function slowConsumer(ctx) {
   await connectOrThrow(ctx, readers, { channel });
   await sleep(300);
   await pool.all('progress', { everyMs: 50 });
-  const phase = async (durationMs) => {
+  const phase = async (durationMs: number) => {
     await pool.all('resetCounts', { seqCheck: false });
     await pool.all('reset');
     const c0 = cpu(ctx);
@@ -461,7 +533,9 @@ export async function slowConsumer(ctx) {
   const sampler = setInterval(() => {
     try {
       peak = Math.max(peak, server.stats().rssBytes);
-    } catch {}
+    } catch {
+      // The server has exited: the scenario reports that.
+    }
   }, 200);
   const during = await phase(o.slowMs);
   clearInterval(sampler);
@@ -500,7 +574,7 @@ export async function slowConsumer(ctx) {
  * Soak: a moderate, steady rate for a long time. RSS is sampled; every subscriber must get every
  * sequence number, in order (one request in flight at a time keeps the publish order strict).
  */
-export async function soak(ctx) {
+export async function soak(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   const { o, pool, publisher, server, log } = ctx;
   const channel = 'soak';
   await connectOrThrow(ctx, o.soakSubs, { channel });
@@ -509,7 +583,7 @@ export async function soak(ctx) {
   await pool.all('reset');
   await pool.all('progress', { everyMs: 200 });
   const c0 = cpu(ctx);
-  const samples = [];
+  const samples: { s: number; rssMb: number; delivered: number }[] = [];
   const sample = () => {
     const st = server.stats();
     samples.push({
@@ -521,7 +595,7 @@ export async function soak(ctx) {
   sample();
   const sampler = setInterval(() => {
     sample();
-    const last = samples.at(-1);
+    const last = samples.at(-1)!;
     log(`  soak ${server.name}: ${last.s}s rss ${last.rssMb} MiB, delivered ${last.delivered}`);
   }, o.soakSampleMs);
   const loop = publishLoop(publisher, {
@@ -551,7 +625,7 @@ export async function soak(ctx) {
         p99_ms: ms(histogramQuantile(s.hist, 0.99)),
         cpu_us_per_msg: w.serverUs / s.received,
         rss_max_mb: Math.max(...samples.map((x) => x.rssMb)),
-        rss_growth_mb: samples.at(-1).rssMb - settled.rssMb,
+        rss_growth_mb: samples.at(-1)!.rssMb - settled!.rssMb,
         incomplete: check.incomplete,
         fast_disconnected: s.conns - s.open,
       },
@@ -573,26 +647,30 @@ export async function soak(ctx) {
  * three nodes sharing a broker (Redis, NATS), with the publisher on the first node. The latency the bus
  * adds is the three-node latency minus the one-node latency at the same fixed rate.
  */
-export async function cluster(ctx) {
+export async function cluster(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   const { o, pool } = ctx;
-  const results = [];
+  const results: ClusterResult[] = [];
   const single = await clusterFanout(ctx, [ctx.server], ctx.publisher, '1 node');
   results.push(...single);
   await pool.all('closeAll');
   const baseline = single.find((r) => r.mode === 'fixed')?.metrics;
   for (const driver of o.clusterBrokers) {
-    const adapter = { driver, url: driver === 'redis' ? o.redisUrl : o.natsUrl, prefix: 'herald-bench' };
-    const nodes = [];
-    let publisher;
+    const adapter: AdapterConfig = {
+      driver,
+      url: driver === 'redis' ? o.redisUrl : o.natsUrl,
+      prefix: 'herald-bench',
+    };
+    const nodes: ServerProcess[] = [];
+    let publisher: Publisher | undefined;
     try {
       for (let i = 1; i <= 3; i++)
         nodes.push(await ctx.startHerald({ adapter, label: `${driver} node ${i}` }));
-      publisher = ctx.publisherFor(nodes[0]);
+      publisher = ctx.publisherFor(nodes[0]!);
       const spread = await clusterFanout(ctx, nodes, publisher, `3 nodes, ${driver}`);
       for (const r of spread) {
         if (r.mode === 'fixed' && baseline) {
-          r.metrics.bus_p50_ms = r.metrics.p50_ms - baseline.p50_ms;
-          r.metrics.bus_p99_ms = r.metrics.p99_ms - baseline.p99_ms;
+          r.metrics.bus_p50_ms = r.metrics.p50_ms! - baseline.p50_ms!;
+          r.metrics.bus_p99_ms = r.metrics.p99_ms! - baseline.p99_ms!;
         }
       }
       results.push(...spread);
@@ -605,15 +683,23 @@ export async function cluster(ctx) {
   return results.map(({ mode, ...r }) => r);
 }
 
+/** A cluster scenario's result, with the rate it ran at. */
+type ClusterResult = ScenarioResult & { mode: 'max' | 'fixed' };
+
 /** `o.clusterSubs` subscribers spread over `nodes`, events at max and at a fixed rate through `publisher`. */
-async function clusterFanout(ctx, nodes, publisher, label) {
+async function clusterFanout(
+  ctx: ScenarioContext,
+  nodes: ServerProcess[],
+  publisher: Publisher,
+  label: string,
+): Promise<ClusterResult[]> {
   const { o, pool } = ctx;
-  const group = {
-    host: nodes[0].host,
-    port: nodes[0].port,
+  const group: Target = {
+    host: nodes[0]!.host,
+    port: nodes[0]!.port,
     stats: () => ({ cpuUs: nodes.reduce((sum, n) => sum + n.stats().cpuUs, 0) }),
   };
-  const sub = { ...ctx, server: group, publisher };
+  const sub: ScenarioContext<Target> = { ...ctx, server: group, publisher };
   let connected = 0;
   for (const [i, node] of nodes.entries()) {
     const count = Math.floor(o.clusterSubs / nodes.length) + (i < o.clusterSubs % nodes.length ? 1 : 0);
@@ -621,8 +707,8 @@ async function clusterFanout(ctx, nodes, publisher, label) {
     connected += count;
   }
   await sleep(500);
-  const results = [];
-  for (const mode of ['max', 'fixed']) {
+  const results: ClusterResult[] = [];
+  for (const mode of ['max', 'fixed'] as const) {
     const r = await fanoutVariant(sub, o.clusterSubs, 'events', mode);
     results.push({ ...r, mode, variant: `${label}, ${r.variant}` });
   }
@@ -630,7 +716,7 @@ async function clusterFanout(ctx, nodes, publisher, label) {
   return results;
 }
 
-export const SCENARIOS = {
+export const SCENARIOS: Record<string, Scenario> = {
   fanout,
   'client-events': clientEvents,
   connections,

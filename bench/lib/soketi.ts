@@ -13,22 +13,22 @@ export const UWS_BUILD = '@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0';
 const MANIFEST = {
   name: 'herald-bench-soketi',
   private: true,
-  description: 'Soketi for the Herald benchmark only; installed by bench/run.js',
+  description: 'Soketi for the Herald benchmark only; installed by npm run bench',
   dependencies: { '@soketi/soketi': SOKETI_VERSION },
   overrides: { 'uWebSockets.js': `npm:${UWS_BUILD}` },
 };
 
-function installedVersion(dir) {
+function installedVersion(dir: string): string | undefined {
   try {
     const pkg = path.join(dir, 'node_modules/@soketi/soketi/package.json');
-    return JSON.parse(readFileSync(pkg, 'utf8')).version;
+    return (JSON.parse(readFileSync(pkg, 'utf8')) as { version?: string }).version;
   } catch {
     return undefined;
   }
 }
 
 /** Does the native WebSocket module load on this machine's Node? Returns the error text otherwise. */
-function uwsProblem(dir) {
+function uwsProblem(dir: string): string | undefined {
   const r = spawnSync(process.execPath, ['-e', "require('uWebSockets.js')"], {
     cwd: dir,
     encoding: 'utf8',
@@ -37,17 +37,17 @@ function uwsProblem(dir) {
   return r.status === 0 ? undefined : (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n')[0];
 }
 
-function npmInstall(dir, logFile) {
+function npmInstall(dir: string, logFile: string): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {
     const child = spawn('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--loglevel=error'], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout.on('data', (d) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d;
     });
-    child.stderr.on('data', (d) => {
+    child.stderr.on('data', (d: Buffer) => {
       out += d;
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), 5 * 60_000);
@@ -63,11 +63,17 @@ function npmInstall(dir, logFile) {
   });
 }
 
+/** Whether Soketi can run, and which build, or why not. */
+export type SoketiStatus = { ok: true; version: string; uws: string } | { ok: false; reason: string };
+
 /**
  * Makes sure Soketi is installed in `dir`. Resolves `{ ok: true, version }` or `{ ok: false, reason }`;
  * never throws, so the bench can go on with Herald alone.
  */
-export async function ensureSoketi(dir, { install = true, log = () => {} } = {}) {
+export async function ensureSoketi(
+  dir: string,
+  { install = true, log = (_msg: string) => {} }: { install?: boolean; log?: (msg: string) => void } = {},
+): Promise<SoketiStatus> {
   try {
     if (installedVersion(dir) !== SOKETI_VERSION) {
       if (!install) return { ok: false, reason: `not installed in ${dir} (and --no-install was given)` };
@@ -91,6 +97,6 @@ export async function ensureSoketi(dir, { install = true, log = () => {} } = {})
     }
     return { ok: true, version: SOKETI_VERSION, uws: UWS_BUILD };
   } catch (err) {
-    return { ok: false, reason: err.message };
+    return { ok: false, reason: (err as Error).message };
   }
 }

@@ -6,56 +6,67 @@
  * wildcard variants should publish within a fifth of the exact-only rate.
  */
 import WebSocket from 'ws';
+import type { ScenarioContext, ScenarioResult } from './scenarios.js';
 
 const TOPIC = 'com.bench.topic';
 const IN_FLIGHT = 200;
 
 /** A subscription for the i-th pattern of `match` that never matches TOPIC. */
-const PATTERNS = {
+type Match = 'exact' | 'prefix' | 'wildcard';
+
+/** A WAMP message, as the JSON serializer carries it. */
+type WampMessage = unknown[];
+
+const PATTERNS: Record<Match, (i: number) => string> = {
   exact: (i) => `com.bench.other${i}`,
   prefix: (i) => `com.bench.p${i}.`,
   wildcard: (i) => `com..t${i}`,
 };
 
 class WampSession {
-  #ws;
-  #pending = new Map();
+  readonly #ws: WebSocket;
+  readonly #pending = new Map<number, { resolve: (m: WampMessage) => void; reject: (err: Error) => void }>();
   #nextRequest = 1;
   events = 0;
 
-  static async open(host, port) {
-    const s = new WampSession();
-    s.#ws = new WebSocket(`ws://${host}:${port}/ws`, ['wamp.2.json']);
+  private constructor(ws: WebSocket) {
+    this.#ws = ws;
+  }
+
+  static async open(host: string, port: number): Promise<WampSession> {
+    const s = new WampSession(new WebSocket(`ws://${host}:${port}/ws`, ['wamp.2.json']));
     await new Promise((resolve, reject) => {
       s.#ws.once('open', resolve);
       s.#ws.once('error', reject);
     });
-    const welcome = new Promise((resolve, reject) => {
-      s.#ws.once('message', (data) => {
-        const m = JSON.parse(data.toString());
+    const welcome = new Promise<void>((resolve, reject) => {
+      s.#ws.once('message', (data: WebSocket.RawData) => {
+        const m = JSON.parse(data.toString()) as WampMessage;
         if (m[0] === 2) resolve();
-        else reject(new Error(`no WELCOME: ${data}`));
+        else reject(new Error(`no WELCOME: ${data.toString()}`));
       });
     });
     s.#ws.send(JSON.stringify([1, 'realm1', { roles: { publisher: {}, subscriber: {} } }]));
     await welcome;
-    s.#ws.on('message', (data) => s.#onMessage(JSON.parse(data.toString())));
+    s.#ws.on('message', (data: WebSocket.RawData) =>
+      s.#onMessage(JSON.parse(data.toString()) as WampMessage),
+    );
     return s;
   }
 
-  #onMessage(m) {
+  #onMessage(m: WampMessage): void {
     if (m[0] === 36) {
       this.events++;
       return;
     }
-    const request = m[0] === 8 ? m[2] : m[1];
+    const request = (m[0] === 8 ? m[2] : m[1]) as number;
     const pending = this.#pending.get(request);
     this.#pending.delete(request);
-    if (m[0] === 8) pending?.reject(new Error(`WAMP ERROR ${m[4]}`));
+    if (m[0] === 8) pending?.reject(new Error(`WAMP ERROR ${String(m[4])}`));
     else pending?.resolve(m);
   }
 
-  #request(message) {
+  #request(message: WampMessage): Promise<WampMessage> {
     const id = this.#nextRequest++;
     message[1] = id;
     return new Promise((resolve, reject) => {
@@ -64,21 +75,25 @@ class WampSession {
     });
   }
 
-  subscribe(topic, match) {
+  subscribe(topic: string, match: Match): Promise<WampMessage> {
     return this.#request([32, 0, match === 'exact' ? {} : { match }, topic]);
   }
 
-  publish(topic, n) {
+  publish(topic: string, n: number): Promise<WampMessage> {
     return this.#request([16, 0, { acknowledge: true }, topic, [n]]);
   }
 
-  close() {
+  close(): void {
     this.#ws.close();
   }
 }
 
 /** Runs `op(0)`, `op(1)`, … with `window` in flight while `more(i)` holds. */
-async function pipelined(window, more, op) {
+async function pipelined(
+  window: number,
+  more: (i: number) => boolean,
+  op: (i: number) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (more(next)) await op(next++);
@@ -86,11 +101,11 @@ async function pipelined(window, more, op) {
   await Promise.all(Array.from({ length: window }, lane));
 }
 
-export async function wampPatterns(ctx) {
+export async function wampPatterns(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   const { o, server } = ctx;
   const n = o.wampPatterns;
-  const results = [];
-  for (const match of ['exact', 'prefix', 'wildcard']) {
+  const results: (ScenarioResult & { checks: Record<string, unknown> })[] = [];
+  for (const match of ['exact', 'prefix', 'wildcard'] as const) {
     const holder = await WampSession.open(server.host, server.port);
     const subscriber = await WampSession.open(server.host, server.port);
     const publisher = await WampSession.open(server.host, server.port);
@@ -142,7 +157,7 @@ export async function wampPatterns(ctx) {
       publisher.close();
     }
   }
-  const exact = results[0].metrics.published_per_s;
-  for (const r of results.slice(1)) r.checks.rateVsExact = r.metrics.published_per_s / exact;
+  const exact = results[0]!.metrics.published_per_s!;
+  for (const r of results.slice(1)) r.checks.rateVsExact = r.metrics.published_per_s! / exact;
   return results;
 }

@@ -1,13 +1,62 @@
 /** Medians, paired Herald/Soketi ratios, and the markdown report. */
-import { METRICS } from './scenarios.js';
+import { METRICS, type Metric, type ScenarioResult } from './scenarios.js';
+import type { SoketiStatus } from './soketi.js';
 import { median, round } from './stats.js';
+
+/** The first line of a run's results: the machine, the servers and the options. */
+export interface RunMeta {
+  type: 'meta';
+  startedAt: string;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  memGb: number;
+  loadavg: number[];
+  fdHardLimit: number;
+  herald: { root: string; commit: string; dirty: boolean };
+  soketi: SoketiStatus;
+  rounds: number;
+  quick: boolean;
+  options: object;
+}
+
+/** One server's run of one scenario variant in one round, or the error that ended its scenario. */
+export interface ResultRecord extends Partial<ScenarioResult> {
+  type: 'result';
+  scenario: string;
+  server: string;
+  round: number;
+  loadavg: number[];
+  seconds?: number;
+  error?: string;
+}
+
+/** One metric of one variant: each server's values by round and their medians, and the paired ratios. */
+export interface Summary {
+  type: 'summary';
+  scenario: string;
+  variant: string | undefined;
+  metric: string;
+  better: Metric['better'];
+  herald: { median: number; values: number[] };
+  soketi: { median: number; values: number[] };
+  ratio: { median: number; values: number[] };
+}
 
 /**
  * Groups result records by scenario, variant and metric: the values of each server by round, their
  * medians, and the median of the per-round Herald/Soketi ratios (pairs come from the same round).
  */
-export function summarise(records) {
-  const groups = new Map();
+export function summarise(records: ResultRecord[]): Summary[] {
+  const groups = new Map<
+    string,
+    {
+      scenario: string;
+      variant: string | undefined;
+      metric: string;
+      byServer: Record<string, Record<string, number>>;
+    }
+  >();
   for (const r of records) {
     if (r.type !== 'result' || !r.metrics) continue;
     for (const [metric, value] of Object.entries(r.metrics)) {
@@ -17,17 +66,18 @@ export function summarise(records) {
         g = { scenario: r.scenario, variant: r.variant, metric, byServer: {} };
         groups.set(key, g);
       }
-      g.byServer[r.server] ??= {};
-      g.byServer[r.server][r.round] = value;
+      const byRound = g.byServer[r.server] ?? {};
+      byRound[r.round] = value;
+      g.byServer[r.server] = byRound;
     }
   }
-  const summaries = [];
+  const summaries: Summary[] = [];
   for (const g of groups.values()) {
     const herald = g.byServer.herald ?? {};
     const soketi = g.byServer.soketi ?? {};
     const ratios = Object.keys(herald)
       .filter((round) => round in soketi && soketi[round] !== 0 && Number.isFinite(soketi[round]))
-      .map((round) => herald[round] / soketi[round]);
+      .map((round) => herald[round]! / soketi[round]!);
     summaries.push({
       type: 'summary',
       scenario: g.scenario,
@@ -42,11 +92,21 @@ export function summarise(records) {
   return summaries;
 }
 
-const fmt = (x) => (x === undefined || Number.isNaN(x) ? '–' : String(round(x, 3)));
+const fmt = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : String(round(x, 3)));
 
 /** The markdown report: one table per scenario, then whatever checks failed. */
-export function markdown({ meta, summaries, records, descriptions }) {
-  const lines = [];
+export function markdown({
+  meta,
+  summaries,
+  records,
+  descriptions,
+}: {
+  meta: RunMeta;
+  summaries: Summary[];
+  records: ResultRecord[];
+  descriptions: Record<string, string>;
+}): string {
+  const lines: string[] = [];
   lines.push(`# Herald vs Soketi — ${meta.startedAt}`, '');
   lines.push(
     `${meta.rounds} round(s) per scenario, servers alternating A/B (Herald first in odd rounds); ` +
@@ -64,10 +124,10 @@ export function markdown({ meta, summaries, records, descriptions }) {
   );
   if (meta.quick) lines.push('', '**Quick run** (reduced sizes and durations): not for publishing.');
   lines.push('');
-  const byScenario = new Map();
+  const byScenario = new Map<string, Summary[]>();
   for (const s of summaries) {
     if (!byScenario.has(s.scenario)) byScenario.set(s.scenario, []);
-    byScenario.get(s.scenario).push(s);
+    byScenario.get(s.scenario)!.push(s);
   }
   for (const [scenario, rows] of byScenario) {
     lines.push(`## ${scenario}`, '');
@@ -85,13 +145,13 @@ export function markdown({ meta, summaries, records, descriptions }) {
     }
     lines.push('');
   }
-  const problems = [];
+  const problems: string[] = [];
   for (const r of records) {
     if (r.type !== 'result') continue;
     const where = `${r.scenario} / ${r.variant ?? '–'} / ${r.server} round ${r.round}`;
     if (r.error) problems.push(`- ${where}: **error** ${r.error.split('\n')[0]}`);
     for (const note of r.notes ?? []) problems.push(`- ${where}: ${note}`);
-    const c = r.checks ?? {};
+    const c = (r.checks ?? {}) as { failedRequests?: number; errors?: Record<string, number> };
     const m = r.metrics ?? {};
     if (c.failedRequests) problems.push(`- ${where}: ${c.failedRequests} publish requests failed`);
     if (m.incomplete) problems.push(`- ${where}: ${m.incomplete} subscribers did not get every message`);

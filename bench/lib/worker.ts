@@ -1,6 +1,7 @@
 /**
  * A load-client process: many raw TCP sockets speaking just enough WebSocket (RFC 6455) and Pusher
- * protocol to subscribe, receive, send client events and churn presence. Driven over IPC by run.js.
+ * protocol to subscribe, receive, send client events and churn presence. Driven over IPC by the
+ * `WorkerPool` (pool.ts): each message names a handler below and carries its arguments.
  *
  * Cheap on purpose so that clients are not the bottleneck: no WebSocket library, one clock read per
  * TCP chunk, and bench messages are recognised by their `data` prefix (`<seq>|<publish µs>|…`) without
@@ -8,34 +9,80 @@
  */
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
-import { Publisher, RawHttpClient } from './publisher.js';
-import { bucketOf, newHistogram, nowUs } from './stats.js';
+import { signRequest } from '../../src/protocol/pusher/auth.js';
+import { type App, Publisher, RawHttpClient } from './publisher.js';
+import { bucketOf, type Histogram, newHistogram, nowUs } from './stats.js';
 
 const DATA_MARK = Buffer.from('"data":"');
 const PIPE = 0x7c;
 const CONNECT_TIMEOUT_MS = 15_000;
 
-const state = {
-  /** @type {Conn[]} */
-  conns: [],
+/** A Pusher message from the server, parsed. */
+interface PusherMessage {
+  event: string;
+  channel?: string;
+  data?: unknown;
+}
+
+/** What one connection is and does. */
+export interface ConnOptions {
+  host: string;
+  port: number;
+  /** The request target of the WebSocket handshake. */
+  path: string;
+  key: string;
+  secret: string;
+  localAddress?: string | undefined;
+  /** Subscribed once connected (churners join later); with `channelSpread`, `<channel>-<index % spread>`. */
+  channel?: string;
+  channelSpread?: number;
+  role?: 'sub' | 'observer' | 'churner';
+  slow?: boolean;
+  userPrefix?: string;
+}
+
+/** `count` connections numbered from `firstIndex`, `concurrency` opening at a time. */
+export interface ConnectOptions extends Omit<ConnOptions, 'localAddress'> {
+  count: number;
+  firstIndex: number;
+  concurrency?: number;
+  /** Source addresses, taken in turn by connection index. */
+  localAddresses?: string[];
+}
+
+interface WorkerState {
+  conns: Conn[];
   /** Bench messages received by reading subscribers since the last `reset`. */
+  received: number;
+  hist: Histogram;
+  /** Bench messages received by reading subscribers since the last `resetCounts`. */
+  epochReceived: number;
+  seqCheck: boolean;
+  errors: Map<string, number>;
+  progressTimer: NodeJS.Timeout | undefined;
+  keepaliveTimer: NodeJS.Timeout | undefined;
+  /** Client events each sender may have sent so far, at max rate. */
+  ceUpTo: number;
+}
+
+const state: WorkerState = {
+  conns: [],
   received: 0,
   hist: newHistogram(),
-  /** Bench messages received by reading subscribers since the last `resetCounts`. */
   epochReceived: 0,
   seqCheck: true,
-  /** @type {Map<string, number>} */
   errors: new Map(),
   progressTimer: undefined,
   keepaliveTimer: undefined,
+  ceUpTo: 0,
 };
 
-function countError(what) {
+function countError(what: string): void {
   state.errors.set(what, (state.errors.get(what) ?? 0) + 1);
 }
 
 /** A client-to-server text frame, masked with a zero key. */
-function clientFrame(text, opcode = 0x1) {
+function clientFrame(text: string, opcode = 0x1): Buffer {
   const payload = Buffer.from(text);
   const len = payload.length;
   const hdr = len < 126 ? 6 : len < 65_536 ? 8 : 14;
@@ -56,16 +103,16 @@ function clientFrame(text, opcode = 0x1) {
   return buf;
 }
 
-function sign(secret, text) {
+function sign(secret: string, text: string): string {
   return createHmac('sha256', secret).update(text).digest('hex');
 }
 
 /** Parses decimal digits from `buf[i]` up to the next `|`; returns [value, index after the pipe] or null. */
-function digits(buf, i, end) {
+function digits(buf: Buffer, i: number, end: number): [number, number] | null {
   let v = 0;
   let p = i;
   while (p < end) {
-    const c = buf[p];
+    const c = buf[p]!;
     if (c === PIPE) return p > i ? [v, p + 1] : null;
     if (c < 48 || c > 57) return null;
     v = v * 10 + (c - 48);
@@ -74,40 +121,58 @@ function digits(buf, i, end) {
   return null;
 }
 
+/** A wait for a message from the server. */
+interface Pending {
+  match: (m: PusherMessage) => boolean;
+  resolve: (m: PusherMessage) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** What an observer saw of one member. */
+interface MemberSeen {
+  added: number;
+  removed: number;
+  present: boolean;
+}
+
 class Conn {
-  constructor(options, index) {
-    this.o = options;
-    this.index = index;
-    this.role = options.role ?? 'sub';
-    /** A slow subscriber stops reading once subscribed (and until `resumeSlow`). */
-    this.slow = options.slow === true;
-    /** @type {net.Socket | undefined} */
-    this.socket = undefined;
-    this.head = '';
-    this.upgraded = false;
-    /** @type {Buffer | null} */
-    this.rem = null;
-    this.socketId = '';
-    this.closed = false;
-    this.closeCode = 0;
-    this.count = 0;
-    this.next = 1;
-    this.gaps = 0;
-    this.reorders = 0;
-    this.pending = undefined;
-    this.userId = `${options.userPrefix ?? 'u'}-${index}`;
-    /** Observers of a presence channel: user id → what was seen. */
-    this.members = new Map();
-    this.violations = 0;
-    this.joins = 0;
+  readonly role: 'sub' | 'observer' | 'churner';
+  /** A slow subscriber stops reading once subscribed (and until `resumeSlow`). */
+  readonly slow: boolean;
+  socket: net.Socket | undefined = undefined;
+  head = '';
+  upgraded = false;
+  rem: Buffer | null = null;
+  socketId = '';
+  closed = false;
+  closeCode = 0;
+  count = 0;
+  next = 1;
+  gaps = 0;
+  reorders = 0;
+  pending: Pending | undefined = undefined;
+  readonly userId: string;
+  /** Observers of a presence channel: user id → what was seen. */
+  readonly members = new Map<string, MemberSeen>();
+  violations = 0;
+  joins = 0;
+
+  constructor(
+    readonly o: ConnOptions,
+    readonly index: number,
+  ) {
+    this.role = o.role ?? 'sub';
+    this.slow = o.slow === true;
+    this.userId = `${o.userPrefix ?? 'u'}-${index}`;
   }
 
   /** Opens, finishes the handshake, and subscribes when a channel is given. */
-  async start() {
+  async start(): Promise<void> {
     const { host, port, path, localAddress } = this.o;
     const established = this.wait((m) => m.event === 'pusher:connection_established');
     established.catch(() => {});
-    await new Promise((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       const socket = net.connect({ host, port, localAddress, noDelay: true });
       this.socket = socket;
       socket.once('connect', () => {
@@ -118,21 +183,25 @@ class Conn {
         resolve();
       });
       socket.once('error', reject);
-      socket.on('data', (chunk) => this.onData(chunk));
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
       socket.on('close', () => this.onClose());
     });
-    this.socket.on('error', (err) => countError(`socket ${err.code ?? err.message}`));
+    this.socket!.on('error', (err: NodeJS.ErrnoException) => countError(`socket ${err.code ?? err.message}`));
     await established;
     const { channel, channelSpread } = this.o;
     if (channel && this.role !== 'churner') {
-      await this.subscribe(channelSpread > 1 ? `${channel}-${this.index % channelSpread}` : channel);
+      await this.subscribe(
+        channelSpread !== undefined && channelSpread > 1
+          ? `${channel}-${this.index % channelSpread}`
+          : channel,
+      );
     }
-    if (this.slow) this.socket.pause();
+    if (this.slow) this.socket!.pause();
   }
 
   /** Sends `pusher:subscribe` (signing private and presence channels) and waits for the answer. */
-  async subscribe(channel) {
-    const data = { channel };
+  async subscribe(channel: string): Promise<void> {
+    const data: { channel: string; channel_data?: string; auth?: string } = { channel };
     if (channel.startsWith('private-') || channel.startsWith('presence-')) {
       let signed = `${this.socketId}:${channel}`;
       if (channel.startsWith('presence-')) {
@@ -152,7 +221,7 @@ class Conn {
       throw new Error(`subscription_error ${JSON.stringify(m.data)}`);
   }
 
-  wait(match, timeoutMs = CONNECT_TIMEOUT_MS) {
+  wait(match: (m: PusherMessage) => boolean, timeoutMs = CONNECT_TIMEOUT_MS): Promise<PusherMessage> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending = undefined;
@@ -162,11 +231,11 @@ class Conn {
     });
   }
 
-  send(text) {
+  send(text: string): void {
     if (!this.closed && this.socket) this.socket.write(clientFrame(text));
   }
 
-  onData(chunk) {
+  onData(chunk: Buffer): void {
     let buf = chunk;
     if (!this.upgraded) {
       this.head += chunk.toString('latin1');
@@ -175,7 +244,7 @@ class Conn {
       const status = this.head.slice(0, this.head.indexOf('\r\n'));
       if (!/^HTTP\/1\.1 101/.test(status)) {
         this.fail(new Error(status));
-        this.socket.destroy();
+        this.socket!.destroy();
         return;
       }
       this.upgraded = true;
@@ -191,7 +260,7 @@ class Conn {
     const len = buf.length;
     let off = 0;
     while (len - off >= 2) {
-      let plen = buf[off + 1] & 0x7f;
+      let plen = buf[off + 1]! & 0x7f;
       let hdr = 2;
       if (plen === 126) {
         if (len - off < 4) break;
@@ -204,13 +273,13 @@ class Conn {
       }
       const end = off + hdr + plen;
       if (end > len) break;
-      this.frame(buf[off] & 0x0f, buf, off + hdr, end, now);
+      this.frame(buf[off]! & 0x0f, buf, off + hdr, end, now);
       off = end;
     }
     if (off < len) this.rem = Buffer.from(buf.subarray(off));
   }
 
-  frame(opcode, buf, start, end, now) {
+  frame(opcode: number, buf: Buffer, start: number, end: number, now: number): void {
     if (opcode === 0x1) {
       const d = buf.indexOf(DATA_MARK, start);
       if (d !== -1 && d < end) {
@@ -220,9 +289,9 @@ class Conn {
           if (t !== null) return this.bench(seq[0], t[0], now);
         }
       }
-      let m;
+      let m: PusherMessage;
       try {
-        m = JSON.parse(buf.toString('utf8', start, end));
+        m = JSON.parse(buf.toString('utf8', start, end)) as PusherMessage;
       } catch {
         return countError('unparseable frame');
       }
@@ -230,15 +299,15 @@ class Conn {
     }
     if (opcode === 0x8) {
       this.closeCode = end - start >= 2 ? buf.readUInt16BE(start) : 1005;
-      if (this.socket.writable) this.socket.end(clientFrame('', 0x8));
+      if (this.socket!.writable) this.socket!.end(clientFrame('', 0x8));
       return;
     }
     if (opcode === 0x9) {
-      if (this.socket.writable) this.socket.write(clientFrame(buf.toString('latin1', start, end), 0xa));
+      if (this.socket!.writable) this.socket!.write(clientFrame(buf.toString('latin1', start, end), 0xa));
     }
   }
 
-  bench(seq, t, now) {
+  bench(seq: number, t: number, now: number): void {
     if (this.slow) {
       this.count++;
       return;
@@ -256,13 +325,13 @@ class Conn {
       }
     }
     state.received++;
-    state.hist[bucketOf(now - t)]++;
+    state.hist[bucketOf(now - t)]!++;
   }
 
-  control(m) {
+  control(m: PusherMessage): void {
     switch (m.event) {
       case 'pusher:connection_established':
-        this.socketId = JSON.parse(m.data).socket_id;
+        this.socketId = (JSON.parse(m.data as string) as { socket_id: string }).socket_id;
         break;
       case 'pusher:ping':
         this.send('{"event":"pusher:pong","data":{}}');
@@ -272,7 +341,10 @@ class Conn {
         if (this.role === 'observer') this.member(m);
         break;
       case 'pusher:error': {
-        const data = typeof m.data === 'string' ? JSON.parse(m.data) : (m.data ?? {});
+        const data = (typeof m.data === 'string' ? JSON.parse(m.data) : (m.data ?? {})) as {
+          code?: number;
+          message?: string;
+        };
         countError(`pusher:error ${data.code ?? ''} ${String(data.message ?? '').slice(0, 80)}`);
         break;
       }
@@ -287,8 +359,8 @@ class Conn {
     }
   }
 
-  member(m) {
-    const data = typeof m.data === 'string' ? JSON.parse(m.data) : m.data;
+  member(m: PusherMessage): void {
+    const data = (typeof m.data === 'string' ? JSON.parse(m.data) : m.data) as { user_id: unknown };
     const userId = String(data.user_id);
     if (!userId.startsWith('churn-')) return;
     let seen = this.members.get(userId);
@@ -307,7 +379,7 @@ class Conn {
     }
   }
 
-  fail(err) {
+  fail(err: Error): void {
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
@@ -315,19 +387,24 @@ class Conn {
     p.reject(err);
   }
 
-  onClose() {
+  onClose(): void {
     this.closed = true;
     if (this.closeCode === 0) this.closeCode = 1006;
     this.fail(new Error(`closed ${this.closeCode}`));
   }
 }
 
-async function connect(m) {
+async function connect(m: ConnectOptions): Promise<{
+  ok: number;
+  failed: number;
+  failures: Record<string, number>;
+  ms: number;
+}> {
   const started = performance.now();
   let ok = 0;
-  const failures = new Map();
+  const failures = new Map<string, number>();
   let next = 0;
-  const addresses = m.localAddresses?.length ? m.localAddresses : [undefined];
+  const addresses: (string | undefined)[] = m.localAddresses?.length ? m.localAddresses : [undefined];
   const one = async () => {
     while (next < m.count) {
       const i = next++;
@@ -338,7 +415,8 @@ async function connect(m) {
         state.conns.push(conn);
         ok++;
       } catch (err) {
-        failures.set(err.message, (failures.get(err.message) ?? 0) + 1);
+        const { message } = err as Error;
+        failures.set(message, (failures.get(message) ?? 0) + 1);
         conn.socket?.destroy();
       }
     }
@@ -353,7 +431,7 @@ async function connect(m) {
 }
 
 function stats() {
-  const closeCodes = {};
+  const closeCodes: Record<number, number> = {};
   let open = 0;
   let slowClosed = 0;
   let slowOpen = 0;
@@ -385,7 +463,7 @@ function stats() {
  * Did every reading subscriber get `expected` bench messages in this epoch? `incomplete` counts those
  * that got fewer, `extra` those that got more (stragglers of an earlier phase).
  */
-function check(m) {
+function check(m: { expected: number }) {
   let incomplete = 0;
   let extra = 0;
   let min = Number.POSITIVE_INFINITY;
@@ -406,7 +484,7 @@ function check(m) {
   return { conns: n, incomplete, extra, min: n ? min : 0, max, gaps, reorders };
 }
 
-function resetCounts(m) {
+function resetCounts(m: { seqCheck?: boolean }) {
   state.seqCheck = m.seqCheck ?? true;
   state.epochReceived = 0;
   for (const c of state.conns) {
@@ -425,12 +503,12 @@ function reset() {
   return {};
 }
 
-function progress(m) {
+function progress(m: { everyMs: number }) {
   clearInterval(state.progressTimer);
   state.progressTimer = undefined;
   if (m.everyMs > 0) {
     state.progressTimer = setInterval(
-      () => process.send({ type: 'progress', received: state.epochReceived }),
+      () => process.send!({ type: 'progress', received: state.epochReceived }),
       m.everyMs,
     );
   }
@@ -438,7 +516,7 @@ function progress(m) {
 }
 
 /** Sends `pusher:ping` from every connection once per `everyMs`, spread over ten ticks. */
-function keepalive(m) {
+function keepalive(m: { everyMs: number }) {
   clearInterval(state.keepaliveTimer);
   state.keepaliveTimer = undefined;
   if (!(m.everyMs > 0)) return {};
@@ -446,7 +524,7 @@ function keepalive(m) {
   state.keepaliveTimer = setInterval(() => {
     const slot = tick++ % 10;
     for (let i = slot; i < state.conns.length; i += 10) {
-      const c = state.conns[i];
+      const c = state.conns[i]!;
       if (!c.slow) c.send('{"event":"pusher:ping","data":{}}');
     }
   }, m.everyMs / 10);
@@ -457,14 +535,22 @@ function keepalive(m) {
  * `senders` connections each send `rate` client events per second for `durationMs`; with `rate` 0, as
  * many as the credit allows (`upTo` events per sender, raised by `ceAllow`).
  */
-async function clientEvents(m) {
+async function clientEvents(m: {
+  senders: number;
+  rate: number;
+  upTo?: number;
+  durationMs: number;
+  channel: string;
+  event: string;
+  bytes?: number;
+}) {
   const senders = state.conns.filter((c) => !c.closed && c.role === 'sub').slice(0, m.senders);
   const pad = 'x'.repeat(Math.max(0, m.bytes ?? 0));
   const seqs = senders.map(() => 0);
   const started = performance.now();
   state.ceUpTo = m.upTo ?? 0;
   let sent = 0;
-  await new Promise((resolve) => {
+  await new Promise<void>((resolve) => {
     const timer = setInterval(
       () => {
         const elapsed = performance.now() - started;
@@ -475,8 +561,8 @@ async function clientEvents(m) {
               ? state.ceUpTo
               : 0;
         senders.forEach((c, i) => {
-          while (seqs[i] < due) {
-            seqs[i]++;
+          while (seqs[i]! < due) {
+            seqs[i]!++;
             c.send(
               `{"event":"${m.event}","channel":"${m.channel}","data":"${seqs[i]}|${nowUs()}|${c.index}|${pad}"}`,
             );
@@ -495,16 +581,16 @@ async function clientEvents(m) {
 }
 
 /** Raises the max-rate client-event credit (events per sender). */
-function ceAllow(m) {
-  state.ceUpTo = Math.max(state.ceUpTo ?? 0, m.upTo);
+function ceAllow(m: { upTo: number }) {
+  state.ceUpTo = Math.max(state.ceUpTo, m.upTo);
   return {};
 }
 
 /** Churners join and leave `channel` in a loop for `durationMs` (join confirmed, leave right after). */
-async function churn(m) {
+async function churn(m: { durationMs: number; channel: string }) {
   const churners = state.conns.filter((c) => c.role === 'churner' && !c.closed);
   const deadline = performance.now() + m.durationMs;
-  const failures = new Map();
+  const failures = new Map<string, number>();
   await Promise.all(
     churners.map(async (c) => {
       while (performance.now() < deadline && !c.closed) {
@@ -513,25 +599,26 @@ async function churn(m) {
           c.joins++;
           c.send(JSON.stringify({ event: 'pusher:unsubscribe', data: { channel: m.channel } }));
         } catch (err) {
-          failures.set(err.message, (failures.get(err.message) ?? 0) + 1);
+          const { message } = err as Error;
+          failures.set(message, (failures.get(message) ?? 0) + 1);
           break;
         }
       }
     }),
   );
-  const joins = {};
+  const joins: Record<string, number> = {};
   for (const c of churners) joins[c.userId] = c.joins;
   return { joins, failures: Object.fromEntries(failures) };
 }
 
 /** Do this worker's observers agree with the churners' joins (one added and one removed each)? */
-function presenceCheck(m) {
+function presenceCheck(m: { joins: Record<string, number> }) {
   let observers = 0;
   let wrong = 0;
   let violations = 0;
   let added = 0;
   let removed = 0;
-  const examples = [];
+  const examples: { userId: string; joins: number; added: number; removed: number }[] = [];
   for (const c of state.conns) {
     if (c.role !== 'observer') continue;
     observers++;
@@ -561,14 +648,26 @@ function resetPresence() {
 }
 
 function resumeSlow() {
-  for (const c of state.conns) if (c.slow && !c.closed) c.socket.resume();
+  for (const c of state.conns) if (c.slow && !c.closed) c.socket!.resume();
   return {};
 }
 
-/**
- * `clients` concurrent keep-alive HTTP clients trigger events to a channel without subscribers for
- * `warmupMs + durationMs`; requests started after the warm-up are counted.
- */
+/** What `httpLoad` is asked to do; requests started after `warmupMs` and within `durationMs` count. */
+export interface HttpLoadOptions {
+  host: string;
+  port: number;
+  app: App;
+  publisher: 'sdk' | 'raw';
+  clients: number;
+  channel: string;
+  warmupMs: number;
+  durationMs: number;
+  bytes?: number;
+}
+
+/** Counts one answer: its status, when its request started and when it was answered (ms). */
+type Recorder = (status: number, t0: number, now: number) => void;
+
 /**
  * HTTP API load: `clients` keep-alive clients, each sending `POST /events` one after the other, as
  * `publisher` says: `sdk` signs every request and sends it with `http.request` over a keep-alive agent,
@@ -576,22 +675,21 @@ function resumeSlow() {
  * run; the server still checks every signature) and sends the same bytes over raw sockets, so that
  * the server alone sets the pace.
  */
-async function httpLoad(m) {
-  const { signRequest } = await import(m.authModule);
+async function httpLoad(m: HttpLoadOptions) {
   const hist = newHistogram();
-  const statuses = {};
+  const statuses: Record<number, number> = {};
   let requests = 0;
   const started = performance.now();
   const measureFrom = started + m.warmupMs;
   const end = measureFrom + m.durationMs;
   const event = { name: 'b', channel: m.channel, data: `1|${nowUs()}|${'x'.repeat(m.bytes ?? 0)}` };
-  const record = (status, t0, now) => {
+  const record: Recorder = (status, t0, now) => {
     if (t0 < measureFrom || t0 >= end) return;
     requests++;
     statuses[status] = (statuses[status] ?? 0) + 1;
-    hist[bucketOf((now - t0) * 1000)]++;
+    hist[bucketOf((now - t0) * 1000)]!++;
   };
-  if (m.publisher === 'raw') await rawHttpLoad(m, signRequest, event, end, record);
+  if (m.publisher === 'raw') await rawHttpLoad(m, event, end, record);
   else {
     const publisher = new Publisher({
       host: m.host,
@@ -613,7 +711,12 @@ async function httpLoad(m) {
   return { requests, statuses, hist, ms: m.durationMs };
 }
 
-async function rawHttpLoad(m, signRequest, event, end, record) {
+async function rawHttpLoad(
+  m: HttpLoadOptions,
+  event: { name: string; channel: string; data: string },
+  end: number,
+  record: Recorder,
+): Promise<void> {
   const body = JSON.stringify(event);
   const path = `/apps/${m.app.id}/events`;
   const query = new URLSearchParams(signRequest('POST', path, m.app, body)).toString();
@@ -621,7 +724,7 @@ async function rawHttpLoad(m, signRequest, event, end, record) {
     `POST ${path}?${query} HTTP/1.1\r\nHost: ${m.host}:${m.port}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-  const clients = Array.from(
+  const clients: RawHttpClient[] = Array.from(
     { length: m.clients },
     () =>
       new RawHttpClient({
@@ -642,7 +745,7 @@ async function closeAll() {
   clearInterval(state.progressTimer);
   clearInterval(state.keepaliveTimer);
   const open = state.conns.filter((c) => !c.closed);
-  for (const c of open) c.socket.destroy();
+  for (const c of open) c.socket!.destroy();
   state.conns = [];
   return { closed: open.length };
 }
@@ -665,12 +768,28 @@ const handlers = {
   closeAll,
 };
 
-process.on('message', async (m) => {
+/** The commands a worker answers, by name; the pool calls them with their arguments (see pool.ts). */
+export type Handlers = typeof handlers;
+
+/** A command from the pool: a handler's name, the call's id, and the handler's arguments. */
+export type Command = { id: number; cmd: keyof Handlers } & Record<string, unknown>;
+
+/** The answer to a command; `error` is the stack of what the handler threw. */
+export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+
+/** What a worker sends the pool: answers, and the count of bench messages received (`progress`). */
+export type WorkerMessage = Reply | { type: 'progress'; received: number };
+
+const reply = (message: Reply): void => {
+  process.send!(message);
+};
+
+process.on('message', async (m: Command) => {
   try {
-    const result = await handlers[m.cmd](m);
-    process.send({ id: m.id, ok: true, result });
+    const result = await (handlers[m.cmd] as (m: Command) => unknown)(m);
+    reply({ id: m.id, ok: true, result });
   } catch (err) {
-    process.send({ id: m.id, ok: false, error: err.stack ?? String(err) });
+    reply({ id: m.id, ok: false, error: (err as Error).stack ?? String(err) });
   }
 });
 process.on('disconnect', () => process.exit(0));
