@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { LimitName } from '../../core/limit-refusals.js';
 import type { Authorizer, Decision } from './authorizer.js';
+import type { Outgoing } from './codec.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { IdSequence } from './ids.js';
 import { getOrCreate } from './maps.js';
@@ -16,10 +17,11 @@ import {
   pickCallee,
   type Registration,
   RegistrationTable,
+  type RegistrationView,
 } from './registrations.js';
 import { isReserved, isValidUri, type MatchPolicy, type UriCheck } from './uri.js';
 
-export type { Registration } from './registrations.js';
+export type { Registration, RegistrationView } from './registrations.js';
 
 /** A router procedure (`wamp.*`); it may answer later, and may fail with a `WampError`. */
 export type Procedure = (
@@ -66,11 +68,8 @@ export interface Dealer {
   error(peer: Peer, requestType: number, request: number, uri: string, payload: Payload | undefined): void;
   /** Ends the session's calls (both sides) and drops its registrations; the caller reports them. */
   removeSession(peer: Peer): { registration: Registration; deleted: boolean }[];
-  byId(id: number): Registration | undefined;
-  lookup(uri: string, match: MatchPolicy): Registration | undefined;
-  /** The registration a CALL to `uri` would reach. */
-  best(uri: string): Registration | undefined;
-  list(match: MatchPolicy): Registration[];
+  /** This node's registrations, read-only: the meta API and the cluster's lookups read them. */
+  readonly registrations: RegistrationView;
   /** CALLs that passed the checks since start (to callees and to router procedures), and registrations now. */
   stats(): { calls: number; registrations: number };
 }
@@ -105,6 +104,11 @@ export function rememberEnded(ended: Map<Peer, Set<number>>, caller: Peer, reque
     if (requests.size <= ENDED_INPUTS_KEPT) break;
     requests.delete(old);
   }
+}
+
+/** ERROR for CALL `request`: the refusal the dealer decided on. */
+export function callRefusal(request: number, err: WampError): Outgoing {
+  return out.refusal(MessageType.CALL, request, err.uri, err.message);
 }
 
 /** The checks of a new CALL: a valid procedure URI the caller's role may call; throws `WampError`. */
@@ -149,6 +153,7 @@ export function checkRegister(
 export class MemoryDealer implements Dealer {
   readonly #ctx: DealerContext;
   readonly #registrations = new RegistrationTable();
+  readonly registrations: RegistrationView = this.#registrations;
   /** Calls in flight by caller and CALL request ID. */
   readonly #calls = new Map<Peer, Map<number, Call>>();
   /** Calls in flight by callee and INVOCATION request ID. */
@@ -218,9 +223,7 @@ export class MemoryDealer implements Dealer {
       answer.then(
         (result) => peer.send(out.result(request, {}, result)),
         (err: unknown) => {
-          if (err instanceof WampError) {
-            return peer.send(out.refusal(MessageType.CALL, request, err.uri, err.message));
-          }
+          if (err instanceof WampError) return peer.send(callRefusal(request, err));
           // A bug in the procedure: reported with its context, never passed off as a WAMP error.
           this.#ctx.logger.error(
             { err, session: peer.id, request, procedure: uri },
@@ -366,22 +369,6 @@ export class MemoryDealer implements Dealer {
     this.#sequences.delete(peer);
     this.#endedInputs.delete(peer);
     return this.#registrations.removeSession(peer);
-  }
-
-  byId(id: number): Registration | undefined {
-    return this.#registrations.byId(id);
-  }
-
-  lookup(uri: string, match: MatchPolicy): Registration | undefined {
-    return this.#registrations.lookup(uri, match);
-  }
-
-  best(uri: string): Registration | undefined {
-    return this.#registrations.best(uri);
-  }
-
-  list(match: MatchPolicy): Registration[] {
-    return this.#registrations.list(match);
   }
 
   stats(): { calls: number; registrations: number } {

@@ -227,14 +227,14 @@ export function metaProcedures(
     registration: entryProcedures(
       'registration',
       {
-        byId: (id) => realm.dealer.byId(id),
-        lookup: (uri, match) => realm.dealer.lookup(uri, match),
+        byId: (id) => realm.dealer.registrations.byId(id),
+        lookup: (uri, match) => realm.dealer.registrations.lookup(uri, match),
         // A CALL reaches one registration: the best match.
         matching: (uri) => {
-          const best = realm.dealer.best(uri);
+          const best = realm.dealer.registrations.best(uri);
           return best ? [best] : [];
         },
-        list: (match) => realm.dealer.list(match),
+        list: (match) => realm.dealer.registrations.list(match),
         members: (r) => r.callees.map((c) => c.peer.id),
         details: registrationDetails,
       },
@@ -247,7 +247,7 @@ export function metaProcedures(
   // The one registration a CALL would reach: the best of every node's best.
   spanning['wamp.registration.match'] = {
     local: (_c, args) => {
-      const best = realm.dealer.best(argument(args, 0, isString, 'a procedure'));
+      const best = realm.dealer.registrations.best(argument(args, 0, isString, 'a procedure'));
       return best ? { id: best.id, uri: best.uri, match: best.match } : null;
     },
     merge: (answers, args) => {

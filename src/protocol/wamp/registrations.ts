@@ -33,10 +33,25 @@ export interface Registration {
 }
 
 /**
+ * The registrations of one realm as the meta API, the cluster's lookups and the cluster dealer read
+ * them: only the dealer changes them, through REGISTER, UNREGISTER and departing sessions.
+ */
+export interface RegistrationView {
+  /** How many registrations there are (each may have several callees). */
+  readonly size: number;
+  byId(id: number): Registration | undefined;
+  lookup(uri: string, match: MatchPolicy): Registration | undefined;
+  /** The registration a CALL to `uri` reaches: exact, longest prefix, most specific wildcard. */
+  best(uri: string): Registration | undefined;
+  /** The registrations of one match policy, in registration order. */
+  list(match: MatchPolicy): Registration[];
+}
+
+/**
  * The registrations of one realm: (procedure, match) → callees, with the shared-registration rules
  * (spec §4.3) and the pick of a callee for each call.
  */
-export class RegistrationTable {
+export class RegistrationTable implements RegistrationView {
   readonly #byUri = new UriMap<Registration>();
   readonly #byId = new Map<number, Registration>();
   readonly #bySession = new Map<Peer, Set<Registration>>();
@@ -123,7 +138,6 @@ export class RegistrationTable {
     return this.#byUri.get(uri, match);
   }
 
-  /** The registration a CALL to `uri` reaches: exact, longest prefix, most specific wildcard. */
   best(uri: string): Registration | undefined {
     return this.#byUri.best(uri);
   }
