@@ -1,18 +1,13 @@
-import {
-  createHash,
-  createHmac,
-  createPublicKey,
-  pbkdf2Sync,
-  randomBytes,
-  timingSafeEqual,
-  verify,
-} from 'node:crypto';
-import type { Config } from '../../config/schema.js';
+import { createHmac, createPublicKey, pbkdf2Sync, randomBytes, verify } from 'node:crypto';
+import type { z } from 'zod';
+import { wampAuthSchema } from '../../config/schema.js';
+import { constantTimeEqual } from '../../core/constant-time.js';
 import { ProtocolViolation, WampUri } from './errors.js';
 import type { Dict } from './messages.js';
 import { isDict } from './payload.js';
 
-export type AuthConfig = Config['wamp']['auth'];
+/** The `wamp.auth` settings as written: what is left out gets its default from the schema. */
+export type AuthConfig = z.input<typeof wampAuthSchema>;
 
 /** Who a session is once authenticated (WELCOME.Details, spec §5). */
 export interface Principal {
@@ -43,19 +38,13 @@ export type AuthOutcome =
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const AUTHPROVIDER = 'static';
 
-/** Compares secrets in constant time, whatever their lengths. */
-export function sameSecret(a: string, b: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(a), digest(b));
-}
-
 /** The WAMP-CRA signature: base64 HMAC-SHA256 of the challenge string, keyed with the secret's bytes. */
 export function craSignature(key: string, challenge: string): string {
   return createHmac('sha256', Buffer.from(key, 'utf8')).update(challenge, 'utf8').digest('base64');
 }
 
 /** Salted WAMP-CRA key: the base64 text of PBKDF2-HMAC-SHA256(password, salt), used as ASCII (spec §5). */
-export function deriveCraKey(password: string, salt: string, iterations = 1000, keylen = 32): string {
+export function deriveCraKey(password: string, salt: string, iterations: number, keylen: number): string {
   return pbkdf2Sync(password, salt, iterations, keylen, 'sha256').toString('base64');
 }
 
@@ -85,7 +74,12 @@ function anonymousAuthid(): string {
  * challenge, so a client cannot tell them from a wrong secret.
  */
 export class Authenticator {
-  constructor(private readonly config: AuthConfig) {}
+  private readonly config: z.output<typeof wampAuthSchema>;
+
+  constructor(config: AuthConfig) {
+    // Read through the schema, the one home of the defaults; validated settings come out the same.
+    this.config = wampAuthSchema.parse(config);
+  }
 
   /** Runs on HELLO; `sessionId` is the ID WELCOME will carry (WAMP-CRA signs it). */
   hello(details: Dict, sessionId: number, now: Date): AuthOutcome {
@@ -126,7 +120,7 @@ export class Authenticator {
       extra: {},
       pending: {
         verify: (ticket) =>
-          sameSecret(ticket, principal?.ticket ?? randomBytes(16).toString('hex')) && principal
+          constantTimeEqual(ticket, principal?.ticket ?? randomBytes(16).toString('hex')) && principal
             ? { authid, authrole: principal.role, authmethod: 'ticket', authprovider: AUTHPROVIDER }
             : undefined,
       },
@@ -148,8 +142,7 @@ export class Authenticator {
     const extra: Dict = { challenge };
     let key = randomBytes(32).toString('base64');
     if (user?.salt !== undefined) {
-      const iterations = user.iterations ?? 1000;
-      const keylen = user.keylen ?? 32;
+      const { iterations, keylen } = user;
       Object.assign(extra, { salt: user.salt, iterations, keylen });
       key = deriveCraKey(user.secret, user.salt, iterations, keylen);
     } else if (user) {
@@ -162,7 +155,7 @@ export class Authenticator {
       extra,
       pending: {
         verify: (signature) =>
-          sameSecret(signature, expected) && user
+          constantTimeEqual(signature, expected) && user
             ? { authid, authrole, authmethod: 'wampcra', authprovider: AUTHPROVIDER }
             : undefined,
       },
