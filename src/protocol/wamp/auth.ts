@@ -9,7 +9,7 @@ import { isDict } from './payload.js';
 /** The `wamp.auth` settings as written: what is left out gets its default from the schema. */
 export type AuthConfig = z.input<typeof wampAuthSchema>;
 
-/** Who a session is once authenticated (WELCOME.Details, spec §5). */
+/** Who a session is once authenticated (WELCOME.Details; WAMP spec, Advanced Profile, Authentication). */
 export interface Principal {
   readonly authid: string;
   readonly authrole: string;
@@ -43,12 +43,18 @@ export function craSignature(key: string, challenge: string): string {
   return createHmac('sha256', Buffer.from(key, 'utf8')).update(challenge, 'utf8').digest('base64');
 }
 
-/** Salted WAMP-CRA key: the base64 text of PBKDF2-HMAC-SHA256(password, salt), used as ASCII (spec §5). */
+/**
+ * Salted WAMP-CRA key: the base64 text of PBKDF2-HMAC-SHA256(password, salt), used as ASCII (WAMP spec,
+ * Advanced Profile, Challenge Response Authentication, Password Salting).
+ */
 export function deriveCraKey(password: string, salt: string, iterations: number, keylen: number): string {
   return pbkdf2Sync(password, salt, iterations, keylen, 'sha256').toString('base64');
 }
 
-/** Cryptosign check (spec §5): hex(signature64 ‖ challenge32) over our challenge, by `pubkey`. */
+/**
+ * Cryptosign check (WAMP spec, Advanced Profile, Cryptosign-based Authentication): hex(signature64 ‖
+ * challenge32) over our challenge, by `pubkey`.
+ */
 export function verifyCryptosign(pubkeyHex: string, challengeHex: string, signatureHex: string): boolean {
   if (!/^[0-9a-fA-F]{192}$/.test(signatureHex)) return false;
   if (signatureHex.slice(128).toLowerCase() !== challengeHex.toLowerCase()) return false;
@@ -69,9 +75,9 @@ function anonymousAuthid(): string {
 }
 
 /**
- * Picks the first of the client's `authmethods` that is configured and usable (spec §5) and runs it:
- * anonymous, ticket, WAMP-CRA (plain and salted) and cryptosign. Unknown principals still get a
- * challenge, so a client cannot tell them from a wrong secret.
+ * Picks the first of the client's `authmethods` that is configured and usable (WAMP spec, Advanced Profile,
+ * Authentication) and runs it: anonymous, ticket, WAMP-CRA (plain and salted) and cryptosign. Unknown
+ * principals still get a challenge, so a client cannot tell them from a wrong secret.
  */
 export class Authenticator {
   private readonly config: z.output<typeof wampAuthSchema>;

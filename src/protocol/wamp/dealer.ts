@@ -81,11 +81,14 @@ interface Call {
   readonly callee: Peer;
   readonly invocation: number;
   readonly registration: number;
-  /** Progressive call invocations: the caller has more input to send (spec §4.3). */
+  /** The caller has more input to send (WAMP spec, Advanced Profile, Progressive Call Invocations). */
   inputOpen: boolean;
   /** The caller asked for progressive results. */
   readonly receiveProgress: boolean;
-  /** Dealer-side timeout in ms (0: none), restarted by each progressive result (spec §4.3). */
+  /**
+   * Dealer-side timeout in ms (0: none), restarted by each progressive result (WAMP spec, Advanced Profile,
+   * Call Timeouts).
+   */
   readonly timeoutMs: number;
   timer: NodeJS.Timeout | undefined;
   /** A `kill` CANCEL is waiting for the callee. */
@@ -197,7 +200,7 @@ export class MemoryDealer implements Dealer {
     if (open) {
       if (!open.inputOpen) throw new ProtocolViolation(`CALL request ID ${request} is already in flight`);
       // The next chunk of a progressive call: to the same callee, under the same INVOCATION; only
-      // `progress` of its options counts (spec §4.3).
+      // `progress` of its options counts (WAMP spec, Advanced Profile, Progressive Call Invocations).
       if (!progress) open.inputOpen = false;
       open.callee.send(
         out.invocation(open.invocation, open.registration, progress ? { progress } : {}, payload),
@@ -250,7 +253,7 @@ export class MemoryDealer implements Dealer {
     if (progress) details.progress = true;
     if (registration.match !== 'exact') details.procedure = uri;
     // Forwarded when the callee announced progressive results, even without call_canceling: autobahn-js
-    // callees announce only the former (spec §4.3).
+    // callees announce only the former (WAMP spec, Advanced Profile, Progressive Call Results).
     if (receiveProgress && callee.peer.has('callee', 'progressive_call_results'))
       details.receive_progress = true;
     if (disclose || callee.discloseCaller) {
@@ -280,7 +283,10 @@ export class MemoryDealer implements Dealer {
     return this.#calls.get(peer)?.has(request) === true || this.#endedInputs.get(peer)?.has(request) === true;
   }
 
-  /** Dealer-side timeout: ERROR `timeout` to the caller, INTERRUPT killnowait to the callee (spec §4.3). */
+  /**
+   * Dealer-side timeout: ERROR `timeout` to the caller, INTERRUPT killnowait to the callee (WAMP spec,
+   * Advanced Profile, Call Timeouts).
+   */
   #armTimeout(call: Call): void {
     if (call.timeoutMs === 0) return;
     clearTimeout(call.timer);
@@ -291,7 +297,10 @@ export class MemoryDealer implements Dealer {
     }, call.timeoutMs);
   }
 
-  /** INTERRUPT, only to callees that announced call_canceling (spec §4.3, §7.1, §7.2). */
+  /**
+   * INTERRUPT, only to callees that announced call_canceling (WAMP spec, Advanced Profile, Call
+   * Canceling; docs/wamp.md, What the router implements).
+   */
   #interrupt(call: Call, mode: string): void {
     if (call.callee.has('callee', 'call_canceling')) call.callee.send(out.interrupt(call.invocation, mode));
   }
@@ -305,9 +314,10 @@ export class MemoryDealer implements Dealer {
   }
 
   /**
-   * CANCEL (spec §4.3): `skip` answers `canceled` at once; `killnowait` (also the default) adds an
-   * INTERRUPT; `kill` sends INTERRUPT and forwards the callee's answer, or `canceled` after
-   * `killTimeoutMs`. A callee without call_canceling always gets `skip`. Unknown or repeated: ignored.
+   * CANCEL (WAMP spec, Advanced Profile, Call Canceling): `skip` answers `canceled` at once; `killnowait`
+   * (also the default) adds an INTERRUPT; `kill` sends INTERRUPT and forwards the callee's answer, or
+   * `canceled` after `killTimeoutMs`. A callee without call_canceling always gets `skip`. Unknown or
+   * repeated: ignored.
    */
   cancel(peer: Peer, request: number, options: Dict): void {
     const call = this.#calls.get(peer)?.get(request);
@@ -332,7 +342,8 @@ export class MemoryDealer implements Dealer {
   }
 
   yield(peer: Peer, request: number, options: Dict, payload: Payload | undefined): void {
-    // A YIELD for an unknown invocation is late (after a cancel or timeout): dropped (spec §2.5).
+    // A YIELD for an unknown invocation is late (after a cancel or timeout): dropped, as the callee's
+    // late answer is (WAMP spec, Advanced Profile, Call Canceling).
     const call = this.#invocations.get(peer)?.get(request);
     if (call === undefined) return;
     if (options.progress === true) {

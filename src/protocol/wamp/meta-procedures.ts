@@ -146,7 +146,11 @@ function entryProcedures<E extends { id: number; created: string }>(
   };
 }
 
-/** The router's `wamp.*` procedures of one realm (spec §4.4), and each node's part of those that span the cluster. */
+/**
+ * The router's `wamp.*` procedures of one realm (WAMP spec, Advanced Profile, Session Meta API;
+ * Subscription Meta API; Registration Meta API; Testament), and each node's part of those that span the
+ * cluster.
+ */
 export function metaProcedures(
   realm: RealmView,
   meta: MetaApi,

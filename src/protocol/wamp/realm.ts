@@ -135,8 +135,9 @@ export class Realm {
   }
 
   /**
-   * Session end (spec §4.1): its calls end and its subscriptions and registrations go, then its
-   * testaments are published, then the meta events. `quiet` skips testaments and `on_leave`.
+   * Session end (WAMP spec, Basic Profile, Session Closing; Advanced Profile, Testament): its calls end and
+   * its subscriptions and registrations go, then its testaments are published, then the meta events. `quiet`
+   * skips testaments and `on_leave`.
    */
   leave(peer: Peer, quiet = false): void {
     if (this.sessions.get(peer.id) !== peer) return;
@@ -152,8 +153,8 @@ export class Realm {
   }
 
   /**
-   * Runs one request. A refused request is answered with ERROR (spec §4.1); a `ProtocolViolation`
-   * propagates so that the session is aborted.
+   * Runs one request. A refused request is answered with ERROR (WAMP spec, Basic Profile, Publish and
+   * Subscribe; Remote Procedure Calls); a `ProtocolViolation` propagates so that the session is aborted.
    */
   handle(peer: Peer, m: RealmMessage): void {
     try {

@@ -26,7 +26,10 @@ export interface Registration {
   readonly invoke: InvokePolicy;
   /** ISO 8601, for the registration meta API. */
   readonly created: string;
-  /** In registration order: `first` is the oldest, `last` the newest (spec §4.3). */
+  /**
+   * In registration order: `first` is the oldest, `last` the newest (WAMP spec, Advanced Profile, Shared
+   * Registration).
+   */
   readonly callees: Callee[];
   /** Round-robin cursor. */
   next: number;
@@ -49,7 +52,7 @@ export interface RegistrationView {
 
 /**
  * The registrations of one realm: (procedure, match) → callees, with the shared-registration rules
- * (spec §4.3) and the pick of a callee for each call.
+ * (WAMP spec, Advanced Profile, Shared Registration) and the pick of a callee for each call.
  */
 export class RegistrationTable implements RegistrationView {
   readonly #byUri = new UriMap<Registration>();
@@ -147,7 +150,10 @@ export class RegistrationTable implements RegistrationView {
   }
 }
 
-/** The callee a CALL goes to under the registration's `invoke` policy (spec §4.3). */
+/**
+ * The callee a CALL goes to under the registration's `invoke` policy (WAMP spec, Advanced Profile, Shared
+ * Registration).
+ */
 export function pickCallee(registration: Registration): Callee {
   const callees = registration.callees;
   switch (registration.invoke) {

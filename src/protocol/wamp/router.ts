@@ -49,7 +49,10 @@ const META_OP = 'wamp.meta';
 /** The cluster request for a node's best registration for a procedure of a realm. */
 const LOOKUP_OP = 'wamp.lookup';
 
-/** What WELCOME announces: exactly the features implemented (spec §4.5); values are booleans. */
+/**
+ * What WELCOME announces: exactly the features implemented (WAMP spec, Advanced Profile, Feature
+ * Announcement); values are booleans.
+ */
 export const ROUTER_ROLES = {
   broker: {
     features: {
