@@ -159,7 +159,7 @@ describe('pickNode properties', () => {
     { selector: (r) => `${r.node} ${r.at[1]} ${r.at[0]}`, maxLength: 8 },
   );
 
-  test('the node picked holds a registration that wins for the URI, whatever the order of the answers; none only when none matches', () => {
+  test('the node picked holds a winning registration, whatever the order of the answers; none when none matches', () => {
     fc.assert(
       fc.property(answers, uri, fc.nat(), fc.double({ min: 0, max: 0.999 }), (rs, target, turn, random) => {
         // One invocation policy per (uri, match), as the cluster keeps them.
