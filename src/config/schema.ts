@@ -325,7 +325,7 @@ export const wampRealmSchema = z.strictObject({
 /** Principals and users are keyed by the `authid` their HELLO carries. */
 const byAuthid = <T extends z.ZodType>(value: T) => z.record(z.string(), value).meta({ keyName: 'authid' });
 
-const wampAuthSchema = z.strictObject({
+export const wampAuthSchema = z.strictObject({
   anonymous: z
     .strictObject({
       role: wampRoleName().default('anonymous').describe('The role anonymous sessions get.'),
@@ -363,10 +363,8 @@ const wampAuthSchema = z.strictObject({
               'Salted WAMP-CRA: the key is PBKDF2-HMAC-SHA256(`secret`, `salt`, `iterations`, `keylen`), ' +
                 "as autobahn's `derive_key` computes it.",
             ),
-          iterations: positiveInt().optional().describe('PBKDF2 iterations, with `salt`; 1000 when omitted.'),
-          keylen: positiveInt()
-            .optional()
-            .describe('Bytes of the derived key, with `salt`; 32 when omitted.'),
+          iterations: positiveInt().default(1000).describe('PBKDF2 iterations, with `salt`.'),
+          keylen: positiveInt().default(32).describe('Bytes of the derived key, with `salt`.'),
         }),
       ).describe('The users, by authid.'),
     })

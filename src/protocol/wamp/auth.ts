@@ -1,20 +1,15 @@
-import {
-  createHash,
-  createHmac,
-  createPublicKey,
-  pbkdf2Sync,
-  randomBytes,
-  timingSafeEqual,
-  verify,
-} from 'node:crypto';
-import type { Config } from '../../config/schema.js';
+import { createHmac, createPublicKey, pbkdf2Sync, randomBytes, verify } from 'node:crypto';
+import type { z } from 'zod';
+import { wampAuthSchema } from '../../config/schema.js';
+import { constantTimeEqual } from '../../core/constant-time.js';
 import { ProtocolViolation, WampUri } from './errors.js';
 import type { Dict } from './messages.js';
 import { isDict } from './payload.js';
 
-export type AuthConfig = Config['wamp']['auth'];
+/** The `wamp.auth` settings as written: what is left out gets its default from the schema. */
+export type AuthConfig = z.input<typeof wampAuthSchema>;
 
-/** Who a session is once authenticated (WELCOME.Details, spec §5). */
+/** Who a session is once authenticated (WELCOME.Details; WAMP spec, Advanced Profile, Authentication). */
 export interface Principal {
   readonly authid: string;
   readonly authrole: string;
@@ -43,23 +38,23 @@ export type AuthOutcome =
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const AUTHPROVIDER = 'static';
 
-/** Compares secrets in constant time, whatever their lengths. */
-export function sameSecret(a: string, b: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(a), digest(b));
-}
-
 /** The WAMP-CRA signature: base64 HMAC-SHA256 of the challenge string, keyed with the secret's bytes. */
 export function craSignature(key: string, challenge: string): string {
   return createHmac('sha256', Buffer.from(key, 'utf8')).update(challenge, 'utf8').digest('base64');
 }
 
-/** Salted WAMP-CRA key: the base64 text of PBKDF2-HMAC-SHA256(password, salt), used as ASCII (spec §5). */
-export function deriveCraKey(password: string, salt: string, iterations = 1000, keylen = 32): string {
+/**
+ * Salted WAMP-CRA key: the base64 text of PBKDF2-HMAC-SHA256(password, salt), used as ASCII (WAMP spec,
+ * Advanced Profile, Challenge Response Authentication, Password Salting).
+ */
+export function deriveCraKey(password: string, salt: string, iterations: number, keylen: number): string {
   return pbkdf2Sync(password, salt, iterations, keylen, 'sha256').toString('base64');
 }
 
-/** Cryptosign check (spec §5): hex(signature64 ‖ challenge32) over our challenge, by `pubkey`. */
+/**
+ * Cryptosign check (WAMP spec, Advanced Profile, Cryptosign-based Authentication): hex(signature64 ‖
+ * challenge32) over our challenge, by `pubkey`.
+ */
 export function verifyCryptosign(pubkeyHex: string, challengeHex: string, signatureHex: string): boolean {
   if (!/^[0-9a-fA-F]{192}$/.test(signatureHex)) return false;
   if (signatureHex.slice(128).toLowerCase() !== challengeHex.toLowerCase()) return false;
@@ -80,12 +75,17 @@ function anonymousAuthid(): string {
 }
 
 /**
- * Picks the first of the client's `authmethods` that is configured and usable (spec §5) and runs it:
- * anonymous, ticket, WAMP-CRA (plain and salted) and cryptosign. Unknown principals still get a
- * challenge, so a client cannot tell them from a wrong secret.
+ * Picks the first of the client's `authmethods` that is configured and usable (WAMP spec, Advanced Profile,
+ * Authentication) and runs it: anonymous, ticket, WAMP-CRA (plain and salted) and cryptosign. Unknown
+ * principals still get a challenge, so a client cannot tell them from a wrong secret.
  */
 export class Authenticator {
-  constructor(private readonly config: AuthConfig) {}
+  private readonly config: z.output<typeof wampAuthSchema>;
+
+  constructor(config: AuthConfig) {
+    // Read through the schema, the one home of the defaults; validated settings come out the same.
+    this.config = wampAuthSchema.parse(config);
+  }
 
   /** Runs on HELLO; `sessionId` is the ID WELCOME will carry (WAMP-CRA signs it). */
   hello(details: Dict, sessionId: number, now: Date): AuthOutcome {
@@ -126,7 +126,7 @@ export class Authenticator {
       extra: {},
       pending: {
         verify: (ticket) =>
-          sameSecret(ticket, principal?.ticket ?? randomBytes(16).toString('hex')) && principal
+          constantTimeEqual(ticket, principal?.ticket ?? randomBytes(16).toString('hex')) && principal
             ? { authid, authrole: principal.role, authmethod: 'ticket', authprovider: AUTHPROVIDER }
             : undefined,
       },
@@ -148,8 +148,7 @@ export class Authenticator {
     const extra: Dict = { challenge };
     let key = randomBytes(32).toString('base64');
     if (user?.salt !== undefined) {
-      const iterations = user.iterations ?? 1000;
-      const keylen = user.keylen ?? 32;
+      const { iterations, keylen } = user;
       Object.assign(extra, { salt: user.salt, iterations, keylen });
       key = deriveCraKey(user.secret, user.salt, iterations, keylen);
     } else if (user) {
@@ -162,7 +161,7 @@ export class Authenticator {
       extra,
       pending: {
         verify: (signature) =>
-          sameSecret(signature, expected) && user
+          constantTimeEqual(signature, expected) && user
             ? { authid, authrole, authmethod: 'wampcra', authprovider: AUTHPROVIDER }
             : undefined,
       },

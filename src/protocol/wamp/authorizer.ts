@@ -26,8 +26,8 @@ interface Rule {
 const DENY: Decision = { allow: false, disclose: false, namesMeta: false };
 
 /**
- * Crossbar's starred URIs for rules without `match` (spec §6): no `*` is exact, one trailing `*` is a
- * prefix (`com.app.*` → `com.app.`), any other `*` makes a wildcard (`com.*.x` → `com..x`).
+ * Crossbar's starred URIs for rules without `match` (docs/wamp.md, Authorization): no `*` is exact, one
+ * trailing `*` is a prefix (`com.app.*` → `com.app.`), any other `*` makes a wildcard (`com.*.x` → `com..x`).
  */
 export function ruleUri(uri: string, match: MatchPolicy | undefined): { uri: string; match: MatchPolicy } {
   if (match !== undefined) return { uri, match };
@@ -38,10 +38,10 @@ export function ruleUri(uri: string, match: MatchPolicy | undefined): { uri: str
 }
 
 /**
- * Static per-realm authorization by role (spec §6): each role maps URIs to allowed actions. The rule
- * that applies to a URI is the one a CALL would pick among registrations: exact, else the longest
- * prefix, else the most specific wildcard. No rule means deny. For a pattern SUBSCRIBE or REGISTER the
- * URI checked is the pattern itself.
+ * Static per-realm authorization by role (docs/wamp.md, Authorization): each role maps URIs to allowed
+ * actions. The rule that applies to a URI is the one a CALL would pick among registrations: exact, else the
+ * longest prefix, else the most specific wildcard. No rule means deny. For a pattern SUBSCRIBE or REGISTER
+ * the URI checked is the pattern itself.
  */
 export class Authorizer {
   readonly #roles = new Map<string, UriMap<Rule>>();

@@ -20,7 +20,10 @@ import {
 } from './uri.js';
 import { UriMap } from './uri-map.js';
 
-/** One (topic, match) subscription, shared by every session subscribed to it (spec §4.1). */
+/**
+ * One (topic, match) subscription, shared by every session subscribed to it (WAMP spec, Basic Profile,
+ * Subscribing and Unsubscribing).
+ */
 export interface Subscription {
   readonly id: number;
   readonly uri: string;
@@ -38,7 +41,10 @@ export interface Origin {
   readonly authrole: string;
 }
 
-/** PUBLISH.Options the broker acts on (spec §4.2). */
+/**
+ * PUBLISH.Options the broker acts on (WAMP spec, Advanced Profile, Publisher Exclusion; Publisher
+ * Identification; Subscriber Black- and Whitelisting; Event Retention).
+ */
 export interface PublishOptions {
   readonly excludeMe: boolean;
   readonly disclose: boolean;
@@ -71,7 +77,10 @@ export interface Broker {
   publish(peer: Peer, request: number, options: Dict, topic: string, payload: Payload | undefined): void;
   /** Delivers a publication already checked (meta events, testaments); returns its ID. */
   dispatch(origin: Origin | undefined, options: PublishOptions, topic: string, payload?: Payload): number;
-  /** Drops every subscription of a leaving session; the caller reports them (spec §4.1 order). */
+  /**
+   * Drops every subscription of a leaving session; the caller reports them, in the order of `Realm.leave`
+   * (WAMP spec, Basic Profile, Session Closing).
+   */
   removeSession(peer: Peer): { subscription: Subscription; deleted: boolean }[];
   byId(id: number): Subscription | undefined;
   lookup(uri: string, match: MatchPolicy): Subscription | undefined;
@@ -142,7 +151,10 @@ export function publishOptions(options: Dict): PublishOptions {
   };
 }
 
-/** Black- and whitelisting (spec §4.2): every present `eligible*` list holds the peer, no `exclude*` does. */
+/**
+ * Black- and whitelisting (WAMP spec, Advanced Profile, Subscriber Black- and Whitelisting): every
+ * present `eligible*` list holds the peer, no `exclude*` does.
+ */
 function eligible(peer: Peer, o: PublishOptions): boolean {
   return (
     (o.eligible === undefined || o.eligible.includes(peer.id)) &&
@@ -168,7 +180,10 @@ export class MemoryBroker implements Broker {
   readonly #subscriptions = new UriMap<Subscription>();
   readonly #byId = new Map<number, Subscription>();
   readonly #bySession = new Map<Peer, Set<Subscription>>();
-  /** The last retained event of each topic, kept with no subscriber around (spec §4.2). */
+  /**
+   * The last retained event of each topic, kept with no subscriber around (WAMP spec, Advanced Profile, Event
+   * Retention).
+   */
   readonly #retained = new Map<string, Retained>();
   #retainedBytes = 0;
   #published = 0;
@@ -190,7 +205,8 @@ export class MemoryBroker implements Broker {
     }
     const getRetained = optBool(options, 'get_retained') ?? false;
     let subscription = this.#subscriptions.get(topic, match);
-    // A SUBSCRIBE the session already holds takes no new slot (spec §4.2: it gets the same ID).
+    // A SUBSCRIBE the session already holds takes no new slot: it gets the same ID (WAMP spec, Basic
+    // Profile, Subscribing and Unsubscribing).
     if (!subscription?.subscribers.has(peer)) this.#checkRoom(peer);
     const created = subscription === undefined;
     if (subscription === undefined) {

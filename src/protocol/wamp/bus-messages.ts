@@ -1,6 +1,6 @@
 import { MalformedBusMessage } from '../../adapters/bus-payload.js';
 import type { PublishOptions } from './broker.js';
-import type { RpcMessage } from './cluster-dealer.js';
+import type { RpcMessage } from './dealer-messages.js';
 import { isId } from './ids.js';
 import type { Dict } from './messages.js';
 import { isDict } from './payload.js';

@@ -1,48 +1,38 @@
 import { Outgoing } from './codec.js';
 import {
   CALLEE_LEFT,
+  callRefusal,
   checkCall,
   checkRegister,
   type Dealer,
   type DealerContext,
   type MemoryDealer,
   type Registration,
+  type RegistrationView,
   rememberEnded,
 } from './dealer.js';
+import {
+  type NodeRegistration,
+  payloadOf,
+  type RpcAnswer,
+  type RpcCall,
+  type RpcMessage,
+  withPayload,
+} from './dealer-messages.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { getOrCreate } from './maps.js';
 import { type Dict, MessageType, out } from './messages.js';
+import { NodeTurns, pickNode } from './node-pick.js';
 import { optBool, optString } from './options.js';
-import { isDict, Payload } from './payload.js';
+import { isDict, type Payload } from './payload.js';
 import type { Peer } from './peer.js';
-import type { InvokePolicy } from './registrations.js';
-import { jsonSerializer } from './serializers/json.js';
+import { RemoteCallers } from './remote-callers.js';
 import { isReserved, type MatchPolicy } from './uri.js';
-import { UriMap } from './uri-map.js';
 
 /** What the cluster answered to a lookup (`RealmRpc.lookup`). */
 export interface ClusterLookup {
   readonly found: NodeRegistration[];
   readonly complete: boolean;
-}
-
-/** A node's registration, as it answers the cluster. */
-export interface NodeRegistration {
-  readonly node: string;
-  readonly uri: string;
-  readonly match: MatchPolicy;
-  readonly invoke: InvokePolicy;
-  /** How many callees it has on the node, and when the oldest and the newest registered (ms). */
-  readonly callees: number;
-  readonly oldest: number;
-  readonly newest: number;
-}
-
-/** A registration as the cluster sees it (see `NodeRegistration`). */
-export function nodeRegistration(node: string, r: Registration): NodeRegistration {
-  const times = r.callees.map((c) => c.since);
-  const [oldest, newest] = [Math.min(...times), Math.max(...times)];
-  return { node, uri: r.uri, match: r.match, invoke: r.invoke, callees: r.callees.length, oldest, newest };
 }
 
 /** What a realm's dealer needs of the cluster. */
@@ -61,28 +51,6 @@ export interface RealmRpc {
   send(node: string, message: RpcMessage): void;
 }
 
-/**
- * What the dealers of a realm tell each other: a caller's CALL (or the next chunk of a progressive
- * one), its CANCEL and its departure go to the callee's node; the answers for the caller (RESULT,
- * ERROR) come back. Payloads travel as their JSON text.
- */
-export type RpcMessage =
-  | {
-      k: 'call';
-      /** The caller's session ID, authid and authrole. */
-      c: number;
-      ca: string;
-      cr: string;
-      q: number;
-      u: string;
-      o: Dict;
-      a?: string;
-      w?: string;
-    }
-  | { k: 'cancel'; c: number; q: number; o: Dict }
-  | { k: 'gone'; c: number }
-  | { k: 'out'; c: number; m: unknown[]; a?: string; w?: string };
-
 /** A caller's CALL handed to another node, or waiting to learn which node has the procedure. */
 interface Forwarded {
   /** The callee's node; undefined while the cluster is being asked. */
@@ -94,8 +62,6 @@ interface Forwarded {
   readonly queue: { options: Dict; payload: Payload | undefined }[];
 }
 
-/** Round-robin cursors kept; past it they start over. */
-const MAX_TURNS = 10_000;
 /** CALL options that mean something to the callee's node; the rest stays with the caller's. */
 const FORWARDED_OPTIONS = ['timeout', 'receive_progress', 'progress', 'disclose_me'];
 
@@ -103,9 +69,9 @@ const FORWARDED_OPTIONS = ['timeout', 'receive_progress', 'progress', 'disclose_
  * The dealer of a realm in a cluster: a CALL goes to the best registration of the whole cluster. A
  * caller's node asks every node for its best match (unless an exact `single` registration is here) and
  * hands the call to the winner, or among nodes sharing it to one chosen by its invocation policy
- * (`#pickNode`). On the callee's node a `RemoteCaller` stands for the caller, so the local dealer
- * applies timeouts, progress and cancel modes there exactly as for a local caller; its answers travel
- * back.
+ * (`pickNode`). This class is the caller's side; on the callee's node `RemoteCallers` hands the call
+ * to the local dealer, which applies timeouts, progress and cancel modes there exactly as for a local
+ * caller, and its answers travel back.
  */
 export class ClusterDealer implements Dealer {
   readonly #local: MemoryDealer;
@@ -115,17 +81,19 @@ export class ClusterDealer implements Dealer {
   /** This node's callers' calls to other nodes, by caller and CALL request ID. */
   readonly #forwarded = new Map<Peer, Map<number, Forwarded>>();
   readonly #endedInputs = new Map<Peer, Set<number>>();
-  /** Other nodes' callers with calls here, by node and session ID. */
-  readonly #remote = new Map<string, Map<number, RemoteCaller>>();
+  /** The calls other nodes' callers made here. */
+  readonly #remote: RemoteCallers;
   #callsForwarded = 0;
-  /** Round-robin cursors over the cluster's callees, by registration (match and URI). */
-  readonly #turns = new Map<string, number>();
+  readonly #turns = new NodeTurns();
+  readonly registrations: RegistrationView;
 
   constructor(local: MemoryDealer, ctx: DealerContext, rpc: RealmRpc, sessions: ReadonlyMap<number, Peer>) {
     this.#local = local;
     this.#ctx = ctx;
     this.#rpc = rpc;
     this.#sessions = sessions;
+    this.#remote = new RemoteCallers(local, (node, message) => rpc.send(node, message), ctx.logger);
+    this.registrations = local.registrations;
   }
 
   call(peer: Peer, request: number, options: Dict, uri: string, payload: Payload | undefined): void {
@@ -137,7 +105,7 @@ export class ClusterDealer implements Dealer {
     if (this.#endedInputs.get(peer)?.has(request)) return;
     // An exact single registration here is the only one in the cluster (see `register`); the local
     // dealer checks the call.
-    const here = this.#local.best(uri);
+    const here = this.registrations.best(uri);
     if (here?.match === 'exact' && here.invoke === 'single') {
       return this.#local.call(peer, request, options, uri, payload);
     }
@@ -173,7 +141,7 @@ export class ClusterDealer implements Dealer {
     { found, complete }: ClusterLookup,
   ): void {
     if (this.#forwarded.get(peer)?.get(request) !== call) return; // canceled, or the caller left
-    const node = this.#pickNode(call.procedure, found);
+    const node = pickNode(call.procedure, found, this.#turns);
     if (node !== undefined && node !== this.#rpc.nodeId) {
       call.node = node;
       this.#callsForwarded++;
@@ -206,7 +174,7 @@ export class ClusterDealer implements Dealer {
         this.#local.call(peer, request, chunk.options, call.procedure, chunk.payload);
     } catch (err) {
       if (!(err instanceof WampError)) throw err;
-      peer.send(refusal(request, err));
+      peer.send(callRefusal(request, err));
     }
   }
 
@@ -231,7 +199,7 @@ export class ClusterDealer implements Dealer {
       const value = options[key];
       if (typeof value === 'number' || typeof value === 'boolean') o[key] = value;
     }
-    const message: RpcMessage = {
+    const message: RpcCall = {
       k: 'call',
       c: peer.id,
       ca: peer.authid,
@@ -265,57 +233,12 @@ export class ClusterDealer implements Dealer {
 
   /** A message from the realm's dealer on `node`. */
   receive(node: string, m: RpcMessage): void {
-    switch (m.k) {
-      case 'call': {
-        const callers = getOrCreate(this.#remote, node, () => new Map<number, RemoteCaller>());
-        const caller = getOrCreate(
-          callers,
-          m.c,
-          () =>
-            new RemoteCaller(m.c, m.ca, m.cr, (message) => {
-              const answer: RpcMessage = { k: 'out', c: m.c, m: [...message.items] };
-              try {
-                this.#rpc.send(node, withPayload(answer, message.payload));
-              } catch (err) {
-                // Unreachable while payloads are checked at ingress; one answer lost, not the bus handler.
-                const type = message.items[0];
-                this.#ctx.logger.error({ err, node, session: m.c, type }, 'WAMP answer not sent to its node');
-              }
-            }),
-        );
-        const payload = m.a === undefined ? undefined : Payload.raw(jsonSerializer, m.a, m.w);
-        try {
-          this.#local.call(caller, m.q, m.o, m.u, payload);
-        } catch (err) {
-          if (err instanceof WampError) return caller.send(refusal(m.q, err));
-          // A bug: reported with its context, and kept out of the bus's message handler.
-          this.#ctx.logger.error(
-            { err, node, session: m.c, request: m.q, procedure: m.u },
-            'WAMP call from another node failed',
-          );
-        }
-        return;
-      }
-      case 'cancel': {
-        const caller = this.#remote.get(node)?.get(m.c);
-        if (caller) this.#local.cancel(caller, m.q, m.o);
-        return;
-      }
-      case 'gone': {
-        const callers = this.#remote.get(node);
-        const caller = callers?.get(m.c);
-        if (!caller) return;
-        callers!.delete(m.c);
-        this.#local.removeSession(caller);
-        return;
-      }
-      case 'out':
-        return this.#answer(m);
-    }
+    if (m.k === 'out') this.#answer(m);
+    else this.#remote.receive(node, m);
   }
 
   /** An answer for a caller here: RESULT (progressive or final) or ERROR. */
-  #answer(m: Extract<RpcMessage, { k: 'out' }>): void {
+  #answer(m: RpcAnswer): void {
     const peer = this.#sessions.get(m.c);
     const [type] = m.m;
     const request = type === MessageType.RESULT ? m.m[1] : m.m[2];
@@ -323,8 +246,7 @@ export class ClusterDealer implements Dealer {
     if (!peer || !call) return; // the caller left, or the call is over
     const progress = type === MessageType.RESULT && isDict(m.m[2]) && m.m[2].progress === true;
     if (!progress) this.#end(peer, request as number, call);
-    const payload = m.a === undefined ? undefined : Payload.raw(jsonSerializer, m.a, m.w);
-    peer.send(new Outgoing(m.m, payload));
+    peer.send(new Outgoing(m.m, payloadOf(m)));
   }
 
   /**
@@ -339,9 +261,7 @@ export class ClusterDealer implements Dealer {
         peer.send(out.refusal(MessageType.CALL, request, WampUri.CANCELED, CALLEE_LEFT));
       }
     }
-    const callers = this.#remote.get(node);
-    this.#remote.delete(node);
-    for (const caller of callers?.values() ?? []) this.#local.removeSession(caller);
+    this.#remote.nodeDown(node);
   }
 
   removeSession(peer: Peer): { registration: Registration; deleted: boolean }[] {
@@ -361,7 +281,8 @@ export class ClusterDealer implements Dealer {
   register(peer: Peer, request: number, options: Dict, procedure: string): void {
     if (this.#rpc.alone()) return this.#local.register(peer, request, options, procedure);
     const { match, invoke } = checkRegister(this.#ctx, peer, options, procedure);
-    if (this.#local.lookup(procedure, match)) return this.#local.register(peer, request, options, procedure);
+    if (this.registrations.lookup(procedure, match))
+      return this.#local.register(peer, request, options, procedure);
     const decide = (found: NodeRegistration[]) => {
       if (this.#sessions.get(peer.id) !== peer) return; // left meanwhile
       const other = found.find((r) => r.node !== this.#rpc.nodeId);
@@ -402,41 +323,6 @@ export class ClusterDealer implements Dealer {
       });
   }
 
-  /**
-   * The node a CALL to `procedure` goes to: the one with the cluster's best registration; when several
-   * nodes share it, by its invocation policy over the callees of all of them (`roundrobin` turns over
-   * the cluster's callees, `random` draws among them, `first` and `last` go to the node of the oldest
-   * and the newest callee); that node's dealer picks the callee.
-   */
-  #pickNode(procedure: string, found: NodeRegistration[]): string | undefined {
-    const registrations = new UriMap<NodeRegistration[]>();
-    for (const r of found) {
-      const same = registrations.get(r.uri, r.match);
-      if (same) same.push(r);
-      else registrations.set(r.uri, r.match, [r]);
-    }
-    const shared = registrations.best(procedure)?.sort((a, b) => (a.node < b.node ? -1 : 1));
-    if (shared === undefined) return undefined;
-    const [first] = shared as [NodeRegistration];
-    if (shared.length === 1) return first.node;
-    const slots = shared.flatMap((r) => Array<string>(r.callees).fill(r.node));
-    switch (first.invoke) {
-      case 'roundrobin': {
-        const key = `${first.match} ${first.uri}`;
-        const turn = this.#turns.get(key) ?? 0;
-        if (this.#turns.size >= MAX_TURNS) this.#turns.clear();
-        this.#turns.set(key, (turn + 1) % slots.length);
-        return slots[turn % slots.length];
-      }
-      case 'first':
-        return shared.reduce((a, b) => (b.oldest < a.oldest ? b : a)).node;
-      case 'last':
-        return shared.reduce((a, b) => (b.newest > a.newest ? b : a)).node;
-      default:
-        return slots[Math.floor(Math.random() * slots.length)];
-    }
-  }
-
   unregister(peer: Peer, request: number, registration: number): void {
     this.#local.unregister(peer, request, registration);
   }
@@ -449,69 +335,8 @@ export class ClusterDealer implements Dealer {
     this.#local.error(peer, requestType, request, uri, payload);
   }
 
-  byId(id: number): Registration | undefined {
-    return this.#local.byId(id);
-  }
-
-  lookup(uri: string, match: MatchPolicy): Registration | undefined {
-    return this.#local.lookup(uri, match);
-  }
-
-  best(uri: string): Registration | undefined {
-    return this.#local.best(uri);
-  }
-
-  list(match: MatchPolicy): Registration[] {
-    return this.#local.list(match);
-  }
-
   stats(): { calls: number; registrations: number } {
     const { calls, registrations } = this.#local.stats();
     return { calls: calls + this.#callsForwarded, registrations };
   }
-}
-
-/** `m` with `payload` as its JSON text; throws `invalid_argument` when it has no JSON form. */
-function withPayload<M extends { a?: string; w?: string }>(m: M, payload: Payload | undefined): M {
-  if (payload === undefined) return m;
-  let parts: ReturnType<Payload['parts']>;
-  try {
-    parts = payload.parts(jsonSerializer);
-  } catch (err) {
-    const reason = `payload cannot cross the cluster as JSON (${(err as Error).message})`;
-    throw new WampError(WampUri.INVALID_ARGUMENT, reason);
-  }
-  const { args, kwargs } = parts;
-  m.a = args as string;
-  if (kwargs !== undefined) m.w = kwargs as string;
-  return m;
-}
-
-/** ERROR for CALL `request`: the refusal the dealer decided on. */
-function refusal(request: number, err: WampError): Outgoing {
-  return out.refusal(MessageType.CALL, request, err.uri, err.message);
-}
-
-/** A caller on another node, as the dealer of the callee's node sees it: what it is sent goes back. */
-class RemoteCaller implements Peer {
-  readonly serializer = jsonSerializer;
-
-  constructor(
-    readonly id: number,
-    readonly authid: string,
-    readonly authrole: string,
-    readonly send: (message: Outgoing) => void,
-  ) {}
-
-  /** Only a callee's features are ever asked. */
-  has(): boolean {
-    return false;
-  }
-
-  details(): Dict {
-    return { session: this.id, authid: this.authid, authrole: this.authrole };
-  }
-
-  /** Its session lives on its own node. */
-  kill(): void {}
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { LimitName } from '../../core/limit-refusals.js';
 import type { Authorizer, Decision } from './authorizer.js';
+import type { Outgoing } from './codec.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { IdSequence } from './ids.js';
 import { getOrCreate } from './maps.js';
@@ -16,10 +17,11 @@ import {
   pickCallee,
   type Registration,
   RegistrationTable,
+  type RegistrationView,
 } from './registrations.js';
 import { isReserved, isValidUri, type MatchPolicy, type UriCheck } from './uri.js';
 
-export type { Registration } from './registrations.js';
+export type { Registration, RegistrationView } from './registrations.js';
 
 /** A router procedure (`wamp.*`); it may answer later, and may fail with a `WampError`. */
 export type Procedure = (
@@ -66,11 +68,8 @@ export interface Dealer {
   error(peer: Peer, requestType: number, request: number, uri: string, payload: Payload | undefined): void;
   /** Ends the session's calls (both sides) and drops its registrations; the caller reports them. */
   removeSession(peer: Peer): { registration: Registration; deleted: boolean }[];
-  byId(id: number): Registration | undefined;
-  lookup(uri: string, match: MatchPolicy): Registration | undefined;
-  /** The registration a CALL to `uri` would reach. */
-  best(uri: string): Registration | undefined;
-  list(match: MatchPolicy): Registration[];
+  /** This node's registrations, read-only: the meta API and the cluster's lookups read them. */
+  readonly registrations: RegistrationView;
   /** CALLs that passed the checks since start (to callees and to router procedures), and registrations now. */
   stats(): { calls: number; registrations: number };
 }
@@ -82,11 +81,14 @@ interface Call {
   readonly callee: Peer;
   readonly invocation: number;
   readonly registration: number;
-  /** Progressive call invocations: the caller has more input to send (spec §4.3). */
+  /** The caller has more input to send (WAMP spec, Advanced Profile, Progressive Call Invocations). */
   inputOpen: boolean;
   /** The caller asked for progressive results. */
   readonly receiveProgress: boolean;
-  /** Dealer-side timeout in ms (0: none), restarted by each progressive result (spec §4.3). */
+  /**
+   * Dealer-side timeout in ms (0: none), restarted by each progressive result (WAMP spec, Advanced Profile,
+   * Call Timeouts).
+   */
   readonly timeoutMs: number;
   timer: NodeJS.Timeout | undefined;
   /** A `kill` CANCEL is waiting for the callee. */
@@ -105,6 +107,11 @@ export function rememberEnded(ended: Map<Peer, Set<number>>, caller: Peer, reque
     if (requests.size <= ENDED_INPUTS_KEPT) break;
     requests.delete(old);
   }
+}
+
+/** ERROR for CALL `request`: the refusal the dealer decided on. */
+export function callRefusal(request: number, err: WampError): Outgoing {
+  return out.refusal(MessageType.CALL, request, err.uri, err.message);
 }
 
 /** The checks of a new CALL: a valid procedure URI the caller's role may call; throws `WampError`. */
@@ -149,6 +156,7 @@ export function checkRegister(
 export class MemoryDealer implements Dealer {
   readonly #ctx: DealerContext;
   readonly #registrations = new RegistrationTable();
+  readonly registrations: RegistrationView = this.#registrations;
   /** Calls in flight by caller and CALL request ID. */
   readonly #calls = new Map<Peer, Map<number, Call>>();
   /** Calls in flight by callee and INVOCATION request ID. */
@@ -192,7 +200,7 @@ export class MemoryDealer implements Dealer {
     if (open) {
       if (!open.inputOpen) throw new ProtocolViolation(`CALL request ID ${request} is already in flight`);
       // The next chunk of a progressive call: to the same callee, under the same INVOCATION; only
-      // `progress` of its options counts (spec §4.3).
+      // `progress` of its options counts (WAMP spec, Advanced Profile, Progressive Call Invocations).
       if (!progress) open.inputOpen = false;
       open.callee.send(
         out.invocation(open.invocation, open.registration, progress ? { progress } : {}, payload),
@@ -218,9 +226,7 @@ export class MemoryDealer implements Dealer {
       answer.then(
         (result) => peer.send(out.result(request, {}, result)),
         (err: unknown) => {
-          if (err instanceof WampError) {
-            return peer.send(out.refusal(MessageType.CALL, request, err.uri, err.message));
-          }
+          if (err instanceof WampError) return peer.send(callRefusal(request, err));
           // A bug in the procedure: reported with its context, never passed off as a WAMP error.
           this.#ctx.logger.error(
             { err, session: peer.id, request, procedure: uri },
@@ -247,7 +253,7 @@ export class MemoryDealer implements Dealer {
     if (progress) details.progress = true;
     if (registration.match !== 'exact') details.procedure = uri;
     // Forwarded when the callee announced progressive results, even without call_canceling: autobahn-js
-    // callees announce only the former (spec §4.3).
+    // callees announce only the former (WAMP spec, Advanced Profile, Progressive Call Results).
     if (receiveProgress && callee.peer.has('callee', 'progressive_call_results'))
       details.receive_progress = true;
     if (disclose || callee.discloseCaller) {
@@ -277,7 +283,10 @@ export class MemoryDealer implements Dealer {
     return this.#calls.get(peer)?.has(request) === true || this.#endedInputs.get(peer)?.has(request) === true;
   }
 
-  /** Dealer-side timeout: ERROR `timeout` to the caller, INTERRUPT killnowait to the callee (spec §4.3). */
+  /**
+   * Dealer-side timeout: ERROR `timeout` to the caller, INTERRUPT killnowait to the callee (WAMP spec,
+   * Advanced Profile, Call Timeouts).
+   */
   #armTimeout(call: Call): void {
     if (call.timeoutMs === 0) return;
     clearTimeout(call.timer);
@@ -288,7 +297,10 @@ export class MemoryDealer implements Dealer {
     }, call.timeoutMs);
   }
 
-  /** INTERRUPT, only to callees that announced call_canceling (spec §4.3, §7.1, §7.2). */
+  /**
+   * INTERRUPT, only to callees that announced call_canceling (WAMP spec, Advanced Profile, Call
+   * Canceling; docs/wamp.md, What the router implements).
+   */
   #interrupt(call: Call, mode: string): void {
     if (call.callee.has('callee', 'call_canceling')) call.callee.send(out.interrupt(call.invocation, mode));
   }
@@ -302,9 +314,10 @@ export class MemoryDealer implements Dealer {
   }
 
   /**
-   * CANCEL (spec §4.3): `skip` answers `canceled` at once; `killnowait` (also the default) adds an
-   * INTERRUPT; `kill` sends INTERRUPT and forwards the callee's answer, or `canceled` after
-   * `killTimeoutMs`. A callee without call_canceling always gets `skip`. Unknown or repeated: ignored.
+   * CANCEL (WAMP spec, Advanced Profile, Call Canceling): `skip` answers `canceled` at once; `killnowait`
+   * (also the default) adds an INTERRUPT; `kill` sends INTERRUPT and forwards the callee's answer, or
+   * `canceled` after `killTimeoutMs`. A callee without call_canceling always gets `skip`. Unknown or
+   * repeated: ignored.
    */
   cancel(peer: Peer, request: number, options: Dict): void {
     const call = this.#calls.get(peer)?.get(request);
@@ -329,7 +342,8 @@ export class MemoryDealer implements Dealer {
   }
 
   yield(peer: Peer, request: number, options: Dict, payload: Payload | undefined): void {
-    // A YIELD for an unknown invocation is late (after a cancel or timeout): dropped (spec §2.5).
+    // A YIELD for an unknown invocation is late (after a cancel or timeout): dropped, as the callee's
+    // late answer is (WAMP spec, Advanced Profile, Call Canceling).
     const call = this.#invocations.get(peer)?.get(request);
     if (call === undefined) return;
     if (options.progress === true) {
@@ -366,22 +380,6 @@ export class MemoryDealer implements Dealer {
     this.#sequences.delete(peer);
     this.#endedInputs.delete(peer);
     return this.#registrations.removeSession(peer);
-  }
-
-  byId(id: number): Registration | undefined {
-    return this.#registrations.byId(id);
-  }
-
-  lookup(uri: string, match: MatchPolicy): Registration | undefined {
-    return this.#registrations.lookup(uri, match);
-  }
-
-  best(uri: string): Registration | undefined {
-    return this.#registrations.best(uri);
-  }
-
-  list(match: MatchPolicy): Registration[] {
-    return this.#registrations.list(match);
   }
 
   stats(): { calls: number; registrations: number } {

@@ -1,8 +1,9 @@
 import { HeraldError } from '../../core/errors.js';
 
 /**
- * WAMP error and close URIs the router sends (spec §3.3), each with the stable code of the
- * `WampError` that carries it. Callee-chosen error URIs are forwarded as they are and never appear here.
+ * WAMP error and close URIs the router sends (WAMP spec, Basic Profile, Predefined URIs), each with the
+ * stable code of the `WampError` that carries it. Callee-chosen error URIs are forwarded as they are and
+ * never appear here.
  */
 export const WampUri = {
   /** Malformed URI in a request, or `wamp.*` used by a client where only the router may. */
@@ -25,7 +26,7 @@ export const WampUri = {
   TIMEOUT: 'wamp.error.timeout',
   /** ABORT: a message over `wamp.maxMessageBytes`. */
   PAYLOAD_SIZE_EXCEEDED: 'wamp.error.payload_size_exceeded',
-  /** ABORT: the client broke the protocol (spec §2.5). */
+  /** ABORT: the client broke the protocol (WAMP spec, Basic Profile, Protocol errors). */
   PROTOCOL_VIOLATION: 'wamp.error.protocol_violation',
   /**
    * A role without the permission for a call, register, publish or subscribe; ABORT: HELLO from an
@@ -85,7 +86,10 @@ export class WampError extends HeraldError {
   }
 }
 
-/** Something only a broken client sends (spec §2.5): the session is aborted and its state dropped. */
+/**
+ * Something only a broken client sends (WAMP spec, Basic Profile, Protocol errors): the session is aborted
+ * and its state dropped.
+ */
 export class ProtocolViolation extends WampError {
   constructor(message: string) {
     super(WampUri.PROTOCOL_VIOLATION, message);

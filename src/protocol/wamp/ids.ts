@@ -1,6 +1,6 @@
 import { createHash, randomFillSync } from 'node:crypto';
 
-/** Largest WAMP ID (spec §2.4). */
+/** Largest WAMP ID (WAMP spec, Basic Profile, IDs). */
 export const MAX_ID = 2 ** 53;
 
 /** A request, session, subscription or registration ID as the wire may carry it: an integer in [1, 2^53]. */
@@ -13,9 +13,9 @@ const pool = new BigUint64Array(POOL_IDS);
 let poolNext = POOL_IDS;
 
 /**
- * A random ID, uniform over [1, 2^53 − 1], for sessions and publications (global scope) and for
- * subscriptions and registrations. 2^53 itself is left out: MessagePack encoders write it as a
- * float, which autobahn-python rejects (spec §1.2). Random bytes are drawn in batches.
+ * A random ID, uniform over [1, 2^53 − 1], for sessions and publications (global scope) and for subscriptions
+ * and registrations. 2^53 itself is left out: MessagePack encoders write it as a float, which autobahn-python
+ * rejects (docs/wamp.md, Differences from Crossbar.io). Random bytes are drawn in batches.
  */
 export function randomId(): number {
   for (;;) {

@@ -4,7 +4,7 @@ import { ProtocolViolation } from './errors.js';
 import { isId } from './ids.js';
 import { isDict, Payload } from './payload.js';
 
-/** WAMP message type codes (spec §2.2). */
+/** WAMP message type codes (WAMP spec, Basic Profile, Message Codes and Direction). */
 export const MessageType = {
   HELLO: 1,
   WELCOME: 2,
@@ -97,8 +97,9 @@ function checkKind(kind: string, value: unknown): boolean {
 }
 
 /**
- * Checks a decoded message against its layout (spec §2.1, §2.2) and names its fields. Router-only
- * codes, unknown codes, wrong counts and wrong types are protocol violations (spec §2.5).
+ * Checks a decoded message against its layout (WAMP spec, Basic Profile, Messages) and names its
+ * fields. Router-only codes, unknown codes, wrong counts and wrong types are protocol violations (WAMP
+ * spec, Basic Profile, Protocol errors).
  */
 export function parseMessage(items: unknown[], payload: Payload | undefined): ClientMessage {
   const type = items[0];

@@ -146,7 +146,11 @@ function entryProcedures<E extends { id: number; created: string }>(
   };
 }
 
-/** The router's `wamp.*` procedures of one realm (spec §4.4), and each node's part of those that span the cluster. */
+/**
+ * The router's `wamp.*` procedures of one realm (WAMP spec, Advanced Profile, Session Meta API;
+ * Subscription Meta API; Registration Meta API; Testament), and each node's part of those that span the
+ * cluster.
+ */
 export function metaProcedures(
   realm: RealmView,
   meta: MetaApi,
@@ -227,14 +231,14 @@ export function metaProcedures(
     registration: entryProcedures(
       'registration',
       {
-        byId: (id) => realm.dealer.byId(id),
-        lookup: (uri, match) => realm.dealer.lookup(uri, match),
+        byId: (id) => realm.dealer.registrations.byId(id),
+        lookup: (uri, match) => realm.dealer.registrations.lookup(uri, match),
         // A CALL reaches one registration: the best match.
         matching: (uri) => {
-          const best = realm.dealer.best(uri);
+          const best = realm.dealer.registrations.best(uri);
           return best ? [best] : [];
         },
-        list: (match) => realm.dealer.list(match),
+        list: (match) => realm.dealer.registrations.list(match),
         members: (r) => r.callees.map((c) => c.peer.id),
         details: registrationDetails,
       },
@@ -247,7 +251,7 @@ export function metaProcedures(
   // The one registration a CALL would reach: the best of every node's best.
   spanning['wamp.registration.match'] = {
     local: (_c, args) => {
-      const best = realm.dealer.best(argument(args, 0, isString, 'a procedure'));
+      const best = realm.dealer.registrations.best(argument(args, 0, isString, 'a procedure'));
       return best ? { id: best.id, uri: best.uri, match: best.match } : null;
     },
     merge: (answers, args) => {

@@ -61,8 +61,9 @@ export interface RealmView {
 }
 
 /**
- * The session, subscription and registration meta APIs and testaments of one realm (spec §4.4):
- * meta events are published in the realm of the session that caused them, never about `wamp.*`
+ * The session, subscription and registration meta APIs and testaments of one realm (WAMP spec,
+ * Advanced Profile, Session Meta API; Subscription Meta API; Registration Meta API; Testament): meta
+ * events are published in the realm of the session that caused them, never about `wamp.*`
  * subscriptions or registrations themselves.
  */
 export class MetaApi implements BrokerEvents, DealerEvents {

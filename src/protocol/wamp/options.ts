@@ -4,8 +4,9 @@ import type { Dict } from './messages.js';
 import { isMatchPolicy, MATCH_POLICIES, type MatchPolicy } from './uri.js';
 
 /**
- * Readers of request options (spec §4.2, §4.3). Unknown keys are ignored (spec §2.1), `undefined`
- * (wampy's MessagePack) and `null` count as absent, and a known key of the wrong type is refused with
+ * Readers of request options (the features of the WAMP spec's Advanced Profile). Unknown keys are
+ * ignored (WAMP spec, Basic Profile, Messages, Extensibility), `undefined` (wampy's MessagePack) and
+ * `null` count as absent, and a known key of the wrong type is refused with
  * `wamp.error.invalid_argument`.
  */
 
@@ -54,7 +55,10 @@ export function optStrings(options: Dict, key: string): string[] | undefined {
   throw invalid(key, 'a list of strings');
 }
 
-/** `match` of SUBSCRIBE and REGISTER; an unknown policy is refused (spec §4.2 is silent). */
+/**
+ * `match` of SUBSCRIBE and REGISTER; an unknown policy is refused (WAMP spec, Advanced Profile,
+ * Pattern-based Subscriptions, says nothing of one).
+ */
 export function optMatch(options: Dict): MatchPolicy {
   const value = optString(options, 'match') ?? 'exact';
   if (isMatchPolicy(value)) return value;

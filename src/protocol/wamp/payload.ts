@@ -1,8 +1,8 @@
 /**
  * A message's application payload (`Arguments`, `ArgumentsKw`), kept in the encoding it arrived in.
- * The router forwards it untouched (spec §2.1): to a peer on the same serializer the original text or
- * bytes are copied as they are, and only a peer on another serializer costs one conversion, done once
- * per serializer and shared by every recipient.
+ * The router forwards it untouched (WAMP spec, Basic Profile, Messages, Structure): to a peer on the
+ * same serializer the original text or bytes are copied as they are, and only a peer on another
+ * serializer costs one conversion, done once per serializer and shared by every recipient.
  */
 
 export type SerializerName = 'json' | 'msgpack';
@@ -17,7 +17,10 @@ export interface ValueCodec {
   decodeValue(raw: Encoded): unknown;
 }
 
-/** Where `Arguments` starts, by message type code, for the messages that carry a payload (spec §2.2). */
+/**
+ * Where `Arguments` starts, by message type code, for the messages that carry a payload (WAMP spec,
+ * Basic Profile, Message Definitions).
+ */
 export const PAYLOAD_INDEX: Readonly<Partial<Record<number, number>>> = {
   3: 3,
   8: 5,

@@ -17,7 +17,10 @@ export interface Peer {
   send(message: Outgoing): void;
   /** Whether HELLO announced `feature` under `role` (`roles.callee.features.call_canceling`). */
   has(role: ClientRole, feature: string): boolean;
-  /** The session's details for `wamp.session.get` and `wamp.session.on_join` (spec §4.4). */
+  /**
+   * The session's details for `wamp.session.get` and `wamp.session.on_join` (WAMP spec, Advanced Profile,
+   * Session Meta API).
+   */
   details(): Dict;
   /**
    * Ends the session from the router's side with GOODBYE `reason` (meta API kill). `quiet` skips its

@@ -5,8 +5,9 @@ import type { LimitName } from '../../core/limit-refusals.js';
 import type { OriginPolicy } from '../../core/origin.js';
 import { Authorizer } from './authorizer.js';
 import { type Broker, type BrokerStats, MemoryBroker } from './broker.js';
-import { ClusterDealer, type RealmRpc, type RpcMessage } from './cluster-dealer.js';
+import { ClusterDealer, type RealmRpc } from './cluster-dealer.js';
 import { type Dealer, MemoryDealer } from './dealer.js';
+import type { RpcMessage } from './dealer-messages.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { type ClientMessage, out, MessageType as T, TOO_DEEP_MESSAGE } from './messages.js';
 import { MetaApi, type MetaCluster } from './meta.js';
@@ -134,8 +135,9 @@ export class Realm {
   }
 
   /**
-   * Session end (spec §4.1): its calls end and its subscriptions and registrations go, then its
-   * testaments are published, then the meta events. `quiet` skips testaments and `on_leave`.
+   * Session end (WAMP spec, Basic Profile, Session Closing; Advanced Profile, Testament): its calls end and
+   * its subscriptions and registrations go, then its testaments are published, then the meta events. `quiet`
+   * skips testaments and `on_leave`.
    */
   leave(peer: Peer, quiet = false): void {
     if (this.sessions.get(peer.id) !== peer) return;
@@ -151,8 +153,8 @@ export class Realm {
   }
 
   /**
-   * Runs one request. A refused request is answered with ERROR (spec §4.1); a `ProtocolViolation`
-   * propagates so that the session is aborted.
+   * Runs one request. A refused request is answered with ERROR (WAMP spec, Basic Profile, Publish and
+   * Subscribe; Remote Procedure Calls); a `ProtocolViolation` propagates so that the session is aborted.
    */
   handle(peer: Peer, m: RealmMessage): void {
     try {

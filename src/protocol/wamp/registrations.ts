@@ -26,17 +26,35 @@ export interface Registration {
   readonly invoke: InvokePolicy;
   /** ISO 8601, for the registration meta API. */
   readonly created: string;
-  /** In registration order: `first` is the oldest, `last` the newest (spec §4.3). */
+  /**
+   * In registration order: `first` is the oldest, `last` the newest (WAMP spec, Advanced Profile, Shared
+   * Registration).
+   */
   readonly callees: Callee[];
   /** Round-robin cursor. */
   next: number;
 }
 
 /**
- * The registrations of one realm: (procedure, match) → callees, with the shared-registration rules
- * (spec §4.3) and the pick of a callee for each call.
+ * The registrations of one realm as the meta API, the cluster's lookups and the cluster dealer read
+ * them: only the dealer changes them, through REGISTER, UNREGISTER and departing sessions.
  */
-export class RegistrationTable {
+export interface RegistrationView {
+  /** How many registrations there are (each may have several callees). */
+  readonly size: number;
+  byId(id: number): Registration | undefined;
+  lookup(uri: string, match: MatchPolicy): Registration | undefined;
+  /** The registration a CALL to `uri` reaches: exact, longest prefix, most specific wildcard. */
+  best(uri: string): Registration | undefined;
+  /** The registrations of one match policy, in registration order. */
+  list(match: MatchPolicy): Registration[];
+}
+
+/**
+ * The registrations of one realm: (procedure, match) → callees, with the shared-registration rules
+ * (WAMP spec, Advanced Profile, Shared Registration) and the pick of a callee for each call.
+ */
+export class RegistrationTable implements RegistrationView {
   readonly #byUri = new UriMap<Registration>();
   readonly #byId = new Map<number, Registration>();
   readonly #bySession = new Map<Peer, Set<Registration>>();
@@ -123,7 +141,6 @@ export class RegistrationTable {
     return this.#byUri.get(uri, match);
   }
 
-  /** The registration a CALL to `uri` reaches: exact, longest prefix, most specific wildcard. */
   best(uri: string): Registration | undefined {
     return this.#byUri.best(uri);
   }
@@ -133,7 +150,10 @@ export class RegistrationTable {
   }
 }
 
-/** The callee a CALL goes to under the registration's `invoke` policy (spec §4.3). */
+/**
+ * The callee a CALL goes to under the registration's `invoke` policy (WAMP spec, Advanced Profile, Shared
+ * Registration).
+ */
 export function pickCallee(registration: Registration): Callee {
   const callees = registration.callees;
   switch (registration.invoke) {

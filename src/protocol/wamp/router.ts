@@ -7,8 +7,9 @@ import type { LimitName, LimitRefusals } from '../../core/limit-refusals.js';
 import { checkOrigin } from '../../core/origin.js';
 import { Authenticator, type Principal } from './auth.js';
 import { type NodeMessage, parseNodeMessage } from './bus-messages.js';
-import { type NodeRegistration, nodeRegistration, type RealmRpc } from './cluster-dealer.js';
+import type { RealmRpc } from './cluster-dealer.js';
 import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
+import { type NodeRegistration, nodeRegistration } from './dealer-messages.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { freshId } from './ids.js';
 import type { ClientMessage, Dict } from './messages.js';
@@ -48,7 +49,10 @@ const META_OP = 'wamp.meta';
 /** The cluster request for a node's best registration for a procedure of a realm. */
 const LOOKUP_OP = 'wamp.lookup';
 
-/** What WELCOME announces: exactly the features implemented (spec §4.5); values are booleans. */
+/**
+ * What WELCOME announces: exactly the features implemented (WAMP spec, Advanced Profile, Feature
+ * Announcement); values are booleans.
+ */
 export const ROUTER_ROLES = {
   broker: {
     features: {
@@ -144,9 +148,11 @@ export class WampRouter implements SessionHost {
       });
       if (match !== undefined && !isMatchPolicy(match))
         throw new MalformedBusMessage(`${LOOKUP_OP}: no match policy "${String(match)}"`);
-      const dealer = this.#realms.get(realm)?.dealer;
-      if (!dealer) return null;
-      const found = isMatchPolicy(match) ? dealer.lookup(procedure, match) : dealer.best(procedure);
+      const registrations = this.#realms.get(realm)?.dealer.registrations;
+      if (!registrations) return null;
+      const found = isMatchPolicy(match)
+        ? registrations.lookup(procedure, match)
+        : registrations.best(procedure);
       return found ? nodeRegistration(adapter.nodeId, found) : null;
     });
     const calls = `${NODE_NAMESPACE}${adapter?.nodeId}`;

@@ -28,7 +28,10 @@ export interface SessionHost {
   closed(session: WampSession): void;
 }
 
-/** How long a killed session has to echo the router's GOODBYE before its transport is closed (spec §2.3). */
+/**
+ * How long a killed session has to echo the router's GOODBYE before its transport is closed (WAMP spec,
+ * Basic Profile, Session Closing).
+ */
 const GOODBYE_TIMEOUT_MS = 5000;
 
 /** WebSocket close codes: WAMP defines none; 1002 marks a protocol violation as autobahn-python does. */
@@ -39,9 +42,9 @@ const CLOSE_PROTOCOL_ERROR = 1002;
 type State = 'new' | 'challenging' | 'established' | 'closing' | 'closed';
 
 /**
- * One WAMP transport and the session on it (spec §2.3): CLOSED → HELLO → [CHALLENGE/AUTHENTICATE] →
- * established → GOODBYE. Anything out of place is a protocol violation: ABORT, state dropped, transport
- * closed; other sessions are unaffected.
+ * One WAMP transport and the session on it (WAMP spec, Basic Profile, Session Statechart): CLOSED → HELLO →
+ * [CHALLENGE/AUTHENTICATE] → established → GOODBYE. Anything out of place is a protocol violation: ABORT,
+ * state dropped, transport closed; other sessions are unaffected.
  */
 export class WampSession implements Session, Peer {
   id = 0;
@@ -145,7 +148,8 @@ export class WampSession implements Session, Peer {
 
   #handle(m: ClientMessage): void {
     if (m.type === T.ABORT) {
-      // A client gives up (e.g. wamp.error.cannot_authenticate): end silently (spec §2.3).
+      // A client gives up (e.g. wamp.error.cannot_authenticate): end silently, since no response to an
+      // ABORT is expected (WAMP spec, Basic Profile, Session Establishment).
       this.#leave(false);
       this.#state = 'closed';
       this.#stopTimers();
@@ -176,7 +180,10 @@ export class WampSession implements Session, Peer {
     }
   }
 
-  /** Back to the start: the transport may carry a new session (spec §1.5). */
+  /**
+   * Back to the start: the transport may carry a new session (WAMP spec, Basic Profile, Transport and Session
+   * Lifetime).
+   */
   #reset(): void {
     clearTimeout(this.#goodbyeTimer);
     this.#state = 'new';
@@ -264,7 +271,7 @@ export class WampSession implements Session, Peer {
 
   /**
    * Router shutdown: the transport closes with 1001 and no GOODBYE, because a GOODBYE or ABORT stops
-   * autobahn-js and wampy from reconnecting (spec §7.1).
+   * autobahn-js and wampy from reconnecting (docs/wamp.md, What the router implements).
    */
   shutdown(): void {
     this.#stopTimers();

@@ -1,6 +1,7 @@
 /**
- * URI rules (spec §3.1) and pattern matching for subscriptions, registrations and permissions
- * (spec §4.2, §4.3, §6). Validation splits on `.` instead of using the spec's regular expressions,
+ * URI rules (WAMP spec, Basic Profile, URIs) and pattern matching for subscriptions, registrations and
+ * permissions (WAMP spec, Advanced Profile, Pattern-based Subscriptions; Pattern-based Registrations;
+ * docs/wamp.md, Authorization). Validation splits on `.` instead of using the spec's regular expressions,
  * which accept the same strings, so that its cost stays linear in the URI's length.
  */
 
@@ -38,7 +39,7 @@ export function isValidUri(uri: string, match: MatchPolicy = 'exact', check: Uri
   return true;
 }
 
-/** Whether a URI lies in the reserved `wamp.` namespace (spec §3.2). */
+/** Whether a URI lies in the reserved `wamp.` namespace (WAMP spec, Basic Profile, Reserved URIs). */
 export function isReserved(uri: string): boolean {
   return uri.startsWith('wamp.');
 }
@@ -61,8 +62,9 @@ export function matchesWildcard(pattern: WildcardPattern, parts: readonly string
 }
 
 /**
- * Orders wildcard patterns by selectivity (spec §4.3): compared component by component, a literal
- * beats a wildcard at the first position where they differ. Positive when `a` is more specific.
+ * Orders wildcard patterns by selectivity (WAMP spec, Advanced Profile, Pattern-based Registrations):
+ * compared component by component, a literal beats a wildcard at the first position where they differ.
+ * Positive when `a` is more specific.
  */
 export function compareWildcards(a: WildcardPattern, b: WildcardPattern): number {
   const n = Math.min(a.length, b.length);

@@ -3,9 +3,14 @@ import { jsonSerializer } from './json.js';
 import { msgpackSerializer } from './msgpack.js';
 import type { Serializer } from './serializer.js';
 
-/** The record separator the spec puts after each JSON message of a batch. */
+/**
+ * The record separator after each JSON message of a batch (WAMP spec, Advanced Profile, Message Batching).
+ */
 const RS = '\x1e';
-/** What autobahn-python writes instead (`b'\30'` is octal): accepted, and answered in kind (spec §1.3). */
+/**
+ * What autobahn-python writes instead (`b'\30'` is octal): accepted, and answered in kind
+ * (docs/wamp.md, Connecting clients).
+ */
 const AUTOBAHN_PYTHON_SEPARATOR = '\x18';
 
 /** `wamp.2.json.batched`: JSON messages, each followed by `separator`; a batch of one on the way out. */

@@ -3,9 +3,10 @@ import { type Encoded, PAYLOAD_INDEX, Payload } from '../payload.js';
 import type { Serializer } from './serializer.js';
 
 /**
- * `wamp.2.json`: one JSON array per text message (spec §1.1). Binary payload values use the WAMP
- * convention, a string of U+0000 followed by base64 (spec §1.2); they are converted only when a
- * payload crosses to another serializer, so JSON-to-JSON traffic is copied verbatim.
+ * `wamp.2.json`: one JSON array per text message (WAMP spec, Basic Profile, WebSocket Transport).
+ * Binary payload values use the WAMP convention, a string of U+0000 followed by base64 (WAMP spec,
+ * Binary conversion of JSON Strings); they are converted only when a payload crosses to another
+ * serializer, so JSON-to-JSON traffic is copied verbatim.
  */
 export const jsonSerializer: Serializer = {
   id: 'json',

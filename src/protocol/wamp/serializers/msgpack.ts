@@ -4,8 +4,9 @@ import { type Encoded, PAYLOAD_INDEX, Payload } from '../payload.js';
 import type { Serializer } from './serializer.js';
 
 /**
- * msgpackr (wampy) writes `undefined` as fixext 1 of type 0 (spec §1.2); read it back as `undefined`
- * so that option values of `undefined` count as absent.
+ * msgpackr, the encoder of wampy's MsgpackSerializer (docs/wamp.md, Connecting clients), writes
+ * `undefined` as fixext 1 of type 0; read it back as `undefined` so that option values of `undefined`
+ * count as absent.
  */
 const extensions = new ExtensionCodec();
 extensions.register({
@@ -21,7 +22,8 @@ const messageDecoder = new Decoder({ useBigInt64: true, extensionCodec: extensio
 const valueDecoder = new Decoder({ extensionCodec: extensions });
 
 /**
- * `wamp.2.msgpack`: one MessagePack array per binary message (spec §1.1); str and bin stay distinct.
+ * `wamp.2.msgpack`: one MessagePack array per binary message (WAMP spec, Basic Profile, WebSocket
+ * Transport); str and bin stay distinct (Serializations, MessagePack).
  * Payload elements are copied as raw byte ranges between MessagePack peers.
  */
 export const msgpackSerializer: Serializer = {

@@ -1,6 +1,9 @@
 import type { Payload, ValueCodec } from '../payload.js';
 
-/** A WAMP serializer (spec §1.1): pure functions between wire messages and arrays. */
+/**
+ * A WAMP serializer (WAMP spec, Basic Profile, Serializations): pure functions between wire messages and
+ * arrays.
+ */
 export interface Serializer extends ValueCodec {
   /** Tells its encodings apart (an outgoing message is encoded once per id). */
   readonly id: string;
