@@ -4,9 +4,8 @@ import { type Encoded, PAYLOAD_INDEX, Payload } from '../payload.js';
 import type { Serializer } from './serializer.js';
 
 /**
- * msgpackr, the encoder of wampy's MsgpackSerializer (docs/wamp.md, Connecting clients), writes
- * `undefined` as fixext 1 of type 0; read it back as `undefined` so that option values of `undefined`
- * count as absent.
+ * msgpackr, which wampy's MsgpackSerializer encodes with, writes `undefined` as fixext 1 of type 0;
+ * read it back as `undefined` so that option values of `undefined` count as absent.
  */
 const extensions = new ExtensionCodec();
 extensions.register({
