@@ -5,10 +5,10 @@ import type { Adapter, ChannelMessage, NodeId } from '../../src/adapters/adapter
 import { within } from '../helpers/raw-client.js';
 
 /**
- * The `Adapter` contract (ARCHITECTURE.md "Adapters know nothing of protocols"), run against every
- * implementation: channel messages routed by interest and delivered once per node, `except` carried
- * along, requests and broadcasts to every live node, node expiry by heartbeat, and a bus that shrugs off
- * malformed messages.
+ * The `Adapter` contract (docs/architecture.md, "Boundaries": adapters know nothing of protocols), run
+ * against every implementation: channel messages routed by interest and delivered once per node,
+ * `except` carried along, requests and broadcasts to every live node, node expiry by heartbeat, and a bus
+ * that shrugs off malformed messages.
  */
 
 export interface Timings {

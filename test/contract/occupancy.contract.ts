@@ -5,8 +5,8 @@ import type { OccupancyStore } from '../../src/core/channels/occupancy.js';
 import { type StoreHarness, storeFixture } from './store-harness.js';
 
 /**
- * The `OccupancyStore` contract (ARCHITECTURE.md "Cluster correctness": occupied and vacated decided
- * once cluster-wide), run against every implementation.
+ * The `OccupancyStore` contract (docs/clustering.md: occupied and vacated decided once cluster-wide),
+ * run against every implementation.
  */
 
 export type OccupancyHarness = StoreHarness<OccupancyStore>;

@@ -5,9 +5,9 @@ import type { PresenceStore } from '../../src/core/presence/store.js';
 import { type StoreHarness, storeFixture } from './store-harness.js';
 
 /**
- * The `PresenceStore` contract (spec §2.6 membership per user; ARCHITECTURE.md "Cluster correctness"),
- * run against every implementation: join results, leave on a user's last socket, the member limit
- * under concurrent joins, and removal of a dead node's members exactly once.
+ * The `PresenceStore` contract (members per user, Pusher docs, Presence channels; one member list for
+ * the cluster, docs/clustering.md), run against every implementation: join results, leave on a user's
+ * last socket, the member limit under concurrent joins, and removal of a dead node's members exactly once.
  */
 
 export type PresenceHarness = StoreHarness<PresenceStore>;

@@ -18,7 +18,7 @@ import { until } from '../helpers/wait.js';
 import { RawWampClient } from '../helpers/wamp-client.js';
 
 /**
- * Messages on the cluster bus are untrusted (ARCHITECTURE.md "Facing the internet"): one that is
+ * Messages on the cluster bus are untrusted (docs/security.md, "The cluster bus"): one that is
  * malformed, at any layer, is dropped and logged at warn with its topic, reaches no client, and the
  * valid traffic around it keeps flowing. A Herald in this process, its bus reached directly.
  */

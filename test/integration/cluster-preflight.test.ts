@@ -8,7 +8,7 @@ import { within } from '../helpers/raw-client.js';
 /**
  * A broker that lacks what Herald needs stops the start with an actionable message and exit code 1,
  * instead of a node that answers `/ready` 200 and then refuses every presence subscription
- * (ARCHITECTURE.md "Facing the internet").
+ * (docs/clustering.md).
  */
 
 const BIN = fileURLToPath(new URL('../../../bin/herald.js', import.meta.url));

@@ -7,9 +7,9 @@ import { Pusher } from '../helpers/pusher-js.js';
 import { within } from '../helpers/raw-client.js';
 
 /**
- * Laravel Echo 2.5 on pusher-js (spec §2.9), with both connectors that speak the Pusher protocol.
- * Echo builds the pusher-js client itself from the `Pusher` option, passing every Echo option
- * through, as in a Laravel app's `bootstrap/echo.js`.
+ * Laravel Echo 2.5 on pusher-js (docs/pusher.md, "Laravel Echo"), with both connectors that speak the
+ * Pusher protocol. Echo builds the pusher-js client itself from the `Pusher` option, passing every Echo
+ * option through, as in a Laravel app's `bootstrap/echo.js`.
  */
 
 type Broadcaster = 'pusher' | 'reverb';
@@ -131,7 +131,7 @@ for (const broadcaster of ['pusher', 'reverb'] as const satisfies readonly Broad
       );
     }
 
-    test('.listen(".raw-name") and .listen("OrderShipped") on a public channel (§2.9, §9.10, §9.22)', async () => {
+    test('.listen(".raw-name") and .listen("OrderShipped") on a public channel', async () => {
       const e = await echo();
       const channel = e.channel('orders');
       const ready = subscribed(channel, 'public subscription');
@@ -150,7 +150,7 @@ for (const broadcaster of ['pusher', 'reverb'] as const satisfies readonly Broad
       });
     });
 
-    test('Echo.private() authorizes through the app and receives events (§3.2, §9.11)', async () => {
+    test('Echo.private() authorizes through the app and receives events', async () => {
       const e = await echo();
       const channel = e.private('invoices.5');
       const errors: unknown[] = [];
@@ -165,7 +165,7 @@ for (const broadcaster of ['pusher', 'reverb'] as const satisfies readonly Broad
       assert.deepEqual(errors, []);
     });
 
-    test('.error() fires when the server refuses a wrongly signed subscription; the socket stays (§2.5, §9.12)', async () => {
+    test('.error() fires when the server refuses a wrongly signed subscription; the socket stays', async () => {
       const e = await echo();
       const forged = e.private(`${FORGED}.1`);
       const subscribedToForged: unknown[] = [];
@@ -188,7 +188,7 @@ for (const broadcaster of ['pusher', 'reverb'] as const satisfies readonly Broad
       assert.equal(pusherOf(e).channel(`private-${FORGED}.1`)?.subscribed, false);
     });
 
-    test('Echo.join(): .here, .joining and .leaving see user_info (§2.6, §2.9, §9.14, §9.17)', async () => {
+    test('Echo.join(): .here, .joining and .leaving see user_info', async () => {
       const ada = { user_id: '1', user_info: { name: 'Ada' } };
       const bob = { user_id: '2', user_info: { name: 'Bob' } };
       const first = await echo(ada);
@@ -229,7 +229,7 @@ for (const broadcaster of ['pusher', 'reverb'] as const satisfies readonly Broad
       assert.deepEqual(ownJoin, []);
     });
 
-    test('Echo.leave() unsubscribes: no more events, the channel is vacated (§9.20)', async () => {
+    test('Echo.leave() unsubscribes: no more events, the channel is vacated', async () => {
       const e = await echo();
       const left = e.channel('news');
       const kept = e.channel('weather');
@@ -258,7 +258,7 @@ for (const broadcaster of ['pusher', 'reverb'] as const satisfies readonly Broad
       assert.deepEqual(onLeft, [{ n: 1 }]);
     });
 
-    test('Echo.socketId() as socket_id excludes that client, as toOthers() does (§9.23)', async () => {
+    test('Echo.socketId() as socket_id excludes that client, as toOthers() does', async () => {
       const sender = await echo();
       const other = await echo();
       const senderChannel = sender.channel('chat');

@@ -7,9 +7,9 @@ import { APP, connected, nextEvent, startHerald, type TestHerald } from '../help
 import { type PusherFrame, RawClient, within } from '../helpers/raw-client.js';
 
 /**
- * Cache channels (spec §2.7; checklist 29, 30) and subscription counts (spec §2.8; checklist 31),
- * seen by raw sockets (exact frames and their order), pusher-js and the `pusher` SDK. The server's
- * clock is pinned so that cache entries expire when a test says so.
+ * Cache channels (Pusher docs, Cache channels) and subscription counts (docs/pusher.md, "Subscription
+ * counts"), seen by raw sockets (exact frames and their order), pusher-js and the `pusher` SDK. The
+ * server's clock is pinned so that cache entries expire when a test says so.
  */
 
 const GUARD_MS = 5_000;
@@ -54,7 +54,7 @@ async function connect(app: Credentials = APP): Promise<{ client: RawClient; soc
 }
 
 /**
- * Subscribes and resolves with the subscription_succeeded frame, signing as the app would (spec §3)
+ * Subscribes and resolves with the subscription_succeeded frame, signing as the app would
  * for private, encrypted and presence channels.
  */
 async function subscribe(
@@ -92,7 +92,7 @@ const CACHE_PREFIXES = ['cache-', 'private-cache-', 'private-encrypted-cache-', 
 
 describe('cache channels', () => {
   for (const prefix of CACHE_PREFIXES) {
-    test(`${prefix}: a new subscriber gets the last published event right after subscription_succeeded (checklist 29)`, async () => {
+    test(`${prefix}: a new subscriber gets the last published event right after subscription_succeeded`, async () => {
       const channel = `${prefix}last`;
       await publish(channel, 'first', '{"n":1}');
       await publish(channel, 'second', 'not json, kept as is');
@@ -107,7 +107,7 @@ describe('cache channels', () => {
       await nextIsMarker(channel, [connection.client]);
     });
 
-    test(`${prefix}: nothing cached → pusher:cache_miss right after subscription_succeeded (checklist 30)`, async () => {
+    test(`${prefix}: nothing cached → pusher:cache_miss right after subscription_succeeded`, async () => {
       const channel = `${prefix}empty`;
       const connection = await connect();
       await subscribe(connection, channel);
@@ -154,7 +154,7 @@ describe('cache channels', () => {
     assert.equal(empty.subscribed, true);
   });
 
-  test('client events are forwarded but not cached (spec §2.7)', async () => {
+  test('client events are forwarded but not cached', async () => {
     const channel = 'private-cache-chat';
     const a = await connect();
     const b = await connect();
@@ -244,7 +244,7 @@ describe('subscription counts', () => {
     data: JSON.stringify({ subscription_count: n }),
   });
 
-  test('subscribe and unsubscribe send the new count to every subscriber; pusher-js keeps channel.subscriptionCount (checklist 31)', async () => {
+  test('subscribe and unsubscribe send the new count to every subscriber; pusher-js keeps channel.subscriptionCount', async () => {
     const channel = 'counted';
     const a = await connect(COUNTED);
     await subscribe(a, channel, COUNTED);
@@ -301,7 +301,7 @@ describe('subscription counts', () => {
     assert.deepEqual(await within(a.client.next(), GUARD_MS, 'count 2'), countFrame(channel, 2));
   });
 
-  test('never on presence channels (checklist 31)', async () => {
+  test('never on presence channels', async () => {
     const channel = 'presence-counted';
     const a = await connect(COUNTED);
     await subscribe(a, channel, COUNTED, 'u1');

@@ -10,7 +10,7 @@ import { Pusher } from '../helpers/pusher-js.js';
 import { type PusherFrame, RawClient, within } from '../helpers/raw-client.js';
 
 /**
- * Client events (spec §4; checklist 24–28) with pusher-js, Laravel Echo and raw sockets, and the
+ * Client events (Pusher docs, Events) with pusher-js, Laravel Echo and raw sockets, and the
  * per-app HTTP request limit. The server's clock is pinned: it moves only when a test advances it,
  * so every connection's one-second client-event window is deterministic.
  */
@@ -51,7 +51,10 @@ function errorOf(frame: PusherFrame): { code: number | null; message: string } {
   return frame.data as { code: number | null; message: string };
 }
 
-/** `auth` for a private channel, as the app's authorization endpoint computes it (spec §3.2). */
+/**
+ * `auth` for a private channel, as the app's authorization endpoint computes it (Pusher docs,
+ * Authentication and authorization signatures).
+ */
 function privateAuth(app: { key: string; secret: string }, socketId: string, channel: string): string {
   return `${app.key}:${createHmac('sha256', app.secret).update(`${socketId}:${channel}`).digest('hex')}`;
 }
@@ -105,7 +108,7 @@ function clientFrame(event: string, channel: string, data: unknown, userId?: str
 }
 
 describe('delivery', () => {
-  test('private channel: a pusher-js client event reaches the others with its object data, not the sender (checklist 24)', async () => {
+  test('private channel: a pusher-js client event reaches the others with its object data, not the sender', async () => {
     const a = server.client(sdkAuthorizer(sdk));
     const b = server.client(sdkAuthorizer(sdk));
     await within(Promise.all([connected(a), connected(b)]), GUARD_MS, 'pusher-js to connect');
@@ -141,7 +144,7 @@ describe('delivery', () => {
     assert.deepEqual(echoed, []);
   });
 
-  test('presence channel: the frame carries the sender’s user_id at top level, whatever the sender claimed (checklist 25)', async () => {
+  test('presence channel: the frame carries the sender’s user_id at top level, whatever the sender claimed', async () => {
     const { client: sender } = await raw(['presence-room'], {
       user: { user_id: 'u-9', user_info: { name: 'Nine' } },
     });
@@ -214,7 +217,7 @@ describe('delivery', () => {
 });
 
 describe('refusals', () => {
-  test('public, encrypted, unsubscribed and non-client- events are not delivered; each gets pusher:error, the socket stays open (checklist 26)', async () => {
+  test('public, encrypted, unsubscribed and non-client- events are not delivered; each gets pusher:error, the socket stays open', async () => {
     const channels = ['public-room', 'private-encrypted-room', 'private-ok'];
     const { client: receiver } = await raw([...channels, 'private-other']);
     const { client: sender } = await raw(channels);
@@ -249,7 +252,7 @@ describe('refusals', () => {
     await answersPingNext(sender);
   });
 
-  test('a pusher-js sender that just unsubscribed is refused: pusher:error as a connection error, nothing delivered (checklist 26)', async () => {
+  test('a pusher-js sender that just unsubscribed is refused: pusher:error as a connection error, nothing delivered', async () => {
     const a = server.client(sdkAuthorizer(sdk));
     await within(connected(a), GUARD_MS, 'pusher-js to connect');
     const ch = a.subscribe('private-left');
@@ -299,7 +302,7 @@ describe('refusals', () => {
     await nextIsMarker(channel, receiver, sender);
   });
 
-  test('an app with client events off: pusher:error, nothing delivered, the socket stays open (checklist 27)', async () => {
+  test('an app with client events off: pusher:error, nothing delivered, the socket stays open', async () => {
     const { client: receiver } = await raw(['private-quiet'], { app: QUIET });
     const { client: sender } = await raw(['private-quiet'], { app: QUIET });
     sender.send({ event: 'client-a', channel: 'private-quiet', data: { a: 1 } });
@@ -343,7 +346,7 @@ describe('refusals', () => {
   });
 });
 
-describe('rate limit (checklist 28)', () => {
+describe('rate limit', () => {
   test('the 11th client event within one second gets pusher:error 4301, the socket stays open; the next second is allowed again', async () => {
     const { client: receiver } = await raw(['private-rate']);
     const { client: sender } = await raw(['private-rate']);

@@ -7,13 +7,14 @@ import type { Pusher } from '../helpers/pusher-js.js';
 import { type PusherFrame, RawClient, within } from '../helpers/raw-client.js';
 
 /**
- * End-to-end encrypted channels (spec §3.4; checklist 21): the server checks the private signature
- * and relays the SDK's ciphertext untouched; only clients holding the shared secret can read it.
+ * End-to-end encrypted channels (Pusher docs, Encrypted channels): the server checks the private
+ * signature and relays the SDK's ciphertext untouched; only clients holding the shared secret can read it.
  */
 
 const GUARD_MS = 5_000;
 
-// Spec §3.6: credentials, socket id and the encrypted-channel vector.
+// The credentials and socket id of the Pusher docs' worked examples (Authentication and authorization
+// signatures), and an encrypted-channel vector computed with them.
 const VECTOR_APP = { id: '3', key: '278d425bdf160c739803', secret: '7ad3773142a6692b25b8' } as const;
 const VECTOR_SOCKET = '1234.1234';
 const VECTOR_CHANNEL = 'private-encrypted-foobar';
@@ -68,7 +69,7 @@ function subscriptionError(frame: PusherFrame): { type: string; error: string; s
   return frame.data as { type: string; error: string; status: number };
 }
 
-describe('the §3.6 encrypted-channel vector (socket id pinned to 1234.1234)', () => {
+describe('the encrypted-channel vector (socket id pinned to 1234.1234)', () => {
   let server: TestHerald;
   let sdk: PusherServer;
   const raws: RawClient[] = [];
@@ -132,7 +133,7 @@ describe('the §3.6 encrypted-channel vector (socket id pinned to 1234.1234)', (
   });
 });
 
-describe('the §3.6 vector decrypted by pusher-js', () => {
+describe('the encrypted-channel vector decrypted by pusher-js', () => {
   let server: TestHerald;
 
   before(async () => {
@@ -185,7 +186,7 @@ describe('SDK encryption end to end', () => {
     return client;
   }
 
-  test('SDK trigger: byte-identical ciphertext at a raw socket, the original data at pusher-js (checklist 21)', async () => {
+  test('SDK trigger: byte-identical ciphertext at a raw socket, the original data at pusher-js', async () => {
     const channel = 'private-encrypted-orders.5';
     const client = encryptedClient(server, sdk);
     await within(connected(client), GUARD_MS, 'pusher-js to connect');
@@ -212,7 +213,7 @@ describe('SDK encryption end to end', () => {
     assert.deepEqual(await within(decrypted, GUARD_MS, 'event at pusher-js'), original);
   });
 
-  test('a signature over another socket id is refused: the server checks socket_id:channel (checklist 21)', async () => {
+  test('a signature over another socket id is refused: the server checks socket_id:channel', async () => {
     const channel = 'private-encrypted-orders.6';
     const { client, socketId } = await RawClient.connect(server.wsUrl());
     raws.push(client);

@@ -18,7 +18,7 @@ import {
 
 startApiServers();
 
-describe('POST /batch_events (§9 item 42)', () => {
+describe('POST /batch_events', () => {
   const event = (i: number) => ({ channel: 'batch-size', name: `e${i}`, data: String(i) });
 
   test('11 events → 400; 10 events → 200', async () => {

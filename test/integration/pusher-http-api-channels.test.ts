@@ -19,7 +19,7 @@ import {
 
 startApiServers();
 
-describe('GET /channels (§9 item 43)', () => {
+describe('GET /channels', () => {
   test('lists only occupied channels, filters by prefix, and refuses user_count without a presence filter', async () => {
     const get = (params: Record<string, string> = {}) =>
       api('GET', '/channels', { credentials: LIST, params });
@@ -60,7 +60,7 @@ describe('GET /channels (§9 item 43)', () => {
   });
 });
 
-describe('GET /channels/{name} and /users (§9 items 44, 45)', () => {
+describe('GET /channels/{name} and /users', () => {
   before(async () => {
     // User u1 on two connections, u2 on one; a public and a private channel with one subscriber.
     await subscriber(['presence-room', 'public-room', 'private-room'], { userId: 'u1' });

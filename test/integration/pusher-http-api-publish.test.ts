@@ -84,7 +84,7 @@ describe('the pusher SDK against the HTTP API', () => {
   });
 });
 
-describe('POST /events limits and validation (§9 item 41)', () => {
+describe('POST /events limits and validation', () => {
   test('101 channels → 400; 100 channels → 200', async () => {
     const names = (n: number) => Array.from({ length: n }, (_, i) => `many-${i}`);
     await assertError(
@@ -152,7 +152,7 @@ describe('POST /events limits and validation (§9 item 41)', () => {
 });
 
 describe('event data and socket_id exclusion', () => {
-  test('item 22: data strings reach pusher-js and raw clients byte-identical', async () => {
+  test('data strings reach pusher-js and raw clients byte-identical', async () => {
     const pjs = server.client();
     await within(connected(pjs), GUARD_MS, 'pusher-js connection');
     const channel = pjs.subscribe('bytes');
@@ -178,7 +178,7 @@ describe('event data and socket_id exclusion', () => {
     }
   });
 
-  test('item 23: socket_id excludes exactly that connection', async () => {
+  test('socket_id excludes exactly that connection', async () => {
     const a = await subscriber(['excl']);
     const b = await subscriber(['excl']);
     const sdk = server.sdk();

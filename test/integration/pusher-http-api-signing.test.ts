@@ -26,7 +26,7 @@ import {
 
 startApiServers();
 
-describe('signature vectors, server clock at 1353088179 (§9 items 38–40)', () => {
+describe('signed requests, server clock at 1353088179', () => {
   const EVENTS_BODY = '{"name":"foo","channels":["project-3"],"data":"{\\"some\\":\\"data\\"}"}';
   const EVENTS_MD5 = 'ec365a775a4cd0599faeb73354201b6f';
   const EVENTS_SIGNATURE = 'da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c';
@@ -36,7 +36,7 @@ describe('signature vectors, server clock at 1353088179 (§9 items 38–40)', ()
   const post = (url: string, body = EVENTS_BODY) =>
     fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
 
-  test('item 38: vector 1 is accepted, answers exactly {} and is delivered', async () => {
+  test('the docs’ worked example (POST /events) is accepted, answers exactly {} and is delivered', async () => {
     const { client } = await subscriber(['project-3'], { target: docs, credentials: DOCS });
     const response = await post(eventsUrl(EVENTS_MD5, EVENTS_SIGNATURE));
     assert.equal(response.status, 200);
@@ -49,7 +49,7 @@ describe('signature vectors, server clock at 1353088179 (§9 items 38–40)', ()
     });
   });
 
-  test('item 39: a wrong signature → 401 naming the string to sign', async () => {
+  test('a wrong signature → 401 naming the string to sign', async () => {
     const wrong = `${EVENTS_SIGNATURE.slice(0, -1)}d`;
     const error = await assertError(await post(eventsUrl(EVENTS_MD5, wrong)), 401, /^Invalid signature/);
     assert.ok(error.includes(wrong), error);
@@ -63,7 +63,7 @@ describe('signature vectors, server clock at 1353088179 (§9 items 38–40)', ()
     );
   });
 
-  test('item 39: the right signature over another body → 401 (body_md5 mismatch)', async () => {
+  test('the right signature over another body → 401 (body_md5 mismatch)', async () => {
     const changed = EVENTS_BODY.replace('foo', 'bar');
     await assertError(
       await post(eventsUrl(EVENTS_MD5, EVENTS_SIGNATURE), changed),
@@ -72,21 +72,21 @@ describe('signature vectors, server clock at 1353088179 (§9 items 38–40)', ()
     );
   });
 
-  test('item 39: a correctly signed but wrong body_md5 → 401', async () => {
+  test('a correctly signed but wrong body_md5 → 401', async () => {
     // With an empty body signRequest keeps the given body_md5 and signs it.
     const query = signRequest('POST', '/apps/3/events', DOCS, '', { body_md5: '0'.repeat(32) }, DOCS_TIME);
     const url = `${docs.httpUrl}/apps/3/events?${new URLSearchParams(query)}`;
     await assertError(await post(url), 401, /body_md5 does not match the body/);
   });
 
-  test('item 39: a correctly signed request without body_md5 → 401', async () => {
+  test('a correctly signed request without body_md5 → 401', async () => {
     const query = signRequest('POST', '/apps/3/events', DOCS, '', {}, DOCS_TIME);
     assert.equal(query.body_md5, undefined);
     const url = `${docs.httpUrl}/apps/3/events?${new URLSearchParams(query)}`;
     await assertError(await post(url), 401, /body_md5 is required/);
   });
 
-  test('item 39: a timestamp 601 s old → 401; 600 s old is accepted', async () => {
+  test('a timestamp 601 s old → 401; 600 s old is accepted', async () => {
     const old = signedUrl('POST', '/events', {
       base: docs.httpUrl,
       credentials: DOCS,
@@ -111,7 +111,7 @@ describe('signature vectors, server clock at 1353088179 (§9 items 38–40)', ()
     assert.match(failure.error, /^Timestamp expired/);
   });
 
-  test('item 39: a key of no app → 401', async () => {
+  test('a key of no app → 401', async () => {
     const url = signedUrl('POST', '/events', {
       base: docs.httpUrl,
       credentials: { ...DOCS, key: 'not-the-key' },
@@ -121,7 +121,7 @@ describe('signature vectors, server clock at 1353088179 (§9 items 38–40)', ()
     await assertError(await post(url), 401, /auth_key "not-the-key"/);
   });
 
-  test('item 40: vectors 2 and 3 are accepted with "," percent-encoded or not', async () => {
+  test('signed GET /channels and /channels/presence-foobar queries are accepted with "," percent-encoded or not', async () => {
     const { socketId } = await subscriber(['presence-foobar'], {
       target: docs,
       credentials: DOCS,
@@ -129,22 +129,23 @@ describe('signature vectors, server clock at 1353088179 (§9 items 38–40)', ()
     });
     assert.match(socketId, /^\d+\.\d+$/);
     const auth = `auth_key=${DOCS.key}&auth_timestamp=${DOCS_TIME}&auth_version=1.0`;
-    const vector3 = 'auth_signature=377ee9260ea002a70c0d40cd887d55cb36db9f7f821297f5efacbcce66be356d';
+    const presenceSignature =
+      'auth_signature=377ee9260ea002a70c0d40cd887d55cb36db9f7f821297f5efacbcce66be356d';
     for (const info of ['user_count%2Csubscription_count', 'user_count,subscription_count']) {
-      const url = `${docs.httpUrl}/apps/3/channels/presence-foobar?${auth}&info=${info}&${vector3}`;
+      const url = `${docs.httpUrl}/apps/3/channels/presence-foobar?${auth}&info=${info}&${presenceSignature}`;
       assert.deepEqual(await okJson(await fetch(url)), {
         occupied: true,
         user_count: 1,
         subscription_count: 1,
       });
     }
-    const vector2 = 'auth_signature=16819168891cb5dfd72b5c7a5d3d602605b26c6ba1930033b5e2eeeb65010291';
-    const url = `${docs.httpUrl}/apps/3/channels?filter_by_prefix=presence-&info=user_count&${auth}&${vector2}`;
+    const listSignature = 'auth_signature=16819168891cb5dfd72b5c7a5d3d602605b26c6ba1930033b5e2eeeb65010291';
+    const url = `${docs.httpUrl}/apps/3/channels?filter_by_prefix=presence-&info=user_count&${auth}&${listSignature}`;
     assert.deepEqual(await okJson(await fetch(url)), { channels: { 'presence-foobar': { user_count: 1 } } });
   });
 });
 
-describe('unknown app id (§9 item 46)', () => {
+describe('unknown app id', () => {
   const NOPE = { ...APP, id: 'no-such-app' };
 
   test('every endpoint answers 404', async () => {

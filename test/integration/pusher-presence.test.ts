@@ -8,8 +8,8 @@ import { type PusherFrame, RawClient, within } from '../helpers/raw-client.js';
 import { until } from '../helpers/wait.js';
 
 /**
- * Presence channels (spec §2.4, §2.6, §3.3): the member list on subscribe, user-level member events,
- * and the member and size limits. Conformance checklist (§9) items 14–18.
+ * Presence channels (Pusher docs, Presence channels): the member list on subscribe, user-level member
+ * events, and the member and size limits.
  */
 
 interface Member {
@@ -41,7 +41,7 @@ async function connect(): Promise<{ client: RawClient; socketId: string }> {
   return connection;
 }
 
-/** Subscribes `client` to `channel` as `member`, signed as the app's auth endpoint would (§3.3). */
+/** Subscribes `client` to `channel` as `member`, signed as the app's auth endpoint would. */
 function subscribeAs(client: RawClient, socketId: string, channel: string, member: Member) {
   const channelData = JSON.stringify(member);
   const hex = createHmac('sha256', APP.secret).update(`${socketId}:${channel}:${channelData}`).digest('hex');
@@ -65,7 +65,7 @@ function presenceOf(reply: PusherFrame): PresenceData {
   return (JSON.parse(reply.data as string) as { presence: PresenceData }).presence;
 }
 
-/** `ids` unique strings, one `hash` key per id, `count` equal to the number of ids (§2.4). */
+/** `ids` unique strings, one `hash` key per id, `count` equal to the number of ids. */
 function assertConsistent(presence: PresenceData): void {
   for (const id of presence.ids) assert.equal(typeof id, 'string');
   assert.equal(new Set(presence.ids).size, presence.ids.length, 'ids are unique');
@@ -104,8 +104,8 @@ function subscribersAre(channel: string, n: number): Promise<void> {
   return until(() => server.herald.pusher.subscriptionCount(app, channel) === n, `${n} on ${channel}`);
 }
 
-describe('member list on subscribe (§2.4)', () => {
-  test('ids, hash and count include the subscriber; hash has a key for every id (item 14)', async () => {
+describe('member list on subscribe', () => {
+  test('ids, hash and count include the subscriber; hash has a key for every id', async () => {
     const channel = 'presence-list';
     const first = await join(channel, { user_id: 'u1', user_info: { name: 'One' } });
     assert.deepEqual(first.presence, { ids: ['u1'], hash: { u1: { name: 'One' } }, count: 1 });
@@ -115,14 +115,14 @@ describe('member list on subscribe (§2.4)', () => {
     assert.deepEqual([...third.presence.ids].sort(), ['u1', 'u2', 'u3']);
     assert.deepEqual(third.presence.hash.u1, { name: 'One' });
     assert.deepEqual(third.presence.hash.u3, { name: 'Three', tags: [1, 2] });
-    // No user_info: hosted behaviour is uncertain between null and {} (spec §2.4); either is accepted.
+    // No user_info: hosted behaviour is uncertain between null and {}; either is accepted.
     assert.ok(
       third.presence.hash.u2 === null || JSON.stringify(third.presence.hash.u2) === '{}',
       `hash value without user_info: ${JSON.stringify(third.presence.hash.u2)}`,
     );
   });
 
-  test('pusher-js members, member_added and member_removed with the SDK authorizer (items 14, 17)', async () => {
+  test('pusher-js members, member_added and member_removed with the SDK authorizer', async () => {
     const sdk = server.sdk();
     const alice = server.client(
       sdkAuthorizer(sdk, () => ({ user_id: 'alice', user_info: { name: 'Alice' } })),
@@ -168,8 +168,8 @@ describe('member list on subscribe (§2.4)', () => {
   });
 });
 
-describe('member events (§2.6)', () => {
-  test('numeric user_id 10 is "10" in ids, hash keys, member events and the users API (item 15)', async () => {
+describe('member events', () => {
+  test('numeric user_id 10 is "10" in ids, hash keys, member events and the users API', async () => {
     const channel = 'presence-numeric';
     const observer = await join(channel, { user_id: 'observer' });
     const ten = await join(channel, { user_id: 10, user_info: { name: 'Ten' } });
@@ -189,7 +189,7 @@ describe('member events (§2.6)', () => {
     assert.deepEqual(await nextMember(observer.client, 'member_removed', channel), { user_id: '10' });
   });
 
-  test('a second connection of a user adds nobody; closing one of two removes nobody; the last does (item 16)', async () => {
+  test('a second connection of a user adds nobody; closing one of two removes nobody; the last does', async () => {
     const channel = 'presence-multi';
     const observer = await join(channel, { user_id: 'observer' });
     const first = await join(channel, { user_id: 'u1', user_info: { n: 1 } });
@@ -220,7 +220,7 @@ describe('member events (§2.6)', () => {
     assert.deepEqual(await memberEventsSoFar(observer.client), [], 'exactly one member_removed');
   });
 
-  test('member_added and member_removed never reach the connection that caused them (item 17)', async () => {
+  test('member_added and member_removed never reach the connection that caused them', async () => {
     const channel = 'presence-self';
     const observer = await join(channel, { user_id: 'observer' });
     const joiner = await join(channel, { user_id: 'joiner' });
@@ -234,8 +234,8 @@ describe('member events (§2.6)', () => {
   });
 });
 
-describe('limits (§3.3, §3.5)', () => {
-  test('the 101st distinct user is refused; the 100 members are unaffected (item 18)', async () => {
+describe('limits', () => {
+  test('the 101st distinct user is refused; the 100 members are unaffected', async () => {
     const channel = 'presence-full';
     const members = await Promise.all(
       Array.from({ length: 100 }, (_, i) => join(channel, { user_id: `user-${i + 1}` })),
@@ -271,7 +271,7 @@ describe('limits (§3.3, §3.5)', () => {
     assert.equal((await nextMember(observer.client, 'member_added', channel)).user_id, 'user-101');
   });
 
-  test('user_info over 1 KB, user_id over 128 chars and bad channel_data are refused (item 18)', async () => {
+  test('user_info over 1 KB, user_id over 128 chars and bad channel_data are refused', async () => {
     const channel = 'presence-sizes';
     const observer = await join(channel, { user_id: 'observer' });
     const { client, socketId } = await connect();

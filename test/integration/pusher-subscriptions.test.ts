@@ -5,8 +5,9 @@ import { APP, connected, nextEvent, sdkAuthorizer, startHerald, type TestHerald 
 import { type PusherFrame, RawClient, within } from '../helpers/raw-client.js';
 
 /**
- * Subscribing and unsubscribing (spec §2.1–§2.5) and channel authorization (§3), including the §3.6
- * signature vectors. Conformance checklist (§9) items 9–13, 19 and 20.
+ * Subscribing and unsubscribing (Pusher docs, Channels protocol) and channel authorization (Pusher docs,
+ * Authorizing users), including signature vectors on the credentials of the Pusher docs' worked examples
+ * (Authentication and authorization signatures).
  */
 
 let server: TestHerald;
@@ -43,7 +44,7 @@ function assertSucceeded(frame: PusherFrame, channel: string): void {
   assert.deepEqual(frame, { event: 'pusher_internal:subscription_succeeded', channel, data: '{}' });
 }
 
-/** A channel-scoped `pusher:subscription_error` (spec §2.5); returns its `error` text. */
+/** A channel-scoped `pusher:subscription_error` (Pusher docs, Channels protocol): its `error` text. */
 function assertRefused(frame: PusherFrame, channel: string, type: string, status: number): string {
   assert.equal(frame.event, 'pusher:subscription_error', `${channel} must be refused`);
   assert.equal(frame.channel, channel);
@@ -56,7 +57,7 @@ function assertRefused(frame: PusherFrame, channel: string, type: string, status
 
 /**
  * The next frame other than `pusher:error`: a refused subscription MAY also get a hosted-style
- * `pusher:error` with code null (spec §2.5), which these checks leave aside.
+ * `pusher:error` with code null, which these checks leave aside.
  */
 function nextFrame(client: RawClient, what: string): Promise<PusherFrame> {
   return within(
@@ -86,8 +87,8 @@ async function assertNothingFrom(client: RawClient, silent: string, loud: string
   assert.deepEqual(next, { event: 'marker', channel: loud, data: 'y' });
 }
 
-describe('subscribe (§2.3, §2.4)', () => {
-  test('public subscribe → subscription_succeeded with the channel and data "{}" (item 10)', async () => {
+describe('subscribe', () => {
+  test('public subscribe → subscription_succeeded with the channel and data "{}"', async () => {
     const { client } = await connect();
     assertSucceeded(await subscribe(client, 'public-news'), 'public-news');
     // `auth` is ignored on public channels, whatever it holds.
@@ -103,7 +104,7 @@ describe('subscribe (§2.3, §2.4)', () => {
     await assertNothingFrom(client, 'nobody-listens', 'public-other');
   });
 
-  test('subscribe data may be an object or a JSON string (item 9)', async () => {
+  test('subscribe data may be an object or a JSON string', async () => {
     const { client, socketId } = await connect();
     client.send({ event: 'pusher:subscribe', data: { channel: 'as-object' } });
     assertSucceeded(await within(client.next(), 5000, 'reply'), 'as-object');
@@ -121,8 +122,8 @@ describe('subscribe (§2.3, §2.4)', () => {
   });
 });
 
-describe('private channel authorization (§3.2, §3.5)', () => {
-  test('a bad signature yields subscription_error, the socket stays open, nothing is delivered (items 12, 13)', async () => {
+describe('private channel authorization', () => {
+  test('a bad signature yields subscription_error, the socket stays open, nothing is delivered', async () => {
     const { client, socketId } = await connect();
     const channel = 'private-orders';
     const good = privateAuth(socketId, channel);
@@ -162,7 +163,7 @@ describe('private channel authorization (§3.2, §3.5)', () => {
     });
   });
 
-  test('pusher-js: SDK-signed private subscription works; a wrong secret gives pusher:subscription_error (item 12)', async () => {
+  test('pusher-js: SDK-signed private subscription works; a wrong secret gives pusher:subscription_error', async () => {
     const good = server.client(sdkAuthorizer(server.sdk()));
     const channel = good.subscribe('private-pjs');
     await within(nextEvent(channel, 'pusher:subscription_succeeded'), 5000, 'private subscription');
@@ -189,7 +190,7 @@ describe('private channel authorization (§3.2, §3.5)', () => {
   });
 });
 
-describe('§3.6 signature vectors (item 11)', () => {
+describe('signature vectors on the Pusher docs’ credentials', () => {
   const DOCS_APP = { id: '3', key: '278d425bdf160c739803', secret: '7ad3773142a6692b25b8' };
   const auth = (hex: string) => `${DOCS_APP.key}:${hex}`;
   const PRIVATE = '58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4';
@@ -219,8 +220,8 @@ describe('§3.6 signature vectors (item 11)', () => {
     await stillOpen(client);
     assertSucceeded(await subscribe(client, 'private-foobar', { auth: auth(PRIVATE) }), 'private-foobar');
 
-    // The hosted docs print afaed369… next to the "Mr. Channels" input, but it signs "Mr. Pusher"
-    // (spec §3.6): that mismatched pair must fail, and each consistent pair must pass.
+    // The hosted docs print afaed369… next to the "Mr. Channels" input, but it signs "Mr. Pusher":
+    // that mismatched pair must fail, and each consistent pair must pass.
     const mismatched = await subscribe(client, 'presence-foobar', {
       auth: auth('afaed3695da2ffd16931f457e338e6c9f2921fa133ce7dac49f529792be6304c'),
       channel_data: MR_CHANNELS,
@@ -261,8 +262,8 @@ describe('§3.6 signature vectors (item 11)', () => {
   });
 });
 
-describe('channel names (§2.1)', () => {
-  test('bad characters, over 164 characters and "#" names are refused; the socket stays open (item 19)', async () => {
+describe('channel names', () => {
+  test('bad characters, over 164 characters and "#" names are refused; the socket stays open', async () => {
     const { client } = await connect();
     const bad = [
       'has space',
@@ -295,8 +296,8 @@ describe('channel names (§2.1)', () => {
   });
 });
 
-describe('unsubscribe (§2.3)', () => {
-  test('pusher:unsubscribe is silent and stops delivery; unknown channels are ignored (item 20)', async () => {
+describe('unsubscribe', () => {
+  test('pusher:unsubscribe is silent and stops delivery; unknown channels are ignored', async () => {
     const { client, socketId } = await connect();
     const privateChannel = 'private-drop';
     assertSucceeded(await subscribe(client, 'keep'), 'keep');

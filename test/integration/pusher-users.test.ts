@@ -8,7 +8,7 @@ import type { Pusher } from '../helpers/pusher-js.js';
 import { type PusherFrame, RawClient, within } from '../helpers/raw-client.js';
 
 /**
- * User authentication (spec §5; checklist 32–37): `pusher:signin`, server-to-user channels,
+ * User authentication (Pusher docs, User authentication): `pusher:signin`, server-to-user channels,
  * `terminate_connections`, watchlist events and the sign-in deadline, with pusher-js
  * (`user.signin()`, `user.bind`, `user.watchlist`), the `pusher` SDK and raw sockets.
  */
@@ -17,7 +17,8 @@ const GUARD_MS = 5_000;
 type Credentials = { id: string; key: string; secret: string };
 type User = { id: string; [key: string]: unknown };
 
-// Spec §3.6.
+// The user authentication worked example of the Pusher docs (Authentication and authorization signatures),
+// and the same credentials signing a user with user_info and a watchlist.
 const VECTOR_APP = { id: '3', key: '278d425bdf160c739803', secret: '7ad3773142a6692b25b8' } as const;
 const VECTOR_SOCKET = '1234.1234';
 const DOCS_USER = '{"id":"12345"}';
@@ -53,7 +54,7 @@ function websocketOf(client: Pusher): { _closeTimer?: NodeJS.Timeout } {
   return manager.connection.transport.socket;
 }
 
-describe('the §3.6 user vector (socket id pinned to 1234.1234)', () => {
+describe('the docs’ user vector (socket id pinned to 1234.1234)', () => {
   let server: TestHerald;
   let client: RawClient;
 
@@ -78,7 +79,7 @@ describe('the §3.6 user vector (socket id pinned to 1234.1234)', () => {
     });
   });
 
-  test('bad signature, user_data not JSON, no id: pusher:error, no signin_success, socket open (checklist 33)', async () => {
+  test('bad signature, user_data not JSON, no id: pusher:error, no signin_success, socket open', async () => {
     const last = DOCS_AUTH.at(-1) === 'a' ? 'b' : 'a';
     const bad: [unknown, RegExp][] = [
       [{ auth: `${DOCS_AUTH.slice(0, -1)}${last}`, user_data: DOCS_USER }, /Invalid signature/],
@@ -106,7 +107,7 @@ describe('the §3.6 user vector (socket id pinned to 1234.1234)', () => {
     errorOf(await client.next());
   });
 
-  test('the docs vector signs in: pusher:signin_success echoes user_data exactly (checklist 32)', async () => {
+  test('the docs vector signs in: pusher:signin_success echoes user_data exactly', async () => {
     client.send({ event: 'pusher:signin', data: { auth: DOCS_AUTH, user_data: DOCS_USER } });
     assert.deepEqual(await within(client.next(), GUARD_MS, 'signin_success'), {
       event: 'pusher:signin_success',
@@ -231,7 +232,7 @@ describe('signed-in users', () => {
     return { client, ready: within(ready, GUARD_MS, `pusher-js signed in as ${id}`) };
   }
 
-  test('own #server-to-user-<id> is allowed, another id’s and an unsigned connection’s are refused (checklist 34)', async () => {
+  test('own #server-to-user-<id> is allowed, another id’s and an unsigned connection’s are refused', async () => {
     const connection = await connect();
     await signIn(connection, { id: '42' });
     const { client } = connection;
@@ -261,7 +262,7 @@ describe('signed-in users', () => {
     await answersPingNext(anonymous);
   });
 
-  test('sendToUser reaches every connection of that user (pusher-js user.bind) and nobody else (checklist 35)', async () => {
+  test('sendToUser reaches every connection of that user (pusher-js user.bind) and nobody else', async () => {
     const first = pusherUser('42');
     const second = pusherUser('42', APP, { user_info: { device: 'phone' } });
     const bystander = pusherUser('43');
@@ -293,7 +294,7 @@ describe('signed-in users', () => {
     await answersPingNext(anonymous);
   });
 
-  test('terminate_connections closes every signed-in connection of the user (4009) and returns 200 {} (checklist 36)', async () => {
+  test('terminate_connections closes every signed-in connection of the user (4009) and returns 200 {}', async () => {
     const signedA = await connect();
     await signIn(signedA, { id: 'term' });
     const signedB = await connect();
@@ -306,7 +307,8 @@ describe('signed-in users', () => {
         if (current === 'disconnected') resolve();
       }),
     );
-    // Only a presence user id "term", never signed in: not affected (spec §5.5).
+    // Only a presence user id "term", never signed in: not affected (Pusher docs, Terminating user
+    // connections).
     const presenceOnly = await connect();
     const channel = 'presence-term';
     const { auth, channel_data } = sdkFor().authorizeChannel(presenceOnly.socketId, channel, {
@@ -371,7 +373,7 @@ describe('signed-in users', () => {
     await signIn(connection, { id: 'x', user_info: { again: true } });
   });
 
-  describe('watchlist events (checklist 37)', () => {
+  describe('watchlist events', () => {
     const ONLINE = 'pusher_internal:watchlist_events';
     const watchFrame = (name: 'online' | 'offline', ids: string[]): PusherFrame => ({
       event: ONLINE,
@@ -474,7 +476,7 @@ describe('signed-in users', () => {
       assert.equal(viaPusherJs.client.connection.state, 'connected');
     });
 
-    test('a connection subscribed to a private channel in time is authorized too (spec §5.1)', async () => {
+    test('a connection subscribed to a private channel in time is authorized too', async () => {
       const { client, socketId } = await connect(GATED);
       const channel = 'private-gated';
       const hex = createHmac('sha256', GATED.secret).update(`${socketId}:${channel}`).digest('hex');
