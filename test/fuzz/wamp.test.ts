@@ -23,7 +23,7 @@ const PROTOCOLS = ['wamp.2.json', 'wamp.2.msgpack', 'wamp.2.json.batched', 'wamp
 type Protocol = (typeof PROTOCOLS)[number];
 const isBinary = (p: Protocol) => p.includes('msgpack');
 
-/** Every type code of the spec: a client's, the router's own, and a few that are none. */
+/** Every type code of the WAMP spec: a client's, the router's own, and a few that are none. */
 const CLIENT_CODES = [1, 3, 5, 6, 8, 16, 32, 34, 48, 49, 64, 66, 70];
 const ROUTER_CODES = [2, 4, 17, 33, 35, 36, 50, 65, 67, 68, 69];
 const NOT_CODES = [0, -1, 7, 71, 255, 2 ** 53, 1.5];

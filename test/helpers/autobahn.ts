@@ -3,7 +3,8 @@ import { WebSocket } from 'ws';
 
 /**
  * autobahn-js 26 (CommonJS, untyped) with the types the tests use. It needs a global WebSocket, which
- * Node 20 only has behind --experimental-websocket (spec §7.1): the `ws` class stands in for it.
+ * Node 20 only has behind --experimental-websocket (docs/wamp.md, "Connecting clients"): the `ws` class
+ * stands in for it.
  */
 const globals = globalThis as { WebSocket?: unknown };
 globals.WebSocket ??= WebSocket;

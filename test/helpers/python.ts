@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Debian's python3: `apt-get install python3-autobahn` installs for it, not for a pyenv python that
- * may come first on PATH (spec §7.3).
+ * may come first on PATH (docs/wamp.md, "Connecting clients").
  */
 export const PYTHON = '/usr/bin/python3';
 

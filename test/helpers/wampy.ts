@@ -6,8 +6,8 @@ export { Wampy };
 export type WampyOptions = NonNullable<ConstructorParameters<typeof Wampy>[1]>;
 
 /**
- * A wampy client for `url` that does not reconnect. In Node wampy needs a WebSocket class (spec §7.2);
- * the `ws` class serves.
+ * A wampy client for `url` that does not reconnect. In Node wampy needs a WebSocket class (docs/wamp.md,
+ * "Connecting clients"); the `ws` class serves.
  */
 export function newWampy(url: string, options: WampyOptions = {}): Wampy {
   return new Wampy(url, {

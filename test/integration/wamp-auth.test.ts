@@ -90,7 +90,7 @@ describe('WAMP authentication and authorization', () => {
     await within(c.closed, 2000, 'close');
   });
 
-  test('§9.57 ticket: a wrong ticket gets ABORT, the right one WELCOME with the configured role', async () => {
+  test('ticket: a wrong ticket gets ABORT, the right one WELCOME with the configured role', async () => {
     const [bad, refused] = await ticketSession('joe', 'guess');
     assert.deepEqual([refused[0], refused[2]], [3, 'wamp.error.authentication_failed']);
     await within(bad.closed, 2000, 'close');
@@ -127,7 +127,7 @@ describe('WAMP authentication and authorization', () => {
     );
   });
 
-  test('§9.58 WAMP-CRA: the challenge names the WELCOME session; the HMAC is verified', async () => {
+  test('WAMP-CRA: the challenge names the WELCOME session; the HMAC is verified', async () => {
     const c = await open();
     const challenge = await hello(c, { authmethods: ['wampcra'], authid: 'alice' });
     assert.deepEqual(challenge.slice(0, 2), [4, 'wampcra']);
@@ -147,7 +147,7 @@ describe('WAMP authentication and authorization', () => {
     assert.equal((await authenticate(wrong, signature))[2], 'wamp.error.authentication_failed');
   });
 
-  test('§9.59 salted WAMP-CRA: salt, iterations, keylen; autobahn-js derive_key + sign is accepted', async () => {
+  test('salted WAMP-CRA: salt, iterations, keylen; autobahn-js derive_key + sign is accepted', async () => {
     let extra: Record<string, unknown> = {};
     const { connection, details } = await openAutobahn({
       url,
@@ -186,7 +186,7 @@ describe('WAMP authentication and authorization', () => {
     }
   });
 
-  test('§9.60 cryptosign with autobahn-js and wampy; an unknown key is refused', async () => {
+  test('cryptosign with autobahn-js and wampy; an unknown key is refused', async () => {
     const pkey = autobahn.nacl.sign.keyPair.fromSeed(Buffer.from(SEED, 'hex'));
     const { connection, details } = await openAutobahn({
       url,

@@ -12,7 +12,7 @@ function first<T>(subscribe: (callback: (value: T) => void) => unknown): Promise
   return new Promise((resolve) => subscribe(resolve));
 }
 
-describe('WAMP with autobahn-js and wampy (§9.64)', () => {
+describe('WAMP with autobahn-js and wampy', () => {
   let h: TestHerald;
   let url: string;
   const connections: AutobahnConnection[] = [];

@@ -49,7 +49,7 @@ describe('WAMP meta API and testaments', () => {
       `EVENT on ${subscription}`,
     );
 
-  test('§9.50 wamp.session.count and .list cover the realm’s joined sessions', async () => {
+  test('wamp.session.count and .list cover the realm’s joined sessions', async () => {
     const a = await join({ realm: 'counted' });
     const b = await join({ realm: 'counted', serialization: 'msgpack' });
     await join();
@@ -62,7 +62,7 @@ describe('WAMP meta API and testaments', () => {
     assert.deepEqual(await meta(a, 'wamp.session.list', [['admin']]), []);
   });
 
-  test('§9.51 wamp.session.get: details of a session, no_such_session for an unknown ID', async () => {
+  test('wamp.session.get: details of a session, no_such_session for an unknown ID', async () => {
     const a = await join();
     const b = await join({ serialization: 'msgpack' });
     const details = (await meta(a, 'wamp.session.get', [b.sessionId])) as Record<string, unknown>;
@@ -74,7 +74,7 @@ describe('WAMP meta API and testaments', () => {
     await assert.rejects(meta(a, 'wamp.session.get', ['x']), /wamp.error.invalid_argument/);
   });
 
-  test('§9.52 on_join carries the new session’s details, on_leave its ID first', async () => {
+  test('on_join carries the new session’s details, on_leave its ID first', async () => {
     const watcher = await join();
     const joins = await watcher.subscribe('wamp.session.on_join');
     const leaves = await watcher.subscribe('wamp.session.on_leave');
@@ -89,7 +89,7 @@ describe('WAMP meta API and testaments', () => {
     assert.deepEqual(left[4], [c.sessionId, details.authid, 'anonymous']);
   });
 
-  test('§9.53 subscription on_create → on_subscribe; on_unsubscribe → on_delete', async () => {
+  test('subscription on_create → on_subscribe; on_unsubscribe → on_delete', async () => {
     const watcher = await join();
     const names = ['on_create', 'on_subscribe', 'on_unsubscribe', 'on_delete'];
     const subs = new Map<number, string>();
@@ -140,7 +140,7 @@ describe('WAMP meta API and testaments', () => {
     });
   });
 
-  test('§9.54 subscription lookup, match, list, get and subscriber counts', async () => {
+  test('subscription lookup, match, list, get and subscriber counts', async () => {
     const [a, b] = [await join(), await join()];
     const exact = await a.subscribe('com.look.t');
     await b.subscribe('com.look.t');
@@ -183,7 +183,7 @@ describe('WAMP meta API and testaments', () => {
     await assert.rejects(meta(a, 'wamp.registration.get', [1]), /no_such_registration/);
   });
 
-  test('§9.55 wamp.session.kill sends GOODBYE wamp.close.killed; killing oneself is no_such_session', async () => {
+  test('wamp.session.kill sends GOODBYE wamp.close.killed; killing oneself is no_such_session', async () => {
     const [killer, victim] = [await join(), await join()];
     const leaves = await killer.subscribe('wamp.session.on_leave');
     await meta(killer, 'wamp.session.kill', [victim.sessionId], { message: 'bye now' });
@@ -226,7 +226,7 @@ describe('WAMP meta API and testaments', () => {
     assert.equal(await meta(caller, 'wamp.session.count'), 1);
   });
 
-  test('§9.56 testaments are published when the transport drops, detached before destroyed', async () => {
+  test('testaments are published when the transport drops, detached before destroyed', async () => {
     const watcher = await join();
     const sub = await watcher.subscribe('com.testament.t');
     const c = await join({ serialization: 'msgpack' });

@@ -29,7 +29,8 @@ describe('WAMP with autobahn-python 22.7.1 (Debian)', { skip }, () => {
     await h.stop();
   });
 
-  // The default list starts with msgpack.batched; json.batched is autobahn-python's 0x18 framing (§9.63).
+  // The default list starts with msgpack.batched; json.batched is autobahn-python's 0x18 framing
+  // (docs/wamp.md, "Connecting clients").
   const negotiated = {
     json: 'json',
     msgpack: 'msgpack',
@@ -38,7 +39,7 @@ describe('WAMP with autobahn-python 22.7.1 (Debian)', { skip }, () => {
     default: 'msgpack.batched',
   } as const;
   for (const serializer of Object.keys(negotiated) as (keyof typeof negotiated)[]) {
-    test(`§9.64 asyncio (${serializer}): join, register/call, subscribe/publish, leave`, async () => {
+    test(`asyncio (${serializer}): join, register/call, subscribe/publish, leave`, async () => {
       const p = python('client.py', 'roundtrip', url, serializer);
       const joined = await within(p.next('joined'), 10_000, 'join');
       assert.equal(joined.serializer, negotiated[serializer]);
@@ -53,7 +54,7 @@ describe('WAMP with autobahn-python 22.7.1 (Debian)', { skip }, () => {
   }
 
   for (const serializer of ['json', 'msgpack'] as const) {
-    test(`§9.64 Twisted (${serializer}): progressive call results, pub/sub, leave`, async () => {
+    test(`Twisted (${serializer}): progressive call results, pub/sub, leave`, async () => {
       const p = python('twisted_client.py', url, serializer);
       assert.equal((await within(p.next('joined'), 10_000, 'join')).serializer, serializer);
       assert.deepEqual(await within(p.next('result'), 5000, 'result'), {
@@ -109,7 +110,7 @@ describe('WAMP with autobahn-python 22.7.1 (Debian)', { skip }, () => {
       caller.send([48, request, {}, 'com.py.forever']);
       caller.send([49, request, { mode: 'kill' }]);
       // autobahn-python announces call_canceling, so it gets INTERRUPT; its asyncio callee never answers
-      // one (spec §7.3), and wamp.killTimeoutMs ends the call.
+      // one (docs/wamp.md, "What the router implements"), and wamp.killTimeoutMs ends the call.
       const reply = await within(
         caller.next((m) => m[0] === 8 && m[2] === request),
         5000,

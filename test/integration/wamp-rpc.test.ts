@@ -69,7 +69,7 @@ describe('WAMP remote procedure calls', () => {
     await answer(caller, request);
   };
 
-  test('§9.30 a second REGISTER of a single procedure gets procedure_already_exists', async () => {
+  test('a second REGISTER of a single procedure gets procedure_already_exists', async () => {
     const [a, b] = [await join(), await join()];
     const p = procedure();
     await a.register(p);
@@ -80,7 +80,7 @@ describe('WAMP remote procedure calls', () => {
     }
   });
 
-  test('§9.31 REGISTER of wamp.* or an invalid URI gets invalid_uri', async () => {
+  test('REGISTER of wamp.* or an invalid URI gets invalid_uri', async () => {
     const c = await join();
     for (const uri of ['wamp.foo', 'com..x', 'com.a b']) {
       const request = send(c, [64, 0, {}, uri]);
@@ -88,14 +88,14 @@ describe('WAMP remote procedure calls', () => {
     }
   });
 
-  test('§9.32 CALL to an unregistered procedure gets no_such_procedure', async () => {
+  test('CALL to an unregistered procedure gets no_such_procedure', async () => {
     const c = await join();
     const request = send(c, [48, 0, {}, 'com.nobody.home', [1]]);
     const reply = await answer(c, request);
     assert.deepEqual(reply.slice(0, 5), [8, 48, request, {}, 'wamp.error.no_such_procedure']);
   });
 
-  test('§9.33 CALL → INVOCATION → YIELD → RESULT, payloads byte for byte in JSON', async () => {
+  test('CALL → INVOCATION → YIELD → RESULT, payloads byte for byte in JSON', async () => {
     const [caller, callee] = [await join(), await join()];
     const p = procedure();
     const reg = await callee.register(p);
@@ -109,7 +109,7 @@ describe('WAMP remote procedure calls', () => {
     assert.equal(caller.frames.at(-1), '[50,7,{},[5 , 5.50]]');
   });
 
-  test('§9.34 a callee ERROR reaches the caller with the same URI, args and kwargs', async () => {
+  test('a callee ERROR reaches the caller with the same URI, args and kwargs', async () => {
     const [caller, callee] = [await join({ serialization: 'msgpack' }), await join()];
     const p = procedure();
     await callee.register(p);
@@ -127,7 +127,7 @@ describe('WAMP remote procedure calls', () => {
     ]);
   });
 
-  test('§9.35 INVOCATION request IDs to one callee count 1, 2, 3 …', async () => {
+  test('INVOCATION request IDs to one callee count 1, 2, 3 …', async () => {
     const [caller, callee] = [await join(), await join()];
     const [p1, p2] = [procedure(), procedure()];
     await callee.register(p1);
@@ -148,7 +148,7 @@ describe('WAMP remote procedure calls', () => {
     );
   });
 
-  test('§9.36 roundrobin alternates, first hits the oldest, last the newest, random reaches all', async () => {
+  test('roundrobin alternates, first hits the oldest, last the newest, random reaches all', async () => {
     const caller = await join();
     const callees = [await join(), await join(), await join()];
     // Each callee answers every INVOCATION and records that it served it.
@@ -181,7 +181,7 @@ describe('WAMP remote procedure calls', () => {
     assert.equal(new Set(await served(p, 40)).size, 3);
   });
 
-  test('§9.37 a shared REGISTER with another invoke policy fails', async () => {
+  test('a shared REGISTER with another invoke policy fails', async () => {
     const [a, b] = [await join(), await join()];
     const p = procedure();
     await a.register(p, { invoke: 'random' });
@@ -199,7 +199,7 @@ describe('WAMP remote procedure calls', () => {
     assert.equal((await within(b.reply(unknown, [65, 8]), 2000, 'ERROR'))[4], 'wamp.error.invalid_argument');
   });
 
-  test('§9.38 exact beats prefix; a prefix call carries Details.procedure', async () => {
+  test('exact beats prefix; a prefix call carries Details.procedure', async () => {
     const [caller, prefixCallee, exactCallee] = [await join(), await join(), await join()];
     const base = procedure('a');
     await prefixCallee.register(`${base}.b`, { match: 'prefix' });
@@ -216,7 +216,7 @@ describe('WAMP remote procedure calls', () => {
     await answer(caller, r2);
   });
 
-  test('§9.39 the wildcard with earlier literal components wins', async () => {
+  test('the wildcard with earlier literal components wins', async () => {
     const [caller, first, second] = [await join(), await join(), await join()];
     const base = procedure('w');
     await first.register(`${base}.a1.b2..d4.e5`, { match: 'wildcard' });
@@ -228,7 +228,7 @@ describe('WAMP remote procedure calls', () => {
     await answer(caller, request);
   });
 
-  test('§9.40 progressive YIELDs give immediate progress RESULTs, then one final RESULT', async () => {
+  test('progressive YIELDs give immediate progress RESULTs, then one final RESULT', async () => {
     const [caller, callee] = [await join(), await join({ serialization: 'msgpack' })];
     const p = procedure();
     await callee.register(p);
@@ -248,7 +248,7 @@ describe('WAMP remote procedure calls', () => {
     assert.deepEqual(await answer(caller, request), [50, request, {}, ['done']]);
   });
 
-  test('§9.41 without receive_progress the INVOCATION has no receive_progress; progress YIELDs are dropped', async () => {
+  test('without receive_progress the INVOCATION has no receive_progress; progress YIELDs are dropped', async () => {
     const [caller, callee] = [await join(), await join()];
     const p = procedure();
     await callee.register(p);
@@ -261,7 +261,7 @@ describe('WAMP remote procedure calls', () => {
     assert.deepEqual(caller.messages, []);
   });
 
-  test('§9.42 disclose_me on CALL and disclose_caller on REGISTER put the caller in INVOCATION.Details', async () => {
+  test('disclose_me on CALL and disclose_caller on REGISTER put the caller in INVOCATION.Details', async () => {
     const [caller, callee] = [await join(), await join()];
     const [p1, p2] = [procedure(), procedure()];
     await callee.register(p1);
@@ -285,7 +285,7 @@ describe('WAMP remote procedure calls', () => {
     await answer(caller, request);
   });
 
-  test('§9.43 CANCEL skip: immediate canceled, no INTERRUPT, the late YIELD is dropped', async () => {
+  test('CANCEL skip: immediate canceled, no INTERRUPT, the late YIELD is dropped', async () => {
     const [caller, callee] = [await join(), await join()];
     const p = procedure();
     await callee.register(p);
@@ -305,7 +305,7 @@ describe('WAMP remote procedure calls', () => {
     assert.equal(callee.messages.filter((m) => m[0] === 69).length, 0);
   });
 
-  test('§9.44 CANCEL kill: INTERRUPT kill, the caller gets the callee ERROR', async () => {
+  test('CANCEL kill: INTERRUPT kill, the caller gets the callee ERROR', async () => {
     const [caller, callee] = [await join(), await join()];
     const p = procedure();
     await callee.register(p);
@@ -332,7 +332,7 @@ describe('WAMP remote procedure calls', () => {
     assert.equal(callee.messages.filter((m) => m[0] === 69).length, 0, 'one INTERRUPT for two CANCELs');
   });
 
-  test('§9.45 CANCEL killnowait (and no mode): immediate ERROR, INTERRUPT killnowait, late ERROR dropped', async () => {
+  test('CANCEL killnowait (and no mode): immediate ERROR, INTERRUPT killnowait, late ERROR dropped', async () => {
     for (const options of [{ mode: 'killnowait' }, {}]) {
       const [caller, callee] = [await join(), await join()];
       const p = procedure();
@@ -352,7 +352,7 @@ describe('WAMP remote procedure calls', () => {
     }
   });
 
-  test('§9.46 a callee without call_canceling never gets INTERRUPT', async () => {
+  test('a callee without call_canceling never gets INTERRUPT', async () => {
     const caller = await join();
     const callee = await plainCallee();
     const p = procedure();
@@ -367,7 +367,7 @@ describe('WAMP remote procedure calls', () => {
     assert.equal(callee.messages.filter((m) => m[0] === 69).length, 0);
   });
 
-  test('§9.47 timeout:200 gets wamp.error.timeout after about 200 ms, and the callee an INTERRUPT', async () => {
+  test('timeout:200 gets wamp.error.timeout after about 200 ms, and the callee an INTERRUPT', async () => {
     const [caller, callee] = [await join(), await join()];
     const p = procedure();
     await callee.register(p);
@@ -392,7 +392,7 @@ describe('WAMP remote procedure calls', () => {
     assert.equal((await answer(caller, request))[4], 'wamp.error.timeout');
   });
 
-  test('§9.48 when the callee disconnects mid-call the caller gets canceled', async () => {
+  test('when the callee disconnects mid-call the caller gets canceled', async () => {
     const caller = await join();
     const callee = await join();
     const p = procedure();
@@ -406,7 +406,7 @@ describe('WAMP remote procedure calls', () => {
     assert.equal((await answer(caller, again))[4], 'wamp.error.no_such_procedure');
   });
 
-  test('§9.49 when the caller disconnects, a call_canceling callee gets INTERRUPT killnowait, others nothing', async () => {
+  test('when the caller disconnects, a call_canceling callee gets INTERRUPT killnowait, others nothing', async () => {
     const canceling = await join();
     const plain = await plainCallee();
     const caller = await join();
