@@ -1,14 +1,29 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { LimitRefusals } from '../core/limit-refusals.js';
-import type { RealmStats } from '../protocol/wamp/realm.js';
 import type { WebhookStats } from '../webhooks/dispatcher.js';
 import type { Router } from './router.js';
+
+/**
+ * One WAMP realm's numbers as the metrics read them: the shape of the WAMP router's realm stats, declared
+ * here so that http/ does not import the protocol.
+ */
+export interface RealmMetrics {
+  readonly realm: string;
+  readonly sessions: number;
+  readonly subscriptions: number;
+  readonly registrations: number;
+  readonly retainedTopics: number;
+  readonly retainedBytes: number;
+  readonly published: number;
+  readonly delivered: number;
+  readonly calls: number;
+}
 
 /** What the metrics read, at scrape time, from the parts that keep the numbers. */
 export interface MetricSources {
   websocketConnections(): number;
   wampSessions(): number;
-  wampRealms(): RealmStats[];
+  wampRealms(): readonly RealmMetrics[];
   webhooks(): Readonly<WebhookStats>;
   limitRefusals: LimitRefusals;
 }
@@ -53,15 +68,7 @@ export function createMetrics(sources: MetricSources): Registry {
     kind: 'gauge' | 'counter',
     name: string,
     help: string,
-    key:
-      | 'sessions'
-      | 'subscriptions'
-      | 'registrations'
-      | 'retainedTopics'
-      | 'retainedBytes'
-      | 'published'
-      | 'delivered'
-      | 'calls',
+    key: Exclude<keyof RealmMetrics, 'realm'>,
   ) => {
     const collect = function (this: Gauge<'realm'> | Counter<'realm'>) {
       this.reset();

@@ -10,7 +10,7 @@ import { fuzz, Observer } from './harness.js';
 /**
  * The `Origin` header of WebSocket upgrades: generated origins, near-origins and garbage against an
  * app and a realm with allowed origins. Each is admitted exactly when the matcher says so (the
- * matcher's own rules are unit-tested in test/unit/origin.test.ts), refused with 4009 / ABORT
+ * matcher's own rules are unit-tested in test/unit/core/origin.test.ts), refused with 4009 / ABORT
  * otherwise, and the server keeps serving everyone else.
  */
 

@@ -1,0 +1,64 @@
+// The boundaries between the layers of src/ (docs/architecture.md, Boundaries), checked by `npm run lint:deps`.
+// The layer rules read the TypeScript sources (src/, parsed with swc), where `import type` counts like any
+// other import. The cycle rule reads the compiled modules (dist/src/), where the compiler has erased the
+// imports of types: a cycle there is one that runs.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'protocol-no-io',
+      comment: 'protocol/ sees a Connection and the core interfaces: no WebSocket library, no broker client.',
+      severity: 'error',
+      from: { path: '^src/protocol/' },
+      to: { path: 'node_modules/(@types/)?(ws|ioredis|nats)/' },
+    },
+    {
+      name: 'core-no-broker',
+      comment: 'core/ holds interfaces and in-memory implementations: the broker clients live in adapters/.',
+      severity: 'error',
+      from: { path: '^src/core/' },
+      to: { path: 'node_modules/(@types/)?(ioredis|nats)/' },
+    },
+    {
+      name: 'core-no-upper-layer',
+      comment: 'core/ imports nothing above it.',
+      severity: 'error',
+      from: { path: '^src/core/' },
+      to: { path: '^src/(webhooks|protocol|adapters)/' },
+    },
+    {
+      name: 'adapters-no-protocol-or-webhooks',
+      comment: 'Adapters move opaque envelopes: they know nothing of the protocols or of webhooks.',
+      severity: 'error',
+      from: { path: '^src/adapters/' },
+      to: { path: '^src/(webhooks|protocol)/' },
+    },
+    {
+      name: 'http-no-protocol',
+      comment: 'http/ is the generic HTTP layer: the Pusher HTTP API lives in protocol/pusher/http-api/.',
+      severity: 'error',
+      from: { path: '^src/http/' },
+      to: { path: '^src/protocol/' },
+    },
+    {
+      name: 'no-cycles',
+      comment: 'No module of src/ imports itself through others when it runs.',
+      severity: 'error',
+      from: { path: '^dist/src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'resolvable',
+      comment: 'Every import resolves, so that the rules above see every edge.',
+      severity: 'error',
+      from: { path: '^(dist/)?src/' },
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    parser: 'swc',
+    includeOnly: { path: ['^(dist/)?src/', 'node_modules/'] },
+    doNotFollow: { path: 'node_modules' },
+    moduleSystems: ['es6'],
+  },
+};

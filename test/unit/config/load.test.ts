@@ -1,0 +1,361 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  ConfigError,
+  ERR_CONFIG_INVALID,
+  envEntries,
+  loadConfig,
+  parseConfig,
+} from '../../../src/config/load.js';
+
+/** Catches the `ConfigError` `fn` must throw (sync or async) and returns its problems. */
+async function problemsOf(fn: () => unknown): Promise<readonly string[]> {
+  try {
+    await fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    assert.equal(err.code, ERR_CONFIG_INVALID);
+    for (const problem of err.problems) assert.ok(err.message.includes(problem), problem);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  test('defaults: port 6001, host 0.0.0.0, one app app-id/app-key/app-secret', () => {
+    const config = parseConfig({});
+    assert.equal(config.port, 6001);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.pathPrefix, '');
+    assert.equal(config.activityTimeoutSeconds, 120);
+    assert.equal(config.pongTimeoutSeconds, 30);
+    assert.deepEqual(config.adapter, {
+      driver: 'memory',
+      prefix: 'herald',
+      heartbeatMs: 1000,
+      nodeTimeoutMs: 5000,
+      requestTimeoutMs: 2000,
+    });
+    assert.equal(config.apps.length, 1);
+    const app = config.apps[0]!;
+    assert.equal(app.id, 'app-id');
+    assert.equal(app.key, 'app-key');
+    assert.equal(app.secret, 'app-secret');
+    assert.equal(app.enabled, true);
+    assert.equal(app.clientEvents, false);
+    assert.equal(app.maxPresenceMembers, 100);
+    assert.equal(app.maxEventPayloadBytes, 10_240);
+    assert.equal(app.maxChannelNameLength, 164);
+  });
+
+  test('app fields get their defaults when an app gives only credentials', () => {
+    const config = parseConfig({ apps: [{ id: '1', key: 'k', secret: 's', clientEvents: true }] });
+    assert.deepEqual(
+      { ...config.apps[0], webhooks: [...config.apps[0]!.webhooks] },
+      {
+        ...parseConfig({}).apps[0],
+        id: '1',
+        key: 'k',
+        secret: 's',
+        clientEvents: true,
+        webhooks: [],
+      },
+    );
+  });
+
+  test('lists every problem at once, each naming its field', async () => {
+    const problems = await problemsOf(() =>
+      parseConfig({
+        bogus: true,
+        port: 'abc',
+        pathPrefix: 'no-slash',
+        adapter: { driver: 'redis' },
+        apps: [
+          { id: 'a', key: 'k', secret: 's', color: 'red' },
+          { id: 'a', key: 'k', secret: '' },
+        ],
+      }),
+    );
+    const fields = problems.map((p) => p.slice(0, p.indexOf(':')));
+    assert.deepEqual(
+      [...fields].sort(),
+      [
+        'adapter.url',
+        'apps.0.color',
+        'apps.1.id',
+        'apps.1.key',
+        'apps.1.secret',
+        'bogus',
+        'pathPrefix',
+        'port',
+      ].sort(),
+    );
+    assert.ok(problems.some((p) => /^apps\.1\.key: duplicate app key "k" \(also apps\.0\.key\)$/.test(p)));
+    assert.ok(problems.some((p) => /^adapter\.url: required when adapter\.driver is "redis"$/.test(p)));
+  });
+
+  test('range checks: port above 65535 and a zero limit are refused', async () => {
+    const problems = await problemsOf(() =>
+      parseConfig({
+        port: 70_000,
+        maxMessageBytes: 0,
+        apps: [{ id: 'a', key: 'k', secret: 's', maxBatchSize: -1 }],
+      }),
+    );
+    assert.deepEqual(problems.map((p) => p.slice(0, p.indexOf(':'))).sort(), [
+      'apps.0.maxBatchSize',
+      'maxMessageBytes',
+      'port',
+    ]);
+  });
+
+  test('allowedOrigins: every origin by default; each bad entry reported by its path', async () => {
+    const app = parseConfig({}).apps[0]!;
+    assert.deepEqual(app.allowedOrigins, ['*']);
+    assert.equal(app.requireOrigin, false);
+    const problems = await problemsOf(() =>
+      parseConfig({
+        apps: [
+          {
+            id: 'a',
+            key: 'k',
+            secret: 's',
+            allowedOrigins: ['https://ok.example.com', 'https://example.com/', '*.example.com', 'null'],
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      problems.map((p) => p.slice(0, p.indexOf(':'))),
+      ['apps.0.allowedOrigins.1', 'apps.0.allowedOrigins.3'],
+    );
+    assert.ok(problems[0]!.includes('"https://example.com/" is not "*"'), problems[0]);
+  });
+
+  test('the result is deeply frozen', () => {
+    const config = parseConfig({ apps: [{ id: 'a', key: 'k', secret: 's' }] });
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.apps));
+    assert.ok(Object.isFrozen(config.apps[0]));
+    assert.ok(Object.isFrozen(config.adapter));
+    assert.ok(Object.isFrozen(config.wamp.realms));
+    assert.throws(() => {
+      (config as { port: number }).port = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (config.apps as unknown[]).push({});
+    }, TypeError);
+    assert.throws(() => {
+      (config.apps[0] as { secret: string }).secret = 'x';
+    }, TypeError);
+  });
+});
+
+describe('envEntries', () => {
+  const entries = envEntries();
+  const byName = new Map(entries.map((e) => [e.name, e]));
+
+  test('derives HERALD_* names from the schema paths', () => {
+    assert.deepEqual(byName.get('HERALD_ADAPTER_URL'), {
+      name: 'HERALD_ADAPTER_URL',
+      path: ['adapter', 'url'],
+      kind: 'string',
+    });
+    assert.deepEqual(byName.get('HERALD_MAX_MESSAGE_BYTES'), {
+      name: 'HERALD_MAX_MESSAGE_BYTES',
+      path: ['maxMessageBytes'],
+      kind: 'number',
+    });
+    assert.deepEqual(byName.get('HERALD_PORT'), { name: 'HERALD_PORT', path: ['port'], kind: 'number' });
+    assert.equal(byName.get('HERALD_LOG_LEVEL')?.kind, 'string');
+    assert.equal(byName.get('HERALD_ADAPTER_DRIVER')?.kind, 'string');
+    assert.equal(byName.get('HERALD_WAMP_PATH')?.kind, 'string');
+    assert.equal(byName.get('HERALD_APPS')?.kind, 'json');
+    assert.equal(byName.get('HERALD_WAMP_REALMS')?.kind, 'json');
+  });
+
+  test('every top-level setting has exactly one variable, and names are unique', () => {
+    assert.equal(byName.size, entries.length);
+    for (const key of Object.keys(parseConfig({}))) {
+      assert.ok(
+        entries.some((e) => e.path[0] === key),
+        `no environment variable for ${key}`,
+      );
+    }
+    for (const e of entries) assert.match(e.name, /^HERALD_[A-Z0-9_]+$/);
+  });
+});
+
+describe('loadConfig', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'herald-config-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  async function file(name: string, content: unknown): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, typeof content === 'string' ? content : JSON.stringify(content));
+    return path;
+  }
+
+  test('with nothing given, it is parseConfig({})', async () => {
+    assert.deepEqual(await loadConfig({ env: {} }), parseConfig({}));
+  });
+
+  test('precedence: file < HERALD_* env < overrides', async () => {
+    const path = await file('precedence.json', {
+      port: 7000,
+      host: '10.0.0.1',
+      logLevel: 'warn',
+      maxMessageBytes: 1000,
+      adapter: { driver: 'memory' },
+    });
+    const config = await loadConfig({
+      file: path,
+      env: {
+        HERALD_PORT: '7001',
+        HERALD_HOST: '10.0.0.2',
+        HERALD_MAX_MESSAGE_BYTES: '2048',
+        HERALD_ADAPTER_DRIVER: 'redis',
+        HERALD_ADAPTER_URL: 'redis://cache:6379',
+        HERALD_LOG_LEVEL: '',
+      },
+      overrides: { port: '7002' },
+    });
+    assert.equal(config.port, 7002, 'override beats env and file');
+    assert.equal(config.host, '10.0.0.2', 'env beats file');
+    assert.equal(config.maxMessageBytes, 2048, 'env numbers are parsed');
+    assert.equal(config.logLevel, 'warn', 'an empty variable is ignored; the file value stays');
+    assert.equal(config.adapter.driver, 'redis', 'nested env');
+    assert.equal(config.adapter.url, 'redis://cache:6379', 'nested env');
+  });
+
+  test('app credentials: --app-* overrides beat HERALD_APP_* which beat the file', async () => {
+    const path = await file('apps.json', {
+      apps: [
+        { id: 'file-id', key: 'file-key', secret: 'file-secret', clientEvents: true },
+        { id: 'second', key: 'second-key', secret: 'second-secret' },
+      ],
+    });
+    const config = await loadConfig({
+      file: path,
+      env: { HERALD_APP_KEY: 'env-key', HERALD_APP_SECRET: 'env-secret' },
+      overrides: { appSecret: 'flag-secret' },
+    });
+    assert.deepEqual(
+      config.apps.map((a) => [a.id, a.key, a.secret]),
+      [
+        ['file-id', 'env-key', 'flag-secret'],
+        ['second', 'second-key', 'second-secret'],
+      ],
+    );
+    assert.equal(config.apps[0]!.clientEvents, true, 'the rest of the first app is kept');
+  });
+
+  test('HERALD_APP_* without any file makes the default app', async () => {
+    const config = await loadConfig({ env: { HERALD_APP_SECRET: 'only-secret' } });
+    assert.deepEqual(
+      config.apps.map((a) => [a.id, a.key, a.secret]),
+      [['app-id', 'app-key', 'only-secret']],
+    );
+  });
+
+  test('HERALD_APPS takes JSON and fills app defaults', async () => {
+    const config = await loadConfig({
+      env: {
+        HERALD_APPS: JSON.stringify([
+          { id: '1', key: 'k1', secret: 's1', clientEvents: true },
+          { id: '2', key: 'k2', secret: 's2', enabled: false },
+        ]),
+      },
+    });
+    assert.deepEqual(
+      config.apps.map((a) => [a.id, a.key, a.clientEvents, a.enabled, a.maxClientEventsPerSecond]),
+      [
+        ['1', 'k1', true, true, 10],
+        ['2', 'k2', false, false, 10],
+      ],
+    );
+  });
+
+  test('HERALD_APPS that is not JSON is named, along with every other problem', async () => {
+    const problems = await problemsOf(() =>
+      loadConfig({ env: { HERALD_APPS: '[{id:', HERALD_PORT: 'abc', HERALD_MAX_MESSAGE_BYTES: '-5' } }),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('HERALD_APPS: not valid JSON')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('port: ')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('maxMessageBytes: ')),
+      problems.join('\n'),
+    );
+  });
+
+  test('a bad port override is named', async () => {
+    const problems = await problemsOf(() => loadConfig({ env: {}, overrides: { port: 'http' } }));
+    assert.deepEqual(
+      problems.map((p) => p.slice(0, p.indexOf(':'))),
+      ['port'],
+    );
+  });
+
+  test('workers: from --workers or HERALD_WORKERS; more than one needs a cluster adapter', async () => {
+    const fromEnv = await loadConfig({
+      env: { HERALD_WORKERS: '3', HERALD_ADAPTER_DRIVER: 'nats', HERALD_ADAPTER_URL: 'nats://b:4222' },
+    });
+    assert.equal(fromEnv.workers, 3);
+    const fromFlags = await loadConfig({
+      env: { HERALD_WORKERS: '3' },
+      overrides: { workers: '2', adapter: { driver: 'redis', url: 'redis://a:6379' } },
+    });
+    assert.equal(fromFlags.workers, 2);
+    assert.equal((await loadConfig({ env: {} })).workers, 1);
+    const alone = await problemsOf(() => loadConfig({ env: {}, overrides: { workers: '2' } }));
+    assert.equal(alone.length, 1);
+    assert.match(alone[0]!, /^workers: more than one worker needs adapter\.driver "redis" or "nats"/);
+    const zero = await problemsOf(() => loadConfig({ env: {}, overrides: { workers: 'none' } }));
+    assert.deepEqual(
+      zero.map((p) => p.slice(0, p.indexOf(':'))),
+      ['workers'],
+    );
+  });
+
+  test('an unreadable or non-object file is named', async () => {
+    const missing = join(dir, 'missing.json');
+    assert.ok(
+      (await problemsOf(() => loadConfig({ file: missing, env: {} })))[0]!.startsWith(
+        `${missing}: cannot be read`,
+      ),
+    );
+    const array = await file('array.json', '[]');
+    assert.ok(
+      (await problemsOf(() => loadConfig({ file: array, env: {} })))[0]!.startsWith(
+        `${array}: must hold a JSON object`,
+      ),
+    );
+    const broken = await file('broken.json', '{"port": ');
+    assert.ok(
+      (await problemsOf(() => loadConfig({ file: broken, env: {} })))[0]!.startsWith(
+        `${broken}: not valid JSON`,
+      ),
+    );
+  });
+
+  test('the loaded configuration is frozen', async () => {
+    const config = await loadConfig({ env: { HERALD_PORT: '7003' } });
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.apps[0]));
+    assert.throws(() => {
+      (config as { host: string }).host = 'x';
+    }, TypeError);
+  });
+});

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, parseConfig } from '../../../src/config/load.js';
+
+const problems = (input: unknown): string[] => {
+  try {
+    parseConfig(input);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return [...err.problems];
+  }
+  return [];
+};
+
+test('defaults: /ws, realm1 open to anonymous, anonymous auth only', () => {
+  const { wamp } = parseConfig({});
+  assert.equal(wamp.path, '/ws');
+  assert.deepEqual(
+    wamp.realms.map((r) => [r.name, r.uriCheck, r.roles.map((role) => role.name)]),
+    [['realm1', 'loose', ['anonymous']]],
+  );
+  assert.deepEqual(wamp.realms[0]!.roles[0]!.permissions[0]!.allow, {
+    call: true,
+    register: true,
+    publish: true,
+    subscribe: true,
+  });
+  assert.deepEqual(wamp.auth, { anonymous: { role: 'anonymous' } });
+  assert.equal(wamp.maxMessageBytes, 1024 * 1024);
+});
+
+test('an auth section replaces the default: anonymous only when listed', () => {
+  const { wamp } = parseConfig({
+    wamp: {
+      realms: [{ name: 'realm1', roles: [{ name: 'user' }] }],
+      auth: { ticket: { principals: { joe: { ticket: 't', role: 'user' } } } },
+    },
+  });
+  assert.equal(wamp.auth.anonymous, undefined);
+  assert.deepEqual(wamp.realms[0]!.roles, [{ name: 'user', permissions: [] }]);
+});
+
+test('bad realms, roles and keys are reported together, each by its path', () => {
+  const found = problems({
+    wamp: {
+      realms: [{ name: 'ab' }, { name: 'realm1' }, { name: 'realm1' }],
+      auth: {
+        anonymous: { role: 'guest' },
+        cryptosign: { principals: { k: { authorized_keys: ['xyz'], role: 'anonymous' } } },
+      },
+    },
+  });
+  assert.ok(found.some((p) => p.startsWith('wamp.realms.0.name:')));
+  assert.ok(found.some((p) => p.startsWith('wamp.auth.cryptosign.principals.k.authorized_keys.0:')));
+  const valid = problems({
+    wamp: {
+      realms: [{ name: 'realm1' }, { name: 'realm1' }],
+      auth: { anonymous: { role: 'guest' } },
+    },
+  });
+  assert.deepEqual(valid.sort(), [
+    'wamp.auth.anonymous.role: role "guest" is in no realm\'s roles',
+    'wamp.realms.1.name: duplicate realm "realm1"',
+  ]);
+});
+
+test('realm allowedOrigins: every origin by default; bad entries reported by path', () => {
+  const [realm] = parseConfig({}).wamp.realms;
+  assert.deepEqual(realm!.allowedOrigins, ['*']);
+  assert.equal(realm!.requireOrigin, false);
+  const found = problems({
+    wamp: { realms: [{ name: 'realm1', allowedOrigins: ['https://example.com', 'example.*'] }] },
+  });
+  assert.equal(found.length, 1);
+  assert.match(found[0]!, /^wamp\.realms\.0\.allowedOrigins\.1: "example\.\*" is not "\*"/);
+});
+
+test('wamp.killTimeoutMs past the longest timer Node.js can arm is refused', () => {
+  assert.equal(parseConfig({ wamp: { killTimeoutMs: 2 ** 31 - 1 } }).wamp.killTimeoutMs, 2 ** 31 - 1);
+  assert.ok(problems({ wamp: { killTimeoutMs: 2 ** 31 } }).some((p) => p.startsWith('wamp.killTimeoutMs:')));
+});
+
+test('WAMP limits: generous defaults, null for no subscription or registration limit, bad values refused', () => {
+  const { wamp } = parseConfig({});
+  assert.equal(wamp.helloTimeoutMs, 10_000);
+  const realm = wamp.realms[0]!;
+  assert.deepEqual(
+    [
+      realm.maxSubscriptionsPerSession,
+      realm.maxRegistrationsPerSession,
+      realm.maxRetainedBytes,
+      realm.maxRetainedEventBytes,
+      realm.maxTestamentsPerSession,
+      realm.maxTestamentBytes,
+    ],
+    [1000, 1000, 64 * 1024 * 1024, 64 * 1024, 10, 64 * 1024],
+  );
+  const open = parseConfig({
+    wamp: {
+      realms: [{ name: 'realm1', maxSubscriptionsPerSession: null, maxRegistrationsPerSession: null }],
+    },
+  }).wamp.realms[0]!;
+  assert.equal(open.maxSubscriptionsPerSession, null);
+  assert.equal(open.maxRegistrationsPerSession, null);
+  const bad = problems({
+    wamp: {
+      helloTimeoutMs: 2 ** 31,
+      realms: [{ name: 'realm1', maxRetainedBytes: 0, maxTestamentsPerSession: -1 }],
+    },
+  });
+  for (const path of [
+    'wamp.helloTimeoutMs:',
+    'wamp.realms.0.maxRetainedBytes:',
+    'wamp.realms.0.maxTestamentsPerSession:',
+  ]) {
+    assert.ok(
+      bad.some((p) => p.startsWith(path)),
+      `${path} in ${bad.join('; ')}`,
+    );
+  }
+});
