@@ -13,7 +13,7 @@ type WatchlistEvent = { name: 'online' | 'offline'; user_ids: string[] };
  * Who is signed in, cluster-wide, for watchlist apps: a presence "channel" no real channel can be
  * named ('#' is not allowed in channel names), one member per signed-in user, one entry per
  * connection. The presence store decides atomically when a user comes online or goes offline
- * anywhere, and cleans up after a node that died (see `PusherServer`'s node-down handling).
+ * anywhere, and cleans up after a node that died (see `cleanUpAfterNode`).
  */
 export const SIGNED_IN = '#signed-in';
 
