@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { App, AppStore } from '../../core/apps/app.js';
+import type { AppStore } from '../../core/apps/app.js';
+import type { UpgradeRequest } from '../../core/connection.js';
 import { Frame } from '../../core/frame.js';
 import { checkOrigin } from '../../core/origin.js';
+import type { AppStates } from './app-states.js';
 import { encodeInternal } from './codec.js';
-import type { AppState } from './context.js';
-import { pusherError } from './errors.js';
+import { PusherError, pusherError } from './errors.js';
+import type { PusherQueries } from './queries.js';
 import type { PusherSocket } from './socket.js';
+import type { Users } from './users.js';
 
 /** Attempts to find an unused socket id before giving up (only a pinned generator repeats itself). */
 const SOCKET_ID_ATTEMPTS = 8;
@@ -49,10 +52,11 @@ export interface HandshakeParts {
   readonly activityTimeoutSeconds: number;
   readonly socketIds: () => string;
   /** Open connections of the app on every node, for `maxConnections`. */
-  connections(app: App): Promise<number>;
-  state(app: App): AppState;
-  /** The connection is established (`Users.opened`). */
-  opened(socket: PusherSocket, app: App): void;
+  readonly queries: Pick<PusherQueries, 'connections'>;
+  readonly states: Pick<AppStates, 'of'>;
+  /** Told when the connection is established (the sign-in deadline starts). */
+  readonly users: Pick<Users, 'opened'>;
+  answer(socket: PusherSocket, err: PusherError): void;
 }
 
 /**
@@ -67,10 +71,21 @@ export class Handshake {
   }
 
   /**
-   * Establishes `socket` for the app of `key`, or throws the `PusherError` that refuses it. Returns
-   * without a word when the socket closed meanwhile.
+   * Establishes `socket`, accepted at `/app/{key}`, or answers with the refusal (and the close). Never
+   * rejects; settles without a word when the socket closed meanwhile.
    */
-  async establish(
+  establish(socket: PusherSocket, request: UpgradeRequest): Promise<void> {
+    const key = request.params[0] ?? '';
+    const protocol = request.query.get('protocol');
+    return this.#establish(socket, key, protocol, request.headers.origin).catch((err) => {
+      if (err instanceof PusherError) return this.#parts.answer(socket, err);
+      this.#parts.logger.error({ err }, 'pusher handshake failed');
+      this.#parts.answer(socket, pusherError('HANDSHAKE_FAILED'));
+    });
+  }
+
+  /** Throws the `PusherError` that refuses the handshake. */
+  async #establish(
     socket: PusherSocket,
     key: string,
     protocol: string | null,
@@ -89,8 +104,8 @@ export class Handshake {
       parts.logger.debug({ appId: app.id, origin: String(origin).slice(0, 200), verdict }, 'origin refused');
       throw pusherError(verdict === 'missing' ? 'ORIGIN_REQUIRED' : 'ORIGIN_NOT_ALLOWED');
     }
-    const state = parts.state(app);
-    if (app.maxConnections !== null && (await parts.connections(app)) >= app.maxConnections) {
+    const state = parts.states.of(app);
+    if (app.maxConnections !== null && (await parts.queries.connections(app)) >= app.maxConnections) {
       throw pusherError('OVER_CONNECTION_QUOTA');
     }
     if (socket.state !== 'pending') return;
@@ -105,6 +120,6 @@ export class Handshake {
     state.sockets.set(id, socket);
     const established = { socket_id: id, activity_timeout: parts.activityTimeoutSeconds };
     socket.connection.send(new Frame(encodeInternal('pusher:connection_established', established)));
-    parts.opened(socket, app);
+    parts.users.opened(socket, app);
   }
 }

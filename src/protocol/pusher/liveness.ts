@@ -1,4 +1,5 @@
 import { Frame } from '../../core/frame.js';
+import type { AppStates } from './app-states.js';
 import { encodeInternal } from './codec.js';
 import { type PusherError, pusherError } from './errors.js';
 import type { PusherSocket } from './socket.js';
@@ -12,8 +13,8 @@ export interface LivenessParts {
   readonly activityTimeoutSeconds: number;
   readonly pongTimeoutSeconds: number;
   readonly now: () => number;
-  /** Every open socket on this node. */
-  sockets(): Iterable<PusherSocket>;
+  /** Whose `sockets()` are every open socket on this node. */
+  readonly states: Pick<AppStates, 'sockets'>;
   answer(socket: PusherSocket, err: PusherError): void;
 }
 
@@ -51,7 +52,7 @@ export class Liveness {
     const now = parts.now();
     const activity = parts.activityTimeoutSeconds * 1000;
     const pong = parts.pongTimeoutSeconds * 1000;
-    for (const socket of parts.sockets()) {
+    for (const socket of parts.states.sockets()) {
       if (socket.pingedAt !== 0) {
         if (now - socket.pingedAt >= pong) parts.answer(socket, pusherError('PONG_NOT_RECEIVED'));
       } else if (now - socket.lastSeen >= activity) {

@@ -1,11 +1,11 @@
 import type { Adapter } from '../../adapters/adapter.js';
-import type { App, AppStore } from '../../core/apps/app.js';
+import type { AppStore } from '../../core/apps/app.js';
 import type { OccupancyStore } from '../../core/channels/occupancy.js';
 import type { PresenceStore } from '../../core/presence/store.js';
 import { appIdOf } from './app-states.js';
 import { encodeInternal } from './codec.js';
 import type { ChannelEvents } from './events.js';
-import { SIGNED_IN } from './users.js';
+import { SIGNED_IN, type Users } from './users.js';
 
 /** What cleaning up after a dead node needs. */
 export interface NodeDownParts {
@@ -14,8 +14,8 @@ export interface NodeDownParts {
   readonly presence: Pick<PresenceStore, 'removeNode'>;
   readonly occupancy?: Pick<OccupancyStore, 'removeNode'> | undefined;
   readonly events: ChannelEvents;
-  /** Tells the user's watchers on every node (`Users.announce`). */
-  announce(app: App, userId: string, name: 'online' | 'offline'): Promise<void>;
+  /** Tells the watchers of users who went offline with the node, on every node. */
+  readonly users: Pick<Users, 'announce'>;
 }
 
 /**
@@ -29,7 +29,7 @@ export async function cleanUpAfterNode(nodeId: string, parts: NodeDownParts): Pr
   for (const { namespace, channel, userId } of left) {
     if (channel === SIGNED_IN) {
       const app = await appOf(namespace);
-      if (app) await parts.announce(app, userId, 'offline');
+      if (app) await parts.users.announce(app, userId, 'offline');
       continue;
     }
     const text = encodeInternal('pusher_internal:member_removed', { user_id: userId }, channel);

@@ -6,7 +6,7 @@ import { AppStates } from './app-states.js';
 import { checkBusFrame } from './bus-frame.js';
 import { ClientEvents } from './client-events.js';
 import { decodeClientMessage } from './codec.js';
-import type { AppState, PusherContext, PusherServerOptions } from './context.js';
+import type { AppState, PusherServerOptions } from './context.js';
 import { PusherError, pusherError } from './errors.js';
 import { type ChannelEvents, NO_CHANNEL_EVENTS } from './events.js';
 import { Handshake, randomSocketId } from './handshake.js';
@@ -27,7 +27,7 @@ export type { PusherServerOptions } from './context.js';
  * subscriptions, users, client events. It never sees a socket, only the core interfaces. What the HTTP
  * API asks of the cluster is `queries`.
  */
-export class PusherServer implements SocketOwner, PusherContext {
+export class PusherServer implements SocketOwner {
   readonly now: () => number;
   readonly options: PusherServerOptions;
   readonly events: ChannelEvents;
@@ -43,37 +43,49 @@ export class PusherServer implements SocketOwner, PusherContext {
   #handover = false;
 
   constructor(options: PusherServerOptions) {
-    const { adapter, logger } = options;
+    const { apps, adapter, presence, cache, occupancy, memory, logger } = options;
+    const { activityTimeoutSeconds, pongTimeoutSeconds } = options;
+    const socketIds = options.socketIds ?? randomSocketId;
+    const events = options.events ?? NO_CHANNEL_EVENTS;
+    const now = options.now ?? Date.now;
+    const states = this.#apps;
+    const queries = new ClusterQueries({ adapter, presence, cache });
+    const state = (app: App) => states.of(app);
+    const answer = (socket: PusherSocket, err: PusherError) => this.answer(socket, err);
+    const work = new SocketWork(answer, logger);
+    const track = (w: Promise<void>) => work.track(w);
+    const subscribing = { adapter, presence, cache, occupancy, memory, logger };
+    const users = new Users({ options: { adapter, presence, logger }, state, answer });
     this.options = options;
-    this.events = options.events ?? NO_CHANNEL_EVENTS;
-    this.now = options.now ?? Date.now;
-    this.queries = new ClusterQueries(options);
-    this.#work = new SocketWork((socket, err) => this.answer(socket, err), logger);
-    this.#subscriptions = new Subscriptions(this);
-    const users = new Users(this);
+    this.events = events;
+    this.now = now;
+    this.queries = queries;
+    this.#work = work;
     this.#users = users;
+    this.#subscriptions = new Subscriptions({
+      options: subscribing,
+      events,
+      now,
+      queries,
+      state,
+      track,
+      answer,
+    });
     this.#handshake = new Handshake({
-      apps: options.apps,
+      apps,
       logger,
-      activityTimeoutSeconds: options.activityTimeoutSeconds,
-      socketIds: options.socketIds ?? randomSocketId,
-      connections: (app) => this.queries.connections(app),
-      state: (app) => this.state(app),
-      opened: (socket, app) => users.opened(socket, app),
+      activityTimeoutSeconds,
+      socketIds,
+      queries,
+      states,
+      users,
+      answer,
     });
-    this.#liveness = new Liveness({
-      activityTimeoutSeconds: options.activityTimeoutSeconds,
-      pongTimeoutSeconds: options.pongTimeoutSeconds,
-      now: this.now,
-      sockets: () => this.#apps.sockets(),
-      answer: (socket, err) => this.answer(socket, err),
-    });
-    this.#clientEvents = new ClientEvents({ adapter, events: this.events, logger, now: this.now });
+    this.#liveness = new Liveness({ activityTimeoutSeconds, pongTimeoutSeconds, now, states, answer });
+    this.#clientEvents = new ClientEvents({ adapter, events, logger, now });
     adapter.onMessage((message) => this.#deliver(message));
-    answerPeers(adapter, this.#apps, users);
-    const { apps, presence, occupancy } = options;
-    const announce = users.announce.bind(users);
-    const nodeDown = { apps, adapter, presence, occupancy, events: this.events, announce };
+    answerPeers(adapter, states, users);
+    const nodeDown = { apps, adapter, presence, occupancy, events, users };
     adapter.onNodeDown((nodeId) => {
       cleanUpAfterNode(nodeId, nodeDown).catch((err) => logger.error({ err, nodeId }, 'node cleanup failed'));
     });
@@ -99,17 +111,7 @@ export class PusherServer implements SocketOwner, PusherContext {
   /** Accepts a WebSocket at `/app/{key}`; the handshake finishes once the app is looked up. */
   open(connection: Connection, request: UpgradeRequest): PusherSocket {
     const socket = new PusherSocket(this, connection);
-    const key = request.params[0] ?? '';
-    const { origin } = request.headers;
-    const established = this.#handshake.establish(socket, key, request.query.get('protocol'), origin);
-    this.#work.chainOn(
-      socket,
-      established.catch((err) => {
-        if (err instanceof PusherError) return this.answer(socket, err);
-        this.options.logger.error({ err }, 'pusher handshake failed');
-        this.answer(socket, pusherError('HANDSHAKE_FAILED'));
-      }),
-    );
+    this.#work.chainOn(socket, this.#handshake.establish(socket, request));
     return socket;
   }
 
@@ -182,11 +184,6 @@ export class PusherServer implements SocketOwner, PusherContext {
   /** Open connections of the app on this node. */
   connectionCount(app: App): number {
     return this.#apps.get(app.id)?.sockets.size ?? 0;
-  }
-
-  /** Connections subscribed to `channel` on every node. */
-  subscriptions(app: App, channel: string): Promise<number> {
-    return this.queries.subscriptions(app, channel);
   }
 
   state(app: App): AppState {

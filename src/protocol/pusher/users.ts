@@ -2,7 +2,7 @@ import type { App } from '../../core/apps/app.js';
 import { channelKind } from '../../core/channels/names.js';
 import { Frame } from '../../core/frame.js';
 import { encodeObjectEvent } from './codec.js';
-import type { PusherContext } from './context.js';
+import type { UsersContext, UsersOptions } from './context.js';
 import { pusherError } from './errors.js';
 import { checkSignin } from './signin.js';
 import type { PusherSocket } from './socket.js';
@@ -25,7 +25,10 @@ export const WATCHLIST_OP = 'pusher.watchlist';
  * watchlist events (cluster-wide) and terminating a user's connections.
  */
 export class Users {
-  readonly #ctx: PusherContext;
+  readonly #ctx: UsersContext;
+  readonly #adapter: UsersOptions['adapter'];
+  readonly #presence: UsersOptions['presence'];
+  readonly #logger: UsersOptions['logger'];
   readonly #timeout = (socket: PusherSocket) => {
     socket.signinTimer = undefined;
     // Authorized means signed in, or subscribed to a private or presence channel (spec §5.1 item 6).
@@ -36,8 +39,12 @@ export class Users {
     }
   };
 
-  constructor(ctx: PusherContext) {
+  constructor(ctx: UsersContext) {
     this.#ctx = ctx;
+    const { adapter, presence, logger } = ctx.options;
+    this.#adapter = adapter;
+    this.#presence = presence;
+    this.#logger = logger;
   }
 
   /** A connection was established: start the sign-in deadline if the app requires one. */
@@ -61,7 +68,7 @@ export class Users {
     // Recorded before the client hears of its success: from then on it counts as signed in everywhere.
     let signedIn: Set<string> | undefined;
     if (app.watchlistEvents) {
-      const { presence } = this.#ctx.options;
+      const presence = this.#presence;
       try {
         if (first) {
           const member = { userId: check.user.id, info: null };
@@ -78,7 +85,7 @@ export class Users {
           signedIn = new Set((await presence.members(state.namespace, SIGNED_IN)).map((m) => m.userId));
         }
       } catch (err) {
-        this.#ctx.options.logger.error({ err, socketId: socket.id }, 'sign-in not recorded for watchlists');
+        this.#logger.error({ err, socketId: socket.id }, 'sign-in not recorded for watchlists');
       }
     }
     if (socket.state !== 'open') return;
@@ -114,8 +121,7 @@ export class Users {
     if (!socket.user) return;
     state.users.remove(socket.user.id, socket);
     if (!app.watchlistEvents || handover) return;
-    const { presence } = this.#ctx.options;
-    if (await presence.leave(state.namespace, SIGNED_IN, socket.id, socket.user.id)) {
+    if (await this.#presence.leave(state.namespace, SIGNED_IN, socket.id, socket.user.id)) {
       await this.announce(app, socket.user.id, 'offline');
     }
   }
@@ -138,7 +144,7 @@ export class Users {
 
   /** To the user's watchers on every node. */
   announce(app: App, userId: string, name: 'online' | 'offline'): Promise<void> {
-    return this.#ctx.options.adapter.broadcast(WATCHLIST_OP, { appId: app.id, userId, name });
+    return this.#adapter.broadcast(WATCHLIST_OP, { appId: app.id, userId, name });
   }
 }
 
