@@ -20,8 +20,12 @@ export interface PusherQueries {
   publish(app: App, channel: string, event: string, data: string, except?: string): Promise<void>;
   /** Connections subscribed to `channel` on every node that answered in time. */
   subscriptions(app: App, channel: string): Promise<number>;
-  /** Channels with at least one subscriber on any node that answered in time. */
-  occupiedChannels(app: App): Promise<string[]>;
+  /**
+   * The channels whose names start with `prefix` and that have subscribers on any node that answered
+   * in time, each with its connections summed over those nodes; asked of every node at once. The
+   * channels this node holds come first, then those of the others in the order they answered.
+   */
+  channelCounts(app: App, prefix: string): Promise<Map<string, number>>;
   /** Open connections of the app on every node that answered in time. */
   connections(app: App): Promise<number>;
   presenceMembers(app: App, channel: string): Promise<PresenceMember[]>;
@@ -35,6 +39,9 @@ export interface PusherQueries {
    */
   terminateUser(app: App, userId: string): Promise<void>;
 }
+
+/** Each node's subscribed connections per channel, for the channels named with a prefix. */
+const CHANNEL_COUNTS = 'pusher.channel-counts';
 
 /** What the queries need: the adapter to ask every node, and the shared stores. */
 export interface QueryParts {
@@ -72,9 +79,18 @@ export class ClusterQueries implements PusherQueries {
     return result.answers.reduce((sum, n) => sum + n, 0);
   }
 
-  async occupiedChannels(app: App): Promise<string[]> {
-    const result = await this.#parts.adapter.request<string[]>('pusher.channels', { appId: app.id });
-    return [...new Set(result.answers.flat())];
+  async channelCounts(app: App, prefix: string): Promise<Map<string, number>> {
+    const result = await this.#parts.adapter.request<unknown>(CHANNEL_COUNTS, { appId: app.id, prefix });
+    const counts = new Map<string, number>();
+    for (const answer of result.answers) {
+      // Another node's answer is checked like any bus payload: what is not a count is left out.
+      if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) continue;
+      for (const [channel, n] of Object.entries(answer)) {
+        if (typeof n !== 'number' || !Number.isFinite(n) || !channel.startsWith(prefix)) continue;
+        counts.set(channel, (counts.get(channel) ?? 0) + n);
+      }
+    }
+    return counts;
   }
 
   async connections(app: App): Promise<number> {
@@ -113,6 +129,18 @@ export function answerPeers(
     const { appId, channel } = busFields('pusher.subscriptions', p, { appId: 'string', channel: 'string' });
     return apps.get(appId)?.registry.count(channel) ?? 0;
   });
+  adapter.handle(CHANNEL_COUNTS, (p) => {
+    const { appId, prefix } = busFields(CHANNEL_COUNTS, p, { appId: 'string', prefix: 'string' });
+    // Channel names are the clients': a null-prototype object keeps `__proto__` a plain key.
+    const counts: Record<string, number> = Object.create(null);
+    const registry = apps.get(appId)?.registry;
+    if (!registry) return counts;
+    for (const channel of registry.channels()) {
+      if (channel.startsWith(prefix)) counts[channel] = registry.count(channel);
+    }
+    return counts;
+  });
+  // The channel list as nodes of earlier versions ask for it, while a cluster is upgraded one node at a time.
   adapter.handle('pusher.channels', (p) => {
     const registry = apps.get(busFields('pusher.channels', p, { appId: 'string' }).appId)?.registry;
     return registry ? [...registry.channels()] : [];

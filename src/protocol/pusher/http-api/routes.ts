@@ -132,10 +132,15 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     if (info.has('user_count') && !prefix.startsWith('presence-')) {
       throw pusherApiError('USER_COUNT_NEEDS_PRESENCE_PREFIX');
     }
+    // One question to every node for all the channels and their counts, not one per channel.
     const channels: Record<string, Record<string, number>> = Object.create(null);
-    for (const name of await queries.occupiedChannels(app)) {
-      if (name.startsWith(prefix) && !channelKind(name).user)
-        channels[name] = await channelInfo(app, name, info);
+    for (const [name, subscriptions] of await queries.channelCounts(app, prefix)) {
+      const kind = channelKind(name);
+      if (kind.user) continue;
+      const result: Record<string, number> = {};
+      if (info.has('user_count') && kind.presence) result.user_count = await queries.presenceCount(app, name);
+      if (info.has('subscription_count')) result.subscription_count = subscriptions;
+      channels[name] = result;
     }
     return { status: 200, body: { channels } };
   });
