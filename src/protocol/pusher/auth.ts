@@ -1,4 +1,5 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { constantTimeEqual } from '../../core/constant-time.js';
 import { type PusherError, pusherError, subscriptionError } from './errors.js';
 
 /** Signatures of Pusher's auth schemes (spec §3, §5.1, §6.2). Every comparison is constant-time. */
@@ -11,12 +12,8 @@ export function md5Hex(body: Buffer | string): string {
   return createHash('md5').update(body).digest('hex');
 }
 
-/** Constant-time equality of two strings (lengths are not secret). */
-export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+/** @deprecated `constantTimeEqual` (core/constant-time.ts), under the name older imports use. */
+export const safeEqual = constantTimeEqual;
 
 /** `<socket_id>:<channel>[:<channel_data>]`, with `channel_data` exactly as received (spec §3.2, §3.3). */
 export function channelAuthString(socketId: string, channel: string, channelData?: string): string {
@@ -44,9 +41,9 @@ export function authFailure(
   if (typeof auth !== 'string' || auth.length === 0) return { reason: 'missing' };
   const colon = auth.indexOf(':');
   const givenKey = colon < 0 ? auth : auth.slice(0, colon);
-  if (colon < 0 || !safeEqual(givenKey, key)) return { reason: 'key', givenKey };
+  if (colon < 0 || !constantTimeEqual(givenKey, key)) return { reason: 'key', givenKey };
   const given = auth.slice(colon + 1);
-  if (!safeEqual(given, hmacSha256Hex(secret, signed))) return { reason: 'signature', signed, given };
+  if (!constantTimeEqual(given, hmacSha256Hex(secret, signed))) return { reason: 'signature', signed, given };
   return undefined;
 }
 

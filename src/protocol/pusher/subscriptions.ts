@@ -1,6 +1,7 @@
 import type { App } from '../../core/apps/app.js';
 import { channelKind, channelNameProblem } from '../../core/channels/names.js';
 import { Frame } from '../../core/frame.js';
+import { KeyedChain } from '../../core/keyed-chain.js';
 import type { JoinResult, PresenceMember } from '../../core/presence/store.js';
 import { encodeChannelEvent, encodeInternal, encodeObjectEvent, objectData } from './codec.js';
 import type { AppState, SubscriptionsContext, SubscriptionsOptions } from './context.js';
@@ -30,7 +31,7 @@ export class Subscriptions {
    * may wait for the cluster's store): the next report waits for them, so that the receiver hears a
    * channel's events in the order they happened here.
    */
-  readonly #reports = new Map<string, Promise<void>>();
+  readonly #reports = new KeyedChain();
 
   constructor(ctx: SubscriptionsContext) {
     this.#ctx = ctx;
@@ -244,22 +245,14 @@ export class Subscriptions {
   }
 
   /**
-   * Makes one of the channel's webhook reports after those still being made; at once when there are
-   * none and the report needs no waiting.
+   * Makes one of the channel's webhook reports after those still being made; at once (synchronously)
+   * when there are none and the report needs no waiting.
    */
   #report(state: AppState, channel: string, report: () => void | Promise<void>): void {
-    const key = `${state.namespace}\n${channel}`;
-    const before = this.#reports.get(key);
-    const made = before ? before.then(report) : report();
-    if (!made) return;
-    const run = made.catch((err: unknown) => {
+    const run = this.#reports.run(`${state.namespace}\n${channel}`, report).catch((err: unknown) => {
       this.#logger.error({ err, channel }, 'webhook report failed');
     });
-    this.#reports.set(key, run);
     this.#ctx.track(run);
-    void run.finally(() => {
-      if (this.#reports.get(key) === run) this.#reports.delete(key);
-    });
   }
 
   /** Reports this node's first or last subscriber; the store says whether the whole cluster changed. */
