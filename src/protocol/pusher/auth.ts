@@ -2,7 +2,10 @@ import { createHash, createHmac } from 'node:crypto';
 import { constantTimeEqual } from '../../core/constant-time.js';
 import { type PusherError, pusherError, subscriptionError } from './errors.js';
 
-/** Signatures of Pusher's auth schemes (spec §3, §5.1, §6.2). Every comparison is constant-time. */
+/**
+ * Signatures of Pusher's auth schemes (Pusher docs, Auth signatures; HTTP API reference,
+ * "Authentication"). Every comparison is constant-time.
+ */
 
 export function hmacSha256Hex(secret: string, message: string): string {
   return createHmac('sha256', secret).update(message).digest('hex');
@@ -15,12 +18,15 @@ export function md5Hex(body: Buffer | string): string {
 /** @deprecated `constantTimeEqual` (core/constant-time.ts), under the name older imports use. */
 export const safeEqual = constantTimeEqual;
 
-/** `<socket_id>:<channel>[:<channel_data>]`, with `channel_data` exactly as received (spec §3.2, §3.3). */
+/**
+ * `<socket_id>:<channel>[:<channel_data>]`, with `channel_data` exactly as received (Pusher docs, Auth
+ * signatures).
+ */
 export function channelAuthString(socketId: string, channel: string, channelData?: string): string {
   return channelData === undefined ? `${socketId}:${channel}` : `${socketId}:${channel}:${channelData}`;
 }
 
-/** `<socket_id>::user::<user_data>` (spec §5.1). */
+/** `<socket_id>::user::<user_data>` (Pusher docs, Auth signatures). */
 export function userAuthString(socketId: string, userData: string): string {
   return `${socketId}::user::${userData}`;
 }
@@ -75,7 +81,8 @@ export function authProblem(auth: unknown, key: string, secret: string, signed: 
 
 /**
  * The string an HTTP API request signs: `METHOD\nPATH\nQUERY`, QUERY being every parameter but
- * `auth_signature`, keys lower-cased and sorted, values decoded and unescaped (spec §6.2).
+ * `auth_signature`, keys lower-cased and sorted, values decoded and unescaped (Pusher docs, HTTP API
+ * reference, "Authentication").
  */
 export function httpSignatureString(
   method: string,

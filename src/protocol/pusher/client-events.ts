@@ -14,7 +14,7 @@ const CLIENT_EVENT_RATE_LIMITED = pusherError('CLIENT_EVENT_RATE_LIMIT');
 export type ClientEventCheck = { ok: true; channel: string; text: string } | PusherError;
 
 /**
- * Checks a `client-*` event from a subscribed connection (spec §4) and builds the frame other
+ * Checks a `client-*` event from a subscribed connection (Pusher docs, Events) and builds the frame other
  * subscribers get: rebuilt from `event`, `channel` and `data` only, with the sender's presence
  * `user_id` added on presence channels. Rate limiting is the caller's.
  */
@@ -57,7 +57,7 @@ export interface ClientEventParts {
 }
 
 /**
- * Client events (Pusher docs, Events, "Client events"): rate-limited per connection first, then
+ * Client events (Pusher docs, Events): rate-limited per connection first, then
  * checked (`checkClientEvent`), reported to webhooks and relayed to the channel's other subscribers on
  * every node.
  */

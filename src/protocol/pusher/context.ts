@@ -27,7 +27,7 @@ export interface PusherServerOptions {
   maxMessageBytes: number;
   /** Milliseconds since the epoch. */
   now?: () => number;
-  /** Makes socket ids; tests pin it to reproduce the spec's signature vectors. */
+  /** Makes socket ids; tests pin it to reproduce the examples of Pusher docs, Auth signatures. */
   socketIds?: () => string;
   /** Told of each refusal by a limit, for `herald_limit_refusals_total`. @default not counted */
   limitRefusals?: { count(limit: LimitName): void };

@@ -11,8 +11,9 @@ import { type AcceptedSubscription, admission, checkSubscription } from './subsc
 import { SubscriptionCountNotifier } from './subscription-count.js';
 
 /**
- * Subscribing and unsubscribing (spec §2, §3): checks, presence membership and its events, cache
- * channel replay, subscription counts, and the adapter's interest in each channel.
+ * Subscribing and unsubscribing (Pusher docs, Channels protocol and Authorizing users): checks,
+ * presence membership and its events, cache channel replay, subscription counts, and the adapter's
+ * interest in each channel.
  */
 export class Subscriptions {
   readonly #ctx: SubscriptionsContext;
@@ -61,7 +62,10 @@ export class Subscriptions {
     this.#counts.close();
   }
 
-  /** The cluster-wide count, to the channel's subscribers on every node and to webhooks (spec §2.8). */
+  /**
+   * The cluster-wide count, to the channel's subscribers on every node and to webhooks (docs/pusher.md,
+   * "Subscription counts").
+   */
   async #announceCount(state: AppState, channel: string): Promise<void> {
     const count = await this.#ctx.queries.subscriptions(state.app, channel);
     if (count === 0) return;
@@ -301,7 +305,8 @@ export class Subscriptions {
       new Frame(encodeInternal('pusher_internal:subscription_succeeded', data, channel)),
     );
     if (kind.cache) {
-      // Right after subscription_succeeded: the last event, or word that there is none (spec §2.7).
+      // Right after subscription_succeeded: the last event, or word that there is none (Pusher docs,
+      // Cache channels).
       const cached = await this.#cache.get(namespace, channel);
       const text = cached
         ? encodeChannelEvent(cached.event.event, channel, cached.event.data)

@@ -21,8 +21,8 @@ export const SIGNED_IN = '#signed-in';
 export const WATCHLIST_OP = 'pusher.watchlist';
 
 /**
- * User authentication (spec §5): `pusher:signin`, the sign-in deadline of apps that require it,
- * watchlist events (cluster-wide) and terminating a user's connections.
+ * User authentication (Pusher docs, User authentication): `pusher:signin`, the sign-in deadline of
+ * apps that require it, watchlist events (cluster-wide) and terminating a user's connections.
  */
 export class Users {
   readonly #ctx: UsersContext;
@@ -31,7 +31,8 @@ export class Users {
   readonly #logger: UsersOptions['logger'];
   readonly #timeout = (socket: PusherSocket) => {
     socket.signinTimer = undefined;
-    // Authorized means signed in, or subscribed to a private or presence channel (spec §5.1 item 6).
+    // Authorized means signed in, or subscribed to a private or presence channel (Pusher docs,
+    // Authorized connections).
     const authorized =
       socket.user !== undefined || [...socket.channels.keys()].some((c) => channelKind(c).authorized);
     if (socket.state === 'open' && !authorized) {
@@ -134,7 +135,10 @@ export class Users {
     for (const watcher of watchers) watcher.connection.send(frame);
   }
 
-  /** Closes every connection signed in as `userId` (spec §5.5); returns how many. */
+  /**
+   * Closes every connection signed in as `userId` (Pusher docs, Terminating user connections); returns
+   * how many.
+   */
   terminate(app: App, userId: string): number {
     const sockets = this.#ctx.state(app).users.connections(userId);
     const terminated = pusherError('USER_TERMINATED');

@@ -27,7 +27,10 @@ interface EventRequest {
   info: Set<string>;
 }
 
-/** The Pusher HTTP API (spec §6.3), every request signed (§6.2). */
+/**
+ * The Pusher HTTP API (Pusher docs, HTTP API reference), every request signed as its "Authentication"
+ * says.
+ */
 export function addPusherHttpApi(router: Router, options: HttpApiOptions): void {
   const { queries } = options;
   /** Per app: start of the current one-second window and the requests counted in it. */

@@ -14,8 +14,9 @@ export function queryParams(url: URL): Record<string, string> {
 }
 
 /**
- * Verifies a signed HTTP API request (spec §6.2): key, timestamp window, body_md5 of the raw body,
- * then the HMAC, compared in constant time. Throws a 401 `ERR_PUSHER_API_…` naming the reason.
+ * Verifies a signed HTTP API request (Pusher docs, HTTP API reference, "Authentication"): key,
+ * timestamp window, body_md5 of the raw body, then the HMAC, compared in constant time. Throws a 401
+ * `ERR_PUSHER_API_…` naming the reason.
  */
 export function verifyRequest(
   app: App,
