@@ -138,7 +138,7 @@ export class Herald {
     );
     addPusherHttpApi(router, {
       apps,
-      pusher: this.pusher,
+      queries: this.pusher.queries,
       maxTimestampSkewSeconds: config.maxTimestampSkewSeconds,
       now,
       nodes: () => this.#adapter.peers.length + 1,

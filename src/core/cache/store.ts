@@ -1,4 +1,4 @@
-/** The last event published to a cache channel (spec §2.7). */
+/** The last event published to a cache channel (Pusher docs, Cache channels). */
 export interface CachedEvent {
   readonly event: string;
   readonly data: string;

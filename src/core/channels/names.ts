@@ -1,5 +1,6 @@
 /**
- * Channel kinds, decided from the name prefix in this one place (spec §2.2: first match wins).
+ * Channel kinds, decided from the name prefix in this one place (Pusher docs, Channels protocol; the
+ * first prefix that matches wins).
  */
 
 export type ChannelName = string;
@@ -9,9 +10,9 @@ export interface ChannelKind {
   readonly authorized: boolean;
   readonly presence: boolean;
   readonly encrypted: boolean;
-  /** Keeps the last event for new subscribers (spec §2.7). */
+  /** Keeps the last event for new subscribers (Pusher docs, Cache channels). */
   readonly cache: boolean;
-  /** `#server-to-user-<id>`: only that signed-in user may subscribe (spec §5.3). */
+  /** `#server-to-user-<id>`: only that signed-in user may subscribe (Pusher docs, User authentication). */
   readonly user: boolean;
 }
 

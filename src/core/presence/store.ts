@@ -9,7 +9,7 @@ export type JoinResult = 'added' | 'existing' | 'full';
 
 /**
  * Presence membership per channel: user → member info and the set of sockets holding it. Membership
- * is per user: a user with several connections is one member (spec §2.6).
+ * is per user: a user with several connections is one member (Pusher docs, Presence channels).
  *
  * Every method is atomic per (namespace, channel); the cluster implementation keeps that promise
  * across nodes, so exactly one node sees 'added' for a user's first join and the last leave.

@@ -1,7 +1,11 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { constantTimeEqual } from '../../core/constant-time.js';
 import { type PusherError, pusherError, subscriptionError } from './errors.js';
 
-/** Signatures of Pusher's auth schemes (spec §3, §5.1, §6.2). Every comparison is constant-time. */
+/**
+ * Signatures of Pusher's auth schemes (Pusher docs, Auth signatures; HTTP API reference,
+ * "Authentication"). Every comparison is constant-time.
+ */
 
 export function hmacSha256Hex(secret: string, message: string): string {
   return createHmac('sha256', secret).update(message).digest('hex');
@@ -11,19 +15,15 @@ export function md5Hex(body: Buffer | string): string {
   return createHash('md5').update(body).digest('hex');
 }
 
-/** Constant-time equality of two strings (lengths are not secret). */
-export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/** `<socket_id>:<channel>[:<channel_data>]`, with `channel_data` exactly as received (spec §3.2, §3.3). */
+/**
+ * `<socket_id>:<channel>[:<channel_data>]`, with `channel_data` exactly as received (Pusher docs, Auth
+ * signatures).
+ */
 export function channelAuthString(socketId: string, channel: string, channelData?: string): string {
   return channelData === undefined ? `${socketId}:${channel}` : `${socketId}:${channel}:${channelData}`;
 }
 
-/** `<socket_id>::user::<user_data>` (spec §5.1). */
+/** `<socket_id>::user::<user_data>` (Pusher docs, Auth signatures). */
 export function userAuthString(socketId: string, userData: string): string {
   return `${socketId}::user::${userData}`;
 }
@@ -44,9 +44,9 @@ export function authFailure(
   if (typeof auth !== 'string' || auth.length === 0) return { reason: 'missing' };
   const colon = auth.indexOf(':');
   const givenKey = colon < 0 ? auth : auth.slice(0, colon);
-  if (colon < 0 || !safeEqual(givenKey, key)) return { reason: 'key', givenKey };
+  if (colon < 0 || !constantTimeEqual(givenKey, key)) return { reason: 'key', givenKey };
   const given = auth.slice(colon + 1);
-  if (!safeEqual(given, hmacSha256Hex(secret, signed))) return { reason: 'signature', signed, given };
+  if (!constantTimeEqual(given, hmacSha256Hex(secret, signed))) return { reason: 'signature', signed, given };
   return undefined;
 }
 
@@ -78,7 +78,8 @@ export function authProblem(auth: unknown, key: string, secret: string, signed: 
 
 /**
  * The string an HTTP API request signs: `METHOD\nPATH\nQUERY`, QUERY being every parameter but
- * `auth_signature`, keys lower-cased and sorted, values decoded and unescaped (spec §6.2).
+ * `auth_signature`, keys lower-cased and sorted, values decoded and unescaped (Pusher docs, HTTP API
+ * reference, "Authentication").
  */
 export function httpSignatureString(
   method: string,

@@ -1,5 +1,6 @@
 /**
- * Pusher close and error codes (spec §1.7). pusher-js reacts to the close code by band:
+ * Pusher close and error codes (Pusher docs, Channels protocol, "Error Codes"). pusher-js reacts to the
+ * close code by band:
  *
  * - 4000–4099: the client must not reconnect (it goes to `disconnected`).
  * - 4100–4199: the client reconnects after a fixed 1 s back-off.

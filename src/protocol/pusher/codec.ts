@@ -1,5 +1,5 @@
 /**
- * Pusher JSON envelopes in and out (spec §1.4). Pure: no I/O, no state.
+ * Pusher JSON envelopes in and out (Pusher docs, Channels protocol). Pure: no I/O, no state.
  *
  * Outgoing channel events embed the published `data` string verbatim: it is JSON-encoded as a string
  * once, never parsed. Events the server creates carry their `data` as a JSON string too, as hosted

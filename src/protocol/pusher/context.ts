@@ -8,6 +8,7 @@ import type { LimitName } from '../../core/limit-refusals.js';
 import type { PresenceStore } from '../../core/presence/store.js';
 import type { PusherError } from './errors.js';
 import type { ChannelEvents } from './events.js';
+import type { PusherQueries } from './queries.js';
 import type { PusherSocket } from './socket.js';
 import type { UserRegistry } from './user-registry.js';
 
@@ -26,7 +27,7 @@ export interface PusherServerOptions {
   maxMessageBytes: number;
   /** Milliseconds since the epoch. */
   now?: () => number;
-  /** Makes socket ids; tests pin it to reproduce the spec's signature vectors. */
+  /** Makes socket ids; tests pin it to reproduce the examples of Pusher docs, Auth signatures. */
   socketIds?: () => string;
   /** Told of each refusal by a limit, for `herald_limit_refusals_total`. @default not counted */
   limitRefusals?: { count(limit: LimitName): void };
@@ -44,19 +45,44 @@ export interface AppState {
   readonly users: UserRegistry;
 }
 
-/** What the server shares with the handlers it delegates to (subscriptions, users). */
-export interface PusherContext {
-  readonly options: PusherServerOptions;
+/** The server options subscribing uses. */
+export interface SubscriptionsOptions {
+  readonly adapter: Pick<Adapter, 'publish' | 'addInterest' | 'removeInterest'>;
+  readonly presence: Pick<PresenceStore, 'join' | 'leave' | 'members'>;
+  readonly cache: Pick<LastEventStore, 'get'>;
+  readonly occupancy?: Pick<OccupancyStore, 'occupy' | 'vacate'> | undefined;
+  readonly memory?: { readonly over: boolean } | undefined;
+  readonly logger: Logger;
+}
+
+/** What `Subscriptions` needs of the server; built once by it. */
+export interface SubscriptionsContext {
+  readonly options: SubscriptionsOptions;
   readonly events: ChannelEvents;
   readonly now: () => number;
+  /** For the cluster-wide subscription counts. */
+  readonly queries: Pick<PusherQueries, 'subscriptions'>;
   state(app: App): AppState;
-  /** Connections subscribed to `channel` on every node. */
-  subscriptions(app: App, channel: string): Promise<number>;
   /** Counts `work` as in flight until it settles, so shutdown waits for it; it must not reject. */
   track(work: Promise<void>): void;
   /**
    * Sends a refusal: its `pusher:subscription_error` when it has one, its `pusher:error`, and the close
-   * when its code is in a closing band (see `PusherErrors`).
+   * when its code is in a closing band (see `answer` in refusal.ts).
    */
+  answer(socket: PusherSocket, err: PusherError): void;
+}
+
+/** The server options user authentication uses. */
+export interface UsersOptions {
+  readonly adapter: Pick<Adapter, 'broadcast'>;
+  readonly presence: Pick<PresenceStore, 'join' | 'leave' | 'members'>;
+  readonly logger: Logger;
+}
+
+/** What `Users` needs of the server; built once by it. */
+export interface UsersContext {
+  readonly options: UsersOptions;
+  state(app: App): AppState;
+  /** As `SubscriptionsContext.answer`. */
   answer(socket: PusherSocket, err: PusherError): void;
 }

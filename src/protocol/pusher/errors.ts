@@ -273,7 +273,7 @@ export type PusherErrorWithoutArgs = {
 
 /**
  * A refusal, thrown (or returned by the pure checks, hence `ok: false`) where the problem is found and
- * answered in one place, `PusherServer.answer`. `code` is the stable `ERR_PUSHER_<NAME>`.
+ * answered in one place, `answer` (refusal.ts). `code` is the stable `ERR_PUSHER_<NAME>`.
  */
 export class PusherError extends HeraldError {
   readonly ok = false;

@@ -1,8 +1,9 @@
 import type { App } from '../../core/apps/app.js';
 
 /**
- * What happens on channels, as webhooks report it (spec §7). The protocol calls these at the moment a
- * transition is decided; the receiver owns delays, batching and delivery and must not throw.
+ * What happens on channels, as webhooks report it (Pusher docs, Webhooks). The protocol calls these at
+ * the moment a transition is decided; the receiver owns delays, batching and delivery and must not
+ * throw.
  */
 export interface ChannelEvents {
   /** The channel got its first subscriber. */

@@ -17,7 +17,10 @@ export type SigninCheck =
     }
   | PusherError;
 
-/** Checks `pusher:signin` (spec §5.1): signature over `<socket_id>::user::<user_data>`, then user_data. */
+/**
+ * Checks `pusher:signin` (Pusher docs, User authentication): signature over
+ * `<socket_id>::user::<user_data>`, then user_data.
+ */
 export function checkSignin(
   app: App,
   socketId: string,

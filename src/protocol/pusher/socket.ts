@@ -27,7 +27,7 @@ export class PusherSocket implements Session, Subscriber {
   /** Subscribes admitted and not finished yet: they count against the subscription limit. */
   subscribing = 0;
   user: SignedInUser | undefined = undefined;
-  /** User ids this signed-in connection watches (spec §5.4). */
+  /** User ids this signed-in connection watches (Pusher docs, Watchlist events). */
   watchlist: readonly string[] = NO_WATCHLIST;
   /** Closes the connection if it has not signed in in time, for apps that require it. */
   signinTimer: NodeJS.Timeout | undefined = undefined;

@@ -1,7 +1,7 @@
 /**
- * Coalesces `pusher_internal:subscription_count` notifications (spec §2.8): all changes to a channel
- * within one event-loop turn produce one message, and channels with more than 100 subscribers are told
- * at most once every 5 seconds while the count keeps changing.
+ * Coalesces `pusher_internal:subscription_count` notifications (docs/pusher.md, "Subscription
+ * counts"): all changes to a channel within one event-loop turn produce one message, and channels with
+ * more than 100 subscribers are told at most once every 5 seconds while the count keeps changing.
  */
 export class SubscriptionCountNotifier {
   static readonly BUSY_CHANNEL = 100;

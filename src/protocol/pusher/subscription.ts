@@ -10,7 +10,10 @@ import { authError, authFailure, channelAuthString } from './auth.js';
 import { jsonTooDeep, objectData } from './codec.js';
 import { type PusherError, subscriptionError } from './errors.js';
 
-/** A subscription request that passed every check of spec §3.5 but the presence member limit. */
+/**
+ * A subscription request that passed every check (Pusher docs, Channels protocol and Auth signatures)
+ * but the presence member limit.
+ */
 export interface AcceptedSubscription {
   ok: true;
   channel: string;
@@ -22,7 +25,7 @@ export interface AcceptedSubscription {
 /** A refusal is a subscription `PusherError` (see `PusherErrors`), with the channel when one was named. */
 export type SubscriptionCheck = AcceptedSubscription | PusherError;
 
-/** The signed-in user of a connection, when it has one (spec §5). */
+/** The signed-in user of a connection, when it has one (Pusher docs, User authentication). */
 export interface SignedInUser {
   id: string;
   info: unknown;
@@ -70,7 +73,8 @@ export function checkSubscription(
   if (!kind.presence) return { ok: true, channel, kind };
 
   if (channelData === undefined) {
-    // Signed-in connections may omit channel_data; the member is the signed-in user (spec §3.3).
+    // Signed-in connections may omit channel_data; the member is the signed-in user (Pusher docs,
+    // Authorizing users).
     return user
       ? limitedMember(app, channel, kind, user.id, user.info ?? null)
       : subscriptionError('PRESENCE_CHANNEL_DATA_MISSING', channel);

@@ -1,20 +1,28 @@
 import type { App } from '../../core/apps/app.js';
 import { channelKind, channelNameProblem } from '../../core/channels/names.js';
 import { Frame } from '../../core/frame.js';
+import { KeyedChain } from '../../core/keyed-chain.js';
 import type { JoinResult, PresenceMember } from '../../core/presence/store.js';
 import { encodeChannelEvent, encodeInternal, encodeObjectEvent, objectData } from './codec.js';
-import type { AppState, PusherContext } from './context.js';
+import type { AppState, SubscriptionsContext, SubscriptionsOptions } from './context.js';
 import { subscriptionError } from './errors.js';
 import type { PusherSocket } from './socket.js';
 import { type AcceptedSubscription, admission, checkSubscription } from './subscription.js';
 import { SubscriptionCountNotifier } from './subscription-count.js';
 
 /**
- * Subscribing and unsubscribing (spec §2, §3): checks, presence membership and its events, cache
- * channel replay, subscription counts, and the adapter's interest in each channel.
+ * Subscribing and unsubscribing (Pusher docs, Channels protocol and Authorizing users): checks,
+ * presence membership and its events, cache channel replay, subscription counts, and the adapter's
+ * interest in each channel.
  */
 export class Subscriptions {
-  readonly #ctx: PusherContext;
+  readonly #ctx: SubscriptionsContext;
+  readonly #adapter: SubscriptionsOptions['adapter'];
+  readonly #presence: SubscriptionsOptions['presence'];
+  readonly #cache: SubscriptionsOptions['cache'];
+  readonly #occupancyStore: SubscriptionsOptions['occupancy'];
+  readonly #memory: SubscriptionsOptions['memory'];
+  readonly #logger: SubscriptionsOptions['logger'];
   readonly #counts: SubscriptionCountNotifier;
   readonly #countApps = new Map<string, AppState>();
   /** Interest being added for a channel (`namespace\nchannel`), awaited by every new subscriber. */
@@ -24,10 +32,17 @@ export class Subscriptions {
    * may wait for the cluster's store): the next report waits for them, so that the receiver hears a
    * channel's events in the order they happened here.
    */
-  readonly #reports = new Map<string, Promise<void>>();
+  readonly #reports = new KeyedChain();
 
-  constructor(ctx: PusherContext) {
+  constructor(ctx: SubscriptionsContext) {
     this.#ctx = ctx;
+    const { adapter, presence, cache, occupancy, memory, logger } = ctx.options;
+    this.#adapter = adapter;
+    this.#presence = presence;
+    this.#cache = cache;
+    this.#occupancyStore = occupancy;
+    this.#memory = memory;
+    this.#logger = logger;
     this.#counts = new SubscriptionCountNotifier(
       (namespace, channel) => this.#countApps.get(namespace)?.registry.count(channel) ?? 0,
       (namespace, channel) => {
@@ -35,7 +50,7 @@ export class Subscriptions {
         if (!state) return;
         ctx.track(
           this.#announceCount(state, channel).catch((err) => {
-            ctx.options.logger.error({ err, channel }, 'subscription count not announced');
+            logger.error({ err, channel }, 'subscription count not announced');
           }),
         );
       },
@@ -47,12 +62,15 @@ export class Subscriptions {
     this.#counts.close();
   }
 
-  /** The cluster-wide count, to the channel's subscribers on every node and to webhooks (spec §2.8). */
+  /**
+   * The cluster-wide count, to the channel's subscribers on every node and to webhooks (docs/pusher.md,
+   * "Subscription counts").
+   */
   async #announceCount(state: AppState, channel: string): Promise<void> {
-    const count = await this.#ctx.subscriptions(state.app, channel);
+    const count = await this.#ctx.queries.subscriptions(state.app, channel);
     if (count === 0) return;
     const text = encodeInternal('pusher_internal:subscription_count', { subscription_count: count }, channel);
-    await this.#ctx.options.adapter.publish({ namespace: state.namespace, channel, text });
+    await this.#adapter.publish({ namespace: state.namespace, channel, text });
     this.#ctx.events.subscriptionCount(state.app, channel, count);
   }
 
@@ -73,7 +91,7 @@ export class Subscriptions {
       channelNameProblem(channel, app.maxChannelNameLength) !== undefined;
     if (asIs) return this.#subscribe(socket, app, data);
     const held = socket.channels.size + socket.subscribing;
-    const refused = admission(app, channel, held, this.#ctx.options.memory?.over === true);
+    const refused = admission(app, channel, held, this.#memory?.over === true);
     if (refused) return this.#ctx.answer(socket, refused);
     socket.subscribing++;
     try {
@@ -95,7 +113,7 @@ export class Subscriptions {
       return;
     }
 
-    const { presence } = this.#ctx.options;
+    const presence = this.#presence;
     let joined: JoinResult | undefined;
     let members: PresenceMember[] | undefined;
     if (member) {
@@ -130,7 +148,7 @@ export class Subscriptions {
         { user_id: member.userId, user_info: member.info },
         channel,
       );
-      await this.#ctx.options.adapter.publish({
+      await this.#adapter.publish({
         namespace: state.namespace,
         channel,
         text,
@@ -142,7 +160,7 @@ export class Subscriptions {
   /** The channel's members for `subscription_succeeded`; null (and the client told) when the store failed. */
   async #members(socket: PusherSocket, state: AppState, channel: string): Promise<PresenceMember[] | null> {
     try {
-      return await this.#ctx.options.presence.members(state.namespace, channel);
+      return await this.#presence.members(state.namespace, channel);
     } catch (err) {
       this.#unavailable(socket, channel, err, 'presence store could not list the members');
       return null;
@@ -151,8 +169,8 @@ export class Subscriptions {
 
   /** Takes back a membership that was never announced. */
   async #forget(state: AppState, channel: string, socketId: string, userId: string): Promise<void> {
-    await this.#ctx.options.presence.leave(state.namespace, channel, socketId, userId).catch((err) => {
-      this.#ctx.options.logger.error({ err, channel }, 'presence store could not forget the member');
+    await this.#presence.leave(state.namespace, channel, socketId, userId).catch((err) => {
+      this.#logger.error({ err, channel }, 'presence store could not forget the member');
     });
   }
 
@@ -168,15 +186,15 @@ export class Subscriptions {
     const userId = socket.channels.get(channel);
     socket.channels.delete(channel);
     const state = this.#ctx.state(app);
-    const { adapter, presence, logger } = this.#ctx.options;
+    const adapter = this.#adapter;
     const vacated = state.registry.remove(channel, socket);
     if (vacated) {
       adapter.removeInterest(state.namespace, channel).catch((err) => {
-        logger.error({ err, channel }, 'adapter could not remove interest');
+        this.#logger.error({ err, channel }, 'adapter could not remove interest');
       });
     }
     this.#countChanged(app, state, channel);
-    if (userId != null && (await presence.leave(state.namespace, channel, socket.id, userId))) {
+    if (userId != null && (await this.#presence.leave(state.namespace, channel, socket.id, userId))) {
       const text = encodeInternal('pusher_internal:member_removed', { user_id: userId }, channel);
       await adapter.publish({ namespace: state.namespace, channel, text, except: socket.id });
       this.#report(state, channel, () => this.#ctx.events.memberRemoved(app, channel, userId));
@@ -201,7 +219,7 @@ export class Subscriptions {
   async #register(socket: PusherSocket, app: App, state: AppState, channel: string): Promise<void> {
     const key = `${state.namespace}\n${channel}`;
     if (state.registry.add(channel, socket)) {
-      const pending = this.#ctx.options.adapter.addInterest(state.namespace, channel);
+      const pending = this.#adapter.addInterest(state.namespace, channel);
       this.#interest.set(key, pending);
       try {
         await pending;
@@ -231,27 +249,19 @@ export class Subscriptions {
   }
 
   /**
-   * Makes one of the channel's webhook reports after those still being made; at once when there are
-   * none and the report needs no waiting.
+   * Makes one of the channel's webhook reports after those still being made; at once (synchronously)
+   * when there are none and the report needs no waiting.
    */
   #report(state: AppState, channel: string, report: () => void | Promise<void>): void {
-    const key = `${state.namespace}\n${channel}`;
-    const before = this.#reports.get(key);
-    const made = before ? before.then(report) : report();
-    if (!made) return;
-    const run = made.catch((err: unknown) => {
-      this.#ctx.options.logger.error({ err, channel }, 'webhook report failed');
+    const run = this.#reports.run(`${state.namespace}\n${channel}`, report).catch((err: unknown) => {
+      this.#logger.error({ err, channel }, 'webhook report failed');
     });
-    this.#reports.set(key, run);
     this.#ctx.track(run);
-    void run.finally(() => {
-      if (this.#reports.get(key) === run) this.#reports.delete(key);
-    });
   }
 
   /** Reports this node's first or last subscriber; the store says whether the whole cluster changed. */
   #occupancy(app: App, state: AppState, channel: string, occupied: boolean): Promise<void> | undefined {
-    const store = this.#ctx.options.occupancy;
+    const store = this.#occupancyStore;
     if (!store) {
       if (occupied) this.#ctx.events.channelOccupied(app, channel);
       else this.#ctx.events.channelVacated(app, channel);
@@ -266,7 +276,7 @@ export class Subscriptions {
         if (occupied) this.#ctx.events.channelOccupied(app, channel);
         else this.#ctx.events.channelVacated(app, channel);
       },
-      (err) => this.#ctx.options.logger.error({ err, channel }, 'occupancy not recorded'),
+      (err) => this.#logger.error({ err, channel }, 'occupancy not recorded'),
     );
   }
 
@@ -295,8 +305,9 @@ export class Subscriptions {
       new Frame(encodeInternal('pusher_internal:subscription_succeeded', data, channel)),
     );
     if (kind.cache) {
-      // Right after subscription_succeeded: the last event, or word that there is none (spec §2.7).
-      const cached = await this.#ctx.options.cache.get(namespace, channel);
+      // Right after subscription_succeeded: the last event, or word that there is none (Pusher docs,
+      // Cache channels).
+      const cached = await this.#cache.get(namespace, channel);
       const text = cached
         ? encodeChannelEvent(cached.event.event, channel, cached.event.data)
         : encodeObjectEvent('pusher:cache_miss', undefined, channel);
@@ -307,7 +318,7 @@ export class Subscriptions {
 
   /** The subscription failed on our side (store or broker): the client hears it, and may retry. */
   #unavailable(socket: PusherSocket, channel: string, err: unknown, what: string): void {
-    this.#ctx.options.logger.error({ err, channel, socketId: socket.id }, what);
+    this.#logger.error({ err, channel, socketId: socket.id }, what);
     this.#ctx.answer(socket, subscriptionError('SUBSCRIPTION_UNAVAILABLE', channel, channel));
   }
 }

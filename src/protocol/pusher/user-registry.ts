@@ -2,8 +2,9 @@ import { SetMap } from '../../core/set-map.js';
 import type { PusherSocket } from './socket.js';
 
 /**
- * Signed-in users of one app on this node (spec §5.2): user id → its connections, and who watches whom
- * (spec §5.4). Whether a user is online anywhere is the cluster's presence store's to say (`Users`).
+ * Signed-in users of one app on this node (Pusher docs, User authentication): user id → its
+ * connections, and who watches whom (Pusher docs, Watchlist events). Whether a user is online anywhere
+ * is the cluster's presence store's to say (`Users`).
  */
 export class UserRegistry {
   readonly #connections = new SetMap<string, PusherSocket>();

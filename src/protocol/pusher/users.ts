@@ -2,7 +2,7 @@ import type { App } from '../../core/apps/app.js';
 import { channelKind } from '../../core/channels/names.js';
 import { Frame } from '../../core/frame.js';
 import { encodeObjectEvent } from './codec.js';
-import type { PusherContext } from './context.js';
+import type { UsersContext, UsersOptions } from './context.js';
 import { pusherError } from './errors.js';
 import { checkSignin } from './signin.js';
 import type { PusherSocket } from './socket.js';
@@ -13,7 +13,7 @@ type WatchlistEvent = { name: 'online' | 'offline'; user_ids: string[] };
  * Who is signed in, cluster-wide, for watchlist apps: a presence "channel" no real channel can be
  * named ('#' is not allowed in channel names), one member per signed-in user, one entry per
  * connection. The presence store decides atomically when a user comes online or goes offline
- * anywhere, and cleans up after a node that died (see `PusherServer`'s node-down handling).
+ * anywhere, and cleans up after a node that died (see `cleanUpAfterNode`).
  */
 export const SIGNED_IN = '#signed-in';
 
@@ -21,14 +21,18 @@ export const SIGNED_IN = '#signed-in';
 export const WATCHLIST_OP = 'pusher.watchlist';
 
 /**
- * User authentication (spec §5): `pusher:signin`, the sign-in deadline of apps that require it,
- * watchlist events (cluster-wide) and terminating a user's connections.
+ * User authentication (Pusher docs, User authentication): `pusher:signin`, the sign-in deadline of
+ * apps that require it, watchlist events (cluster-wide) and terminating a user's connections.
  */
 export class Users {
-  readonly #ctx: PusherContext;
+  readonly #ctx: UsersContext;
+  readonly #adapter: UsersOptions['adapter'];
+  readonly #presence: UsersOptions['presence'];
+  readonly #logger: UsersOptions['logger'];
   readonly #timeout = (socket: PusherSocket) => {
     socket.signinTimer = undefined;
-    // Authorized means signed in, or subscribed to a private or presence channel (spec §5.1 item 6).
+    // Authorized means signed in, or subscribed to a private or presence channel (Pusher docs,
+    // Authorized connections).
     const authorized =
       socket.user !== undefined || [...socket.channels.keys()].some((c) => channelKind(c).authorized);
     if (socket.state === 'open' && !authorized) {
@@ -36,8 +40,12 @@ export class Users {
     }
   };
 
-  constructor(ctx: PusherContext) {
+  constructor(ctx: UsersContext) {
     this.#ctx = ctx;
+    const { adapter, presence, logger } = ctx.options;
+    this.#adapter = adapter;
+    this.#presence = presence;
+    this.#logger = logger;
   }
 
   /** A connection was established: start the sign-in deadline if the app requires one. */
@@ -61,7 +69,7 @@ export class Users {
     // Recorded before the client hears of its success: from then on it counts as signed in everywhere.
     let signedIn: Set<string> | undefined;
     if (app.watchlistEvents) {
-      const { presence } = this.#ctx.options;
+      const presence = this.#presence;
       try {
         if (first) {
           const member = { userId: check.user.id, info: null };
@@ -78,7 +86,7 @@ export class Users {
           signedIn = new Set((await presence.members(state.namespace, SIGNED_IN)).map((m) => m.userId));
         }
       } catch (err) {
-        this.#ctx.options.logger.error({ err, socketId: socket.id }, 'sign-in not recorded for watchlists');
+        this.#logger.error({ err, socketId: socket.id }, 'sign-in not recorded for watchlists');
       }
     }
     if (socket.state !== 'open') return;
@@ -114,8 +122,7 @@ export class Users {
     if (!socket.user) return;
     state.users.remove(socket.user.id, socket);
     if (!app.watchlistEvents || handover) return;
-    const { presence } = this.#ctx.options;
-    if (await presence.leave(state.namespace, SIGNED_IN, socket.id, socket.user.id)) {
+    if (await this.#presence.leave(state.namespace, SIGNED_IN, socket.id, socket.user.id)) {
       await this.announce(app, socket.user.id, 'offline');
     }
   }
@@ -128,7 +135,10 @@ export class Users {
     for (const watcher of watchers) watcher.connection.send(frame);
   }
 
-  /** Closes every connection signed in as `userId` (spec §5.5); returns how many. */
+  /**
+   * Closes every connection signed in as `userId` (Pusher docs, Terminating user connections); returns
+   * how many.
+   */
   terminate(app: App, userId: string): number {
     const sockets = this.#ctx.state(app).users.connections(userId);
     const terminated = pusherError('USER_TERMINATED');
@@ -138,7 +148,7 @@ export class Users {
 
   /** To the user's watchers on every node. */
   announce(app: App, userId: string, name: 'online' | 'offline'): Promise<void> {
-    return this.#ctx.options.adapter.broadcast(WATCHLIST_OP, { appId: app.id, userId, name });
+    return this.#adapter.broadcast(WATCHLIST_OP, { appId: app.id, userId, name });
   }
 }
 

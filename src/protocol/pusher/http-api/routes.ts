@@ -1,13 +1,14 @@
 import type { App, AppStore } from '../../../core/apps/app.js';
 import { channelKind, channelNameProblem } from '../../../core/channels/names.js';
 import type { HttpRequest, HttpResult, Router } from '../../../http/router.js';
-import type { PusherServer } from '../server.js';
+import type { PusherQueries } from '../queries.js';
 import { pusherApiError } from './errors.js';
 import { queryParams, verifyRequest } from './verify.js';
 
 export interface HttpApiOptions {
   apps: AppStore;
-  pusher: PusherServer;
+  /** Publishing, and the cluster's counts and lists. */
+  queries: PusherQueries;
   maxTimestampSkewSeconds: number;
   /** Milliseconds since the epoch. */
   now: () => number;
@@ -26,9 +27,12 @@ interface EventRequest {
   info: Set<string>;
 }
 
-/** The Pusher HTTP API (spec §6.3), every request signed (§6.2). */
+/**
+ * The Pusher HTTP API (Pusher docs, HTTP API reference), every request signed as its "Authentication"
+ * says.
+ */
 export function addPusherHttpApi(router: Router, options: HttpApiOptions): void {
-  const { pusher } = options;
+  const { queries } = options;
   /** Per app: start of the current one-second window and the requests counted in it. */
   const rates = new Map<string, { window: number; count: number }>();
 
@@ -74,16 +78,16 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
   ): Promise<Record<string, number>> => {
     const result: Record<string, number> = {};
     if (info.has('user_count') && channelKind(channel).presence) {
-      result.user_count = await pusher.presenceCount(app, channel);
+      result.user_count = await queries.presenceCount(app, channel);
     }
-    if (info.has('subscription_count')) result.subscription_count = await pusher.subscriptions(app, channel);
+    if (info.has('subscription_count')) result.subscription_count = await queries.subscriptions(app, channel);
     return result;
   };
 
   /** Publishes validated events, then reads the requested counts (independent of delivery). */
   const publishWithInfo = async (app: App, events: EventRequest[]) => {
     await Promise.all(
-      events.flatMap((e) => e.channels.map((ch) => pusher.publish(app, ch, e.name, e.data, e.socketId))),
+      events.flatMap((e) => e.channels.map((ch) => queries.publish(app, ch, e.name, e.data, e.socketId))),
     );
     // Channel names come from clients: a null-prototype object keeps `__proto__` as a plain key.
     const channels: Record<string, Record<string, number>> = Object.create(null);
@@ -131,10 +135,15 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     if (info.has('user_count') && !prefix.startsWith('presence-')) {
       throw pusherApiError('USER_COUNT_NEEDS_PRESENCE_PREFIX');
     }
+    // One question to every node for all the channels and their counts, not one per channel.
     const channels: Record<string, Record<string, number>> = Object.create(null);
-    for (const name of await pusher.occupiedChannels(app)) {
-      if (name.startsWith(prefix) && !channelKind(name).user)
-        channels[name] = await channelInfo(app, name, info);
+    for (const [name, subscriptions] of await queries.channelCounts(app, prefix)) {
+      const kind = channelKind(name);
+      if (kind.user) continue;
+      const result: Record<string, number> = {};
+      if (info.has('user_count') && kind.presence) result.user_count = await queries.presenceCount(app, name);
+      if (info.has('subscription_count')) result.subscription_count = subscriptions;
+      channels[name] = result;
     }
     return { status: 200, body: { channels } };
   });
@@ -146,14 +155,14 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     if (info.has('user_count') && !channelKind(channel).presence) {
       throw pusherApiError('USER_COUNT_NOT_PRESENCE');
     }
-    const subscriptions = await pusher.subscriptions(app, channel);
+    const subscriptions = await queries.subscriptions(app, channel);
     const body: Record<string, unknown> = {
       occupied: subscriptions > 0,
       ...(await channelInfo(app, channel, info)),
     };
     if (info.has('cache')) {
       if (!channelKind(channel).cache) throw pusherApiError('CACHE_INFO_NOT_CACHE');
-      const cached = await pusher.cached(app, channel);
+      const cached = await queries.cached(app, channel);
       body.cache = cached ? { data: cached.event.data, ttl: Math.ceil(cached.ttlMs / 1000) } : null;
     }
     return { status: 200, body };
@@ -163,13 +172,13 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     const { app } = await authenticated(request);
     const channel = validChannel(app, request.params[1]!);
     if (!channelKind(channel).presence) throw pusherApiError('NOT_PRESENCE_CHANNEL', channel);
-    const members = await pusher.presenceMembers(app, channel);
+    const members = await queries.presenceMembers(app, channel);
     return { status: 200, body: { users: members.map((m) => ({ id: m.userId })) } } satisfies HttpResult;
   });
 
   router.add('POST', /^\/apps\/([^/]+)\/users\/([^/]+)\/terminate_connections$/, async (request) => {
     const { app } = await authenticated(request);
-    await pusher.terminateUser(app, request.params[1]!);
+    await queries.terminateUser(app, request.params[1]!);
     return { status: 200, body: {} };
   });
 }

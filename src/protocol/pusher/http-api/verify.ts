@@ -1,5 +1,6 @@
 import type { App } from '../../../core/apps/app.js';
-import { hmacSha256Hex, httpSignatureString, md5Hex, safeEqual } from '../auth.js';
+import { constantTimeEqual } from '../../../core/constant-time.js';
+import { hmacSha256Hex, httpSignatureString, md5Hex } from '../auth.js';
 import { pusherApiError } from './errors.js';
 
 /** Query parameters, percent-decoded; repeated keys (`channels[]=a&channels[]=b`) joined with ",". */
@@ -13,8 +14,9 @@ export function queryParams(url: URL): Record<string, string> {
 }
 
 /**
- * Verifies a signed HTTP API request (spec §6.2): key, timestamp window, body_md5 of the raw body,
- * then the HMAC, compared in constant time. Throws a 401 `ERR_PUSHER_API_…` naming the reason.
+ * Verifies a signed HTTP API request (Pusher docs, HTTP API reference, "Authentication"): key,
+ * timestamp window, body_md5 of the raw body, then the HMAC, compared in constant time. Throws a 401
+ * `ERR_PUSHER_API_…` naming the reason.
  */
 export function verifyRequest(
   app: App,
@@ -29,7 +31,7 @@ export function verifyRequest(
   if (!key || !timestamp || !signature || !params.auth_version) {
     throw pusherApiError('AUTH_PARAMS_MISSING');
   }
-  if (!safeEqual(key, app.key)) throw pusherApiError('AUTH_KEY_UNKNOWN', key, app.id);
+  if (!constantTimeEqual(key, app.key)) throw pusherApiError('AUTH_KEY_UNKNOWN', key, app.id);
   const ts = Number(timestamp);
   if (!/^\d+$/.test(timestamp) || Math.abs(nowSeconds - ts) > maxSkewSeconds) {
     throw pusherApiError(
@@ -41,10 +43,10 @@ export function verifyRequest(
   }
   if (body.length > 0) {
     if (!params.body_md5) throw pusherApiError('BODY_MD5_MISSING');
-    if (!safeEqual(params.body_md5, md5Hex(body))) throw pusherApiError('BODY_MD5_MISMATCH');
+    if (!constantTimeEqual(params.body_md5, md5Hex(body))) throw pusherApiError('BODY_MD5_MISMATCH');
   }
   const signed = httpSignatureString(method, path, params);
-  if (!safeEqual(signature, hmacSha256Hex(app.secret, signed))) {
+  if (!constantTimeEqual(signature, hmacSha256Hex(app.secret, signed))) {
     throw pusherApiError('SIGNATURE_INVALID', JSON.stringify(signed), signature);
   }
 }

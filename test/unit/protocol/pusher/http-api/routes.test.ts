@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import PusherSdk from 'pusher';
+import type { AppConfig } from '../../../../../src/config/schema.js';
+import type { App } from '../../../../../src/core/apps/app.js';
+import { StaticAppStore } from '../../../../../src/core/apps/static-store.js';
+import type { CachedEvent } from '../../../../../src/core/cache/store.js';
+import type { PresenceMember } from '../../../../../src/core/presence/store.js';
+import { Router } from '../../../../../src/http/router.js';
+import { addPusherHttpApi } from '../../../../../src/protocol/pusher/http-api/routes.js';
+import type { PusherQueries } from '../../../../../src/protocol/pusher/queries.js';
+import { silent, testApp } from '../harness.js';
+
+/**
+ * The HTTP API routes on a fake `PusherQueries`, called through the router without a socket; every
+ * request signed by the `pusher` SDK.
+ */
+
+/** Answers from tables the test fills, and a record of every call. */
+class FakeQueries implements PusherQueries {
+  readonly calls: unknown[][] = [];
+  /** Channel → subscribed connections on the cluster. */
+  readonly counts = new Map<string, number>();
+  /** Presence channel → its user ids. */
+  readonly members = new Map<string, string[]>();
+  readonly cache = new Map<string, { event: CachedEvent; ttlMs: number }>();
+
+  async publish(_app: App, channel: string, event: string, data: string, except?: string) {
+    this.calls.push(['publish', channel, event, data, except]);
+  }
+  async subscriptions(_app: App, channel: string) {
+    this.calls.push(['subscriptions', channel]);
+    return this.counts.get(channel) ?? 0;
+  }
+  async channelCounts(_app: App, prefix: string) {
+    this.calls.push(['channelCounts', prefix]);
+    return new Map([...this.counts].filter(([channel]) => channel.startsWith(prefix)));
+  }
+  async connections() {
+    return 0;
+  }
+  async presenceMembers(_app: App, channel: string): Promise<PresenceMember[]> {
+    return (this.members.get(channel) ?? []).map((userId) => ({ userId, info: null }));
+  }
+  async presenceCount(_app: App, channel: string) {
+    this.calls.push(['presenceCount', channel]);
+    return this.members.get(channel)?.length ?? 0;
+  }
+  async cached(_app: App, channel: string) {
+    return this.cache.get(channel);
+  }
+  async terminateUser(_app: App, userId: string) {
+    this.calls.push(['terminateUser', userId]);
+  }
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+function setUp(config: Partial<AppConfig> = {}, nodes = 1) {
+  const app = testApp(config);
+  const disabled = testApp({ id: 'off', key: 'off-key', secret: 'off-secret', enabled: false });
+  const queries = new FakeQueries();
+  const router = new Router(silent, 1024 * 1024);
+  addPusherHttpApi(router, {
+    apps: new StaticAppStore([app, disabled]),
+    queries,
+    maxTimestampSkewSeconds: 600,
+    now: Date.now,
+    nodes: () => nodes,
+  });
+  const sdk = new PusherSdk({ appId: app.id, key: app.key, secret: app.secret, cluster: 'mt1' });
+
+  /** Sends `method path?query` with `body` to the router as Node's HTTP server would. */
+  const raw = (method: string, target: string, body = ''): Promise<Answer> => {
+    const req = Object.assign(Readable.from(body ? [Buffer.from(body)] : []), {
+      method,
+      url: target,
+      httpVersion: '1.1',
+      headers: { host: 'localhost', 'content-length': String(Buffer.byteLength(body)) },
+    }) as unknown as IncomingMessage;
+    return new Promise((resolve) => {
+      const res = {
+        status: 0,
+        headersSent: false,
+        setHeader() {},
+        writeHead(code: number) {
+          res.status = code;
+          res.headersSent = true;
+        },
+        end(text: string) {
+          resolve({ status: res.status, body: JSON.parse(text) as Record<string, unknown> });
+        },
+      };
+      router.listener(req, res as unknown as ServerResponse);
+    });
+  };
+
+  /** A request signed by the SDK; `params` go in the query, `body` (JSON) is the body. */
+  const signed = (
+    method: 'GET' | 'POST',
+    path: string,
+    params: Record<string, string> = {},
+    body?: unknown,
+  ) => {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const full = `/apps/${app.id}${path}`;
+    const query = sdk.createSignedQueryString({
+      method,
+      path: full,
+      params,
+      ...(text ? { body: text } : {}),
+    });
+    return raw(method, `${full}?${query}`, text);
+  };
+  /** A signed POST with `body` as JSON. */
+  const post = (path: string, body: unknown) => signed('POST', path, {}, body);
+  return { app, queries, raw, signed, post };
+}
+
+describe('publishing', () => {
+  test('POST /events: 200 {}, one publish per channel with the socket_id to leave out', async () => {
+    const { queries, post } = setUp();
+    const answer = await post('/events', {
+      name: 'greet',
+      channels: ['a', 'b'],
+      data: '{"hi":1}',
+      socket_id: '1.2',
+    });
+    assert.deepEqual(answer, { status: 200, body: {} });
+    assert.deepEqual(queries.calls, [
+      ['publish', 'a', 'greet', '{"hi":1}', '1.2'],
+      ['publish', 'b', 'greet', '{"hi":1}', '1.2'],
+    ]);
+  });
+
+  test('POST /events with info: the counts per channel, user_count for presence channels only', async () => {
+    const { queries, post } = setUp();
+    queries.counts.set('presence-room', 3).set('news', 5);
+    queries.members.set('presence-room', ['u1', 'u2']);
+    const info = 'user_count,subscription_count';
+    const answer = await post('/events', {
+      name: 'e',
+      channels: ['presence-room', 'news'],
+      data: 'd',
+      info,
+    });
+    assert.deepEqual(answer, {
+      status: 200,
+      body: {
+        channels: {
+          'presence-room': { user_count: 2, subscription_count: 3 },
+          news: { subscription_count: 5 },
+        },
+      },
+    });
+  });
+
+  test('POST /batch_events: each event published; info answered in request order', async () => {
+    const { queries, post } = setUp();
+    queries.counts.set('x', 1);
+    const batch = [
+      { name: 'one', channel: 'x', data: '1', info: 'subscription_count' },
+      { name: 'two', channel: 'y', data: '2' },
+    ];
+    const answer = await post('/batch_events', { batch });
+    assert.deepEqual(answer, { status: 200, body: { batch: [{ subscription_count: 1 }, {}] } });
+    assert.deepEqual(
+      queries.calls.filter((c) => c[0] === 'publish').map((c) => c[2]),
+      ['one', 'two'],
+    );
+  });
+
+  test('invalid events: 400 naming the problem, nothing published; data over the limit: 413', async () => {
+    const { queries, post } = setUp({ maxEventPayloadBytes: 10 });
+    const noName = await post('/events', { channels: ['a'], data: 'd' });
+    assert.equal(noName.status, 400);
+    assert.match(String(noName.body.error), /name/);
+    const reserved = await post('/events', { name: 'pusher:x', channel: 'a', data: 'd' });
+    assert.equal(reserved.status, 400);
+    const large = await post('/events', { name: 'e', channel: 'a', data: 'x'.repeat(11) });
+    assert.equal(large.status, 413);
+    assert.deepEqual(queries.calls, []);
+  });
+});
+
+describe('channels', () => {
+  test('GET /channels asks the cluster once for all the channels and their counts; user channels are left out', async () => {
+    const { queries, signed } = setUp();
+    queries.counts.set('news', 2).set('presence-room', 3).set('#server-to-user-u1', 1);
+    const answer = await signed('GET', '/channels', { info: 'subscription_count' });
+    assert.deepEqual(answer, {
+      status: 200,
+      body: { channels: { news: { subscription_count: 2 }, 'presence-room': { subscription_count: 3 } } },
+    });
+    assert.deepEqual(queries.calls, [['channelCounts', '']]);
+  });
+
+  test('GET /channels with a presence- prefix and user_count; without the prefix: 400', async () => {
+    const { queries, signed } = setUp();
+    queries.counts.set('news', 2).set('presence-room', 3);
+    queries.members.set('presence-room', ['u1']);
+    const presence = await signed('GET', '/channels', { filter_by_prefix: 'presence-', info: 'user_count' });
+    assert.deepEqual(presence, { status: 200, body: { channels: { 'presence-room': { user_count: 1 } } } });
+    const plain = await signed('GET', '/channels', { filter_by_prefix: 'news' });
+    assert.deepEqual(plain, { status: 200, body: { channels: { news: {} } } });
+    const refused = await signed('GET', '/channels', { info: 'user_count' });
+    assert.equal(refused.status, 400);
+    assert.match(String(refused.body.error), /requires filter_by_prefix/);
+  });
+
+  test('GET /channels/{name}: occupied, the counts and the cached event; an empty channel is not occupied', async () => {
+    const { queries, signed } = setUp();
+    queries.counts.set('cache-prices', 2);
+    queries.cache.set('cache-prices', { event: { event: 'price', data: '{"eur":1}' }, ttlMs: 59_001 });
+    const info = { info: 'subscription_count,cache' };
+    assert.deepEqual(await signed('GET', '/channels/cache-prices', info), {
+      status: 200,
+      body: { occupied: true, subscription_count: 2, cache: { data: '{"eur":1}', ttl: 60 } },
+    });
+    assert.deepEqual(await signed('GET', '/channels/cache-empty', info), {
+      status: 200,
+      body: { occupied: false, subscription_count: 0, cache: null },
+    });
+    const notCache = await signed('GET', '/channels/news', { info: 'cache' });
+    assert.equal(notCache.status, 400);
+  });
+
+  test('GET /channels/{name}/users: the presence members; other channels 400', async () => {
+    const { queries, signed } = setUp();
+    queries.members.set('presence-room', ['u1', 'u2']);
+    assert.deepEqual(await signed('GET', '/channels/presence-room/users'), {
+      status: 200,
+      body: { users: [{ id: 'u1' }, { id: 'u2' }] },
+    });
+    assert.equal((await signed('GET', '/channels/news/users')).status, 400);
+  });
+
+  test('POST /users/{id}/terminate_connections: 200 {}, the user terminated on the cluster', async () => {
+    const { queries, post } = setUp();
+    assert.deepEqual(await post('/users/u%201/terminate_connections', {}), {
+      status: 200,
+      body: {},
+    });
+    assert.deepEqual(queries.calls, [['terminateUser', 'u 1']]);
+  });
+});
+
+describe('request checks', () => {
+  test('unsigned or badly signed: 401; unknown app: 404; disabled app: 403', async () => {
+    const { app, raw, signed } = setUp();
+    const unsigned = await raw('GET', `/apps/${app.id}/channels`);
+    assert.equal(unsigned.status, 401);
+    const forged = await raw(
+      'GET',
+      `/apps/${app.id}/channels?auth_key=${app.key}&auth_timestamp=${Math.floor(Date.now() / 1000)}&auth_version=1.0&auth_signature=${'0'.repeat(64)}`,
+    );
+    assert.equal(forged.status, 401);
+    assert.match(String(forged.body.error), /^Invalid signature/);
+    assert.equal((await raw('GET', '/apps/nope/channels')).status, 404);
+
+    const off = new PusherSdk({ appId: 'off', key: 'off-key', secret: 'off-secret', cluster: 'mt1' });
+    const query = off.createSignedQueryString({ method: 'GET', path: '/apps/off/channels' });
+    assert.equal((await raw('GET', `/apps/off/channels?${query}`)).status, 403);
+    assert.equal((await signed('GET', '/channels')).status, 200);
+  });
+
+  test("over the app's maxHttpRequestsPerSecond, shared by the nodes: 429", async () => {
+    const { signed } = setUp({ maxHttpRequestsPerSecond: 4 }, 2);
+    assert.equal((await signed('GET', '/channels')).status, 200);
+    assert.equal((await signed('GET', '/channels')).status, 200);
+    const limited = await signed('GET', '/channels');
+    assert.equal(limited.status, 429);
+    assert.match(String(limited.body.error), /across 2 nodes/);
+  });
+});
