@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { atMost } from '../core/deadline.js';
 import type { WebhookDelivery, WebhookQueue } from './queue.js';
 import { type PostWebhook, retryDelayMs } from './sender.js';
 
@@ -92,9 +93,7 @@ export class WebhookDispatcher {
       if (await this.#idle()) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([progress, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
-      clearTimeout(timer);
+      await atMost(progress, left);
     }
   }
 

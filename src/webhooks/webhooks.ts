@@ -4,6 +4,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.js';
 import type { App } from '../core/apps/app.js';
+import { KeyedChain } from '../core/keyed-chain.js';
 import type { OutboxEntry, WebhookOutbox } from '../core/webhook-outbox.js';
 import type { ChannelEvents, ClientEventRecord } from '../protocol/pusher/events.js';
 import { Batcher } from './batcher.js';
@@ -67,7 +68,7 @@ export class Webhooks implements ChannelEvents {
   readonly #cacheMisses = new Map<string, number>();
   readonly #cancelElsewhere: WebhooksOptions['cancelElsewhere'];
   /** `<appId>\n<channel>` → its occupancy and membership reports, handled one after another. */
-  readonly #channelOrder = new Map<string, Promise<void>>();
+  readonly #channelOrder = new KeyedChain();
   #flushing = false;
   #closed = false;
   #flushed: Promise<void> | undefined;
@@ -236,7 +237,7 @@ export class Webhooks implements ChannelEvents {
     const deadline = performance.now() + timeoutMs;
     // Connections closed just before may still be reporting their last unsubscriptions.
     await nextTurn();
-    await Promise.all(this.#channelOrder.values());
+    await this.#channelOrder.allSettled();
     do {
       this.#delay.releaseAll();
       this.#batcher.flush();
@@ -262,17 +263,12 @@ export class Webhooks implements ChannelEvents {
    */
   #inOrder(app: App, channel: string, step: () => void | Promise<void>): void {
     const key = `${app.id}\n${channel}`;
-    const before = this.#channelOrder.get(key);
-    if (!before && !this.#cancelElsewhere) {
+    if (!this.#cancelElsewhere && !this.#channelOrder.has(key)) {
       void step();
       return;
     }
-    const run = (before ?? Promise.resolve()).then(step).catch((err: unknown) => {
+    this.#channelOrder.run(key, step).catch((err: unknown) => {
       this.#logger.error({ err, appId: app.id, channel }, 'webhook report failed');
-    });
-    this.#channelOrder.set(key, run);
-    void run.finally(() => {
-      if (this.#channelOrder.get(key) === run) this.#channelOrder.delete(key);
     });
   }
 
