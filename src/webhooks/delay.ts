@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { App } from '../core/apps/app.js';
-import type { TimedEvent } from './payload.js';
+import type { TimedEvent } from '../core/webhook-outbox.js';
 
 interface Pending {
   app: App;

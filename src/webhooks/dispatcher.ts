@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { atMost } from '../core/deadline.js';
-import type { WebhookDelivery, WebhookQueue } from './queue.js';
+import type { WebhookDelivery } from '../core/webhook-outbox.js';
+import type { WebhookQueue } from './queue.js';
 import { type PostWebhook, retryDelayMs } from './sender.js';
 
 export interface DispatcherOptions {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { WebhookDelivery } from './queue.js';
+import type { WebhookDelivery } from '../core/webhook-outbox.js';
 
 /** How one attempt went: a 2xx status is the only success (spec §7). */
 export type PostOutcome = { ok: true; status: number } | { ok: false; status?: number; error: string };
