@@ -5,8 +5,8 @@
  */
 
 /**
- * What a webhook request carries (spec §7). Field names are the wire's: receivers and the `pusher`
- * SDKs read them as they are.
+ * What a webhook request carries (Pusher docs, Webhooks, "Events"; docs/webhooks.md, "Events"). Field
+ * names are the wire's: receivers and the `pusher` SDKs read them as they are.
  */
 export type WebhookEvent =
   | { name: 'channel_occupied' | 'channel_vacated' | 'cache_miss'; channel: string }

@@ -49,11 +49,12 @@ interface Pending {
 }
 
 /**
- * Webhooks as Pusher sends them (spec §7). The protocol reports what happens on channels; this
- * holds back removals for `vacateDelayMs` (dropping them with the matching re-add when the channel or
- * member comes back), de-duplicates `cache_miss`, routes each event to the app's webhooks whose
- * `events` and `filter` want it, batches for apps with `batchWebhooks`, signs, and hands the requests
- * to the dispatcher, which delivers and retries them without holding up anything else.
+ * Webhooks as Pusher sends them (Pusher docs, Webhooks; docs/webhooks.md). The protocol reports what
+ * happens on channels; this holds back removals for `vacateDelayMs` (dropping them with the matching
+ * re-add when the channel or member comes back), de-duplicates `cache_miss`, routes each event to the
+ * app's webhooks whose `events` and `filter` want it, batches for apps with `batchWebhooks`, signs,
+ * and hands the requests to the dispatcher, which delivers and retries them without holding up
+ * anything else.
  *
  * Reports never throw and never wait. `flush()` at shutdown sends what is pending within a bound.
  */
@@ -199,7 +200,8 @@ export class Webhooks implements ChannelEvents {
 
   /**
    * Many subscribers finding the same channel empty make one `cache_miss` per `cacheMissIntervalMs`:
-   * the app needs to fill the cache once, not once per subscriber (spec §7, checklist 30).
+   * the app needs to fill the cache once, not once per subscriber (Pusher docs, Cache channels,
+   * "cache_miss webhook event"; docs/webhooks.md, "Events").
    */
   cacheMiss(app: App, channel: string): void {
     if (!this.#wanted(app)) return;
