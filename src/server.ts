@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, pino } from 'pino';
 import type { Adapter } from './adapters/adapter.js';
-import { busFields } from './adapters/bus-payload.js';
 import { createMemoryParts } from './adapters/memory.js';
 import { createNatsParts } from './adapters/nats/parts.js';
 import type { ClusterParts } from './adapters/parts.js';
@@ -12,6 +10,7 @@ import { createRedisParts } from './adapters/redis/parts.js';
 import type { Config } from './config/schema.js';
 import type { AppStore } from './core/apps/app.js';
 import { StaticAppStore } from './core/apps/static-store.js';
+import { atMost } from './core/deadline.js';
 import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
 import type { WebhookOutbox } from './core/webhook-outbox.js';
@@ -24,10 +23,8 @@ import { PusherServer } from './protocol/pusher/server.js';
 import { WampRouter } from './protocol/wamp/router.js';
 import { ConnectionLimits } from './transport/connection-limits.js';
 import { WebSocketTransport } from './transport/ws.js';
-import { Webhooks } from './webhooks/webhooks.js';
-
-/** The cluster request that drops a webhook removal held on another node. */
-const CANCEL_HELD = 'webhooks.cancel-held';
+import { clusterWebhooks } from './webhooks/cluster.js';
+import type { Webhooks } from './webhooks/webhooks.js';
 
 /** Parts a caller may supply instead of the defaults the config implies. */
 export interface HeraldDeps {
@@ -39,7 +36,10 @@ export interface HeraldDeps {
    * from then on (see `ClusterParts` for who opens and closes what). @default the set `config.adapter` names
    */
   cluster?: ClusterParts;
-  /** Milliseconds since the epoch; tests pin it to check signed-request vectors. */
+  /**
+   * Milliseconds since the epoch, the one clock of every part (the cluster adapter's heartbeats
+   * included); tests pin it to check signed-request vectors. @default Date.now
+   */
   now?: () => number;
   /** Socket id generator; tests pin it to check subscription signature vectors. */
   socketIds?: () => string;
@@ -96,7 +96,16 @@ export class Herald {
     this.#adapter = cluster.adapter;
     // The outbox journals our own webhooks; webhooks supplied from outside keep their own state.
     this.#outbox = deps.webhooks ? undefined : cluster.outbox;
-    this.webhooks = deps.webhooks ?? this.#clusterWebhooks(config, now, apps);
+    this.webhooks =
+      deps.webhooks ??
+      clusterWebhooks({
+        config: config.webhooks,
+        logger: this.logger.child({ component: 'webhooks' }),
+        now,
+        apps,
+        adapter: cluster.adapter,
+        outbox: this.#outbox,
+      });
 
     this.pusher = new PusherServer({
       apps,
@@ -176,44 +185,6 @@ export class Herald {
     this.#http.on('checkExpectation', router.expectationFailed);
     this.#http.on('connect', (_req, socket) => refuseConnect(socket));
     this.#transport.attach(this.#http);
-  }
-
-  /**
-   * Webhooks; on a cluster adapter, a removal held back on one node is dropped when its channel or
-   * member comes back on another, so the receiver sees neither.
-   */
-  #clusterWebhooks(config: Readonly<Config>, now: () => number, apps: AppStore): Webhooks {
-    const logger = this.logger.child({ component: 'webhooks' });
-    const outbox = this.#outbox;
-    if (!outbox) return new Webhooks({ config: config.webhooks, logger, now });
-    const adapter = this.#adapter;
-    const webhooks = new Webhooks({
-      config: config.webhooks,
-      logger,
-      now,
-      outbox,
-      cancelElsewhere: async (appId, channel, userId) => {
-        const { answers } = await adapter.request<boolean>(CANCEL_HELD, { appId, channel, userId });
-        return answers.includes(true);
-      },
-    });
-    adapter.handle(CANCEL_HELD, (payload) => {
-      const shape = { appId: 'string', channel: 'string', userId: 'string?' } as const;
-      const { appId, channel, userId } = busFields(CANCEL_HELD, payload, shape);
-      return webhooks.cancelHeld(appId, channel, userId);
-    });
-    // A dead node's held removals and undelivered requests: one survivor takes each over.
-    adapter.onNodeDown((nodeId) => {
-      outbox
-        .takeOver(nodeId)
-        .then(async (entries) => {
-          if (entries.length === 0) return;
-          logger.info({ nodeId, entries: entries.length }, 'webhooks taken over from the node');
-          await webhooks.adopt(entries, (id) => apps.findById(id));
-        })
-        .catch((err) => logger.error({ err, nodeId }, 'webhooks of the node not taken over'));
-    });
-    return webhooks;
   }
 
   /** What `/ready` says: serving, or why not. */
@@ -315,13 +286,6 @@ function clusterParts(config: Config['adapter'], logger: Logger, now: () => numb
   if (config.driver === 'memory') return createMemoryParts(nodeId, now);
   const { driver, url, prefix, heartbeatMs, nodeTimeoutMs, requestTimeoutMs } = config;
   const log = logger.child({ component: 'cluster', driver });
-  const options = { nodeId, prefix, logger: log, heartbeatMs, nodeTimeoutMs, requestTimeoutMs };
+  const options = { nodeId, prefix, logger: log, heartbeatMs, nodeTimeoutMs, requestTimeoutMs, now };
   return driver === 'redis' ? createRedisParts(url, options) : createNatsParts(url, options);
-}
-
-/** Waits for `promise`, but for `ms` at the most. */
-async function atMost(promise: Promise<unknown>, ms: number): Promise<void> {
-  const giveUp = new AbortController();
-  await Promise.race([promise, sleep(ms, undefined, { signal: giveUp.signal }).catch(() => {})]);
-  giveUp.abort();
 }

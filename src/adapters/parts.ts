@@ -45,7 +45,7 @@ export interface ClusterParts {
 
 /**
  * The broker lacks something Herald needs to work. Found at start, so that a node that answers
- * `/ready` 200 can also do what it is asked (ARCHITECTURE.md "Facing the internet").
+ * `/ready` 200 can also do what it is asked (docs/clustering.md lists what stops the start).
  */
 export class BrokerUnusableError extends HeraldError {
   constructor(

@@ -1,11 +1,55 @@
-import type { TimedEvent } from '../webhooks/payload.js';
-import type { WebhookDelivery } from '../webhooks/queue.js';
-
 /*
- * The webhook outbox contract lives in core/ so that both sides import it from here: webhooks/ (which
- * writes and adopts the entries) and adapters/ (whose Redis and NATS stores keep them). The broker
- * homes under adapters/ never import webhooks/; the two type imports above are erased at build time.
+ * The webhook outbox contract, and the events and requests its entries hold, live in core/ so that
+ * both sides import them from here: webhooks/ (which makes, writes and adopts the entries) and
+ * adapters/ (whose Redis and NATS stores keep them). Neither side imports the other.
  */
+
+/**
+ * What a webhook request carries (Pusher docs, Webhooks, "Events"; docs/webhooks.md, "Events"). Field
+ * names are the wire's: receivers and the `pusher` SDKs read them as they are.
+ */
+export type WebhookEvent =
+  | { name: 'channel_occupied' | 'channel_vacated' | 'cache_miss'; channel: string }
+  | { name: 'member_added' | 'member_removed'; channel: string; user_id: string }
+  | {
+      name: 'client_event';
+      channel: string;
+      event: string;
+      data: string;
+      socket_id: string;
+      /** Only on presence channels. */
+      user_id?: string;
+    }
+  | { name: 'subscription_count'; channel: string; subscription_count: number };
+
+/** An event and when it happened (ms since the epoch). */
+export interface TimedEvent {
+  event: WebhookEvent;
+  timeMs: number;
+}
+
+/**
+ * One webhook request waiting to be delivered. Plain JSON, so that a queue shared by a cluster can
+ * store it as it is.
+ */
+export interface WebhookDelivery {
+  /** Unique per delivery; names it in logs and acknowledgements. */
+  id: string;
+  /** One app's webhook URL: deliveries of a lane start in the order they were pushed. */
+  lane: string;
+  appId: string;
+  url: string;
+  /** Complete request headers, signature included. */
+  headers: Record<string, string>;
+  /** The exact signed body. */
+  body: string;
+  /** Channels the body names; deliveries of a lane that share one are never in flight together. */
+  channels: string[];
+  /** How many events the body holds. */
+  events: number;
+  /** When it was queued (ms since the epoch); retries end `retryForMs` after it. */
+  queuedAt: number;
+}
 
 /** What a node still owes the receivers: a removal it holds back, or a request not yet delivered. */
 export type OutboxEntry =

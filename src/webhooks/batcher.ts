@@ -1,8 +1,8 @@
 /**
  * Groups items per key into batches: a batch opens with its first item and closes `windowMs` later or
- * when it holds `maxItems`, whichever comes first (spec §7, batch webhooks). Items that must not be
- * batched pass straight through as batches of one. Batches of one key leave in the order their
- * items came.
+ * when it holds `maxItems`, whichever comes first (Pusher docs, Webhooks, "Webhook format": batch
+ * webhooks). Items that must not be batched pass straight through as batches of one. Batches of one
+ * key leave in the order their items came.
  */
 export class Batcher<T> {
   readonly #open = new Map<string, { items: T[]; timer: NodeJS.Timeout }>();

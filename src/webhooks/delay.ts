@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { App } from '../core/apps/app.js';
-import type { TimedEvent } from './payload.js';
+import type { TimedEvent } from '../core/webhook-outbox.js';
 
 interface Pending {
   app: App;
@@ -23,10 +23,10 @@ const channelKeyOf = (appId: string, channel: string) => `${appId}\n${channel}`;
 const memberKey = (appId: string, channel: string, userId: string) => `${appId}\n${channel}\n${userId}`;
 
 /**
- * Holds `channel_vacated` and `member_removed` back for `delayMs` (spec §7, "Webhook request delay").
- * When the channel is occupied again, or the user joins again, within the delay, the held removal is
- * forgotten and the caller drops the re-add too: a page reload or a brief network drop is invisible to
- * the receiver (checklist 48).
+ * Holds `channel_vacated` and `member_removed` back for `delayMs` (Pusher docs, Webhooks, "Webhook
+ * request delay"). When the channel is occupied again, or the user joins again, within the delay, the
+ * held removal is forgotten and the caller drops the re-add too: a page reload or a brief network drop
+ * is invisible to the receiver (docs/webhooks.md, "The vacate delay").
  *
  * Removals are released in the order they were held, a channel's member removals before its vacate.
  * The delay is the same for every entry, so insertion order is due order and one timer suffices. Due

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { WebhookDelivery, WebhookQueue } from './queue.js';
+import { atMost } from '../core/deadline.js';
+import type { WebhookDelivery } from '../core/webhook-outbox.js';
+import type { WebhookQueue } from './queue.js';
 import { type PostWebhook, retryDelayMs } from './sender.js';
 
 export interface DispatcherOptions {
@@ -92,9 +94,7 @@ export class WebhookDispatcher {
       if (await this.#idle()) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([progress, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
-      clearTimeout(timer);
+      await atMost(progress, left);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { WebhookOutbox } from '../core/webhook-outbox.js';
-import type { WebhookDelivery, WebhookQueue } from './queue.js';
+import type { WebhookDelivery, WebhookOutbox } from '../core/webhook-outbox.js';
+import type { WebhookQueue } from './queue.js';
 
 /** A queue that also records each delivery in the outbox until it is done with. */
 export class JournaledQueue implements WebhookQueue {

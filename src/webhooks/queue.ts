@@ -1,25 +1,4 @@
-/**
- * One webhook request waiting to be delivered. Plain JSON, so that a queue shared by a cluster can
- * store it as it is.
- */
-export interface WebhookDelivery {
-  /** Unique per delivery; names it in logs and acknowledgements. */
-  id: string;
-  /** One app's webhook URL: deliveries of a lane start in the order they were pushed. */
-  lane: string;
-  appId: string;
-  url: string;
-  /** Complete request headers, signature included. */
-  headers: Record<string, string>;
-  /** The exact signed body. */
-  body: string;
-  /** Channels the body names; deliveries of a lane that share one are never in flight together. */
-  channels: string[];
-  /** How many events the body holds. */
-  events: number;
-  /** When it was queued (ms since the epoch); retries end `retryForMs` after it. */
-  queuedAt: number;
-}
+import type { WebhookDelivery } from '../core/webhook-outbox.js';
 
 /**
  * Where webhook requests wait for delivery. The in-memory queue serves one node; a queue shared by a

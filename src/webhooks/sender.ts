@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { WebhookDelivery } from './queue.js';
+import type { WebhookDelivery } from '../core/webhook-outbox.js';
 
-/** How one attempt went: a 2xx status is the only success (spec §7). */
+/** How one attempt went: a 2xx status is the only success (Pusher docs, Webhooks, "Webhook format"). */
 export type PostOutcome = { ok: true; status: number } | { ok: false; status?: number; error: string };
 
 /**

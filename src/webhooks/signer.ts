@@ -1,6 +1,9 @@
 import { hmacSha256Hex } from '../protocol/pusher/auth.js';
 
-/** `X-Pusher-Signature`: lowercase hex HMAC-SHA256 of the exact body with the app secret (spec §7). */
+/**
+ * `X-Pusher-Signature`: lowercase hex HMAC-SHA256 of the exact body with the app secret (Pusher docs,
+ * Webhooks, "Authentication").
+ */
 export function webhookSignature(secret: string, body: string): string {
   return hmacSha256Hex(secret, body);
 }

@@ -4,13 +4,14 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.js';
 import type { App } from '../core/apps/app.js';
-import type { OutboxEntry, WebhookOutbox } from '../core/webhook-outbox.js';
+import { KeyedChain } from '../core/keyed-chain.js';
+import type { OutboxEntry, TimedEvent, WebhookEvent, WebhookOutbox } from '../core/webhook-outbox.js';
 import type { ChannelEvents, ClientEventRecord } from '../protocol/pusher/events.js';
 import { Batcher } from './batcher.js';
 import { RemovalDelay } from './delay.js';
 import { WebhookDispatcher, type WebhookStats } from './dispatcher.js';
 import { JournaledQueue } from './outbox.js';
-import { encodeWebhookBody, type TimedEvent, type WebhookEvent } from './payload.js';
+import { encodeWebhookBody } from './payload.js';
 import { MemoryWebhookQueue, type WebhookQueue } from './queue.js';
 import { httpPoster, type PostWebhook } from './sender.js';
 import { webhookHeaders } from './signer.js';
@@ -48,11 +49,12 @@ interface Pending {
 }
 
 /**
- * Webhooks as Pusher sends them (spec §7). The protocol reports what happens on channels; this
- * holds back removals for `vacateDelayMs` (dropping them with the matching re-add when the channel or
- * member comes back), de-duplicates `cache_miss`, routes each event to the app's webhooks whose
- * `events` and `filter` want it, batches for apps with `batchWebhooks`, signs, and hands the requests
- * to the dispatcher, which delivers and retries them without holding up anything else.
+ * Webhooks as Pusher sends them (Pusher docs, Webhooks; docs/webhooks.md). The protocol reports what
+ * happens on channels; this holds back removals for `vacateDelayMs` (dropping them with the matching
+ * re-add when the channel or member comes back), de-duplicates `cache_miss`, routes each event to the
+ * app's webhooks whose `events` and `filter` want it, batches for apps with `batchWebhooks`, signs,
+ * and hands the requests to the dispatcher, which delivers and retries them without holding up
+ * anything else.
  *
  * Reports never throw and never wait. `flush()` at shutdown sends what is pending within a bound.
  */
@@ -67,7 +69,7 @@ export class Webhooks implements ChannelEvents {
   readonly #cacheMisses = new Map<string, number>();
   readonly #cancelElsewhere: WebhooksOptions['cancelElsewhere'];
   /** `<appId>\n<channel>` → its occupancy and membership reports, handled one after another. */
-  readonly #channelOrder = new Map<string, Promise<void>>();
+  readonly #channelOrder = new KeyedChain();
   #flushing = false;
   #closed = false;
   #flushed: Promise<void> | undefined;
@@ -198,7 +200,8 @@ export class Webhooks implements ChannelEvents {
 
   /**
    * Many subscribers finding the same channel empty make one `cache_miss` per `cacheMissIntervalMs`:
-   * the app needs to fill the cache once, not once per subscriber (spec §7, checklist 30).
+   * the app needs to fill the cache once, not once per subscriber (Pusher docs, Cache channels,
+   * "cache_miss webhook event"; docs/webhooks.md, "Events").
    */
   cacheMiss(app: App, channel: string): void {
     if (!this.#wanted(app)) return;
@@ -236,7 +239,7 @@ export class Webhooks implements ChannelEvents {
     const deadline = performance.now() + timeoutMs;
     // Connections closed just before may still be reporting their last unsubscriptions.
     await nextTurn();
-    await Promise.all(this.#channelOrder.values());
+    await this.#channelOrder.allSettled();
     do {
       this.#delay.releaseAll();
       this.#batcher.flush();
@@ -262,17 +265,12 @@ export class Webhooks implements ChannelEvents {
    */
   #inOrder(app: App, channel: string, step: () => void | Promise<void>): void {
     const key = `${app.id}\n${channel}`;
-    const before = this.#channelOrder.get(key);
-    if (!before && !this.#cancelElsewhere) {
+    if (!this.#cancelElsewhere && !this.#channelOrder.has(key)) {
       void step();
       return;
     }
-    const run = (before ?? Promise.resolve()).then(step).catch((err: unknown) => {
+    this.#channelOrder.run(key, step).catch((err: unknown) => {
       this.#logger.error({ err, appId: app.id, channel }, 'webhook report failed');
-    });
-    this.#channelOrder.set(key, run);
-    void run.finally(() => {
-      if (this.#channelOrder.get(key) === run) this.#channelOrder.delete(key);
     });
   }
 

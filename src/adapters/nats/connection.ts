@@ -1,5 +1,6 @@
 import { type ConnectionOptions, connect, DebugEvents, Events, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
+import { atMost } from '../../core/deadline.js';
 
 /** How long one attempt to reach a server may take. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -104,18 +105,5 @@ export class NatsClient {
           break;
       }
     }
-  }
-}
-
-/** `promise`'s value, or undefined after `ms`. */
-async function atMost<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([promise, gaveUp]);
-  } finally {
-    clearTimeout(timer);
   }
 }

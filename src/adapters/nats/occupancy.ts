@@ -1,4 +1,5 @@
 import type { OccupancyStore } from '../../core/channels/occupancy.js';
+import { KeyedChain } from '../../core/keyed-chain.js';
 import type { NatsClient } from './connection.js';
 import { bucketName, fromKeyToken, KvBucket, keyToken } from './kv.js';
 
@@ -9,7 +10,8 @@ import { bucketName, fromKeyToken, KvBucket, keyToken } from './kv.js';
  */
 export class NatsOccupancyStore implements OccupancyStore {
   readonly #bucket: KvBucket;
-  readonly #queues = new Map<string, Promise<unknown>>();
+  /** This node's reports per channel token, run one after another. */
+  readonly #queues = new KeyedChain();
 
   constructor(
     client: NatsClient,
@@ -21,7 +23,7 @@ export class NatsOccupancyStore implements OccupancyStore {
 
   occupy(namespace: string, channel: string): Promise<boolean> {
     const token = keyToken(`${namespace}\0${channel}`);
-    return this.#queue(token, async () => {
+    return this.#queues.run(token, async () => {
       await this.#bucket.put(this.#indexKey(this.nodeId, token), '');
       return this.#bucket.change(`ch.${token}`, (value) => {
         const nodes = new Set(parse(value));
@@ -34,7 +36,7 @@ export class NatsOccupancyStore implements OccupancyStore {
 
   vacate(namespace: string, channel: string): Promise<boolean> {
     const token = keyToken(`${namespace}\0${channel}`);
-    return this.#queue(token, async () => {
+    return this.#queues.run(token, async () => {
       const vacated = await this.#without(token, this.nodeId);
       await this.#bucket.delete(this.#indexKey(this.nodeId, token));
       return vacated;
@@ -71,19 +73,6 @@ export class NatsOccupancyStore implements OccupancyStore {
 
   #indexKey(nodeId: string, token: string): string {
     return `node.${keyToken(nodeId)}.${token}`;
-  }
-
-  #queue<T>(token: string, step: () => Promise<T>): Promise<T> {
-    const next = (this.#queues.get(token) ?? Promise.resolve()).then(step);
-    const settled = next.then(
-      () => undefined,
-      () => undefined, // the caller gets the error through `next`
-    );
-    this.#queues.set(token, settled);
-    settled.then(() => {
-      if (this.#queues.get(token) === settled) this.#queues.delete(token);
-    });
-    return next;
   }
 }
 

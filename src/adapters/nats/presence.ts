@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { KeyedChain } from '../../core/keyed-chain.js';
 import type { JoinResult, PresenceMember, PresenceStore } from '../../core/presence/store.js';
 import type { NatsClient } from './connection.js';
 import { bucketName, type Change, fromKeyToken, KvBucket, keyToken } from './kv.js';
@@ -23,7 +24,7 @@ export class NatsPresenceStore implements PresenceStore {
   /** This node's sockets per channel token, mirrored by the index keys. */
   readonly #local = new Map<string, Set<string>>();
   /** Index writes per channel token, kept in order. */
-  readonly #indexWrites = new Map<string, Promise<void>>();
+  readonly #indexWrites = new KeyedChain();
 
   constructor(
     client: NatsClient,
@@ -166,16 +167,13 @@ export class NatsPresenceStore implements PresenceStore {
 
   /** Queues a write of the index key behind the earlier ones; without `op`, waits for those. */
   #index(token: string, op?: 'put' | 'delete'): Promise<void> {
-    const previous = this.#indexWrites.get(token) ?? Promise.resolve();
-    if (!op) return previous;
+    if (!op) return this.#indexWrites.settled(token);
     const key = `node.${keyToken(this.nodeId)}.${token}`;
-    const next = previous.then(() => (op === 'put' ? this.#bucket.put(key, '') : this.#bucket.delete(key)));
-    const settled = next.catch((err) => {
+    const next = this.#indexWrites.run(token, () =>
+      op === 'put' ? this.#bucket.put(key, '') : this.#bucket.delete(key),
+    );
+    next.catch((err) => {
       this.#logger.warn({ err: (err as Error).message, op }, 'presence index not written');
-    });
-    this.#indexWrites.set(token, settled);
-    settled.then(() => {
-      if (this.#indexWrites.get(token) === settled) this.#indexWrites.delete(token);
     });
     return next;
   }

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { type BusMessage, BusTopics, parseBusMessage } from '../../../src/adapters/bus-message.js';
+
+/** The refusals `parseBusMessage` makes: JSON that does not parse, or not the shape of a bus message. */
+function isRefusal(err: unknown): boolean {
+  return (
+    err instanceof SyntaxError ||
+    (err instanceof Error && /^(not a cluster message|malformed .+)$/.test(err.message))
+  );
+}
+
+/** Parses, and tells a message from a refusal; anything else thrown fails the property. */
+function parsed(payload: string): BusMessage | 'refused' {
+  try {
+    return parseBusMessage(payload);
+  } catch (err) {
+    assert.ok(isRefusal(err), `not a refusal: ${String(err)}`);
+    return 'refused';
+  }
+}
+
+const nodeId = fc.stringMatching(/^[A-Za-z0-9_-]{1,128}$/);
+const requestId = fc.string({ minLength: 1, maxLength: 128 });
+const json = fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)) as unknown);
+
+/** Every message type with fields of the right types, as a node sends them. */
+const validMessage: fc.Arbitrary<BusMessage> = fc.oneof(
+  fc
+    .record(
+      { n: nodeId, ns: fc.string(), ch: fc.string(), d: fc.string(), x: fc.string() },
+      { requiredKeys: ['n', 'ns', 'ch', 'd'] },
+    )
+    .map((m) => ({ t: 'msg' as const, ...m })),
+  fc.record({ n: nodeId }).map((m) => ({ t: 'hb' as const, ...m })),
+  fc
+    .record({ n: nodeId, h: fc.integer({ min: 0, max: 120_000 }) }, { requiredKeys: ['n'] })
+    .map((m) => ({ t: 'bye' as const, ...m })),
+  fc.record({ n: nodeId, id: requestId, op: fc.string(), p: json }).map((m) => ({ t: 'req' as const, ...m })),
+  fc.record({ n: nodeId, op: fc.string(), p: json }).map((m) => ({ t: 'cast' as const, ...m })),
+  fc.record({ n: nodeId, id: requestId, r: json }).map((m) => ({ t: 'res' as const, ...m })),
+);
+
+test('any bytes are a message or a refusal, never another error', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+      parsed(Buffer.from(bytes).toString('utf8'));
+    }),
+    { numRuns: 2_000 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 256 }), (text) => {
+      parsed(text);
+    }),
+  );
+});
+
+test('any JSON, and messages with fields of any type, are a message or a refusal', () => {
+  const field = fc.oneof(json, nodeId, fc.constant(undefined));
+  const lookalike = fc.record(
+    {
+      t: fc.constantFrom('msg', 'hb', 'bye', 'req', 'cast', 'res', 'other', 1, null),
+      n: field,
+      ns: field,
+      ch: field,
+      d: field,
+      x: field,
+      h: field,
+      id: field,
+      op: field,
+      p: field,
+      r: field,
+    },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(fc.oneof(json, lookalike), (value) => {
+      const result = parsed(JSON.stringify(value) ?? 'undefined');
+      if (result === 'refused') return;
+      assert.match(result.n, /^[A-Za-z0-9_-]+$/);
+      assert.ok(['msg', 'hb', 'bye', 'req', 'cast', 'res'].includes(result.t));
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+test('every valid message round-trips', () => {
+  fc.assert(
+    fc.property(validMessage, (message) => {
+      assert.deepEqual(parseBusMessage(JSON.stringify(message)), message);
+    }),
+    { numRuns: 1_000 },
+  );
+});
+
+test("topics: one for all nodes, one per node, one per channel that brokers' wildcards leave alone", () => {
+  const topics = new BusTopics('herald');
+  assert.equal(topics.all, 'herald.all');
+  assert.equal(topics.node('n1'), 'herald.node.n1');
+  fc.assert(
+    fc.property(fc.string(), fc.string(), (namespace, channel) => {
+      const topic = topics.channel(namespace, channel);
+      assert.match(topic, /^herald\.ch\.[A-Za-z0-9_-]*$/);
+      const encoded = topic.slice('herald.ch.'.length);
+      assert.equal(Buffer.from(encoded, 'base64url').toString(), `${namespace}\0${channel}`);
+    }),
+  );
+});
