@@ -3,8 +3,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
+import type { WebhookDelivery } from '../../../src/core/webhook-outbox.js';
 import { type DispatcherOptions, WebhookDispatcher } from '../../../src/webhooks/dispatcher.js';
-import { MemoryWebhookQueue, type WebhookDelivery } from '../../../src/webhooks/queue.js';
+import { MemoryWebhookQueue } from '../../../src/webhooks/queue.js';
 import {
   httpPoster,
   type PostOutcome,
