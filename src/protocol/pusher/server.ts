@@ -6,9 +6,9 @@ import { AppStates } from './app-states.js';
 import { checkBusFrame } from './bus-frame.js';
 import { ClientEvents } from './client-events.js';
 import { decodeClientMessage } from './codec.js';
-import type { AppState, PusherServerOptions } from './context.js';
+import type { PusherServerOptions } from './context.js';
 import { PusherError, pusherError } from './errors.js';
-import { type ChannelEvents, NO_CHANNEL_EVENTS } from './events.js';
+import { NO_CHANNEL_EVENTS } from './events.js';
 import { Handshake, randomSocketId } from './handshake.js';
 import { Liveness, PONG } from './liveness.js';
 import { cleanUpAfterNode } from './node-down.js';
@@ -29,9 +29,8 @@ export type { PusherServerOptions } from './context.js';
  */
 export class PusherServer implements SocketOwner {
   readonly now: () => number;
-  readonly options: PusherServerOptions;
-  readonly events: ChannelEvents;
   readonly queries: PusherQueries;
+  readonly #options: PusherServerOptions;
   readonly #apps = new AppStates();
   readonly #handshake: Handshake;
   readonly #liveness: Liveness;
@@ -51,13 +50,12 @@ export class PusherServer implements SocketOwner {
     const states = this.#apps;
     const queries = new ClusterQueries({ adapter, presence, cache });
     const state = (app: App) => states.of(app);
-    const answer = (socket: PusherSocket, err: PusherError) => this.answer(socket, err);
+    const answer = (socket: PusherSocket, err: PusherError) => this.#answer(socket, err);
     const work = new SocketWork(answer, logger);
     const track = (w: Promise<void>) => work.track(w);
     const subscribing = { adapter, presence, cache, occupancy, memory, logger };
     const users = new Users({ options: { adapter, presence, logger }, state, answer });
-    this.options = options;
-    this.events = events;
+    this.#options = options;
     this.now = now;
     this.queries = queries;
     this.#work = work;
@@ -105,7 +103,7 @@ export class PusherServer implements SocketOwner {
     this.#liveness.stop();
     this.#subscriptions.close();
     const shuttingDown = pusherError('SHUTTING_DOWN');
-    for (const socket of this.#apps.sockets()) this.answer(socket, shuttingDown);
+    for (const socket of this.#apps.sockets()) this.#answer(socket, shuttingDown);
   }
 
   /** Accepts a WebSocket at `/app/{key}`; the handshake finishes once the app is looked up. */
@@ -121,13 +119,13 @@ export class PusherServer implements SocketOwner {
       this.#dispatch(socket, text, bytes);
     } catch (err) {
       if (!(err instanceof PusherError)) throw err;
-      this.answer(socket, err);
+      this.#answer(socket, err);
     }
   }
 
   /** Throws the `PusherError` that refuses the message; queued work answers its own. */
   #dispatch(socket: PusherSocket, text: string, bytes: number): void {
-    const limit = this.options.maxMessageBytes;
+    const limit = this.#options.maxMessageBytes;
     if (bytes > limit) throw pusherError('MESSAGE_TOO_LARGE', bytes, limit);
     const decoded = decodeClientMessage(text);
     if (!decoded.ok) throw decoded.refusal;
@@ -153,12 +151,12 @@ export class PusherServer implements SocketOwner {
   }
 
   binary(socket: PusherSocket, bytes: number): void {
-    if (socket.state === 'open') this.answer(socket, pusherError('BINARY_MESSAGE', bytes));
+    if (socket.state === 'open') this.#answer(socket, pusherError('BINARY_MESSAGE', bytes));
   }
 
   /** A client that stops reading is told to back off and reconnect (4100) rather than grow our memory. */
   overflowed(socket: PusherSocket): void {
-    this.answer(socket, pusherError('CLIENT_TOO_SLOW'));
+    this.#answer(socket, pusherError('CLIENT_TOO_SLOW'));
   }
 
   closed(socket: PusherSocket): void {
@@ -186,27 +184,18 @@ export class PusherServer implements SocketOwner {
     return this.#apps.get(app.id)?.sockets.size ?? 0;
   }
 
-  state(app: App): AppState {
-    return this.#apps.of(app);
-  }
-
   /**
    * Sends a refusal: its `pusher:subscription_error` when it has one, its `pusher:error`, and the close
    * when its code is in a closing band (see `answer` in refusal.ts).
    */
-  answer(socket: PusherSocket, err: PusherError): void {
-    answer(socket, err, this.options.limitRefusals);
+  #answer(socket: PusherSocket, err: PusherError): void {
+    answer(socket, err, this.#options.limitRefusals);
   }
 
   #deliver(message: ChannelMessage): void {
     const state = this.#apps.byNamespace(message.namespace);
     if (state && message.remote) checkBusFrame(message.text, message.channel);
     state?.registry.deliver(message.channel, new Frame(message.text), message.except);
-  }
-
-  /** Counts `work` as in flight until it settles, so shutdown waits for it; it must not reject. */
-  track(work: Promise<void>): void {
-    this.#work.track(work);
   }
 
   /** Resolves once every queued subscribe, unsubscribe and close has finished (used at shutdown). */

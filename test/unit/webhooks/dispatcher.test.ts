@@ -69,7 +69,7 @@ function scripted() {
 const OK: PostOutcome = { ok: true, status: 200 };
 const FAIL: PostOutcome = { ok: false, status: 500, error: 'HTTP 500' };
 
-describe('retryDelayMs (checklist 49)', () => {
+describe('retryDelayMs', () => {
   test('doubles from the base, capped, drawn from the upper half of each step', () => {
     const low = [1, 2, 3, 4, 5, 6, 7].map((n) => retryDelayMs(n, 1000, 30_000, () => 0));
     const high = [1, 2, 3, 4, 5, 6, 7].map((n) => retryDelayMs(n, 1000, 30_000, () => 1));

@@ -97,7 +97,7 @@ describe('Batcher', () => {
   });
 });
 
-describe('RemovalDelay (checklist 48)', () => {
+describe('RemovalDelay', () => {
   const A = app();
   const names = (released: TimedEvent[]) =>
     released.map(
@@ -207,7 +207,7 @@ describe('Webhooks routing and batching', () => {
   const config = (fields: Record<string, unknown> = {}) =>
     webhooksSchema.parse({ vacateDelayMs: 60_000, batchWindowMs: 60_000, ...fields });
 
-  test('without batchWebhooks each event is its own request, fields exactly as spec §7', async () => {
+  test('without batchWebhooks each event is its own request, fields exactly as Pusher docs, Webhooks', async () => {
     const r = recorder();
     let t = 1000;
     const hooks = new Webhooks({ config: config(), logger, post: r.post, now: () => t++ });
@@ -311,7 +311,7 @@ describe('Webhooks routing and batching', () => {
     assert.deepEqual(seen('http://members.test/'), ['member_added:presence-1']);
   });
 
-  test('cache_miss is sent once per channel within cacheMissIntervalMs (checklist 30)', async () => {
+  test('cache_miss is sent once per channel within cacheMissIntervalMs', async () => {
     const r = recorder();
     const hooks = new Webhooks({ config: config(), logger, post: r.post });
     const a = app();

@@ -8,7 +8,7 @@ function storeWithClock() {
   return { clock, store: new MemoryLastEventStore(() => clock.now) };
 }
 
-describe('MemoryLastEventStore (spec §2.7)', () => {
+describe('MemoryLastEventStore (Pusher docs, Cache channels)', () => {
   test('keeps the last event with the time it has left', async () => {
     const { clock, store } = storeWithClock();
     await store.set('pusher:a', 'cache-x', { event: 'e1', data: '{"n":1}' }, 60_000);

@@ -19,14 +19,14 @@ import {
 } from '../../../../src/protocol/pusher/codec.js';
 import { queryParams, verifyRequest } from '../../../../src/protocol/pusher/http-api/verify.js';
 
-// Credentials of the hosted documentation (spec §3.6, §6.2).
+// Credentials of the examples in Pusher docs, Auth signatures and HTTP API reference.
 const KEY = '278d425bdf160c739803';
 const SECRET = '7ad3773142a6692b25b8';
 const SOCKET = '1234.1234';
 const TIMESTAMP = 1353088179;
 const APP = appSchema.parse({ id: '3', key: KEY, secret: SECRET });
 
-/** Spec §3.6: [case, channel or user_data, channel_data, expected hex]. */
+/** Auth signatures with those credentials: [case, channel or user_data, channel_data, expected hex]. */
 const CHANNEL_VECTORS: [string, string, string | undefined, string][] = [
   [
     'private',
@@ -96,7 +96,10 @@ interface HttpVector {
   signature: string;
 }
 
-/** Spec §6.2 vectors 1–4, at auth_timestamp 1353088179. */
+/**
+ * Signed requests at auth_timestamp 1353088179: the first is the worked example of Pusher docs, HTTP API
+ * reference, "Authentication"; the others are signed the same way.
+ */
 const HTTP_VECTORS: HttpVector[] = [
   {
     method: 'POST',
@@ -173,7 +176,7 @@ function assert401(problem: HttpError | undefined, message: RegExp): void {
   assert.match(problem.message, message);
 }
 
-describe('channel and user signatures (spec §3.6)', () => {
+describe('channel and user signatures (Pusher docs, Auth signatures)', () => {
   for (const [name, channel, channelData, hex] of CHANNEL_VECTORS) {
     test(name, () => {
       const signed = channelAuthString(SOCKET, channel, channelData);
@@ -259,7 +262,7 @@ describe('authProblem', () => {
   });
 });
 
-describe('HTTP request signatures (spec §6.2)', () => {
+describe('HTTP request signatures (Pusher docs, HTTP API reference)', () => {
   test('MD5 of the body', () => {
     assert.equal(md5Hex(HTTP_VECTORS[0]!.body), 'ec365a775a4cd0599faeb73354201b6f');
     assert.equal(md5Hex(Buffer.from('{}')), '99914b932bd37a50b983c5e7c90ae93b');

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { appSchema } from '../../../../src/config/schema.js';
 import { checkSignin } from '../../../../src/protocol/pusher/signin.js';
 
-// Credentials and vectors of spec §3.6.
+// Credentials and user signatures of Pusher docs, Auth signatures.
 const KEY = '278d425bdf160c739803';
 const SECRET = '7ad3773142a6692b25b8';
 const SOCKET = '1234.1234';
@@ -27,8 +27,8 @@ function refusal(check: ReturnType<typeof checkSignin>): string {
   return (check as { message: string }).message;
 }
 
-describe('checkSignin (spec §5.1)', () => {
-  test('the docs vector signs in and echoes user_data exactly (checklist 32)', () => {
+describe('checkSignin (Pusher docs, User authentication)', () => {
+  test('the docs vector signs in and echoes user_data exactly', () => {
     assert.deepEqual(checkSignin(APP, SOCKET, { auth: DOCS_AUTH, user_data: DOCS_USER }, undefined), {
       ok: true,
       user: { id: '12345', info: null },
@@ -60,7 +60,7 @@ describe('checkSignin (spec §5.1)', () => {
     assert.ok(check.ok);
   });
 
-  test('a one-character change of the signature, another socket id or the wrong key fails (checklist 33)', () => {
+  test('a one-character change of the signature, another socket id or the wrong key fails', () => {
     const last = DOCS_AUTH.at(-1) === 'a' ? 'b' : 'a';
     const changed = `${DOCS_AUTH.slice(0, -1)}${last}`;
     assert.match(

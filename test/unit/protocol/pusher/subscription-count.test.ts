@@ -34,7 +34,7 @@ function harness() {
   };
 }
 
-describe('SubscriptionCountNotifier (spec §2.8)', () => {
+describe('SubscriptionCountNotifier', () => {
   beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] }));
   afterEach(() => mock.timers.reset());
 

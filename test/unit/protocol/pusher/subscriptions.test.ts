@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import type { ChannelMessage } from '../../../../src/adapters/adapter.js';
 import type { App } from '../../../../src/core/apps/app.js';
 import { MemoryLastEventStore } from '../../../../src/core/cache/memory.js';
+import { LimitRefusals } from '../../../../src/core/limit-refusals.js';
 import { MemoryPresenceStore } from '../../../../src/core/presence/memory.js';
+import type { JoinResult, PresenceMember } from '../../../../src/core/presence/store.js';
 import { AppStates } from '../../../../src/protocol/pusher/app-states.js';
 import type { SubscriptionsContext, SubscriptionsOptions } from '../../../../src/protocol/pusher/context.js';
 import { answer } from '../../../../src/protocol/pusher/refusal.js';
@@ -49,6 +51,7 @@ function setUp(app: App, options: Partial<SubscriptionsOptions> = {}, clusterCou
   const cache = new MemoryLastEventStore();
   const states = new AppStates();
   const tracked = new Set<Promise<void>>();
+  const refusals = new LimitRefusals();
   const ctx: SubscriptionsContext = {
     options: { adapter, presence, cache, logger: silent, ...options },
     events,
@@ -56,7 +59,7 @@ function setUp(app: App, options: Partial<SubscriptionsOptions> = {}, clusterCou
     queries: { subscriptions: async () => clusterCount },
     state: (a) => states.of(a),
     track: (work) => void tracked.add(work),
-    answer: (socket, err) => answer(socket, err),
+    answer: (socket, err) => answer(socket, err, refusals),
   };
   const subscriptions = new Subscriptions(ctx);
   let ids = 0;
@@ -65,7 +68,7 @@ function setUp(app: App, options: Partial<SubscriptionsOptions> = {}, clusterCou
     await new Promise((resolve) => setImmediate(resolve));
     await Promise.all(tracked);
   };
-  return { subscriptions, adapter, events, presence, cache, states, socket, settled };
+  return { subscriptions, adapter, events, presence, cache, states, refusals, socket, settled };
 }
 
 /** Two sockets subscribing to `news` at once, while the broker has not taken the interest yet. */
@@ -259,5 +262,61 @@ describe('cache channels and limits', () => {
       data: '{"subscription_count":7}',
     });
     assert.deepEqual(events.calls.at(-1), ['subscription_count', 'news', 7]);
+  });
+});
+
+/** A presence store whose joins wait until the test opens the gate. */
+class GatedPresence extends MemoryPresenceStore {
+  readonly waiting: (() => void)[] = [];
+
+  override async join(
+    namespace: string,
+    channel: string,
+    socketId: string,
+    member: PresenceMember,
+    maxMembers: number,
+  ): Promise<JoinResult> {
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return super.join(namespace, channel, socketId, member, maxMembers);
+  }
+}
+
+describe('subscriptions per connection', () => {
+  test('subscribes admitted and still waiting on the presence store count against maxSubscriptionsPerConnection', async () => {
+    const app = testApp({ maxSubscriptionsPerConnection: 3 });
+    const gated = new GatedPresence();
+    const { subscriptions, refusals, socket } = setUp(app, { presence: gated });
+    const sdk = sdkFor(app);
+    const s = socket();
+    // Called directly, without the socket's queue that runs one subscribe after another: all five are
+    // in flight at once, the admitted ones waiting on the presence store.
+    const channels = ['presence-1', 'presence-2', 'presence-3', 'presence-4', 'presence-5'];
+    const done = channels.map((channel) =>
+      subscriptions.subscribe(s, {
+        channel,
+        ...sdk.authorizeChannel(s.id, channel, { user_id: 'u' }),
+      }),
+    );
+    assert.equal(gated.waiting.length, 3, 'only the admitted subscribes reach the presence store');
+    for (const open of gated.waiting) open();
+    await Promise.all(done);
+
+    assert.deepEqual([...s.channels.keys()], channels.slice(0, 3));
+    const sent = connectionOf(s).sent;
+    const refused = sent.filter((f) => f.event === 'pusher:subscription_error');
+    assert.deepEqual(
+      refused.map((f) => [f.channel, (f.data as { status: number }).status]),
+      [
+        ['presence-4', 429],
+        ['presence-5', 429],
+      ],
+    );
+    const errors = sent.filter((f) => f.event === 'pusher:error');
+    assert.deepEqual(
+      errors.map((f) => (f.data as { code: number }).code),
+      [4303, 4303],
+    );
+    assert.equal(refusals.get('subscriptions_per_connection'), 2);
+    subscriptions.close();
   });
 });

@@ -12,7 +12,7 @@ import {
 import { ProtocolViolation } from '../../../../src/protocol/wamp/errors.js';
 import { autobahn } from '../../../helpers/autobahn.js';
 
-// Spec §5 test vector.
+// Test vector of the WAMP spec, Advanced Profile, Cryptosign-based Authentication.
 const SEED = '4d57d97a68f555696620a6d849c0ce582568518d729eb753dc7c732de2804510';
 const PUBKEY = '1adfc8bfe1d35616e64dffbd900096f23b066f914c8c2ffbb66f6075b96e116d';
 const CHALLENGE = 'ff'.repeat(32);
@@ -29,8 +29,8 @@ function signChallenge(seedHex: string, challengeHex: string): string {
   return sign(null, Buffer.from(challengeHex, 'hex'), key).toString('hex') + challengeHex;
 }
 
-describe('cryptosign (spec §9.60)', () => {
-  test('the spec vector verifies', () => {
+describe('cryptosign', () => {
+  test("the WAMP spec's vector verifies", () => {
     assert.equal(verifyCryptosign(PUBKEY, CHALLENGE, SIGNATURE + CHALLENGE), true);
     assert.equal(signChallenge(SEED, CHALLENGE), SIGNATURE + CHALLENGE);
   });
@@ -55,7 +55,7 @@ describe('cryptosign (spec §9.60)', () => {
   });
 });
 
-describe('WAMP-CRA (spec §9.58, §9.59)', () => {
+describe('WAMP-CRA', () => {
   test('signatures and derived keys match autobahn-js', () => {
     const challenge = '{"nonce":"x","session":1}';
     assert.equal(craSignature('secret1', challenge), autobahn.auth_cra.sign('secret1', challenge));

@@ -13,7 +13,7 @@ import {
 const hex = (s: string) => Buffer.from(s, 'hex');
 const toHex = (b: string | Uint8Array) => Buffer.from(b as Uint8Array).toString('hex');
 
-// Vectors from the WAMP test suite (spec §1.2).
+// Vectors from the WAMP spec's test suite (wamp-proto, testsuite/singlemessage: welcome.json, publish.json).
 const WELCOME_MSGPACK = '9302cf00000002202394b481a5726f6c657382a662726f6b657280a66465616c657280';
 const PUBLISH_MSGPACK =
   '9510ce0e49c1af80b2636f6d2e6d796170702e6d79746f7069633191ad48656c6c6f2c20776f726c6421';

@@ -12,7 +12,7 @@ import {
 } from '../../../../src/protocol/wamp/uri.js';
 import { UriMap } from '../../../../src/protocol/wamp/uri-map.js';
 
-describe('URI checks (spec §3.1)', () => {
+describe('URI checks (WAMP spec, Basic Profile, URIs)', () => {
   const cases: [string, 'exact' | 'prefix' | 'wildcard', 'loose' | 'strict', boolean][] = [
     ['com.myapp.topic1', 'exact', 'loose', true],
     ['com.myApp.my-topic', 'exact', 'loose', true],
@@ -53,7 +53,7 @@ describe('UriMap', () => {
   map.set('a1.b2.c33..e5', 'wildcard', 'wild 2');
   map.set('com..c', 'wildcard', 'wild com..c');
 
-  test('best: exact, then the longest prefix (spec §9.38)', () => {
+  test('best: exact, then the longest prefix', () => {
     assert.equal(map.best('a.b.c'), 'exact a.b.c');
     assert.equal(map.best('a.b.d'), 'prefix a.b');
     assert.equal(map.best('a.bx'), 'prefix a.b');
@@ -61,12 +61,12 @@ describe('UriMap', () => {
     assert.equal(map.best('b.x'), undefined);
   });
 
-  test('best: the wildcard with literals first wins (spec §9.39)', () => {
+  test('best: the wildcard with literals first wins', () => {
     assert.equal(map.best('a1.b2.c33.d4.e5'), 'wild 2');
     assert.equal(map.best('a1.b2.x.d4.e5'), 'wild 1');
   });
 
-  test('matchAll: prefixes are string prefixes, wildcards need equal component counts (spec §9.25, §9.26)', () => {
+  test('matchAll: prefixes are string prefixes, wildcards need equal component counts', () => {
     assert.deepEqual(map.matchAll('a.b.c'), ['exact a.b.c', 'prefix a.b', 'prefix a.']);
     assert.deepEqual(map.matchAll('com.b.c'), ['wild com..c']);
     assert.deepEqual(map.matchAll('com.b.c.d'), []);
@@ -86,7 +86,7 @@ describe('UriMap', () => {
   });
 });
 
-describe('permissions (spec §6)', () => {
+describe('permissions (docs/wamp.md, Authorization)', () => {
   const allow = (call: boolean, register: boolean, publish: boolean, subscribe: boolean) => ({
     call,
     register,
@@ -139,7 +139,7 @@ describe('permissions (spec §6)', () => {
   });
 });
 
-describe('IDs (spec §2.4)', () => {
+describe('IDs (WAMP spec, Basic Profile, IDs)', () => {
   test('random IDs are integers in [1, 2^53 − 1] and spread over the range', () => {
     const ids = Array.from({ length: 2000 }, randomId);
     assert.ok(ids.every((id) => Number.isSafeInteger(id) && id >= 1 && id < MAX_ID));
