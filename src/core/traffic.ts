@@ -32,10 +32,10 @@ export class Traffic {
 }
 
 /**
- * The `code` label of a close: the code itself for the codes of RFC 6455 section 7.4.1, "Defined Status
- * Codes" (1000–1015, 1005 and 1006 included) and for Pusher's three bands (4000–4299, Pusher docs,
- * Channels protocol); `other` for any other code a client may choose, so that clients cannot make
- * series without bound.
+ * The `code` label of a close: the code itself for the codes WebSocket defines (1000–1015: RFC 6455
+ * section 7.4.1, "Defined Status Codes", and its IANA registry; 1005 and 1006 included) and for
+ * Pusher's three bands (4000–4299, Pusher docs, Channels protocol); `other` for any other code a client
+ * may choose, so that clients cannot make series without bound.
  */
 export function closeCodeLabel(code: number): string {
   if ((code >= 1000 && code <= 1015) || (code >= 4000 && code <= 4299)) return String(code);
