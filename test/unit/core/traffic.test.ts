@@ -10,6 +10,12 @@ test('close codes: the defined ones and the Pusher bands by number, any other as
     assert.equal(closeCodeLabel(code), 'other');
 });
 
+test('every code a close frame can carry maps to one of 317 labels', () => {
+  const labels = new Set<string>();
+  for (let code = 0; code < 65_536; code++) labels.add(closeCodeLabel(code));
+  assert.equal(labels.size, 16 + 300 + 1);
+});
+
 test('a close takes the connection off the gauge and counts its code', () => {
   const traffic = new Traffic();
   traffic.connections = 3;
