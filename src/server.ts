@@ -13,6 +13,7 @@ import { StaticAppStore } from './core/apps/static-store.js';
 import { atMost } from './core/deadline.js';
 import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
+import { AppTraffic } from './core/traffic.js';
 import type { WebhookOutbox } from './core/webhook-outbox.js';
 import { clientErrorListener, refuseConnect } from './http/client-error.js';
 import { addHealthRoutes } from './http/health.js';
@@ -64,6 +65,8 @@ export class Herald {
   readonly webhooks: Webhooks;
   /** Refusals by limit, counted where each limit is enforced and shown on `/metrics`. */
   readonly limitRefusals = new LimitRefusals();
+  /** Each app's (and WAMP realm's) connections and traffic, counted by the transport and shown on `/metrics`. */
+  readonly traffic = new AppTraffic();
   /** Over `maxMemoryMB`: new connections and subscriptions are refused and `/ready` answers 503. */
   readonly memory: MemoryCeiling;
   readonly #cluster: ClusterParts;
@@ -121,6 +124,7 @@ export class Herald {
       now,
       limitRefusals: this.limitRefusals,
       memory: this.memory,
+      traffic: this.traffic,
       ...(deps.socketIds ? { socketIds: deps.socketIds } : {}),
     });
 
@@ -129,6 +133,7 @@ export class Herald {
       logger: this.logger.child({ protocol: 'wamp' }),
       now,
       limitRefusals: this.limitRefusals,
+      traffic: this.traffic,
       // One process needs no bus: its publications stay in the broker.
       ...(cluster.driver !== 'memory' ? { adapter: cluster.adapter } : {}),
     });
@@ -142,7 +147,10 @@ export class Herald {
         wampSessions: () => this.wamp.sessionCount,
         wampRealms: () => this.wamp.realmStats(),
         webhooks: () => this.webhooks.stats,
+        appWebhooks: () => this.webhooks.appStats,
         limitRefusals: this.limitRefusals,
+        traffic: this.traffic,
+        httpRequests: router.counts,
       }),
     );
     addPusherHttpApi(router, {

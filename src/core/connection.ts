@@ -1,4 +1,5 @@
 import type { Frame } from './frame.js';
+import type { Traffic } from './traffic.js';
 
 /**
  * What a protocol sees of a client connection. The transport implements it; protocols never touch
@@ -14,6 +15,13 @@ export interface Connection {
   close(code: number, reason: string): void;
   /** Remote address, for logs. */
   readonly remoteAddress: string;
+  /**
+   * Counts this connection in `traffic` (its app's, for the metrics): opened now, and from now on its
+   * messages in and out and, at the end, its close code. The protocol calls it once it knows the app;
+   * later calls, and calls once the socket is gone, do nothing. Connections that are never counted
+   * in an app (unknown key or realm) appear only in the node's totals.
+   */
+  countIn?(traffic: Traffic): void;
 }
 
 /** What a protocol returns for each accepted WebSocket: the transport feeds it events. */

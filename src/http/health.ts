@@ -6,8 +6,8 @@ import type { Router } from './router.js';
  * `maxMemoryMB`) so that a load balancer sends them elsewhere.
  */
 export function addHealthRoutes(router: Router, readiness: () => 'ready' | 'stopping' | 'over-memory'): void {
-  router.add('GET', /^\/health$/, () => ({ status: 200, body: { status: 'ok' } }));
-  router.add('GET', /^\/ready$/, () => {
+  router.add('GET', '/health', () => ({ status: 200, body: { status: 'ok' } }));
+  router.add('GET', '/ready', () => {
     const status = readiness();
     return { status: status === 'ready' ? 200 : 503, body: { status } };
   });

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { HttpError, httpError } from './errors.js';
+import { RequestCounts, UNMATCHED_ROUTE } from './request-counts.js';
 import { decodePathParams, parseRequestTarget } from './request-target.js';
 
 export { HttpError } from './errors.js';
@@ -13,6 +14,11 @@ export interface HttpRequest {
   readonly headers: IncomingMessage['headers'];
   /** Raw body bytes; empty for requests without one. */
   readonly body: Buffer;
+  /**
+   * The app the request is for, set by the handler once it found the app (never from the raw path):
+   * the `app` label of the request in `herald_http_requests_total`. @default '' (none)
+   */
+  app?: string;
 }
 
 export interface HttpResult {
@@ -27,20 +33,40 @@ export type HttpHandler = (request: HttpRequest) => HttpResult | Promise<HttpRes
 interface Route {
   method: string;
   pattern: RegExp;
+  /** `<METHOD> <path template>`, the `route` label of its requests. */
+  label: string;
   handler: HttpHandler;
+}
+
+/** A path template: `/`-separated segments of letters and `_`, or `:name` for a parameter. */
+const PATH_TEMPLATE = /^(\/:?[a-z_]+)+$/;
+
+/** `/apps/:id/events` → `^/apps/([^/]+)/events$`: each `:name` segment captures one path segment. */
+function compilePath(path: string): RegExp {
+  if (!PATH_TEMPLATE.test(path)) throw new Error(`not a path template: ${path}`);
+  return new RegExp(`^${path.replace(/:[a-z_]+/g, '([^/]+)')}$`);
 }
 
 /** Routes by method and path pattern; every answer, error or not, is JSON unless a handler says otherwise. */
 export class Router {
   readonly #routes: Route[] = [];
+  /** Requests answered, for the metrics. */
+  readonly counts = new RequestCounts();
 
   constructor(
     readonly logger: Logger,
     readonly maxBodyBytes: number,
   ) {}
 
-  add(method: string, pattern: RegExp, handler: HttpHandler): void {
-    this.#routes.push({ method, pattern, handler });
+  /**
+   * Routes `method` requests whose path matches `path`: a template such as `/apps/:id/events` (each
+   * `:name` captures a segment into `params`), or a pattern whose captures become `params`. The template
+   * (or the pattern's source) is the route's label in the metrics.
+   */
+  add(method: string, path: string | RegExp, handler: HttpHandler): void {
+    const pattern = typeof path === 'string' ? compilePath(path) : path;
+    const label = `${method} ${typeof path === 'string' ? path : path.source}`;
+    this.#routes.push({ method, pattern, label, handler });
   }
 
   /** The request listener for `http.createServer`. */
@@ -51,13 +77,19 @@ export class Router {
     });
   };
 
+  /** Answers a request no route took, counted as `unmatched`. */
+  #unmatched(res: ServerResponse, err: HttpError): void {
+    this.counts.add(UNMATCHED_ROUTE, '', err.status);
+    sendError(res, err);
+  }
+
   /**
    * The `checkExpectation` listener: an `Expect` other than `100-continue` is refused (RFC 9110
    * section 10.1.1, "Expect") with a JSON body rather than Node's empty one.
    */
   readonly expectationFailed = (req: IncomingMessage, res: ServerResponse): void => {
     res.setHeader('Connection', 'close');
-    sendError(res, httpError('EXPECTATION_FAILED', JSON.stringify(req.headers.expect)));
+    this.#unmatched(res, httpError('EXPECTATION_FAILED', JSON.stringify(req.headers.expect)));
   };
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -65,14 +97,14 @@ export class Router {
     // is created with Node's own check off, which would answer it with an empty body).
     if (req.httpVersion === '1.1' && req.headers.host === undefined) {
       res.setHeader('Connection', 'close');
-      return sendError(res, httpError('MISSING_HOST'));
+      return this.#unmatched(res, httpError('MISSING_HOST'));
     }
     let url: URL;
     try {
       url = parseRequestTarget(req.url);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
-      return sendError(res, err);
+      return this.#unmatched(res, err);
     }
     const method = req.method ?? 'GET';
     let allowed: string[] = [];
@@ -84,23 +116,29 @@ export class Router {
         continue;
       }
       allowed = [];
+      let request: HttpRequest | undefined;
+      let result: HttpResult;
       try {
         const params = decodePathParams(match);
         const body = await readBody(req, this.maxBodyBytes);
-        const result = await route.handler({ method, url, params, headers: req.headers, body });
-        send(res, result.status, result.body, result.contentType);
+        request = { method, url, params, headers: req.headers, body };
+        result = await route.handler(request);
       } catch (err) {
-        if (!(err instanceof HttpError)) throw err;
+        const known = err instanceof HttpError;
+        // What is not an HttpError is a fault, answered 500 by the listener.
+        this.counts.add(route.label, request?.app ?? '', known ? err.status : 500);
+        if (!known) throw err;
         if (err.status === 413) res.setHeader('Connection', 'close');
-        sendError(res, err);
+        return sendError(res, err);
       }
-      return;
+      this.counts.add(route.label, request.app ?? '', result.status);
+      return send(res, result.status, result.body, result.contentType);
     }
     if (allowed.length > 0) {
       res.setHeader('Allow', allowed.join(', '));
-      sendError(res, httpError('METHOD_NOT_ALLOWED', method, url.pathname));
+      this.#unmatched(res, httpError('METHOD_NOT_ALLOWED', method, url.pathname));
     } else {
-      sendError(res, httpError('NOT_FOUND', url.pathname));
+      this.#unmatched(res, httpError('NOT_FOUND', url.pathname));
     }
   }
 }

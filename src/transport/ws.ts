@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Connection, Session, UpgradeRequest } from '../core/connection.js';
 import type { Frame } from '../core/frame.js';
+import { Traffic } from '../core/traffic.js';
 import { HttpError, httpError } from '../http/errors.js';
 import { refuseOnSocket } from '../http/raw-refusal.js';
 import { decodePathParams, parseRequestTarget } from '../http/request-target.js';
@@ -39,6 +40,9 @@ type TaggedWebSocket = WebSocket & { [kConnection]: WsConnection };
 
 /** How long a closing connection may take to finish its close handshake before it is cut. */
 const CLOSE_GRACE_MS = 1000;
+
+/** Where the traffic of connections not counted in an app goes: a sink nobody reads, so counting never branches. */
+const UNCOUNTED = new Traffic();
 
 /**
  * WebSocket connections on our own http.Server (ws in noServer mode): upgrades routed by path, writes
@@ -223,6 +227,10 @@ class WsConnection implements Connection {
   #overflowing = false;
   #corked = false;
   #killTimer: NodeJS.Timeout | undefined;
+  /** The app's counters once the protocol named them (`countIn`). */
+  traffic: Traffic = UNCOUNTED;
+  /** The code this side closed with, which is the one counted (the client's echo may differ). */
+  #closeCode = 0;
 
   constructor(
     readonly transport: WebSocketTransport,
@@ -259,11 +267,22 @@ class WsConnection implements Connection {
     this.transport.markDirty(this);
   }
 
+  countIn(traffic: Traffic): void {
+    if (this.traffic !== UNCOUNTED || this.ws.readyState === this.ws.CLOSED) return;
+    this.traffic = traffic;
+    traffic.opened++;
+    traffic.connections++;
+  }
+
   flush(): void {
     const queue = this.#queue;
+    const queued = this.#queued;
     this.#queue = null;
     this.#queued = 0;
     if (queue !== null && this.socket.writable) {
+      // Counted once per write, not per frame: what one event-loop turn queued for this socket.
+      this.traffic.messagesOut += queue.length;
+      this.traffic.bytesOut += queued;
       if (queue.length === 1) {
         this.socket.write(queue[0]!);
       } else {
@@ -281,6 +300,7 @@ class WsConnection implements Connection {
   close(code: number, reason: string): void {
     if (this.#closing) return;
     this.#closing = true;
+    this.#closeCode = code;
     this.flush();
     this.ws.close(code, truncateReason(reason));
     this.#killTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
@@ -305,6 +325,7 @@ class WsConnection implements Connection {
     this.#closing = true;
     this.#queue = null;
     clearTimeout(this.#killTimer);
+    if (this.traffic !== UNCOUNTED) this.traffic.close(this.#closeCode || code);
     this.transport.forget(this);
     this.session?.onClose(code);
   }
@@ -317,6 +338,8 @@ function connectionOf(ws: WebSocket): WsConnection {
 function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   const connection = connectionOf(this);
   const buf = data as Buffer;
+  connection.traffic.messagesIn++;
+  connection.traffic.bytesIn += buf.length;
   if (isBinary) connection.session?.onBinary(buf);
   else connection.session?.onMessage(buf.toString('utf8'), buf.length);
 }

@@ -33,6 +33,19 @@ export interface WebhookStats {
   shed: number;
 }
 
+/** One app's requests since start, for the metrics. */
+export interface AppWebhookStats {
+  /** Requests a receiver answered with 2xx. */
+  delivered: number;
+  /** Failed attempts followed by another attempt. */
+  retries: number;
+  /**
+   * Requests given up on while being delivered: retries exhausted, or in flight at shutdown (those
+   * still queued at shutdown count only in `WebhookStats.dropped`).
+   */
+  failures: number;
+}
+
 interface LaneState {
   readonly active: Map<string, WebhookDelivery>;
   pumping: boolean;
@@ -51,6 +64,8 @@ const LOSS_LOG_INTERVAL_MS = 1000;
  */
 export class WebhookDispatcher {
   readonly stats: WebhookStats = { queued: 0, delivered: 0, failedAttempts: 0, dropped: 0, shed: 0 };
+  /** By app id; only apps whose requests were delivered or tried appear. */
+  readonly appStats = new Map<string, AppWebhookStats>();
   readonly #options: DispatcherOptions;
   readonly #lanes = new Map<string, LaneState>();
   readonly #abort = new AbortController();
@@ -165,21 +180,25 @@ export class WebhookDispatcher {
   async #deliver(name: string, lane: LaneState, delivery: WebhookDelivery): Promise<void> {
     const { post, logger, timeoutMs, retryForMs, retryBaseDelayMs, retryMaxDelayMs, queue } = this.#options;
     const log = { url: delivery.url, appId: delivery.appId, events: delivery.events, id: delivery.id };
+    const app = this.#app(delivery.appId);
     try {
       for (let attempt = 1; ; attempt++) {
         const outcome = await post(delivery, timeoutMs, this.#abort.signal);
         if (outcome.ok) {
           this.stats.delivered++;
+          app.delivered++;
           return;
         }
         this.stats.failedAttempts++;
         if (this.#closed) {
           this.stats.dropped++;
+          app.failures++;
           return;
         }
         const wait = retryDelayMs(attempt, retryBaseDelayMs, retryMaxDelayMs, this.#options.random);
         if (Date.now() + wait - delivery.queuedAt > retryForMs) {
           this.stats.dropped++;
+          app.failures++;
           logger.error(
             { ...log, attempts: attempt, error: outcome.error },
             'webhook dropped: retries exhausted',
@@ -190,11 +209,14 @@ export class WebhookDispatcher {
         await this.#sleep(wait);
         if (this.#closed) {
           this.stats.dropped++;
+          app.failures++;
           return;
         }
+        app.retries++;
       }
     } catch (err) {
       this.stats.dropped++;
+      app.failures++;
       logger.error({ ...log, err }, 'webhook dropped: delivery failed');
     } finally {
       lane.active.delete(delivery.id);
@@ -204,6 +226,15 @@ export class WebhookDispatcher {
       if (!this.#closed) this.#pump(name);
       this.#changed();
     }
+  }
+
+  #app(appId: string): AppWebhookStats {
+    let stats = this.appStats.get(appId);
+    if (!stats) {
+      stats = { delivered: 0, retries: 0, failures: 0 };
+      this.appStats.set(appId, stats);
+    }
+    return stats;
   }
 
   #sleep(ms: number): Promise<void> {

@@ -9,7 +9,7 @@ import type { OutboxEntry, TimedEvent, WebhookEvent, WebhookOutbox } from '../co
 import type { ChannelEvents, ClientEventRecord } from '../protocol/pusher/events.js';
 import { Batcher } from './batcher.js';
 import { RemovalDelay } from './delay.js';
-import { WebhookDispatcher, type WebhookStats } from './dispatcher.js';
+import { type AppWebhookStats, WebhookDispatcher, type WebhookStats } from './dispatcher.js';
 import { JournaledQueue } from './outbox.js';
 import { encodeWebhookBody } from './payload.js';
 import { MemoryWebhookQueue, type WebhookQueue } from './queue.js';
@@ -114,6 +114,11 @@ export class Webhooks implements ChannelEvents {
   /** Delivery counters since start. */
   get stats(): Readonly<WebhookStats> {
     return { ...this.#dispatcher.stats };
+  }
+
+  /** Delivery counters since start by app id, read at each scrape of the metrics. */
+  get appStats(): ReadonlyMap<string, Readonly<AppWebhookStats>> {
+    return this.#dispatcher.appStats;
   }
 
   channelOccupied(app: App, channel: string): void {

@@ -394,6 +394,23 @@ test('every route with generated methods, parameters and bodies, unsigned and si
   assert.ok(statuses.has(200) && statuses.has(400) && statuses.has(401), JSON.stringify([...statuses]));
 });
 
+test('whatever was requested, the metrics label requests only with route templates and configured apps', async () => {
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  const labels = [
+    ...text.matchAll(/^herald_http_requests_total\{route="([^"]*)",app="([^"]*)",status="(\d+)"\}/gm),
+  ];
+  assert.ok(labels.length > 0, 'the generated requests were counted');
+  const routes = new Set(labels.map(([, route]) => route));
+  const apps = new Set(labels.map(([, , app]) => app));
+  for (const route of routes) assert.match(route!, /^(unmatched|(GET|POST) (\/:?[a-z_]+)+)$/, route);
+  // Nine routes (the HTTP API, /health, /ready, /metrics) and unmatched.
+  assert.ok(routes.size <= 10, [...routes].join(', '));
+  assert.deepEqual(
+    [...apps].filter((app) => ![APP.id, OFF.id, SLOW.id, ''].includes(app!)),
+    [],
+  );
+});
+
 /**
  * Runs a fuzz property and, when it fails, adds the error of the last failing case (fast-check reports
  * only the counterexample) to the failure.

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Adapter } from '../../adapters/adapter.js';
 import type { App } from '../../core/apps/app.js';
 import { channelKind } from '../../core/channels/names.js';
+import type { AppTraffic } from '../../core/traffic.js';
 import { namespaceOf } from './app-states.js';
 import type { ClientMessage } from './codec.js';
 import { type PusherError, pusherError } from './errors.js';
@@ -54,6 +55,8 @@ export interface ClientEventParts {
   readonly events: ChannelEvents;
   readonly logger: Logger;
   readonly now: () => number;
+  /** Where relayed client events are counted. */
+  readonly traffic: Pick<AppTraffic, 'of'>;
 }
 
 /**
@@ -81,6 +84,7 @@ export class ClientEvents {
     const check = checkClientEvent(app, message, socket.channels);
     if (!check.ok) throw check;
     const userId = socket.channels.get(check.channel);
+    parts.traffic.of('pusher', app.id).clientEvents++;
     parts.events.clientEvent(app, {
       channel: check.channel,
       event: message.event,

@@ -6,6 +6,7 @@ import type { OccupancyStore } from '../../core/channels/occupancy.js';
 import type { ChannelRegistry } from '../../core/channels/registry.js';
 import type { LimitName } from '../../core/limit-refusals.js';
 import type { PresenceStore } from '../../core/presence/store.js';
+import type { AppTraffic } from '../../core/traffic.js';
 import type { PusherError } from './errors.js';
 import type { ChannelEvents } from './events.js';
 import type { PusherQueries } from './queries.js';
@@ -33,6 +34,8 @@ export interface PusherServerOptions {
   limitRefusals?: { count(limit: LimitName): void };
   /** While `over` (the server's `maxMemoryMB`), new subscriptions are refused. @default never over */
   memory?: { readonly over: boolean };
+  /** Where each app's connections, traffic and client events are counted, for the metrics. @default counted, not shown */
+  traffic?: AppTraffic;
 }
 
 /** One app's state on this node. */

@@ -4,6 +4,7 @@ import type { AppStore } from '../../core/apps/app.js';
 import type { UpgradeRequest } from '../../core/connection.js';
 import { Frame } from '../../core/frame.js';
 import { checkOrigin } from '../../core/origin.js';
+import type { AppTraffic } from '../../core/traffic.js';
 import type { AppStates } from './app-states.js';
 import { encodeInternal } from './codec.js';
 import { PusherError, pusherError } from './errors.js';
@@ -56,6 +57,8 @@ export interface HandshakeParts {
   readonly states: Pick<AppStates, 'of'>;
   /** Told when the connection is established (the sign-in deadline starts). */
   readonly users: Pick<Users, 'opened'>;
+  /** Where each connection is counted once its app is known, refused or not. */
+  readonly traffic: Pick<AppTraffic, 'of'>;
   answer(socket: PusherSocket, err: PusherError): void;
 }
 
@@ -96,6 +99,7 @@ export class Handshake {
     const app = await parts.apps.findByKey(key);
     if (socket.state !== 'pending') return;
     if (!app) throw pusherError('APP_NOT_FOUND', key);
+    socket.connection.countIn?.(parts.traffic.of('pusher', app.id));
     if (!app.enabled) throw pusherError('APP_DISABLED');
     // Refused before any work is done for the connection (README "App settings"): 4009 is the
     // Pusher docs' "Connection is unauthorized", and Laravel Reverb's code for a disallowed origin.

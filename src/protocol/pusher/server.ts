@@ -2,6 +2,7 @@ import type { ChannelMessage } from '../../adapters/adapter.js';
 import type { App } from '../../core/apps/app.js';
 import type { Connection, UpgradeRequest } from '../../core/connection.js';
 import { Frame } from '../../core/frame.js';
+import { AppTraffic } from '../../core/traffic.js';
 import { AppStates } from './app-states.js';
 import { checkBusFrame } from './bus-frame.js';
 import { ClientEvents } from './client-events.js';
@@ -47,6 +48,7 @@ export class PusherServer implements SocketOwner {
     const socketIds = options.socketIds ?? randomSocketId;
     const events = options.events ?? NO_CHANNEL_EVENTS;
     const now = options.now ?? Date.now;
+    const traffic = options.traffic ?? new AppTraffic();
     const states = this.#apps;
     const queries = new ClusterQueries({ adapter, presence, cache });
     const state = (app: App) => states.of(app);
@@ -77,10 +79,11 @@ export class PusherServer implements SocketOwner {
       queries,
       states,
       users,
+      traffic,
       answer,
     });
     this.#liveness = new Liveness({ activityTimeoutSeconds, pongTimeoutSeconds, now, states, answer });
-    this.#clientEvents = new ClientEvents({ adapter, events, logger, now });
+    this.#clientEvents = new ClientEvents({ adapter, events, logger, now, traffic });
     adapter.onMessage((message) => this.#deliver(message));
     answerPeers(adapter, states, users);
     const nodeDown = { apps, adapter, presence, occupancy, events, users };

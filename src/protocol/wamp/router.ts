@@ -5,6 +5,7 @@ import type { Config } from '../../config/schema.js';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
 import type { LimitName, LimitRefusals } from '../../core/limit-refusals.js';
 import { checkOrigin } from '../../core/origin.js';
+import { AppTraffic } from '../../core/traffic.js';
 import { Authenticator, type Principal } from './auth.js';
 import { type NodeMessage, parseNodeMessage } from './bus-messages.js';
 import type { RealmRpc } from './cluster-dealer.js';
@@ -36,6 +37,11 @@ export interface WampRouterOptions {
   readonly adapter?: Adapter;
   /** Where refusals by the WAMP limits are counted, for the metrics. */
   readonly limitRefusals?: LimitRefusals;
+  /**
+   * Where each realm's connections and traffic are counted, for the metrics (protocol `wamp`, the realm
+   * name as the app). @default counted, not shown
+   */
+  readonly traffic?: AppTraffic;
 }
 
 /** The adapter namespace of a realm's publications. */
@@ -102,12 +108,14 @@ export class WampRouter implements SessionHost {
   /** The realm each session in CHALLENGE asked to join. */
   readonly #challenged = new WeakMap<WampSession, Realm>();
   readonly #options: WampRouterOptions;
+  readonly #traffic: AppTraffic;
   /** The adapter namespaces of the realms' publications and of this node's calls, subscribed to at `start`. */
   readonly #busNamespaces: string[] = [];
 
   constructor(options: WampRouterOptions) {
     this.logger = options.logger;
     this.#options = options;
+    this.#traffic = options.traffic ?? new AppTraffic();
     this.maxMessageBytes = options.config.maxMessageBytes;
     this.helloTimeoutMs = options.config.helloTimeoutMs;
     this.#now = options.now ?? Date.now;
@@ -271,6 +279,8 @@ export class WampRouter implements SessionHost {
     if (!isValidUri(m.realm)) return session.abort(WampUri.INVALID_URI, `invalid realm URI "${m.realm}"`);
     const realm = this.#realms.get(m.realm);
     if (!realm) return session.abort(WampUri.NO_SUCH_REALM, `no realm "${m.realm}" exists on this router`);
+    // The transport counts for the first realm it asks for, joined or refused.
+    session.connection.countIn?.(this.#traffic.of('wamp', realm.name));
     // The realm's allowed origins (docs/wamp.md, "Realms"). The WAMP spec's "Predefined URIs" give
     // `wamp.error.not_authorized` for a join the peer is not authorized to make. (Crossbar checks
     // origins per transport instead, refusing the upgrade before any realm is known.)

@@ -7,6 +7,8 @@ import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import type { Connection, Session, UpgradeRequest } from '../../../src/core/connection.js';
 import { Frame } from '../../../src/core/frame.js';
+import { Traffic } from '../../../src/core/traffic.js';
+import { encodeTextFrame } from '../../../src/transport/frame.js';
 import { type WebSocketRoute, WebSocketTransport } from '../../../src/transport/ws.js';
 import { RawClient, within } from '../../helpers/raw-client.js';
 import { errorOf, RawHttp, rawRequest, UPGRADE_HEADERS } from '../../helpers/raw-http.js';
@@ -384,5 +386,73 @@ describe('closing', () => {
     }
     assert.equal(await within(session.closed, GUARD_MS, 'onClose'), 1006);
     client.ws.terminate();
+  });
+});
+
+describe('counting in an app', () => {
+  const traffic = new Traffic();
+  const elsewhere = new Traffic();
+  const route = recording(/^\/$/, (text, session) => {
+    const { connection } = session;
+    if (text === 'join') {
+      connection.countIn!(traffic);
+      connection.countIn!(elsewhere);
+      connection.send(event('joined'));
+    }
+    if (text === 'burst') for (let i = 0; i < 5; i++) connection.send(event(i));
+    if (text === 'bye') connection.close(4009, 'bye');
+  });
+  let h: Harness;
+  before(async () => {
+    h = await listen([route]);
+  });
+  after(() => h.close());
+
+  test('from countIn on: the open, messages and bytes both ways, and the code this side closed with', async () => {
+    const client = await connect(h, '/');
+    client.send('not yet');
+    client.send('join');
+    assert.equal((await within(client.next(), GUARD_MS, 'joined')).data, 'joined');
+    assert.equal(traffic.opened, 1);
+    assert.equal(traffic.connections, 1);
+    client.send('burst');
+    for (let i = 0; i < 5; i++) await within(client.next(), GUARD_MS, `frame ${i}`);
+    client.send('bye');
+    const closed = await within(client.closed, GUARD_MS, 'the close');
+    assert.equal(closed.code, 4009);
+    await within(route.sessions.at(-1)!.closed, GUARD_MS, 'onClose');
+
+    const sent = ['joined', 0, 1, 2, 3, 4].map((d) => encodeTextFrame(event(d).text as string).length);
+    assert.deepEqual(
+      { ...traffic, closed: Object.fromEntries(traffic.closed) },
+      {
+        connections: 0,
+        opened: 1,
+        closed: { 4009: 1 },
+        // 'join' itself came in before the session counted the connection.
+        messagesIn: 2,
+        bytesIn: 'burst'.length + 'bye'.length,
+        messagesOut: 6,
+        bytesOut: sent.reduce((a, b) => a + b, 0),
+        clientEvents: 0,
+      },
+    );
+    assert.equal(elsewhere.opened, 0, 'a second countIn is ignored');
+    route.sessions.at(-1)!.connection.countIn!(elsewhere);
+    assert.equal(elsewhere.opened, 0, 'and so is one after the close');
+  });
+
+  test('a close the client starts counts its code; codes outside the known ranges count as other', async () => {
+    for (const code of [1000, 3000]) {
+      const client = await connect(h, '/');
+      client.send('join');
+      await within(client.next(), GUARD_MS, 'joined');
+      client.ws.close(code);
+      await within(route.sessions.at(-1)!.closed, GUARD_MS, 'onClose');
+    }
+    assert.equal(traffic.closed.get('1000'), 1);
+    assert.equal(traffic.closed.get('other'), 1);
+    assert.equal(traffic.connections, 0);
+    assert.equal(traffic.opened, 3);
   });
 });

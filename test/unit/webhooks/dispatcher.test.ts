@@ -191,6 +191,34 @@ describe('WebhookDispatcher', () => {
     await d.close();
   });
 
+  test('per app: deliveries, retries, and requests given up on while being delivered', async () => {
+    const s = scripted();
+    const d = dispatcher(s.post, { retryForMs: 10_000, retryMaxDelayMs: 1 });
+    await d.enqueue(delivery({ appId: 'a', lane: 'a' }));
+    for (let n = 1; n <= 2; n++) (await within(s.until(n), 5000, `attempt ${n}`)).answer(FAIL);
+    (await within(s.until(3), 5000, 'attempt 3')).answer(OK);
+    // Too old for any retry: given up on after its first attempt.
+    await d.enqueue(delivery({ appId: 'b', lane: 'b', queuedAt: Date.now() - 10_000 }));
+    (await within(s.until(4), 5000, 'attempt 4')).answer(FAIL);
+    assert.equal(await d.drain(5000), true);
+    assert.deepEqual(Object.fromEntries(d.appStats), {
+      a: { delivered: 1, retries: 2, failures: 0 },
+      b: { delivered: 0, retries: 0, failures: 1 },
+    });
+
+    // At shutdown the one in flight counts for its app; the one still queued only in `dropped`.
+    const closing = dispatcher(s.post, { concurrency: 1 });
+    await closing.enqueue(delivery({ appId: 'c', lane: 'c', channels: ['x'] }));
+    await closing.enqueue(delivery({ appId: 'c', lane: 'c', channels: ['y'] }));
+    const inFlight = await within(s.until(5), 5000, 'attempt 5');
+    await closing.close();
+    inFlight.answer({ ok: false, error: 'AbortError' });
+    assert.equal(await closing.drain(5000), true);
+    assert.equal(closing.stats.dropped, 2);
+    assert.deepEqual(Object.fromEntries(closing.appStats), { c: { delivered: 0, retries: 0, failures: 1 } });
+    await d.close();
+  });
+
   test('close aborts what is in flight and counts every undelivered request as dropped', async () => {
     const s = scripted();
     const d = dispatcher(s.post, { concurrency: 1 });

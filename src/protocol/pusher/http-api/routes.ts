@@ -56,6 +56,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
   ): Promise<{ app: App; params: Record<string, string> }> => {
     const app = await options.apps.findById(request.params[0]!);
     if (!app) throw pusherApiError('APP_NOT_FOUND', String(request.params[0]));
+    request.app = app.id;
     const params = queryParams(request.url);
     verifyRequest(
       app,
@@ -104,14 +105,14 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     return { channels, perEvent };
   };
 
-  router.add('POST', /^\/apps\/([^/]+)\/events$/, async (request) => {
+  router.add('POST', '/apps/:id/events', async (request) => {
     const { app } = await authenticated(request);
     const event = parseEvent(app, jsonObject(request.body), 'multi');
     const { channels } = await publishWithInfo(app, [event]);
     return { status: 200, body: event.info.size > 0 ? { channels } : {} };
   });
 
-  router.add('POST', /^\/apps\/([^/]+)\/batch_events$/, async (request) => {
+  router.add('POST', '/apps/:id/batch_events', async (request) => {
     const { app } = await authenticated(request);
     const batch = jsonObject(request.body).batch;
     if (!Array.isArray(batch)) throw pusherApiError('BATCH_NOT_ARRAY');
@@ -128,7 +129,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     return { status: 200, body: anyInfo ? { batch: perEvent } : {} };
   });
 
-  router.add('GET', /^\/apps\/([^/]+)\/channels$/, async (request) => {
+  router.add('GET', '/apps/:id/channels', async (request) => {
     const { app, params } = await authenticated(request);
     const prefix = params.filter_by_prefix ?? '';
     const info = infoSet(params.info);
@@ -148,7 +149,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     return { status: 200, body: { channels } };
   });
 
-  router.add('GET', /^\/apps\/([^/]+)\/channels\/([^/]+)$/, async (request) => {
+  router.add('GET', '/apps/:id/channels/:channel_name', async (request) => {
     const { app, params } = await authenticated(request);
     const channel = validChannel(app, request.params[1]!);
     const info = infoSet(params.info);
@@ -168,7 +169,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     return { status: 200, body };
   });
 
-  router.add('GET', /^\/apps\/([^/]+)\/channels\/([^/]+)\/users$/, async (request) => {
+  router.add('GET', '/apps/:id/channels/:channel_name/users', async (request) => {
     const { app } = await authenticated(request);
     const channel = validChannel(app, request.params[1]!);
     if (!channelKind(channel).presence) throw pusherApiError('NOT_PRESENCE_CHANNEL', channel);
@@ -176,7 +177,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     return { status: 200, body: { users: members.map((m) => ({ id: m.userId })) } } satisfies HttpResult;
   });
 
-  router.add('POST', /^\/apps\/([^/]+)\/users\/([^/]+)\/terminate_connections$/, async (request) => {
+  router.add('POST', '/apps/:id/users/:user_id/terminate_connections', async (request) => {
     const { app } = await authenticated(request);
     await queries.terminateUser(app, request.params[1]!);
     return { status: 200, body: {} };
