@@ -6,7 +6,7 @@ import type { Connection, Session, UpgradeRequest } from '../../core/connection.
 import type { LimitName, LimitRefusals } from '../../core/limit-refusals.js';
 import { checkOrigin } from '../../core/origin.js';
 import { Authenticator, type Principal } from './auth.js';
-import { type NodeMessage, parseNodeMessage } from './bus-messages.js';
+import { type NodeMessage, parseLookupAnswer, parseNodeMessage } from './bus-messages.js';
 import type { RealmRpc } from './cluster-dealer.js';
 import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
 import { type NodeRegistration, nodeRegistration } from './dealer-messages.js';
@@ -158,7 +158,7 @@ export class WampRouter implements SessionHost {
     const calls = `${NODE_NAMESPACE}${adapter?.nodeId}`;
     if (adapter) this.#busNamespaces.push(calls);
     adapter?.onMessage((message) => {
-      if (message.namespace === calls) return this.#fromNode(message.text);
+      if (message.namespace === calls) return this.#fromNode(message.text, adapter.nodeId);
       if (!message.namespace.startsWith(REALM_NAMESPACE)) return;
       this.#realms.get(message.namespace.slice(REALM_NAMESPACE.length))?.broker.receive(message.text);
     });
@@ -196,8 +196,21 @@ export class WampRouter implements SessionHost {
       alone: () => adapter.peers.length === 0,
       lookup: async (procedure, match) => {
         const question = { realm, procedure, ...(match ? { match } : {}) };
-        const { answers, complete } = await adapter.request<NodeRegistration | null>(LOOKUP_OP, question);
-        return { found: answers.filter((a): a is NodeRegistration => a !== null), complete };
+        const { answers, complete } = await adapter.request<unknown>(LOOKUP_OP, question);
+        // The other nodes' answers came over the bus: one that cannot be used is as if not given.
+        const found: NodeRegistration[] = [];
+        let whole = complete;
+        for (const answer of answers) {
+          try {
+            const registration = parseLookupAnswer(answer);
+            if (registration) found.push(registration);
+          } catch (err) {
+            if (!(err instanceof MalformedBusMessage)) throw err;
+            whole = false;
+            this.logger.warn({ realm, procedure, reason: err.message }, 'malformed cluster message dropped');
+          }
+        }
+        return { found, complete: whole };
       },
       send: (node, message) => {
         const text = JSON.stringify({ n: adapter.nodeId, r: realm, m: message } satisfies NodeMessage);
@@ -211,8 +224,10 @@ export class WampRouter implements SessionHost {
   }
 
   /** A message of a realm's dealer on another node for the dealer here; checked (it may be forged). */
-  #fromNode(text: string): void {
+  #fromNode(text: string, nodeId: string): void {
     const message = parseNodeMessage(text);
+    // A node hands a call to another node, never to itself.
+    if (message.n === nodeId) throw new MalformedBusMessage('call message: from this node itself');
     this.#realms.get(message.r)?.fromNode(message.n, message.m);
   }
 
