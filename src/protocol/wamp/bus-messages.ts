@@ -1,9 +1,9 @@
 import { MalformedBusMessage } from '../../adapters/bus-payload.js';
-import type { PublishOptions } from './broker.js';
 import type { NodeRegistration, RpcMessage } from './dealer-messages.js';
 import { isId } from './ids.js';
 import type { Dict } from './messages.js';
 import { isDict } from './payload.js';
+import type { PublishOptions } from './publish-options.js';
 import { INVOKE_POLICIES } from './registrations.js';
 import { isMatchPolicy } from './uri.js';
 
