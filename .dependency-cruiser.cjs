@@ -1,7 +1,6 @@
 // The boundaries between the layers of src/ (docs/architecture.md, Boundaries), checked by `npm run lint:deps`.
-// The layer rules read the TypeScript sources (src/, parsed with swc), where `import type` counts like any
-// other import. The cycle rule reads the compiled modules (dist/src/), where the compiler has erased the
-// imports of types: a cycle there is one that runs.
+// Every rule reads the TypeScript sources (src/, parsed with swc), where `import type` and `export type ... from`
+// count like any other import: a cycle made only of types is a cycle too.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -42,22 +41,22 @@ module.exports = {
     },
     {
       name: 'no-cycles',
-      comment: 'No module of src/ imports itself through others when it runs.',
+      comment: 'No module of src/ imports itself through others, not even through the imports of types.',
       severity: 'error',
-      from: { path: '^dist/src/' },
+      from: { path: '^src/' },
       to: { circular: true },
     },
     {
       name: 'resolvable',
       comment: 'Every import resolves, so that the rules above see every edge.',
       severity: 'error',
-      from: { path: '^(dist/)?src/' },
+      from: { path: '^src/' },
       to: { couldNotResolve: true },
     },
   ],
   options: {
     parser: 'swc',
-    includeOnly: { path: ['^(dist/)?src/', 'node_modules/'] },
+    includeOnly: { path: ['^src/', 'node_modules/'] },
     doNotFollow: { path: 'node_modules' },
     moduleSystems: ['es6'],
   },

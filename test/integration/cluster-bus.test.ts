@@ -185,6 +185,21 @@ for (const driver of ['redis', 'nats'] as Driver[]) {
             ),
             'unknown kind',
           ],
+          // Answered, its ERROR would go to the topic of a node named by 10,000 characters: NATS refuses
+          // a subject that long by closing the connection, and what was in flight on it is lost.
+          [
+            calls,
+            busMsg(
+              `wamp-node:${node}`,
+              '',
+              JSON.stringify({
+                n: 'x'.repeat(10_000),
+                r: 'realm1',
+                m: { k: 'call', c: 1, ca: 'a', cr: 'r', q: 1, u: 'com.bus.proc', o: {} },
+              }),
+            ),
+            'the node is not a node id',
+          ],
         ];
         for (const [topic, payload, says] of malformed) {
           const mark = records.length;

@@ -9,7 +9,6 @@ import type { PresenceStore } from '../../core/presence/store.js';
 import type { AppTraffic } from '../../core/traffic.js';
 import type { PusherError } from './errors.js';
 import type { ChannelEvents } from './events.js';
-import type { PusherQueries } from './queries.js';
 import type { PusherSocket } from './socket.js';
 import type { UserRegistry } from './user-registry.js';
 
@@ -63,8 +62,11 @@ export interface SubscriptionsContext {
   readonly options: SubscriptionsOptions;
   readonly events: ChannelEvents;
   readonly now: () => number;
-  /** For the cluster-wide subscription counts. */
-  readonly queries: Pick<PusherQueries, 'subscriptions'>;
+  /**
+   * For the cluster-wide subscription counts: `PusherQueries.subscriptions`, declared here because
+   * queries.ts reaches this module (through users.ts and app-states.ts).
+   */
+  readonly queries: { subscriptions(app: App, channel: string): Promise<number> };
   state(app: App): AppState;
   /** Counts `work` as in flight until it settles, so shutdown waits for it; it must not reject. */
   track(work: Promise<void>): void;

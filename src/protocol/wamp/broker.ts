@@ -6,9 +6,10 @@ import { WampError, WampUri } from './errors.js';
 import { randomId, uriId } from './ids.js';
 import { getOrCreate } from './maps.js';
 import { type Dict, out } from './messages.js';
-import { optBool, optIds, optMatch, optStrings } from './options.js';
+import { optBool, optMatch } from './options.js';
 import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import { type PublishOptions, publishOptions } from './publish-options.js';
 import { jsonSerializer } from './serializers/json.js';
 import {
   isReserved,
@@ -39,22 +40,6 @@ export interface Origin {
   readonly id: number;
   readonly authid: string;
   readonly authrole: string;
-}
-
-/**
- * PUBLISH.Options the broker acts on (WAMP spec, Advanced Profile, Publisher Exclusion; Publisher
- * Identification; Subscriber Black- and Whitelisting; Event Retention).
- */
-export interface PublishOptions {
-  readonly excludeMe: boolean;
-  readonly disclose: boolean;
-  readonly retain: boolean;
-  readonly exclude?: readonly number[];
-  readonly excludeAuthid?: readonly string[];
-  readonly excludeAuthrole?: readonly string[];
-  readonly eligible?: readonly number[];
-  readonly eligibleAuthid?: readonly string[];
-  readonly eligibleAuthrole?: readonly string[];
 }
 
 export interface BrokerEvents {
@@ -130,25 +115,6 @@ export interface BrokerContext {
    * names `wamp.` itself (`privileged.ts`).
    */
   readonly restricted?: ReadonlyMap<string, (payload: Payload | undefined) => Payload | undefined>;
-}
-
-/** Parses and checks PUBLISH.Options; wrong types throw `wamp.error.invalid_argument`. */
-export function publishOptions(options: Dict): PublishOptions {
-  const lists = {
-    exclude: optIds(options, 'exclude'),
-    excludeAuthid: optStrings(options, 'exclude_authid'),
-    excludeAuthrole: optStrings(options, 'exclude_authrole'),
-    eligible: optIds(options, 'eligible'),
-    eligibleAuthid: optStrings(options, 'eligible_authid'),
-    eligibleAuthrole: optStrings(options, 'eligible_authrole'),
-  };
-  const set = Object.fromEntries(Object.entries(lists).filter(([, v]) => v !== undefined));
-  return {
-    excludeMe: optBool(options, 'exclude_me') ?? true,
-    disclose: optBool(options, 'disclose_me') ?? false,
-    retain: optBool(options, 'retain') ?? false,
-    ...set,
-  };
 }
 
 /**

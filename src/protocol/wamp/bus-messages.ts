@@ -1,9 +1,11 @@
 import { MalformedBusMessage } from '../../adapters/bus-payload.js';
-import type { PublishOptions } from './broker.js';
-import type { RpcMessage } from './dealer-messages.js';
+import type { NodeRegistration, RpcMessage } from './dealer-messages.js';
 import { isId } from './ids.js';
 import type { Dict } from './messages.js';
 import { isDict } from './payload.js';
+import type { PublishOptions } from './publish-options.js';
+import { INVOKE_POLICIES } from './registrations.js';
+import { isMatchPolicy } from './uri.js';
 
 /**
  * Checks of what the WAMP routers of a cluster send each other over the bus (publications, calls and
@@ -37,6 +39,15 @@ export interface NodeMessage {
  */
 const MAX_DEPTH = 100;
 
+/**
+ * A node id as the cluster layer accepts a sender's (adapters/bus-message.ts): letters, digits, `_` and
+ * `-`, at most 128 of them (a node's own id is a UUID). A node's id names the bus topic its calls and
+ * answers go to, and a broker refuses a topic too long for it: NATS closes the connection, and what
+ * was in flight on it is lost.
+ */
+const NODE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+const isNodeId = (v: unknown): v is string => typeof v === 'string' && NODE_ID.test(v);
 const isIds = (v: unknown) => v === undefined || (Array.isArray(v) && v.every(isId));
 const isStrings = (v: unknown) =>
   v === undefined || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
@@ -199,6 +210,27 @@ export function parseNodeMessage(text: string): NodeMessage {
   if (typeof message.n !== 'string' || typeof message.r !== 'string') {
     fail('call message: node and realm must be strings');
   }
+  // The answers go to the node it names: a forged name must not make this node publish where no broker can.
+  if (!isNodeId(message.n)) fail('call message: the node is not a node id');
   checkRpcMessage(message.m);
   return message as unknown as NodeMessage;
+}
+
+/**
+ * A node's answer to the cluster's lookup (`wamp.lookup`): null when it has no registration, else one
+ * whose node is where the CALL would go and whose numbers `pickNode` counts with.
+ */
+export function parseLookupAnswer(value: unknown): NodeRegistration | null {
+  if (value === null) return null;
+  if (!isDict(value)) fail('lookup answer must be null or a dict');
+  const { node, uri, match, invoke, callees, oldest, newest } = value;
+  if (!isNodeId(node)) fail('lookup answer: the node is not a node id');
+  if (typeof uri !== 'string' || !isMatchPolicy(match) || !INVOKE_POLICIES.includes(invoke as string)) {
+    fail('lookup answer: malformed registration');
+  }
+  if (!Number.isSafeInteger(callees) || (callees as number) < 1) {
+    fail('lookup answer: callees must be a positive integer');
+  }
+  if (!Number.isFinite(oldest) || !Number.isFinite(newest)) fail('lookup answer: times must be numbers');
+  return value as unknown as NodeRegistration;
 }

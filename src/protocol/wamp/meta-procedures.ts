@@ -1,13 +1,14 @@
-import { publishOptions, type Subscription } from './broker.js';
+import type { Subscription } from './broker.js';
 import type { Procedure, Registration } from './dealer.js';
 import { WampError, WampUri } from './errors.js';
 import { isId } from './ids.js';
 import type { Dict } from './messages.js';
-import type { MetaApi, RealmView, SessionInfo, TestamentScope } from './meta.js';
+import type { RealmView, SessionInfo, TestamentKeeper, TestamentScope } from './meta-types.js';
 import { optMatch } from './options.js';
 import { isDict, Payload } from './payload.js';
 import type { Peer } from './peer.js';
 import { withoutPeerAddress } from './privileged.js';
+import { publishOptions } from './publish-options.js';
 import { isReserved, isValidUri, MATCH_POLICIES, type MatchPolicy } from './uri.js';
 import { UriMap } from './uri-map.js';
 
@@ -153,7 +154,7 @@ function entryProcedures<E extends { id: number; created: string }>(
  */
 export function metaProcedures(
   realm: RealmView,
-  meta: MetaApi,
+  meta: TestamentKeeper,
 ): { procedures: ReadonlyMap<string, Procedure>; spanning: ReadonlyMap<string, Spanning> } {
   /** Every session of the realm, on every node in a cluster, with `filter_authroles` applied. */
   const everySession = async (args: unknown[]): Promise<SessionInfo[]> => {

@@ -1,26 +1,19 @@
 import type { LimitName } from '../../core/limit-refusals.js';
-import type { Authorizer } from './authorizer.js';
-import type { Broker, BrokerEvents, PublishOptions, Subscription } from './broker.js';
-import type { Dealer, DealerEvents, Procedure, Registration } from './dealer.js';
+import type { BrokerEvents, Subscription } from './broker.js';
+import type { DealerEvents, Procedure, Registration } from './dealer.js';
 import { WampError, WampUri } from './errors.js';
 import { getOrCreate } from './maps.js';
 import type { Dict } from './messages.js';
 import { metaProcedures, registrationDetails, subscriptionDetails } from './meta-procedures.js';
+import type { RealmView, Testament, TestamentKeeper, TestamentScope } from './meta-types.js';
 import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import type { PublishOptions } from './publish-options.js';
 import { jsonSerializer } from './serializers/json.js';
 import { isReserved } from './uri.js';
 
 /** Meta events go to every subscriber: nobody published them, so nobody is excluded or disclosed. */
 const META_OPTIONS: PublishOptions = { excludeMe: false, disclose: false, retain: false };
-
-export type TestamentScope = 'detached' | 'destroyed';
-
-export interface Testament {
-  readonly topic: string;
-  readonly options: PublishOptions;
-  readonly payload: Payload;
-}
 
 /** What one session's testaments may hold (docs/wamp.md, "Settings"). */
 export interface TestamentLimits {
@@ -35,38 +28,13 @@ export interface TestamentLimits {
 /** A testament's weight as `TestamentLimits.bytes` counts it. */
 const testamentBytes = (t: Testament) => Buffer.byteLength(t.topic) + t.payload.byteLength(jsonSerializer);
 
-/** A session as the cluster's other nodes describe it. */
-export interface SessionInfo {
-  id: number;
-  authrole: string;
-  details: Dict;
-}
-
-/** In a cluster: what the meta API asks the realm's other nodes. */
-export interface MetaCluster {
-  /** The realm's sessions on every node, this one included. */
-  sessions(): Promise<SessionInfo[]>;
-  /** The other nodes' parts (`MetaApi.answer`) of meta procedure `procedure`. */
-  ask(procedure: string, args: unknown[], kwargs: Dict): Promise<unknown[]>;
-}
-
-/** What the meta API reads of its realm. */
-export interface RealmView {
-  readonly sessions: ReadonlyMap<number, Peer>;
-  readonly cluster?: MetaCluster;
-  readonly broker: Broker;
-  readonly dealer: Dealer;
-  readonly authorizer: Authorizer;
-  readonly uriCheck: 'loose' | 'strict';
-}
-
 /**
  * The session, subscription and registration meta APIs and testaments of one realm (WAMP spec,
  * Advanced Profile, Session Meta API; Subscription Meta API; Registration Meta API; Testament): meta
  * events are published in the realm of the session that caused them, never about `wamp.*`
  * subscriptions or registrations themselves.
  */
-export class MetaApi implements BrokerEvents, DealerEvents {
+export class MetaApi implements BrokerEvents, DealerEvents, TestamentKeeper {
   readonly #realm: RealmView;
   readonly #procedures: ReadonlyMap<string, Procedure>;
   readonly #spanning: ReturnType<typeof metaProcedures>['spanning'];

@@ -36,17 +36,28 @@ export function pickNode(
   if (shared === undefined) return undefined;
   const [first] = shared as [NodeRegistration];
   if (shared.length === 1) return first.node;
-  const slots = shared.flatMap((r) => Array<string>(r.callees).fill(r.node));
+  // The callees of all of them, node after node: slot `i` is a callee of the node it falls in.
+  const slots = shared.reduce((sum, r) => sum + r.callees, 0);
   switch (first.invoke) {
     case 'roundrobin':
-      return slots[draw.turn(`${first.match} ${first.uri}`, slots.length)];
+      return nodeOfSlot(shared, draw.turn(`${first.match} ${first.uri}`, slots));
     case 'first':
       return shared.reduce((a, b) => (b.oldest < a.oldest ? b : a)).node;
     case 'last':
       return shared.reduce((a, b) => (b.newest > a.newest ? b : a)).node;
     default:
-      return slots[Math.floor(draw.random() * slots.length)];
+      return nodeOfSlot(shared, Math.floor(draw.random() * slots));
   }
+}
+
+/** The node of callee `slot` of `shared`, counted node after node (no list of the callees is built). */
+function nodeOfSlot(shared: readonly NodeRegistration[], slot: number): string | undefined {
+  let left = slot;
+  for (const r of shared) {
+    if (left < r.callees) return r.node;
+    left -= r.callees;
+  }
+  return undefined;
 }
 
 /** Round-robin cursors kept; past it they start over. */

@@ -7,15 +7,15 @@ import type { LimitName, LimitRefusals } from '../../core/limit-refusals.js';
 import { checkOrigin } from '../../core/origin.js';
 import { AppTraffic } from '../../core/traffic.js';
 import { Authenticator, type Principal } from './auth.js';
-import { type NodeMessage, parseNodeMessage } from './bus-messages.js';
+import { type NodeMessage, parseLookupAnswer, parseNodeMessage } from './bus-messages.js';
 import type { RealmRpc } from './cluster-dealer.js';
 import { SERIALIZERS, WAMP_PROTOCOLS } from './codec.js';
 import { type NodeRegistration, nodeRegistration } from './dealer-messages.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { freshId } from './ids.js';
 import type { ClientMessage, Dict } from './messages.js';
-import type { MetaCluster, SessionInfo } from './meta.js';
 import { localSessions } from './meta-procedures.js';
+import type { MetaCluster, SessionInfo } from './meta-types.js';
 import { isDict } from './payload.js';
 import { Realm, type RealmBus, type RealmOptions, type RealmStats } from './realm.js';
 import { type SessionHost, WampSession } from './session.js';
@@ -166,7 +166,7 @@ export class WampRouter implements SessionHost {
     const calls = `${NODE_NAMESPACE}${adapter?.nodeId}`;
     if (adapter) this.#busNamespaces.push(calls);
     adapter?.onMessage((message) => {
-      if (message.namespace === calls) return this.#fromNode(message.text);
+      if (message.namespace === calls) return this.#fromNode(message.text, adapter.nodeId);
       if (!message.namespace.startsWith(REALM_NAMESPACE)) return;
       this.#realms.get(message.namespace.slice(REALM_NAMESPACE.length))?.broker.receive(message.text);
     });
@@ -204,8 +204,21 @@ export class WampRouter implements SessionHost {
       alone: () => adapter.peers.length === 0,
       lookup: async (procedure, match) => {
         const question = { realm, procedure, ...(match ? { match } : {}) };
-        const { answers, complete } = await adapter.request<NodeRegistration | null>(LOOKUP_OP, question);
-        return { found: answers.filter((a): a is NodeRegistration => a !== null), complete };
+        const { answers, complete } = await adapter.request<unknown>(LOOKUP_OP, question);
+        // The other nodes' answers came over the bus: one that cannot be used is as if not given.
+        const found: NodeRegistration[] = [];
+        let whole = complete;
+        for (const answer of answers) {
+          try {
+            const registration = parseLookupAnswer(answer);
+            if (registration) found.push(registration);
+          } catch (err) {
+            if (!(err instanceof MalformedBusMessage)) throw err;
+            whole = false;
+            this.logger.warn({ realm, procedure, reason: err.message }, 'malformed cluster message dropped');
+          }
+        }
+        return { found, complete: whole };
       },
       send: (node, message) => {
         const text = JSON.stringify({ n: adapter.nodeId, r: realm, m: message } satisfies NodeMessage);
@@ -219,8 +232,10 @@ export class WampRouter implements SessionHost {
   }
 
   /** A message of a realm's dealer on another node for the dealer here; checked (it may be forged). */
-  #fromNode(text: string): void {
+  #fromNode(text: string, nodeId: string): void {
     const message = parseNodeMessage(text);
+    // A node hands a call to another node, never to itself.
+    if (message.n === nodeId) throw new MalformedBusMessage('call message: from this node itself');
     this.#realms.get(message.r)?.fromNode(message.n, message.m);
   }
 

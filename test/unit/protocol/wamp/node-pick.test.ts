@@ -113,6 +113,19 @@ describe('pickNode: a registration shared by several nodes', () => {
   });
 });
 
+describe('pickNode: counts', () => {
+  test('the callees are counted, never listed: a count as large as a number holds still picks', () => {
+    const found = [
+      reg('n1', 'a.b', 'exact', 'roundrobin', { callees: Number.MAX_SAFE_INTEGER }),
+      reg('n2', 'a.b', 'exact', 'roundrobin', { callees: 1 }),
+    ];
+    assert.equal(pickNode('a.b', found, fixedDraw(Number.MAX_SAFE_INTEGER)), 'n2');
+    assert.equal(pickNode('a.b', found, fixedDraw(5)), 'n1');
+    const random = found.map((r) => ({ ...r, invoke: 'random' as const }));
+    assert.equal(pickNode('a.b', random, fixedDraw(0, 0.5)), 'n1');
+  });
+});
+
 describe('NodeTurns', () => {
   test('turns over the slots of each registration on its own, from the first', () => {
     const turns = new NodeTurns();

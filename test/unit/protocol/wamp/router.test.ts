@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
 import { pino } from 'pino';
+import type { Adapter, ChannelMessage, RequestHandler } from '../../../../src/adapters/adapter.js';
+import { MalformedBusMessage } from '../../../../src/adapters/bus-payload.js';
 import { parseConfig } from '../../../../src/config/load.js';
 import type { Connection, UpgradeRequest } from '../../../../src/core/connection.js';
 import type { Frame } from '../../../../src/core/frame.js';
 import { Payload } from '../../../../src/protocol/wamp/payload.js';
 import { WampRouter } from '../../../../src/protocol/wamp/router.js';
 import type { WampSession } from '../../../../src/protocol/wamp/session.js';
+import { until } from '../../../helpers/wait.js';
 
 /** Records what the router sends and how it closes; no sockets involved. */
 class FakeConnection implements Connection {
@@ -37,9 +40,9 @@ class FakeConnection implements Connection {
 
 const ROLES = { publisher: {}, subscriber: {}, caller: {}, callee: {} };
 
-function setup(logger = pino({ level: 'silent' })) {
+function setup(logger = pino({ level: 'silent' }), adapter?: Adapter) {
   const config = parseConfig({ wamp: {} });
-  const router = new WampRouter({ config: config.wamp, logger });
+  const router = new WampRouter({ config: config.wamp, logger, ...(adapter ? { adapter } : {}) });
   const connect = (protocol: 'wamp.2.json' | 'wamp.2.msgpack' = 'wamp.2.json') => {
     const connection = new FakeConnection();
     const request: UpgradeRequest = {
@@ -181,5 +184,145 @@ describe('WampRouter with fake connections', () => {
     router.stop();
     assert.deepEqual(connection.closed, { code: 1001, reason: 'server shutting down' });
     assert.equal(connection.frames.length, count);
+  });
+});
+
+/**
+ * The adapter of node `node-a` in a cluster with `node-b`: records what the router publishes, hands it
+ * what the bus would, and answers lookups with this node's answer and `others`.
+ */
+class FakeClusterAdapter implements Adapter {
+  readonly nodeId = 'node-a';
+  readonly peers = ['node-b'];
+  readonly #published: ChannelMessage[] = [];
+  /** The other nodes' answers to the next requests. */
+  others: unknown[] = [];
+  readonly #handlers = new Map<string, RequestHandler>();
+  #deliver: ((m: ChannelMessage) => void) | undefined;
+
+  onMessage(handler: (m: ChannelMessage) => void): void {
+    this.#deliver = handler;
+  }
+
+  /** What another node (or anyone on the broker) sent to this node's calls namespace. */
+  fromBus(text: string): void {
+    this.#deliver?.({ namespace: 'wamp-node:node-a', channel: '', text, remote: true });
+  }
+
+  async publish(message: ChannelMessage): Promise<void> {
+    this.#published.push(message);
+  }
+
+  /** What was published for other nodes' dealers (the realm's meta events left out). */
+  toNodes(): ChannelMessage[] {
+    return this.#published.filter((m) => m.namespace.startsWith('wamp-node:'));
+  }
+
+  async addInterest(): Promise<void> {}
+  async removeInterest(): Promise<void> {}
+
+  handle(op: string, handler: RequestHandler): void {
+    this.#handlers.set(op, handler);
+  }
+
+  async request<T>(op: string, payload: unknown): Promise<{ answers: T[]; complete: boolean }> {
+    const own = await this.#handlers.get(op)?.(payload);
+    return { answers: [own, ...this.others] as T[], complete: true };
+  }
+
+  async broadcast(): Promise<void> {}
+  onNodeDown(): void {}
+  async start(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/** A call message of the realm's dealer on node `n`: the smallest CALL there is. */
+const callFrom = (n: unknown) =>
+  JSON.stringify({
+    n,
+    r: 'realm1',
+    m: { k: 'call', c: 1, ca: 'a', cr: 'r', q: 1, u: 'com.fuzz.proc', o: {} },
+  });
+
+/** A registration of `com.remote` as node `node` answers the cluster's lookup. */
+const registration = (node: unknown, fields: Record<string, unknown> = {}) => ({
+  node,
+  uri: 'com.remote',
+  match: 'exact',
+  invoke: 'single',
+  callees: 1,
+  oldest: 1,
+  newest: 1,
+  ...fields,
+});
+
+describe('WampRouter in a cluster: what other nodes send is checked before it is used', () => {
+  test('a call message whose node is not a node id is dropped: nothing is published for it', () => {
+    const adapter = new FakeClusterAdapter();
+    setup(pino({ level: 'silent' }), adapter);
+    for (const node of ['x'.repeat(10_000), '', 'a.b', 'node*', 7]) {
+      assert.throws(
+        () => adapter.fromBus(callFrom(node)),
+        (err: Error) => {
+          assert.ok(err instanceof MalformedBusMessage, String(err));
+          return /node/.test(err.message);
+        },
+      );
+    }
+    assert.equal(adapter.toNodes().length, 0, 'no answer sent anywhere');
+    // A call from a node id is answered, to that node's namespace.
+    adapter.fromBus(callFrom('node-b'));
+    assert.deepEqual(
+      adapter.toNodes().map((m) => m.namespace),
+      ['wamp-node:node-b'],
+    );
+    const answer = JSON.parse(adapter.toNodes()[0]!.text) as { m: { m: unknown[] } };
+    assert.deepEqual(answer.m.m.slice(0, 3), [8, 48, 1]);
+  });
+
+  test('a call message that claims to come from this node is dropped', () => {
+    const adapter = new FakeClusterAdapter();
+    setup(pino({ level: 'silent' }), adapter);
+    assert.throws(() => adapter.fromBus(callFrom('node-a')), /from this node itself/);
+    assert.equal(adapter.toNodes().length, 0);
+  });
+
+  test('a lookup answer that cannot be used is dropped with a warning: the call is refused as unavailable', async () => {
+    const { logger, records } = recordingLogger();
+    const adapter = new FakeClusterAdapter();
+    const { connect } = setup(logger, adapter);
+    const caller = connect();
+    const malformed = [
+      registration('x'.repeat(10_000)),
+      registration('node-b', { callees: 0 }),
+      registration('node-b', { match: 'fuzzy' }),
+      registration('node-b', { invoke: 'most' }),
+      registration('node-b', { oldest: 'then' }),
+      [1],
+    ];
+    for (const [i, answer] of malformed.entries()) {
+      adapter.others = [answer];
+      const sent = caller.connection.frames.length;
+      caller.send([48, i + 1, {}, 'com.remote', []]);
+      await until(() => caller.connection.frames.length > sent, `the answer to ${JSON.stringify(answer)}`);
+      assert.deepEqual(caller.connection.last().slice(0, 5), [8, 48, i + 1, {}, 'wamp.error.unavailable']);
+    }
+    assert.equal(adapter.toNodes().length, 0, 'no call sent anywhere');
+    const warnings = records.filter((r) => r.msg === 'malformed cluster message dropped');
+    assert.equal(warnings.length, malformed.length);
+    assert.ok(warnings.every((w) => w.level === 40 && w.procedure === 'com.remote'));
+  });
+
+  test('a registration shared with more callees than any list could hold still picks a node', async () => {
+    const adapter = new FakeClusterAdapter();
+    const { connect } = setup(pino({ level: 'silent' }), adapter);
+    const caller = connect();
+    adapter.others = [
+      registration('node-b', { invoke: 'roundrobin', callees: Number.MAX_SAFE_INTEGER }),
+      registration('node-c', { invoke: 'roundrobin' }),
+    ];
+    caller.send([48, 1, {}, 'com.remote', []]);
+    await until(() => adapter.toNodes().length > 0, 'the call handed to node-b');
+    assert.equal(adapter.toNodes()[0]!.namespace, 'wamp-node:node-b');
   });
 });
