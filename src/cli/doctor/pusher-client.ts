@@ -9,8 +9,11 @@ import { caOption, type NetOptions, networkProblem, oneLine, seconds } from './n
  * closes, with a reason a person can act on.
  */
 
-/** Largest frame accepted from the server; the doctor's own events are a few dozen bytes. */
-const MAX_FRAME_BYTES = 1024 * 1024;
+/**
+ * Largest frame accepted from the server (a larger one closes the socket with 1009); what doctor
+ * waits for is a few dozen bytes, and the frames kept meanwhile stay within a few MiB.
+ */
+const MAX_FRAME_BYTES = 64 * 1024;
 /** Frames kept while nothing waits for them; older ones are dropped. */
 const MAX_BUFFERED_FRAMES = 100;
 
