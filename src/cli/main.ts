@@ -8,6 +8,7 @@ import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js
 import { type Config, configSchema } from '../config/schema.js';
 import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
+import { doctor } from './doctor.js';
 import { exitOnUnhandledErrors } from './fatal.js';
 import { superviseWorkers } from './workers.js';
 
@@ -73,6 +74,7 @@ function overrides(values: Values): ConfigOverrides {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'doctor') return doctor(argv.slice(1));
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
