@@ -137,13 +137,7 @@ async function start(config: Readonly<Config>): Promise<number> {
     if (err instanceof BrokerUnusableError) process.stderr.write(`herald: ${err.message}\n`);
     return 1;
   }
-  if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
-  herald.logger.info(
-    { host: config.host, port: herald.port, apps: config.apps.length },
-    `Herald ${version()} listening on http://${config.host}:${herald.port}`,
-  );
-  if (alone) printConnectHint(config, herald.port);
-
+  // Signals are handled before anyone is told where to connect: a SIGTERM right after is graceful too.
   let resolve: (code: number) => void = () => {};
   const exited = new Promise<number>((r) => {
     resolve = r;
@@ -167,6 +161,12 @@ async function start(config: Readonly<Config>): Promise<number> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
+  herald.logger.info(
+    { host: config.host, port: herald.port, apps: config.apps.length },
+    `Herald ${version()} listening on http://${config.host}:${herald.port}`,
+  );
+  if (alone) printConnectHint(config, herald.port);
   return exited;
 }
 
