@@ -21,7 +21,7 @@ const USAGE = `Usage:
                                                 publish an event through the HTTP API
 
 Options:
-  --config FILE     JSON config file
+  --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise
   --host HOST       listen address (default ${DEFAULTS.host})
   --port PORT       listen port (default ${DEFAULTS.port})
   --app-id ID, --app-key KEY, --app-secret SECRET
