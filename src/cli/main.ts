@@ -2,10 +2,11 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { BrokerUnusableError } from '../adapters/parts.js';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
 import { type Config, configSchema } from '../config/schema.js';
+import { createLogger } from '../log/logger.js';
 import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
 import { exitOnUnhandledErrors } from './fatal.js';
@@ -26,7 +27,8 @@ Options:
   --port PORT       listen port (default ${DEFAULTS.port})
   --app-id ID, --app-key KEY, --app-secret SECRET
                     credentials of the first app (default ${DEFAULT_APP.id} / ${DEFAULT_APP.key} / ${DEFAULT_APP.secret})
-  --verbose         log at debug level
+  --verbose         log at debug level, and every WebSocket frame in and out (secrets redacted)
+  --log-format F    pretty or json (default pretty on a terminal, json otherwise)
   --pid-file FILE   write the process id here while running
   --redis-url URL   join a cluster through Redis (adapter.driver redis, adapter.url URL)
   --nats-url URL    join a cluster through NATS with JetStream (adapter.driver nats, adapter.url URL)
@@ -45,6 +47,7 @@ const OPTIONS = {
   'app-key': { type: 'string' },
   'app-secret': { type: 'string' },
   verbose: { type: 'boolean' },
+  'log-format': { type: 'string' },
   'pid-file': { type: 'string' },
   'redis-url': { type: 'string' },
   'nats-url': { type: 'string' },
@@ -66,7 +69,11 @@ function overrides(values: Values): ConfigOverrides {
   if (values['app-secret'] !== undefined) o.appSecret = values['app-secret'];
   if (values['pid-file'] !== undefined) o.pidFile = values['pid-file'];
   if (values.workers !== undefined) o.workers = values.workers;
-  if (values.verbose) o.logLevel = 'debug';
+  if (values.verbose) {
+    o.logLevel = 'debug';
+    o.logFrames = true;
+  }
+  if (values['log-format'] !== undefined) o.logFormat = values['log-format'];
   if (values['redis-url'] !== undefined) o.adapter = { driver: 'redis', url: values['redis-url'] };
   if (values['nats-url'] !== undefined) o.adapter = { driver: 'nats', url: values['nats-url'] };
   return o;
@@ -171,7 +178,7 @@ async function start(config: Readonly<Config>): Promise<number> {
 }
 
 async function supervise(config: Readonly<Config>): Promise<number> {
-  const logger = pino({ level: config.logLevel });
+  const logger = createLogger(config);
   exitOnUnhandledErrors(logger);
   if (config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
   const code = await superviseWorkers(config.workers, logger, (port) => {

@@ -29,6 +29,10 @@ export interface ConfigOverrides {
   host?: string;
   port?: number | string;
   logLevel?: string;
+  /** `--log-format`. */
+  logFormat?: string;
+  /** `--verbose`. */
+  logFrames?: boolean;
   pidFile?: string;
   workers?: number | string;
   appId?: string;
@@ -169,6 +173,8 @@ export async function loadConfig(
   if (o.host !== undefined) set(['host'], o.host);
   if (o.port !== undefined) set(['port'], typeof o.port === 'string' ? parsePort(o.port) : o.port);
   if (o.logLevel !== undefined) set(['logLevel'], o.logLevel);
+  if (o.logFormat !== undefined) set(['logFormat'], o.logFormat);
+  if (o.logFrames !== undefined) set(['logFrames'], o.logFrames);
   if (o.pidFile !== undefined) set(['pidFile'], o.pidFile);
   if (o.workers !== undefined)
     set(['workers'], typeof o.workers === 'string' ? Number(o.workers) : o.workers);

@@ -350,6 +350,24 @@ describe('loadConfig', () => {
     );
   });
 
+  test('--verbose and --log-format: logFrames and logFormat, over HERALD_LOG_*', async () => {
+    const plain = await loadConfig({ env: {} });
+    assert.equal(plain.logFrames, false);
+    assert.equal(plain.logFormat, undefined);
+    const fromEnv = await loadConfig({ env: { HERALD_LOG_FRAMES: 'true', HERALD_LOG_FORMAT: 'json' } });
+    assert.deepEqual([fromEnv.logFrames, fromEnv.logFormat], [true, 'json']);
+    const fromFlags = await loadConfig({
+      env: { HERALD_LOG_FORMAT: 'json' },
+      overrides: { logFrames: true, logFormat: 'pretty', logLevel: 'debug' },
+    });
+    assert.deepEqual(
+      [fromFlags.logFrames, fromFlags.logFormat, fromFlags.logLevel],
+      [true, 'pretty', 'debug'],
+    );
+    const problems = await problemsOf(() => loadConfig({ env: {}, overrides: { logFormat: 'xml' } }));
+    assert.match(problems[0]!, /^logFormat: .*"pretty"\|"json"/);
+  });
+
   test('the loaded configuration is frozen', async () => {
     const config = await loadConfig({ env: { HERALD_PORT: '7003' } });
     assert.ok(Object.isFrozen(config));
