@@ -29,6 +29,7 @@ Options:
                     credentials of the first app (default ${DEFAULT_APP.id} / ${DEFAULT_APP.key} / ${DEFAULT_APP.secret})
   --verbose         log at debug level, and every WebSocket frame in and out (secrets redacted)
   --log-format F    pretty or json (default pretty on a terminal, json otherwise)
+  --webhook-url URL send every event type of the first app to URL (repeatable)
   --pid-file FILE   write the process id here while running
   --redis-url URL   join a cluster through Redis (adapter.driver redis, adapter.url URL)
   --nats-url URL    join a cluster through NATS with JetStream (adapter.driver nats, adapter.url URL)
@@ -48,6 +49,7 @@ const OPTIONS = {
   'app-secret': { type: 'string' },
   verbose: { type: 'boolean' },
   'log-format': { type: 'string' },
+  'webhook-url': { type: 'string', multiple: true },
   'pid-file': { type: 'string' },
   'redis-url': { type: 'string' },
   'nats-url': { type: 'string' },
@@ -74,6 +76,7 @@ function overrides(values: Values): ConfigOverrides {
     o.logFrames = true;
   }
   if (values['log-format'] !== undefined) o.logFormat = values['log-format'];
+  if (values['webhook-url'] !== undefined) o.webhookUrls = values['webhook-url'];
   if (values['redis-url'] !== undefined) o.adapter = { driver: 'redis', url: values['redis-url'] };
   if (values['nats-url'] !== undefined) o.adapter = { driver: 'nats', url: values['nats-url'] };
   return o;

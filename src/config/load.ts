@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { HeraldError } from '../core/errors.js';
 import { visibleText } from '../core/visible-text.js';
 import { type ConfigFile, readConfigFile } from './file.js';
-import { type Config, configSchema, DEFAULT_APP } from './schema.js';
+import { type Config, configSchema, DEFAULT_APP, webhookSchema } from './schema.js';
 import { unwrap } from './schema-layers.js';
 
 export const ERR_CONFIG_INVALID = 'ERR_CONFIG_INVALID';
@@ -33,6 +33,8 @@ export interface ConfigOverrides {
   logFormat?: string;
   /** `--verbose`. */
   logFrames?: boolean;
+  /** `--webhook-url`: each gets every event type of the first app, after the webhooks it already has. */
+  webhookUrls?: readonly string[];
   pidFile?: string;
   workers?: number | string;
   appId?: string;
@@ -189,7 +191,12 @@ export async function loadConfig(
     key: o.appKey ?? env[APP_SHORTCUT_ENV.key],
     secret: o.appSecret ?? env[APP_SHORTCUT_ENV.secret],
   };
-  if (shortcut.id || shortcut.key || shortcut.secret) {
+  const webhookUrls = (o.webhookUrls ?? []).filter((url) => {
+    if (webhookSchema.shape.url.safeParse(url).success) return true;
+    problems.push(`--webhook-url: ${JSON.stringify(url)} is not an http:// or https:// URL`);
+    return false;
+  });
+  if (shortcut.id || shortcut.key || shortcut.secret || webhookUrls.length > 0) {
     const apps = Array.isArray(raw.apps) && raw.apps.length > 0 ? [...raw.apps] : [{ ...DEFAULT_APP }];
     const first = { ...(apps[0] as Json) };
     for (const field of ['id', 'key', 'secret'] as const) {
@@ -197,6 +204,11 @@ export async function loadConfig(
         first[field] = shortcut[field];
         elsewhere.push(['apps', 0, field]);
       }
+    }
+    // Webhooks the file gave in a wrong shape are left for the schema to name.
+    if (webhookUrls.length > 0 && (first.webhooks === undefined || Array.isArray(first.webhooks))) {
+      const webhooks = (first.webhooks as unknown[] | undefined) ?? [];
+      first.webhooks = [...webhooks, ...webhookUrls.map((url) => ({ url }))];
     }
     apps[0] = first;
     raw.apps = apps;

@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { autobahn, closeAutobahn, openAutobahn } from '../helpers/autobahn.js';
-import { GUARD_MS, killRuns, pusherJs, type Run, started } from '../helpers/cli.js';
+import { finished, GUARD_MS, killRuns, pusherJs, type Run, started } from '../helpers/cli.js';
 import { APP, connected, nextEvent, pusherSdk, sdkAuthorizer } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /**
- * The operator's flags through the real CLI: `--verbose` frame logging and `--log-format`.
+ * The operator's flags through the real CLI: `--webhook-url`, `--verbose` frame logging and
+ * `--log-format`.
  */
 
 let dir: string;
@@ -33,6 +35,60 @@ function records(stdout: string): Record<string, unknown>[] {
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
+
+describe('--webhook-url', () => {
+  test('every event type of the first app goes to each URL given, as with a webhook in the config', async () => {
+    const [one, two] = await Promise.all([WebhookReceiver.start(), WebhookReceiver.start()]);
+    const { run, port } = await started(['--webhook-url', one.url, '--webhook-url', two.url], {
+      HERALD_WEBHOOKS_VACATE_DELAY_MS: '0',
+    });
+    const sdk = pusherSdk(port);
+    const client = pusherJs(
+      port,
+      APP.key,
+      sdkAuthorizer(sdk, (socketId) => ({ user_id: `u-${socketId}` })),
+    );
+    try {
+      await within(connected(client), GUARD_MS, 'pusher-js to connect');
+      const channel = client.subscribe('presence-hooked');
+      await within(nextEvent(channel, 'pusher:subscription_succeeded'), GUARD_MS, 'subscription');
+      client.unsubscribe('presence-hooked');
+      for (const receiver of [one, two]) {
+        for (const name of ['channel_occupied', 'member_added', 'member_removed', 'channel_vacated']) {
+          const event = await within(
+            receiver.event((e) => e.name === name && e.channel === 'presence-hooked'),
+            GUARD_MS,
+            `${name} at ${receiver.url}`,
+          );
+          assert.equal(event.channel, 'presence-hooked');
+        }
+        const request = receiver.accepted[0]!;
+        assert.equal(request.headers['x-pusher-key'], APP.key);
+        assert.doesNotThrow(() =>
+          sdk.webhook({ headers: request.headers, rawBody: request.rawBody }).getEvents(),
+        );
+        assert.ok(sdk.webhook({ headers: request.headers, rawBody: request.rawBody }).isValid());
+      }
+    } finally {
+      client.disconnect();
+      await stop(run);
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+
+  test('a URL that is not http(s) stops the start with exit 2, naming the flag', async () => {
+    const { code, stdout, stderr } = await finished([
+      'start',
+      '--port',
+      '0',
+      '--webhook-url',
+      'localhost:9000/x',
+    ]);
+    assert.equal(code, 2);
+    assert.match(stderr, /--webhook-url: "localhost:9000\/x" is not an http:\/\/ or https:\/\/ URL/);
+    assert.doesNotMatch(stdout, /listening/);
+  });
+});
 
 describe('--verbose', () => {
   const TICKET = 'joe-ticket-7f3a9c21d';
