@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import type { Adapter } from './adapters/adapter.js';
 import { createMemoryParts } from './adapters/memory.js';
 import { createNatsParts } from './adapters/nats/parts.js';
@@ -19,11 +19,15 @@ import { clientErrorListener, refuseConnect } from './http/client-error.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
+import { type FrameReader, logFrames } from './log/frame-log.js';
+import { createLogger } from './log/logger.js';
+import { pusherFrameReader } from './protocol/pusher/frame-log.js';
 import { addPusherHttpApi } from './protocol/pusher/http-api/routes.js';
 import { PusherServer } from './protocol/pusher/server.js';
+import { wampFrameReader } from './protocol/wamp/frame-log.js';
 import { WampRouter } from './protocol/wamp/router.js';
 import { ConnectionLimits } from './transport/connection-limits.js';
-import { WebSocketTransport } from './transport/ws.js';
+import { type WebSocketRoute, WebSocketTransport } from './transport/ws.js';
 import { clusterWebhooks } from './webhooks/cluster.js';
 import type { Webhooks } from './webhooks/webhooks.js';
 
@@ -82,7 +86,7 @@ export class Herald {
     readonly config: Readonly<Config>,
     deps: HeraldDeps = {},
   ) {
-    this.logger = deps.logger ?? pino({ level: config.logLevel });
+    this.logger = deps.logger ?? createLogger(config);
     this.memory = new MemoryCeiling({
       maxBytes: config.maxMemoryMB === null ? null : config.maxMemoryMB * 1024 * 1024,
       ...(deps.rss ? { rss: deps.rss } : {}),
@@ -175,16 +179,19 @@ export class Herald {
         refusals: this.limitRefusals,
       }),
     });
+    // With `logFrames` the sessions are wrapped to log their frames; without, they do no work for it.
+    const logged = (open: WebSocketRoute['open'], reader: FrameReader) =>
+      config.logFrames ? logFrames(open, reader, this.logger) : open;
     const pusher = this.pusher;
     this.#transport.route({
       pattern: new RegExp(`^${escapeRegExp(config.pathPrefix)}/app/([^/]+)$`),
-      open: (connection, request) => pusher.open(connection, request),
+      open: logged((connection, request) => pusher.open(connection, request), pusherFrameReader),
     });
     const wamp = this.wamp;
     this.#transport.route({
       pattern: new RegExp(`^${escapeRegExp(config.wamp.path)}$`),
       protocols: wamp.protocols,
-      open: (connection, request) => wamp.open(connection, request),
+      open: logged((connection, request) => wamp.open(connection, request), wampFrameReader),
     });
 
     // The router checks Host itself so that the refusal is JSON like every other.

@@ -2,10 +2,11 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { BrokerUnusableError } from '../adapters/parts.js';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
 import { type Config, configSchema } from '../config/schema.js';
+import { createLogger } from '../log/logger.js';
 import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
 import { doctor } from './doctor.js';
@@ -22,12 +23,14 @@ const USAGE = `Usage:
                                                 publish an event through the HTTP API
 
 Options:
-  --config FILE     JSON config file
+  --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise
   --host HOST       listen address (default ${DEFAULTS.host})
   --port PORT       listen port (default ${DEFAULTS.port})
   --app-id ID, --app-key KEY, --app-secret SECRET
                     credentials of the first app (default ${DEFAULT_APP.id} / ${DEFAULT_APP.key} / ${DEFAULT_APP.secret})
-  --verbose         log at debug level
+  --verbose         log at debug level, and every WebSocket frame in and out (secrets redacted)
+  --log-format F    pretty or json (default pretty on a terminal, json otherwise)
+  --webhook-url URL send every event type of the first app to URL (repeatable)
   --pid-file FILE   write the process id here while running
   --redis-url URL   join a cluster through Redis (adapter.driver redis, adapter.url URL)
   --nats-url URL    join a cluster through NATS with JetStream (adapter.driver nats, adapter.url URL)
@@ -46,6 +49,8 @@ const OPTIONS = {
   'app-key': { type: 'string' },
   'app-secret': { type: 'string' },
   verbose: { type: 'boolean' },
+  'log-format': { type: 'string' },
+  'webhook-url': { type: 'string', multiple: true },
   'pid-file': { type: 'string' },
   'redis-url': { type: 'string' },
   'nats-url': { type: 'string' },
@@ -67,7 +72,12 @@ function overrides(values: Values): ConfigOverrides {
   if (values['app-secret'] !== undefined) o.appSecret = values['app-secret'];
   if (values['pid-file'] !== undefined) o.pidFile = values['pid-file'];
   if (values.workers !== undefined) o.workers = values.workers;
-  if (values.verbose) o.logLevel = 'debug';
+  if (values.verbose) {
+    o.logLevel = 'debug';
+    o.logFrames = true;
+  }
+  if (values['log-format'] !== undefined) o.logFormat = values['log-format'];
+  if (values['webhook-url'] !== undefined) o.webhookUrls = values['webhook-url'];
   if (values['redis-url'] !== undefined) o.adapter = { driver: 'redis', url: values['redis-url'] };
   if (values['nats-url'] !== undefined) o.adapter = { driver: 'nats', url: values['nats-url'] };
   return o;
@@ -139,13 +149,7 @@ async function start(config: Readonly<Config>): Promise<number> {
     if (err instanceof BrokerUnusableError) process.stderr.write(`herald: ${err.message}\n`);
     return 1;
   }
-  if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
-  herald.logger.info(
-    { host: config.host, port: herald.port, apps: config.apps.length },
-    `Herald ${version()} listening on http://${config.host}:${herald.port}`,
-  );
-  if (alone) printConnectHint(config, herald.port);
-
+  // Signals are handled before anyone is told where to connect: a SIGTERM right after is graceful too.
   let resolve: (code: number) => void = () => {};
   const exited = new Promise<number>((r) => {
     resolve = r;
@@ -169,11 +173,17 @@ async function start(config: Readonly<Config>): Promise<number> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
+  herald.logger.info(
+    { host: config.host, port: herald.port, apps: config.apps.length },
+    `Herald ${version()} listening on http://${config.host}:${herald.port}`,
+  );
+  if (alone) printConnectHint(config, herald.port);
   return exited;
 }
 
 async function supervise(config: Readonly<Config>): Promise<number> {
-  const logger = pino({ level: config.logLevel });
+  const logger = createLogger(config);
   exitOnUnhandledErrors(logger);
   if (config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
   const code = await superviseWorkers(config.workers, logger, (port) => {

@@ -1,15 +1,24 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { HeraldError } from '../core/errors.js';
-import { type Config, configSchema, DEFAULT_APP } from './schema.js';
+import { visibleText } from '../core/visible-text.js';
+import { type ConfigFile, readConfigFile } from './file.js';
+import { type Config, configSchema, DEFAULT_APP, webhookSchema } from './schema.js';
 import { unwrap } from './schema-layers.js';
 
 export const ERR_CONFIG_INVALID = 'ERR_CONFIG_INVALID';
 
-/** Refused configuration: every problem found, one per line, each naming its field. */
+/**
+ * Refused configuration: every problem found, one per line, each naming its field. Control
+ * characters (a key or a file name may hold any) are shown as `\uXXXX`, so that each problem stays
+ * one line and writes nothing but text to a terminal.
+ */
 export class ConfigError extends HeraldError {
-  constructor(readonly problems: readonly string[]) {
-    super(ERR_CONFIG_INVALID, `invalid configuration:\n  ${problems.join('\n  ')}`);
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    const lines = problems.map(visibleText);
+    super(ERR_CONFIG_INVALID, `invalid configuration:\n  ${lines.join('\n  ')}`);
+    this.problems = lines;
   }
 }
 
@@ -20,6 +29,12 @@ export interface ConfigOverrides {
   host?: string;
   port?: number | string;
   logLevel?: string;
+  /** `--log-format`. */
+  logFormat?: string;
+  /** `--verbose`. */
+  logFrames?: boolean;
+  /** `--webhook-url`: each gets every event type of the first app, after the webhooks it already has. */
+  webhookUrls?: readonly string[];
   pidFile?: string;
   workers?: number | string;
   appId?: string;
@@ -105,38 +120,24 @@ function setPath(target: Json, path: string[], value: unknown): void {
   node[path[path.length - 1]!] = value;
 }
 
-async function readConfigFile(file: string, problems: string[]): Promise<Json> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    problems.push(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    return {};
-  }
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      problems.push(`${file}: must hold a JSON object`);
-      return {};
-    }
-    return parsed as Json;
-  } catch (err) {
-    problems.push(`${file}: not valid JSON (${(err as Error).message})`);
-    return {};
-  }
-}
-
 const formatPath = (path: PropertyKey[]) => (path.length ? path.map(String).join('.') : '(root)');
 
-/** Validates a plain object against the schema; throws `ConfigError` listing every problem. */
-export function parseConfig(input: unknown, problems: string[] = []): Readonly<Config> {
+/**
+ * Validates a plain object against the schema; throws `ConfigError` listing every problem. `where`
+ * may add where a setting was written (` (herald.yaml, line 4)`).
+ */
+export function parseConfig(
+  input: unknown,
+  problems: string[] = [],
+  where: (path: readonly PropertyKey[]) => string = () => '',
+): Readonly<Config> {
   const result = configSchema.safeParse(input);
   if (!result.success) {
     for (const issue of result.error.issues) {
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
       for (const key of keys) {
         const path = key === undefined ? issue.path : [...issue.path, key];
-        problems.push(`${formatPath(path)}: ${issue.message}`);
+        problems.push(`${formatPath(path)}: ${issue.message}${where(path)}`);
       }
     }
   }
@@ -145,32 +146,44 @@ export function parseConfig(input: unknown, problems: string[] = []): Readonly<C
 }
 
 /**
- * Builds the configuration: file, then `HERALD_*` environment, then command-line overrides, each
- * overriding the one before. Validated once; the result is frozen.
+ * Builds the configuration: file (JSON, or YAML when named `.yaml` or `.yml`), then `HERALD_*`
+ * environment, then command-line overrides, each overriding the one before. Validated once; the
+ * result is frozen. A problem with a setting the file wrote names the file and the line.
  */
 export async function loadConfig(
   options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: ConfigOverrides } = {},
 ): Promise<Readonly<Config>> {
   const problems: string[] = [];
   const env = options.env ?? process.env;
-  const raw: Json = options.file ? await readConfigFile(options.file, problems) : {};
+  const file = options.file ? await readConfigFile(options.file, problems) : undefined;
+  const raw: Json = file ? { ...file.settings } : {};
+  /** Paths set by the environment and the flags: problems there are not the file's. */
+  const elsewhere: PropertyKey[][] = [];
+  const set = (path: PropertyKey[], value: unknown) => {
+    setPath(raw, path.map(String), value);
+    elsewhere.push(path);
+  };
 
   for (const entry of envEntries()) {
     const value = env[entry.name];
     if (value === undefined || value === '') continue;
     const parsed = parseEnvValue(entry, value, problems);
-    if (parsed !== undefined) setPath(raw, entry.path, parsed);
+    if (parsed !== undefined) set(entry.path, parsed);
   }
 
   const o = options.overrides ?? {};
-  if (o.host !== undefined) raw.host = o.host;
-  if (o.port !== undefined) raw.port = typeof o.port === 'string' ? parsePort(o.port) : o.port;
-  if (o.logLevel !== undefined) raw.logLevel = o.logLevel;
-  if (o.pidFile !== undefined) raw.pidFile = o.pidFile;
-  if (o.workers !== undefined) raw.workers = typeof o.workers === 'string' ? Number(o.workers) : o.workers;
+  if (o.host !== undefined) set(['host'], o.host);
+  if (o.port !== undefined) set(['port'], typeof o.port === 'string' ? parsePort(o.port) : o.port);
+  if (o.logLevel !== undefined) set(['logLevel'], o.logLevel);
+  if (o.logFormat !== undefined) set(['logFormat'], o.logFormat);
+  if (o.logFrames !== undefined) set(['logFrames'], o.logFrames);
+  if (o.pidFile !== undefined) set(['pidFile'], o.pidFile);
+  if (o.workers !== undefined)
+    set(['workers'], typeof o.workers === 'string' ? Number(o.workers) : o.workers);
   if (o.adapter !== undefined) {
     const adapter = raw.adapter !== null && typeof raw.adapter === 'object' ? (raw.adapter as Json) : {};
     raw.adapter = { ...adapter, ...o.adapter };
+    elsewhere.push(['adapter', 'driver'], ['adapter', 'url']);
   }
 
   const shortcut = {
@@ -178,16 +191,38 @@ export async function loadConfig(
     key: o.appKey ?? env[APP_SHORTCUT_ENV.key],
     secret: o.appSecret ?? env[APP_SHORTCUT_ENV.secret],
   };
-  if (shortcut.id || shortcut.key || shortcut.secret) {
+  const webhookUrls = (o.webhookUrls ?? []).filter((url) => {
+    if (webhookSchema.shape.url.safeParse(url).success) return true;
+    problems.push(`--webhook-url: ${JSON.stringify(url)} is not an http:// or https:// URL`);
+    return false;
+  });
+  if (shortcut.id || shortcut.key || shortcut.secret || webhookUrls.length > 0) {
     const apps = Array.isArray(raw.apps) && raw.apps.length > 0 ? [...raw.apps] : [{ ...DEFAULT_APP }];
     const first = { ...(apps[0] as Json) };
     for (const field of ['id', 'key', 'secret'] as const) {
-      if (shortcut[field]) first[field] = shortcut[field];
+      if (shortcut[field]) {
+        first[field] = shortcut[field];
+        elsewhere.push(['apps', 0, field]);
+      }
+    }
+    // Webhooks the file gave in a wrong shape are left for the schema to name.
+    if (webhookUrls.length > 0 && (first.webhooks === undefined || Array.isArray(first.webhooks))) {
+      const webhooks = (first.webhooks as unknown[] | undefined) ?? [];
+      first.webhooks = [...webhooks, ...webhookUrls.map((url) => ({ url }))];
     }
     apps[0] = first;
     raw.apps = apps;
   }
-  return parseConfig(raw, problems);
+  return parseConfig(raw, problems, file ? (path) => fileLine(file, path, elsewhere) : undefined);
+}
+
+/** ` (FILE, line N)` when the setting at `path` is the file's, not the environment's or a flag's. */
+function fileLine(file: ConfigFile, path: readonly PropertyKey[], elsewhere: PropertyKey[][]): string {
+  const overlaps = (other: PropertyKey[]) =>
+    other.every((key, i) => i >= path.length || String(key) === String(path[i]));
+  if (path.length === 0 || elsewhere.some(overlaps)) return '';
+  const line = file.line(path);
+  return line === undefined ? '' : ` (${file.name}, line ${line})`;
 }
 
 function parsePort(value: string): number | string {

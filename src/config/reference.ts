@@ -80,10 +80,11 @@ export function configurationReference(schema: z.ZodType = configSchema): string
   const blocks = [
     '# Configuration',
     'This page is generated from `src/config/schema.ts` by `npm run docs`: change a setting there, not here.',
-    'Herald reads its settings from a JSON file (`herald start --config FILE`), then from `HERALD_*` ' +
+    'Herald reads its settings from a file (`herald start --config FILE`: YAML when its name ends in ' +
+      '`.yaml` or `.yml`, JSON otherwise; the same settings either way), then from `HERALD_*` ' +
       'environment variables, then from command-line flags; each overrides the one before. Unknown keys ' +
       'and wrong types are errors: a configuration with problems is refused before anything listens, ' +
-      'every bad field named.',
+      'every bad field named, with the file and line that wrote it.',
     "An environment variable's name is `HERALD_` plus the setting's path in upper snake case " +
       '(`adapter.url` is `HERALD_ADAPTER_URL`). Numbers and booleans (`true`, `false`, `1`, `0`) are ' +
       'parsed; lists and maps take JSON and are given as a whole. ' +

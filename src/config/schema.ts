@@ -554,7 +554,22 @@ export const configSchema = z
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default('info')
-      .describe('The least severe level logged; logs are JSON lines (pino).'),
+      .describe('The least severe level logged.'),
+    logFormat: z
+      .enum(['pretty', 'json'])
+      .optional()
+      .describe(
+        'How log lines are written: `json`, one JSON object per line (pino), or `pretty`, one readable ' +
+          'line each; unset, `pretty` when standard output is a terminal and `json` otherwise.',
+      ),
+    logFrames: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Log every WebSocket frame in and out at `info`, one line each, with its direction, socket id or ' +
+          'WAMP session, app key or realm, and protocol; signatures, tickets and secrets are redacted. ' +
+          '`--verbose` turns it on.',
+      ),
     pidFile: z
       .string()
       .min(1)

@@ -47,24 +47,9 @@ export async function startHerald(config: ConfigInput = {}, deps: HeraldDeps = {
     httpUrl: `http://127.0.0.1:${port}`,
     wsUrl: (key = APP.key, query = 'protocol=7&client=js&version=8.6.0&flash=false') =>
       `ws://127.0.0.1:${port}/app/${key}?${query}`,
-    sdk: (credentials = APP) =>
-      new PusherServer({
-        appId: credentials.id,
-        key: credentials.key,
-        secret: credentials.secret,
-        host: '127.0.0.1',
-        port: String(port),
-        useTLS: false,
-      }),
+    sdk: (credentials = APP) => pusherSdk(port, credentials),
     client(options = {}, key = APP.key) {
-      const client = new Pusher(key, {
-        wsHost: '127.0.0.1',
-        wsPort: port,
-        forceTLS: false,
-        enabledTransports: ['ws'],
-        cluster: '',
-        ...options,
-      });
+      const client = pusherClient(port, key, options);
       clients.push(client);
       return client;
     },
@@ -73,6 +58,37 @@ export async function startHerald(config: ConfigInput = {}, deps: HeraldDeps = {
       await herald.stop();
     },
   };
+}
+
+/** A pusher-js client (Node build) for a server on 127.0.0.1 `port`, over WebSocket only. */
+export function pusherClient(
+  port: number,
+  key: string = APP.key,
+  options: Partial<PusherOptions> = {},
+): Pusher {
+  return new Pusher(key, {
+    wsHost: '127.0.0.1',
+    wsPort: port,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+    cluster: '',
+    ...options,
+  });
+}
+
+/** The official server SDK (`pusher` on npm) pointed at a server on 127.0.0.1 `port`. */
+export function pusherSdk(
+  port: number,
+  credentials: { id: string; key: string; secret: string } = APP,
+): PusherServer {
+  return new PusherServer({
+    appId: credentials.id,
+    key: credentials.key,
+    secret: credentials.secret,
+    host: '127.0.0.1',
+    port: String(port),
+    useTLS: false,
+  });
 }
 
 /** A channel authorizer for pusher-js that signs with the `pusher` SDK, as an app's auth endpoint would. */

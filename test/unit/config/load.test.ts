@@ -10,6 +10,7 @@ import {
   loadConfig,
   parseConfig,
 } from '../../../src/config/load.js';
+import { WEBHOOK_EVENTS } from '../../../src/config/schema.js';
 
 /** Catches the `ConfigError` `fn` must throw (sync or async) and returns its problems. */
 async function problemsOf(fn: () => unknown): Promise<readonly string[]> {
@@ -348,6 +349,73 @@ describe('loadConfig', () => {
         `${broken}: not valid JSON`,
       ),
     );
+  });
+
+  test('--webhook-url adds a webhook of every event type to the first app, after its own', async () => {
+    const path = await file('hooks.json', {
+      apps: [
+        {
+          id: 'a',
+          key: 'k',
+          secret: 's',
+          webhooks: [{ url: 'https://example.com/own', events: ['member_added'] }],
+        },
+        { id: 'b', key: 'k2', secret: 's2' },
+      ],
+    });
+    const config = await loadConfig({
+      file: path,
+      env: {},
+      overrides: { webhookUrls: ['http://127.0.0.1:9000/a', 'https://hooks.example.com/b'] },
+    });
+    const [first, second] = config.apps;
+    assert.deepEqual(
+      first!.webhooks.map((w) => [w.url, w.events.length]),
+      [
+        ['https://example.com/own', 1],
+        ['http://127.0.0.1:9000/a', 7],
+        ['https://hooks.example.com/b', 7],
+      ],
+    );
+    assert.deepEqual(first!.webhooks[1]!.events, [...WEBHOOK_EVENTS]);
+    assert.deepEqual(second!.webhooks, []);
+    const alone = await loadConfig({ env: {}, overrides: { webhookUrls: ['http://127.0.0.1:9000/a'] } });
+    assert.deepEqual(
+      alone.apps.map((a) => [a.id, a.webhooks.length]),
+      [['app-id', 1]],
+    );
+  });
+
+  test('a --webhook-url that is not http(s) is named, along with every other problem', async () => {
+    const problems = await problemsOf(() =>
+      loadConfig({
+        env: { HERALD_PORT: 'abc' },
+        overrides: { webhookUrls: ['not a url', 'ftp://example.com/x', 'http://127.0.0.1/ok'] },
+      }),
+    );
+    assert.deepEqual([...problems].sort(), [
+      '--webhook-url: "ftp://example.com/x" is not an http:// or https:// URL',
+      '--webhook-url: "not a url" is not an http:// or https:// URL',
+      problems.find((p) => p.startsWith('port: '))!,
+    ]);
+  });
+
+  test('--verbose and --log-format: logFrames and logFormat, over HERALD_LOG_*', async () => {
+    const plain = await loadConfig({ env: {} });
+    assert.equal(plain.logFrames, false);
+    assert.equal(plain.logFormat, undefined);
+    const fromEnv = await loadConfig({ env: { HERALD_LOG_FRAMES: 'true', HERALD_LOG_FORMAT: 'json' } });
+    assert.deepEqual([fromEnv.logFrames, fromEnv.logFormat], [true, 'json']);
+    const fromFlags = await loadConfig({
+      env: { HERALD_LOG_FORMAT: 'json' },
+      overrides: { logFrames: true, logFormat: 'pretty', logLevel: 'debug' },
+    });
+    assert.deepEqual(
+      [fromFlags.logFrames, fromFlags.logFormat, fromFlags.logLevel],
+      [true, 'pretty', 'debug'],
+    );
+    const problems = await problemsOf(() => loadConfig({ env: {}, overrides: { logFormat: 'xml' } }));
+    assert.match(problems[0]!, /^logFormat: .*"pretty"\|"json"/);
   });
 
   test('the loaded configuration is frozen', async () => {
