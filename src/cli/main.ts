@@ -21,6 +21,8 @@ const USAGE = `Usage:
   herald start [options]                        start the server
   herald trigger <channel> <event> <data> [options] [--url URL] [--socket-id ID]
                                                 publish an event through the HTTP API
+  herald doctor [--url URL] [--app-id ID --app-key KEY --app-secret SECRET]
+                                                check a running server as a client would (--help for more)
 
 Options:
   --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise
