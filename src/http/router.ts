@@ -43,6 +43,15 @@ export class Router {
     this.#routes.push({ method, pattern, handler });
   }
 
+  /**
+   * Serves `other`'s routes here too, after this router's own, with the same handlers (and so the
+   * same state: one rate limit per app whichever listener a request comes through). Routes added to
+   * `other` later are not included.
+   */
+  include(other: Router): void {
+    this.#routes.push(...other.#routes);
+  }
+
   /** The request listener for `http.createServer`. */
   readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
     this.#handle(req, res).catch((err) => {
