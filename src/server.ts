@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Adapter } from './adapters/adapter.js';
@@ -15,7 +16,6 @@ import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
 import { AppTraffic } from './core/traffic.js';
 import type { WebhookOutbox } from './core/webhook-outbox.js';
-import { clientErrorListener, refuseConnect } from './http/client-error.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
@@ -27,6 +27,8 @@ import { PusherServer } from './protocol/pusher/server.js';
 import { wampFrameReader } from './protocol/wamp/frame-log.js';
 import { WampRouter } from './protocol/wamp/router.js';
 import { ConnectionLimits } from './transport/connection-limits.js';
+import { closeListener, createListener, listen } from './transport/listener.js';
+import { readTls, type TlsMaterial } from './transport/tls.js';
 import { type WebSocketRoute, WebSocketTransport } from './transport/ws.js';
 import { clusterWebhooks } from './webhooks/cluster.js';
 import type { Webhooks } from './webhooks/webhooks.js';
@@ -75,7 +77,13 @@ export class Herald {
   readonly memory: MemoryCeiling;
   readonly #cluster: ClusterParts;
   readonly #adapter: Adapter;
+  /** The public listener: WebSockets, and the HTTP API unless `api.public` is false; TLS with `tls`. */
   readonly #http: Server;
+  /** The admin listener (`api.port`): the HTTP API and `/metrics`, plain HTTP. */
+  readonly #admin: Server | undefined;
+  readonly #now: () => number;
+  /** The certificate reloads, one after another. */
+  #reloads: Promise<unknown> = Promise.resolve();
   readonly #transport: WebSocketTransport;
   readonly #outbox: WebhookOutbox | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -97,6 +105,7 @@ export class Herald {
       },
     });
     const now = deps.now ?? Date.now;
+    this.#now = now;
     const apps = deps.apps ?? new StaticAppStore(config.apps);
     const cluster = deps.cluster ?? clusterParts(config.adapter, this.logger, now);
     this.#cluster = cluster;
@@ -142,8 +151,9 @@ export class Herald {
       ...(cluster.driver !== 'memory' ? { adapter: cluster.adapter } : {}),
     });
 
+    // The HTTP API and /metrics, registered once: on the admin listener, and on the public port unless
+    // `api.public` is false (404 there then, like any unknown path). /health and /ready are on both.
     const router = new Router(this.logger, config.maxRequestBodyBytes);
-    addHealthRoutes(router, () => this.#readiness());
     addMetricsRoute(
       router,
       createMetrics({
@@ -194,12 +204,16 @@ export class Herald {
       open: logged((connection, request) => wamp.open(connection, request), wampFrameReader),
     });
 
-    // The router checks Host itself so that the refusal is JSON like every other.
-    this.#http = createServer({ keepAliveTimeout: 65_000, requireHostHeader: false }, router.listener);
-    this.#http.on('clientError', clientErrorListener(this.logger));
-    this.#http.on('checkExpectation', router.expectationFailed);
-    this.#http.on('connect', (_req, socket) => refuseConnect(socket));
+    const routes = (withApi: boolean) => {
+      // Both listeners count their requests into one set of numbers, the one /metrics reads.
+      const listenerRoutes = new Router(this.logger, config.maxRequestBodyBytes, router.counts);
+      addHealthRoutes(listenerRoutes, () => this.#readiness());
+      if (withApi) listenerRoutes.include(router);
+      return listenerRoutes;
+    };
+    this.#http = createListener(routes(config.api.public), this.logger, config.tls !== undefined);
     this.#transport.attach(this.#http);
+    if (config.api.port !== null) this.#admin = createListener(routes(true), this.logger, false);
   }
 
   /** What `/ready` says: serving, or why not. */
@@ -218,6 +232,12 @@ export class Herald {
     return (this.#http.address() as AddressInfo | null)?.port ?? this.config.port;
   }
 
+  /** The bound port of the admin listener (useful with `api.port: 0`); undefined without one. */
+  get apiPort(): number | undefined {
+    if (!this.#admin) return undefined;
+    return (this.#admin.address() as AddressInfo | null)?.port ?? this.config.api.port ?? undefined;
+  }
+
   get host(): string {
     return this.config.host;
   }
@@ -229,6 +249,8 @@ export class Herald {
 
   async #start(): Promise<void> {
     this.#state = 'starting';
+    // A certificate Herald cannot use stops the start before anything is opened.
+    if (this.config.tls) this.#useCertificate(await readTls(this.config.tls, this.#now()), false);
     try {
       await this.#cluster.preflight();
       await this.#adapter.start();
@@ -239,14 +261,46 @@ export class Herald {
     }
     this.pusher.start();
     this.wamp.start();
-    await new Promise<void>((resolve, reject) => {
-      this.#http.once('error', reject);
-      this.#http.listen(this.config.port, this.config.host, () => {
-        this.#http.off('error', reject);
-        resolve();
-      });
-    });
+    // The public port first: `--workers` takes the first address a worker listens on for it.
+    await listen(this.#http, this.config.port, this.config.host, 'host, port; --host, --port');
+    const { host, port } = this.config.api;
+    if (this.#admin && port !== null) {
+      await listen(this.#admin, port, host, 'api.host, api.port; --api-host, --api-port');
+    }
     this.#state = 'running';
+  }
+
+  /**
+   * Re-reads the `tls` files (what SIGHUP does): handshakes from now on use the new certificate, and
+   * open connections keep theirs. Files Herald cannot use leave the certificate in service as it is,
+   * logged at error; this never rejects. Resolves with whether the new certificate is in service.
+   * Reloads run one after another, so the last one asked for wins.
+   */
+  reloadTls(): Promise<boolean> {
+    const reload = this.#reloads.then(() => this.#reloadTls());
+    this.#reloads = reload;
+    return reload;
+  }
+
+  async #reloadTls(): Promise<boolean> {
+    if (!this.config.tls) return false;
+    try {
+      const material = await readTls(this.config.tls, this.#now());
+      this.#useCertificate(material, true);
+      this.logger.info({ certificate: material.certificate }, 'TLS certificate reloaded');
+      return true;
+    } catch (err) {
+      this.logger.error({ err }, 'TLS certificate not reloaded: the one in service stays');
+      return false;
+    }
+  }
+
+  #useCertificate(material: TlsMaterial, reload: boolean): void {
+    // New session ticket keys on a reload: a client resuming a session from before it would otherwise
+    // skip the handshake, and so the new certificate.
+    const options = reload ? { ...material.options, ticketKeys: randomBytes(48) } : material.options;
+    (this.#http as HttpsServer).setSecureContext(options);
+    if (!reload) this.logger.info({ certificate: material.certificate }, 'TLS certificate');
   }
 
   /**
@@ -284,10 +338,7 @@ export class Herald {
     await this.#adapter.close({ handoverMs });
     // The stores, then the connections they and the adapter shared.
     await this.#cluster.close();
-    await new Promise<void>((resolve) => {
-      this.#http.close(() => resolve());
-      this.#http.closeAllConnections();
-    });
+    await Promise.all([closeListener(this.#http), this.#admin && closeListener(this.#admin)]);
     this.#state = 'stopped';
   }
 }

@@ -9,6 +9,8 @@ import { type Config, configSchema } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
+import { ListenError } from '../transport/listener.js';
+import { TlsError } from '../transport/tls.js';
 import { doctor } from './doctor.js';
 import { exitOnUnhandledErrors } from './fatal.js';
 import { superviseWorkers } from './workers.js';
@@ -36,6 +38,14 @@ Options:
   --pid-file FILE   write the process id here while running
   --redis-url URL   join a cluster through Redis (adapter.driver redis, adapter.url URL)
   --nats-url URL    join a cluster through NATS with JetStream (adapter.driver nats, adapter.url URL)
+  --ssl-cert FILE, --ssl-key FILE
+                    serve wss:// and https:// with this PEM certificate and key (re-read on SIGHUP)
+  --ssl-ca FILE     PEM intermediate certificates sent with the certificate
+  --ssl-passphrase PASSPHRASE
+                    passphrase of an encrypted key (HERALD_TLS_PASSPHRASE keeps it out of ps)
+  --api-host HOST, --api-port PORT
+                    serve the HTTP API and /metrics on this admin listener too (plain HTTP; host
+                    default ${DEFAULTS.api.host}); api.public false takes them off the public port
   --workers N       run N processes on the port, one node each (needs --redis-url or --nats-url)
   -h, --help        this text
   -v, --version     print the version
@@ -56,6 +66,12 @@ const OPTIONS = {
   'pid-file': { type: 'string' },
   'redis-url': { type: 'string' },
   'nats-url': { type: 'string' },
+  'ssl-cert': { type: 'string' },
+  'ssl-key': { type: 'string' },
+  'ssl-ca': { type: 'string' },
+  'ssl-passphrase': { type: 'string' },
+  'api-host': { type: 'string' },
+  'api-port': { type: 'string' },
   workers: { type: 'string' },
   url: { type: 'string' },
   'socket-id': { type: 'string' },
@@ -82,7 +98,23 @@ function overrides(values: Values): ConfigOverrides {
   if (values['webhook-url'] !== undefined) o.webhookUrls = values['webhook-url'];
   if (values['redis-url'] !== undefined) o.adapter = { driver: 'redis', url: values['redis-url'] };
   if (values['nats-url'] !== undefined) o.adapter = { driver: 'nats', url: values['nats-url'] };
+  const tls = defined({
+    cert: values['ssl-cert'],
+    key: values['ssl-key'],
+    ca: values['ssl-ca'],
+    passphrase: values['ssl-passphrase'],
+  });
+  if (Object.keys(tls).length > 0) o.tls = tls;
+  const api = defined({ host: values['api-host'], port: values['api-port'] });
+  if (Object.keys(api).length > 0) o.api = api;
   return o;
+}
+
+/** `values` without its undefined fields. */
+function defined<T extends Record<string, string | undefined>>(values: T): { [K in keyof T]?: string } {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: string;
+  };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -148,10 +180,15 @@ async function start(config: Readonly<Config>): Promise<number> {
   } catch (err) {
     herald.logger.fatal({ err }, 'could not start');
     // What the operator must change is said where a human reads it, not only in the JSON log.
-    if (err instanceof BrokerUnusableError) process.stderr.write(`herald: ${err.message}\n`);
+    if (err instanceof BrokerUnusableError || err instanceof TlsError || err instanceof ListenError) {
+      process.stderr.write(`herald: ${err.message}\n`);
+    }
     return 1;
   }
-  // Signals are handled before anyone is told where to connect: a SIGTERM right after is graceful too.
+  // Signals are handled before anyone is told where to connect: a SIGTERM right after is graceful too,
+  // and a SIGHUP re-reads the certificate files (docs/operations.md, TLS); without TLS it keeps its default.
+  const reload = () => void herald.reloadTls();
+  if (config.tls) process.on('SIGHUP', reload);
   let resolve: (code: number) => void = () => {};
   const exited = new Promise<number>((r) => {
     resolve = r;
@@ -161,6 +198,7 @@ async function start(config: Readonly<Config>): Promise<number> {
     // Ctrl-C reaches a worker twice: from the terminal and from its supervisor.
     if (stopping) return;
     stopping = true;
+    process.off('SIGHUP', reload);
     herald.logger.info({ signal }, 'shutting down');
     herald
       .stop()
@@ -176,11 +214,8 @@ async function start(config: Readonly<Config>): Promise<number> {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
   if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
-  herald.logger.info(
-    { host: config.host, port: herald.port, apps: config.apps.length },
-    `Herald ${version()} listening on http://${config.host}:${herald.port}`,
-  );
-  if (alone) printConnectHint(config, herald.port);
+  logListening(herald.logger, config, [herald.port, herald.apiPort]);
+  if (alone) printConnectHint(config, herald.port, herald.apiPort);
   return exited;
 }
 
@@ -188,13 +223,15 @@ async function supervise(config: Readonly<Config>): Promise<number> {
   const logger = createLogger(config);
   exitOnUnhandledErrors(logger);
   if (config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
-  const code = await superviseWorkers(config.workers, logger, (port) => {
-    logger.info(
-      { host: config.host, port, apps: config.apps.length, workers: config.workers },
-      `Herald ${version()} listening on http://${config.host}:${port} with ${config.workers} workers`,
-    );
-    printConnectHint(config, port);
-  });
+  const code = await superviseWorkers(
+    config.workers,
+    logger,
+    ([port, apiPort]) => {
+      logListening(logger, config, [port!, apiPort], config.workers);
+      printConnectHint(config, port!, apiPort);
+    },
+    { listeners: config.api.port === null ? 1 : 2, forwardSighup: config.tls !== undefined },
+  );
   if (config.pidFile) await removePidFile(config.pidFile, logger);
   return code;
 }
@@ -209,13 +246,44 @@ async function removePidFile(file: string, logger: Logger): Promise<void> {
   }
 }
 
-function printConnectHint(config: Readonly<Config>, port: number): void {
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+/** Where the listeners are: the public port (`https://` with TLS), and the admin listener if any. */
+function logListening(
+  logger: Logger,
+  config: Readonly<Config>,
+  [port, apiPort]: [number, number | undefined],
+  workers?: number,
+): void {
+  const scheme = config.tls ? 'https' : 'http';
+  const fields = { host: config.host, port, apps: config.apps.length, tls: config.tls !== undefined };
+  const listening = `Herald ${version()} listening on ${scheme}://${config.host}:${port}`;
+  if (workers === undefined) logger.info(fields, listening);
+  else logger.info({ ...fields, workers }, `${listening} with ${workers} workers`);
+  if (apiPort !== undefined) {
+    logger.info(
+      { host: config.api.host, port: apiPort, public: config.api.public },
+      `admin listener (HTTP API, /metrics) on http://${config.api.host}:${apiPort}`,
+    );
+  }
+}
+
+/** A host to connect to for a listen address: the loopback one for "every address". */
+const reachable = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+
+/** The HTTP API's base URL: the admin listener when there is one, else the public port. */
+function apiBase(config: Readonly<Config>, port: number, apiPort: number | undefined): string {
+  if (apiPort !== undefined) return `http://${reachable(config.api.host)}:${apiPort}`;
+  return `${config.tls ? 'https' : 'http'}://${reachable(config.host)}:${port}`;
+}
+
+function printConnectHint(config: Readonly<Config>, port: number, apiPort: number | undefined): void {
+  const host = reachable(config.host);
   const app = config.apps[0]!;
+  // pusher-js connects to `wssPort` with forceTLS, to `wsPort` without.
+  const where = config.tls ? `wssPort: ${port}, forceTLS: true` : `wsPort: ${port}, forceTLS: false`;
   process.stdout.write(
-    `\nConnect pusher-js with:\n  new Pusher('${app.key}', { wsHost: '${host}', wsPort: ${port}, ` +
-      `forceTLS: false, enabledTransports: ['ws'], cluster: '' })\n` +
-      `HTTP API: http://${host}:${port}/apps/${app.id}/events (app id ${app.id}, key ${app.key})\n\n`,
+    `\nConnect pusher-js with:\n  new Pusher('${app.key}', { wsHost: '${host}', ${where}, ` +
+      `enabledTransports: ['ws'], cluster: '' })\n` +
+      `HTTP API: ${apiBase(config, port, apiPort)}/apps/${app.id}/events (app id ${app.id}, key ${app.key})\n\n`,
   );
 }
 
@@ -226,8 +294,7 @@ async function trigger(config: Readonly<Config>, args: string[], values: Values)
     return 2;
   }
   const app = config.apps[0]!;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const base = new URL(values.url ?? `http://${host}:${config.port}`);
+  const base = new URL(values.url ?? apiBase(config, config.port, config.api.port ?? undefined));
   const path = `/apps/${encodeURIComponent(app.id)}/events`;
   const body = JSON.stringify({
     name: event,

@@ -10,15 +10,19 @@ const REPLACE_DELAY_MS = 1000;
  * dies is replaced, as happens when an error nothing handled ends it (`exitOnUnhandledErrors`, which
  * this process installs too); a worker that dies before it ever listened means the configuration
  * cannot work, so everything stops. SIGTERM or SIGINT stops every worker the way it stops a single node, and resolves
- * with the exit code: 0 once all stopped cleanly, 1 otherwise.
+ * with the exit code: 0 once all stopped cleanly, 1 otherwise. With `forwardSighup`, SIGHUP is passed on
+ * to every worker (each re-reads its certificate files).
  *
- * `listening(port)` is called once, when the first worker listens.
+ * A worker has started once it listens on its `listeners` addresses (the public port first, then the
+ * admin listener's); `listening(ports)` is called once, with their ports, when the first worker has.
  */
 export function superviseWorkers(
   count: number,
   logger: Logger,
-  listening: (port: number) => void,
+  listening: (ports: readonly number[]) => void,
+  options: { listeners?: number; forwardSighup?: boolean } = {},
 ): Promise<number> {
+  const listeners = options.listeners ?? 1;
   const live = new Set<Worker>();
   const listened = new Set<Worker>();
   let stopping = false;
@@ -30,13 +34,18 @@ export function superviseWorkers(
     const fork = () => {
       const worker = cluster.fork();
       live.add(worker);
-      worker.once('listening', (address) => {
+      const ports: number[] = [];
+      const onListening = (address: { port: number }) => {
+        ports.push(address.port);
+        if (ports.length < listeners) return;
+        worker.off('listening', onListening);
         listened.add(worker);
         if (!announced) {
           announced = true;
-          listening(address.port);
+          listening(ports);
         }
-      });
+      };
+      worker.on('listening', onListening);
       worker.once('exit', (code, signal) => {
         live.delete(worker);
         const pid = worker.process.pid;
@@ -69,6 +78,11 @@ export function superviseWorkers(
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    if (options.forwardSighup) {
+      process.on('SIGHUP', () => {
+        for (const worker of live) worker.process.kill('SIGHUP');
+      });
+    }
 
     logger.info({ workers: count }, `starting ${count} workers`);
     for (let i = 0; i < count; i++) fork();

@@ -42,6 +42,10 @@ export interface ConfigOverrides {
   appSecret?: string;
   /** `--redis-url` / `--nats-url`: the cluster broker; the rest of `adapter` keeps its settings. */
   adapter?: { driver: 'redis' | 'nats'; url: string };
+  /** `--ssl-cert`, `--ssl-key`, `--ssl-ca`, `--ssl-passphrase`: each replaces its field of `tls`. */
+  tls?: { cert?: string; key?: string; ca?: string; passphrase?: string };
+  /** `--api-host`, `--api-port`: each replaces its field of `api`. */
+  api?: { host?: string; port?: number | string };
 }
 
 const ENV_PREFIX = 'HERALD_';
@@ -185,6 +189,12 @@ export async function loadConfig(
     raw.adapter = { ...adapter, ...o.adapter };
     elsewhere.push(['adapter', 'driver'], ['adapter', 'url']);
   }
+  if (o.tls !== undefined) raw.tls = { ...objectAt(raw, 'tls'), ...o.tls };
+  if (o.api !== undefined) {
+    const { port, ...api } = o.api;
+    raw.api = { ...objectAt(raw, 'api'), ...api };
+    if (port !== undefined) (raw.api as Json).port = typeof port === 'string' ? parsePort(port) : port;
+  }
 
   const shortcut = {
     id: o.appId ?? env[APP_SHORTCUT_ENV.id],
@@ -223,6 +233,12 @@ function fileLine(file: ConfigFile, path: readonly PropertyKey[], elsewhere: Pro
   if (path.length === 0 || elsewhere.some(overlaps)) return '';
   const line = file.line(path);
   return line === undefined ? '' : ` (${file.name}, line ${line})`;
+}
+
+/** The object at `raw[key]` (from the file or the environment), or an empty one. */
+function objectAt(raw: Json, key: string): Json {
+  const value = raw[key];
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {};
 }
 
 function parsePort(value: string): number | string {

@@ -41,6 +41,20 @@ const SECTIONS: Section[] = [
     intro: 'The process, its listener, and the limits that hold for every app.',
   },
   {
+    title: 'TLS',
+    prefixes: ['tls'],
+    intro:
+      'TLS on the public port: `wss://` and `https://` on the same port, the certificate re-read on SIGHUP ' +
+      '(see [Operations](operations.md#tls)).',
+  },
+  {
+    title: 'Admin listener',
+    prefixes: ['api'],
+    intro:
+      'A second listener for the HTTP API and `/metrics`, on a private address (see ' +
+      '[Operations](operations.md#admin-listener)).',
+  },
+  {
     title: 'Apps',
     prefixes: ['apps'],
     intro: 'Each entry of `apps` is one app, with its own credentials, limits and webhooks.',

@@ -539,10 +539,92 @@ const adapterSchema = z.discriminatedUnion(
   },
 );
 
+/** A file named by a TLS setting; what is wrong with it is said at start (see `transport/tls.ts`). */
+const tlsFile = (field: string, flag: string) =>
+  z
+    .string({
+      error: (issue) => (issue.input === undefined ? `required with tls (${flag} FILE)` : undefined),
+    })
+    .min(1, `the path of the ${field} file, not empty`);
+
+/**
+ * TLS on the public port: `wss://` and `https://` on the same port, certificates re-read on SIGHUP.
+ * The files are read and checked at start, not here (they may change while Herald runs).
+ */
+export const tlsSchema = z.strictObject({
+  cert: tlsFile('certificate', '--ssl-cert').describe(
+    'PEM file of the server certificate (`--ssl-cert`), optionally followed by the intermediate ' +
+      'certificates of its chain.',
+  ),
+  key: tlsFile('private key', '--ssl-key').describe(
+    "PEM file of the certificate's private key (`--ssl-key`).",
+  ),
+  ca: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'PEM file of the intermediate CA certificates that complete the chain of `cert` (`--ssl-ca`); ' +
+        'they are sent to clients with it.',
+    ),
+  passphrase: z
+    .string()
+    .optional()
+    .describe(
+      'Passphrase of an encrypted `key` (`--ssl-passphrase`; the environment variable keeps it out of ' +
+        'the process list).',
+    ),
+});
+
+export type TlsConfig = z.infer<typeof tlsSchema>;
+
+/** A second listener for the HTTP API and `/metrics`, on a private address (docs/operations.md, Admin listener). */
+export const apiSchema = z
+  .strictObject({
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Listen address of the admin listener (`--api-host`).'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .nullable()
+      .default(null)
+      .describe(
+        'Port of the admin listener (`--api-port`), which serves the HTTP API, `/metrics`, `/health` ' +
+          'and `/ready` over plain HTTP; `null` for none, `0` picks a free one.',
+      ),
+    public: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Also serve the HTTP API and `/metrics` on the public port; with `false` they answer 404 there ' +
+          'and only the admin listener serves them (`/health` and `/ready` stay on both).',
+      ),
+  })
+  .refine((api) => api.public || api.port !== null, {
+    path: ['public'],
+    message: 'false needs api.port (--api-port): otherwise no listener serves the HTTP API',
+  });
+
+export type ApiConfig = z.infer<typeof apiSchema>;
+
 export const configSchema = z
   .strictObject({
     host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
     port: z.number().int().min(0).max(65535).default(6001).describe('Listen port; `0` picks a free one.'),
+    tls: tlsSchema
+      .optional()
+      .describe(
+        'Serve `wss://` and `https://` on the port; the files are re-read on SIGHUP (see ' +
+          'docs/operations.md, TLS). Without it, plain `ws://` and `http://`.',
+      ),
+    api: apiSchema
+      .prefault({})
+      .describe('The admin listener: the HTTP API and `/metrics` on a second, private address.'),
     pathPrefix: z
       .string()
       .regex(/^(\/[^/]+)*$/, 'must be empty or start with "/" and not end with "/"')

@@ -50,12 +50,11 @@ function compilePath(path: string): RegExp {
 /** Routes by method and path pattern; every answer, error or not, is JSON unless a handler says otherwise. */
 export class Router {
   readonly #routes: Route[] = [];
-  /** Requests answered, for the metrics. */
-  readonly counts = new RequestCounts();
-
   constructor(
     readonly logger: Logger,
     readonly maxBodyBytes: number,
+    /** Requests answered, for the metrics; routers of several listeners may share one count. */
+    readonly counts = new RequestCounts(),
   ) {}
 
   /**
@@ -67,6 +66,15 @@ export class Router {
     const pattern = typeof path === 'string' ? compilePath(path) : path;
     const label = `${method} ${typeof path === 'string' ? path : path.source}`;
     this.#routes.push({ method, pattern, label, handler });
+  }
+
+  /**
+   * Serves `other`'s routes here too, after this router's own, with the same handlers (and so the
+   * same state: one rate limit per app whichever listener a request comes through). Routes added to
+   * `other` later are not included.
+   */
+  include(other: Router): void {
+    this.#routes.push(...other.#routes);
   }
 
   /** The request listener for `http.createServer`. */

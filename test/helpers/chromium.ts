@@ -14,12 +14,15 @@ export const chromiumSkip: string | false =
     ? 'chromium is not installed (apt-get install chromium)'
     : false;
 
-/** Headless Chromium with the flags this machine needs (no sandbox as root, no background network). */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Headless Chromium with the flags this machine needs (no sandbox as root, no background network), and
+ * `args` after them.
+ */
+export function launchChromium(args: readonly string[] = []): Promise<Browser> {
   if (!chromiumPath)
     throw new Error('chromium is not installed (apt-get install chromium); required when CI=true');
   return chromium.launch({
     executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', ...args],
   });
 }

@@ -9,9 +9,13 @@ export const APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' } as con
 export interface TestHerald {
   herald: Herald;
   port: number;
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`) */
   httpUrl: string;
-  /** The WebSocket URL pusher-js would use for `key`. */
+  /** The bound port of the admin listener (`api.port`, 0 picks one); undefined without one. */
+  apiPort: number | undefined;
+  /** `http://127.0.0.1:<apiPort>`; undefined without an admin listener. */
+  apiUrl: string | undefined;
+  /** The WebSocket URL pusher-js would use for `key` (`wss://` with `tls`). */
   wsUrl(key?: string, query?: string): string;
   /** The official server SDK (`pusher` on npm) pointed at this server. */
   sdk(credentials?: { id: string; key: string; secret: string }): PusherServer;
@@ -40,13 +44,17 @@ export async function startHerald(config: ConfigInput = {}, deps: HeraldDeps = {
   );
   await herald.start();
   const port = herald.port;
+  const apiPort = herald.apiPort;
+  const secure = herald.config.tls ? 's' : '';
   const clients: Pusher[] = [];
   return {
     herald,
     port,
-    httpUrl: `http://127.0.0.1:${port}`,
+    httpUrl: `http${secure}://127.0.0.1:${port}`,
+    apiPort,
+    apiUrl: apiPort === undefined ? undefined : `http://127.0.0.1:${apiPort}`,
     wsUrl: (key = APP.key, query = 'protocol=7&client=js&version=8.6.0&flash=false') =>
-      `ws://127.0.0.1:${port}/app/${key}?${query}`,
+      `ws${secure}://127.0.0.1:${port}/app/${key}?${query}`,
     sdk: (credentials = APP) => pusherSdk(port, credentials),
     client(options = {}, key = APP.key) {
       const client = pusherClient(port, key, options);

@@ -330,6 +330,58 @@ describe('loadConfig', () => {
     );
   });
 
+  test('tls: from the file, HERALD_TLS_* and --ssl-*, field by field; cert and key go together', async () => {
+    assert.equal((await loadConfig({ env: {} })).tls, undefined);
+    const path = await file('tls.json', { tls: { cert: '/file/cert.pem', key: '/file/key.pem' } });
+    const config = await loadConfig({
+      file: path,
+      env: { HERALD_TLS_KEY: '/env/key.pem', HERALD_TLS_PASSPHRASE: 'from env' },
+      overrides: { tls: { cert: '/flag/cert.pem', ca: '/flag/ca.pem' } },
+    });
+    assert.deepEqual(config.tls, {
+      cert: '/flag/cert.pem',
+      key: '/env/key.pem',
+      ca: '/flag/ca.pem',
+      passphrase: 'from env',
+    });
+    assert.deepEqual(
+      await problemsOf(() => loadConfig({ env: {}, overrides: { tls: { cert: '/c.pem' } } })),
+      ['tls.key: required with tls (--ssl-key FILE)'],
+    );
+    assert.deepEqual(
+      await problemsOf(() =>
+        loadConfig({
+          env: { HERALD_TLS_KEY: '/k.pem', HERALD_TLS_CERT: '' },
+          overrides: { tls: { ca: '' } },
+        }),
+      ),
+      [
+        'tls.cert: required with tls (--ssl-cert FILE)',
+        'tls.ca: Too small: expected string to have >=1 characters',
+      ],
+    );
+  });
+
+  test('api: no admin listener by default; --api-host/--api-port and HERALD_API_* set it up', async () => {
+    assert.deepEqual((await loadConfig({ env: {} })).api, { host: '127.0.0.1', port: null, public: true });
+    const config = await loadConfig({
+      env: { HERALD_API_PORT: '7100', HERALD_API_PUBLIC: 'false' },
+      overrides: { api: { host: '10.0.0.5', port: '7101' } },
+    });
+    assert.deepEqual(config.api, { host: '10.0.0.5', port: 7101, public: false });
+    assert.equal((await loadConfig({ env: {}, overrides: { api: { port: '0' } } })).api.port, 0);
+    assert.deepEqual(await problemsOf(() => loadConfig({ env: { HERALD_API_PUBLIC: 'false' } })), [
+      'api.public: false needs api.port (--api-port): otherwise no listener serves the HTTP API',
+    ]);
+    const bad = await problemsOf(() =>
+      loadConfig({ env: {}, overrides: { api: { port: '70000', host: '' } } }),
+    );
+    assert.deepEqual(
+      bad.map((p) => p.slice(0, p.indexOf(':'))),
+      ['api.host', 'api.port'],
+    );
+  });
+
   test('an unreadable or non-object file is named', async () => {
     const missing = join(dir, 'missing.json');
     assert.ok(
