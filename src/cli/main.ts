@@ -129,20 +129,6 @@ async function start(config: Readonly<Config>): Promise<number> {
   const alone = cluster.isPrimary;
   const herald = new Herald(config);
   exitOnUnhandledErrors(herald.logger);
-  try {
-    await herald.start();
-  } catch (err) {
-    herald.logger.fatal({ err }, 'could not start');
-    // What the operator must change is said where a human reads it, not only in the JSON log.
-    if (err instanceof BrokerUnusableError) process.stderr.write(`herald: ${err.message}\n`);
-    return 1;
-  }
-  if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
-  herald.logger.info(
-    { host: config.host, port: herald.port, apps: config.apps.length },
-    `Herald ${version()} listening on http://${config.host}:${herald.port}`,
-  );
-  if (alone) printConnectHint(config, herald.port);
 
   let resolve: (code: number) => void = () => {};
   const exited = new Promise<number>((r) => {
@@ -154,6 +140,7 @@ async function start(config: Readonly<Config>): Promise<number> {
     if (stopping) return;
     stopping = true;
     herald.logger.info({ signal }, 'shutting down');
+    // A stop that comes during the start waits for it, then stops what it opened.
     herald
       .stop()
       .then(async () => {
@@ -165,8 +152,26 @@ async function start(config: Readonly<Config>): Promise<number> {
         resolve(1);
       });
   };
+  // Before the start, not after: a worker's supervisor counts on every worker that listens to stop
+  // gracefully on SIGTERM, and it may send it the moment the worker listens.
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+
+  try {
+    await herald.start();
+  } catch (err) {
+    herald.logger.fatal({ err }, 'could not start');
+    // What the operator must change is said where a human reads it, not only in the JSON log.
+    if (err instanceof BrokerUnusableError) process.stderr.write(`herald: ${err.message}\n`);
+    return 1;
+  }
+  if (stopping) return exited;
+  if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
+  herald.logger.info(
+    { host: config.host, port: herald.port, apps: config.apps.length },
+    `Herald ${version()} listening on http://${config.host}:${herald.port}`,
+  );
+  if (alone) printConnectHint(config, herald.port);
   return exited;
 }
 
