@@ -175,18 +175,8 @@ async function start(config: Readonly<Config>): Promise<number> {
   const alone = cluster.isPrimary;
   const herald = new Herald(config);
   exitOnUnhandledErrors(herald.logger);
-  try {
-    await herald.start();
-  } catch (err) {
-    herald.logger.fatal({ err }, 'could not start');
-    // What the operator must change is said where a human reads it, not only in the JSON log.
-    if (err instanceof BrokerUnusableError || err instanceof TlsError || err instanceof ListenError) {
-      process.stderr.write(`herald: ${err.message}\n`);
-    }
-    return 1;
-  }
-  // Signals are handled before anyone is told where to connect: a SIGTERM right after is graceful too,
-  // and a SIGHUP re-reads the certificate files (docs/operations.md, TLS); without TLS it keeps its default.
+  // Signals are handled before the start: a SIGTERM during or right after it is graceful too, and a
+  // SIGHUP re-reads the certificate files (docs/operations.md, TLS); without TLS it keeps its default.
   const reload = () => void herald.reloadTls();
   if (config.tls) process.on('SIGHUP', reload);
   let resolve: (code: number) => void = () => {};
@@ -200,6 +190,7 @@ async function start(config: Readonly<Config>): Promise<number> {
     stopping = true;
     process.off('SIGHUP', reload);
     herald.logger.info({ signal }, 'shutting down');
+    // A stop that comes during the start waits for it, then stops what it opened.
     herald
       .stop()
       .then(async () => {
@@ -211,8 +202,22 @@ async function start(config: Readonly<Config>): Promise<number> {
         resolve(1);
       });
   };
+  // Before the start, not after: a worker's supervisor counts on every worker that listens to stop
+  // gracefully on SIGTERM, and it may send it the moment the worker listens.
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+
+  try {
+    await herald.start();
+  } catch (err) {
+    herald.logger.fatal({ err }, 'could not start');
+    // What the operator must change is said where a human reads it, not only in the JSON log.
+    if (err instanceof BrokerUnusableError || err instanceof TlsError || err instanceof ListenError) {
+      process.stderr.write(`herald: ${err.message}\n`);
+    }
+    return 1;
+  }
+  if (stopping) return exited;
   if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
   logListening(herald.logger, config, [herald.port, herald.apiPort]);
   if (alone) printConnectHint(config, herald.port, herald.apiPort);

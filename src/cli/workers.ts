@@ -10,19 +10,23 @@ const REPLACE_DELAY_MS = 1000;
  * dies is replaced, as happens when an error nothing handled ends it (`exitOnUnhandledErrors`, which
  * this process installs too); a worker that dies before it ever listened means the configuration
  * cannot work, so everything stops. SIGTERM or SIGINT stops every worker the way it stops a single node, and resolves
- * with the exit code: 0 once all stopped cleanly, 1 otherwise. With `forwardSighup`, SIGHUP is passed on
- * to every worker (each re-reads its certificate files).
+ * with the exit code: 0 once all stopped cleanly, 1 otherwise. A worker still starting when the stop comes
+ * may be ended by the signal before it can catch it (Node is still loading it): it never listened, so it
+ * served no one, and that is a clean stop too. One that listened catches it (it does before it listens).
+ * With `forwardSighup`, SIGHUP is passed on to every worker (each re-reads its certificate files).
  *
  * A worker has started once it listens on its `listeners` addresses (the public port first, then the
  * admin listener's); `listening(ports)` is called once, with their ports, when the first worker has.
+ * `fork` starts one worker.
  */
 export function superviseWorkers(
   count: number,
   logger: Logger,
   listening: (ports: readonly number[]) => void,
-  options: { listeners?: number; forwardSighup?: boolean } = {},
+  options: { listeners?: number; forwardSighup?: boolean; fork?: () => Worker } = {},
 ): Promise<number> {
   const listeners = options.listeners ?? 1;
+  const fork = options.fork ?? (() => cluster.fork());
   const live = new Set<Worker>();
   const listened = new Set<Worker>();
   let stopping = false;
@@ -31,8 +35,8 @@ export function superviseWorkers(
   const replacements = new Set<NodeJS.Timeout>();
 
   return new Promise((resolve) => {
-    const fork = () => {
-      const worker = cluster.fork();
+    const start = () => {
+      const worker = fork();
       live.add(worker);
       const ports: number[] = [];
       const onListening = (address: { port: number }) => {
@@ -50,7 +54,11 @@ export function superviseWorkers(
         live.delete(worker);
         const pid = worker.process.pid;
         if (stopping) {
-          if (code !== 0) failed = true;
+          const endedWhileStarting = !listened.has(worker) && (signal === 'SIGTERM' || signal === 'SIGINT');
+          if (code !== 0 && !endedWhileStarting) {
+            logger.error({ pid, code, signal }, 'a worker did not stop cleanly');
+            failed = true;
+          }
         } else if (!listened.has(worker)) {
           logger.fatal({ pid, code, signal }, 'a worker could not start: stopping');
           failed = true;
@@ -59,11 +67,11 @@ export function superviseWorkers(
           logger.error({ pid, code, signal }, 'a worker died: starting another');
           const timer = setTimeout(() => {
             replacements.delete(timer);
-            if (!stopping) fork();
+            if (!stopping) start();
           }, REPLACE_DELAY_MS);
           replacements.add(timer);
         }
-        if (stopping && live.size === 0) resolve(failed ? 1 : 0);
+        if (stopping && live.size === 0) done();
       });
     };
 
@@ -74,17 +82,22 @@ export function superviseWorkers(
       for (const timer of replacements) clearTimeout(timer);
       replacements.clear();
       for (const worker of live) worker.process.kill('SIGTERM');
-      if (live.size === 0) resolve(failed ? 1 : 0);
+      if (live.size === 0) done();
+    };
+    const reload = () => {
+      for (const worker of live) worker.process.kill('SIGHUP');
+    };
+    const done = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      process.off('SIGHUP', reload);
+      resolve(failed ? 1 : 0);
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
-    if (options.forwardSighup) {
-      process.on('SIGHUP', () => {
-        for (const worker of live) worker.process.kill('SIGHUP');
-      });
-    }
+    if (options.forwardSighup) process.on('SIGHUP', reload);
 
     logger.info({ workers: count }, `starting ${count} workers`);
-    for (let i = 0; i < count; i++) fork();
+    for (let i = 0; i < count; i++) start();
   });
 }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import PusherServer from 'pusher';
+import { atMost } from '../../src/core/deadline.js';
 import { APP, sdkAuthorizer } from './herald.js';
 import { Pusher } from './pusher-js.js';
 import { within } from './raw-client.js';
@@ -13,6 +15,8 @@ import { within } from './raw-client.js';
  */
 
 export const BIN = fileURLToPath(new URL('../../../bin/herald.js', import.meta.url));
+/** The line a node logs once it listens, with its port. */
+const LISTENING = /listening on http:\/\/127\.0\.0\.1:(\d+)/;
 /** How long any one step of a cluster test may take before it fails, naming what it waited for. */
 export const GUARD_MS = 15_000;
 
@@ -24,6 +28,8 @@ export interface LogRecord {
 /** One `herald start` process. */
 export class Node {
   readonly logs: LogRecord[] = [];
+  /** Everything the process (and its workers) wrote, stdout and stderr, line by line as it came. */
+  readonly #output: string[];
   readonly #logEvents = new EventEmitter();
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly sdk: PusherServer;
@@ -35,8 +41,10 @@ export class Node {
     readonly port: number,
     logs: LogRecord[],
     logEvents: EventEmitter,
+    output: string[],
   ) {
     this.logs = logs;
+    this.#output = output;
     this.#logEvents = logEvents;
     this.exited = new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null)
@@ -54,7 +62,21 @@ export class Node {
   }
 
   /** Spawns `herald start` and resolves once it printed the port it listens on. */
-  static async start(name: string, args: string[], env: Record<string, string>): Promise<Node> {
+  static start(name: string, args: string[], env: Record<string, string>): Promise<Node> {
+    return Node.launch(name, args, env, (r) => LISTENING.test(r.msg), 'listen');
+  }
+
+  /**
+   * Spawns `herald start` and resolves once it logged a line that `ready` matches (`what` names that
+   * moment); `port` is 0 unless that line says where it listens.
+   */
+  static async launch(
+    name: string,
+    args: string[],
+    env: Record<string, string>,
+    ready: (r: LogRecord) => boolean,
+    what: string,
+  ): Promise<Node> {
     const base = Object.fromEntries(
       Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_') && k !== 'NODE_TEST_CONTEXT'),
     );
@@ -64,35 +86,52 @@ export class Node {
     });
     const logs: LogRecord[] = [];
     const logEvents = new EventEmitter();
-    let pending = '';
+    const output: string[] = [];
     let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith('{')) continue; // the connection hint for humans
-        const record = JSON.parse(line) as LogRecord;
-        logs.push(record);
-        if (process.env.HERALD_TEST_LOG) process.stderr.write(`[${name}] ${line}\n`);
-        logEvents.emit('log', record);
-      }
+    eachLine(child.stdout!, (line) => {
+      output.push(line);
+      if (!line.startsWith('{')) return; // the connection hint for humans
+      const record = JSON.parse(line) as LogRecord;
+      logs.push(record);
+      if (process.env.HERALD_TEST_LOG) process.stderr.write(`[${name}] ${line}\n`);
+      logEvents.emit('log', record);
     });
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
+    eachLine(child.stderr!, (line) => {
+      stderr += `${line}\n`;
+      output.push(`[stderr] ${line}`);
     });
-    const listening = new Promise<number>((resolve, reject) => {
+    const readied = new Promise<LogRecord>((resolve, reject) => {
       const onLog = (r: LogRecord) => {
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(r.msg);
-        if (m) resolve(Number(m[1]));
+        if (ready(r)) resolve(r);
       };
       logEvents.on('log', onLog);
       child.once('exit', (code) =>
-        reject(new Error(`${name} exited (${code}) before listening\n${stderr}\n${JSON.stringify(logs)}`)),
+        reject(
+          new Error(
+            `${name} exited (${code}) while waiting for it to ${what}\n${stderr}\n${JSON.stringify(logs)}`,
+          ),
+        ),
       );
     });
-    const port = await within(listening, GUARD_MS, `${name} to listen`);
-    return new Node(name, child, port, logs, logEvents);
+    const record = await within(readied, GUARD_MS, `${name} to ${what}`);
+    const port = Number(LISTENING.exec(record.msg)?.[1] ?? 0);
+    return new Node(name, child, port, logs, logEvents, output);
+  }
+
+  /**
+   * Resolves once the output of the process and its workers ended (the last lines of an exit are in
+   * `logs` then), or after a second when something still holds it open.
+   */
+  async outputEnded(): Promise<void> {
+    const ended = (s: Readable | null) => (s && !s.readableEnded ? once(s, 'end') : undefined);
+    await atMost(Promise.all([ended(this.child.stdout), ended(this.child.stderr)]), 1_000);
+  }
+
+  /** What the process and its workers wrote, stdout and stderr lines in the order they came. */
+  async output(): Promise<string[]> {
+    await this.outputEnded();
+    const head = `--- ${this.name} (pid ${this.child.pid}) output ---`;
+    return [head, ...this.#output, `--- end of ${this.name} output ---`];
   }
 
   /** Resolves with the first log record from index `since` on that matches. */
@@ -152,6 +191,20 @@ export class Node {
       this.disconnectClients();
     }
   }
+}
+
+/** Calls `onLine` with each line of `stream` (one left unfinished at its end too). */
+function eachLine(stream: Readable, onLine: (line: string) => void): void {
+  let pending = '';
+  stream.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) onLine(line);
+  });
+  stream.once('end', () => {
+    if (pending) onLine(pending);
+  });
 }
 
 /** Stops every node; all are gone afterwards even when one hangs (then reported by throwing). */
