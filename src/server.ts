@@ -173,6 +173,7 @@ export class Herald {
       maxTimestampSkewSeconds: config.maxTimestampSkewSeconds,
       now,
       nodes: () => this.#adapter.peers.length + 1,
+      pathPrefix: config.pathPrefix,
     });
 
     this.#transport = new WebSocketTransport({

@@ -630,8 +630,9 @@ export const configSchema = z
       .regex(/^(\/[^/]+)*$/, 'must be empty or start with "/" and not end with "/"')
       .default('')
       .describe(
-        'Prefix before `/app/{key}` (pusher-js `wsPath`), e.g. `"/realtime"`: empty, or starting with ' +
-          '`/` and not ending with `/`.',
+        'Prefix before `/app/{key}` (pusher-js `wsPath`), e.g. `"/realtime"`, and before `/apps/{id}/…` of ' +
+          'the HTTP API, which answers without it too (a request is signed over the path it carries, prefix ' +
+          'included): empty, or starting with `/` and not ending with `/`.',
       ),
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])

@@ -41,10 +41,17 @@ interface Route {
 /** A path template: `/`-separated segments of letters and `_`, or `:name` for a parameter. */
 const PATH_TEMPLATE = /^(\/:?[a-z_]+)+$/;
 
-/** `/apps/:id/events` → `^/apps/([^/]+)/events$`: each `:name` segment captures one path segment. */
-function compilePath(path: string): RegExp {
+/**
+ * `/apps/:id/events` → `^/apps/([^/]+)/events$`: each `:name` segment captures one path segment; `prefix`
+ * goes before it, matched literally.
+ */
+function compilePath(path: string, prefix: string): RegExp {
   if (!PATH_TEMPLATE.test(path)) throw new Error(`not a path template: ${path}`);
-  return new RegExp(`^${path.replace(/:[a-z_]+/g, '([^/]+)')}$`);
+  return new RegExp(`^${escapeRegExp(prefix)}${path.replace(/:[a-z_]+/g, '([^/]+)')}$`);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Routes by method and path pattern; every answer, error or not, is JSON unless a handler says otherwise. */
@@ -59,12 +66,15 @@ export class Router {
 
   /**
    * Routes `method` requests whose path matches `path`: a template such as `/apps/:id/events` (each
-   * `:name` captures a segment into `params`), or a pattern whose captures become `params`. The template
-   * (or the pattern's source) is the route's label in the metrics.
+   * `:name` captures a segment into `params`), or a pattern whose captures become `params`. `prefix` (a
+   * path such as `/realtime`, taken literally) goes before a template. The template with its prefix (or
+   * the pattern's source) is the route's label in the metrics.
    */
-  add(method: string, path: string | RegExp, handler: HttpHandler): void {
-    const pattern = typeof path === 'string' ? compilePath(path) : path;
-    const label = `${method} ${typeof path === 'string' ? path : path.source}`;
+  add(method: string, path: string | RegExp, handler: HttpHandler, prefix = ''): void {
+    if (typeof path !== 'string' && prefix !== '')
+      throw new Error('a prefix goes before a path template only');
+    const pattern = typeof path === 'string' ? compilePath(path, prefix) : path;
+    const label = `${method} ${typeof path === 'string' ? prefix + path : path.source}`;
     this.#routes.push({ method, pattern, label, handler });
   }
 

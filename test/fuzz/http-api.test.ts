@@ -19,6 +19,8 @@ const MAX_BODY = 64 * 1024;
 const OFF = { id: 'off-id', key: 'off-key', secret: 'off-secret' };
 /** An app allowed 3 requests a second: its signed requests get 429 past that. */
 const SLOW = { id: 'slow-id', key: 'slow-key', secret: 'slow-secret' };
+/** `pathPrefix`: the HTTP API answers under it too; a dot, which a pattern would take for any character. */
+const PREFIX = '/rt.v1';
 /** Statuses the HTTP API and the HTTP edge document (docs/pusher.md, "HTTP API"). */
 const DOCUMENTED = new Set([200, 400, 401, 403, 404, 405, 413, 429, 431]);
 
@@ -42,6 +44,7 @@ const statuses = new Map<number, number>();
 before(async () => {
   server = await startHerald({
     maxRequestBodyBytes: MAX_BODY,
+    pathPrefix: PREFIX,
     apps: [
       { ...APP, clientEvents: true },
       { ...OFF, enabled: false },
@@ -96,7 +99,7 @@ interface Route {
   path: string;
 }
 
-const route: fc.Arbitrary<Route> = fc.oneof(
+const unprefixedRoute: fc.Arbitrary<Route> = fc.oneof(
   { weight: 4, arbitrary: appId.map((id) => ({ method: 'POST', path: `/apps/${id}/events` })) },
   { weight: 3, arbitrary: appId.map((id) => ({ method: 'POST', path: `/apps/${id}/batch_events` })) },
   { weight: 2, arbitrary: appId.map((id) => ({ method: 'GET', path: `/apps/${id}/channels` })) },
@@ -131,6 +134,11 @@ const route: fc.Arbitrary<Route> = fc.oneof(
     ),
   },
 );
+
+/** A route at its path, or under the prefix, a look-alike of it, or the prefix twice. */
+const route: fc.Arbitrary<Route> = fc
+  .tuple(fc.constantFrom('', '', '', PREFIX, '/rtXv1', `${PREFIX}${PREFIX}`), unprefixedRoute)
+  .map(([prefix, r]) => ({ method: r.method, path: `${prefix}${r.path}` }));
 
 const method = (routeMethod: string) =>
   fc.oneof(
@@ -282,7 +290,7 @@ const CREDENTIALS = new Map<string, { key: string; secret: string }>([
 
 /** The query string of `r`: signed the way the SDK signs, or deliberately not. */
 function queryOf(r: Request): string {
-  const id = /^\/apps\/([^/]+)\//.exec(r.route.path)?.[1] ?? APP.id;
+  const id = /\/apps\/([^/]+)\//.exec(r.route.path)?.[1] ?? APP.id;
   const credentials = CREDENTIALS.get(id) ?? APP;
   const plain = Object.entries(r.params)
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
@@ -402,9 +410,12 @@ test('whatever was requested, the metrics label requests only with route templat
   assert.ok(labels.length > 0, 'the generated requests were counted');
   const routes = new Set(labels.map(([, route]) => route));
   const apps = new Set(labels.map(([, , app]) => app));
-  for (const route of routes) assert.match(route!, /^(unmatched|(GET|POST) (\/:?[a-z_]+)+)$/, route);
-  // Nine routes (the HTTP API, /health, /ready, /metrics) and unmatched.
-  assert.ok(routes.size <= 10, [...routes].join(', '));
+  for (const route of routes) {
+    assert.match(route!, /^(unmatched|(GET|POST) (\/rt\.v1)?(\/:?[a-z_]+)+)$/, route);
+  }
+  // Nine routes (the HTTP API, /health, /ready, /metrics), the six of the HTTP API under the prefix,
+  // and unmatched.
+  assert.ok(routes.size <= 16, [...routes].join(', '));
   assert.deepEqual(
     [...apps].filter((app) => ![APP.id, OFF.id, SLOW.id, ''].includes(app!)),
     [],

@@ -15,7 +15,7 @@ export interface TestHerald {
   apiPort: number | undefined;
   /** `http://127.0.0.1:<apiPort>`; undefined without an admin listener. */
   apiUrl: string | undefined;
-  /** The WebSocket URL pusher-js would use for `key` (`wss://` with `tls`). */
+  /** The WebSocket URL pusher-js would use for `key` (`wss://` with `tls`, under `pathPrefix`). */
   wsUrl(key?: string, query?: string): string;
   /** The official server SDK (`pusher` on npm) pointed at this server. */
   sdk(credentials?: { id: string; key: string; secret: string }): PusherServer;
@@ -54,7 +54,7 @@ export async function startHerald(config: ConfigInput = {}, deps: HeraldDeps = {
     apiPort,
     apiUrl: apiPort === undefined ? undefined : `http://127.0.0.1:${apiPort}`,
     wsUrl: (key = APP.key, query = 'protocol=7&client=js&version=8.6.0&flash=false') =>
-      `ws${secure}://127.0.0.1:${port}/app/${key}?${query}`,
+      `ws${secure}://127.0.0.1:${port}${herald.config.pathPrefix}/app/${key}?${query}`,
     sdk: (credentials = APP) => pusherSdk(port, credentials),
     client(options = {}, key = APP.key) {
       const client = pusherClient(port, key, options);

@@ -90,3 +90,43 @@ describe('the router', () => {
     );
   });
 });
+
+describe('the router: a prefix before a template', () => {
+  const router = new Router(pino({ level: 'silent' }), 1024);
+  let server: Server;
+  let base = '';
+
+  before(async () => {
+    const handler = (request: { params: readonly string[] }) => ({
+      status: 200,
+      body: { params: request.params },
+    });
+    router.add('GET', '/apps/:id/channels', handler);
+    router.add('GET', '/apps/:id/channels', handler, '/rt.v1');
+    server = createServer({ requireHostHeader: false }, router.listener);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+
+  test('the prefix is matched literally, captures nothing and labels the route', async () => {
+    const get = (path: string) => fetch(`${base}${path}`).then(async (r) => [r.status, await r.json()]);
+    assert.deepEqual(await get('/rt.v1/apps/a%20b/channels'), [200, { params: ['a b'] }]);
+    assert.deepEqual(await get('/apps/a/channels'), [200, { params: ['a'] }]);
+    assert.equal((await get('/rtXv1/apps/a/channels'))[0], 404);
+    assert.equal((await get('/rt.v1/rt.v1/apps/a/channels'))[0], 404);
+    const routes = [...router.counts.entries()].map(({ route, status }) => `${route} ${status}`).sort();
+    assert.deepEqual(routes, [
+      'GET /apps/:id/channels 200',
+      'GET /rt.v1/apps/:id/channels 200',
+      `${UNMATCHED_ROUTE} 404`,
+    ]);
+  });
+
+  test('a prefix goes before a template only', () => {
+    assert.throws(
+      () => router.add('GET', /^\/x$/, () => ({ status: 200, body: {} }), '/rt'),
+      /before a path template only/,
+    );
+  });
+});

@@ -1,6 +1,6 @@
 import type { App, AppStore } from '../../../core/apps/app.js';
 import { channelKind, channelNameProblem } from '../../../core/channels/names.js';
-import type { HttpRequest, HttpResult, Router } from '../../../http/router.js';
+import type { HttpHandler, HttpRequest, HttpResult, Router } from '../../../http/router.js';
 import type { PusherQueries } from '../queries.js';
 import { pusherApiError } from './errors.js';
 import { queryParams, verifyRequest } from './verify.js';
@@ -14,6 +14,11 @@ export interface HttpApiOptions {
   now: () => number;
   /** Live nodes of the cluster, this one included: each allows its share of an app's request rate. @default 1 */
   nodes?: () => number;
+  /**
+   * `pathPrefix`: the API answers under it (`<prefix>/apps/{id}/…`) as well as at `/apps/{id}/…`. A
+   * request is signed over its path as it arrived, the prefix included. @default '' (none)
+   */
+  pathPrefix?: string;
 }
 
 const SOCKET_ID = /^\d+\.\d+$/;
@@ -29,10 +34,14 @@ interface EventRequest {
 
 /**
  * The Pusher HTTP API (Pusher docs, HTTP API reference), every request signed as its "Authentication"
- * says.
+ * says; at `/apps/{id}/…`, and under `pathPrefix` too when there is one.
  */
 export function addPusherHttpApi(router: Router, options: HttpApiOptions): void {
   const { queries } = options;
+  const routes: { method: string; path: string; handler: HttpHandler }[] = [];
+  const route = (method: string, path: string, handler: HttpHandler) => {
+    routes.push({ method, path, handler });
+  };
   /** Per app: start of the current one-second window and the requests counted in it. */
   const rates = new Map<string, { window: number; count: number }>();
 
@@ -58,6 +67,8 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     if (!app) throw pusherApiError('APP_NOT_FOUND', String(request.params[0]));
     request.app = app.id;
     const params = queryParams(request.url);
+    // The path as the request carried it, `pathPrefix` included: a client that publishes under the
+    // prefix signs the path with it, and a signature over another path is refused.
     verifyRequest(
       app,
       request.method,
@@ -105,14 +116,14 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     return { channels, perEvent };
   };
 
-  router.add('POST', '/apps/:id/events', async (request) => {
+  route('POST', '/apps/:id/events', async (request) => {
     const { app } = await authenticated(request);
     const event = parseEvent(app, jsonObject(request.body), 'multi');
     const { channels } = await publishWithInfo(app, [event]);
     return { status: 200, body: event.info.size > 0 ? { channels } : {} };
   });
 
-  router.add('POST', '/apps/:id/batch_events', async (request) => {
+  route('POST', '/apps/:id/batch_events', async (request) => {
     const { app } = await authenticated(request);
     const batch = jsonObject(request.body).batch;
     if (!Array.isArray(batch)) throw pusherApiError('BATCH_NOT_ARRAY');
@@ -129,7 +140,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     return { status: 200, body: anyInfo ? { batch: perEvent } : {} };
   });
 
-  router.add('GET', '/apps/:id/channels', async (request) => {
+  route('GET', '/apps/:id/channels', async (request) => {
     const { app, params } = await authenticated(request);
     const prefix = params.filter_by_prefix ?? '';
     const info = infoSet(params.info);
@@ -149,7 +160,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     return { status: 200, body: { channels } };
   });
 
-  router.add('GET', '/apps/:id/channels/:channel_name', async (request) => {
+  route('GET', '/apps/:id/channels/:channel_name', async (request) => {
     const { app, params } = await authenticated(request);
     const channel = validChannel(app, request.params[1]!);
     const info = infoSet(params.info);
@@ -169,7 +180,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     return { status: 200, body };
   });
 
-  router.add('GET', '/apps/:id/channels/:channel_name/users', async (request) => {
+  route('GET', '/apps/:id/channels/:channel_name/users', async (request) => {
     const { app } = await authenticated(request);
     const channel = validChannel(app, request.params[1]!);
     if (!channelKind(channel).presence) throw pusherApiError('NOT_PRESENCE_CHANNEL', channel);
@@ -177,11 +188,17 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     return { status: 200, body: { users: members.map((m) => ({ id: m.userId })) } } satisfies HttpResult;
   });
 
-  router.add('POST', '/apps/:id/users/:user_id/terminate_connections', async (request) => {
+  route('POST', '/apps/:id/users/:user_id/terminate_connections', async (request) => {
     const { app } = await authenticated(request);
     await queries.terminateUser(app, request.params[1]!);
     return { status: 200, body: {} };
   });
+
+  // The prefixed routes after all the others: a request without the prefix tests no more patterns.
+  for (const { method, path, handler } of routes) router.add(method, path, handler);
+  const pathPrefix = options.pathPrefix ?? '';
+  if (pathPrefix === '') return;
+  for (const { method, path, handler } of routes) router.add(method, path, handler, pathPrefix);
 }
 
 function jsonObject(body: Buffer): Record<string, unknown> {

@@ -61,7 +61,7 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-function setUp(config: Partial<AppConfig> = {}, nodes = 1) {
+function setUp(config: Partial<AppConfig> = {}, nodes = 1, pathPrefix = '') {
   const app = testApp(config);
   const disabled = testApp({ id: 'off', key: 'off-key', secret: 'off-secret', enabled: false });
   const queries = new FakeQueries();
@@ -72,6 +72,7 @@ function setUp(config: Partial<AppConfig> = {}, nodes = 1) {
     maxTimestampSkewSeconds: 600,
     now: Date.now,
     nodes: () => nodes,
+    pathPrefix,
   });
   const sdk = new PusherSdk({ appId: app.id, key: app.key, secret: app.secret, cluster: 'mt1' });
 
@@ -100,8 +101,13 @@ function setUp(config: Partial<AppConfig> = {}, nodes = 1) {
     });
   };
 
-  /** A request signed by the SDK; `params` go in the query, `body` (JSON) is the body. */
-  const signed = (
+  /**
+   * A request to `prefix` + `/apps/{id}` + `path`, signed by the SDK over `signedPrefix` + the same
+   * (the prefix by default, as a client that puts a path before `/apps` signs it); `params` go in the
+   * query, `body` (JSON) is the body.
+   */
+  const sent = (
+    at: { prefix: string; signedPrefix?: string },
     method: 'GET' | 'POST',
     path: string,
     params: Record<string, string> = {},
@@ -111,15 +117,22 @@ function setUp(config: Partial<AppConfig> = {}, nodes = 1) {
     const full = `/apps/${app.id}${path}`;
     const query = sdk.createSignedQueryString({
       method,
-      path: full,
+      path: (at.signedPrefix ?? at.prefix) + full,
       params,
       ...(text ? { body: text } : {}),
     });
-    return raw(method, `${full}?${query}`, text);
+    return raw(method, `${at.prefix}${full}?${query}`, text);
   };
+  /** A request signed by the SDK; `params` go in the query, `body` (JSON) is the body. */
+  const signed = (
+    method: 'GET' | 'POST',
+    path: string,
+    params: Record<string, string> = {},
+    body?: unknown,
+  ) => sent({ prefix: '' }, method, path, params, body);
   /** A signed POST with `body` as JSON. */
   const post = (path: string, body: unknown) => signed('POST', path, {}, body);
-  return { app, queries, raw, signed, post };
+  return { app, queries, router, raw, sent, signed, post };
 }
 
 describe('publishing', () => {
@@ -276,5 +289,75 @@ describe('request checks', () => {
     const limited = await signed('GET', '/channels');
     assert.equal(limited.status, 429);
     assert.match(String(limited.body.error), /across 2 nodes/);
+  });
+});
+
+describe('under pathPrefix', () => {
+  /** Each route with a request it answers 200. */
+  const requests: [method: 'GET' | 'POST', path: string, params: Record<string, string>, body?: unknown][] = [
+    ['POST', '/events', {}, { name: 'e', channel: 'news', data: 'd' }],
+    ['POST', '/batch_events', {}, { batch: [{ name: 'e', channel: 'news', data: 'd' }] }],
+    ['GET', '/channels', { info: 'subscription_count' }],
+    ['GET', '/channels/news', {}],
+    ['GET', '/channels/presence-room/users', {}],
+    ['POST', '/users/u1/terminate_connections', {}, {}],
+  ];
+
+  test('every route answers under the prefix, signed over the path with it, and at /apps/… as before', async () => {
+    const { queries, sent } = setUp({}, 1, '/realtime');
+    for (const prefix of ['/realtime', '']) {
+      for (const [method, path, params, body] of requests) {
+        const answer = await sent({ prefix }, method, path, params, body);
+        assert.equal(answer.status, 200, `${method} ${prefix}/apps/…${path}: ${JSON.stringify(answer.body)}`);
+      }
+    }
+    const published = queries.calls.filter((c) => c[0] === 'publish');
+    assert.deepEqual(published, Array(4).fill(['publish', 'news', 'e', 'd', undefined]));
+    assert.deepEqual(
+      queries.calls.filter((c) => c[0] === 'terminateUser'),
+      [
+        ['terminateUser', 'u1'],
+        ['terminateUser', 'u1'],
+      ],
+    );
+  });
+
+  test('signed without the prefix but sent with it, or the reverse: 401 with the string to sign, nothing published', async () => {
+    const { app, queries, sent } = setUp({}, 1, '/realtime');
+    const event = { name: 'e', channel: 'news', data: 'd' };
+    const withoutPrefix = await sent({ prefix: '/realtime', signedPrefix: '' }, 'POST', '/events', {}, event);
+    assert.equal(withoutPrefix.status, 401);
+    assert.match(String(withoutPrefix.body.error), /^Invalid signature/);
+    assert.ok(String(withoutPrefix.body.error).includes(`POST\\n/realtime/apps/${app.id}/events\\n`));
+    const prefixOnlySigned = await sent(
+      { prefix: '', signedPrefix: '/realtime' },
+      'POST',
+      '/events',
+      {},
+      event,
+    );
+    assert.equal(prefixOnlySigned.status, 401);
+    assert.match(String(prefixOnlySigned.body.error), /^Invalid signature/);
+    assert.deepEqual(queries.calls, []);
+  });
+
+  test('the prefix is matched as it is written; without pathPrefix a prefixed path is unknown', async () => {
+    const dotted = setUp({}, 1, '/rt.v1');
+    assert.equal((await dotted.sent({ prefix: '/rt.v1' }, 'GET', '/channels')).status, 200);
+    assert.equal((await dotted.sent({ prefix: '/rtXv1' }, 'GET', '/channels')).status, 404);
+    const plain = setUp();
+    assert.equal((await plain.sent({ prefix: '/realtime' }, 'GET', '/channels')).status, 404);
+    assert.equal((await plain.signed('GET', '/channels')).status, 200);
+  });
+
+  test('the requests are counted by the prefixed template, apart from those without the prefix', async () => {
+    const { app, router, sent } = setUp({}, 1, '/realtime');
+    await sent({ prefix: '/realtime' }, 'GET', '/channels');
+    await sent({ prefix: '' }, 'GET', '/channels');
+    const counted = [...router.counts.entries()].map((c) => `${c.route} ${c.app} ${c.status} ${c.count}`);
+    assert.deepEqual(counted.sort(), [
+      `GET /apps/:id/channels ${app.id} 200 1`,
+      `GET /realtime/apps/:id/channels ${app.id} 200 1`,
+    ]);
   });
 });
