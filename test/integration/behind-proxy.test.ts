@@ -64,7 +64,7 @@ describe('pathPrefix: the WebSockets and the HTTP API under it', () => {
     assert.deepEqual(await within(plain, GUARD_MS, 'the event of the SDK'), { title: 'no prefix' });
   });
 
-  test('signed without the prefix but sent with it, or the reverse: 401, nothing published', async () => {
+  test('signed over another path, or with the prefix but sent without it: 401, nothing published', async () => {
     const client = server.client({ wsPath: PREFIX });
     const channel = client.subscribe('news');
     await within(nextEvent(channel, 'pusher:subscription_succeeded'), GUARD_MS, 'the subscription');
@@ -72,7 +72,7 @@ describe('pathPrefix: the WebSockets and the HTTP API under it', () => {
 
     const sdk = server.sdk();
     const withPrefix = await assertError(
-      await post(prefixedEvent(sdk, PREFIX, '')),
+      await post(prefixedEvent(sdk, PREFIX, '/other')),
       401,
       /^Invalid signature/,
     );
@@ -83,6 +83,16 @@ describe('pathPrefix: the WebSockets and the HTTP API under it', () => {
     // Events of one publisher arrive in order: the first to arrive is this one, not a refused one.
     await sdk.trigger('news', 'headline', { title: 'after the refusals' });
     assert.deepEqual(await within(received, GUARD_MS, 'the event'), { title: 'after the refusals' });
+  });
+
+  test('sent under the prefix and signed without it, as pusher-http-php signs: published', async () => {
+    const client = server.client({ wsPath: PREFIX });
+    const channel = client.subscribe('news');
+    await within(nextEvent(channel, 'pusher:subscription_succeeded'), GUARD_MS, 'the subscription');
+    const received = nextEvent(channel, 'headline');
+    const response = await post(prefixedEvent(server.sdk(), PREFIX, ''));
+    assert.equal(response.status, 200, await response.text());
+    assert.deepEqual(await within(received, GUARD_MS, 'the event'), { title: 'through the proxy' });
   });
 
   test('/health, /ready and /metrics stay where they are, not under the prefix', async () => {
@@ -150,7 +160,7 @@ describe('behind nginx: TLS, WebSocket upgrades, X-Forwarded-For', { skip: opens
     await pki?.remove();
   });
 
-  test('pusher-js (forceTLS, wsPath) receives what the pusher SDK publishes through nginx, with and without the prefix', async () => {
+  test('pusher-js (forceTLS, wsPath) receives what the pusher SDK publishes through nginx, with and without the prefix, and as pusher-http-php signs', async () => {
     const subscriber = new LineProcess(
       [clientFixture('pusher-js'), APP.key, '127.0.0.1', String(nginx!.port), 'news'],
       { NODE_EXTRA_CA_CERTS: pki.root.cert, PUSHER_WS_PATH: PREFIX },
@@ -177,8 +187,24 @@ describe('behind nginx: TLS, WebSocket upgrades, X-Forwarded-For', { skip: opens
       data: { title: 'through the proxy' },
     });
 
-    const unprefixedSignature = prefixedEvent(sdk, PREFIX, '');
-    const refused = await https('POST', `${base()}${unprefixedSignature.target}`, ca(), body);
+    // As pusher-http-php sends it under its `path` option: the prefix in the URL, not in the signature.
+    const phpStyle = prefixedEvent(sdk, PREFIX, '');
+    assert.deepEqual(await https('POST', `${base()}${phpStyle.target}`, ca(), body), {
+      status: 200,
+      body: '{}',
+    });
+    assert.deepEqual(
+      await within(subscriber.next('event'), GUARD_MS, 'the event signed without the prefix'),
+      {
+        kind: 'event',
+        channel: 'news',
+        event: 'headline',
+        data: { title: 'through the proxy' },
+      },
+    );
+
+    const elsewhere = prefixedEvent(sdk, PREFIX, '/other');
+    const refused = await https('POST', `${base()}${elsewhere.target}`, ca(), body);
     assert.equal(refused.status, 401, refused.body);
     assert.match(refused.body, /Invalid signature/);
     await subscriber.stop();

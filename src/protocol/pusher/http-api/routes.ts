@@ -38,6 +38,7 @@ interface EventRequest {
  */
 export function addPusherHttpApi(router: Router, options: HttpApiOptions): void {
   const { queries } = options;
+  const pathPrefix = options.pathPrefix ?? '';
   const routes: { method: string; path: string; handler: HttpHandler }[] = [];
   const route = (method: string, path: string, handler: HttpHandler) => {
     routes.push({ method, path, handler });
@@ -67,16 +68,19 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     if (!app) throw pusherApiError('APP_NOT_FOUND', String(request.params[0]));
     request.app = app.id;
     const params = queryParams(request.url);
-    // The path as the request carried it, `pathPrefix` included: a client that publishes under the
-    // prefix signs the path with it, and a signature over another path is refused.
+    // The path as the request carried it, `pathPrefix` included; under the prefix, the path without
+    // it too, as pusher-http-php signs what it sends under its `path` option. Any other path is refused.
+    const path = request.url.pathname;
+    const prefixed = pathPrefix !== '' && path.startsWith(`${pathPrefix}/apps/`);
     verifyRequest(
       app,
       request.method,
-      request.url.pathname,
+      path,
       params,
       request.body,
       Math.floor(options.now() / 1000),
       options.maxTimestampSkewSeconds,
+      prefixed ? path.slice(pathPrefix.length) : undefined,
     );
     if (!app.enabled) throw pusherApiError('APP_DISABLED', app.id);
     rateLimit(app);
@@ -196,7 +200,6 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
 
   // The prefixed routes after all the others: a request without the prefix tests no more patterns.
   for (const { method, path, handler } of routes) router.add(method, path, handler);
-  const pathPrefix = options.pathPrefix ?? '';
   if (pathPrefix === '') return;
   for (const { method, path, handler } of routes) router.add(method, path, handler, pathPrefix);
 }

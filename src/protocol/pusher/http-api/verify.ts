@@ -16,7 +16,8 @@ export function queryParams(url: URL): Record<string, string> {
 /**
  * Verifies a signed HTTP API request (Pusher docs, HTTP API reference, "Authentication"): key,
  * timestamp window, body_md5 of the raw body, then the HMAC, compared in constant time. Throws a 401
- * `ERR_PUSHER_API_…` naming the reason.
+ * `ERR_PUSHER_API_…` naming the reason. A signature over `alsoPath` is accepted too, when given (the
+ * path without `pathPrefix`, as pusher-http-php signs a request it sends under its `path` option).
  */
 export function verifyRequest(
   app: App,
@@ -26,6 +27,7 @@ export function verifyRequest(
   body: Buffer,
   nowSeconds: number,
   maxSkewSeconds: number,
+  alsoPath?: string,
 ): void {
   const { auth_key: key, auth_timestamp: timestamp, auth_signature: signature } = params;
   if (!key || !timestamp || !signature || !params.auth_version) {
@@ -46,9 +48,12 @@ export function verifyRequest(
     if (!constantTimeEqual(params.body_md5, md5Hex(body))) throw pusherApiError('BODY_MD5_MISMATCH');
   }
   const signed = httpSignatureString(method, path, params);
-  if (!constantTimeEqual(signature, hmacSha256Hex(app.secret, signed))) {
-    throw pusherApiError('SIGNATURE_INVALID', JSON.stringify(signed), signature);
+  if (constantTimeEqual(signature, hmacSha256Hex(app.secret, signed))) return;
+  if (alsoPath !== undefined) {
+    const bare = httpSignatureString(method, alsoPath, params);
+    if (constantTimeEqual(signature, hmacSha256Hex(app.secret, bare))) return;
   }
+  throw pusherApiError('SIGNATURE_INVALID', JSON.stringify(signed), signature);
 }
 
 /**

@@ -322,13 +322,27 @@ describe('under pathPrefix', () => {
     );
   });
 
-  test('signed without the prefix but sent with it, or the reverse: 401 with the string to sign, nothing published', async () => {
-    const { app, queries, sent } = setUp({}, 1, '/realtime');
+  test('sent under the prefix and signed without it (as pusher-http-php signs): accepted', async () => {
+    const { queries, sent } = setUp({}, 1, '/realtime');
     const event = { name: 'e', channel: 'news', data: 'd' };
     const withoutPrefix = await sent({ prefix: '/realtime', signedPrefix: '' }, 'POST', '/events', {}, event);
-    assert.equal(withoutPrefix.status, 401);
-    assert.match(String(withoutPrefix.body.error), /^Invalid signature/);
-    assert.ok(String(withoutPrefix.body.error).includes(`POST\\n/realtime/apps/${app.id}/events\\n`));
+    assert.equal(withoutPrefix.status, 200, JSON.stringify(withoutPrefix.body));
+    assert.deepEqual(queries.calls, [['publish', 'news', 'e', 'd', undefined]]);
+  });
+
+  test('signed over another path, or under the prefix but sent without it: 401 with the string to sign, nothing published', async () => {
+    const { app, queries, sent } = setUp({}, 1, '/realtime');
+    const event = { name: 'e', channel: 'news', data: 'd' };
+    const elsewhere = await sent(
+      { prefix: '/realtime', signedPrefix: '/other' },
+      'POST',
+      '/events',
+      {},
+      event,
+    );
+    assert.equal(elsewhere.status, 401);
+    assert.match(String(elsewhere.body.error), /^Invalid signature/);
+    assert.ok(String(elsewhere.body.error).includes(`POST\\n/realtime/apps/${app.id}/events\\n`));
     const prefixOnlySigned = await sent(
       { prefix: '', signedPrefix: '/realtime' },
       'POST',
