@@ -117,6 +117,7 @@ async function targetOf(values: Values): Promise<Target> {
   for (const url of values['webhook-url'] ?? []) webhooks.add(webhookUrl(url));
   return {
     base,
+    api: values.url === undefined ? (adminUrl(config) ?? base) : base,
     socket,
     app: { id: app.id, key: app.key, secret: app.secret },
     maxSkewSeconds: config.maxTimestampSkewSeconds,
@@ -128,11 +129,19 @@ async function targetOf(values: Values): Promise<Target> {
   };
 }
 
-/** `--url` as an origin (ws:// and wss:// are taken as http:// and https://), or where start listens. */
+/** An address to reach a listener on `host` (a wildcard address is reached on the loopback). */
+function reachable(host: string): string {
+  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return local.includes(':') ? `[${local}]` : local;
+}
+
+/**
+ * `--url` as an origin (ws:// and wss:// are taken as http:// and https://), or where start listens:
+ * https:// when the config has a certificate.
+ */
 function baseUrl(given: string | undefined, config: Readonly<Config>): URL {
   if (given === undefined) {
-    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    return new URL(`http://${host.includes(':') ? `[${host}]` : host}:${config.port}`);
+    return new URL(`${config.tls ? 'https' : 'http'}://${reachable(config.host)}:${config.port}`);
   }
   let url: URL;
   try {
@@ -147,6 +156,13 @@ function baseUrl(given: string | undefined, config: Readonly<Config>): URL {
     throw new UsageError('--url takes the server only (scheme://host:port); pathPrefix comes from --config');
   }
   return new URL(`${scheme}://${url.host}`);
+}
+
+/** The admin listener's origin (plain HTTP, docs/operations.md, Admin listener), when the config has one. */
+function adminUrl(config: Readonly<Config>): URL | undefined {
+  return config.api.port === null
+    ? undefined
+    : new URL(`http://${reachable(config.api.host)}:${config.api.port}`);
 }
 
 function webhookUrl(given: string): string {

@@ -152,6 +152,28 @@ describe('herald doctor', () => {
     assert.match(webhooks[1]!, /^✗ .*connection refused at .*\/hooks: Herald retries/);
   });
 
+  test('--config with an admin listener: the HTTP API is reached there, WebSockets on the public port', async () => {
+    const admin = await startHerald({ api: { port: 0, public: false } });
+    try {
+      const file = join(dir, 'admin.json');
+      await writeFile(
+        file,
+        JSON.stringify({
+          host: '127.0.0.1',
+          port: admin.port,
+          api: { host: '127.0.0.1', port: admin.apiPort, public: false },
+          apps: [APP],
+        }),
+      );
+      const { code, out } = await runDoctor(['--config', file]);
+      assert.equal(code, 0, out);
+      assert.match(line(out, 'HTTP API'), /^✓ /);
+      assert.match(line(out, 'delivery'), /^✓ /);
+    } finally {
+      await admin.stop();
+    }
+  });
+
   test('--webhook-url adds a receiver to check', async () => {
     const { code, out } = await runDoctor(['--url', server.httpUrl, '--webhook-url', receiverUrl]);
     assert.equal(code, 0, out);

@@ -24,6 +24,8 @@ import {
 export interface Target {
   /** The server's origin, `http:` or `https:`. */
   base: URL;
+  /** The HTTP API's origin: `base`, or the admin listener's when the config has one. */
+  api: URL;
   /** Where Pusher clients connect: `ws(s)://host:port<pathPrefix>/app/<key>?…`. */
   socket: URL;
   app: { id: string; key: string; secret: string };
@@ -159,13 +161,13 @@ async function publish(target: Target, channel: string, data: string): Promise<C
   const query = new URLSearchParams(signRequest('POST', path, target.app, body));
   try {
     const reply = await exchange(
-      new URL(`${path}?${query}`, target.base),
+      new URL(`${path}?${query}`, target.api),
       { method: 'POST', headers: { 'Content-Type': 'application/json' }, body },
       target.net,
     );
     return apiVerdict(reply, target.app);
   } catch (err) {
-    return result('HTTP API', 'fail', networkProblem(err, endpoint(target.base)));
+    return result('HTTP API', 'fail', networkProblem(err, endpoint(target.api)));
   }
 }
 
