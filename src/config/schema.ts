@@ -347,7 +347,7 @@ export const wampAuthSchema = z.strictObject({
     .optional()
     .describe(
       "Ticket authentication, off unless listed: the client answers the challenge with the principal's ticket, which " +
-        'crosses the wire in clear (use TLS in front of Herald).',
+        'crosses the wire in clear (serve wss://: `tls`, or a proxy that terminates TLS).',
     ),
   wampcra: z
     .strictObject({
