@@ -262,11 +262,23 @@ export class Herald {
     }
     this.pusher.start();
     this.wamp.start();
-    // The public port first: `--workers` takes the first address a worker listens on for it.
-    await listen(this.#http, this.config.port, this.config.host, 'host, port; --host, --port');
-    const { host, port } = this.config.api;
-    if (this.#admin && port !== null) {
-      await listen(this.#admin, port, host, 'api.host, api.port; --api-host, --api-port');
+    try {
+      // The public port first: `--workers` takes the first address a worker listens on for it.
+      await listen(this.#http, this.config.port, this.config.host, 'host, port; --host, --port');
+      const { host, port } = this.config.api;
+      if (this.#admin && port !== null) {
+        await listen(this.#admin, port, host, 'api.host, api.port; --api-host, --api-port');
+      }
+    } catch (err) {
+      // An address it cannot listen on: what the start opened is closed again before the error goes up.
+      this.pusher.stop({ handover: false });
+      this.wamp.stop();
+      await this.#adapter
+        .close({ handoverMs: 0 })
+        .catch((e) => this.logger.warn({ err: e }, 'adapter not closed'));
+      await this.#cluster.close().catch((e) => this.logger.warn({ err: e }, 'cluster parts not closed'));
+      await Promise.all([closeListener(this.#http), this.#admin && closeListener(this.#admin)]);
+      throw err;
     }
     this.#state = 'running';
   }

@@ -41,6 +41,14 @@ const MAX_ID_LENGTH = 128;
 /** What a node id may be made of (see `parseBusMessage`). */
 const NODE_ID = /^[A-Za-z0-9_-]+$/;
 
+/**
+ * A node id as nodes make them: a node id becomes part of broker subjects and keys, so only the
+ * characters of a UUID and not much longer.
+ */
+export function isNodeId(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_ID_LENGTH && NODE_ID.test(value);
+}
+
 /** Only plain JSON of the expected shape crosses the bus; anything else is refused. */
 export function parseBusMessage(payload: string): BusMessage {
   const m = JSON.parse(payload) as unknown;
@@ -50,7 +58,7 @@ export function parseBusMessage(payload: string): BusMessage {
   if (!TYPES.has(f.t as string) || !id('n')) throw new Error('not a cluster message');
   // A node id becomes part of broker subjects and keys (its own topic, its presence and outbox entries):
   // only the characters a node's own id (a UUID) is made of, so that a forged one cannot name others.
-  if (!NODE_ID.test(f.n as string)) throw new Error('malformed node id');
+  if (!isNodeId(f.n)) throw new Error('malformed node id');
   const str = (k: string) => typeof f[k] === 'string';
   const ok =
     f.t === 'msg'

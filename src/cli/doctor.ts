@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { urlHost } from './address.js';
 import { diagnose, type Target } from './doctor/checks.js';
 import { oneLine } from './doctor/net.js';
 import type { CheckResult, Outcome } from './doctor/verdicts.js';
@@ -129,19 +130,13 @@ async function targetOf(values: Values): Promise<Target> {
   };
 }
 
-/** An address to reach a listener on `host` (a wildcard address is reached on the loopback). */
-function reachable(host: string): string {
-  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return local.includes(':') ? `[${local}]` : local;
-}
-
 /**
  * `--url` as an origin (ws:// and wss:// are taken as http:// and https://), or where start listens:
  * https:// when the config has a certificate.
  */
 function baseUrl(given: string | undefined, config: Readonly<Config>): URL {
   if (given === undefined) {
-    return new URL(`${config.tls ? 'https' : 'http'}://${reachable(config.host)}:${config.port}`);
+    return new URL(`${config.tls ? 'https' : 'http'}://${urlHost(config.host)}:${config.port}`);
   }
   let url: URL;
   try {
@@ -162,7 +157,7 @@ function baseUrl(given: string | undefined, config: Readonly<Config>): URL {
 function adminUrl(config: Readonly<Config>): URL | undefined {
   return config.api.port === null
     ? undefined
-    : new URL(`http://${reachable(config.api.host)}:${config.api.port}`);
+    : new URL(`http://${urlHost(config.api.host)}:${config.api.port}`);
 }
 
 function webhookUrl(given: string): string {

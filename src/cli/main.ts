@@ -11,6 +11,7 @@ import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
 import { ListenError } from '../transport/listener.js';
 import { TlsError } from '../transport/tls.js';
+import { localHost, urlHost } from './address.js';
 import { doctor } from './doctor.js';
 import { exitOnUnhandledErrors } from './fatal.js';
 import { superviseWorkers } from './workers.js';
@@ -272,16 +273,14 @@ function logListening(
 }
 
 /** A host to connect to for a listen address: the loopback one for "every address". */
-const reachable = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
-
 /** The HTTP API's base URL: the admin listener when there is one, else the public port. */
 function apiBase(config: Readonly<Config>, port: number, apiPort: number | undefined): string {
-  if (apiPort !== undefined) return `http://${reachable(config.api.host)}:${apiPort}`;
-  return `${config.tls ? 'https' : 'http'}://${reachable(config.host)}:${port}`;
+  if (apiPort !== undefined) return `http://${urlHost(config.api.host)}:${apiPort}`;
+  return `${config.tls ? 'https' : 'http'}://${urlHost(config.host)}:${port}`;
 }
 
 function printConnectHint(config: Readonly<Config>, port: number, apiPort: number | undefined): void {
-  const host = reachable(config.host);
+  const host = localHost(config.host);
   const app = config.apps[0]!;
   // pusher-js connects to `wssPort` with forceTLS, to `wsPort` without.
   const where = config.tls ? `wssPort: ${port}, forceTLS: true` : `wsPort: ${port}, forceTLS: false`;

@@ -28,7 +28,7 @@ const MAX_SYNTAX_ERRORS = 5;
 const MAX_ALIAS_COUNT = 100;
 
 /** `.yaml` and `.yml` files are YAML (1.2, the core schema); any other file is JSON. */
-export const isYamlFile = (file: string) => /\.ya?ml$/i.test(file);
+const isYamlFile = (file: string) => /\.ya?ml$/i.test(file);
 
 /**
  * Reads a JSON or YAML configuration file. Every way it can be unusable (unreadable, not valid JSON or

@@ -551,7 +551,7 @@ const tlsFile = (field: string, flag: string) =>
  * TLS on the public port: `wss://` and `https://` on the same port, certificates re-read on SIGHUP.
  * The files are read and checked at start, not here (they may change while Herald runs).
  */
-export const tlsSchema = z.strictObject({
+const tlsSchema = z.strictObject({
   cert: tlsFile('certificate', '--ssl-cert').describe(
     'PEM file of the server certificate (`--ssl-cert`), optionally followed by the intermediate ' +
       'certificates of its chain.',
@@ -579,7 +579,7 @@ export const tlsSchema = z.strictObject({
 export type TlsConfig = z.infer<typeof tlsSchema>;
 
 /** A second listener for the HTTP API and `/metrics`, on a private address (docs/operations.md, Admin listener). */
-export const apiSchema = z
+const apiSchema = z
   .strictObject({
     host: z
       .string()

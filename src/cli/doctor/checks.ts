@@ -37,7 +37,7 @@ export interface Target {
 }
 
 /** The event doctor publishes to its own fresh channel. */
-export const DOCTOR_EVENT = 'herald-doctor';
+const DOCTOR_EVENT = 'herald-doctor';
 
 /**
  * Runs every check in order and yields each line of the verdict as soon as it is known. Never

@@ -10,7 +10,7 @@ import { type PeerCertificate, rootCertificates, connect as tlsConnect } from 'n
  */
 
 /** More than any answer of `/ready` or the HTTP API needs; the rest of a larger body is not read. */
-export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 
 export interface Reply {
   status: number;

@@ -24,9 +24,9 @@ export const result = (name: string, outcome: Outcome, detail: string): CheckRes
 });
 
 /** Clocks further apart than this get a warning; signed requests still pass up to the server's window. */
-export const CLOCK_WARN_SECONDS = 30;
+const CLOCK_WARN_SECONDS = 30;
 /** A certificate that expires sooner than this gets a warning. */
-export const CERTIFICATE_WARN_DAYS = 14;
+const CERTIFICATE_WARN_DAYS = 14;
 
 const DAY_MS = 86_400_000;
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);

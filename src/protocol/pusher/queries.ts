@@ -72,11 +72,11 @@ export class ClusterQueries implements PusherQueries {
   }
 
   async subscriptions(app: App, channel: string): Promise<number> {
-    const result = await this.#parts.adapter.request<number>('pusher.subscriptions', {
+    const result = await this.#parts.adapter.request<unknown>('pusher.subscriptions', {
       appId: app.id,
       channel,
     });
-    return result.answers.reduce((sum, n) => sum + n, 0);
+    return sumOfCounts(result.answers);
   }
 
   async channelCounts(app: App, prefix: string): Promise<Map<string, number>> {
@@ -94,8 +94,8 @@ export class ClusterQueries implements PusherQueries {
   }
 
   async connections(app: App): Promise<number> {
-    const result = await this.#parts.adapter.request<number>('pusher.connections', { appId: app.id });
-    return result.answers.reduce((sum, n) => sum + n, 0);
+    const result = await this.#parts.adapter.request<unknown>('pusher.connections', { appId: app.id });
+    return sumOfCounts(result.answers);
   }
 
   presenceMembers(app: App, channel: string): Promise<PresenceMember[]> {
@@ -165,4 +165,11 @@ export function answerPeers(
       throw new MalformedBusMessage(`${WATCHLIST_OP}: no event "${name}"`);
     if (state) users.tellWatchers(state.app, userId, name);
   });
+}
+
+/** The nodes' counts added up; another node's answer is checked like any bus payload, and what is not a count is left out. */
+function sumOfCounts(answers: readonly unknown[]): number {
+  let sum = 0;
+  for (const n of answers) if (typeof n === 'number' && Number.isFinite(n) && n >= 0) sum += n;
+  return sum;
 }

@@ -1,3 +1,4 @@
+import { isNodeId } from '../../adapters/bus-message.js';
 import { MalformedBusMessage } from '../../adapters/bus-payload.js';
 import type { NodeRegistration, RpcMessage } from './dealer-messages.js';
 import { isId } from './ids.js';
@@ -39,15 +40,6 @@ export interface NodeMessage {
  */
 const MAX_DEPTH = 100;
 
-/**
- * A node id as the cluster layer accepts a sender's (adapters/bus-message.ts): letters, digits, `_` and
- * `-`, at most 128 of them (a node's own id is a UUID). A node's id names the bus topic its calls and
- * answers go to, and a broker refuses a topic too long for it: NATS closes the connection, and what
- * was in flight on it is lost.
- */
-const NODE_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
-const isNodeId = (v: unknown): v is string => typeof v === 'string' && NODE_ID.test(v);
 const isIds = (v: unknown) => v === undefined || (Array.isArray(v) && v.every(isId));
 const isStrings = (v: unknown) =>
   v === undefined || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
@@ -211,6 +203,8 @@ export function parseNodeMessage(text: string): NodeMessage {
     fail('call message: node and realm must be strings');
   }
   // The answers go to the node it names: a forged name must not make this node publish where no broker can.
+  // The node names the bus topic the answers go to, and a broker refuses a topic too long for it (NATS
+  // closes the connection, and what was in flight on it is lost).
   if (!isNodeId(message.n)) fail('call message: the node is not a node id');
   checkRpcMessage(message.m);
   return message as unknown as NodeMessage;
