@@ -223,6 +223,13 @@ export async function loadConfig(
     apps[0] = first;
     raw.apps = apps;
   }
+  const store = objectAt(raw, 'appStore').driver;
+  if ((store === 'postgres' || store === 'mysql') && raw.apps !== undefined) {
+    problems.push(
+      `apps: not served with appStore.driver "${store}", whose apps are in its table (neither are ` +
+        '--app-id, --app-key, --app-secret, --webhook-url): add them with herald apps create (docs/apps.md)',
+    );
+  }
   return parseConfig(raw, problems, file ? (path) => fileLine(file, path, elsewhere) : undefined);
 }
 

@@ -60,6 +60,13 @@ const SECTIONS: Section[] = [
     intro: 'Each entry of `apps` is one app, with its own credentials, limits and webhooks.',
   },
   {
+    title: 'App store',
+    prefixes: ['appStore'],
+    intro:
+      'Where apps come from: the `apps` above, or a PostgreSQL or MySQL table managed with `herald apps` ' +
+      '(see [Apps](apps.md)).',
+  },
+  {
     title: 'Webhook delivery',
     prefixes: ['webhooks'],
     intro: "How every app's webhooks are delivered; which webhooks an app has is `apps[].webhooks`.",

@@ -54,12 +54,28 @@ export const webhookSchema = z.strictObject({
 });
 
 export const appSchema = z.strictObject({
-  id: z.string().min(1).describe('The app id, used in HTTP API paths (`/apps/{id}/events`).'),
-  key: z.string().min(1).describe('The app key, which clients connect with (`/app/{key}`).'),
+  id: z.string().min(1).max(255).describe('The app id, used in HTTP API paths (`/apps/{id}/events`).'),
+  key: z.string().min(1).max(255).describe('The app key, which clients connect with (`/app/{key}`).'),
   secret: z
     .string()
     .min(1)
+    .max(255)
     .describe('Signs HTTP API requests, channel authorizations, user sign-ins and webhooks.'),
+  previousSecret: z
+    .string()
+    .min(1)
+    .max(255)
+    .nullable()
+    .default(null)
+    .describe(
+      'The secret before the last rotation, still accepted for HTTP API requests, channel ' +
+        'authorizations and user sign-ins until `previousSecretExpiresAt` (`herald apps rotate-secret` sets both).',
+    ),
+  previousSecretExpiresAt: z.iso
+    .datetime({ offset: true })
+    .nullable()
+    .default(null)
+    .describe('When `previousSecret` stops being accepted (ISO 8601, e.g. `"2026-12-07T18:00:00Z"`).'),
   enabled: z
     .boolean()
     .default(true)
@@ -147,6 +163,66 @@ export const appSchema = z.strictObject({
 });
 
 export type AppConfig = z.infer<typeof appSchema>;
+
+const APP_STORE_DRIVERS = ['config', 'postgres', 'mysql'] as const;
+const APP_STORE_DRIVER_TEXT =
+  '`config`: the `apps` of this configuration; `postgres` or `mysql` (MySQL and MariaDB): a table, ' +
+  'managed with `herald apps` (see docs/apps.md).';
+
+/** Settings of the database stores, each written once. */
+const databaseStore = {
+  url: z
+    .string()
+    .min(1)
+    .describe(
+      'Database URL: `postgres://user:password@host:5432/db` or `mysql://user:password@host:3306/db`.',
+    ),
+  table: z
+    .string()
+    .regex(
+      /^[A-Za-z_][A-Za-z0-9_]{0,62}$/,
+      'must be a plain SQL name: letters, digits and _, not starting with a digit',
+    )
+    .default('herald_apps')
+    .describe('The table of apps; `herald apps migrate` creates it.'),
+  cacheTtlMs: positiveInt()
+    .default(60_000)
+    .describe(
+      'How long a node keeps an app it looked up; changes made elsewhere than through Herald or a ' +
+        'PostgreSQL trigger take effect within this.',
+    ),
+  missTtlMs: positiveInt()
+    .default(10_000)
+    .describe('How long a node remembers that a key or id names no app.'),
+  lookupsPerSecond: positiveInt()
+    .default(100)
+    .describe(
+      'Lookups of apps not in the cache one node sends the database per second (a burst of twice ' +
+        'this at once); more are refused as unavailable (4100, HTTP 503), so a flood of unknown keys ' +
+        'cannot load the database.',
+    ),
+  poolSize: positiveInt().default(4).describe('Database connections one node keeps open at most.'),
+};
+
+const appStoreSchema = z.discriminatedUnion(
+  'driver',
+  [
+    z.strictObject({
+      driver: z.enum(['config']).default('config').describe(APP_STORE_DRIVER_TEXT),
+    }),
+    z.strictObject({ driver: z.enum(['postgres']).describe(APP_STORE_DRIVER_TEXT), ...databaseStore }),
+    z.strictObject({ driver: z.enum(['mysql']).describe(APP_STORE_DRIVER_TEXT), ...databaseStore }),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `Invalid option: expected one of ${APP_STORE_DRIVERS.map((d) => `"${d}"`).join('|')}`
+        : undefined,
+  },
+);
+
+export type AppStoreConfig = z.infer<typeof appStoreSchema>;
+export type DatabaseStoreConfig = Exclude<AppStoreConfig, { driver: 'config' }>;
 
 /** The app served when none is configured; `loadConfig` completes it with `HERALD_APP_*` and the flags. */
 export const DEFAULT_APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' } as const;
@@ -604,6 +680,14 @@ const apiSchema = z
         'Also serve the HTTP API and `/metrics` on the public port; with `false` they answer 404 there ' +
           'and only the admin listener serves them (`/health` and `/ready` stay on both).',
       ),
+    token: z
+      .string()
+      .min(32, 'at least 32 characters: it guards every app (e.g. `openssl rand -hex 32`)')
+      .optional()
+      .describe(
+        'Bearer token of the app management API (`/herald/apps`, used by `herald apps --api-url`), on ' +
+          'the admin listener only; unset, that API is off.',
+      ),
   })
   .refine((api) => api.public || api.port !== null, {
     path: ['public'],
@@ -733,7 +817,12 @@ export const configSchema = z
       .array(appSchema)
       .min(1)
       .default([appSchema.parse(DEFAULT_APP)])
-      .describe('The apps this server serves; the default one is for trying Herald out.'),
+      .describe(
+        'The apps this server serves with `appStore.driver` `config`; the default one is for trying Herald out.',
+      ),
+    appStore: appStoreSchema
+      .prefault({})
+      .describe('Where apps come from: this configuration, or a PostgreSQL or MySQL table (docs/apps.md).'),
     adapter: adapterSchema
       .prefault({})
       .describe('The cluster adapter: `memory` for one process, `redis` or `nats` for a cluster of nodes.'),
