@@ -1,5 +1,4 @@
 import { randomBytes, randomInt } from 'node:crypto';
-
 import { appSchema } from '../config/schema.js';
 import { type App, type AppCatalog, type AppChanges, AppConflict, type AppId } from '../core/apps/app.js';
 import { HeraldError } from '../core/errors.js';
