@@ -42,10 +42,11 @@ export interface AppCatalog extends AppStore {
   migrate(): Promise<{ from: number; to: number }>;
   /**
    * Calls `onChange` with the id of each app changed in the store by anyone (PostgreSQL's
-   * LISTEN/NOTIFY); resolves once listening. Stores without such a feed leave changes to the cache's
-   * TTL and to the node that made them; their `watch` is absent.
+   * LISTEN/NOTIFY), and with null when any app may have changed unseen (the feed was lost and is back);
+   * resolves once listening, and keeps listening across database outages until `close`. Stores without
+   * such a feed leave changes to the cache's TTL and to the node that made them; their `watch` is absent.
    */
-  watch?(onChange: (id: AppId) => void): Promise<void>;
+  watch?(onChange: (id: AppId | null) => void): Promise<void>;
   /** Checks the store can serve lookups (reachable, schema current); throws `AppStoreUnavailable` saying what to do. */
   check(): Promise<void>;
   close(): Promise<void>;
