@@ -7,6 +7,7 @@ import {
   encode,
   InvalidAppRow,
   rowToApp,
+  unstorableText,
 } from '../../../src/apps/columns.js';
 import { derivedName, MIGRATIONS, migratedFields, SCHEMA_VERSION } from '../../../src/apps/migrations.js';
 import { appSchema } from '../../../src/config/schema.js';
@@ -159,4 +160,24 @@ test('names derived from a table fit an identifier, and long tables never share 
     assert.notEqual(derivedName(long, suffix), derivedName(other, suffix));
     assert.notEqual(derivedName(long, suffix), long);
   }
+});
+
+test('unstorable text: lone surrogates anywhere, U+0000 where the database cannot hold it', () => {
+  const fields = {
+    key: 'a\uD800b',
+    secret: 'pair \uD83D\uDE00 is fine',
+    previousSecret: 'n\u0000l',
+    webhooks: [{ url: 'https://h.example/', events: [], headers: { '\uDC00': 'v', ok: 'x\u0000' } }],
+  };
+  assert.deepEqual(unstorableText(fields, { nul: true }), [
+    'key: holds a lone UTF-16 surrogate, which is not text',
+    'webhooks.0.headers (a name): holds a lone UTF-16 surrogate, which is not text',
+  ]);
+  assert.deepEqual(unstorableText(fields, { nul: false }), [
+    'key: holds a lone UTF-16 surrogate, which is not text',
+    'previousSecret: holds U+0000, which the database cannot store',
+    'webhooks.0.headers (a name): holds a lone UTF-16 surrogate, which is not text',
+    'webhooks.0.headers.ok: holds U+0000, which the database cannot store',
+  ]);
+  assert.deepEqual(unstorableText(appSchema.parse({ id: 'é😀', key: 'k', secret: 's' }), { nul: false }), []);
 });
