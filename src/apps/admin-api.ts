@@ -111,8 +111,8 @@ export function addAppAdminApi(router: Router, options: AppAdminApiOptions): voi
     const changes = jsonBody(request);
     const result = found(request, await manager.update(request.params[0]!, changes));
     // The names of the fields only: their values may be secrets.
-    const fields = changes !== null && typeof changes === 'object' ? Object.keys(changes) : [];
-    changed(request.params[0]!, 'updated', { fields });
+    const fields = Object.keys(changes as object);
+    if (fields.length > 0) changed(request.params[0]!, 'updated', { fields });
     return result;
   });
 
