@@ -12,7 +12,7 @@ import { addAppAdminApi } from './apps/admin-api.js';
 import { AppManager } from './apps/manage.js';
 import { openAppCatalog } from './apps/open.js';
 import type { Config } from './config/schema.js';
-import type { AppStore } from './core/apps/app.js';
+import type { AppCatalog, AppStore } from './core/apps/app.js';
 import { atMost } from './core/deadline.js';
 import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
@@ -78,6 +78,8 @@ export class Herald {
   /** Over `maxMemoryMB`: new connections and subscriptions are refused and `/ready` answers 503. */
   readonly memory: MemoryCeiling;
   readonly #cluster: ClusterParts;
+  /** The app store Herald opened itself (none when `deps.apps` is given); closed by `stop()`. */
+  readonly #catalog: AppCatalog | undefined;
   readonly #adapter: Adapter;
   /** The public listener: WebSockets, and the HTTP API unless `api.public` is false; TLS with `tls`. */
   readonly #http: Server;
@@ -109,6 +111,7 @@ export class Herald {
     const now = deps.now ?? Date.now;
     this.#now = now;
     const catalog = deps.apps ? undefined : openAppCatalog(config, this.logger);
+    this.#catalog = catalog;
     const apps = deps.apps ?? catalog!;
     const cluster = deps.cluster ?? clusterParts(config.adapter, this.logger, now);
     this.#cluster = cluster;
@@ -362,6 +365,7 @@ export class Herald {
     await this.#adapter.close({ handoverMs });
     // The stores, then the connections they and the adapter shared.
     await this.#cluster.close();
+    await this.#catalog?.close();
     await Promise.all([closeListener(this.#http), this.#admin && closeListener(this.#admin)]);
     this.#state = 'stopped';
   }
