@@ -56,7 +56,7 @@ export class PusherServer implements SocketOwner {
     const work = new SocketWork(answer, logger);
     const track = (w: Promise<void>) => work.track(w);
     const subscribing = { adapter, presence, cache, occupancy, memory, logger };
-    const users = new Users({ options: { adapter, presence, logger }, state, answer });
+    const users = new Users({ options: { adapter, presence, logger, now }, state, answer });
     this.#options = options;
     this.now = now;
     this.queries = queries;
