@@ -177,6 +177,28 @@ export class PusherServer implements SocketOwner {
     });
   }
 
+  /**
+   * The app changed in its store (undefined: deleted). The connections of an app disabled or deleted
+   * are closed with 4003; the others go on under the app as it is now (its limits and switches), and
+   * a lowered `maxConnections` holds from the next connection on.
+   */
+  appChanged(id: string, app: App | undefined): void {
+    const state = this.#apps.get(id);
+    if (!state) return;
+    if (!app?.enabled) {
+      const refusal = pusherError(app ? 'APP_DISABLED' : 'APP_DELETED');
+      for (const socket of [...state.sockets.values()]) this.#answer(socket, refusal);
+      return;
+    }
+    state.app = app;
+    for (const socket of state.sockets.values()) socket.app = app;
+  }
+
+  /** Ids of the apps with connections on this node. */
+  *appsInUse(): IterableIterator<string> {
+    for (const state of this.#apps.states()) if (state.sockets.size > 0) yield state.app.id;
+  }
+
   /** Connections subscribed to `channel` on this node. */
   subscriptionCount(app: App, channel: string): number {
     return this.#apps.get(app.id)?.registry.count(channel) ?? 0;
