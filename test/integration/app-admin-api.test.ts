@@ -385,8 +385,9 @@ describe('the app management API over a PostgreSQL table', { skip: await databas
         previousSecretExpiresAt: '',
       },
     );
-    // The new secret signs HTTP API requests.
+    // The new secret signs HTTP API requests, and the one before still does during its grace.
     assert.equal((await server.sdk(rotated).trigger('news', 'x', {})).status, 200);
+    assert.equal((await server.sdk(before).trigger('news', 'x', {})).status, 200);
 
     asked = Date.now();
     const again = appOf(
@@ -403,6 +404,9 @@ describe('the app management API over a PostgreSQL table', { skip: await databas
     assert.notEqual(now.secret, again.secret);
     assert.equal(now.previousSecret, null);
     assert.equal(now.previousSecretExpiresAt, null);
+    // Without grace the secret before is refused at once.
+    await assert.rejects(server.sdk(again).trigger('news', 'x', {}), { status: 401 });
+    assert.equal((await server.sdk(now).trigger('news', 'x', {})).status, 200);
     assert.deepEqual(appOf(await api('GET', `/herald/apps/${created.id}`)), now);
     created = now;
   });
