@@ -348,6 +348,17 @@ describe('the app management API over a PostgreSQL table', { skip: await databas
     assert.deepEqual(ids.sort(), [created.id, given.id].sort());
   });
 
+  test('text the table cannot keep (NUL, a lone surrogate) is a 400, not a failed statement', async () => {
+    const answer = await api('POST', '/herald/apps', { body: { secret: 'a\u0000b', key: 'k\uD800' } });
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
+    assert.deepEqual(
+      (answer.body.problems as string[]).map((p) => p.slice(0, p.indexOf(':'))),
+      ['key', 'secret'],
+    );
+    const patched = await api('PATCH', `/herald/apps/${created.id}`, { body: { secret: '\u0000' } });
+    assert.equal(patched.status, 400);
+  });
+
   test('PATCH changes the fields given and keeps the others', async () => {
     const changes = { maxConnections: 10, clientEvents: false, allowedOrigins: ['example.com'] };
     const app = appOf(await api('PATCH', `/herald/apps/${created.id}`, { body: changes }));
