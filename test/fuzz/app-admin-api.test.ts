@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { pino } from 'pino';
+import { openAppCatalog } from '../../src/apps/open.js';
+import { parseConfig } from '../../src/config/load.js';
+import { appSchema } from '../../src/config/schema.js';
+import { databaseSkip, dropAppTable, POSTGRES_URL, uniqueTable } from '../helpers/databases.js';
 import { APP, startHerald, type TestHerald } from '../helpers/herald.js';
 import { errorOf, RawHttp, type RawResponse } from '../helpers/raw-http.js';
 import { anyJson, deepJsonText, fuzz, Observer } from './harness.js';
@@ -55,44 +60,47 @@ const authorization: fc.Arbitrary<{ right: boolean; header: string | undefined }
   },
 );
 
-const appIdParam = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom(APP.id, OTHER.id) },
-  {
-    weight: 2,
-    arbitrary: fc.constantFrom('no-such-app', '%ZZ', '%E0%A4', '%2F', '__proto__', 'constructor', '..'),
-  },
-  { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent) },
-);
+/** An app id in a path: one of `ids` mostly, else an unknown one or a broken encoding. */
+const appIdParam = (ids: readonly string[]) =>
+  fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...ids) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom('no-such-app', '%ZZ', '%E0%A4', '%2F', '__proto__', 'constructor', '..'),
+    },
+    { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent) },
+  );
 
 interface Target {
   method: string;
   path: string;
 }
 
-const route: fc.Arbitrary<Target> = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom({ method: 'GET', path: '/herald/apps' }) },
-  { weight: 4, arbitrary: fc.constant({ method: 'POST', path: '/herald/apps' }) },
-  ...(['GET', 'PATCH', 'DELETE'] as const).map((method) => ({
-    weight: 3,
-    arbitrary: appIdParam.map((id) => ({ method, path: `/herald/apps/${id}` })),
-  })),
-  ...(['enable', 'disable', 'rotate-secret'] as const).map((action) => ({
-    weight: 3,
-    arbitrary: appIdParam.map((id) => ({ method: 'POST', path: `/herald/apps/${id}/${action}` })),
-  })),
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom(
-      { method: 'GET', path: '/herald/apps/' },
-      { method: 'GET', path: '/herald/appsx' },
-      { method: 'GET', path: '/herald/apps?x=%ZZ' },
-      { method: 'POST', path: `/herald/apps/${APP.id}/nope` },
-      { method: 'GET', path: `/herald/apps/${APP.id}/enable/x` },
-      { method: 'GET', path: '/herald/APPS' },
-      { method: 'GET', path: '/herald' },
-    ),
-  },
-);
+const route = (ids: readonly string[]): fc.Arbitrary<Target> =>
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom({ method: 'GET', path: '/herald/apps' }) },
+    { weight: 4, arbitrary: fc.constant({ method: 'POST', path: '/herald/apps' }) },
+    ...(['GET', 'PATCH', 'DELETE'] as const).map((method) => ({
+      weight: 3,
+      arbitrary: appIdParam(ids).map((id) => ({ method, path: `/herald/apps/${id}` })),
+    })),
+    ...(['enable', 'disable', 'rotate-secret'] as const).map((action) => ({
+      weight: 3,
+      arbitrary: appIdParam(ids).map((id) => ({ method: 'POST', path: `/herald/apps/${id}/${action}` })),
+    })),
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        { method: 'GET', path: '/herald/apps/' },
+        { method: 'GET', path: '/herald/appsx' },
+        { method: 'GET', path: '/herald/apps?x=%ZZ' },
+        { method: 'POST', path: `/herald/apps/${APP.id}/nope` },
+        { method: 'GET', path: `/herald/apps/${APP.id}/enable/x` },
+        { method: 'GET', path: '/herald/APPS' },
+        { method: 'GET', path: '/herald' },
+      ),
+    },
+  );
 
 const method = (routeMethod: string) =>
   fc.oneof(
@@ -136,9 +144,34 @@ const appFields = fc.record(
   { requiredKeys: [] },
 );
 
+/** Any text a JSON string can carry, NUL and lone surrogates included. */
+const anyText = (minLength: number) => fc.string({ unit: 'binary', minLength, maxLength: 60 });
+
+/** App fields the schema takes, with any text in the string fields: these reach the store. */
+const validFields = fc.record(
+  {
+    id: anyText(1),
+    key: anyText(1),
+    secret: anyText(1),
+    previousSecret: fc.option(anyText(1)),
+    enabled: fc.boolean(),
+    allowedOrigins: fc.constantFrom(['*'], ['example.com', '*.example.org']),
+    maxConnections: fc.option(fc.integer({ min: 1, max: 2 ** 40 })),
+    webhooks: fc.array(
+      fc.record({
+        url: fc.constantFrom('https://example.com/hook'),
+        events: fc.constant(['channel_occupied']),
+      }),
+      { maxLength: 2 },
+    ),
+  },
+  { requiredKeys: [] },
+);
+
 /** A body: app fields, a rotation's grace, any JSON, text that is not JSON, huge or deep. */
 const body: fc.Arbitrary<string | undefined> = fc.oneof(
-  { weight: 6, arbitrary: appFields.map((f) => JSON.stringify(f)) },
+  { weight: 4, arbitrary: appFields.map((f) => JSON.stringify(f)) },
+  { weight: 3, arbitrary: validFields.map((f) => JSON.stringify(f)) },
   {
     weight: 2,
     arbitrary: fc
@@ -168,9 +201,11 @@ interface Request {
   body: string | undefined;
 }
 
-const request: fc.Arbitrary<Request> = route.chain((target) =>
-  fc.record({ target: fc.constant(target), method: method(target.method), auth: authorization, body }),
-);
+/** Requests whose paths name the apps `ids` (the ones a case may change) or others. */
+const request = (ids: readonly string[]): fc.Arbitrary<Request> =>
+  route(ids).chain((target) =>
+    fc.record({ target: fc.constant(target), method: method(target.method), auth: authorization, body }),
+  );
 
 // ---------------------------------------------------------------------------------------------------
 // Sending and checking
@@ -227,33 +262,47 @@ async function oneCase(server: TestHerald, r: Request, statuses: Map<number, num
     assert.equal(await snapshot(server), before, 'a request without the token changed apps');
 }
 
+/** A server under test. */
+interface Started {
+  server: TestHerald;
+  /** The apps the cases may change; never the observer's (`APP`) where writes are taken. */
+  targets: readonly string[];
+  /** Run before each case: puts back what earlier cases deleted. */
+  prepare?: () => Promise<void>;
+  /** Run once the server stopped. */
+  cleanUp?: () => Promise<void>;
+}
+
 /**
  * The property against one server: `start` gives a server whose admin listener serves the API with
- * `TOKEN` and whose apps include `APP` and `OTHER`.
+ * `TOKEN` and whose apps include `APP` (the observer's), or the reason to skip.
  */
-function suite(name: string, runs: number, start: () => Promise<TestHerald | string>): void {
+function suite(name: string, runs: number, start: () => Promise<Started | string>): void {
   describe(name, () => {
-    let server: TestHerald | undefined;
+    let started: Started | undefined;
     let skip: string | undefined;
     let observer: Observer | undefined;
     before(async () => {
-      const started = await start();
-      if (typeof started === 'string') skip = started;
+      const result = await start();
+      if (typeof result === 'string') skip = result;
       else {
-        server = started;
-        observer = await Observer.connect(server);
+        started = result;
+        observer = await Observer.connect(result.server);
       }
     });
     after(async () => {
       observer?.close();
-      await server?.stop();
+      await started?.server.stop();
+      await started?.cleanUp?.();
     });
 
     test('generated methods, paths, tokens and bodies: JSON answers, 2xx only with the token', async (t) => {
       if (skip) return t.skip(skip);
+      const { server, targets, prepare } = started!;
       const statuses = new Map<number, number>();
-      await fuzz(`app admin api (${name})`, runs, [request], async (r) => {
-        await oneCase(server!, r, statuses);
+      await fuzz(`app admin api (${name})`, runs, [request(targets)], async (r) => {
+        await prepare?.();
+        await oneCase(server, r, statuses);
         await observer!.check();
       });
       console.log(`# ${name} answers: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
@@ -262,10 +311,47 @@ function suite(name: string, runs: number, start: () => Promise<TestHerald | str
   });
 }
 
-suite('config file', 300, () =>
-  startHerald({
-    api: { port: 0, token: TOKEN },
-    maxRequestBodyBytes: MAX_BODY,
-    apps: [{ ...APP, clientEvents: true }, OTHER],
-  }),
-);
+const serverConfig = { api: { port: 0, token: TOKEN }, maxRequestBodyBytes: MAX_BODY };
+
+suite('config file', 300, async () => ({
+  server: await startHerald({ ...serverConfig, apps: [{ ...APP, clientEvents: true }, OTHER] }),
+  targets: [APP.id, OTHER.id],
+}));
+
+// The writes reach the database: whatever the fields, a bad one is a 400, never a failed statement.
+suite('postgres table', 300, async () => {
+  const skip = await databaseSkip('postgres');
+  if (skip) return skip;
+  const table = uniqueTable();
+  const appStore = { driver: 'postgres' as const, url: POSTGRES_URL, table };
+  const catalog = openAppCatalog(parseConfig({ appStore }), pino({ level: 'silent' }));
+  try {
+    await catalog.migrate();
+    await catalog.create(appSchema.parse({ ...APP, clientEvents: true }));
+  } finally {
+    await catalog.close();
+  }
+  const server = await startHerald({ ...serverConfig, appStore });
+  const targets = [OTHER.id, 'spare-id'];
+  const authorization = `Bearer ${TOKEN}`;
+  return {
+    server,
+    targets,
+    prepare: async () => {
+      for (const id of targets) {
+        const url = `${server.apiUrl}/herald/apps`;
+        const found = await fetch(`${url}/${id}`, { headers: { authorization } });
+        await found.arrayBuffer();
+        if (found.status !== 404) continue;
+        // Its key generated: a case may have given its old key to another app.
+        const created = await fetch(url, {
+          method: 'POST',
+          headers: { authorization },
+          body: JSON.stringify({ id }),
+        });
+        assert.equal(created.status, 201, await created.text());
+      }
+    },
+    cleanUp: () => dropAppTable('postgres', table),
+  };
+});
