@@ -8,7 +8,9 @@ import { createMemoryParts } from './adapters/memory.js';
 import { createNatsParts } from './adapters/nats/parts.js';
 import type { ClusterParts } from './adapters/parts.js';
 import { createRedisParts } from './adapters/redis/parts.js';
+import { addAppAdminApi } from './apps/admin-api.js';
 import { LiveApps } from './apps/live.js';
+import { AppManager } from './apps/manage.js';
 import { openAppCatalog } from './apps/open.js';
 import type { Config } from './config/schema.js';
 import type { AppCatalog, AppStore } from './core/apps/app.js';
@@ -243,7 +245,20 @@ export class Herald {
     };
     this.#http = createListener(routes(config.api.public), this.logger, config.tls !== undefined);
     this.#transport.attach(this.#http);
-    if (config.api.port !== null) this.#admin = createListener(routes(true), this.logger, false);
+    if (config.api.port !== null) {
+      const adminRoutes = routes(true);
+      if (config.api.token !== undefined) {
+        // Every node, this one included, looks a changed app up again; a change the bus could not
+        // carry is seen by the others within the cache's TTL, and the change itself stands.
+        const changed = async (id: string) =>
+          this.#liveApps
+            ?.changed(id)
+            .catch((err) => this.logger.warn({ err, app: id }, 'app change not broadcast to the cluster'));
+        const manager = new AppManager(this.#catalog, { now, changed });
+        addAppAdminApi(adminRoutes, { manager, token: config.api.token });
+      }
+      this.#admin = createListener(adminRoutes, this.logger, false);
+    }
   }
 
   #storeAnswered(ok: boolean, err: unknown): void {
