@@ -8,9 +8,11 @@ import { createMemoryParts } from './adapters/memory.js';
 import { createNatsParts } from './adapters/nats/parts.js';
 import type { ClusterParts } from './adapters/parts.js';
 import { createRedisParts } from './adapters/redis/parts.js';
+import { addAppAdminApi } from './apps/admin-api.js';
+import { AppManager } from './apps/manage.js';
+import { openAppCatalog } from './apps/open.js';
 import type { Config } from './config/schema.js';
 import type { AppStore } from './core/apps/app.js';
-import { StaticAppStore } from './core/apps/static-store.js';
 import { atMost } from './core/deadline.js';
 import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
@@ -106,7 +108,8 @@ export class Herald {
     });
     const now = deps.now ?? Date.now;
     this.#now = now;
-    const apps = deps.apps ?? new StaticAppStore(config.apps);
+    const catalog = deps.apps ? undefined : openAppCatalog(config, this.logger);
+    const apps = deps.apps ?? catalog!;
     const cluster = deps.cluster ?? clusterParts(config.adapter, this.logger, now);
     this.#cluster = cluster;
     this.#adapter = cluster.adapter;
@@ -214,7 +217,15 @@ export class Herald {
     };
     this.#http = createListener(routes(config.api.public), this.logger, config.tls !== undefined);
     this.#transport.attach(this.#http);
-    if (config.api.port !== null) this.#admin = createListener(routes(true), this.logger, false);
+    if (config.api.port !== null) {
+      const adminRoutes = routes(true);
+      if (catalog && config.api.token !== undefined) {
+        // `changed` is where the word of a change will go to the app cache and the other nodes.
+        const manager = new AppManager(catalog, { now, changed: async () => {} });
+        addAppAdminApi(adminRoutes, { manager, token: config.api.token });
+      }
+      this.#admin = createListener(adminRoutes, this.logger, false);
+    }
   }
 
   /** What `/ready` says: serving, or why not. */

@@ -692,6 +692,10 @@ const apiSchema = z
   .refine((api) => api.public || api.port !== null, {
     path: ['public'],
     message: 'false needs api.port (--api-port): otherwise no listener serves the HTTP API',
+  })
+  .refine((api) => api.token === undefined || api.port !== null, {
+    path: ['token'],
+    message: 'needs api.port (--api-port): the app management API is served on the admin listener only',
   });
 
 export type ApiConfig = z.infer<typeof apiSchema>;
