@@ -19,6 +19,13 @@ module.exports = {
       to: { path: 'node_modules/(@types/)?(ioredis|nats)/' },
     },
     {
+      name: 'database-drivers-in-apps',
+      comment: 'The PostgreSQL and MySQL clients serve the app stores: only src/apps/ talks to a database.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/apps/' },
+      to: { path: 'node_modules/(@types/)?(pg|pg-[a-z-]+|mysql2)/' },
+    },
+    {
       name: 'core-no-upper-layer',
       comment: 'core/ imports nothing above it.',
       severity: 'error',

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+
+/** The shared databases tests use; override with HERALD_TEST_POSTGRES_URL / HERALD_TEST_MYSQL_URL. */
+export const POSTGRES_URL = process.env.HERALD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const MYSQL_URL = process.env.HERALD_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+export type DatabaseDriver = 'postgres' | 'mysql';
+
+/** The URL of the shared database of `driver`. */
+export const databaseUrl = (driver: DatabaseDriver) => (driver === 'postgres' ? POSTGRES_URL : MYSQL_URL);
+
+/**
+ * A table name no other test file shares (`herald_apps_t_<random>`), since test files run in
+ * parallel against the same database; the test drops it at the end.
+ */
+export const uniqueTable = () => `herald_apps_t_${randomBytes(5).toString('hex')}`;
+
+async function postgresProblem(url: string): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  client.on('error', () => {}); // the rejected connect or query below carries the reason
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function mysqlProblem(url: string): Promise<string | null> {
+  try {
+    const connection = await mysql.createConnection({ uri: url, connectTimeout: 1000 });
+    try {
+      await connection.query('SELECT 1');
+      return null;
+    } finally {
+      await connection.end();
+    }
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * `false` when the database answers; otherwise the reason to skip the tests that need it. Under
+ * `CI=true` an unreachable database is a failure, not a skip.
+ */
+export async function databaseSkip(driver: DatabaseDriver): Promise<string | false> {
+  const url = databaseUrl(driver);
+  const problem = driver === 'postgres' ? await postgresProblem(url) : await mysqlProblem(url);
+  if (problem === null) return false;
+  const reason = `${driver} not reachable at ${url} (${problem})`;
+  if (process.env.CI === 'true') throw new Error(`${reason}; CI=true requires it`);
+  return reason;
+}
