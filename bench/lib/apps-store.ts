@@ -42,6 +42,13 @@ export async function appsPostgres(ctx: ScenarioContext): Promise<ScenarioResult
   const { o } = ctx;
   const apps = benchApps(o.appsTotal);
   const inUse = spread(apps, o.appsActive);
+  const connections = inUse.length * o.appsConnsPerApp;
+  if (connections > ctx.maxConnections) {
+    throw new Error(
+      `${connections} connections need as many open files in Herald and the load clients; the hard ` +
+        `limit (${ctx.fdHardLimit}) leaves room for ${ctx.maxConnections}: raise it (ulimit -Hn) or lower --apps-active`,
+    );
+  }
   const results = new Map<Store, ScenarioResult>();
   for (const store of o.appsStores) {
     if (store !== 'config' && store !== 'postgres') throw new Error(`--apps-stores: no store "${store}"`);
@@ -74,6 +81,8 @@ async function variant(
     if (store === 'postgres') {
       table = await AppsTable.create(o.appsPgUrl, apps);
       settings = {
+        // The bench's own app too is not served from the config file with a database store.
+        apps: undefined,
         appStore: {
           driver: 'postgres',
           url: table.heraldUrl,

@@ -180,7 +180,7 @@ export interface HeraldOptions {
   label: string;
   cpuProfDir?: string | undefined;
   adapter?: AdapterConfig | undefined;
-  /** Settings written over the bench's own (`apps`, `appStore`…), top-level key by key. */
+  /** Settings written over the bench's own (`apps`, `appStore`…), top-level key by key; one undefined is left out. */
   settings?: Record<string, unknown> | undefined;
 }
 
