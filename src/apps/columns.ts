@@ -115,9 +115,13 @@ export function columnValues(changes: AppChanges | App): { column: Column; value
   }));
 }
 
-/** A column's value as the schema takes it; undefined (the schema's default) for a NULL it cannot hold. */
+/**
+ * A column's value as the schema takes it; undefined (the schema's default) for a NULL it cannot hold,
+ * and for a column the row lacks (a table older than the schema, read by a build that knows it).
+ */
 function decode(column: Column, value: unknown): unknown {
-  if (value === null || value === undefined) return column.nullable ? null : undefined;
+  if (value === undefined) return undefined;
+  if (value === null) return column.nullable ? null : undefined;
   switch (column.kind) {
     case 'boolean':
       // MySQL's BOOLEAN is TINYINT(1).

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { derivedName, versionTable } from '../../src/apps/migrations.js';
 
 /** The shared databases tests use; override with HERALD_TEST_POSTGRES_URL / HERALD_TEST_MYSQL_URL. */
 export const POSTGRES_URL = process.env.HERALD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -56,4 +57,35 @@ export async function databaseSkip(driver: DatabaseDriver): Promise<string | fal
   const reason = `${driver} not reachable at ${url} (${problem})`;
   if (process.env.CI === 'true') throw new Error(`${reason}; CI=true requires it`);
   return reason;
+}
+
+/** Runs one statement on a connection of its own (a client apart from any store); the rows it returned. */
+export async function sql(driver: DatabaseDriver, text: string, values: unknown[] = []): Promise<unknown[]> {
+  if (driver === 'postgres') {
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      return (await client.query(text, values)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+  const connection = await mysql.createConnection({ uri: MYSQL_URL });
+  try {
+    const [rows] = await connection.query(text, values);
+    return Array.isArray(rows) ? rows : [];
+  } finally {
+    await connection.end();
+  }
+}
+
+/** Drops an apps table and what `migrate` made with it (its version table; on PostgreSQL its notify function). */
+export async function dropAppTable(driver: DatabaseDriver, table: string): Promise<void> {
+  if (driver === 'postgres') {
+    const q = (name: string) => `"${name}"`;
+    await sql(driver, `DROP TABLE IF EXISTS ${q(table)}, ${q(versionTable(table))}`);
+    await sql(driver, `DROP FUNCTION IF EXISTS ${q(derivedName(table, 'notify'))}()`);
+  } else {
+    await sql(driver, `DROP TABLE IF EXISTS \`${table}\`, \`${versionTable(table)}\``);
+  }
 }
