@@ -55,7 +55,7 @@ const DESCRIPTIONS: Record<string, string> = {
     "with its app's secret. Setup rate is TCP connect to `subscription_succeeded`; latency is per " +
     "request. Queries are the table's index and sequential scans (`pg_stat_user_tables`) from Herald's " +
     'start to its stop: at most one per app in use per `appStore.cacheTtlMs`. The ÷ rows compare the ' +
-    'stores within a round.',
+    'stores within a round; odd rounds start with the config file, even rounds with PostgreSQL.',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };
 
@@ -208,15 +208,11 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
   let pool: WorkerPool | undefined;
   let publisher: Publisher | undefined;
   const started = performance.now();
+  const cpuProfDir = o.cpuProf ? path.join(o.out, 'profiles', startedAt) : undefined;
   try {
     server =
       name === 'herald'
-        ? await startHerald({
-            root: o.heraldRoot,
-            logFile,
-            label,
-            cpuProfDir: o.cpuProf ? path.join(o.out, 'profiles', startedAt) : undefined,
-          })
+        ? await startHerald({ root: o.heraldRoot, logFile, label, cpuProfDir })
         : await startSoketi({ soketiDir: path.join(BENCH, '.soketi'), logFile, label });
     live.add(server.child);
     pool = WorkerPool.start(o.clients);
@@ -236,6 +232,7 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
         root: o.heraldRoot,
         logFile,
         label: `${label} ${nodeLabel}`,
+        cpuProfDir,
         adapter,
         settings,
       });
@@ -245,6 +242,7 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
     };
     const ctx: ScenarioContext = {
       o,
+      round: r,
       server,
       pool,
       publisher,

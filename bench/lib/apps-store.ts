@@ -49,9 +49,14 @@ export async function appsPostgres(ctx: ScenarioContext): Promise<ScenarioResult
         `limit (${ctx.fdHardLimit}) leaves room for ${ctx.maxConnections}: raise it (ulimit -Hn) or lower --apps-active`,
     );
   }
-  const results = new Map<Store, ScenarioResult>();
-  for (const store of o.appsStores) {
+  const stores = o.appsStores.map((store) => {
     if (store !== 'config' && store !== 'postgres') throw new Error(`--apps-stores: no store "${store}"`);
+    return store;
+  });
+  // Odd rounds run the stores in the order given, even rounds the other way round: neither always
+  // gets the machine first.
+  const results = new Map<Store, ScenarioResult>();
+  for (const store of ctx.round % 2 === 1 ? stores : [...stores].reverse()) {
     results.set(store, await variant(ctx, store, apps, inUse));
   }
   // The comparison the scenario is for, within one round: PostgreSQL's rates over the config file's.
@@ -62,7 +67,7 @@ export async function appsPostgres(ctx: ScenarioContext): Promise<ScenarioResult
     postgres.req_per_s_vs_config = postgres.req_per_s! / config.req_per_s!;
     postgres.p99_vs_config = postgres.p99_ms! / config.p99_ms!;
   }
-  return [...results.values()];
+  return stores.map((store) => results.get(store)!);
 }
 
 /** One store's run: a Herald serving `apps` from it, connections to the apps `inUse`, then HTTP API load. */

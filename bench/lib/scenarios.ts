@@ -22,6 +22,8 @@ export interface Target {
 /** What a scenario runs with: the options, the server under test, the load clients and the publisher. */
 export interface ScenarioContext<S extends Target = ServerProcess> {
   o: Options;
+  /** The round, from 1: a scenario that compares variants of its own alternates their order by it. */
+  round: number;
   server: S;
   pool: WorkerPool;
   publisher: Publisher;
