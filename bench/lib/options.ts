@@ -41,7 +41,7 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --apps-stores LIST      config,postgres (default both): where apps-postgres keeps its apps
   --apps-pg-url URL       the PostgreSQL database of apps-postgres (default postgres://postgres@127.0.0.1:5432/test)
   --apps-cache-ttl-ms N --apps-lookups-per-second N      Herald's appStore.cacheTtlMs and
-                          appStore.lookupsPerSecond with postgres (default 60000, 10000)
+                          appStore.lookupsPerSecond with postgres (default 60000, 1000: Herald's own)
   --clients N             load-client processes (default 2)
   --cpu-prof              write Herald CPU profiles to <out>/profiles/ (see dist/bench/profile-top.js)
   --herald-root DIR       the Herald checkout to run (built; default this one), to compare two builds
@@ -91,7 +91,7 @@ const DEFAULTS = {
   appsStores: ['config', 'postgres'],
   appsPgUrl: 'postgres://postgres@127.0.0.1:5432/test',
   appsCacheTtlMs: 60_000,
-  appsLookupsPerSecond: 10_000,
+  appsLookupsPerSecond: 1000,
   cpuProf: false,
   heraldRoot: ROOT,
   install: true,
