@@ -154,3 +154,33 @@ export function rowToApp(row: Record<string, unknown>): App {
   const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
   throw new InvalidAppRow(`the row of app "${String(row.id)}" is not a valid app: ${problems.join('; ')}`);
 }
+
+/** A UTF-16 code unit of a surrogate pair without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * What in `fields` a database would not keep exactly, one problem per place (`webhooks.0.headers.X`):
+ * text that is not Unicode (a lone surrogate, which UTF-8 cannot encode: the drivers would store
+ * U+FFFD instead, and a key would silently become another) and, where `nul` is false, U+0000, which
+ * PostgreSQL's text and jsonb refuse. Such an app is refused rather than stored changed.
+ */
+export function unstorableText(fields: AppChanges | App, options: { nul: boolean }): string[] {
+  const problems: string[] = [];
+  const visit = (value: unknown, path: string): void => {
+    if (typeof value === 'string') {
+      if (LONE_SURROGATE.test(value))
+        problems.push(`${path}: holds a lone UTF-16 surrogate, which is not text`);
+      else if (!options.nul && value.includes('\u0000'))
+        problems.push(`${path}: holds U+0000, which the database cannot store`);
+    } else if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) visit(item, `${path}.${i}`);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        visit(key, `${path} (a name)`);
+        visit(item, `${path}.${key}`);
+      }
+    }
+  };
+  for (const [field, value] of Object.entries(fields)) visit(value, field);
+  return problems;
+}

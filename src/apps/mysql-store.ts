@@ -7,9 +7,10 @@ import {
   type AppId,
   AppStoreUnavailable,
 } from '../core/apps/app.js';
-import { type Column, columnValues, InvalidAppRow, rowToApp } from './columns.js';
+import { type Column, columnValues, InvalidAppRow, rowToApp, unstorableText } from './columns.js';
 import { bounded, type Phrases, serverName, unavailable } from './database-errors.js';
 import { type DatabaseAppStoreOptions, type ResolvedOptions, resolveOptions } from './database-options.js';
+import { AppInputError } from './manage.js';
 import { notMigrated } from './migrations.js';
 import { migrateMysql, quote, readVersion } from './mysql-schema.js';
 
@@ -133,8 +134,10 @@ export class MysqlAppStore implements AppCatalog {
     return this.#closed;
   }
 
-  /** The columns of this table that `fields` sets. */
+  /** The columns of this table that `fields` sets; throws `AppInputError` for text the database would not keep as given. */
   #writable(fields: AppChanges | App): { column: Column; value: unknown }[] {
+    const problems = unstorableText(fields, { nul: true });
+    if (problems.length > 0) throw new AppInputError(problems);
     return columnValues(fields).filter(({ column }) => this.#options.columns.includes(column));
   }
 

@@ -7,9 +7,10 @@ import {
   type AppId,
   AppStoreUnavailable,
 } from '../core/apps/app.js';
-import { type Column, columnValues, InvalidAppRow, rowToApp } from './columns.js';
+import { type Column, columnValues, InvalidAppRow, rowToApp, unstorableText } from './columns.js';
 import { bounded, type Phrases, serverName, unavailable } from './database-errors.js';
 import { type DatabaseAppStoreOptions, type ResolvedOptions, resolveOptions } from './database-options.js';
+import { AppInputError } from './manage.js';
 import { notMigrated } from './migrations.js';
 import { PostgresChangeFeed } from './postgres-feed.js';
 import { channelOf, migratePostgres, primaryKeyName, quote, readVersion } from './postgres-schema.js';
@@ -156,8 +157,10 @@ export class PostgresAppStore implements AppCatalog {
     return this.#closed;
   }
 
-  /** The columns of this table that `fields` sets. */
+  /** The columns of this table that `fields` sets; throws `AppInputError` for text the database would not keep as given. */
   #writable(fields: AppChanges | App): { column: Column; value: unknown }[] {
+    const problems = unstorableText(fields, { nul: false });
+    if (problems.length > 0) throw new AppInputError(problems);
     return columnValues(fields).filter(({ column }) => this.#options.columns.includes(column));
   }
 

@@ -195,7 +195,7 @@ const databaseStore = {
     .default(10_000)
     .describe('How long a node remembers that a key or id names no app.'),
   lookupsPerSecond: positiveInt()
-    .default(100)
+    .default(1000)
     .describe(
       'Lookups of apps not in the cache one node sends the database per second (a burst of twice ' +
         'this at once); more are refused as unavailable (4100, HTTP 503), so a flood of unknown keys ' +

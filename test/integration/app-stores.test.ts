@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { COLUMNS } from '../../src/apps/columns.js';
+import { AppInputError } from '../../src/apps/manage.js';
 import { MIGRATIONS, type Migration } from '../../src/apps/migrations.js';
 import { MysqlAppStore } from '../../src/apps/mysql-store.js';
 import { PostgresAppStore } from '../../src/apps/postgres-store.js';
@@ -205,6 +206,29 @@ for (const subject of [configSubject(), await databaseSubject('postgres'), await
       assert.equal(onKey.field, 'key');
       assert.match(onKey.message, /key "key-a"/);
       assert.deepEqual(await store.all(), [app('a')]);
+    });
+
+    test('text a table would not keep as given is refused, never stored changed', async () => {
+      const store = await subject.holding([app('a')]);
+      // A lone surrogate cannot be UTF-8: the drivers would write U+FFFD, another key.
+      await assert.rejects(store.create(app('b', 'key-\uD800')), (err: Error) => {
+        assert.ok(err instanceof AppInputError, String(err));
+        assert.match(err.message, /key: holds a lone UTF-16 surrogate/);
+        return true;
+      });
+      const header = { webhooks: [{ url: 'https://h.example/', events: [], headers: { 'X-\uDFFF': 'v' } }] };
+      await assert.rejects(store.update('a', header), /webhooks\.0\.headers \(a name\): holds a lone/);
+      // U+0000: PostgreSQL's text and jsonb cannot hold it, MySQL's can.
+      const nul = app('nul', 'key-\u0000', { secret: 'se\u0000cret' });
+      if (driver === 'postgres') {
+        await assert.rejects(store.create(nul), /key: holds U\+0000.*; secret: holds U\+0000/);
+      } else {
+        assert.deepEqual(await store.create(nul), nul);
+        assert.deepEqual(await store.findByKey('key-\u0000'), nul);
+        assert.equal(await store.findByKey('key-'), undefined);
+        await store.delete('nul');
+      }
+      assert.deepEqual(await store.all(), [app('a')], 'nothing refused was stored');
     });
 
     test('update changes only the fields given and returns the app after', async () => {
