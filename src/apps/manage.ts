@@ -130,11 +130,7 @@ function asObject(input: unknown): Record<string, unknown> {
 
 function parseApp(input: Record<string, unknown>): App {
   const result = appSchema.safeParse(input);
-  if (result.success) {
-    const problems = unstorableText(result.data, []);
-    if (problems.length > 0) throw new AppInputError(problems);
-    return result.data;
-  }
+  if (result.success) return result.data;
   throw new AppInputError(
     result.error.issues.flatMap((issue) => {
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
@@ -144,29 +140,6 @@ function parseApp(input: Record<string, unknown>): App {
       });
     }),
   );
-}
-
-/**
- * Text no app store keeps as given: NUL, which PostgreSQL refuses in text and JSON, and lone
- * surrogates, which have no UTF-8 form (the drivers would store U+FFFD instead, so a key would no
- * longer match).
- */
-const UNSTORABLE = /[\0\p{Cs}]/u;
-
-/** The fields of `value` (strings, and the keys and strings within arrays and objects) holding such text. */
-function unstorableText(value: unknown, path: readonly string[]): string[] {
-  const at = () => (path.length > 0 ? path.join('.') : '(app)');
-  if (typeof value === 'string') {
-    return UNSTORABLE.test(value)
-      ? [`${at()}: a NUL character or a lone surrogate, which no app store keeps`]
-      : [];
-  }
-  if (Array.isArray(value)) return value.flatMap((item, i) => unstorableText(item, [...path, String(i)]));
-  if (value === null || typeof value !== 'object') return [];
-  return Object.entries(value).flatMap(([key, item]) => [
-    ...unstorableText(key, path),
-    ...unstorableText(item, [...path, key]),
-  ]);
 }
 
 /** `10m`, `90s`, `2h`, `1d`, `500ms` or plain milliseconds, as milliseconds; undefined when not one of those. */
