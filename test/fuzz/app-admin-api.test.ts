@@ -14,7 +14,8 @@ import { anyJson, deepJsonText, fuzz, Observer } from './harness.js';
  * The app management API (`/herald/apps…` on the admin listener) with generated methods, paths,
  * `Authorization` headers and bodies, written on raw sockets. Every answer must be JSON with a 2xx
  * or a documented 4xx status (never a 5xx, never a hang), a request without the right token is never
- * accepted and changes nothing, and the server keeps serving everyone else.
+ * accepted and changes nothing, and the server keeps serving everyone else. Against the config file
+ * (read-only: validation, refusals) and a PostgreSQL table (the writes reach the database).
  */
 
 const DEADLINE_MS = 5000;
