@@ -48,6 +48,14 @@ const DESCRIPTIONS: Record<string, string> = {
     'Herald only: WAMP publications (acknowledged, 200 in flight) to a topic with one subscriber, while ' +
     'one session holds N subscriptions that match nothing published: exact, prefix or wildcard. ' +
     'Matching must cost what the topic costs, not what N costs: pattern variants within a fifth of exact.',
+  'apps-postgres':
+    "Herald only: 10,000 apps in the config file, then in a PostgreSQL table (created by the store's " +
+    'migration, dropped afterwards); 1,000 of them in use with 10 connections each, every one subscribed ' +
+    "to its app's channel, then `POST /events` from concurrent keep-alive clients, each request signed " +
+    "with its app's secret. Setup rate is TCP connect to `subscription_succeeded`; latency is per " +
+    "request. Queries are the table's index and sequential scans (`pg_stat_user_tables`) from Herald's " +
+    'start to its stop: at most one per app in use per `appStore.cacheTtlMs`. The ÷ rows compare the ' +
+    'stores within a round; odd rounds start with the config file, even rounds with PostgreSQL.',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };
 
@@ -200,15 +208,11 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
   let pool: WorkerPool | undefined;
   let publisher: Publisher | undefined;
   const started = performance.now();
+  const cpuProfDir = o.cpuProf ? path.join(o.out, 'profiles', startedAt) : undefined;
   try {
     server =
       name === 'herald'
-        ? await startHerald({
-            root: o.heraldRoot,
-            logFile,
-            label,
-            cpuProfDir: o.cpuProf ? path.join(o.out, 'profiles', startedAt) : undefined,
-          })
+        ? await startHerald({ root: o.heraldRoot, logFile, label, cpuProfDir })
         : await startSoketi({ soketiDir: path.join(BENCH, '.soketi'), logFile, label });
     live.add(server.child);
     pool = WorkerPool.start(o.clients);
@@ -222,13 +226,15 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
     });
     const publisherFor: ScenarioContext['publisherFor'] = (target) =>
       new Publisher({ host: target.host, port: target.port, app: APP, signRequest, maxSockets: 64 });
-    // More Herald nodes for the cluster scenario; stopped by the scenario, or here if it failed.
-    const startNode: ScenarioContext['startHerald'] = async ({ adapter, label: nodeLabel }) => {
+    // More Herald nodes (a cluster's, or one serving other apps); stopped by the scenario, or here if it failed.
+    const startNode: ScenarioContext['startHerald'] = async ({ adapter, settings, label: nodeLabel }) => {
       const node = await startHerald({
         root: o.heraldRoot,
         logFile,
         label: `${label} ${nodeLabel}`,
+        cpuProfDir,
         adapter,
+        settings,
       });
       live.add(node.child);
       extra.push(node);
@@ -236,6 +242,7 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
     };
     const ctx: ScenarioContext = {
       o,
+      round: r,
       server,
       pool,
       publisher,

@@ -8,9 +8,13 @@ import { createMemoryParts } from './adapters/memory.js';
 import { createNatsParts } from './adapters/nats/parts.js';
 import type { ClusterParts } from './adapters/parts.js';
 import { createRedisParts } from './adapters/redis/parts.js';
+import { addAppAdminApi } from './apps/admin-api.js';
+import { LiveApps } from './apps/live.js';
+import { AppManager } from './apps/manage.js';
+import { openAppCatalog } from './apps/open.js';
 import type { Config } from './config/schema.js';
-import type { AppStore } from './core/apps/app.js';
-import { StaticAppStore } from './core/apps/static-store.js';
+import type { AppCatalog, AppStore } from './core/apps/app.js';
+import { CachedAppStore } from './core/apps/cached-store.js';
 import { atMost } from './core/deadline.js';
 import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
@@ -36,7 +40,8 @@ import type { Webhooks } from './webhooks/webhooks.js';
 /** Parts a caller may supply instead of the defaults the config implies. */
 export interface HeraldDeps {
   logger?: Logger;
-  apps?: AppStore;
+  /** Where apps come from. @default the store `config.appStore` names */
+  apps?: AppCatalog;
   /**
    * The whole set of cluster parts (adapter, stores, outbox, preflight), as `createMemoryParts`,
    * `createRedisParts` or `createNatsParts` build it: never parts of different sets. Herald owns it
@@ -86,6 +91,11 @@ export class Herald {
   #reloads: Promise<unknown> = Promise.resolve();
   readonly #transport: WebSocketTransport;
   readonly #outbox: WebhookOutbox | undefined;
+  readonly #catalog: AppCatalog;
+  /** Keeps the apps of a database store current on this node; none for the config file's. */
+  readonly #liveApps: LiveApps | undefined;
+  /** Whether the app store failed its last lookup (said once per outage). */
+  #storeDown = false;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
@@ -106,10 +116,31 @@ export class Herald {
     });
     const now = deps.now ?? Date.now;
     this.#now = now;
-    const apps = deps.apps ?? new StaticAppStore(config.apps);
+    this.#catalog = deps.apps ?? openAppCatalog(config, this.logger.child({ component: 'apps' }));
     const cluster = deps.cluster ?? clusterParts(config.adapter, this.logger, now);
     this.#cluster = cluster;
     this.#adapter = cluster.adapter;
+    let apps: AppStore = this.#catalog;
+    if (config.appStore.driver !== 'config') {
+      const { cacheTtlMs, missTtlMs, lookupsPerSecond } = config.appStore;
+      const cache = new CachedAppStore(this.#catalog, {
+        ttlMs: cacheTtlMs,
+        missTtlMs,
+        lookupsPerSecond,
+        now,
+        onChange: (id, app) => this.pusher.appChanged(id, app),
+        onStoreAnswer: (ok, err) => this.#storeAnswered(ok, err),
+      });
+      this.#liveApps = new LiveApps({
+        catalog: this.#catalog,
+        cache,
+        adapter: cluster.adapter,
+        logger: this.logger.child({ component: 'apps' }),
+        ttlMs: cacheTtlMs,
+        inUse: () => this.pusher.appsInUse(),
+      });
+      apps = cache;
+    }
     // The outbox journals our own webhooks; webhooks supplied from outside keep their own state.
     this.#outbox = deps.webhooks ? undefined : cluster.outbox;
     this.webhooks =
@@ -214,7 +245,31 @@ export class Herald {
     };
     this.#http = createListener(routes(config.api.public), this.logger, config.tls !== undefined);
     this.#transport.attach(this.#http);
-    if (config.api.port !== null) this.#admin = createListener(routes(true), this.logger, false);
+    if (config.api.port !== null) {
+      const adminRoutes = routes(true);
+      if (config.api.token !== undefined) {
+        // Every node, this one included, looks a changed app up again; a change the bus could not
+        // carry is seen by the others within the cache's TTL, and the change itself stands.
+        const changed = async (id: string) =>
+          this.#liveApps
+            ?.changed(id)
+            .catch((err) => this.logger.warn({ err, app: id }, 'app change not broadcast to the cluster'));
+        const manager = new AppManager(this.#catalog, { now, changed });
+        addAppAdminApi(adminRoutes, { manager, token: config.api.token });
+      }
+      this.#admin = createListener(adminRoutes, this.logger, false);
+    }
+  }
+
+  #storeAnswered(ok: boolean, err: unknown): void {
+    if (ok === !this.#storeDown) return;
+    this.#storeDown = !ok;
+    if (ok) this.logger.info('app store answering again');
+    else
+      this.logger.error(
+        { err },
+        'app store unavailable: cached apps keep serving; others are refused (4100, HTTP 503) until it answers',
+      );
   }
 
   /** What `/ready` says: serving, or why not. */
@@ -252,11 +307,24 @@ export class Herald {
     this.#state = 'starting';
     // A certificate Herald cannot use stops the start before anything is opened.
     if (this.config.tls) this.#useCertificate(await readTls(this.config.tls, this.#now()), false);
+    let adapterStarted = false;
     try {
+      // An app store that cannot serve (unreachable, not migrated) stops the start, saying what to do.
+      await this.#catalog.check();
       await this.#cluster.preflight();
       await this.#adapter.start();
+      adapterStarted = true;
+      await this.#liveApps?.start();
     } catch (err) {
-      // Nothing else was opened yet: the set's connections are all there is to close.
+      // Nothing else was opened yet: the store's, the adapter's and the set's connections are all
+      // there is to close.
+      this.#liveApps?.stop();
+      if (adapterStarted) {
+        await this.#adapter
+          .close({ handoverMs: 0 })
+          .catch((e) => this.logger.warn({ err: e }, 'adapter not closed'));
+      }
+      await this.#catalog.close().catch((e) => this.logger.warn({ err: e }, 'app store not closed'));
       await this.#cluster.close().catch((e) => this.logger.warn({ err: e }, 'cluster parts not closed'));
       throw err;
     }
@@ -276,6 +344,8 @@ export class Herald {
       await this.#adapter
         .close({ handoverMs: 0 })
         .catch((e) => this.logger.warn({ err: e }, 'adapter not closed'));
+      this.#liveApps?.stop();
+      await this.#catalog.close().catch((e) => this.logger.warn({ err: e }, 'app store not closed'));
       await this.#cluster.close().catch((e) => this.logger.warn({ err: e }, 'cluster parts not closed'));
       await Promise.all([closeListener(this.#http), this.#admin && closeListener(this.#admin)]);
       throw err;
@@ -349,6 +419,8 @@ export class Herald {
       await atMost(cleared, this.config.adapter.requestTimeoutMs);
     }
     await this.#adapter.close({ handoverMs });
+    this.#liveApps?.stop();
+    await this.#catalog.close().catch((err) => this.logger.warn({ err }, 'app store not closed'));
     // The stores, then the connections they and the adapter shared.
     await this.#cluster.close();
     await Promise.all([closeListener(this.#http), this.#admin && closeListener(this.#admin)]);

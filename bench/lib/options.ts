@@ -36,6 +36,12 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --slow-subs N --slow-every N --slow-rate N --slow-bytes N --slow-ms N
   --soak-minutes N --soak-subs N --soak-rate N  (default 10 min, 1000 subscribers, 50 events/s)
   --wamp-patterns N       pattern subscriptions of the wamp-patterns scenario (default 50000)
+  --apps-total N --apps-active N --apps-conns-per-app N   apps-postgres: apps in the store, apps in use,
+                          connections per app in use (default 10000, 1000, 10)
+  --apps-stores LIST      config,postgres (default both): where apps-postgres keeps its apps
+  --apps-pg-url URL       the PostgreSQL database of apps-postgres (default postgres://postgres@127.0.0.1:5432/test)
+  --apps-cache-ttl-ms N --apps-lookups-per-second N      Herald's appStore.cacheTtlMs and
+                          appStore.lookupsPerSecond with postgres (default 60000, 1000: Herald's own)
   --clients N             load-client processes (default 2)
   --cpu-prof              write Herald CPU profiles to <out>/profiles/ (see dist/bench/profile-top.js)
   --herald-root DIR       the Herald checkout to run (built; default this one), to compare two builds
@@ -79,6 +85,13 @@ const DEFAULTS = {
   soakRate: 50,
   soakSampleMs: 10_000,
   wampPatterns: 50_000,
+  appsTotal: 10_000,
+  appsActive: 1000,
+  appsConnsPerApp: 10,
+  appsStores: ['config', 'postgres'],
+  appsPgUrl: 'postgres://postgres@127.0.0.1:5432/test',
+  appsCacheTtlMs: 60_000,
+  appsLookupsPerSecond: 1000,
   cpuProf: false,
   heraldRoot: ROOT,
   install: true,
@@ -109,6 +122,8 @@ const QUICK: Partial<Defaults> = {
   soakSubs: 200,
   soakSampleMs: 5000,
   wampPatterns: 5000,
+  appsTotal: 1000,
+  appsActive: 100,
 };
 
 type Defaults = typeof DEFAULTS;

@@ -39,9 +39,12 @@ export class Publisher {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 16 });
   }
 
-  /** POSTs `body` (an object) to `/apps/{id}/{endpoint}`; resolves with the status and the body text. */
-  post(endpoint: string, body: object): Promise<Answer> {
-    const { host, port, app, signRequest } = this.o;
+  /**
+   * POSTs `body` (an object) to `/apps/{id}/{endpoint}` of `app` (default the publisher's), signed with
+   * its secret; resolves with the status and the body text.
+   */
+  post(endpoint: string, body: object, app: App = this.o.app): Promise<Answer> {
+    const { host, port, signRequest } = this.o;
     const text = JSON.stringify(body);
     const urlPath = `/apps/${app.id}/${endpoint}`;
     const query = new URLSearchParams(signRequest('POST', urlPath, app, text)).toString();

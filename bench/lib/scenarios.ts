@@ -3,13 +3,14 @@
  * returns one result per variant: `{ variant, metrics, checks, notes }`. Metrics are what the report
  * compares (see METRICS); checks are what must hold for the numbers to mean anything.
  */
+import { appsPostgres } from './apps-store.js';
+import { connectOrThrow, cpu, ms, sleep, waitUntil, window } from './measure.js';
 import type { Options } from './options.js';
 import type { WorkerPool } from './pool.js';
 import { type Publisher, publishLoop } from './publisher.js';
-import { type AdapterConfig, APP, procStats, type ServerProcess } from './servers.js';
+import { type AdapterConfig, APP, type ServerProcess } from './servers.js';
 import { histogramQuantile, mergeHistogram, newHistogram, round } from './stats.js';
 import { wampPatterns } from './wamp-patterns.js';
-import type { ConnectOptions } from './worker.js';
 
 /** What a scenario measures: a server's address and its CPU time (one process, or a cluster's nodes). */
 export interface Target {
@@ -21,14 +22,23 @@ export interface Target {
 /** What a scenario runs with: the options, the server under test, the load clients and the publisher. */
 export interface ScenarioContext<S extends Target = ServerProcess> {
   o: Options;
+  /** The round, from 1: a scenario that compares variants of its own alternates their order by it. */
+  round: number;
   server: S;
   pool: WorkerPool;
   publisher: Publisher;
   log: (msg: string) => void;
   fdHardLimit: number;
   maxConnections: number;
-  /** Starts another Herald node (the cluster scenario); stopped after the scenario if it is not before. */
-  startHerald: (options: { adapter: AdapterConfig; label: string }) => Promise<ServerProcess>;
+  /**
+   * Starts another Herald node: one of a cluster (`adapter`), or one with settings of its own over the
+   * bench's (`settings`: its apps, say). Stopped after the scenario if it is not before.
+   */
+  startHerald: (options: {
+    adapter?: AdapterConfig;
+    settings?: Record<string, unknown>;
+    label: string;
+  }) => Promise<ServerProcess>;
   /** A publisher to another node. */
   publisherFor: (target: Target) => Publisher;
 }
@@ -81,90 +91,12 @@ export const METRICS: Record<string, Metric> = {
   clients_cpu_pct: { label: 'load clients CPU % (of one core)', better: 'info' },
   subs_per_s: { label: 'subscriptions/s (setup)', better: 'higher' },
   cpu_us_per_sub: { label: 'server CPU µs/subscription', better: 'lower' },
+  conn_per_s_vs_config: { label: 'connections/s, PostgreSQL ÷ config file', better: 'higher' },
+  req_per_s_vs_config: { label: 'requests/s, PostgreSQL ÷ config file', better: 'higher' },
+  p99_vs_config: { label: 'latency p99, PostgreSQL ÷ config file', better: 'lower' },
+  app_queries: { label: 'queries on the apps table (index + sequential scans)', better: 'lower' },
+  app_queries_bound: { label: 'at most: apps in use × cache TTLs begun', better: 'info' },
 };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitUntil(
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  stepMs = 20,
-): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (await predicate()) return true;
-    await sleep(stepMs);
-  }
-  return predicate();
-}
-
-/** Source addresses for the load clients: many loopback addresses, many more ephemeral ports. */
-const LOCAL_ADDRESSES = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
-
-/** What a connection to the server under test needs to know. */
-type ConnectionOptions = Omit<ConnectOptions, 'count' | 'firstIndex'>;
-
-function clientOptions(ctx: ScenarioContext<Target>, extra: Partial<ConnectionOptions>): ConnectionOptions {
-  return {
-    host: ctx.server.host,
-    port: ctx.server.port,
-    path: `/app/${APP.key}?protocol=7&client=js&version=8.4.0&flash=false`,
-    key: APP.key,
-    secret: APP.secret,
-    concurrency: 200,
-    localAddresses: LOCAL_ADDRESSES,
-    ...extra,
-  };
-}
-
-/** CPU read at one moment (µs), and when (ms). */
-interface CpuSample {
-  at: number;
-  server: number;
-  clients: number;
-}
-
-/** CPU (µs) of the server, the load clients and this process, read together. */
-function cpu(ctx: ScenarioContext<Target>): CpuSample {
-  let clients = 0;
-  for (const pid of ctx.pool.pids) {
-    try {
-      clients += procStats(pid).cpuUs;
-    } catch {
-      // A load client that has just exited: it adds nothing more.
-    }
-  }
-  const self = process.cpuUsage();
-  return {
-    at: performance.now(),
-    server: ctx.server.stats().cpuUs,
-    clients: clients + self.user + self.system,
-  };
-}
-
-function window(before: CpuSample, after: CpuSample) {
-  const secs = (after.at - before.at) / 1000;
-  return {
-    secs,
-    serverUs: after.server - before.server,
-    clientsPct: ((after.clients - before.clients) / (secs * 1e6)) * 100,
-  };
-}
-
-const ms = (us: number) => us / 1000;
-
-async function connectOrThrow(
-  ctx: ScenarioContext<Target>,
-  total: number,
-  options: Partial<ConnectionOptions>,
-  firstIndex = 0,
-) {
-  const c = await ctx.pool.connect(total, clientOptions(ctx, options), firstIndex);
-  if (c.failed > 0) {
-    throw new Error(`${c.failed} of ${total} connections failed: ${JSON.stringify(c.failures)}`);
-  }
-  return c;
-}
 
 /** 1. One channel, N subscribers, events published over the HTTP API. */
 export async function fanout(ctx: ScenarioContext): Promise<ScenarioResult[]> {
@@ -726,10 +658,11 @@ export const SCENARIOS: Record<string, Scenario> = {
   soak,
   cluster,
   'wamp-patterns': wampPatterns,
+  'apps-postgres': appsPostgres,
 };
 
 /** Scenarios that compare Herald with itself (other topologies), not with Soketi. */
-export const HERALD_ONLY = new Set(['cluster', 'wamp-patterns']);
+export const HERALD_ONLY = new Set(['cluster', 'wamp-patterns', 'apps-postgres']);
 
 /** What `npm run bench` runs without a scenario name (soak is long and runs only when named). */
 export const DEFAULT_SCENARIOS = [
@@ -741,4 +674,5 @@ export const DEFAULT_SCENARIOS = [
   'slow-consumer',
   'cluster',
   'wamp-patterns',
+  'apps-postgres',
 ];

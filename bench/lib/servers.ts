@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
@@ -179,12 +179,15 @@ export interface HeraldOptions {
   logFile: string;
   label: string;
   cpuProfDir?: string | undefined;
-  adapter?: AdapterConfig;
+  adapter?: AdapterConfig | undefined;
+  /** Settings written over the bench's own (`apps`, `appStore`…), top-level key by key; one undefined is left out. */
+  settings?: Record<string, unknown> | undefined;
 }
 
 /**
  * Herald from this checkout (`bin/herald.js`, needs `dist/`). With `cpuProfDir`, node writes a CPU
- * profile there when the server exits; with `adapter` (Herald's `adapter` config), it joins a cluster.
+ * profile there when the server exits; with `adapter` (Herald's `adapter` config), it joins a cluster;
+ * `settings` replace the bench's own (its apps, say). The config file is removed once Herald exits.
  */
 export async function startHerald({
   root,
@@ -192,6 +195,7 @@ export async function startHerald({
   cpuProfDir,
   label,
   adapter,
+  settings,
 }: HeraldOptions): Promise<ServerProcess> {
   const port = await freePort();
   const configFile = path.join(tmpdir(), `herald-bench-${process.pid}-${port}.json`);
@@ -214,6 +218,7 @@ export async function startHerald({
     // The wamp-patterns scenario holds 50,000 pattern subscriptions on one session: past the
     // default per-session limit (1,000), so the bench's realm has none.
     wamp: { realms: [{ name: 'realm1', maxSubscriptionsPerSession: null }] },
+    ...settings,
   };
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
@@ -225,6 +230,7 @@ export async function startHerald({
   });
   closeSync(fd);
   const server = new ServerProcess('herald', child, port, logFile);
+  void server.exited.then(() => rmSync(configFile, { force: true }));
   await server.waitReady();
   return server;
 }

@@ -48,6 +48,27 @@ export interface ConnectOptions extends Omit<ConnOptions, 'localAddress'> {
   concurrency?: number;
   /** Source addresses, taken in turn by connection index. */
   localAddresses?: string[];
+  /**
+   * Apps taken in turn by connection index, instead of `key` and `secret`: each connection opens
+   * `/app/<its app's key>` with the query of `path`, and signs with its app's secret.
+   */
+  apps?: { key: string; secret: string }[];
+}
+
+/** What the connection numbered `index` is: its source address, and its app when there are several. */
+function connOptions(m: ConnectOptions, index: number): ConnOptions {
+  const addresses = m.localAddresses ?? [];
+  const localAddress = addresses.length > 0 ? addresses[index % addresses.length] : undefined;
+  const app = m.apps?.length ? m.apps[index % m.apps.length] : undefined;
+  if (!app) return { ...m, localAddress };
+  const query = m.path.includes('?') ? m.path.slice(m.path.indexOf('?')) : '';
+  return {
+    ...m,
+    localAddress,
+    key: app.key,
+    secret: app.secret,
+    path: `/app/${encodeURIComponent(app.key)}${query}`,
+  };
 }
 
 interface WorkerState {
@@ -404,12 +425,11 @@ async function connect(m: ConnectOptions): Promise<{
   let ok = 0;
   const failures = new Map<string, number>();
   let next = 0;
-  const addresses: (string | undefined)[] = m.localAddresses?.length ? m.localAddresses : [undefined];
   const one = async () => {
     while (next < m.count) {
       const i = next++;
       const index = m.firstIndex + i;
-      const conn = new Conn({ ...m, localAddress: addresses[index % addresses.length] }, index);
+      const conn = new Conn(connOptions(m, index), index);
       try {
         await conn.start();
         state.conns.push(conn);
@@ -657,6 +677,8 @@ export interface HttpLoadOptions {
   host: string;
   port: number;
   app: App;
+  /** With the `sdk` publisher, apps taken in turn instead of `app`, each request signed with its app's secret. */
+  apps?: App[];
   publisher: 'sdk' | 'raw';
   clients: number;
   channel: string;
@@ -679,11 +701,14 @@ async function httpLoad(m: HttpLoadOptions) {
   const hist = newHistogram();
   const statuses: Record<number, number> = {};
   let requests = 0;
+  /** Events published (200), warm-up and stragglers included: what subscribers should get. */
+  let published = 0;
   const started = performance.now();
   const measureFrom = started + m.warmupMs;
   const end = measureFrom + m.durationMs;
   const event = { name: 'b', channel: m.channel, data: `1|${nowUs()}|${'x'.repeat(m.bytes ?? 0)}` };
   const record: Recorder = (status, t0, now) => {
+    if (status === 200) published++;
     if (t0 < measureFrom || t0 >= end) return;
     requests++;
     statuses[status] = (statuses[status] ?? 0) + 1;
@@ -698,17 +723,20 @@ async function httpLoad(m: HttpLoadOptions) {
       signRequest,
       maxSockets: m.clients,
     });
+    const apps = m.apps?.length ? m.apps : [m.app];
+    let turn = 0;
     const client = async () => {
       while (performance.now() < end) {
+        const app = apps[turn++ % apps.length];
         const t0 = performance.now();
-        const res = await publisher.post('events', event);
+        const res = await publisher.post('events', event, app);
         record(res.status, t0, performance.now());
       }
     };
     await Promise.all(Array.from({ length: m.clients }, client));
     publisher.close();
   }
-  return { requests, statuses, hist, ms: m.durationMs };
+  return { requests, published, statuses, hist, ms: m.durationMs };
 }
 
 async function rawHttpLoad(

@@ -104,12 +104,28 @@ function render(line: CheckResult): string {
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 
 async function targetOf(values: Values): Promise<Target> {
-  const overrides: ConfigOverrides = {};
-  if (values['app-id'] !== undefined) overrides.appId = values['app-id'];
-  if (values['app-key'] !== undefined) overrides.appKey = values['app-key'];
-  if (values['app-secret'] !== undefined) overrides.appSecret = values['app-secret'];
-  const config = await loadConfig({ ...(values.config ? { file: values.config } : {}), overrides });
-  const app = config.apps[0]!;
+  const file = values.config ? { file: values.config } : {};
+  const given = { id: values['app-id'], key: values['app-key'], secret: values['app-secret'] };
+  let config = await loadConfig(file);
+  let app: { id: string; key: string; secret: string };
+  if (config.appStore.driver === 'config') {
+    // The flags complete the first app of the configuration, as they do for herald start.
+    const overrides: ConfigOverrides = {};
+    if (given.id !== undefined) overrides.appId = given.id;
+    if (given.key !== undefined) overrides.appKey = given.key;
+    if (given.secret !== undefined) overrides.appSecret = given.secret;
+    config = await loadConfig({ ...file, overrides });
+    app = config.apps[0]!;
+  } else {
+    // The apps are in a database the doctor does not read: the flags name one.
+    if (given.id === undefined || given.key === undefined || given.secret === undefined) {
+      throw new UsageError(
+        `with appStore.driver "${config.appStore.driver}", name the app to check with --app-id, --app-key ` +
+          'and --app-secret (herald apps show ID prints them)',
+      );
+    }
+    app = { id: given.id, key: given.key, secret: given.secret };
+  }
   const base = baseUrl(values.url, config);
   const socket = new URL(`${config.pathPrefix}/app/${encodeURIComponent(app.key)}`, base);
   socket.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';

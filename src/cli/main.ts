@@ -12,6 +12,7 @@ import { Herald } from '../server.js';
 import { ListenError } from '../transport/listener.js';
 import { TlsError } from '../transport/tls.js';
 import { localHost, urlHost } from './address.js';
+import { apps } from './apps.js';
 import { doctor } from './doctor.js';
 import { exitOnUnhandledErrors } from './fatal.js';
 import { superviseWorkers } from './workers.js';
@@ -26,6 +27,8 @@ const USAGE = `Usage:
                                                 publish an event through the HTTP API
   herald doctor [--url URL] [--app-id ID --app-key KEY --app-secret SECRET]
                                                 check a running server as a client would (--help for more)
+  herald apps <list|show|create|update|enable|disable|delete|rotate-secret|migrate> [--config FILE]
+                                                manage the apps of the configured store (--help for more)
 
 Options:
   --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise
@@ -120,6 +123,7 @@ function defined<T extends Record<string, string | undefined>>(values: T): { [K 
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'doctor') return doctor(argv.slice(1));
+  if (argv[0] === 'apps') return apps(argv.slice(1));
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });

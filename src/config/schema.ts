@@ -195,7 +195,7 @@ const databaseStore = {
     .default(10_000)
     .describe('How long a node remembers that a key or id names no app.'),
   lookupsPerSecond: positiveInt()
-    .default(100)
+    .default(1000)
     .describe(
       'Lookups of apps not in the cache one node sends the database per second (a burst of twice ' +
         'this at once); more are refused as unavailable (4100, HTTP 503), so a flood of unknown keys ' +
@@ -692,6 +692,10 @@ const apiSchema = z
   .refine((api) => api.public || api.port !== null, {
     path: ['public'],
     message: 'false needs api.port (--api-port): otherwise no listener serves the HTTP API',
+  })
+  .refine((api) => api.token === undefined || api.port !== null, {
+    path: ['token'],
+    message: 'needs api.port (--api-port): the app management API is served on the admin listener only',
   });
 
 export type ApiConfig = z.infer<typeof apiSchema>;

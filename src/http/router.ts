@@ -26,6 +26,8 @@ export interface HttpResult {
   body: unknown;
   /** Sends `body` (a string) as is with this content type instead of as JSON. */
   contentType?: string;
+  /** Response headers besides Content-Type and Content-Length (`WWW-Authenticate`, `Retry-After`). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export type HttpHandler = (request: HttpRequest) => HttpResult | Promise<HttpResult>;
@@ -38,8 +40,8 @@ interface Route {
   handler: HttpHandler;
 }
 
-/** A path template: `/`-separated segments of letters and `_`, or `:name` for a parameter. */
-const PATH_TEMPLATE = /^(\/:?[a-z_]+)+$/;
+/** A path template: `/`-separated segments of letters, `_` and `-`, or `:name` for a parameter. */
+const PATH_TEMPLATE = /^(\/([a-z_-]+|:[a-z_]+))+$/;
 
 /**
  * `/apps/:id/events` → `^/apps/([^/]+)/events$`: each `:name` segment captures one path segment; `prefix`
@@ -150,6 +152,7 @@ export class Router {
         return sendError(res, err);
       }
       this.counts.add(route.label, request.app ?? '', result.status);
+      for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
       return send(res, result.status, result.body, result.contentType);
     }
     if (allowed.length > 0) {

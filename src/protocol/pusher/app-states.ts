@@ -42,6 +42,10 @@ export class AppStates {
     return this.#byNamespace.get(namespace);
   }
 
+  states(): IterableIterator<AppState> {
+    return this.#byId.values();
+  }
+
   /** Every open socket of every app on this node. */
   *sockets(): IterableIterator<PusherSocket> {
     for (const state of this.#byId.values()) yield* state.sockets.values();

@@ -34,11 +34,14 @@ export type AuthFailure =
   | { reason: 'key'; givenKey: string }
   | { reason: 'signature'; signed: string; given: string };
 
-/** Checks an `auth` value `"<key>:<hex>"` against the HMAC of `signed`; undefined when it is valid. */
+/**
+ * Checks an `auth` value `"<key>:<hex>"` against the HMAC of `signed` with each of `secrets` (the app's,
+ * and the one before a rotation during its grace period: `secretsOf`); undefined when it is valid.
+ */
 export function authFailure(
   auth: unknown,
   key: string,
-  secret: string,
+  secrets: readonly string[],
   signed: string,
 ): AuthFailure | undefined {
   if (typeof auth !== 'string' || auth.length === 0) return { reason: 'missing' };
@@ -46,8 +49,8 @@ export function authFailure(
   const givenKey = colon < 0 ? auth : auth.slice(0, colon);
   if (colon < 0 || !constantTimeEqual(givenKey, key)) return { reason: 'key', givenKey };
   const given = auth.slice(colon + 1);
-  if (!constantTimeEqual(given, hmacSha256Hex(secret, signed))) return { reason: 'signature', signed, given };
-  return undefined;
+  if (secrets.some((secret) => constantTimeEqual(given, hmacSha256Hex(secret, signed)))) return undefined;
+  return { reason: 'signature', signed, given };
 }
 
 /**
@@ -73,7 +76,7 @@ export function authError(
 
 /** Why a subscription's `auth` value fails, as the client is told; undefined when it is valid. */
 export function authProblem(auth: unknown, key: string, secret: string, signed: string): string | undefined {
-  return authError('subscription', authFailure(auth, key, secret, signed))?.message;
+  return authError('subscription', authFailure(auth, key, [secret], signed))?.message;
 }
 
 /**

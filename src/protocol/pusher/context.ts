@@ -82,6 +82,8 @@ export interface UsersOptions {
   readonly adapter: Pick<Adapter, 'broadcast'>;
   readonly presence: Pick<PresenceStore, 'join' | 'leave' | 'members'>;
   readonly logger: Logger;
+  /** Milliseconds since the epoch: which of the app's secrets sign-ins may be signed with. */
+  readonly now: () => number;
 }
 
 /** What `Users` needs of the server; built once by it. */

@@ -94,6 +94,8 @@ export const PusherErrors = {
     (key: string) => `App key ${key} not in this cluster. Did you forget to specify the cluster?`,
   ),
   APP_DISABLED: closing(CloseCode.APP_DISABLED, () => 'Application disabled'),
+  /** The app was deleted from its store while connected (the code of a disabled app). */
+  APP_DELETED: closing(CloseCode.APP_DISABLED, () => 'Application deleted'),
   /** The app's `allowedOrigins` is set and the handshake had no Origin header. */
   ORIGIN_REQUIRED: closing(CloseCode.UNAUTHORIZED, () => 'Origin header required'),
   /** The handshake's Origin is not among the app's `allowedOrigins`. */
@@ -112,8 +114,10 @@ export const PusherErrors = {
   USER_TERMINATED: closing(CloseCode.UNAUTHORIZED, () => 'You got disconnected by the app.'),
 
   // 4100–4199: closed, the client backs off, then reconnects.
-  /** The handshake failed on the server's side (a store that did not answer). */
+  /** The handshake failed on the server's side. */
   HANDSHAKE_FAILED: closing(CloseCode.OVER_CAPACITY, () => 'Internal error, try again'),
+  /** The app store (a database) did not answer for an app not in the cache, or too many were asked for at once. */
+  APPS_UNAVAILABLE: closing(CloseCode.OVER_CAPACITY, () => 'App lookup unavailable, try again'),
   /** Every socket id tried was in use (only a pinned id generator repeats itself). */
   NO_SOCKET_ID: closing(CloseCode.OVER_CAPACITY, () => 'No socket id available'),
   /** The client did not read its messages and its buffer filled up. */

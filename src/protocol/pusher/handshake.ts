@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { AppStore } from '../../core/apps/app.js';
+import { type AppStore, AppStoreUnavailable } from '../../core/apps/app.js';
 import type { UpgradeRequest } from '../../core/connection.js';
 import { Frame } from '../../core/frame.js';
 import { checkOrigin } from '../../core/origin.js';
@@ -82,6 +82,9 @@ export class Handshake {
     const protocol = request.query.get('protocol');
     return this.#establish(socket, key, protocol, request.headers.origin).catch((err) => {
       if (err instanceof PusherError) return this.#parts.answer(socket, err);
+      // Said once per outage by the store's cache, not once per connection.
+      if (err instanceof AppStoreUnavailable)
+        return this.#parts.answer(socket, pusherError('APPS_UNAVAILABLE'));
       this.#parts.logger.error({ err }, 'pusher handshake failed');
       this.#parts.answer(socket, pusherError('HANDSHAKE_FAILED'));
     });

@@ -56,7 +56,7 @@ export class PusherServer implements SocketOwner {
     const work = new SocketWork(answer, logger);
     const track = (w: Promise<void>) => work.track(w);
     const subscribing = { adapter, presence, cache, occupancy, memory, logger };
-    const users = new Users({ options: { adapter, presence, logger }, state, answer });
+    const users = new Users({ options: { adapter, presence, logger, now }, state, answer });
     this.#options = options;
     this.now = now;
     this.queries = queries;
@@ -175,6 +175,28 @@ export class PusherServer implements SocketOwner {
       for (const channel of [...socket.channels.keys()])
         await this.#subscriptions.unsubscribe(socket, app, channel);
     });
+  }
+
+  /**
+   * The app changed in its store (undefined: deleted). The connections of an app disabled or deleted
+   * are closed with 4003; the others go on under the app as it is now (its limits and switches), and
+   * a lowered `maxConnections` holds from the next connection on.
+   */
+  appChanged(id: string, app: App | undefined): void {
+    const state = this.#apps.get(id);
+    if (!state) return;
+    if (!app?.enabled) {
+      const refusal = pusherError(app ? 'APP_DISABLED' : 'APP_DELETED');
+      for (const socket of [...state.sockets.values()]) this.#answer(socket, refusal);
+      return;
+    }
+    state.app = app;
+    for (const socket of state.sockets.values()) socket.app = app;
+  }
+
+  /** Ids of the apps with connections on this node. */
+  *appsInUse(): IterableIterator<string> {
+    for (const state of this.#apps.states()) if (state.sockets.size > 0) yield state.app.id;
   }
 
   /** Connections subscribed to `channel` on this node. */

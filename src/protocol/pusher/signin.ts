@@ -1,4 +1,4 @@
-import type { App } from '../../core/apps/app.js';
+import { type App, secretsOf } from '../../core/apps/app.js';
 import { authError, authFailure, userAuthString } from './auth.js';
 import { jsonTooDeep, objectData } from './codec.js';
 import { type PusherError, pusherError } from './errors.js';
@@ -26,6 +26,7 @@ export function checkSignin(
   socketId: string,
   data: unknown,
   current: SignedInUser | undefined,
+  now: number = Date.now(),
 ): SigninCheck {
   if (typeof data === 'string' && jsonTooDeep(data)) {
     return pusherError('SIGNIN_TOO_DEEP');
@@ -33,7 +34,7 @@ export function checkSignin(
   const payload = objectData(data);
   const userData = payload?.user_data;
   if (!payload || typeof userData !== 'string') return pusherError('SIGNIN_USER_DATA_MISSING');
-  const failure = authFailure(payload.auth, app.key, app.secret, userAuthString(socketId, userData));
+  const failure = authFailure(payload.auth, app.key, secretsOf(app, now), userAuthString(socketId, userData));
   const refused = authError('signin', failure);
   if (refused) return refused;
   if (jsonTooDeep(userData)) return pusherError('SIGNIN_USER_DATA_TOO_DEEP');

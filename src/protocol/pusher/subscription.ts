@@ -1,4 +1,4 @@
-import type { App } from '../../core/apps/app.js';
+import { type App, secretsOf } from '../../core/apps/app.js';
 import {
   type ChannelKind,
   channelKind,
@@ -41,6 +41,7 @@ export function checkSubscription(
   socketId: string,
   data: unknown,
   user: SignedInUser | undefined,
+  now: number = Date.now(),
 ): SubscriptionCheck {
   if (typeof data === 'string' && jsonTooDeep(data)) {
     return subscriptionError('SUBSCRIBE_TOO_DEEP', undefined);
@@ -68,7 +69,11 @@ export function checkSubscription(
   }
   const signedData = kind.presence ? channelData : undefined;
   const signed = channelAuthString(socketId, channel, signedData);
-  const refused = authError('subscription', authFailure(payload.auth, app.key, app.secret, signed), channel);
+  const refused = authError(
+    'subscription',
+    authFailure(payload.auth, app.key, secretsOf(app, now), signed),
+    channel,
+  );
   if (refused) return refused;
   if (!kind.presence) return { ok: true, channel, kind };
 

@@ -102,7 +102,7 @@ export class Subscriptions {
   }
 
   async #subscribe(socket: PusherSocket, app: App, data: unknown): Promise<void> {
-    const check = checkSubscription(app, socket.id, data, socket.user);
+    const check = checkSubscription(app, socket.id, data, socket.user, this.#ctx.now());
     if (!check.ok) return this.#ctx.answer(socket, check);
     const { channel, member } = check;
     const state = this.#ctx.state(app);

@@ -58,7 +58,7 @@ export class Users {
   async signin(socket: PusherSocket, data: unknown): Promise<void> {
     const app = socket.app;
     if (socket.state !== 'open' || !app) return;
-    const check = checkSignin(app, socket.id, data, socket.user);
+    const check = checkSignin(app, socket.id, data, socket.user, this.#ctx.options.now());
     if (!check.ok) return this.#ctx.answer(socket, check);
     clearTimeout(socket.signinTimer);
     socket.signinTimer = undefined;

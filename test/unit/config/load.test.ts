@@ -373,6 +373,12 @@ describe('loadConfig', () => {
     assert.deepEqual(await problemsOf(() => loadConfig({ env: { HERALD_API_PUBLIC: 'false' } })), [
       'api.public: false needs api.port (--api-port): otherwise no listener serves the HTTP API',
     ]);
+    const token = 'a'.repeat(32);
+    assert.deepEqual(await problemsOf(() => loadConfig({ env: { HERALD_API_TOKEN: token } })), [
+      'api.token: needs api.port (--api-port): the app management API is served on the admin listener only',
+    ]);
+    const withPort = { HERALD_API_TOKEN: token, HERALD_API_PORT: '7100' };
+    assert.equal((await loadConfig({ env: withPort })).api.token, token);
     const bad = await problemsOf(() =>
       loadConfig({ env: {}, overrides: { api: { port: '70000', host: '' } } }),
     );

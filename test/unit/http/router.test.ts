@@ -49,8 +49,8 @@ describe('the router', () => {
     assert.equal((await fetch(`${base}/things/a/b/parts/c`)).status, 404);
   });
 
-  test('only letters, _ and :name segments make a template', () => {
-    for (const path of ['things', '/things/', '/a.b', '/a/:', '/a/*', '/a/(x)']) {
+  test('only letters, _, - and :name segments make a template', () => {
+    for (const path of ['things', '/things/', '/a.b', '/a/:', '/a/*', '/a/(x)', '/a/:b-c']) {
       assert.throws(
         () => router.add('GET', path, () => ({ status: 200, body: {} })),
         /not a path template/,
@@ -128,5 +128,31 @@ describe('the router: a prefix before a template', () => {
       () => router.add('GET', /^\/x$/, () => ({ status: 200, body: {} }), '/rt'),
       /before a path template only/,
     );
+  });
+});
+
+describe('the router: what a result adds to the response', () => {
+  const router = new Router(pino({ level: 'silent' }), 1024);
+  let server: Server;
+  let base = '';
+
+  before(async () => {
+    router.add('POST', '/things/:id/turn-over', (request) => ({
+      status: 503,
+      body: { params: request.params },
+      headers: { 'Retry-After': '5' },
+    }));
+    server = createServer(router.listener);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+
+  test('a literal segment may hold -, and the headers a result names are sent with it', async () => {
+    const response = await fetch(`${base}/things/a/turn-over`, { method: 'POST' });
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get('retry-after'), '5');
+    assert.equal(response.headers.get('content-type'), 'application/json');
+    assert.deepEqual(await response.json(), { params: ['a'] });
   });
 });

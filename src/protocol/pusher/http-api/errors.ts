@@ -26,6 +26,8 @@ export const PusherApiErrors = {
   ),
   APP_NOT_FOUND: entry(404, (appId: string) => `Unknown app id "${appId}"`),
   APP_DISABLED: entry(403, (appId: string) => `App ${appId} is disabled`),
+  /** The app store (a database) did not answer for an app not in the cache. */
+  APPS_UNAVAILABLE: entry(503, (appId: string) => `App ${appId} cannot be looked up now; try again`),
   /** Over the app's `maxHttpRequestsPerSecond`, shared between the cluster's nodes. */
   RATE_LIMITED: entry(
     429,

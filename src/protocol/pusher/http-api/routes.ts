@@ -1,4 +1,4 @@
-import type { App, AppStore } from '../../../core/apps/app.js';
+import { type App, type AppStore, AppStoreUnavailable } from '../../../core/apps/app.js';
 import { channelKind, channelNameProblem } from '../../../core/channels/names.js';
 import type { HttpHandler, HttpRequest, HttpResult, Router } from '../../../http/router.js';
 import type { PusherQueries } from '../queries.js';
@@ -64,7 +64,11 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
   const authenticated = async (
     request: HttpRequest,
   ): Promise<{ app: App; params: Record<string, string> }> => {
-    const app = await options.apps.findById(request.params[0]!);
+    const app = await options.apps.findById(request.params[0]!).catch((err: unknown) => {
+      if (err instanceof AppStoreUnavailable)
+        throw pusherApiError('APPS_UNAVAILABLE', String(request.params[0]));
+      throw err;
+    });
     if (!app) throw pusherApiError('APP_NOT_FOUND', String(request.params[0]));
     request.app = app.id;
     const params = queryParams(request.url);

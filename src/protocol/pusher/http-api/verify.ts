@@ -1,4 +1,4 @@
-import type { App } from '../../../core/apps/app.js';
+import { type App, secretsOf } from '../../../core/apps/app.js';
 import { constantTimeEqual } from '../../../core/constant-time.js';
 import { hmacSha256Hex, httpSignatureString, md5Hex } from '../auth.js';
 import { pusherApiError } from './errors.js';
@@ -48,10 +48,11 @@ export function verifyRequest(
     if (!constantTimeEqual(params.body_md5, md5Hex(body))) throw pusherApiError('BODY_MD5_MISMATCH');
   }
   const signed = httpSignatureString(method, path, params);
-  if (constantTimeEqual(signature, hmacSha256Hex(app.secret, signed))) return;
-  if (alsoPath !== undefined) {
-    const bare = httpSignatureString(method, alsoPath, params);
-    if (constantTimeEqual(signature, hmacSha256Hex(app.secret, bare))) return;
+  const bare = alsoPath === undefined ? undefined : httpSignatureString(method, alsoPath, params);
+  // The app's secret, and the one before a rotation while its grace period lasts.
+  for (const secret of secretsOf(app, nowSeconds * 1000)) {
+    if (constantTimeEqual(signature, hmacSha256Hex(secret, signed))) return;
+    if (bare !== undefined && constantTimeEqual(signature, hmacSha256Hex(secret, bare))) return;
   }
   throw pusherApiError('SIGNATURE_INVALID', JSON.stringify(signed), signature);
 }

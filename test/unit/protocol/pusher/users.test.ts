@@ -21,6 +21,7 @@ function setUp(config: Partial<AppConfig> = {}) {
       adapter: { broadcast: async (op, payload) => void broadcasts.push([op, payload]) },
       presence,
       logger: silent,
+      now: Date.now,
     },
     state: (a) => states.of(a),
     answer: (socket, err) => answer(socket, err),

@@ -1,0 +1,95 @@
+/**
+ * What the scenarios measure with: waits, the load clients' connections to the server under test, and
+ * CPU time read over a window.
+ */
+
+import type { ScenarioContext, Target } from './scenarios.js';
+import { APP, procStats } from './servers.js';
+import type { ConnectOptions } from './worker.js';
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `predicate` every `stepMs` until it holds or `timeoutMs` has passed; whether it held. */
+export async function waitUntil(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  stepMs = 20,
+): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (await predicate()) return true;
+    await sleep(stepMs);
+  }
+  return predicate();
+}
+
+/** Source addresses for the load clients: many loopback addresses, many more ephemeral ports. */
+const LOCAL_ADDRESSES = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
+
+/** What a connection to the server under test needs to know. */
+type ConnectionOptions = Omit<ConnectOptions, 'count' | 'firstIndex'>;
+
+function clientOptions(ctx: ScenarioContext<Target>, extra: Partial<ConnectionOptions>): ConnectionOptions {
+  return {
+    host: ctx.server.host,
+    port: ctx.server.port,
+    path: `/app/${APP.key}?protocol=7&client=js&version=8.4.0&flash=false`,
+    key: APP.key,
+    secret: APP.secret,
+    concurrency: 200,
+    localAddresses: LOCAL_ADDRESSES,
+    ...extra,
+  };
+}
+
+/** CPU read at one moment (µs), and when (ms). */
+export interface CpuSample {
+  at: number;
+  server: number;
+  clients: number;
+}
+
+/** CPU (µs) of the server, the load clients and this process, read together. */
+export function cpu(ctx: ScenarioContext<Target>): CpuSample {
+  let clients = 0;
+  for (const pid of ctx.pool.pids) {
+    try {
+      clients += procStats(pid).cpuUs;
+    } catch {
+      // A load client that has just exited: it adds nothing more.
+    }
+  }
+  const self = process.cpuUsage();
+  return {
+    at: performance.now(),
+    server: ctx.server.stats().cpuUs,
+    clients: clients + self.user + self.system,
+  };
+}
+
+/** What happened between two CPU samples: seconds, server CPU (µs), and the load clients' CPU as % of one core. */
+export function window(before: CpuSample, after: CpuSample) {
+  const secs = (after.at - before.at) / 1000;
+  return {
+    secs,
+    serverUs: after.server - before.server,
+    clientsPct: ((after.clients - before.clients) / (secs * 1e6)) * 100,
+  };
+}
+
+/** Microseconds as milliseconds. */
+export const ms = (us: number) => us / 1000;
+
+/** Opens `total` connections numbered from `firstIndex` (see `WorkerPool.connect`); throws when any failed. */
+export async function connectOrThrow(
+  ctx: ScenarioContext<Target>,
+  total: number,
+  options: Partial<ConnectionOptions>,
+  firstIndex = 0,
+) {
+  const c = await ctx.pool.connect(total, clientOptions(ctx, options), firstIndex);
+  if (c.failed > 0) {
+    throw new Error(`${c.failed} of ${total} connections failed: ${JSON.stringify(c.failures)}`);
+  }
+  return c;
+}
