@@ -57,7 +57,9 @@ export class LiveApps {
   #invalidate(id: AppId | null): void {
     this.#o.logger.debug({ appId: id ?? '*' }, 'app changed in the store');
     this.#o.cache.invalidate(id);
-    this.#lookAgain(id === null ? this.#o.inUse() : [id]);
+    // Only an app with connections here has anything to apply now; the others wait for a lookup.
+    const inUse = [...this.#o.inUse()];
+    this.#lookAgain(id === null ? inUse : inUse.filter((used) => used === id));
   }
 
   /** Looks the apps up (the expired ones in the store): a change found reaches the cache's `onChange`. */
