@@ -463,6 +463,21 @@ for (const driver of ['postgres', 'mysql'] as const) {
       client.close();
     });
 
+    test(`disabling an app closes its connections (4003): through the server${driver === 'postgres' ? ', and directly in the table' : ''}`, async () => {
+      const created = json<StoredApp>(await remote(['create', '--json']));
+      const connect = async () =>
+        (await within(RawClient.connect(server.wsUrl(created.key)), 10_000, 'the app to connect')).client;
+      let client = await connect();
+      assert.equal((await remote(['disable', created.id])).code, 0);
+      assert.equal((await within(client.closed, 10_000, 'the close after disable')).code, 4003);
+      if (driver !== 'postgres') return;
+      // PostgreSQL tells every node of a change to the table, whoever made it (docs/apps.md).
+      assert.equal((await remote(['enable', created.id])).code, 0);
+      client = await connect();
+      assert.equal((await direct(['disable', created.id])).code, 0);
+      assert.equal((await within(client.closed, 10_000, 'the close after a direct disable')).code, 4003);
+    });
+
     test('conflicts, invalid fields and unknown apps are refused as in direct mode', async () => {
       json(await remote(['create', '--id', 'taken', '--key', 'taken-key', '--json']));
       refused(
