@@ -10,7 +10,7 @@ import {
 import { constantTimeEqual } from '../core/constant-time.js';
 import { httpErrorEntry as entry, HttpError, httpErrors } from '../http/errors.js';
 import type { HttpRequest, HttpResult, Router } from '../http/router.js';
-import { AppInputError, type AppManager } from './manage.js';
+import { AppInputError, type AppManager, MAX_GRACE_MS } from './manage.js';
 
 export interface AppAdminApiOptions {
   manager: AppManager;
@@ -41,8 +41,6 @@ const RETRY_AFTER_SECONDS = 5;
 /** How long the secret before a rotation stays valid when the request does not say: ten minutes. */
 export const DEFAULT_GRACE_MS = 600_000;
 
-/** The longest grace a rotation takes: an old secret kept longer than a year is not being rotated. */
-const MAX_GRACE_MS = 365 * 86_400_000;
 
 /** The paths that have a GET route; the others (the actions on an app) are writes only. */
 const READABLE = new Set(['/herald/apps', '/herald/apps/:id']);

@@ -19,6 +19,9 @@ export interface AppManagerOptions {
   changed?: (id: AppId) => Promise<void>;
 }
 
+/** The longest grace period of a rotated secret: a year. */
+export const MAX_GRACE_MS = 365 * 86_400_000;
+
 /** Attempts at a generated id or key before a conflict goes up. */
 const GENERATED_ATTEMPTS = 5;
 
@@ -103,7 +106,9 @@ export class AppManager {
    * server SDKs can be redeployed with the new one without a failed request.
    */
   async rotateSecret(id: AppId, graceMs: number): Promise<App | undefined> {
-    if (!Number.isFinite(graceMs) || graceMs < 0) throw new AppInputError(['grace: a duration, 0 or more']);
+    if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > MAX_GRACE_MS) {
+      throw new AppInputError(['grace: a duration from 0 to a year']);
+    }
     const current = await this.#catalog.findById(id);
     if (!current) return undefined;
     const grace = graceMs > 0;

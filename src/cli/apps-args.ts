@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { parseDuration } from '../apps/manage.js';
+import { appSchema } from '../config/schema.js';
+import { layers, unwrap } from '../config/schema-layers.js';
 
 /**
  * The command line of `herald apps`, read into what to do; pure, so that every usage error is tested
@@ -126,8 +129,10 @@ export function parseAppsArgs(argv: readonly string[], env: NodeJS.ProcessEnv): 
 
 /**
  * `--set FIELD=VALUE`s as app fields. VALUE is JSON when it parses as JSON (`100`, `true`, `null`,
- * `[{"url":"https://x"}]`, `"007"`) and the text itself otherwise (`https://x`, `abc`); the app schema
- * judges the result, so an unknown FIELD is refused with the schema's words.
+ * `[{"url":"https://x"}]`, `"007"`) and the text itself otherwise (`https://x`, `abc`); a text field
+ * (`key`, `secret`) takes the text as it is (`key=1234` is the key "1234"), unless it is a JSON string
+ * or `null` where the field may be null. The app schema judges the result, so an unknown FIELD is
+ * refused with the schema's words.
  */
 export function parseSets(entries: readonly string[]): Record<string, unknown> {
   // A Map, then own properties: a FIELD named `__proto__` stays a field the schema refuses.
@@ -137,9 +142,27 @@ export function parseSets(entries: readonly string[]): Record<string, unknown> {
     if (eq <= 0) throw new AppsUsageError(`--set takes FIELD=VALUE, not ${JSON.stringify(entry)}`);
     const field = entry.slice(0, eq);
     if (fields.has(field)) throw new AppsUsageError(`--set ${field} given twice`);
-    fields.set(field, setValue(entry.slice(eq + 1)));
+    const text = entry.slice(eq + 1);
+    fields.set(field, isTextField(field) ? textValue(field, text) : setValue(text));
   }
   return Object.fromEntries(fields);
+}
+
+/** Whether the app field holds text (a string, nullable or not). */
+function isTextField(field: string): boolean {
+  const schema = Object.hasOwn(appSchema.shape, field)
+    ? (appSchema.shape as Record<string, z.ZodType>)[field]
+    : undefined;
+  return schema !== undefined && unwrap(schema) instanceof z.ZodString;
+}
+
+/** VALUE of `--set` for a text field: a JSON string unquoted, `null` where the field may be null, else the text. */
+function textValue(field: string, text: string): unknown {
+  if (text.startsWith('"')) return setValue(text);
+  const nullable = layers((appSchema.shape as Record<string, z.ZodType>)[field]!).some(
+    (s) => s instanceof z.ZodNullable,
+  );
+  return nullable && text === 'null' ? null : text;
 }
 
 /** VALUE of `--set`: JSON when it parses as JSON, the text otherwise. */

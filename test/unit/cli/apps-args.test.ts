@@ -59,6 +59,24 @@ describe('--set values', () => {
     });
   });
 
+  test('a text field takes the text as it is, even when it reads as JSON; a JSON string is unquoted; null where it may be null', () => {
+    assert.deepEqual(parseSets(['key=1234', 'secret=true', 'id=null']), {
+      key: '1234',
+      secret: 'true',
+      id: 'null',
+    });
+    assert.deepEqual(parseSets(['key="a b"', 'previousSecret=null', 'previousSecretExpiresAt=null']), {
+      key: 'a b',
+      previousSecret: null,
+      previousSecretExpiresAt: null,
+    });
+    // Fields that are not text keep the JSON reading.
+    assert.deepEqual(parseSets(['maxConnections=12', 'allowedOrigins=["x.example"]']), {
+      maxConnections: 12,
+      allowedOrigins: ['x.example'],
+    });
+  });
+
   test('the first = splits: the value may hold more', () => {
     assert.deepEqual(parseSets(['secret=a=b=c']), { secret: 'a=b=c' });
   });
