@@ -147,10 +147,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   let config: Readonly<Config>;
   try {
-    config = await loadConfig({
-      ...(values.config ? { file: values.config } : {}),
-      overrides: overrides(values),
-    });
+    const file = values.config ? { file: values.config } : {};
+    const all = overrides(values);
+    if (command === 'trigger') {
+      // The app flags name the app to publish as: the first one of the configuration, completed by
+      // them, or with apps in a database one of those (which the configuration does not hold).
+      const { appId, appKey, appSecret, ...rest } = all;
+      config = await loadConfig({ ...file, overrides: rest });
+      if (config.appStore.driver === 'config') config = await loadConfig({ ...file, overrides: all });
+    } else {
+      config = await loadConfig({ ...file, overrides: all });
+    }
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`herald: ${err.message}\n`);
@@ -264,7 +271,9 @@ function logListening(
   workers?: number,
 ): void {
   const scheme = config.tls ? 'https' : 'http';
-  const fields = { host: config.host, port, apps: config.apps.length, tls: config.tls !== undefined };
+  const store = config.appStore;
+  const apps = store.driver === 'config' ? config.apps.length : `${store.driver} table ${store.table}`;
+  const fields = { host: config.host, port, apps, tls: config.tls !== undefined };
   const listening = `Herald ${version()} listening on ${scheme}://${config.host}:${port}`;
   if (workers === undefined) logger.info(fields, listening);
   else logger.info({ ...fields, workers }, `${listening} with ${workers} workers`);
@@ -284,6 +293,8 @@ function apiBase(config: Readonly<Config>, port: number, apiPort: number | undef
 }
 
 function printConnectHint(config: Readonly<Config>, port: number, apiPort: number | undefined): void {
+  // Apps in a database are the operator's: `herald apps list` shows them, not this hint.
+  if (config.appStore.driver !== 'config') return;
   const host = localHost(config.host);
   const app = config.apps[0]!;
   // pusher-js connects to `wssPort` with forceTLS, to `wsPort` without.
@@ -301,7 +312,18 @@ async function trigger(config: Readonly<Config>, args: string[], values: Values)
     process.stderr.write(`herald trigger needs exactly <channel> <event> <data>\n\n${USAGE}\n`);
     return 2;
   }
-  const app = config.apps[0]!;
+  let app: { id: string; key: string; secret: string } = config.apps[0]!;
+  if (config.appStore.driver !== 'config') {
+    const [id, key, secret] = [values['app-id'], values['app-key'], values['app-secret']];
+    if (id === undefined || key === undefined || secret === undefined) {
+      process.stderr.write(
+        `herald trigger: with appStore.driver "${config.appStore.driver}", name the app with --app-id, ` +
+          '--app-key and --app-secret (herald apps show ID prints them)\n',
+      );
+      return 2;
+    }
+    app = { id, key, secret };
+  }
   const base = new URL(values.url ?? apiBase(config, config.port, config.api.port ?? undefined));
   const path = `/apps/${encodeURIComponent(app.id)}/events`;
   const body = JSON.stringify({

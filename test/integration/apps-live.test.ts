@@ -294,6 +294,34 @@ describe('a secret rotated with requests in flight', { skip: await databaseSkip(
     await dropAppTable('postgres', table);
   });
 
+  test('herald trigger and herald doctor take the app from their flags, which they then need', async () => {
+    const app = await apps(env, 'create');
+    const { client, channel } = await subscribed(server.port, app.key);
+    const event = nextEvent<{ from: string }>(channel, 'greeting');
+    const flags = [
+      '--url',
+      server.httpUrl,
+      '--app-id',
+      app.id,
+      '--app-key',
+      app.key,
+      '--app-secret',
+      app.secret,
+    ];
+    const triggered = await finished(['trigger', 'news', 'greeting', '{"from":"cli"}', ...flags], env);
+    assert.equal(triggered.code, 0, triggered.stderr);
+    assert.deepEqual(await within(event, GUARD_MS, 'the event'), { from: 'cli' });
+    const checked = await finished(['doctor', ...flags], env);
+    assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+    assert.match(checked.stdout, new RegExp(`app ${app.id}`));
+    for (const command of [['trigger', 'news', 'greeting', '{}'], ['doctor']]) {
+      const refused = await finished([...command, '--url', server.httpUrl], env);
+      assert.equal(refused.code, 2, command[0]);
+      assert.match(refused.stderr, /with appStore.driver "postgres", name the app .*--app-id/, command[0]);
+    }
+    client.disconnect();
+  });
+
   test('no request fails across the rotation; the old secret stops with its grace', async () => {
     const app = await apps(env, 'create');
     const { client, channel } = await subscribed(server.port, app.key);
