@@ -36,7 +36,8 @@ async function exactCollation(connection: PoolConnection): Promise<string> {
   return EXACT_COLLATIONS.find((c) => have.has(c)) ?? 'utf8mb4_bin';
 }
 
-function type(c: Column): string {
+/** The column's MySQL and MariaDB type. */
+export function mysqlType(c: Column): string {
   switch (c.kind) {
     case 'text':
       // Bounded text is VARCHAR, which a key can index; the bound is in characters.
@@ -53,7 +54,7 @@ function type(c: Column): string {
   }
 }
 
-const definition = (c: Column) => `${quote(c.name)} ${type(c)}${c.required ? ' NOT NULL' : ''}`;
+const definition = (c: Column) => `${quote(c.name)} ${mysqlType(c)}${c.required ? ' NOT NULL' : ''}`;
 
 /** The unique key on the app key, whose name tells a conflict on it from one on the id (`PRIMARY`). */
 export const uniqueKeyName = (table: string) => derivedName(table, 'key');

@@ -26,7 +26,10 @@ const TYPES: Record<ColumnKind, string> = {
   timestamp: 'TIMESTAMPTZ',
 };
 
-const definition = (c: Column) => `${quote(c.name)} ${TYPES[c.kind]}${c.required ? ' NOT NULL' : ''}`;
+/** The column's PostgreSQL type. */
+export const postgresType = (c: Column) => TYPES[c.kind];
+
+const definition = (c: Column) => `${quote(c.name)} ${postgresType(c)}${c.required ? ' NOT NULL' : ''}`;
 
 /** The unique constraints of the table, whose names tell a conflict on the id from one on the key. */
 export const primaryKeyName = (table: string) => derivedName(table, 'pkey');
