@@ -41,7 +41,6 @@ const RETRY_AFTER_SECONDS = 5;
 /** How long the secret before a rotation stays valid when the request does not say: ten minutes. */
 export const DEFAULT_GRACE_MS = 600_000;
 
-
 /** The paths that have a GET route; the others (the actions on an app) are writes only. */
 const READABLE = new Set(['/herald/apps', '/herald/apps/:id']);
 

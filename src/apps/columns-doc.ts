@@ -1,4 +1,4 @@
-import { type Column, COLUMNS } from './columns.js';
+import { COLUMNS, type Column } from './columns.js';
 import { mysqlType } from './mysql-schema.js';
 import { postgresType } from './postgres-schema.js';
 

@@ -62,3 +62,20 @@ export async function bounded<T>(work: Promise<T>, ms: number, timedOut: () => E
     work.catch(() => {});
   }
 }
+
+/**
+ * `work` bounded as a lookup with the driver's `timeoutMs` (connecting and one statement, each with
+ * that timeout, and a second more): past it, `AppStoreUnavailable` naming `server`, after `onTimeout`.
+ */
+export function boundedLookup<T>(
+  work: Promise<T>,
+  server: string,
+  timeoutMs: number,
+  onTimeout?: () => void,
+): Promise<T> {
+  const ms = 2 * timeoutMs + 1000;
+  return bounded(work, ms, () => {
+    onTimeout?.();
+    return new AppStoreUnavailable(`${server} did not answer within ${ms} ms`);
+  });
+}

@@ -114,3 +114,20 @@ export function notMigrated(table: string, version: number, expected: number): A
     `table ${table} is not migrated (version ${version} of ${expected}): run \`herald apps migrate\``,
   );
 }
+
+/**
+ * Why a statement found the table without a table or column it needs (`version` as read, 0 when it
+ * could not be): not migrated to `expected`, or changed by hand.
+ */
+export function schemaProblem(
+  table: string,
+  version: number,
+  expected: number,
+  err: unknown,
+): AppStoreUnavailable {
+  if (version < expected) return notMigrated(table, version, expected);
+  return new AppStoreUnavailable(
+    `table ${table} is at version ${version} but does not have its columns (${(err as Error).message}): was it changed by hand?`,
+    { cause: err },
+  );
+}

@@ -8,10 +8,10 @@ import {
   AppStoreUnavailable,
 } from '../core/apps/app.js';
 import { type Column, columnValues, InvalidAppRow, rowToApp, unstorableText } from './columns.js';
-import { bounded, type Phrases, serverName, unavailable } from './database-errors.js';
+import { boundedLookup, type Phrases, serverName, unavailable } from './database-errors.js';
 import { type DatabaseAppStoreOptions, type ResolvedOptions, resolveOptions } from './database-options.js';
 import { AppInputError } from './manage.js';
-import { notMigrated } from './migrations.js';
+import { notMigrated, schemaProblem } from './migrations.js';
 import { migrateMysql, quote, readVersion } from './mysql-schema.js';
 
 type Row = Record<string, unknown>;
@@ -207,22 +207,13 @@ export class MysqlAppStore implements AppCatalog {
    * wait for a silent server: this bounds the whole lookup.
    */
   #bounded<T>(work: Promise<T>, onTimeout?: () => void): Promise<T> {
-    const ms = 2 * this.#options.timeoutMs + 1000;
-    return bounded(work, ms, () => {
-      onTimeout?.();
-      return new AppStoreUnavailable(`${this.#server} did not answer within ${ms} ms`);
-    });
+    return boundedLookup(work, this.#server, this.#options.timeoutMs, onTimeout);
   }
 
   async #schemaProblem(err: unknown): Promise<AppStoreUnavailable> {
-    const expected = this.#options.migrations.length;
-    const version = await readVersion((sql) => this.#execute(sql, []), this.#options.table).catch(() => 0);
-    if (version < expected) return notMigrated(this.#options.table, version, expected);
-    const { message } = err as Error;
-    return new AppStoreUnavailable(
-      `table ${this.#options.table} is at version ${version} but does not have its columns (${message}): was it changed by hand?`,
-      { cause: err },
-    );
+    const { table, migrations } = this.#options;
+    const version = await readVersion((sql) => this.#execute(sql, []), table).catch(() => 0);
+    return schemaProblem(table, version, migrations.length, err);
   }
 }
 

@@ -8,10 +8,10 @@ import {
   AppStoreUnavailable,
 } from '../core/apps/app.js';
 import { type Column, columnValues, InvalidAppRow, rowToApp, unstorableText } from './columns.js';
-import { bounded, type Phrases, serverName, unavailable } from './database-errors.js';
+import { boundedLookup, type Phrases, serverName, unavailable } from './database-errors.js';
 import { type DatabaseAppStoreOptions, type ResolvedOptions, resolveOptions } from './database-options.js';
 import { AppInputError } from './manage.js';
-import { notMigrated } from './migrations.js';
+import { notMigrated, schemaProblem } from './migrations.js';
 import { PostgresChangeFeed } from './postgres-feed.js';
 import { channelOf, migratePostgres, primaryKeyName, quote, readVersion } from './postgres-schema.js';
 
@@ -196,19 +196,13 @@ export class PostgresAppStore implements AppCatalog {
 
   /** Connecting and one statement each have the timeout; this bounds the two, and whatever else may hang. */
   #bounded<T>(work: Promise<T>): Promise<T> {
-    const ms = 2 * this.#options.timeoutMs + 1000;
-    return bounded(work, ms, () => new AppStoreUnavailable(`${this.#server} did not answer within ${ms} ms`));
+    return boundedLookup(work, this.#server, this.#options.timeoutMs);
   }
 
   async #schemaProblem(err: unknown): Promise<AppStoreUnavailable> {
-    const expected = this.#options.migrations.length;
-    const version = await this.#bounded(readVersion(this.#pool, this.#options.table)).catch(() => 0);
-    if (version < expected) return notMigrated(this.#options.table, version, expected);
-    const { message } = err as Error;
-    return new AppStoreUnavailable(
-      `table ${this.#options.table} is at version ${version} but does not have its columns (${message}): was it changed by hand?`,
-      { cause: err },
-    );
+    const { table, migrations } = this.#options;
+    const version = await this.#bounded(readVersion(this.#pool, table)).catch(() => 0);
+    return schemaProblem(table, version, migrations.length, err);
   }
 }
 

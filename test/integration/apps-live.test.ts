@@ -278,6 +278,46 @@ describe('apps in MySQL, which has no change feed', { skip: await databaseSkip('
   });
 });
 
+describe('a flood of connections with random keys', { skip: await databaseSkip('postgres') }, () => {
+  const table = uniqueTable();
+  const env = storeEnv('postgres', table);
+  let server: TestHerald;
+
+  before(async () => {
+    const migrated = await finished(['apps', 'migrate'], env);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    server = await startHerald({
+      appStore: { driver: 'postgres', url: POSTGRES_URL, table, lookupsPerSecond: 20 },
+    });
+  });
+
+  after(async () => {
+    await server?.stop();
+    await dropAppTable('postgres', table);
+  });
+
+  test('reaches the database at the lookup rate at most: the rest is told to back off (4100), and a known app still connects', async () => {
+    const app = await apps(env, 'create');
+    // Looked up once, cached from then on.
+    assert.equal((await firstFrame(server.port, app.key)).event, 'pusher:connection_established');
+    const started = Date.now();
+    const codes = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const frame = await firstFrame(server.port, `random-${i}-${Math.random()}`);
+        return (frame.data as { code: number }).code;
+      }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const asked = codes.filter((c) => c === 4001).length;
+    const refused = codes.filter((c) => c === 4100).length;
+    assert.equal(asked + refused, 300, JSON.stringify(codes));
+    // A burst of twice the rate, then the rate (the first lookup above took one).
+    assert.ok(asked <= 40 + Math.ceil(20 * seconds), `${asked} lookups in ${seconds} s`);
+    assert.ok(refused > 0);
+    assert.equal((await firstFrame(server.port, app.key)).event, 'pusher:connection_established');
+  });
+});
+
 describe('a secret rotated with requests in flight', { skip: await databaseSkip('postgres') }, () => {
   const table = uniqueTable();
   const env = storeEnv('postgres', table);
