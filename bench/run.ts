@@ -54,7 +54,8 @@ const DESCRIPTIONS: Record<string, string> = {
     "to its app's channel, then `POST /events` from concurrent keep-alive clients, each request signed " +
     "with its app's secret. Setup rate is TCP connect to `subscription_succeeded`; latency is per " +
     "request. Queries are the table's index and sequential scans (`pg_stat_user_tables`) from Herald's " +
-    'start to its stop: at most one per app in use per `appStore.cacheTtlMs`. The ÷ rows compare the ' +
+    'start to its stop: at most one per app in use per `appStore.cacheTtlMs`; with `appStore.preload` ' +
+    "(Herald's default; `--apps-preload 0` for a cold node) one query at start loads the table. The ÷ rows compare the " +
     'stores within a round; odd rounds start with the config file, even rounds with PostgreSQL.',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };

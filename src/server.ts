@@ -94,6 +94,8 @@ export class Herald {
   readonly #catalog: AppCatalog;
   /** Keeps the apps of a database store current on this node; none for the config file's. */
   readonly #liveApps: LiveApps | undefined;
+  /** The cache of a database store's apps; none for the config file's. */
+  readonly #appCache: CachedAppStore | undefined;
   /** Whether the app store failed its last lookup (said once per outage). */
   #storeDown = false;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -139,6 +141,7 @@ export class Herald {
         ttlMs: cacheTtlMs,
         inUse: () => this.pusher.appsInUse(),
       });
+      this.#appCache = cache;
       apps = cache;
     }
     // The outbox journals our own webhooks; webhooks supplied from outside keep their own state.
@@ -261,6 +264,22 @@ export class Herald {
     }
   }
 
+  /** Loads every app of a database store into the cache when there are at most `appStore.preload`. */
+  async #preloadApps(): Promise<void> {
+    const store = this.config.appStore;
+    if (!this.#appCache || store.driver === 'config' || store.preload === 0) return;
+    const apps = await this.#catalog.all(store.preload + 1);
+    if (apps.length > store.preload) {
+      this.logger.info(
+        { preload: store.preload },
+        'more apps than appStore.preload: each is looked up on its first use',
+      );
+      return;
+    }
+    this.#appCache.prime(apps);
+    this.logger.info({ apps: apps.length }, 'apps loaded into the cache');
+  }
+
   #storeAnswered(ok: boolean, err: unknown): void {
     if (ok === !this.#storeDown) return;
     this.#storeDown = !ok;
@@ -311,6 +330,7 @@ export class Herald {
     try {
       // An app store that cannot serve (unreachable, not migrated) stops the start, saying what to do.
       await this.#catalog.check();
+      await this.#preloadApps();
       await this.#cluster.preflight();
       await this.#adapter.start();
       adapterStarted = true;

@@ -94,6 +94,7 @@ async function variant(
           table: table.table,
           cacheTtlMs: o.appsCacheTtlMs,
           lookupsPerSecond: o.appsLookupsPerSecond,
+          preload: o.appsPreload,
         },
       };
     } else {

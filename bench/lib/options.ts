@@ -42,6 +42,8 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --apps-pg-url URL       the PostgreSQL database of apps-postgres (default postgres://postgres@127.0.0.1:5432/test)
   --apps-cache-ttl-ms N --apps-lookups-per-second N      Herald's appStore.cacheTtlMs and
                           appStore.lookupsPerSecond with postgres (default 60000, 1000: Herald's own)
+  --apps-preload N        Herald's appStore.preload with postgres (default 10000, Herald's own: the
+                          table's apps are loaded at start; 0 measures a cold node looking each app up)
   --clients N             load-client processes (default 2)
   --cpu-prof              write Herald CPU profiles to <out>/profiles/ (see dist/bench/profile-top.js)
   --herald-root DIR       the Herald checkout to run (built; default this one), to compare two builds
@@ -92,6 +94,7 @@ const DEFAULTS = {
   appsPgUrl: 'postgres://postgres@127.0.0.1:5432/test',
   appsCacheTtlMs: 60_000,
   appsLookupsPerSecond: 1000,
+  appsPreload: 10_000,
   cpuProf: false,
   heraldRoot: ROOT,
   install: true,

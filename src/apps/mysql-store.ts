@@ -64,9 +64,21 @@ export class MysqlAppStore implements AppCatalog {
     return this.#app(rows[0]);
   }
 
-  async all(): Promise<readonly App[]> {
-    // The id's collation is binary: byte order, as the config store sorts.
-    const rows = await this.#rows(`SELECT ${this.#select} FROM ${this.#table} ORDER BY \`id\``);
+  async findMany(field: 'key' | 'id', values: readonly string[]): Promise<readonly App[]> {
+    if (values.length === 0) return [];
+    const placeholders = values.map(() => '?').join(', ');
+    const rows = await this.#rows(
+      `SELECT ${this.#select} FROM ${this.#table} WHERE ${quote(field)} IN (${placeholders})`,
+      [...values],
+    );
+    return rows.map((row) => this.#app(row)!);
+  }
+
+  async all(limit?: number): Promise<readonly App[]> {
+    // The id's collation is binary: byte order, as the config store sorts. A prepared statement's
+    // LIMIT takes no placeholder on every server: the number, checked, is written in.
+    const bound = limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(limit))}`;
+    const rows = await this.#rows(`SELECT ${this.#select} FROM ${this.#table} ORDER BY \`id\`${bound}`);
     return rows.map((row) => this.#app(row)!);
   }
 

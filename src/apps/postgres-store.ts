@@ -68,9 +68,19 @@ export class PostgresAppStore implements AppCatalog {
     return this.#app(rows[0]);
   }
 
-  async all(): Promise<readonly App[]> {
+  async findMany(field: 'key' | 'id', values: readonly string[]): Promise<readonly App[]> {
+    if (values.length === 0) return [];
+    const rows = await this.#query(
+      `SELECT ${this.#select} FROM ${this.#table} WHERE ${quote(field)} = ANY($1)`,
+      [values],
+    );
+    return rows.map((row) => this.#app(row)!);
+  }
+
+  async all(limit?: number): Promise<readonly App[]> {
     // Byte order, as the config store sorts: not the database's locale.
-    const rows = await this.#query(`SELECT ${this.#select} FROM ${this.#table} ORDER BY "id" COLLATE "C"`);
+    const order = `SELECT ${this.#select} FROM ${this.#table} ORDER BY "id" COLLATE "C"`;
+    const rows = await (limit === undefined ? this.#query(order) : this.#query(`${order} LIMIT $1`, [limit]));
     return rows.map((row) => this.#app(row)!);
   }
 

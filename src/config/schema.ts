@@ -202,6 +202,16 @@ const databaseStore = {
         'cannot load the database.',
     ),
   poolSize: positiveInt().default(4).describe('Database connections one node keeps open at most.'),
+  preload: z
+    .number()
+    .int()
+    .min(0)
+    .default(10_000)
+    .describe(
+      'A node that starts loads every app into its cache in one query when the table holds at most ' +
+        'this many (`0`: never), so that the first connections of each app (a restart, a reconnect ' +
+        'storm) cost no lookup; with more, each app is looked up on first use.',
+    ),
 };
 
 const appStoreSchema = z.discriminatedUnion(

@@ -146,6 +146,24 @@ for (const subject of [configSubject(), await databaseSubject('postgres'), await
       assert.equal(await store.findByKey(''), undefined);
     });
 
+    test('findMany, where a store has it, finds the apps of exact keys or ids in one query', async () => {
+      const store = await subject.holding([app('a'), app('b', 'Key-B'), app('c')]);
+      if (!store.findMany) {
+        // The config file is in memory: one lookup costs no round trip to save, and it has none.
+        assert.equal(subject.name, 'config file');
+        return;
+      }
+      const ids = (apps: readonly { id: string }[]) => apps.map((a) => a.id).sort();
+      assert.deepEqual(ids(await store.findMany('key', ['key-a', 'Key-B', 'key-b', 'KEY-B', 'nope'])), [
+        'a',
+        'b',
+      ]);
+      assert.deepEqual(ids(await store.findMany('id', ['c', 'a', 'A', 'zz', 'c'])), ['a', 'c']);
+      assert.deepEqual(await store.findMany('key', []), []);
+      const many = Array.from({ length: 100 }, (_, i) => `missing-${i}`);
+      assert.deepEqual(ids(await store.findMany('id', [...many, 'b'])), ['b']);
+    });
+
     test('all() lists every app ordered by id (code units, not a locale)', async () => {
       const ids = ['b', 'a', 'C', 'a-2', '10', '9', 'é', 'Z'];
       const store = await subject.holding(ids.map((id) => app(id)));
@@ -154,6 +172,11 @@ for (const subject of [configSubject(), await databaseSubject('postgres'), await
         (await store.all()).map((a) => a.id),
         sorted,
       );
+      assert.deepEqual(
+        (await store.all(3)).map((a) => a.id),
+        sorted.slice(0, 3),
+      );
+      assert.deepEqual(await store.all(0), []);
       assert.deepEqual(await subject.holding([]).then((s) => s.all()), []);
     });
 

@@ -477,6 +477,51 @@ describe('the database going away and coming back', { skip: await databaseSkip('
   });
 });
 
+describe('a node that starts loads the apps of a small table', {
+  skip: await databaseSkip('postgres'),
+}, () => {
+  const table = uniqueTable();
+  const env = storeEnv('postgres', table);
+
+  after(() => dropAppTable('postgres', table));
+
+  test('with at most appStore.preload apps, each is served without a lookup, the database away; with more, none is loaded', async () => {
+    const migrated = await finished(['apps', 'migrate'], env);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    const made = [await apps(env, 'create'), await apps(env, 'create')];
+    const proxy = await TcpProxy.start(POSTGRES_URL, 5432);
+    const records: { msg: string; apps?: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => records.push(JSON.parse(line)) });
+    const start = (preload: number) =>
+      startHerald(
+        { appStore: { driver: 'postgres', url: proxy.url(POSTGRES_URL), table, preload } },
+        { logger },
+      );
+    let server = await start(2);
+    try {
+      assert.equal(records.find((r) => r.msg === 'apps loaded into the cache')?.apps, 2);
+      await proxy.down();
+      for (const app of made) {
+        assert.equal((await firstFrame(server.port, app.key)).event, 'pusher:connection_established');
+        assert.equal((await server.sdk(app).get({ path: '/channels' })).status, 200);
+      }
+      await server.stop();
+      await proxy.up();
+      server = await start(1);
+      assert.ok(
+        records.some((r) => r.msg === 'more apps than appStore.preload: each is looked up on its first use'),
+      );
+      await proxy.down();
+      const frame = await firstFrame(server.port, made[0]!.key);
+      assert.deepEqual(frame.data, { code: 4100, message: 'App lookup unavailable, try again' });
+    } finally {
+      await server.stop();
+      await proxy.up();
+      await proxy.down();
+    }
+  });
+});
+
 describe('an app store that cannot serve stops the start', { skip: await databaseSkip('postgres') }, () => {
   const silent = pino({ level: 'silent' });
 

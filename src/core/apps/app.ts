@@ -17,8 +17,13 @@ export type AppChanges = Partial<Omit<App, 'id'>>;
 export interface AppStore {
   findByKey(key: string): Promise<App | undefined>;
   findById(id: AppId): Promise<App | undefined>;
-  /** Every app, ordered by id. */
-  all(): Promise<readonly App[]>;
+  /** Every app, ordered by id; the first `limit` of them when given. */
+  all(limit?: number): Promise<readonly App[]>;
+  /**
+   * The apps whose key (or id) is one of `values`, in any order, in one query: what a store that
+   * answers over the network offers so that lookups arriving together cost one round trip.
+   */
+  findMany?(field: 'key' | 'id', values: readonly string[]): Promise<readonly App[]>;
 }
 
 /**

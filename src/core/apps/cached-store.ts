@@ -32,6 +32,14 @@ type Kind = 'key' | 'id';
 /** How long a refresh that failed leaves the app as it was before trying again. */
 const RETRY_MS = 5_000;
 
+/** The most keys or ids one query of a store's `findMany` asks for. */
+const BATCH_SIZE = 100;
+
+interface Waiting {
+  resolve(app: App | undefined): void;
+  reject(err: unknown): void;
+}
+
 /**
  * Apps of a slower store (a database), cached by key and by id in one entry per app, so that a
  * connection (by key) and an HTTP request (by id) of one app cost the store one lookup a TTL between
@@ -50,6 +58,8 @@ export class CachedAppStore implements AppStore {
   /** `key\0…` and `id\0…` → until when it is known to name no app; in expiry order (one TTL for all). */
   readonly #misses = new Map<string, number>();
   readonly #loads = new Map<string, Promise<App | undefined>>();
+  /** Lookups to send together with `findMany` at the end of this turn of the event loop, by kind. */
+  #batches: Record<Kind, Map<string, Waiting>> = { key: new Map(), id: new Map() };
   /** Bumped by each invalidation: lookups sent before it do not fill the cache. */
   #generation = 0;
   #tokens: number;
@@ -73,8 +83,17 @@ export class CachedAppStore implements AppStore {
   }
 
   /** Every app, from the store itself (the cache holds the apps in use, not all of them). */
-  all(): Promise<readonly App[]> {
-    return this.#store.all();
+  all(limit?: number): Promise<readonly App[]> {
+    return this.#store.all(limit);
+  }
+
+  /** Fills the cache with `apps` as the store has them now (a node warming up before it serves). */
+  prime(apps: readonly App[]): void {
+    const expires = this.#o.now() + this.#o.ttlMs;
+    for (const app of apps) {
+      this.#apps.set(app.id, { app, expires, invalid: false });
+      this.#keys.set(app.key, app.id);
+    }
   }
 
   /** The apps cached now, by id: the ones this node has looked up and not seen go. */
@@ -147,7 +166,7 @@ export class CachedAppStore implements AppStore {
       );
     }
     const generation = this.#generation;
-    const load = (kind === 'key' ? this.#store.findByKey(value) : this.#store.findById(value))
+    const load = this.#ask(kind, value)
       .then(
         (app) => {
           this.#onStoreAnswer(true);
@@ -168,6 +187,38 @@ export class CachedAppStore implements AppStore {
       });
     this.#loads.set(name, load);
     return load;
+  }
+
+  /**
+   * The store's answer for one key or id. With `findMany`, the lookups of one turn of the event loop
+   * (the connections a burst brings in) go together, up to BATCH_SIZE a query: one round trip, and
+   * one system call each way, for all of them.
+   */
+  #ask(kind: Kind, value: string): Promise<App | undefined> {
+    if (!this.#store.findMany) {
+      return kind === 'key' ? this.#store.findByKey(value) : this.#store.findById(value);
+    }
+    const batch = this.#batches[kind];
+    if (batch.size === 0) setImmediate(() => this.#send(kind));
+    return new Promise((resolve, reject) => batch.set(value, { resolve, reject }));
+  }
+
+  #send(kind: Kind): void {
+    const batch = this.#batches[kind];
+    this.#batches[kind] = new Map();
+    const values = [...batch.keys()];
+    for (let i = 0; i < values.length; i += BATCH_SIZE) {
+      const chunk = values.slice(i, i + BATCH_SIZE);
+      this.#store.findMany!(kind, chunk).then(
+        (apps) => {
+          const found = new Map(apps.map((app) => [kind === 'key' ? app.key : app.id, app]));
+          for (const value of chunk) batch.get(value)!.resolve(found.get(value));
+        },
+        (err: unknown) => {
+          for (const value of chunk) batch.get(value)!.reject(err);
+        },
+      );
+    }
   }
 
   #remember(kind: Kind, value: string, app: App | undefined): void {

@@ -23,8 +23,8 @@ export class StaticAppStore implements AppCatalog {
     return this.#byId.get(id);
   }
 
-  async all(): Promise<readonly App[]> {
-    return this.#all;
+  async all(limit?: number): Promise<readonly App[]> {
+    return limit === undefined ? this.#all : this.#all.slice(0, limit);
   }
 
   async create(): Promise<App> {

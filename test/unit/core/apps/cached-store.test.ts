@@ -37,8 +37,18 @@ class CountingStore implements AppStore {
   }
 }
 
-function setup(options: Partial<CachedAppStoreOptions> = {}) {
-  const store = new CountingStore();
+/** A store that also answers many keys or ids in one query, counting the queries. */
+class BatchingStore extends CountingStore {
+  queries: string[][] = [];
+
+  async findMany(field: 'key' | 'id', values: readonly string[]): Promise<readonly App[]> {
+    this.queries.push([...values]);
+    if (this.down) throw new AppStoreUnavailable('database unreachable');
+    return [...this.apps.values()].filter((a) => values.includes(field === 'key' ? a.key : a.id));
+  }
+}
+
+function setup(options: Partial<CachedAppStoreOptions> = {}, store = new CountingStore()) {
   let now = 1_000_000;
   const changes: [string, App | undefined][] = [];
   const cache = new CachedAppStore(store, {
@@ -203,8 +213,9 @@ describe('CachedAppStore', () => {
       fc.record({ op: fc.constant('invalidate' as const), id: fc.option(fc.integer({ min: 0, max: 4 })) }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
-        const { store, cache, advance } = setup({ lookupsPerSecond: 1_000_000 });
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), fc.boolean(), async (ops, batching) => {
+        const store = batching ? new BatchingStore() : new CountingStore();
+        const { cache, advance } = setup({ lookupsPerSecond: 1_000_000 }, store);
         for (const o of ops) {
           if (o.op === 'put') {
             // Keys stay unique in the store, as its unique index keeps them.
@@ -234,5 +245,51 @@ describe('CachedAppStore', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  test('with findMany, the lookups of one turn go in one query per hundred, each answered its own', async () => {
+    const store = new BatchingStore();
+    const { cache } = setup({ lookupsPerSecond: 1000 }, store);
+    for (let i = 0; i < 150; i += 2) store.put({ id: `i${i}`, key: `k${i}` });
+    const found = await Promise.all(Array.from({ length: 150 }, (_, i) => cache.findByKey(`k${i}`)));
+    assert.deepEqual(
+      found.map((app) => app?.id),
+      Array.from({ length: 150 }, (_, i) => (i % 2 === 0 ? `i${i}` : undefined)),
+    );
+    assert.deepEqual(
+      store.queries.map((q) => q.length),
+      [100, 50],
+    );
+    assert.equal(store.lookups, 0, 'no lookup one by one');
+    // Cached and remembered as unknown: nothing more is asked.
+    await Promise.all(Array.from({ length: 150 }, (_, i) => cache.findByKey(`k${i}`)));
+    assert.equal(store.queries.length, 2);
+  });
+
+  test('with findMany, a failed query fails each of its lookups', async () => {
+    const store = new BatchingStore();
+    const { cache } = setup({}, store);
+    store.down = true;
+    const results = await Promise.allSettled([
+      cache.findByKey('a'),
+      cache.findById('b'),
+      cache.findByKey('c'),
+    ]);
+    assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof AppStoreUnavailable));
+    assert.deepEqual(store.queries, [['a', 'c'], ['b']]);
+  });
+
+  test('primed apps are served by key and by id without the store until their TTL', async () => {
+    const { store, cache, advance } = setup();
+    const one = store.put({ id: '1', key: 'k1' });
+    const two = store.put({ id: '2', key: 'k2' });
+    cache.prime([one, two]);
+    assert.equal((await cache.findByKey('k1'))?.id, '1');
+    assert.equal((await cache.findById('2'))?.key, 'k2');
+    assert.equal(store.lookups, 0);
+    advance(60_001);
+    await cache.findByKey('k1');
+    await settle();
+    assert.equal(store.lookups, 1, 'refreshed once its TTL has passed');
   });
 });
