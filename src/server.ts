@@ -20,6 +20,7 @@ import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
 import { AppTraffic } from './core/traffic.js';
 import type { WebhookOutbox } from './core/webhook-outbox.js';
+import { addDashboard, type DashboardAccess } from './dashboard/routes.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
@@ -80,6 +81,11 @@ export class Herald {
   readonly traffic = new AppTraffic();
   /** Over `maxMemoryMB`: new connections and subscriptions are refused and `/ready` answers 503. */
   readonly memory: MemoryCeiling;
+  /**
+   * The dashboard's sign-in and sessions, for the routes of its views; undefined when it is off.
+   * Served on the admin listener when there is one, else on the public port.
+   */
+  readonly dashboard: DashboardAccess | undefined;
   readonly #cluster: ClusterParts;
   readonly #adapter: Adapter;
   /** The public listener: WebSockets, and the HTTP API unless `api.public` is false; TLS with `tls`. */
@@ -246,10 +252,19 @@ export class Herald {
       if (withApi) listenerRoutes.include(router);
       return listenerRoutes;
     };
-    this.#http = createListener(routes(config.api.public), this.logger, config.tls !== undefined);
+    const publicRoutes = routes(config.api.public);
+    const dashboard = config.dashboard?.enabled ? config.dashboard : undefined;
+    const dashboardOn = (router: Router, secure: boolean) =>
+      dashboard &&
+      addDashboard(router, { config: dashboard, secure, trustedProxies: config.trustedProxies, now });
+    // The dashboard is for operators: on the private admin listener when there is one.
+    this.dashboard =
+      config.api.port === null ? dashboardOn(publicRoutes, config.tls !== undefined) : undefined;
+    this.#http = createListener(publicRoutes, this.logger, config.tls !== undefined);
     this.#transport.attach(this.#http);
     if (config.api.port !== null) {
       const adminRoutes = routes(true);
+      this.dashboard = dashboardOn(adminRoutes, false);
       if (config.api.token !== undefined) {
         // Every node, this one included, looks a changed app up again; a change the bus could not
         // carry is seen by the others within the cache's TTL, and the change itself stands.

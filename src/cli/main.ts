@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { BrokerUnusableError } from '../adapters/parts.js';
 import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
 import { type Config, configSchema } from '../config/schema.js';
+import { type DevelopmentDashboard, developmentDashboard } from '../dashboard/dev-default.js';
 import { createLogger } from '../log/logger.js';
 import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
@@ -13,6 +14,7 @@ import { ListenError } from '../transport/listener.js';
 import { TlsError } from '../transport/tls.js';
 import { localHost, urlHost } from './address.js';
 import { apps } from './apps.js';
+import { dashboard } from './dashboard.js';
 import { doctor } from './doctor.js';
 import { exitOnUnhandledErrors } from './fatal.js';
 import { superviseWorkers } from './workers.js';
@@ -29,6 +31,7 @@ const USAGE = `Usage:
                                                 check a running server as a client would (--help for more)
   herald apps <list|show|create|update|enable|disable|delete|rotate-secret|migrate> [--config FILE]
                                                 manage the apps of the configured store (--help for more)
+  herald dashboard hash-password                hash a password read from standard input for dashboard.users
 
 Options:
   --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise
@@ -124,6 +127,7 @@ function defined<T extends Record<string, string | undefined>>(values: T): { [K 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'doctor') return doctor(argv.slice(1));
   if (argv[0] === 'apps') return apps(argv.slice(1));
+  if (argv[0] === 'dashboard') return dashboard(argv.slice(1));
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
@@ -185,7 +189,10 @@ async function start(config: Readonly<Config>): Promise<number> {
   if (config.workers > 1 && cluster.isPrimary) return supervise(config);
   // A worker's supervisor owns the pid file and tells humans where to connect.
   const alone = cluster.isPrimary;
-  const herald = new Herald(config);
+  // The development setup gets a dashboard whose password is printed below; a worker could not share
+  // it with the others, so it is for one process only.
+  const dev = alone && config.workers === 1 ? await developmentDashboard(config) : undefined;
+  const herald = new Herald(dev?.config ?? config);
   exitOnUnhandledErrors(herald.logger);
   // Signals are handled before the start: a SIGTERM during or right after it is graceful too, and a
   // SIGHUP re-reads the certificate files (docs/operations.md, TLS); without TLS it keeps its default.
@@ -232,7 +239,7 @@ async function start(config: Readonly<Config>): Promise<number> {
   if (stopping) return exited;
   if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
   logListening(herald.logger, config, [herald.port, herald.apiPort]);
-  if (alone) printConnectHint(config, herald.port, herald.apiPort);
+  if (alone) printConnectHint(herald.config, herald.port, herald.apiPort, dev);
   return exited;
 }
 
@@ -292,7 +299,12 @@ function apiBase(config: Readonly<Config>, port: number, apiPort: number | undef
   return `${config.tls ? 'https' : 'http'}://${urlHost(config.host)}:${port}`;
 }
 
-function printConnectHint(config: Readonly<Config>, port: number, apiPort: number | undefined): void {
+function printConnectHint(
+  config: Readonly<Config>,
+  port: number,
+  apiPort: number | undefined,
+  dev?: DevelopmentDashboard,
+): void {
   // Apps in a database are the operator's: `herald apps list` shows them, not this hint.
   if (config.appStore.driver !== 'config') return;
   const host = localHost(config.host);
@@ -302,8 +314,23 @@ function printConnectHint(config: Readonly<Config>, port: number, apiPort: numbe
   process.stdout.write(
     `\nConnect pusher-js with:\n  new Pusher('${app.key}', { wsHost: '${host}', ${where}, ` +
       `enabledTransports: ['ws'], cluster: '' })\n` +
-      `HTTP API: ${apiBase(config, port, apiPort)}/apps/${app.id}/events (app id ${app.id}, key ${app.key})\n\n`,
+      `HTTP API: ${apiBase(config, port, apiPort)}/apps/${app.id}/events (app id ${app.id}, key ${app.key})\n` +
+      dashboardHint(config, port, apiPort, dev) +
+      '\n',
   );
+}
+
+/** Where the dashboard is, when it is on, and the development setup's credentials. */
+function dashboardHint(
+  config: Readonly<Config>,
+  port: number,
+  apiPort: number | undefined,
+  dev: DevelopmentDashboard | undefined,
+): string {
+  if (!config.dashboard?.enabled) return '';
+  const url = `${apiBase(config, port, apiPort)}/dashboard`;
+  if (!dev) return `Dashboard: ${url}\n`;
+  return `Dashboard: ${url} (name ${dev.name}, password ${dev.password}; a new one at each start)\n`;
 }
 
 async function trigger(config: Readonly<Config>, args: string[], values: Values): Promise<number> {

@@ -87,6 +87,13 @@ const SECTIONS: Section[] = [
     intro: 'The authentication methods the WAMP router offers, and their principals.',
   },
   {
+    title: 'Dashboard',
+    prefixes: ['dashboard'],
+    intro:
+      'The dashboard at `/dashboard`: who may sign in and how long a session lasts (see ' +
+      '[Dashboard](dashboard.md)). Passwords are kept as scrypt hashes.',
+  },
+  {
     title: 'Cluster adapter',
     prefixes: ['adapter'],
     intro: 'How the nodes of a cluster reach each other: one process alone, or a broker (Redis or NATS).',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from '../adapters/redis/url.js';
 import { isAddressOrRange } from '../core/client-address.js';
 import { originEntryProblem } from '../core/origin.js';
+import { isPasswordHash } from '../dashboard/auth.js';
 
 /**
  * The single source of truth for configuration: types, defaults, validation, documentation (each
@@ -710,6 +711,71 @@ const apiSchema = z
 
 export type ApiConfig = z.infer<typeof apiSchema>;
 
+/** A user of the dashboard. */
+const dashboardUserSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .describe('The name the user signs in with.'),
+  passwordHash: z
+    .string()
+    .refine(isPasswordHash, {
+      message:
+        'not a hash `herald dashboard hash-password` makes (scrypt$N$r$p$<salt>$<hash>); run it and paste its output',
+    })
+    .describe(
+      'The scrypt hash of the password, as `herald dashboard hash-password` prints it ' +
+        '(`scrypt$16384$8$1$<salt>$<hash>`); never the password itself.',
+    ),
+});
+
+/** The dashboard at `/dashboard` (docs/dashboard.md). Absent: off, except for the development setup. */
+export const dashboardSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Serve the dashboard.'),
+    users: z
+      .array(dashboardUserSchema)
+      .default([])
+      .describe('Who may sign in; `enabled` needs at least one.'),
+    sessionTtlMs: positiveInt()
+      .default(12 * 60 * 60 * 1000)
+      .describe('How long a sign-in lasts; the user then signs in again.'),
+    sessionSecret: z
+      .string()
+      .min(32, 'at least 32 characters (e.g. `openssl rand -hex 32`)')
+      .optional()
+      .describe(
+        'Signs the session cookies. Unset, each process draws a random one, so sessions end when it ' +
+          'restarts; with `workers` or several nodes, set the same one on every node so that each accepts ' +
+          "the others' cookies.",
+      ),
+  })
+  .superRefine((dashboard, ctx) => {
+    if (dashboard.enabled && dashboard.users.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['users'],
+        message:
+          'the dashboard is enabled but no one may sign in: add a user { name, passwordHash } ' +
+          '(`herald dashboard hash-password` makes the hash) or set dashboard.enabled false',
+      });
+    }
+    const seen = new Set<string>();
+    dashboard.users.forEach((user, i) => {
+      if (seen.has(user.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['users', i, 'name'],
+          message: `duplicate user "${user.name}"`,
+        });
+      seen.add(user.name);
+    });
+  });
+
+export type DashboardConfig = z.infer<typeof dashboardSchema>;
+
 export const configSchema = z
   .strictObject({
     host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
@@ -842,6 +908,13 @@ export const configSchema = z
       .describe('The cluster adapter: `memory` for one process, `redis` or `nats` for a cluster of nodes.'),
     webhooks: webhooksSchema.default(webhooksSchema.parse({})),
     wamp: wampSchema.default(wampSchema.parse({})),
+    dashboard: dashboardSchema
+      .optional()
+      .describe(
+        'The dashboard at `/dashboard`, on the admin listener when there is one, else on the public port ' +
+          '(docs/dashboard.md). Unset, it is off, except when only the default app is served: then ' +
+          '`herald start` turns it on for a user `admin` with a random password, and prints both.',
+      ),
   })
   .superRefine(
     (config, ctx) => {

@@ -12,6 +12,8 @@ export interface HttpRequest {
   /** Captures of the route pattern, percent-decoded. */
   readonly params: readonly string[];
   readonly headers: IncomingMessage['headers'];
+  /** The socket's peer address (a proxy's, behind one); absent when the socket has none. */
+  readonly remoteAddress?: string;
   /** Raw body bytes; empty for requests without one. */
   readonly body: Buffer;
   /**
@@ -141,7 +143,15 @@ export class Router {
       try {
         const params = decodePathParams(match);
         const body = await readBody(req, this.maxBodyBytes);
-        request = { method, url, params, headers: req.headers, body };
+        const remoteAddress = req.socket.remoteAddress;
+        request = {
+          method,
+          url,
+          params,
+          headers: req.headers,
+          body,
+          ...(remoteAddress ? { remoteAddress } : {}),
+        };
         result = await route.handler(request);
       } catch (err) {
         const known = err instanceof HttpError;
