@@ -61,7 +61,10 @@ function derive(password: string, salt: Buffer, length: number, options: ScryptO
 }
 
 /** A new hash of `password`, with a random salt: `scrypt$16384$8$1$<salt>$<key>`. */
-export async function hashPassword(password: string, cost = SCRYPT_DEFAULTS): Promise<string> {
+export async function hashPassword(
+  password: string,
+  cost: { N: number; r: number; p: number } = SCRYPT_DEFAULTS,
+): Promise<string> {
   const salt = randomBytes(SALT_BYTES);
   const key = await derive(password, salt, KEY_BYTES, cost);
   return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString('base64')}$${key.toString('base64')}`;
