@@ -16,10 +16,12 @@ import type { Config } from './config/schema.js';
 import type { AppCatalog, AppStore } from './core/apps/app.js';
 import { CachedAppStore } from './core/apps/cached-store.js';
 import { atMost } from './core/deadline.js';
+import { DebugFeed } from './core/debug-feed.js';
 import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
 import { AppTraffic } from './core/traffic.js';
 import type { WebhookOutbox } from './core/webhook-outbox.js';
+import { ClusterDebugFeed } from './dashboard/cluster-feed.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
@@ -80,6 +82,13 @@ export class Herald {
   readonly traffic = new AppTraffic();
   /** Over `maxMemoryMB`: new connections and subscriptions are refused and `/ready` answers 503. */
   readonly memory: MemoryCeiling;
+  /**
+   * What happens in each app (`pusher:<appId>`) and WAMP realm (`wamp:<realm>`), for the dashboard's
+   * debug console: `watch` a namespace to receive its events from every node of the cluster.
+   */
+  readonly debugFeed: DebugFeed;
+  /** Forwards the debug feed between nodes; none without a broker. */
+  readonly #clusterFeed: ClusterDebugFeed | undefined;
   readonly #cluster: ClusterParts;
   readonly #adapter: Adapter;
   /** The public listener: WebSockets, and the HTTP API unless `api.public` is false; TLS with `tls`. */
@@ -122,6 +131,16 @@ export class Herald {
     const cluster = deps.cluster ?? clusterParts(config.adapter, this.logger, now);
     this.#cluster = cluster;
     this.#adapter = cluster.adapter;
+    this.debugFeed = new DebugFeed({ node: cluster.adapter.nodeId, now });
+    if (cluster.driver !== 'memory') {
+      const logger = this.logger.child({ component: 'debug-feed' });
+      this.#clusterFeed = new ClusterDebugFeed({
+        feed: this.debugFeed,
+        adapter: cluster.adapter,
+        logger,
+        now,
+      });
+    }
     let apps: AppStore = this.#catalog;
     if (config.appStore.driver !== 'config') {
       const { cacheTtlMs, missTtlMs, lookupsPerSecond } = config.appStore;
@@ -155,6 +174,7 @@ export class Herald {
         apps,
         adapter: cluster.adapter,
         outbox: this.#outbox,
+        debugFeed: this.debugFeed,
       });
 
     this.pusher = new PusherServer({
@@ -172,6 +192,7 @@ export class Herald {
       limitRefusals: this.limitRefusals,
       memory: this.memory,
       traffic: this.traffic,
+      debugFeed: this.debugFeed,
       ...(deps.socketIds ? { socketIds: deps.socketIds } : {}),
     });
 
@@ -181,6 +202,7 @@ export class Herald {
       now,
       limitRefusals: this.limitRefusals,
       traffic: this.traffic,
+      debugFeed: this.debugFeed,
       // One process needs no bus: its publications stay in the broker.
       ...(cluster.driver !== 'memory' ? { adapter: cluster.adapter } : {}),
     });
@@ -350,6 +372,7 @@ export class Herald {
     }
     this.pusher.start();
     this.wamp.start();
+    this.#clusterFeed?.start();
     try {
       // The public port first: `--workers` takes the first address a worker listens on for it.
       await listen(this.#http, this.config.port, this.config.host, 'host, port; --host, --port');
@@ -361,6 +384,7 @@ export class Herald {
       // An address it cannot listen on: what the start opened is closed again before the error goes up.
       this.pusher.stop({ handover: false });
       this.wamp.stop();
+      await this.#clusterFeed?.stop();
       await this.#adapter
         .close({ handoverMs: 0 })
         .catch((e) => this.logger.warn({ err: e }, 'adapter not closed'));
@@ -438,6 +462,7 @@ export class Herald {
         .catch((err) => this.logger.warn({ err }, 'webhook outbox not cleared'));
       await atMost(cleared, this.config.adapter.requestTimeoutMs);
     }
+    await this.#clusterFeed?.stop();
     await this.#adapter.close({ handoverMs });
     this.#liveApps?.stop();
     await this.#catalog.close().catch((err) => this.logger.warn({ err }, 'app store not closed'));
