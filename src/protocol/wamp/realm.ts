@@ -199,7 +199,13 @@ export class Realm {
 
   /** A publication or call as the debug console shows it: its URI and its arguments as JSON. */
   #report(type: 'publication' | 'call', peer: Peer, uri: string, payload: Payload | undefined): void {
-    const data = payload?.values();
+    let data: unknown;
+    try {
+      data = payload?.values();
+    } catch (err) {
+      // The console shows the request without its arguments; routing it is the broker's or dealer's job.
+      this.logger.debug({ err, uri }, 'debug feed: arguments not decoded');
+    }
     const target = type === 'publication' ? { topic: uri } : { procedure: uri };
     this.#feed?.report(this.#ns, { type, session: peer.id, ...target, ...(data ? { data } : {}) });
   }
