@@ -16,10 +16,13 @@ import type { Config } from './config/schema.js';
 import type { AppCatalog, AppStore } from './core/apps/app.js';
 import { CachedAppStore } from './core/apps/cached-store.js';
 import { atMost } from './core/deadline.js';
+import { DebugFeed } from './core/debug-feed.js';
 import { LimitRefusals } from './core/limit-refusals.js';
 import { MemoryCeiling } from './core/memory-ceiling.js';
 import { AppTraffic } from './core/traffic.js';
 import type { WebhookOutbox } from './core/webhook-outbox.js';
+import { ClusterDebugFeed } from './dashboard/cluster-feed.js';
+import { addConsoleRoutes } from './dashboard/console-routes.js';
 import { addDashboard, type DashboardAccess } from './dashboard/routes.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
@@ -86,6 +89,13 @@ export class Herald {
    * Served on the admin listener when there is one, else on the public port.
    */
   readonly dashboard: DashboardAccess | undefined;
+  /**
+   * What happens in each app (`pusher:<appId>`) and WAMP realm (`wamp:<realm>`), for the dashboard's
+   * debug console: `watch` a namespace to receive its events from every node of the cluster.
+   */
+  readonly debugFeed: DebugFeed;
+  /** Forwards the debug feed between nodes; none without a broker. */
+  readonly #clusterFeed: ClusterDebugFeed | undefined;
   readonly #cluster: ClusterParts;
   readonly #adapter: Adapter;
   /** The public listener: WebSockets, and the HTTP API unless `api.public` is false; TLS with `tls`. */
@@ -128,6 +138,16 @@ export class Herald {
     const cluster = deps.cluster ?? clusterParts(config.adapter, this.logger, now);
     this.#cluster = cluster;
     this.#adapter = cluster.adapter;
+    this.debugFeed = new DebugFeed({ node: cluster.adapter.nodeId, now });
+    if (cluster.driver !== 'memory') {
+      const logger = this.logger.child({ component: 'debug-feed' });
+      this.#clusterFeed = new ClusterDebugFeed({
+        feed: this.debugFeed,
+        adapter: cluster.adapter,
+        logger,
+        now,
+      });
+    }
     let apps: AppStore = this.#catalog;
     if (config.appStore.driver !== 'config') {
       const { cacheTtlMs, missTtlMs, lookupsPerSecond } = config.appStore;
@@ -161,6 +181,7 @@ export class Herald {
         apps,
         adapter: cluster.adapter,
         outbox: this.#outbox,
+        debugFeed: this.debugFeed,
       });
 
     this.pusher = new PusherServer({
@@ -178,6 +199,7 @@ export class Herald {
       limitRefusals: this.limitRefusals,
       memory: this.memory,
       traffic: this.traffic,
+      debugFeed: this.debugFeed,
       ...(deps.socketIds ? { socketIds: deps.socketIds } : {}),
     });
 
@@ -187,6 +209,7 @@ export class Herald {
       now,
       limitRefusals: this.limitRefusals,
       traffic: this.traffic,
+      debugFeed: this.debugFeed,
       // One process needs no bus: its publications stay in the broker.
       ...(cluster.driver !== 'memory' ? { adapter: cluster.adapter } : {}),
     });
@@ -277,6 +300,7 @@ export class Herald {
       }
       this.#admin = createListener(adminRoutes, this.logger, false);
     }
+    if (this.dashboard) addConsoleRoutes(this.dashboard, this.debugFeed);
   }
 
   /** Loads every app of a database store into the cache when there are at most `appStore.preload`. */
@@ -365,6 +389,7 @@ export class Herald {
     }
     this.pusher.start();
     this.wamp.start();
+    this.#clusterFeed?.start();
     try {
       // The public port first: `--workers` takes the first address a worker listens on for it.
       await listen(this.#http, this.config.port, this.config.host, 'host, port; --host, --port');
@@ -376,6 +401,7 @@ export class Herald {
       // An address it cannot listen on: what the start opened is closed again before the error goes up.
       this.pusher.stop({ handover: false });
       this.wamp.stop();
+      await this.#clusterFeed?.stop();
       await this.#adapter
         .close({ handoverMs: 0 })
         .catch((e) => this.logger.warn({ err: e }, 'adapter not closed'));
@@ -453,6 +479,7 @@ export class Herald {
         .catch((err) => this.logger.warn({ err }, 'webhook outbox not cleared'));
       await atMost(cleared, this.config.adapter.requestTimeoutMs);
     }
+    await this.#clusterFeed?.stop();
     await this.#adapter.close({ handoverMs });
     this.#liveApps?.stop();
     await this.#catalog.close().catch((err) => this.logger.warn({ err }, 'app store not closed'));

@@ -30,6 +30,12 @@ export interface HttpResult {
   contentType?: string;
   /** Response headers besides Content-Type and Content-Length (`WWW-Authenticate`, `Retry-After`). */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * Takes the response over instead of sending `body`: for answers that stay open (Server-Sent Events).
+   * Called with the `headers` above already set; it writes the status line itself and owns the
+   * response until it ends. `status` is what the metrics count.
+   */
+  stream?: (res: ServerResponse) => void;
 }
 
 export type HttpHandler = (request: HttpRequest) => HttpResult | Promise<HttpResult>;
@@ -163,6 +169,7 @@ export class Router {
       }
       this.counts.add(route.label, request.app ?? '', result.status);
       for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
+      if (result.stream) return result.stream(res);
       return send(res, result.status, result.body, result.contentType);
     }
     if (allowed.length > 0) {

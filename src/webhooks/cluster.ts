@@ -3,6 +3,7 @@ import type { Adapter } from '../adapters/adapter.js';
 import { busFields } from '../adapters/bus-payload.js';
 import type { WebhooksConfig } from '../config/schema.js';
 import type { AppStore } from '../core/apps/app.js';
+import type { DebugFeed } from '../core/debug-feed.js';
 import type { WebhookOutbox } from '../core/webhook-outbox.js';
 import { Webhooks } from './webhooks.js';
 
@@ -20,6 +21,8 @@ export interface ClusterWebhooksOptions {
   adapter: Adapter;
   /** The set's outbox; absent for a single node, which then has nobody to share its webhooks with. */
   outbox?: WebhookOutbox | undefined;
+  /** Where each delivery attempt is reported for the debug console. */
+  debugFeed?: DebugFeed | undefined;
 }
 
 /**
@@ -29,11 +32,13 @@ export interface ClusterWebhooksOptions {
  */
 export function clusterWebhooks(options: ClusterWebhooksOptions): Webhooks {
   const { config, logger, now, apps, adapter, outbox } = options;
-  if (!outbox) return new Webhooks({ config, logger, now });
+  const debugFeed = options.debugFeed ? { debugFeed: options.debugFeed } : {};
+  if (!outbox) return new Webhooks({ config, logger, now, ...debugFeed });
   const webhooks = new Webhooks({
     config,
     logger,
     now,
+    ...debugFeed,
     outbox,
     cancelElsewhere: async (appId, channel, userId) => {
       const { answers } = await adapter.request<boolean>(CANCEL_HELD, { appId, channel, userId });

@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { atMost } from '../core/deadline.js';
+import type { DebugFeed } from '../core/debug-feed.js';
 import type { WebhookDelivery } from '../core/webhook-outbox.js';
+import { namespaceOf } from '../protocol/pusher/app-states.js';
 import type { WebhookQueue } from './queue.js';
-import { type PostWebhook, retryDelayMs } from './sender.js';
+import { type PostOutcome, type PostWebhook, retryDelayMs } from './sender.js';
 
 export interface DispatcherOptions {
   queue: WebhookQueue;
@@ -17,6 +19,8 @@ export interface DispatcherOptions {
   concurrency: number;
   /** Jitter source. @default Math.random */
   random?: () => number;
+  /** Where each attempt is reported for the debug console, under its app. */
+  debugFeed?: DebugFeed;
 }
 
 /** Counters since start; every delivery queued ends up delivered or dropped. */
@@ -177,6 +181,17 @@ export class WebhookDispatcher {
     }
   }
 
+  /** Tells the debug console of the app how an attempt went, while someone watches it. */
+  #report(delivery: WebhookDelivery, outcome: PostOutcome): void {
+    const feed = this.#options.debugFeed;
+    const ns = feed && namespaceOf(delivery.appId);
+    if (!ns || !feed.watched(ns)) return;
+    const { url, body } = delivery;
+    const base = { url, data: body, ...(outcome.status !== undefined ? { status: outcome.status } : {}) };
+    if (outcome.ok) feed.report(ns, { type: 'webhook_sent', ...base });
+    else feed.report(ns, { type: 'webhook_failed', ...base, error: outcome.error });
+  }
+
   async #deliver(name: string, lane: LaneState, delivery: WebhookDelivery): Promise<void> {
     const { post, logger, timeoutMs, retryForMs, retryBaseDelayMs, retryMaxDelayMs, queue } = this.#options;
     const log = { url: delivery.url, appId: delivery.appId, events: delivery.events, id: delivery.id };
@@ -184,6 +199,7 @@ export class WebhookDispatcher {
     try {
       for (let attempt = 1; ; attempt++) {
         const outcome = await post(delivery, timeoutMs, this.#abort.signal);
+        this.#report(delivery, outcome);
         if (outcome.ok) {
           this.stats.delivered++;
           app.delivered++;

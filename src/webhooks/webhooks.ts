@@ -4,6 +4,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WebhooksConfig } from '../config/schema.js';
 import type { App } from '../core/apps/app.js';
+import type { DebugFeed } from '../core/debug-feed.js';
 import { KeyedChain } from '../core/keyed-chain.js';
 import type { OutboxEntry, TimedEvent, WebhookEvent, WebhookOutbox } from '../core/webhook-outbox.js';
 import type { ChannelEvents, ClientEventRecord } from '../protocol/pusher/events.js';
@@ -27,6 +28,8 @@ export interface WebhooksOptions {
   post?: PostWebhook;
   /** Jitter source for retry delays. @default Math.random */
   random?: () => number;
+  /** Where each delivery attempt is reported for the debug console. */
+  debugFeed?: DebugFeed;
   /**
    * In a cluster: asks the other nodes to drop a removal they hold for the channel (or, with a user
    * id, for that member) and resolves true when one did. Then the re-add is not reported either: a
@@ -108,6 +111,7 @@ export class Webhooks implements ChannelEvents {
       retryMaxDelayMs: config.retryMaxDelayMs,
       concurrency: config.concurrency,
       ...(options.random ? { random: options.random } : {}),
+      ...(options.debugFeed ? { debugFeed: options.debugFeed } : {}),
     });
   }
 

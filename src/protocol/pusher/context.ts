@@ -4,6 +4,7 @@ import type { App, AppStore } from '../../core/apps/app.js';
 import type { LastEventStore } from '../../core/cache/store.js';
 import type { OccupancyStore } from '../../core/channels/occupancy.js';
 import type { ChannelRegistry } from '../../core/channels/registry.js';
+import type { DebugFeed } from '../../core/debug-feed.js';
 import type { LimitName } from '../../core/limit-refusals.js';
 import type { PresenceStore } from '../../core/presence/store.js';
 import type { AppTraffic } from '../../core/traffic.js';
@@ -35,6 +36,8 @@ export interface PusherServerOptions {
   memory?: { readonly over: boolean };
   /** Where each app's connections, traffic and client events are counted, for the metrics. @default counted, not shown */
   traffic?: AppTraffic;
+  /** Where what happens is reported for the dashboard's debug console. @default a feed nobody watches */
+  debugFeed?: DebugFeed;
 }
 
 /** One app's state on this node. */
@@ -61,6 +64,8 @@ export interface SubscriptionsOptions {
 export interface SubscriptionsContext {
   readonly options: SubscriptionsOptions;
   readonly events: ChannelEvents;
+  /** The debug console's feed: subscribes and unsubscribes are reported there while watched. */
+  readonly feed?: DebugFeed;
   readonly now: () => number;
   /**
    * For the cluster-wide subscription counts: `PusherQueries.subscriptions`, declared here because

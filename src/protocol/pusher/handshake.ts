@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type AppStore, AppStoreUnavailable } from '../../core/apps/app.js';
 import type { UpgradeRequest } from '../../core/connection.js';
+import type { DebugFeed } from '../../core/debug-feed.js';
 import { Frame } from '../../core/frame.js';
 import { checkOrigin } from '../../core/origin.js';
 import type { AppTraffic } from '../../core/traffic.js';
@@ -59,6 +60,8 @@ export interface HandshakeParts {
   readonly users: Pick<Users, 'opened'>;
   /** Where each connection is counted once its app is known, refused or not. */
   readonly traffic: Pick<AppTraffic, 'of'>;
+  /** Where established connections are reported for the debug console. */
+  readonly feed?: DebugFeed;
   answer(socket: PusherSocket, err: PusherError): void;
 }
 
@@ -127,6 +130,8 @@ export class Handshake {
     state.sockets.set(id, socket);
     const established = { socket_id: id, activity_timeout: parts.activityTimeoutSeconds };
     socket.connection.send(new Frame(encodeInternal('pusher:connection_established', established)));
+    if (parts.feed?.watched(state.namespace))
+      parts.feed.report(state.namespace, { type: 'connection_opened', socketId: id });
     parts.users.opened(socket, app);
   }
 }

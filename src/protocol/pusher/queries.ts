@@ -3,6 +3,7 @@ import { busFields, MalformedBusMessage } from '../../adapters/bus-payload.js';
 import type { App } from '../../core/apps/app.js';
 import type { CachedEvent, LastEventStore } from '../../core/cache/store.js';
 import { channelKind } from '../../core/channels/names.js';
+import type { DebugFeed } from '../../core/debug-feed.js';
 import type { PresenceMember, PresenceStore } from '../../core/presence/store.js';
 import { type AppStates, namespaceOf } from './app-states.js';
 import { encodeChannelEvent } from './codec.js';
@@ -48,6 +49,8 @@ export interface QueryParts {
   readonly adapter: Pick<Adapter, 'publish' | 'request' | 'broadcast'>;
   readonly presence: Pick<PresenceStore, 'members' | 'count'>;
   readonly cache: Pick<LastEventStore, 'get' | 'set'>;
+  /** Where published events are reported for the debug console. */
+  readonly feed?: DebugFeed;
 }
 
 /** The questions to every node, each answered by `answerPeers` on every node. */
@@ -60,6 +63,9 @@ export class ClusterQueries implements PusherQueries {
 
   async publish(app: App, channel: string, event: string, data: string, except?: string): Promise<void> {
     const namespace = namespaceOf(app.id);
+    const feed = this.#parts.feed;
+    if (feed?.watched(namespace))
+      feed.report(namespace, { type: 'api_message', channel, event, data, socketId: except });
     if (channelKind(channel).cache) {
       await this.#parts.cache.set(namespace, channel, { event, data }, app.cacheTtlSeconds * 1000);
     }

@@ -1,13 +1,15 @@
 import type { ChannelMessage } from '../../adapters/adapter.js';
 import type { App } from '../../core/apps/app.js';
 import type { Connection, UpgradeRequest } from '../../core/connection.js';
+import { DebugFeed } from '../../core/debug-feed.js';
 import { Frame } from '../../core/frame.js';
 import { AppTraffic } from '../../core/traffic.js';
-import { AppStates } from './app-states.js';
+import { AppStates, namespaceOf } from './app-states.js';
 import { checkBusFrame } from './bus-frame.js';
 import { ClientEvents } from './client-events.js';
 import { decodeClientMessage } from './codec.js';
 import type { PusherServerOptions } from './context.js';
+import { withDebugFeed } from './debug-events.js';
 import { PusherError, pusherError } from './errors.js';
 import { NO_CHANNEL_EVENTS } from './events.js';
 import { Handshake, randomSocketId } from './handshake.js';
@@ -39,6 +41,7 @@ export class PusherServer implements SocketOwner {
   readonly #users: Users;
   readonly #clientEvents: ClientEvents;
   readonly #work: SocketWork;
+  readonly #feed: DebugFeed;
   /** Stopping with a handover: closed connections leave the shared store as it is. */
   #handover = false;
 
@@ -46,11 +49,12 @@ export class PusherServer implements SocketOwner {
     const { apps, adapter, presence, cache, occupancy, memory, logger } = options;
     const { activityTimeoutSeconds, pongTimeoutSeconds } = options;
     const socketIds = options.socketIds ?? randomSocketId;
-    const events = options.events ?? NO_CHANNEL_EVENTS;
+    const feed = options.debugFeed ?? new DebugFeed({ node: adapter.nodeId });
+    const events = withDebugFeed(options.events ?? NO_CHANNEL_EVENTS, feed);
     const now = options.now ?? Date.now;
     const traffic = options.traffic ?? new AppTraffic();
     const states = this.#apps;
-    const queries = new ClusterQueries({ adapter, presence, cache });
+    const queries = new ClusterQueries({ adapter, presence, cache, feed });
     const state = (app: App) => states.of(app);
     const answer = (socket: PusherSocket, err: PusherError) => this.#answer(socket, err);
     const work = new SocketWork(answer, logger);
@@ -58,6 +62,7 @@ export class PusherServer implements SocketOwner {
     const subscribing = { adapter, presence, cache, occupancy, memory, logger };
     const users = new Users({ options: { adapter, presence, logger, now }, state, answer });
     this.#options = options;
+    this.#feed = feed;
     this.now = now;
     this.queries = queries;
     this.#work = work;
@@ -65,6 +70,7 @@ export class PusherServer implements SocketOwner {
     this.#subscriptions = new Subscriptions({
       options: subscribing,
       events,
+      feed,
       now,
       queries,
       state,
@@ -80,6 +86,7 @@ export class PusherServer implements SocketOwner {
       states,
       users,
       traffic,
+      feed,
       answer,
     });
     this.#liveness = new Liveness({ activityTimeoutSeconds, pongTimeoutSeconds, now, states, answer });
@@ -162,10 +169,13 @@ export class PusherServer implements SocketOwner {
     this.#answer(socket, pusherError('CLIENT_TOO_SLOW'));
   }
 
-  closed(socket: PusherSocket): void {
+  closed(socket: PusherSocket, code?: number): void {
     socket.state = 'closed';
     const app = socket.app;
     if (!app) return;
+    const ns = namespaceOf(app.id);
+    if (this.#feed.watched(ns))
+      this.#feed.report(ns, { type: 'connection_closed', socketId: socket.id, code });
     this.#apps.get(app.id)?.sockets.delete(socket.id);
     const handover = this.#handover;
     if (handover) this.#subscriptions.release(socket, app);

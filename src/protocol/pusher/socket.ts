@@ -11,7 +11,8 @@ export interface SocketOwner {
   message(socket: PusherSocket, text: string, bytes: number): void;
   binary(socket: PusherSocket, bytes: number): void;
   overflowed(socket: PusherSocket): void;
-  closed(socket: PusherSocket): void;
+  /** `code` is the WebSocket close code, when the transport knows it. */
+  closed(socket: PusherSocket, code?: number): void;
   readonly now: () => number;
 }
 
@@ -69,7 +70,7 @@ export class PusherSocket implements Session, Subscriber {
     this.owner.overflowed(this);
   }
 
-  onClose(): void {
-    this.owner.closed(this);
+  onClose(code?: number): void {
+    this.owner.closed(this, code);
   }
 }

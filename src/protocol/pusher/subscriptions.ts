@@ -140,6 +140,9 @@ export class Subscriptions {
       return this.#unavailable(socket, channel, err, 'adapter could not add interest');
     }
     await this.#succeeded(socket, app, check, members);
+    const feed = this.#ctx.feed;
+    if (feed?.watched(state.namespace))
+      feed.report(state.namespace, { type: 'subscribed', channel, socketId: socket.id });
     if (member && joined === 'added') {
       const { userId } = member;
       this.#report(state, channel, () => this.#ctx.events.memberAdded(app, channel, userId));
@@ -188,6 +191,9 @@ export class Subscriptions {
     const state = this.#ctx.state(app);
     const adapter = this.#adapter;
     const vacated = state.registry.remove(channel, socket);
+    const feed = this.#ctx.feed;
+    if (feed?.watched(state.namespace))
+      feed.report(state.namespace, { type: 'unsubscribed', channel, socketId: socket.id });
     if (vacated) {
       adapter.removeInterest(state.namespace, channel).catch((err) => {
         this.#logger.error({ err, channel }, 'adapter could not remove interest');

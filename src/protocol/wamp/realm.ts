@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { wampRealmSchema } from '../../config/schema.js';
+import type { DebugFeed } from '../../core/debug-feed.js';
 import type { LimitName } from '../../core/limit-refusals.js';
 import type { OriginPolicy } from '../../core/origin.js';
 import { Authorizer } from './authorizer.js';
@@ -38,6 +39,8 @@ export interface RealmOptions {
   readonly rpc?: RealmRpc;
   /** Told of each request refused by one of the realm's limits, for the metrics. */
   readonly refused?: (limit: LimitName) => void;
+  /** Where joins, leaves, publications and calls are reported for the debug console (`wamp:<realm>`). */
+  readonly debugFeed?: DebugFeed;
 }
 
 export interface RealmBus {
@@ -65,9 +68,14 @@ export class Realm {
   readonly cluster?: MetaCluster;
   readonly logger: Logger;
   readonly #clusterDealer: ClusterDealer | undefined;
+  readonly #feed: DebugFeed | undefined;
+  /** The realm's namespace in the debug feed. */
+  readonly #ns: string;
 
   constructor(config: RealmConfig, options: RealmOptions) {
     this.name = config.name;
+    this.#feed = options.debugFeed;
+    this.#ns = `wamp:${config.name}`;
     this.logger = options.logger.child({ realm: config.name });
     this.uriCheck = config.uriCheck;
     this.origins = { allowedOrigins: config.allowedOrigins, requireOrigin: config.requireOrigin };
@@ -133,6 +141,9 @@ export class Realm {
   join(peer: Peer): void {
     this.sessions.set(peer.id, peer);
     this.meta.joined(peer);
+    const feed = this.#feed;
+    if (feed?.watched(this.#ns))
+      feed.report(this.#ns, { type: 'session_joined', session: peer.id, userId: peer.authid });
   }
 
   /**
@@ -143,6 +154,9 @@ export class Realm {
   leave(peer: Peer, quiet = false): void {
     if (this.sessions.get(peer.id) !== peer) return;
     this.sessions.delete(peer.id);
+    const feed = this.#feed;
+    if (feed?.watched(this.#ns))
+      feed.report(this.#ns, { type: 'session_left', session: peer.id, userId: peer.authid });
     const registrations = this.dealer.removeSession(peer);
     const subscriptions = this.broker.removeSession(peer);
     this.meta.publishTestaments(peer, !quiet);
@@ -183,16 +197,31 @@ export class Realm {
     throw new WampError(WampUri.INVALID_ARGUMENT, TOO_DEEP_MESSAGE);
   }
 
+  /** A publication or call as the debug console shows it: its URI and its arguments as JSON. */
+  #report(type: 'publication' | 'call', peer: Peer, uri: string, payload: Payload | undefined): void {
+    let data: unknown;
+    try {
+      data = payload?.values();
+    } catch (err) {
+      // The console shows the request without its arguments; routing it is the broker's or dealer's job.
+      this.logger.debug({ err, uri }, 'debug feed: arguments not decoded');
+    }
+    const target = type === 'publication' ? { topic: uri } : { procedure: uri };
+    this.#feed?.report(this.#ns, { type, session: peer.id, ...target, ...(data ? { data } : {}) });
+  }
+
   #dispatch(peer: Peer, m: RealmMessage): void {
     if ('tooDeep' in m && m.tooDeep) return this.#refuseTooDeep(peer, m);
     switch (m.type) {
       case T.PUBLISH:
+        if (this.#feed?.watched(this.#ns)) this.#report('publication', peer, m.topic, m.payload);
         return this.broker.publish(peer, m.request, m.options, m.topic, m.payload);
       case T.SUBSCRIBE:
         return this.broker.subscribe(peer, m.request, m.options, m.topic);
       case T.UNSUBSCRIBE:
         return this.broker.unsubscribe(peer, m.request, m.subscription);
       case T.CALL:
+        if (this.#feed?.watched(this.#ns)) this.#report('call', peer, m.procedure, m.payload);
         return this.dealer.call(peer, m.request, m.options, m.procedure, m.payload);
       case T.CANCEL:
         return this.dealer.cancel(peer, m.request, m.options);

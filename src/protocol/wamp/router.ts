@@ -3,6 +3,7 @@ import type { Adapter } from '../../adapters/adapter.js';
 import { busFields, MalformedBusMessage } from '../../adapters/bus-payload.js';
 import type { Config } from '../../config/schema.js';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
+import type { DebugFeed } from '../../core/debug-feed.js';
 import type { LimitName, LimitRefusals } from '../../core/limit-refusals.js';
 import { checkOrigin } from '../../core/origin.js';
 import { AppTraffic } from '../../core/traffic.js';
@@ -42,6 +43,8 @@ export interface WampRouterOptions {
    * name as the app). @default counted, not shown
    */
   readonly traffic?: AppTraffic;
+  /** Where each realm reports joins, leaves, publications and calls for the debug console. */
+  readonly debugFeed?: DebugFeed;
 }
 
 /** The adapter namespace of a realm's publications. */
@@ -126,6 +129,7 @@ export class WampRouter implements SessionHost {
         killTimeoutMs: options.config.killTimeoutMs,
         logger: options.logger,
         refused: (limit: LimitName) => this.refused(limit),
+        ...(options.debugFeed ? { debugFeed: options.debugFeed } : {}),
         ...(adapter ? this.#clustered(adapter, config.name) : {}),
       };
       this.#realms.set(config.name, new Realm(config, realmOptions));

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { hashPassword } from '../../src/dashboard/auth.js';
+import { APP, connected, startHerald, type TestHerald } from '../helpers/herald.js';
+import { within } from '../helpers/raw-client.js';
+
+/** The debug console's stream behind the dashboard's sign-in, read as an operator's browser reads it. */
+
+const PASSWORD = 'console test password';
+
+describe('the debug console stream', () => {
+  let server: TestHerald;
+  let cookie: string;
+
+  before(async () => {
+    server = await startHerald({
+      dashboard: { enabled: true, users: [{ name: 'ada', passwordHash: await hashPassword(PASSWORD) }] },
+    });
+    const response = await fetch(`${server.httpUrl}/dashboard/api/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'ada', password: PASSWORD }),
+    });
+    assert.equal(response.status, 204);
+    cookie = response.headers.get('set-cookie')!.split(';')[0]!;
+  });
+  after(() => server.stop());
+
+  test('without a session every console answers 401', async () => {
+    for (const path of [`/apps/${APP.id}/console`, '/realms/realm1/console']) {
+      const response = await fetch(`${server.httpUrl}/dashboard/api${path}`);
+      assert.equal(response.status, 401, path);
+      assert.ok(((await response.json()) as { error?: string }).error);
+    }
+  });
+
+  test("a signed-in operator sees an app's connection open as Server-Sent Events", async () => {
+    const abort = new AbortController();
+    const response = await fetch(`${server.httpUrl}/dashboard/api/apps/${APP.id}/console`, {
+      headers: { cookie },
+      signal: abort.signal,
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    // The stream says it is watching before anything happens: the client connects after that.
+    while (!text.includes(': watching')) text += decoder.decode((await reader.read()).value);
+    const client = server.client();
+    const socketId = await within(connected(client), 5000, 'pusher-js to connect');
+    const opened = (async () => {
+      for (;;) {
+        for (const line of text.split('\n')) {
+          if (!line.startsWith('data: ')) continue;
+          const event = JSON.parse(line.slice(6)) as { type: string; socketId?: string };
+          if (event.type === 'connection_opened' && event.socketId === socketId) return event;
+        }
+        text += decoder.decode((await reader.read()).value);
+      }
+    })();
+    const event = await within(opened, 5000, 'connection_opened on the console');
+    assert.equal(event.socketId, socketId);
+    abort.abort();
+    client.disconnect();
+  });
+});
