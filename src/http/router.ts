@@ -149,7 +149,7 @@ export class Router {
       try {
         const params = decodePathParams(match);
         const body = await readBody(req, this.maxBodyBytes);
-        const remoteAddress = req.socket.remoteAddress;
+        const remoteAddress = req.socket?.remoteAddress;
         request = {
           method,
           url,
