@@ -24,6 +24,8 @@ import type { WebhookOutbox } from './core/webhook-outbox.js';
 import { ClusterDebugFeed } from './dashboard/cluster-feed.js';
 import { addConsoleRoutes } from './dashboard/console-routes.js';
 import { addDashboard, type DashboardAccess } from './dashboard/routes.js';
+import type { StatsSampler } from './dashboard/stats.js';
+import { addViewRoutes } from './dashboard/views.js';
 import { addHealthRoutes } from './http/health.js';
 import { addMetricsRoute, createMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
@@ -94,6 +96,8 @@ export class Herald {
    * debug console: `watch` a namespace to receive its events from every node of the cluster.
    */
   readonly debugFeed: DebugFeed;
+  /** The apps' last 15 minutes, for the dashboard; none when it is off. */
+  readonly #stats: StatsSampler | undefined;
   /** Forwards the debug feed between nodes; none without a broker. */
   readonly #clusterFeed: ClusterDebugFeed | undefined;
   readonly #cluster: ClusterParts;
@@ -301,6 +305,18 @@ export class Herald {
       this.#admin = createListener(adminRoutes, this.logger, false);
     }
     if (this.dashboard) addConsoleRoutes(this.dashboard, this.debugFeed);
+    this.#stats =
+      this.dashboard &&
+      addViewRoutes(this.dashboard, {
+        apps,
+        queries: this.pusher.queries,
+        wamp: this.wamp,
+        adapter: cluster.adapter,
+        traffic: this.traffic,
+        httpRequests: router.counts,
+        appWebhooks: () => this.webhooks.appStats,
+        now,
+      });
   }
 
   /** Loads every app of a database store into the cache when there are at most `appStore.preload`. */
@@ -390,6 +406,7 @@ export class Herald {
     this.pusher.start();
     this.wamp.start();
     this.#clusterFeed?.start();
+    this.#stats?.start();
     try {
       // The public port first: `--workers` takes the first address a worker listens on for it.
       await listen(this.#http, this.config.port, this.config.host, 'host, port; --host, --port');
@@ -401,6 +418,7 @@ export class Herald {
       // An address it cannot listen on: what the start opened is closed again before the error goes up.
       this.pusher.stop({ handover: false });
       this.wamp.stop();
+      this.#stats?.stop();
       await this.#clusterFeed?.stop();
       await this.#adapter
         .close({ handoverMs: 0 })
@@ -480,6 +498,7 @@ export class Herald {
       await atMost(cleared, this.config.adapter.requestTimeoutMs);
     }
     await this.#clusterFeed?.stop();
+    this.#stats?.stop();
     await this.#adapter.close({ handoverMs });
     this.#liveApps?.stop();
     await this.#catalog.close().catch((err) => this.logger.warn({ err }, 'app store not closed'));

@@ -24,7 +24,7 @@ export interface HttpApiOptions {
 const SOCKET_ID = /^\d+\.\d+$/;
 
 /** An event to publish, validated. */
-interface EventRequest {
+export interface EventRequest {
   name: string;
   channels: string[];
   data: string;
@@ -208,7 +208,7 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
   for (const { method, path, handler } of routes) router.add(method, path, handler, pathPrefix);
 }
 
-function jsonObject(body: Buffer): Record<string, unknown> {
+export function jsonObject(body: Buffer): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -248,7 +248,7 @@ function validChannel(app: App, name: unknown, field = 'channel'): string {
 const RESERVED_EVENT_PREFIXES = ['pusher:', 'pusher_internal:'];
 
 /** Checks one event of `POST /events` ('multi': `channels` or `channel`) or of a batch ('single'). */
-function parseEvent(
+export function parseEvent(
   app: App,
   body: Record<string, unknown>,
   form: 'multi' | 'single',
