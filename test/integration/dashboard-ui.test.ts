@@ -134,9 +134,9 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
     await consoleRow('webhook_failed').waitFor({ timeout: GUARD_MS });
     assert.ok(receiver.requests.some((r) => r.answer === 500));
 
+    await screenshot('console');
     await page.fill('#app-console input[name="type"]', 'client_event');
     assert.equal(await page.locator('#app-console tbody tr.event').count(), 1);
-    await screenshot('console');
     await page.fill('#app-console input[name="type"]', '');
   });
 
