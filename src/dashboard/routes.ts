@@ -5,6 +5,7 @@ import { ClientAddresses } from '../core/client-address.js';
 import { httpErrorEntry as entry, HttpError, httpErrors } from '../http/errors.js';
 import type { HttpRequest, HttpResult, Router } from '../http/router.js';
 import { AddressLimits } from '../transport/address-limits.js';
+import { assetResult, loadAssets } from './assets.js';
 import {
   cookieValue,
   hashPassword,
@@ -13,7 +14,6 @@ import {
   SessionTokens,
   verifyPassword,
 } from './auth.js';
-import { LOGIN_SCRIPT, page } from './page.js';
 
 /** The cookie that carries the session token. */
 export const SESSION_COOKIE = 'herald_dashboard';
@@ -84,7 +84,7 @@ const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ance
 
 /**
  * The dashboard's sign-in, sessions and page under `/dashboard` on `router`: `GET /dashboard`, its
- * script, and `POST /dashboard/api/login`, `POST /dashboard/api/logout`, `GET /dashboard/api/session`.
+ * script and style sheet, and `POST /dashboard/api/login`, `POST /dashboard/api/logout`, `GET /dashboard/api/session`.
  * Returns what further routes are registered with.
  */
 export function addDashboard(router: Router, options: DashboardOptions): DashboardAccess {
@@ -140,19 +140,18 @@ export function addDashboard(router: Router, options: DashboardOptions): Dashboa
   const route = (method: string, path: string, handler: DashboardHandler) =>
     api(method, path, async (request) => handler(request, authorize(request)));
 
-  const html = (body: string): HttpResult => ({
+  // The page is the same for everyone: it asks `/session` who is signed in and shows the sign-in
+  // form or the views. It is never cached, so that a new version's page names the new files.
+  const assets = loadAssets();
+  const index = assets['index.html'];
+  router.add('GET', /^\/dashboard\/?$/, () => ({
     status: 200,
-    body,
-    contentType: 'text/html; charset=utf-8',
+    body: index.body,
+    contentType: index.contentType,
     headers: { ...NO_STORE, 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff' },
-  });
-  router.add('GET', /^\/dashboard\/?$/, (request) => html(page(sessionOf(request)?.name)));
-  router.add('GET', /^\/dashboard\/login\.js$/, () => ({
-    status: 200,
-    body: LOGIN_SCRIPT,
-    contentType: 'text/javascript; charset=utf-8',
-    headers: { 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' },
   }));
+  router.add('GET', /^\/dashboard\/app\.js$/, (request) => assetResult(assets['app.js'], request));
+  router.add('GET', /^\/dashboard\/app\.css$/, (request) => assetResult(assets['app.css'], request));
 
   api('POST', '/login', async (request) => {
     checkSameOrigin(request);

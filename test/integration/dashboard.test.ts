@@ -58,13 +58,16 @@ describe('dashboard on the public port', () => {
     assert.match(page.headers.get('content-type')!, /^text\/html/);
     assert.equal(page.headers.get('cache-control'), 'no-store');
     assert.match(page.headers.get('content-security-policy')!, /^default-src 'self'/);
-    assert.match(await page.text(), /Signed in as <strong>ada<\/strong>/);
+    const html = await page.text();
+    assert.match(html, /<form id="login"/);
+    assert.match(html, /<script src="\/dashboard\/app\.js" defer><\/script>/);
 
+    // The page is the same for everyone; its script asks the session who is signed in.
     const anonymous = await fetch(`${server.httpUrl}/dashboard`);
-    assert.match(await anonymous.text(), /<form id="login">/);
-    const script = await fetch(`${server.httpUrl}/dashboard/login.js`);
+    assert.equal(await anonymous.text(), html);
+    const script = await fetch(`${server.httpUrl}/dashboard/app.js`);
     assert.match(script.headers.get('content-type')!, /^text\/javascript/);
-    assert.match(await script.text(), /\/dashboard\/api\//);
+    assert.match(await script.text(), /\/dashboard\/api/);
 
     const logout = await fetch(`${server.httpUrl}/dashboard/api/logout`, {
       method: 'POST',

@@ -92,7 +92,10 @@ describe('the npm package', { skip: await packageSkip(), timeout: 4 * GUARD_MS }
 
   test('holds the compiled server, bin, README, LICENSE and package.json only', async () => {
     const outside = files.filter(
-      (f) => !/^(dist\/src\/.+\.js|bin\/herald\.js|README\.md|LICENSE|package\.json)$/.test(f),
+      (f) =>
+        !/^(dist\/src\/.+\.js|dist\/src\/dashboard\/ui\/app\.css|dist\/src\/dashboard\/ui\/index\.html|bin\/herald\.js|README\.md|LICENSE|package\.json)$/.test(
+          f,
+        ),
     );
     assert.deepEqual(outside, []);
     for (const needed of [
@@ -100,6 +103,9 @@ describe('the npm package', { skip: await packageSkip(), timeout: 4 * GUARD_MS }
       'dist/src/cli/main.js',
       'dist/src/cli/doctor.js',
       'dist/src/server.js',
+      'dist/src/dashboard/ui/index.html',
+      'dist/src/dashboard/ui/app.js',
+      'dist/src/dashboard/ui/app.css',
     ]) {
       assert.ok(files.includes(needed), `${needed} is not in the package`);
     }
