@@ -168,7 +168,10 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
     await tab('charts');
     // The connections line is blue: its pixels show the samples were drawn, not just the axes.
     const blue = `(() => { ${IN_BROWSER}; return bluePixels('chart-connections'); })()`;
-    await page.waitForFunction(`(${blue}) > 0`, undefined, { timeout: GUARD_MS });
+    // Checked on each frame the page draws, in the page (waitForFunction evaluates a string, which the
+    // dashboard's Content-Security-Policy forbids).
+    const drawn = `new Promise((resolve) => { const check = () => ((${blue}) > 0 ? resolve(true) : requestAnimationFrame(check)); check(); })`;
+    await within(page.evaluate<boolean>(drawn), GUARD_MS, 'the connections chart drawn');
     assert.ok((await page.evaluate<number>(blue)) > 0);
     await screenshot('charts');
   });
