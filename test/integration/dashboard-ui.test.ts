@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { hashPassword } from '../../src/dashboard/auth.js';
 import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
@@ -12,13 +15,17 @@ import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /**
  * The dashboard's views in headless Chromium against a real server: pusher-js clients, a WAMP session
- * and a webhook endpoint that answers 500 make what the views show; each view's screenshot goes to
- * docs/images for docs/dashboard.md.
+ * and a webhook endpoint that answers 500 make what the views show. Each view's screenshot is checked;
+ * it goes to a temporary folder, or with HERALD_UPDATE_SCREENSHOTS=1 to docs/images for
+ * docs/dashboard.md, so that a test run leaves the checkout as it was.
  */
 
 const PASSWORD = 'dashboard ui test password';
 const GUARD_MS = 10_000;
-const IMAGES = new URL('../../../docs/images/', import.meta.url);
+const IMAGES =
+  process.env.HERALD_UPDATE_SCREENSHOTS === '1'
+    ? new URL('../../../docs/images/', import.meta.url)
+    : pathToFileURL(`${await mkdtemp(join(tmpdir(), 'herald-dashboard-'))}/`);
 
 /**
  * Browser-side code, as source text: the project's types have no DOM. `colours(base64)` counts the
@@ -87,7 +94,7 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
     await receiver?.close();
   });
 
-  /** Saves the page as docs/images/dashboard-`view`.png and checks it is not of one colour. */
+  /** Saves the page as dashboard-`view`.png in IMAGES and checks it is not of one colour. */
   const screenshot = async (view: string) => {
     const png = await page.screenshot({ path: new URL(`dashboard-${view}.png`, IMAGES).pathname });
     assert.ok((await colours(browser, png)) > 5, `the ${view} screenshot is blank`);
