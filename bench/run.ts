@@ -57,6 +57,13 @@ const DESCRIPTIONS: Record<string, string> = {
     'start to its stop: at most one per app in use per `appStore.cacheTtlMs`; with `appStore.preload` ' +
     "(Herald's default; `--apps-preload 0` for a cold node) one query at start loads the table. The ÷ rows compare the " +
     'stores within a round; odd rounds start with the config file, even rounds with PostgreSQL.',
+  'fanout-console':
+    'Herald only: the fan-out at max rate (`events`, N subscribers on one channel) on a node with the ' +
+    "dashboard on, without and with the app's debug console (`GET /dashboard/api/apps/{id}/console`, " +
+    'Server-Sent Events) open and read continuously by the bench process after signing in. The ÷ row is ' +
+    'the rate with the console over the rate without it in the same round; odd rounds start without the ' +
+    'console, even rounds with it. The console gets at most its rate cap; the rest is counted from its ' +
+    '`dropped` markers.',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };
 

@@ -44,6 +44,7 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
                           appStore.lookupsPerSecond with postgres (default 60000, 1000: Herald's own)
   --apps-preload N        Herald's appStore.preload with postgres (default 10000, Herald's own: the
                           table's apps are loaded at start; 0 measures a cold node looking each app up)
+  --console-subs N        subscribers of the fanout-console scenario (default 1000)
   --clients N             load-client processes (default 2)
   --cpu-prof              write Herald CPU profiles to <out>/profiles/ (see dist/bench/profile-top.js)
   --herald-root DIR       the Herald checkout to run (built; default this one), to compare two builds
@@ -95,6 +96,7 @@ const DEFAULTS = {
   appsCacheTtlMs: 60_000,
   appsLookupsPerSecond: 1000,
   appsPreload: 10_000,
+  consoleSubs: 1000,
   cpuProf: false,
   heraldRoot: ROOT,
   install: true,
@@ -127,6 +129,7 @@ const QUICK: Partial<Defaults> = {
   wampPatterns: 5000,
   appsTotal: 1000,
   appsActive: 100,
+  consoleSubs: 200,
 };
 
 type Defaults = typeof DEFAULTS;

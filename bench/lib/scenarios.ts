@@ -4,6 +4,7 @@
  * compares (see METRICS); checks are what must hold for the numbers to mean anything.
  */
 import { appsPostgres } from './apps-store.js';
+import { fanoutConsole } from './fanout-console.js';
 import { connectOrThrow, cpu, ms, sleep, waitUntil, window } from './measure.js';
 import type { Options } from './options.js';
 import type { WorkerPool } from './pool.js';
@@ -96,6 +97,9 @@ export const METRICS: Record<string, Metric> = {
   p99_vs_config: { label: 'latency p99, PostgreSQL ÷ config file', better: 'lower' },
   app_queries: { label: 'queries on the apps table (index + sequential scans)', better: 'lower' },
   app_queries_bound: { label: 'at most: apps in use × cache TTLs begun', better: 'info' },
+  console_ratio: { label: 'delivered msg/s, console open ÷ closed', better: 'higher' },
+  console_events: { label: 'console events received', better: 'info' },
+  console_dropped: { label: 'console events dropped (markers)', better: 'info' },
 };
 
 /** 1. One channel, N subscribers, events published over the HTTP API. */
@@ -115,7 +119,8 @@ export async function fanout(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   return results;
 }
 
-async function fanoutVariant(
+/** One max- or fixed-rate fan-out run on subscribers already connected to `channel` `fanout`. */
+export async function fanoutVariant(
   ctx: ScenarioContext<Target>,
   subs: number,
   api: string,
@@ -659,10 +664,11 @@ export const SCENARIOS: Record<string, Scenario> = {
   cluster,
   'wamp-patterns': wampPatterns,
   'apps-postgres': appsPostgres,
+  'fanout-console': fanoutConsole,
 };
 
 /** Scenarios that compare Herald with itself (other topologies), not with Soketi. */
-export const HERALD_ONLY = new Set(['cluster', 'wamp-patterns', 'apps-postgres']);
+export const HERALD_ONLY = new Set(['cluster', 'wamp-patterns', 'apps-postgres', 'fanout-console']);
 
 /** What `npm run bench` runs without a scenario name (soak is long and runs only when named). */
 export const DEFAULT_SCENARIOS = [
@@ -675,4 +681,5 @@ export const DEFAULT_SCENARIOS = [
   'cluster',
   'wamp-patterns',
   'apps-postgres',
+  'fanout-console',
 ];
