@@ -9,11 +9,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AppsTable, type Scans } from './apps-table.js';
-import { connectOrThrow, cpu, ms, sleep, waitUntil, window } from './measure.js';
+import { connectOrThrow, cpu, measuredHttpLoad, ms, waitUntil, window } from './measure.js';
 import type { App } from './publisher.js';
 import type { ScenarioContext, ScenarioResult, Target } from './scenarios.js';
 import type { ServerProcess } from './servers.js';
-import { histogramQuantile, mergeHistogram, newHistogram } from './stats.js';
+import { histogramQuantile } from './stats.js';
 
 /** The public channel every connection of an app subscribes to, and its events go to. */
 const CHANNEL = 'apps';
@@ -199,21 +199,5 @@ async function httpLoad(ctx: ScenarioContext<Target>, inUse: readonly App[]) {
       bytes: 100,
     };
   });
-  await sleep(o.warmupMs);
-  const c0 = cpu(ctx);
-  await sleep(o.measureMs);
-  const c1 = cpu(ctx);
-  const replies = await loads;
-  const hist = newHistogram();
-  const statuses: Record<string, number> = {};
-  let requests = 0;
-  let published = 0;
-  for (const r of replies) {
-    mergeHistogram(hist, r.hist);
-    requests += r.requests;
-    published += r.published;
-    for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
-  }
-  const w = window(c0, c1);
-  return { hist, statuses, requests, published, serverUs: w.serverUs, clientsPct: w.clientsPct };
+  return measuredHttpLoad(ctx, loads);
 }

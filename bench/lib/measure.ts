@@ -5,6 +5,7 @@
 
 import type { ScenarioContext, Target } from './scenarios.js';
 import { APP, procStats } from './servers.js';
+import { type Histogram, mergeHistogram, newHistogram } from './stats.js';
 import type { ConnectOptions } from './worker.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -92,4 +93,35 @@ export async function connectOrThrow(
     throw new Error(`${c.failed} of ${total} connections failed: ${JSON.stringify(c.failures)}`);
   }
   return c;
+}
+
+/** What one load client's `httpLoad` answers, as far as a scenario reads it. */
+interface HttpLoadReply {
+  requests: number;
+  published: number;
+  statuses: Record<string, number>;
+  hist: Histogram;
+}
+
+/**
+ * Waits out the warm-up, then measures the server's CPU over the measured phase of the load clients'
+ * `httpLoad`s (`loads`, started by the caller), and sums their replies.
+ */
+export async function measuredHttpLoad(ctx: ScenarioContext<Target>, loads: Promise<HttpLoadReply[]>) {
+  await sleep(ctx.o.warmupMs);
+  const c0 = cpu(ctx);
+  await sleep(ctx.o.measureMs);
+  const c1 = cpu(ctx);
+  const hist = newHistogram();
+  const statuses: Record<string, number> = {};
+  let requests = 0;
+  let published = 0;
+  for (const r of await loads) {
+    mergeHistogram(hist, r.hist);
+    requests += r.requests;
+    published += r.published;
+    for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  }
+  const w = window(c0, c1);
+  return { hist, statuses, requests, published, serverUs: w.serverUs, clientsPct: w.clientsPct };
 }

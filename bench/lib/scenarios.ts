@@ -5,12 +5,12 @@
  */
 import { appsPostgres } from './apps-store.js';
 import { fanoutConsole } from './fanout-console.js';
-import { connectOrThrow, cpu, ms, sleep, waitUntil, window } from './measure.js';
+import { connectOrThrow, cpu, measuredHttpLoad, ms, sleep, waitUntil, window } from './measure.js';
 import type { Options } from './options.js';
 import type { WorkerPool } from './pool.js';
 import { type Publisher, publishLoop } from './publisher.js';
 import { type AdapterConfig, APP, type ServerProcess } from './servers.js';
-import { histogramQuantile, mergeHistogram, newHistogram, round } from './stats.js';
+import { histogramQuantile, round } from './stats.js';
 import { wampPatterns } from './wamp-patterns.js';
 
 /** What a scenario measures: a server's address and its CPU time (one process, or a cluster's nodes). */
@@ -349,20 +349,7 @@ export async function httpApi(ctx: ScenarioContext): Promise<ScenarioResult[]> {
       durationMs: o.measureMs,
       bytes: 100,
     }));
-    await sleep(o.warmupMs);
-    const c0 = cpu(ctx);
-    await sleep(o.measureMs);
-    const c1 = cpu(ctx);
-    const replies = await loads;
-    const hist = newHistogram();
-    const statuses: Record<string, number> = {};
-    let requests = 0;
-    for (const r of replies) {
-      mergeHistogram(hist, r.hist);
-      requests += r.requests;
-      for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
-    }
-    const w = window(c0, c1);
+    const { hist, statuses, requests, ...w } = await measuredHttpLoad(ctx, loads);
     results.push({
       variant: `${o.httpClients} clients, POST /events, ${publisher === 'sdk' ? 'SDK-like publisher' : 'pre-signed raw requests'}`,
       metrics: {

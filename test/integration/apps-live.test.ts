@@ -44,6 +44,12 @@ const storeEnv = (driver: DatabaseDriver, table: string, url = databaseUrl(drive
   HERALD_APP_STORE_TABLE: table,
 });
 
+/** Creates the table with `herald apps migrate`, as an operator does before the first start. */
+async function migrate(env: Record<string, string>): Promise<void> {
+  const run = await finished(['apps', 'migrate'], env);
+  assert.equal(run.code, 0, run.stderr);
+}
+
 /** Runs `herald apps …` against the table; its JSON output. */
 async function apps(env: Record<string, string>, ...args: string[]): Promise<App> {
   const run = await finished(['apps', ...args, '--json'], env);
@@ -129,8 +135,7 @@ describe('apps in PostgreSQL on three nodes over Redis', { skip: skipCluster }, 
   };
 
   before(async () => {
-    const migrated = await finished(['apps', 'migrate'], env);
-    assert.equal(migrated.code, 0, migrated.stderr);
+    await migrate(env);
     const nodeEnv = {
       ...env,
       HERALD_LOG_LEVEL: 'info',
@@ -230,8 +235,7 @@ describe('apps in MySQL, which has no change feed', { skip: await databaseSkip('
   let server: TestHerald;
 
   before(async () => {
-    const migrated = await finished(['apps', 'migrate'], env);
-    assert.equal(migrated.code, 0, migrated.stderr);
+    await migrate(env);
     server = await startHerald({
       api: { port: 0, token: TOKEN },
       appStore: { driver: 'mysql', url: databaseUrl('mysql'), table, cacheTtlMs: 1000, missTtlMs: 1000 },
@@ -284,8 +288,7 @@ describe('a flood of connections with random keys', { skip: await databaseSkip('
   let server: TestHerald;
 
   before(async () => {
-    const migrated = await finished(['apps', 'migrate'], env);
-    assert.equal(migrated.code, 0, migrated.stderr);
+    await migrate(env);
     server = await startHerald({
       appStore: { driver: 'postgres', url: POSTGRES_URL, table, lookupsPerSecond: 20 },
     });
@@ -324,8 +327,7 @@ describe('a secret rotated with requests in flight', { skip: await databaseSkip(
   let server: TestHerald;
 
   before(async () => {
-    const migrated = await finished(['apps', 'migrate'], env);
-    assert.equal(migrated.code, 0, migrated.stderr);
+    await migrate(env);
     server = await startHerald({ appStore: { driver: 'postgres', url: POSTGRES_URL, table } });
   });
 
@@ -418,8 +420,7 @@ describe('the database going away and coming back', { skip: await databaseSkip('
   let server: TestHerald;
 
   before(async () => {
-    const migrated = await finished(['apps', 'migrate'], env);
-    assert.equal(migrated.code, 0, migrated.stderr);
+    await migrate(env);
     proxy = await TcpProxy.start(POSTGRES_URL, 5432);
     server = await startHerald(
       { appStore: { driver: 'postgres', url: proxy.url(POSTGRES_URL), table, missTtlMs: 100 } },
@@ -486,8 +487,7 @@ describe('a node that starts loads the apps of a small table', {
   after(() => dropAppTable('postgres', table));
 
   test('with at most appStore.preload apps, each is served without a lookup, the database away; with more, none is loaded', async () => {
-    const migrated = await finished(['apps', 'migrate'], env);
-    assert.equal(migrated.code, 0, migrated.stderr);
+    await migrate(env);
     const made = [await apps(env, 'create'), await apps(env, 'create')];
     const proxy = await TcpProxy.start(POSTGRES_URL, 5432);
     const records: { msg: string; apps?: number }[] = [];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../../src/dashboard/auth.js';
+import { dashboardSession } from '../helpers/dashboard.js';
 import { APP, connected, startHerald, type TestHerald } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
 
@@ -16,13 +17,7 @@ describe('the debug console stream', () => {
     server = await startHerald({
       dashboard: { enabled: true, users: [{ name: 'ada', passwordHash: await hashPassword(PASSWORD) }] },
     });
-    const response = await fetch(`${server.httpUrl}/dashboard/api/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ name: 'ada', password: PASSWORD }),
-    });
-    assert.equal(response.status, 204);
-    cookie = response.headers.get('set-cookie')!.split(';')[0]!;
+    cookie = await dashboardSession(server.httpUrl, 'ada', PASSWORD);
   });
   after(() => server.stop());
 

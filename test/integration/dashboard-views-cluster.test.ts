@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as pause } from 'node:timers/promises';
 import { hashPassword } from '../../src/dashboard/auth.js';
 import { brokerSkip, deleteRedisPrefix, REDIS_URL, uniquePrefix } from '../helpers/brokers.js';
+import { dashboardSession } from '../helpers/dashboard.js';
 import { APP, connected, nextEvent, startHerald, type TestHerald } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
 import { RawWampClient } from '../helpers/wamp-client.js';
@@ -35,13 +36,7 @@ describe("the dashboard's views of a two-node cluster over redis", {
       nodes.push(a);
       const b = await startHerald(config);
       nodes.push(b);
-      const login = await fetch(`${a.httpUrl}/dashboard/api/login`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ name: 'ada', password: PASSWORD }),
-      });
-      assert.equal(login.status, 204);
-      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      const cookie = await dashboardSession(a.httpUrl, 'ada', PASSWORD);
       const view = async <T>(path: string): Promise<T> => {
         const response = await fetch(`${a.httpUrl}/dashboard/api${path}`, { headers: { cookie } });
         assert.equal(response.status, 200, path);

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as pause } from 'node:timers/promises';
 import { hashPassword } from '../../src/dashboard/auth.js';
 import { closeAutobahn, openAutobahn } from '../helpers/autobahn.js';
+import { dashboardSession } from '../helpers/dashboard.js';
 import { APP, connected, nextEvent, sdkAuthorizer, startHerald, type TestHerald } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
 
@@ -74,13 +75,7 @@ describe("the dashboard's views", () => {
         auth: { ticket: { principals: { joe: { ticket: TICKET, role: 'user' } } } },
       },
     });
-    const response = await fetch(`${server.httpUrl}/dashboard/api/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ name: 'ada', password: PASSWORD }),
-    });
-    assert.equal(response.status, 204);
-    cookie = response.headers.get('set-cookie')!.split(';')[0]!;
+    cookie = await dashboardSession(server.httpUrl, 'ada', PASSWORD);
   });
   after(() => server.stop());
 
