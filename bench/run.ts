@@ -61,8 +61,9 @@ const DESCRIPTIONS: Record<string, string> = {
     'Herald only: the fan-out at max rate (`events`, N subscribers on one channel) on a node with the ' +
     "dashboard on, without and with the app's debug console (`GET /dashboard/api/apps/{id}/console`, " +
     'Server-Sent Events) open and read continuously by the bench process after signing in. The ÷ row is ' +
-    'the rate with the console over the rate without it in the same round; odd rounds start without the ' +
-    'console, even rounds with it. The console gets at most its rate cap; the rest is counted from its ' +
+    'the rate with the console over the rate without it in the same round. Each round runs both twice, ' +
+    'A-B-B-A (odd rounds start without the console, even rounds with it), and each cell of a round is ' +
+    'the mean of its two runs. The console gets at most its rate cap; the rest is counted from its ' +
     '`dropped` markers.',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };
