@@ -52,6 +52,7 @@ export const MIGRATIONS: readonly Migration[] = [
       'batchWebhooks',
     ],
   },
+  { addColumns: ['history'] },
 ];
 
 /** The version of the apps table this build reads and writes. */

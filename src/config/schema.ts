@@ -54,6 +54,56 @@ export const webhookSchema = z.strictObject({
     .describe('Which channels this URL hears about; every channel without it.'),
 });
 
+/** What a history pattern may hold: the characters of channel names (`#` of user channels included) and `*`. */
+const HISTORY_PATTERN = /^[A-Za-z0-9_\-=@,.;#*]+$/;
+
+/** One rule of `history.streams`: which channels it covers and how much each of their streams keeps. */
+export const historyStreamSchema = z.strictObject({
+  channels: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(200)
+        .regex(HISTORY_PATTERN, 'must be a channel name, where `*` stands for any characters'),
+    )
+    .min(1)
+    .max(100)
+    .describe(
+      'Channel names, where `*` stands for any characters (`"orders-*"`, `"private-chat-*"`, `"news"`, `"*"`).',
+    ),
+  maxEvents: positiveInt()
+    .max(100_000)
+    .default(100)
+    .describe("Events one channel's stream keeps; past it the oldest is dropped."),
+  ttlSeconds: positiveInt()
+    .max(7 * 24 * 3600)
+    .default(300)
+    .describe('How long an event is kept.'),
+});
+
+/** An app's message history and recovery across reconnects (docs/recovery.md). */
+export const historySchema = z.strictObject({
+  streams: z
+    .array(historyStreamSchema)
+    .min(1)
+    .max(20)
+    .describe(
+      'Which channels keep a stream of their events, each rule with its bounds; the first rule whose ' +
+        '`channels` match a channel applies.',
+    ),
+  resumeTtlSeconds: positiveInt()
+    .max(24 * 3600)
+    .default(120)
+    .describe(
+      'How long a closed connection can be resumed: its resume token, and what each channel sent it, ' +
+        'are kept this long after it closed.',
+    ),
+});
+
+export type HistoryConfig = z.infer<typeof historySchema>;
+export type HistoryStreamConfig = z.infer<typeof historyStreamSchema>;
+
 export const appSchema = z.strictObject({
   id: z.string().min(1).max(255).describe('The app id, used in HTTP API paths (`/apps/{id}/events`).'),
   key: z.string().min(1).max(255).describe('The app key, which clients connect with (`/app/{key}`).'),
@@ -160,6 +210,13 @@ export const appSchema = z.strictObject({
     .default(false)
     .describe(
       'Events within `webhooks.batchWindowMs` share one request per URL (otherwise one event per request).',
+    ),
+  history: historySchema
+    .nullable()
+    .default(null)
+    .describe(
+      'Streams of the events of some channels, for clients that reconnect to get what they missed and ' +
+        'for `GET /apps/{id}/channels/{name}/events`; `null` for none (see docs/recovery.md).',
     ),
 });
 

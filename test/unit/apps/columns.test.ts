@@ -76,6 +76,7 @@ test('NOT NULL only for id, key and secret; nullable marks the fields where null
       'maxConnections',
       'maxSubscriptionsPerConnection',
       'maxHttpRequestsPerSecond',
+      'history',
     ],
   );
   assert.equal(columnOf('maxSubscriptionsPerConnection').default, 1000);
