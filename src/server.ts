@@ -194,6 +194,7 @@ export class Herald {
       presence: cluster.presence,
       occupancy: cluster.occupancy,
       cache: cluster.cache,
+      history: cluster.history,
       events: this.webhooks,
       logger: this.logger.child({ protocol: 'pusher' }),
       activityTimeoutSeconds: config.activityTimeoutSeconds,

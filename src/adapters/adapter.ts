@@ -5,6 +5,8 @@
  * primitive (`request`), answered by handlers the protocols register by operation name.
  */
 
+import type { StreamPosition } from '../core/history/store.js';
+
 export type Namespace = string;
 export type NodeId = string;
 
@@ -15,6 +17,11 @@ export interface ChannelMessage {
   readonly text: string;
   /** A subscriber (socket id) that must not receive it. */
   readonly except?: string | undefined;
+  /**
+   * An event of a channel that keeps a stream (docs/recovery.md): its position there, or null when
+   * the store could not record it. Undefined for every other message.
+   */
+  readonly stream?: StreamPosition | null | undefined;
   /**
    * It came from another node over the bus: untrusted, so each handler checks `text` before use and
    * throws `MalformedBusMessage` (see bus-payload.ts) when it cannot be delivered.

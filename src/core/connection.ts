@@ -13,6 +13,12 @@ export interface Connection {
    * The protocol's `onClose` runs once the socket is gone. Idempotent.
    */
   close(code: number, reason: string): void;
+  /**
+   * Writes what is queued now and resolves once the socket has room again (its buffer under half the
+   * cap of buffered bytes) or is gone: for one who sends a connection many frames at once (a replay),
+   * so that a client reading at its own pace is not taken for one that stopped reading.
+   */
+  drained?(): Promise<void>;
   /** Remote address, for logs. */
   readonly remoteAddress: string;
   /**

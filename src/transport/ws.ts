@@ -261,6 +261,26 @@ class WsConnection implements Connection {
     }
   }
 
+  drained(): Promise<void> {
+    this.flush();
+    const socket = this.socket;
+    if (
+      this.#closing ||
+      socket.destroyed ||
+      socket.writableLength <= this.transport.options.maxBufferedBytes / 2
+    )
+      return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+  }
+
   /** The socket is corked (see the upgrade): keep it so until the first flush. */
   holdUntilFlush(): void {
     this.#corked = true;

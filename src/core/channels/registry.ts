@@ -3,6 +3,8 @@ import type { Frame } from '../frame.js';
 import { SetMap } from '../set-map.js';
 import type { ChannelName } from './names.js';
 
+const NONE: readonly never[] = [];
+
 /** Something that can receive a channel's frames on this node. */
 export interface Subscriber {
   readonly id: string;
@@ -37,6 +39,11 @@ export class ChannelRegistry<S extends Subscriber = Subscriber> {
       sent++;
     }
     return sent;
+  }
+
+  /** The channel's subscribers on this node, to walk without changing them. */
+  subscribers(channel: ChannelName): Iterable<S> {
+    return this.#channels.get(channel) ?? NONE;
   }
 
   count(channel: ChannelName): number {

@@ -27,6 +27,7 @@ export class AppStates {
         sockets: new Map(),
         registry: new ChannelRegistry(),
         users: new UserRegistry(),
+        resumable: new Map(),
       };
       this.#byId.set(app.id, state);
       this.#byNamespace.set(state.namespace, state);

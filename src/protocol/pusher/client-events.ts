@@ -1,5 +1,3 @@
-import type { Logger } from 'pino';
-import type { Adapter } from '../../adapters/adapter.js';
 import type { App } from '../../core/apps/app.js';
 import { channelKind } from '../../core/channels/names.js';
 import type { AppTraffic } from '../../core/traffic.js';
@@ -8,6 +6,7 @@ import type { ClientMessage } from './codec.js';
 import { type PusherError, pusherError } from './errors.js';
 import type { ChannelEvents } from './events.js';
 import type { PusherSocket } from './socket.js';
+import { type EventPublishParts, publishEvent } from './stream-publish.js';
 
 /** One refusal for every client event over the rate: a flood of them costs no allocation each. */
 const CLIENT_EVENT_RATE_LIMITED = pusherError('CLIENT_EVENT_RATE_LIMIT');
@@ -50,10 +49,8 @@ export function checkClientEvent(
 }
 
 /** What relaying client events needs of the server. */
-export interface ClientEventParts {
-  readonly adapter: Pick<Adapter, 'publish'>;
+export interface ClientEventParts extends EventPublishParts {
   readonly events: ChannelEvents;
-  readonly logger: Logger;
   readonly now: () => number;
   /** Where relayed client events are counted. */
   readonly traffic: Pick<AppTraffic, 'of'>;
@@ -92,13 +89,11 @@ export class ClientEvents {
       socketId: socket.id,
       ...(userId != null ? { userId } : {}),
     });
-    parts.adapter
-      .publish({
-        namespace: namespaceOf(app.id),
-        channel: check.channel,
-        text: check.text,
-        except: socket.id,
-      })
-      .catch((err) => parts.logger.error({ err, channel: check.channel }, 'client event not published'));
+    publishEvent(parts, app, {
+      namespace: namespaceOf(app.id),
+      channel: check.channel,
+      text: check.text,
+      except: socket.id,
+    }).catch((err) => parts.logger.error({ err, channel: check.channel }, 'client event not published'));
   }
 }

@@ -5,12 +5,14 @@ import type { LastEventStore } from '../../core/cache/store.js';
 import type { OccupancyStore } from '../../core/channels/occupancy.js';
 import type { ChannelRegistry } from '../../core/channels/registry.js';
 import type { DebugFeed } from '../../core/debug-feed.js';
+import type { ChannelHistory } from '../../core/history/store.js';
 import type { LimitName } from '../../core/limit-refusals.js';
 import type { PresenceStore } from '../../core/presence/store.js';
 import type { AppTraffic } from '../../core/traffic.js';
 import type { PusherError } from './errors.js';
 import type { ChannelEvents } from './events.js';
 import type { PusherSocket } from './socket.js';
+import type { StreamTally } from './stream-tally.js';
 import type { UserRegistry } from './user-registry.js';
 
 export interface PusherServerOptions {
@@ -38,6 +40,11 @@ export interface PusherServerOptions {
   traffic?: AppTraffic;
   /** Where what happens is reported for the dashboard's debug console. @default a feed nobody watches */
   debugFeed?: DebugFeed;
+  /**
+   * The streams of the channels apps keep history of, and resume states (docs/recovery.md). @default
+   * none: apps' `history` is not served
+   */
+  history?: ChannelHistory;
 }
 
 /** One app's state on this node. */
@@ -48,6 +55,8 @@ export interface AppState {
   readonly sockets: Map<string, PusherSocket>;
   readonly registry: ChannelRegistry<PusherSocket>;
   readonly users: UserRegistry;
+  /** Open connections of the app by resume token (apps with `history`). */
+  readonly resumable: Map<string, PusherSocket>;
 }
 
 /** The server options subscribing uses. */
@@ -73,6 +82,8 @@ export interface SubscriptionsContext {
    */
   readonly queries: { subscriptions(app: App, channel: string): Promise<number> };
   state(app: App): AppState;
+  /** Message recovery on channels that keep a stream; absent without a history store. */
+  readonly recovery?: SubscriptionRecovery | undefined;
   /** Counts `work` as in flight until it settles, so shutdown waits for it; it must not reject. */
   track(work: Promise<void>): void;
   /**
@@ -97,4 +108,33 @@ export interface UsersContext {
   state(app: App): AppState;
   /** As `SubscriptionsContext.answer`. */
   answer(socket: PusherSocket, err: PusherError): void;
+}
+
+/**
+ * Sends a subscription's answer: `subscription_succeeded`, then with `cache` the cache channel's last
+ * event, calling `counted` as it sends one (the client counts it as a channel event).
+ */
+export type Succeeded = (cache: boolean, counted?: () => void) => Promise<void>;
+
+/**
+ * What subscribing asks of message recovery (`Recovery` in recovery.ts, docs/recovery.md), declared
+ * here because recovery.ts reaches this module.
+ */
+export interface SubscriptionRecovery {
+  /** The tally of a channel being subscribed to, when it keeps a stream; live events are held until it is answered. */
+  open(socket: PusherSocket, app: App, channel: string): StreamTally | undefined;
+  /** The subscription is gone, or never was. */
+  close(socket: PusherSocket, channel: string): void;
+  /** Answers a new subscription to a channel that keeps a stream: a replay, or counting from now. */
+  answer(
+    socket: PusherSocket,
+    app: App,
+    channel: string,
+    tally: StreamTally,
+    succeeded: Succeeded,
+  ): Promise<void>;
+  /** Answers the same subscription again, counting from 0. */
+  again(socket: PusherSocket, channel: string, succeeded: Succeeded): Promise<void>;
+  /** After answering a channel without a stream: `herald:resumed` false when the resume counted it. */
+  unkept(socket: PusherSocket, channel: string): void;
 }

@@ -128,6 +128,8 @@ export const PusherErrors = {
   SHUTTING_DOWN: closing(CloseCode.RECONNECT, () => 'Server is shutting down, reconnect'),
   /** No `pusher:pong` (or any message) within `pongTimeoutSeconds` of our `pusher:ping`. */
   PONG_NOT_RECEIVED: closing(CloseCode.PONG_NOT_RECEIVED, () => 'Pong reply not received'),
+  /** A new connection resumed this one with its resume token (docs/recovery.md): it was left behind. */
+  RESUMED_ELSEWHERE: closing(CloseCode.RECONNECT, () => 'Connection resumed by a newer one'),
 
   // 4300–4399 and no code: the message is refused, the connection stays open.
   /** A message over `maxMessageBytes`. */
@@ -165,6 +167,12 @@ export const PusherErrors = {
     null,
     (bytes: number, max: number) => `Client event data is ${bytes} bytes, over the limit of ${max}`,
   ),
+  /** A `herald:resume` that is not `{token, received}` as docs/recovery.md describes it. */
+  RESUME_INVALID: keepsOpen(null, (problem: string) => `Invalid herald:resume: ${problem}`),
+  /** `herald:resume` to an app without `history`. */
+  RESUME_UNAVAILABLE: keepsOpen(null, () => 'herald:resume: this app keeps no history to resume from'),
+  /** A second `herald:resume` on one connection. */
+  RESUME_REPEATED: keepsOpen(null, () => 'herald:resume may be sent once per connection'),
   /** `pusher:signin`: the data string is nested too deeply to parse. */
   SIGNIN_TOO_DEEP: keepsOpen(CloseCode.UNAUTHORIZED, () => `pusher:signin data is ${TOO_DEEP}`),
   SIGNIN_USER_DATA_MISSING: keepsOpen(CloseCode.UNAUTHORIZED, () => 'pusher:signin needs a user_data string'),

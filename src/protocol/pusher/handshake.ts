@@ -10,6 +10,7 @@ import type { AppStates } from './app-states.js';
 import { encodeInternal } from './codec.js';
 import { PusherError, pusherError } from './errors.js';
 import type { PusherQueries } from './queries.js';
+import type { Recovery } from './recovery.js';
 import type { PusherSocket } from './socket.js';
 import type { Users } from './users.js';
 
@@ -62,6 +63,8 @@ export interface HandshakeParts {
   readonly traffic: Pick<AppTraffic, 'of'>;
   /** Where established connections are reported for the debug console. */
   readonly feed?: DebugFeed;
+  /** Gives connections of apps with `history` their resume token. */
+  readonly recovery?: Pick<Recovery, 'opened'> | undefined;
   answer(socket: PusherSocket, err: PusherError): void;
 }
 
@@ -130,6 +133,7 @@ export class Handshake {
     state.sockets.set(id, socket);
     const established = { socket_id: id, activity_timeout: parts.activityTimeoutSeconds };
     socket.connection.send(new Frame(encodeInternal('pusher:connection_established', established)));
+    parts.recovery?.opened(socket, state);
     if (parts.feed?.watched(state.namespace))
       parts.feed.report(state.namespace, { type: 'connection_opened', socketId: id });
     parts.users.opened(socket, app);

@@ -7,6 +7,7 @@ import type { DebugFeed } from '../../core/debug-feed.js';
 import type { PresenceMember, PresenceStore } from '../../core/presence/store.js';
 import { type AppStates, namespaceOf } from './app-states.js';
 import { encodeChannelEvent } from './codec.js';
+import { type EventPublishParts, publishEvent } from './stream-publish.js';
 import { type Users, WATCHLIST_OP } from './users.js';
 
 /**
@@ -45,7 +46,7 @@ export interface PusherQueries {
 const CHANNEL_COUNTS = 'pusher.channel-counts';
 
 /** What the queries need: the adapter to ask every node, and the shared stores. */
-export interface QueryParts {
+export interface QueryParts extends EventPublishParts {
   readonly adapter: Pick<Adapter, 'publish' | 'request' | 'broadcast'>;
   readonly presence: Pick<PresenceStore, 'members' | 'count'>;
   readonly cache: Pick<LastEventStore, 'get' | 'set'>;
@@ -69,7 +70,7 @@ export class ClusterQueries implements PusherQueries {
     if (channelKind(channel).cache) {
       await this.#parts.cache.set(namespace, channel, { event, data }, app.cacheTtlSeconds * 1000);
     }
-    await this.#parts.adapter.publish({
+    await publishEvent(this.#parts, app, {
       namespace,
       channel,
       text: encodeChannelEvent(event, channel, data),

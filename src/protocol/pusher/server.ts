@@ -16,6 +16,7 @@ import { Handshake, randomSocketId } from './handshake.js';
 import { Liveness, PONG } from './liveness.js';
 import { cleanUpAfterNode } from './node-down.js';
 import { answerPeers, ClusterQueries, type PusherQueries } from './queries.js';
+import { Recovery } from './recovery.js';
 import { answer } from './refusal.js';
 import { PusherSocket, type SocketOwner } from './socket.js';
 import { SocketWork } from './socket-work.js';
@@ -42,6 +43,7 @@ export class PusherServer implements SocketOwner {
   readonly #clientEvents: ClientEvents;
   readonly #work: SocketWork;
   readonly #feed: DebugFeed;
+  readonly #recovery: Recovery | undefined;
   /** Stopping with a handover: closed connections leave the shared store as it is. */
   #handover = false;
 
@@ -54,7 +56,8 @@ export class PusherServer implements SocketOwner {
     const now = options.now ?? Date.now;
     const traffic = options.traffic ?? new AppTraffic();
     const states = this.#apps;
-    const queries = new ClusterQueries({ adapter, presence, cache, feed });
+    const history = options.history;
+    const queries = new ClusterQueries({ adapter, presence, cache, feed, history, logger });
     const state = (app: App) => states.of(app);
     const answer = (socket: PusherSocket, err: PusherError) => this.#answer(socket, err);
     const work = new SocketWork(answer, logger);
@@ -67,6 +70,8 @@ export class PusherServer implements SocketOwner {
     this.queries = queries;
     this.#work = work;
     this.#users = users;
+    const recovery = history ? new Recovery({ history, adapter, states, logger, answer }) : undefined;
+    this.#recovery = recovery;
     this.#subscriptions = new Subscriptions({
       options: subscribing,
       events,
@@ -74,6 +79,7 @@ export class PusherServer implements SocketOwner {
       now,
       queries,
       state,
+      recovery,
       track,
       answer,
     });
@@ -87,10 +93,11 @@ export class PusherServer implements SocketOwner {
       users,
       traffic,
       feed,
+      recovery,
       answer,
     });
     this.#liveness = new Liveness({ activityTimeoutSeconds, pongTimeoutSeconds, now, states, answer });
-    this.#clientEvents = new ClientEvents({ adapter, events, logger, now, traffic });
+    this.#clientEvents = new ClientEvents({ adapter, history, events, logger, now, traffic });
     adapter.onMessage((message) => this.#deliver(message));
     answerPeers(adapter, states, users);
     const nodeDown = { apps, adapter, presence, occupancy, events, users };
@@ -151,6 +158,12 @@ export class PusherServer implements SocketOwner {
         return this.#work.enqueue(socket, () => this.#subscriptions.unsubscribeRequest(socket, message.data));
       case 'pusher:signin':
         return this.#work.enqueue(socket, async () => this.#users.signin(socket, message.data));
+      case 'herald:resume': {
+        // Queued like a subscribe: the subscriptions the client sends after it wait for its answer.
+        const recovery = this.#recovery;
+        if (!recovery) throw pusherError('RESUME_UNAVAILABLE');
+        return this.#work.enqueue(socket, () => recovery.resume(socket, message.data));
+      }
       default:
         // Queued behind earlier subscribes and unsubscribes, so a client event is judged by the
         // subscriptions the client had when it sent it (only subscribers may send one).
@@ -176,7 +189,9 @@ export class PusherServer implements SocketOwner {
     const ns = namespaceOf(app.id);
     if (this.#feed.watched(ns))
       this.#feed.report(ns, { type: 'connection_closed', socketId: socket.id, code });
-    this.#apps.get(app.id)?.sockets.delete(socket.id);
+    const state = this.#apps.get(app.id);
+    state?.sockets.delete(socket.id);
+    if (state) this.#recovery?.closed(socket, state);
     const handover = this.#handover;
     if (handover) this.#subscriptions.release(socket, app);
     this.#work.enqueue(socket, async () => {
@@ -229,8 +244,11 @@ export class PusherServer implements SocketOwner {
 
   #deliver(message: ChannelMessage): void {
     const state = this.#apps.byNamespace(message.namespace);
-    if (state && message.remote) checkBusFrame(message.text, message.channel);
-    state?.registry.deliver(message.channel, new Frame(message.text), message.except);
+    if (!state) return;
+    if (message.remote) checkBusFrame(message.text, message.channel);
+    // Events of channels that keep a stream are counted per subscriber (docs/recovery.md).
+    if (message.stream !== undefined && this.#recovery) this.#recovery.deliver(state, message);
+    else state.registry.deliver(message.channel, new Frame(message.text), message.except);
   }
 
   /** Resolves once every queued subscribe, unsubscribe and close has finished (used at shutdown). */

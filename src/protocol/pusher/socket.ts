@@ -1,6 +1,8 @@
 import type { App } from '../../core/apps/app.js';
 import type { Subscriber } from '../../core/channels/registry.js';
 import type { Connection, Session } from '../../core/connection.js';
+import type { ResumeRequest, ResumeState } from './resume.js';
+import type { StreamTally } from './stream-tally.js';
 import type { SignedInUser } from './subscription.js';
 
 /** The watchlist of a socket that has none; shared, so that sockets do not each hold an empty array. */
@@ -39,6 +41,14 @@ export class PusherSocket implements Session, Subscriber {
   /** When the server sent `pusher:ping` without an answer yet; 0 when none is outstanding. */
   pingedAt = 0;
   /**
+   * For apps with `history` (docs/recovery.md): the token that resumes this connection once it is
+   * closed, and what it was sent on each subscribed channel that keeps a stream.
+   */
+  resumeToken: string | undefined = undefined;
+  streams: Map<string, StreamTally> | undefined = undefined;
+  /** The connection this one resumes, once it sent `herald:resume`. */
+  resumed: Resumed | undefined = undefined;
+  /**
    * Subscribe, unsubscribe and close run one after another, in arrival order: the last one queued, or
    * undefined once all have run (an idle socket holds no promise).
    */
@@ -73,4 +83,13 @@ export class PusherSocket implements Session, Subscriber {
   onClose(code?: number): void {
     this.owner.closed(this, code);
   }
+}
+
+/** A connection's `herald:resume`: what the client counted, and the resumed connection's state. */
+export interface Resumed {
+  readonly request: ResumeRequest;
+  /** Undefined while it is looked up, and when the token is unknown or expired. */
+  previous: ResumeState | undefined;
+  /** The channels of `request.received` answered with `herald:resumed` (once each). */
+  readonly answered: Set<string>;
 }

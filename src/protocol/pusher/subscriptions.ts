@@ -4,9 +4,10 @@ import { Frame } from '../../core/frame.js';
 import { KeyedChain } from '../../core/keyed-chain.js';
 import type { JoinResult, PresenceMember } from '../../core/presence/store.js';
 import { encodeChannelEvent, encodeInternal, encodeObjectEvent, objectData } from './codec.js';
-import type { AppState, SubscriptionsContext, SubscriptionsOptions } from './context.js';
+import type { AppState, SubscriptionsContext, SubscriptionsOptions, Succeeded } from './context.js';
 import { subscriptionError } from './errors.js';
 import type { PusherSocket } from './socket.js';
+import type { StreamTally } from './stream-tally.js';
 import { type AcceptedSubscription, admission, checkSubscription } from './subscription.js';
 import { SubscriptionCountNotifier } from './subscription-count.js';
 
@@ -109,7 +110,12 @@ export class Subscriptions {
     if (socket.channels.has(channel)) {
       // Idempotent: the same answer again.
       const members = member ? await this.#members(socket, state, channel) : undefined;
-      if (members !== null) await this.#succeeded(socket, app, check, members);
+      if (members === null) return;
+      const succeeded: Succeeded = (cache, counted) =>
+        this.#succeeded(socket, app, check, members, cache, counted);
+      const recovery = this.#ctx.recovery;
+      if (recovery) await recovery.again(socket, channel, succeeded);
+      else await succeeded(true);
       return;
     }
 
@@ -132,14 +138,17 @@ export class Subscriptions {
     }
 
     socket.channels.set(channel, member ? member.userId : null);
+    // Before the registry: live events are held from there until the answer is sent.
+    const stream = this.#ctx.recovery?.open(socket, app, channel);
     try {
       await this.#register(socket, app, state, channel);
     } catch (err) {
       socket.channels.delete(channel);
+      this.#ctx.recovery?.close(socket, channel);
       if (member) await this.#forget(state, channel, socket.id, member.userId);
       return this.#unavailable(socket, channel, err, 'adapter could not add interest');
     }
-    await this.#succeeded(socket, app, check, members);
+    await this.#answer(socket, app, check, members, stream);
     const feed = this.#ctx.feed;
     if (feed?.watched(state.namespace))
       feed.report(state.namespace, { type: 'subscribed', channel, socketId: socket.id });
@@ -188,6 +197,7 @@ export class Subscriptions {
     if (!socket.channels.has(channel)) return;
     const userId = socket.channels.get(channel);
     socket.channels.delete(channel);
+    this.#ctx.recovery?.close(socket, channel);
     const state = this.#ctx.state(app);
     const adapter = this.#adapter;
     const vacated = state.registry.remove(channel, socket);
@@ -293,11 +303,36 @@ export class Subscriptions {
     this.#counts.changed(state.namespace, channel);
   }
 
+  /**
+   * The answer to a new subscription; on a channel that keeps a stream, the recovery's (a replay for
+   * a connection that resumes another, docs/recovery.md).
+   */
+  async #answer(
+    socket: PusherSocket,
+    app: App,
+    check: AcceptedSubscription,
+    members: readonly PresenceMember[] | undefined,
+    stream: StreamTally | undefined,
+  ): Promise<void> {
+    const recovery = this.#ctx.recovery;
+    const succeeded: Succeeded = (cache, counted) =>
+      this.#succeeded(socket, app, check, members, cache, counted);
+    if (recovery && stream) return recovery.answer(socket, app, check.channel, stream, succeeded);
+    await succeeded(true);
+    recovery?.unkept(socket, check.channel);
+  }
+
+  /**
+   * Sends `subscription_succeeded` and, with `cache`, a cache channel's last event (calling `counted`
+   * as it does) or `cache_miss`.
+   */
   async #succeeded(
     socket: PusherSocket,
     app: App,
     check: AcceptedSubscription,
     members: readonly PresenceMember[] | undefined,
+    cache: boolean,
+    counted?: () => void,
   ): Promise<void> {
     const { channel, kind } = check;
     const namespace = this.#ctx.state(app).namespace;
@@ -310,16 +345,16 @@ export class Subscriptions {
     socket.connection.send(
       new Frame(encodeInternal('pusher_internal:subscription_succeeded', data, channel)),
     );
-    if (kind.cache) {
-      // Right after subscription_succeeded: the last event, or word that there is none (Pusher docs,
-      // Cache channels).
-      const cached = await this.#cache.get(namespace, channel);
-      const text = cached
-        ? encodeChannelEvent(cached.event.event, channel, cached.event.data)
-        : encodeObjectEvent('pusher:cache_miss', undefined, channel);
-      socket.connection.send(new Frame(text));
-      if (!cached) this.#ctx.events.cacheMiss(app, channel);
-    }
+    if (!kind.cache || !cache) return;
+    // Right after subscription_succeeded: the last event, or word that there is none (Pusher docs,
+    // Cache channels).
+    const cached = await this.#cache.get(namespace, channel);
+    const text = cached
+      ? encodeChannelEvent(cached.event.event, channel, cached.event.data)
+      : encodeObjectEvent('pusher:cache_miss', undefined, channel);
+    socket.connection.send(new Frame(text));
+    if (cached) counted?.();
+    else this.#ctx.events.cacheMiss(app, channel);
   }
 
   /** The subscription failed on our side (store or broker): the client hears it, and may retry. */
