@@ -46,7 +46,11 @@ before(async () => {
     maxRequestBodyBytes: MAX_BODY,
     pathPrefix: PREFIX,
     apps: [
-      { ...APP, clientEvents: true },
+      {
+        ...APP,
+        clientEvents: true,
+        history: { streams: [{ channels: ['fuzz-*', 'cache-fuzz', 'private-*'], maxEvents: 20 }] },
+      },
       { ...OFF, enabled: false },
       { ...SLOW, maxHttpRequestsPerSecond: 3 },
     ],
@@ -116,6 +120,12 @@ const unprefixedRoute: fc.Arbitrary<Route> = fc.oneof(
       .map(([id, name]) => ({ method: 'GET', path: `/apps/${id}/channels/${name}/users` })),
   },
   {
+    weight: 3,
+    arbitrary: fc
+      .tuple(appId, pathParam(channelName))
+      .map(([id, name]) => ({ method: 'GET', path: `/apps/${id}/channels/${name}/events` })),
+  },
+  {
     weight: 2,
     arbitrary: fc
       .tuple(appId, pathParam(fc.string({ minLength: 1, maxLength: 30 })))
@@ -162,9 +172,34 @@ const infoValue = fc.oneof(
   fc.string({ maxLength: 20 }),
 );
 
+/** A whole number as text, in range or not, or something else. */
+const numberText = fc.oneof(
+  fc.nat({ max: 2000 }).map(String),
+  fc.constantFrom(
+    '-1',
+    '1.5',
+    '1e3',
+    '',
+    ' 1',
+    '0x10',
+    '9007199254740991',
+    '9007199254740992',
+    '99999999999999999',
+  ),
+  fc.string({ maxLength: 12 }),
+);
+
 /** Query parameters besides the signature's own. */
 const params: fc.Arbitrary<Record<string, string>> = fc.oneof(
   fc.constant({}),
+  fc.record(
+    {
+      since_offset: numberText,
+      epoch: fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{1,16}$/), fc.string({ maxLength: 70 })),
+      limit: numberText,
+    },
+    { requiredKeys: [] },
+  ),
   fc.record(
     {
       info: infoValue,
@@ -413,9 +448,9 @@ test('whatever was requested, the metrics label requests only with route templat
   for (const route of routes) {
     assert.match(route!, /^(unmatched|(GET|POST) (\/rt\.v1)?(\/:?[a-z_]+)+)$/, route);
   }
-  // Nine routes (the HTTP API, /health, /ready, /metrics), the six of the HTTP API under the prefix,
+  // Ten routes (the HTTP API, /health, /ready, /metrics), the seven of the HTTP API under the prefix,
   // and unmatched.
-  assert.ok(routes.size <= 16, [...routes].join(', '));
+  assert.ok(routes.size <= 18, [...routes].join(', '));
   assert.deepEqual(
     [...apps].filter((app) => ![APP.id, OFF.id, SLOW.id, ''].includes(app!)),
     [],

@@ -4,6 +4,7 @@ import type { App } from '../../core/apps/app.js';
 import type { CachedEvent, LastEventStore } from '../../core/cache/store.js';
 import { channelKind } from '../../core/channels/names.js';
 import type { DebugFeed } from '../../core/debug-feed.js';
+import type { HistoryPage } from '../../core/history/store.js';
 import type { PresenceMember, PresenceStore } from '../../core/presence/store.js';
 import { type AppStates, namespaceOf } from './app-states.js';
 import { encodeChannelEvent } from './codec.js';
@@ -40,6 +41,16 @@ export interface PusherQueries {
    * connections); resolves once asked, not once closed.
    */
   terminateUser(app: App, userId: string): Promise<void>;
+  /**
+   * Up to `limit` events of the channel's stream after `after` (docs/recovery.md); undefined when
+   * this server keeps no streams. The caller checks that the channel keeps one.
+   */
+  streamEvents(
+    app: App,
+    channel: string,
+    after: { epoch?: string | undefined; offset: number },
+    limit: number,
+  ): Promise<HistoryPage | undefined>;
 }
 
 /** Each node's subscribed connections per channel, for the channels named with a prefix. */
@@ -119,6 +130,15 @@ export class ClusterQueries implements PusherQueries {
 
   terminateUser(app: App, userId: string): Promise<void> {
     return this.#parts.adapter.broadcast('pusher.terminate', { appId: app.id, userId });
+  }
+
+  async streamEvents(
+    app: App,
+    channel: string,
+    after: { epoch?: string | undefined; offset: number },
+    limit: number,
+  ): Promise<HistoryPage | undefined> {
+    return this.#parts.history?.read(namespaceOf(app.id), channel, after, limit);
   }
 }
 

@@ -89,6 +89,21 @@ export const PusherApiErrors = {
   ),
   USER_COUNT_NOT_PRESENCE: entry(400, () => 'info=user_count is only available for presence channels'),
   CACHE_INFO_NOT_CACHE: entry(400, () => 'info=cache is only available for cache channels'),
+
+  // A channel's stream (docs/recovery.md).
+  SINCE_OFFSET_INVALID: entry(
+    400,
+    () => `since_offset must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`,
+  ),
+  EPOCH_INVALID: entry(400, () => 'epoch must be an epoch as the stream gave it (letters, digits, - and _)'),
+  LIMIT_INVALID: entry(400, (max: number) => `limit must be a whole number from 1 to ${max}`),
+  /** The channel matches none of the app's `history.streams`. */
+  NO_HISTORY: entry(
+    404,
+    (channel: string) => `${channel} keeps no history: it matches none of the app's history.streams`,
+  ),
+  /** The server's cluster set has no store for streams. */
+  HISTORY_UNAVAILABLE: entry(501, () => 'This server keeps no channel history with its adapter'),
 } as const;
 
 /** The Pusher HTTP API's errors (`ERR_PUSHER_API_<NAME>`). */

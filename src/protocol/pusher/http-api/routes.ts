@@ -1,8 +1,10 @@
 import { type App, type AppStore, AppStoreUnavailable } from '../../../core/apps/app.js';
 import { channelKind, channelNameProblem } from '../../../core/channels/names.js';
+import { streamRule } from '../../../core/history/rules.js';
 import type { HttpHandler, HttpRequest, HttpResult, Router } from '../../../http/router.js';
 import type { PusherQueries } from '../queries.js';
 import { pusherApiError } from './errors.js';
+import { streamEventsBody, streamEventsQuery } from './stream-events.js';
 import { queryParams, verifyRequest } from './verify.js';
 
 export interface HttpApiOptions {
@@ -194,6 +196,16 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
     if (!channelKind(channel).presence) throw pusherApiError('NOT_PRESENCE_CHANNEL', channel);
     const members = await queries.presenceMembers(app, channel);
     return { status: 200, body: { users: members.map((m) => ({ id: m.userId })) } } satisfies HttpResult;
+  });
+
+  route('GET', '/apps/:id/channels/:channel_name/events', async (request) => {
+    const { app, params } = await authenticated(request);
+    const channel = validChannel(app, request.params[1]!);
+    const { after, limit } = streamEventsQuery(params);
+    if (!streamRule(app.history, channel)) throw pusherApiError('NO_HISTORY', channel);
+    const page = await queries.streamEvents(app, channel, after, limit);
+    if (!page) throw pusherApiError('HISTORY_UNAVAILABLE');
+    return { status: 200, body: streamEventsBody(page) };
   });
 
   route('POST', '/apps/:id/users/:user_id/terminate_connections', async (request) => {

@@ -7,6 +7,7 @@ import type { AppConfig } from '../../../../../src/config/schema.js';
 import type { App } from '../../../../../src/core/apps/app.js';
 import { StaticAppStore } from '../../../../../src/core/apps/static-store.js';
 import type { CachedEvent } from '../../../../../src/core/cache/store.js';
+import type { HistoryPage } from '../../../../../src/core/history/store.js';
 import type { PresenceMember } from '../../../../../src/core/presence/store.js';
 import { Router } from '../../../../../src/http/router.js';
 import { addPusherHttpApi } from '../../../../../src/protocol/pusher/http-api/routes.js';
@@ -54,7 +55,19 @@ class FakeQueries implements PusherQueries {
   async terminateUser(_app: App, userId: string) {
     this.calls.push(['terminateUser', userId]);
   }
+  /** The page each stream read answers; undefined: the server keeps no streams. */
+  page: HistoryPage | undefined = { position: undefined, events: [], complete: true };
+  async streamEvents(_app: App, channel: string, after: { epoch?: string; offset: number }, limit: number) {
+    this.calls.push(['streamEvents', channel, after, limit]);
+    return this.page;
+  }
 }
+
+/** Streams of the channels `orders-*`. */
+const ORDERS_HISTORY = {
+  streams: [{ channels: ['orders-*'], maxEvents: 100, ttlSeconds: 300 }],
+  resumeTtlSeconds: 120,
+};
 
 interface Answer {
   status: number;
@@ -251,6 +264,79 @@ describe('channels', () => {
       body: { users: [{ id: 'u1' }, { id: 'u2' }] },
     });
     assert.equal((await signed('GET', '/channels/news/users')).status, 400);
+  });
+
+  test('GET /channels/{name}/events: the page of the stream after since_offset, data as published', async () => {
+    const { queries, signed } = setUp({ history: ORDERS_HISTORY });
+    queries.page = {
+      position: { epoch: 'E1', offset: 9 },
+      complete: true,
+      events: [
+        { offset: 8, text: '{"event":"order","channel":"orders-1","data":"{\\"n\\":8}"}' },
+        {
+          offset: 9,
+          text: '{"event":"client-said","channel":"orders-1","data":{"n":9},"user_id":"u1"}',
+          except: '1.1',
+        },
+      ],
+    };
+    const answer = await signed('GET', '/channels/orders-1/events', {
+      since_offset: '7',
+      epoch: 'E1',
+      limit: '2',
+    });
+    assert.deepEqual(answer, {
+      status: 200,
+      body: {
+        epoch: 'E1',
+        newest_offset: 9,
+        complete: true,
+        events: [
+          { offset: 8, event: 'order', data: '{"n":8}' },
+          { offset: 9, event: 'client-said', data: '{"n":9}', user_id: 'u1' },
+        ],
+      },
+    });
+    assert.deepEqual(queries.calls.at(-1), ['streamEvents', 'orders-1', { epoch: 'E1', offset: 7 }, 2]);
+    queries.page = { position: undefined, events: [], complete: true };
+    const none = await signed('GET', '/channels/orders-2/events');
+    assert.deepEqual(none.body, { epoch: null, newest_offset: 0, complete: true, events: [] });
+    assert.deepEqual(queries.calls.at(-1), [
+      'streamEvents',
+      'orders-2',
+      { epoch: undefined, offset: 0 },
+      100,
+    ]);
+  });
+
+  test('GET /channels/{name}/events: bad parameters 400, a channel without a stream 404, no store 501', async () => {
+    const { queries, signed } = setUp({ history: ORDERS_HISTORY });
+    const bad: [Record<string, string>, RegExp][] = [
+      [{ since_offset: '-1' }, /since_offset/],
+      [{ since_offset: '1.5' }, /since_offset/],
+      [{ since_offset: '9007199254740992' }, /since_offset/],
+      [{ since_offset: '' }, /since_offset/],
+      [{ epoch: 'a b' }, /epoch/],
+      [{ epoch: '' }, /epoch/],
+      [{ limit: '0' }, /limit/],
+      [{ limit: '1001' }, /limit/],
+      [{ limit: 'ten' }, /limit/],
+    ];
+    for (const [params, error] of bad) {
+      const answer = await signed('GET', '/channels/orders-1/events', params);
+      assert.equal(answer.status, 400, JSON.stringify(params));
+      assert.match(String(answer.body.error), error);
+    }
+    const unkept = await signed('GET', '/channels/news/events');
+    assert.equal(unkept.status, 404);
+    assert.match(String(unkept.body.error), /news keeps no history/);
+    const badName = await signed('GET', '/channels/a%20b/events');
+    assert.equal(badName.status, 400);
+    assert.deepEqual(queries.calls, [], 'no stream was read');
+    queries.page = undefined;
+    assert.equal((await signed('GET', '/channels/orders-1/events')).status, 501);
+    const without = setUp();
+    assert.equal((await without.signed('GET', '/channels/orders-1/events')).status, 404);
   });
 
   test('POST /users/{id}/terminate_connections: 200 {}, the user terminated on the cluster', async () => {
