@@ -4,7 +4,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * A TCP proxy in front of a shared server (a database), for tests of that server going away without
  * stopping it (other tests use it): `down()` cuts every connection and refuses new ones, `silence()`
  * keeps connections open but passes nothing on, as a server that hangs or a network that drops
- * packets; `up()` and `speak()` undo each.
+ * packets; `up()` and `speak()` undo each. In front of Herald, `cut()` breaks a client's connection
+ * mid-stream and holds its reconnection until `release()`, so that a test knows what happened between.
  */
 export class TcpProxy {
   readonly #target: { host: string; port: number };
@@ -12,6 +13,8 @@ export class TcpProxy {
   #server: Server | undefined;
   #port = 0;
   #silent = false;
+  /** While cut: the connections accepted since, each waiting to be passed on. */
+  #held: (() => void)[] | undefined;
 
   private constructor(target: { host: string; port: number }) {
     this.#target = target;
@@ -58,6 +61,23 @@ export class TcpProxy {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /**
+   * Cuts every connection (each side sees a reset) and holds new ones: they are accepted, and what
+   * they send waits until `release()`.
+   */
+  cut(): void {
+    for (const socket of this.#sockets) socket.resetAndDestroy();
+    this.#sockets.clear();
+    this.#held ??= [];
+  }
+
+  /** Passes the connections held since `cut()` on, and new ones at once. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const pass of held) pass();
+  }
+
   /** Passes nothing on from now: bytes sent either way are dropped, and new connections get no answer. */
   silence(): void {
     this.#silent = true;
@@ -81,8 +101,24 @@ export class TcpProxy {
       client.on('data', () => {});
       return;
     }
+    if (this.#held) {
+      const chunks: Buffer[] = [];
+      const keep = (chunk: Buffer) => chunks.push(chunk);
+      client.on('data', keep);
+      this.#held.push(() => {
+        client.off('data', keep);
+        if (!client.destroyed) this.#connect(client, chunks);
+      });
+      return;
+    }
+    this.#connect(client, []);
+  }
+
+  /** Connects `client` to the target, sending `first` ahead of what it sends from now. */
+  #connect(client: Socket, first: Buffer[]): void {
     const upstream = connect(this.#target);
     this.#track(upstream);
+    for (const chunk of first) upstream.write(chunk);
     this.#pipe(client, upstream);
     this.#pipe(upstream, client);
   }
