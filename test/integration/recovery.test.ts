@@ -80,6 +80,34 @@ async function client(options = {}): Promise<RecoveringClient> {
 const received = (recording: RecoveringClient, channel: string, count: number) =>
   until(() => recording.got(channel).length >= count, `${count} events on ${channel}`, GUARD_MS);
 
+/**
+ * A recovering client subscribed to `channel` gets events 1…`seen`; then its connection is cut and
+ * events `seen + 1`…`last` are published; `meanwhile` runs before the reconnection is let through.
+ * Resolves with the client and how the channel came back.
+ */
+async function acrossCut(channel: string, seen: number, last: number, meanwhile = async () => {}) {
+  const a = await client();
+  await a.subscribe(channel);
+  return { a, resumed: await gap(a, channel, seen, last, meanwhile) };
+}
+
+/** As `acrossCut`, for a client subscribed already: how the channel came back. */
+async function gap(
+  a: RecoveringClient,
+  channel: string,
+  seen: number,
+  last: number,
+  meanwhile = async () => {},
+) {
+  await publishOrders(sdk, channel, 1, seen);
+  await received(a, channel, seen);
+  proxy.cut();
+  await publishOrders(sdk, channel, seen + 1, last);
+  await meanwhile();
+  proxy.release();
+  return a.nextResumed(channel);
+}
+
 describe('pusher-js in Node', () => {
   test('events published while the connection is cut arrive after the reconnection, once each and in order', async () => {
     const a = await client(sdkAuthorizer(sdk));
@@ -121,28 +149,16 @@ describe('pusher-js in Node', () => {
   });
 
   test('a burst of 10,000 events during the gap is replayed whole, in order', async () => {
-    const a = await client();
-    await a.subscribe('burst-1');
-    await publishOrders(sdk, 'burst-1', 1, 10);
-    await received(a, 'burst-1', 10);
-    proxy.cut();
-    await publishOrders(sdk, 'burst-1', 11, 10_010);
-    proxy.release();
-    assert.equal((await a.nextResumed('burst-1')).recovered, true);
+    const { a, resumed } = await acrossCut('burst-1', 10, 10_010);
+    assert.equal(resumed.recovered, true);
     const got = a.got('burst-1');
     assert.equal(got.length, 10_010);
     assert.deepEqual(got, range(1, 10_010));
   });
 
   test('a gap beyond what the channel keeps: recovered false, then live', async () => {
-    const a = await client();
-    await a.subscribe('small-1');
-    await publishOrders(sdk, 'small-1', 1, 2);
-    await received(a, 'small-1', 2);
-    proxy.cut();
-    await publishOrders(sdk, 'small-1', 3, 12);
-    proxy.release();
-    assert.equal((await a.nextResumed('small-1')).recovered, false);
+    const { a, resumed } = await acrossCut('small-1', 2, 12);
+    assert.equal(resumed.recovered, false);
     assert.deepEqual(a.got('small-1'), [1, 2], 'nothing replayed');
     await publishOrders(sdk, 'small-1', 13, 13);
     await received(a, 'small-1', 3);
@@ -150,16 +166,14 @@ describe('pusher-js in Node', () => {
   });
 
   test('a resume token past its time: recovered false', async () => {
-    const a = await client();
-    await a.subscribe('orders-3');
-    await publishOrders(sdk, 'orders-3', 1, 1);
-    await received(a, 'orders-3', 1);
-    proxy.cut();
-    await publishOrders(sdk, 'orders-3', 2, 2);
-    await until(() => server.herald.pusher.connectionCount(server.herald.config.apps[0]!) === 0, 'the close');
-    ahead += RESUME_TTL_SECONDS * 1000;
-    proxy.release();
-    assert.equal((await a.nextResumed('orders-3')).recovered, false);
+    const { a, resumed } = await acrossCut('orders-3', 1, 2, async () => {
+      await until(
+        () => server.herald.pusher.connectionCount(server.herald.config.apps[0]!) === 0,
+        'the close',
+      );
+      ahead += RESUME_TTL_SECONDS * 1000;
+    });
+    assert.equal(resumed.recovered, false);
     assert.deepEqual(a.got('orders-3'), [1]);
   });
 
@@ -201,12 +215,7 @@ describe('pusher-js in Node', () => {
     cache.bind('pusher:cache_miss', () => misses.push(true));
     a.record('cache-orders', (cb) => cache.bind('order', cb));
     await until(() => misses.length === 1, 'cache_miss');
-    await publishOrders(sdk, 'cache-orders', 1, 1);
-    await received(a, 'cache-orders', 1);
-    proxy.cut();
-    await publishOrders(sdk, 'cache-orders', 2, 3);
-    proxy.release();
-    assert.equal((await a.nextResumed('cache-orders')).recovered, true);
+    assert.equal((await gap(a, 'cache-orders', 1, 3)).recovered, true);
     assert.deepEqual(a.got('cache-orders'), [1, 2, 3]);
     assert.equal(misses.length, 1);
   });
@@ -334,12 +343,7 @@ describe('Laravel Echo', () => {
       GUARD_MS,
       'echo subscription',
     );
-    await publishOrders(sdk, 'orders-echo', 1, 2);
-    await received(recording, 'orders-echo', 2);
-    proxy.cut();
-    await publishOrders(sdk, 'orders-echo', 3, 5);
-    proxy.release();
-    assert.equal((await recording.nextResumed('orders-echo')).recovered, true);
+    assert.equal((await gap(recording, 'orders-echo', 2, 5)).recovered, true);
     assert.deepEqual(recording.got('orders-echo'), range(1, 5));
     assert.deepEqual(
       resumedEvents.map((e) => (e as { recovered: boolean }).recovered),
