@@ -51,7 +51,10 @@ export const PusherApiErrors = {
   EVENT_NAME_MISSING: entry(400, (at: string) => `${at}name must be a non-empty string`),
   /** Longer than the app's `maxEventNameLength`. */
   EVENT_NAME_TOO_LONG: entry(400, (at: string, max: number) => `${at}name is longer than ${max} characters`),
-  /** `pusher:` and `pusher_internal:` belong to the protocol ("Events" in the Pusher Channels docs). */
+  /**
+   * `pusher:` and `pusher_internal:` belong to the protocol ("Events" in the Pusher Channels docs),
+   * `herald:` to message recovery (docs/recovery.md).
+   */
   EVENT_NAME_RESERVED: entry(
     400,
     (at: string, prefix: string) => `${at}name may not start with "${prefix}", reserved by the protocol`,

@@ -254,10 +254,10 @@ function validChannel(app: App, name: unknown, field = 'channel'): string {
 
 /**
  * Event name prefixes the protocol keeps for itself ("Events" in the Pusher Channels docs: `pusher:`
- * for the protocol's own events, `pusher_internal:` for what the server says to the client library);
- * a published event may not pretend to be one of them.
+ * for the protocol's own events, `pusher_internal:` for what the server says to the client library;
+ * `herald:` for message recovery, docs/recovery.md); a published event may not pretend to be one of them.
  */
-const RESERVED_EVENT_PREFIXES = ['pusher:', 'pusher_internal:'];
+const RESERVED_EVENT_PREFIXES = ['pusher:', 'pusher_internal:', 'herald:'];
 
 /** Checks one event of `POST /events` ('multi': `channels` or `channel`) or of a batch ('single'). */
 export function parseEvent(

@@ -208,6 +208,9 @@ describe('publishing', () => {
     assert.match(String(noName.body.error), /name/);
     const reserved = await post('/events', { name: 'pusher:x', channel: 'a', data: 'd' });
     assert.equal(reserved.status, 400);
+    const recovery = await post('/events', { name: 'herald:resumed', channel: 'a', data: 'd' });
+    assert.equal(recovery.status, 400);
+    assert.match(String(recovery.body.error), /"herald:", reserved/);
     const large = await post('/events', { name: 'e', channel: 'a', data: 'x'.repeat(11) });
     assert.equal(large.status, 413);
     assert.deepEqual(queries.calls, []);
