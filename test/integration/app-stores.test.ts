@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { COLUMNS } from '../../src/apps/columns.js';
 import { AppInputError } from '../../src/apps/manage.js';
-import { MIGRATIONS, type Migration } from '../../src/apps/migrations.js';
+import { MIGRATIONS, type Migration, SCHEMA_VERSION } from '../../src/apps/migrations.js';
 import { MysqlAppStore } from '../../src/apps/mysql-store.js';
 import { PostgresAppStore } from '../../src/apps/postgres-store.js';
 import { appSchema } from '../../src/config/schema.js';
@@ -73,6 +73,10 @@ const FULL = appSchema.parse({
     { url: 'http://127.0.0.1:9/plain' },
   ],
   batchWebhooks: true,
+  history: {
+    streams: [{ channels: ['orders-*', 'private-chat-*'], maxEvents: 10, ttlSeconds: 60 }],
+    resumeTtlSeconds: 30,
+  },
 });
 
 interface Subject {
@@ -308,7 +312,9 @@ for (const subject of [configSubject(), await databaseSubject('postgres'), await
 
     test('check() and lookups before migrate say to migrate; migrate makes the table, once', async () => {
       const store = open(table());
-      const notMigrated = /is not migrated \(version 0 of 1\): run `herald apps migrate`/;
+      const notMigrated = new RegExp(
+        `is not migrated \\(version 0 of ${SCHEMA_VERSION}\\): run \`herald apps migrate\``,
+      );
       await assert.rejects(
         store.check(),
         (err: Error) => err instanceof AppStoreUnavailable && notMigrated.test(err.message),
@@ -317,11 +323,12 @@ for (const subject of [configSubject(), await databaseSubject('postgres'), await
         store.findByKey('x'),
         (err: Error) => err instanceof AppStoreUnavailable && notMigrated.test(err.message),
       );
-      assert.deepEqual(await store.migrate(), { from: 0, to: 1 });
+      const current = { from: SCHEMA_VERSION, to: SCHEMA_VERSION };
+      assert.deepEqual(await store.migrate(), { from: 0, to: SCHEMA_VERSION });
       await store.check();
-      assert.deepEqual(await store.migrate(), { from: 1, to: 1 });
+      assert.deepEqual(await store.migrate(), current);
       assert.deepEqual(await store.create(app('a')), app('a'));
-      assert.deepEqual(await store.migrate(), { from: 1, to: 1 });
+      assert.deepEqual(await store.migrate(), current);
       assert.deepEqual(await store.all(), [app('a')], 'migrating again kept the apps');
     });
 
@@ -331,8 +338,8 @@ for (const subject of [configSubject(), await databaseSubject('postgres'), await
       await store.migrate();
       await store.create(FULL);
       await sql(driver, `UPDATE ${name}_schema SET version = 0`);
-      await assert.rejects(store.check(), /version 0 of 1/);
-      assert.deepEqual(await store.migrate(), { from: 0, to: 1 });
+      await assert.rejects(store.check(), new RegExp(`version 0 of ${SCHEMA_VERSION}`));
+      assert.deepEqual(await store.migrate(), { from: 0, to: SCHEMA_VERSION });
       assert.deepEqual(await store.findById('app-full'), FULL);
     });
 
@@ -367,8 +374,8 @@ for (const subject of [configSubject(), await databaseSubject('postgres'), await
       const name = table();
       const stores = [open(name), open(name), open(name)];
       const results = await Promise.all(stores.map((s) => s.migrate()));
-      assert.deepEqual(results.map((r) => r.from).sort(), [0, 1, 1]);
-      assert.ok(results.every((r) => r.to === 1));
+      assert.deepEqual(results.map((r) => r.from).sort(), [0, SCHEMA_VERSION, SCHEMA_VERSION]);
+      assert.ok(results.every((r) => r.to === SCHEMA_VERSION));
       await stores[0]!.check();
     });
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { SCHEMA_VERSION } from '../../src/apps/migrations.js';
 import { apps } from '../../src/cli/apps.js';
 import { freePort } from '../helpers/brokers.js';
 import { finished, killRuns } from '../helpers/cli.js';
@@ -188,8 +189,12 @@ for (const driver of ['postgres', 'mysql'] as const) {
       );
       const first = await bin(['migrate']);
       assert.deepEqual([first.code, first.stderr], [0, '']);
-      assert.equal(first.stdout, `table ${table} at version 1 (was 0)\n`);
-      assert.deepEqual(json(await run(['migrate', '--json'])), { table, from: 1, to: 1 });
+      assert.equal(first.stdout, `table ${table} at version ${SCHEMA_VERSION} (was 0)\n`);
+      assert.deepEqual(json(await run(['migrate', '--json'])), {
+        table,
+        from: SCHEMA_VERSION,
+        to: SCHEMA_VERSION,
+      });
       assert.deepEqual(json(await run(['list', '--json'])), []);
       const empty = await run(['list']);
       assert.equal(empty.stdout, `no apps in ${driver} table ${table}\n`);

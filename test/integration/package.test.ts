@@ -63,6 +63,7 @@ describe('the npm package', { skip: await packageSkip(), timeout: 4 * GUARD_MS }
       'src',
       'test',
       'bench',
+      'packages',
     ]) {
       await cp(join(ROOT, entry), join(source, entry), { recursive: true, dereference: true });
     }
