@@ -1,4 +1,10 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { RedisClients } from '../../src/adapters/redis/clients.js';
+import { RedisChannelHistory } from '../../src/adapters/redis/history.js';
 import { MemoryChannelHistory } from '../../src/core/history/memory.js';
+import { brokerSkip, deleteRedisPrefix, REDIS_URL, uniquePrefix } from '../helpers/brokers.js';
 import { historyContract } from './history.contract.js';
 
 let clock = Date.now();
@@ -12,4 +18,64 @@ historyContract({
     clock += ms;
   },
   cleanup: async () => {},
+});
+
+const redisSkip = await brokerSkip('redis');
+const redisPrefix = uniquePrefix('history-redis');
+const logger = pino({ level: process.env.HERALD_TEST_LOG ?? 'silent' });
+let redis: RedisClients | undefined;
+
+historyContract({
+  name: 'redis',
+  skip: redisSkip,
+  shared: true,
+  store: () => {
+    redis ??= new RedisClients(REDIS_URL, logger);
+    return new RedisChannelHistory(redis.commands, redisPrefix);
+  },
+  cleanup: async () => {
+    await redis?.close();
+    await deleteRedisPrefix(redisPrefix);
+  },
+});
+
+/** Polls `read` until `done` holds of what it gives: Redis expires by its own clock. */
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+describe('RedisChannelHistory: expiry by the server clock', { skip: redisSkip }, () => {
+  let own: RedisClients | undefined;
+  after(async () => {
+    await own?.close();
+    await deleteRedisPrefix(redisPrefix);
+  });
+
+  test('events expire after ttlMs, the stream after streamTtlMs, then begins under another epoch', async () => {
+    own = new RedisClients(REDIS_URL, logger);
+    const h = new RedisChannelHistory(own.commands, redisPrefix);
+    const ns = `pusher:${uniquePrefix('ns')}`;
+    const limits = { maxEvents: 10, ttlMs: 20, streamTtlMs: 200 };
+    const first = await h.append(ns, 'c', { text: 'x' }, limits);
+    const read = await eventually(
+      () => h.read(ns, 'c', { epoch: first.epoch, offset: 0 }, 10),
+      (page) => page.events.length === 0,
+      'the event to expire',
+    );
+    assert.equal(read.complete, false, 'event 1 expired');
+    assert.deepEqual(read.position, first, 'the stream outlives its events');
+    await eventually(
+      () => h.position(ns, 'c'),
+      (p) => p === undefined,
+      'the stream to be forgotten',
+    );
+    const again = await h.append(ns, 'c', { text: 'y' }, limits);
+    assert.equal(again.offset, 1);
+    assert.notEqual(again.epoch, first.epoch);
+  });
 });
