@@ -97,6 +97,7 @@ export function logFrames(open: Open, reader: FrameReader, logger: Logger): Open
         line('out', `(close ${code}${reason ? ` ${reason}` : ''})`);
         connection.close(code, reason);
       },
+      drained: connection.drained && (() => connection.drained!()),
       get remoteAddress() {
         return connection.remoteAddress;
       },

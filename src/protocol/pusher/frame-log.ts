@@ -5,7 +5,8 @@ import { jsonTooDeep } from './json-depth.js';
 /**
  * Pusher frames for the frame log (`logFrames`): the app key from the connection's path, the socket id
  * from `pusher:connection_established`, and the `auth` signature of `pusher:subscribe` and
- * `pusher:signin` redacted (Pusher docs, Channels protocol; `channel_data` and `user_data` stay).
+ * `pusher:signin` redacted (Pusher docs, Channels protocol; `channel_data` and `user_data` stay), as
+ * are the resume tokens of `herald:session` and `herald:resume` (docs/recovery.md).
  */
 export const pusherFrameReader: FrameReader = {
   protocol: 'pusher',
@@ -21,9 +22,14 @@ function describe(data: string | Buffer, direction: 'in' | 'out'): FrameDescript
 }
 
 const ESTABLISHED = '{"event":"pusher:connection_established"';
+const SESSION = '{"event":"herald:session"';
 
-/** The server's own frames hold no secret and are JSON on one line already. */
+/** The server's own frames are JSON on one line already; the only secret among them is a resume token. */
 function outgoing(text: string): FrameDescription {
+  if (text.startsWith(SESSION)) {
+    const token = objectData((JSON.parse(text) as { data?: unknown }).data)?.resume_token;
+    return typeof token === 'string' ? { text: text.replace(token, REDACTED), secrets: [token] } : { text };
+  }
   if (!text.startsWith(ESTABLISHED)) return { text };
   const id = objectData((JSON.parse(text) as { data?: unknown }).data)?.socket_id;
   return typeof id === 'string' ? { text, id } : { text };
@@ -31,6 +37,12 @@ function outgoing(text: string): FrameDescription {
 
 /** Events whose `data.auth` is a signature the server checks. */
 const SIGNED = new Set(['pusher:subscribe', 'pusher:signin']);
+/** Events with a secret in their data, and its field. */
+const SECRET_FIELD: Record<string, string> = {
+  'pusher:subscribe': 'auth',
+  'pusher:signin': 'auth',
+  'herald:resume': 'token',
+};
 
 /**
  * A client's frame, parsed and written again (so that what is shown is what the server reads: a
@@ -45,25 +57,28 @@ function incoming(text: string): FrameDescription {
     return unreadable(text, 'not JSON');
   }
   const secrets: string[] = [];
-  if (isObject(parsed) && typeof parsed.event === 'string' && parsed.event.startsWith('pusher:')) {
+  if (isObject(parsed) && typeof parsed.event === 'string' && /^(pusher|herald):/.test(parsed.event)) {
     if ('data' in parsed) {
-      parsed = { ...parsed, data: redacted(parsed.data, SIGNED.has(parsed.event), secrets) };
+      const field = Object.hasOwn(SECRET_FIELD, parsed.event) ? SECRET_FIELD[parsed.event]! : 'auth';
+      const secret = SIGNED.has(parsed.event) || field !== 'auth';
+      parsed = { ...parsed, data: redacted(parsed.data, secret, secrets, field) };
     }
   }
   return { text: JSON.stringify(parsed), secrets };
 }
 
 /**
- * `data` without its `auth`. It may be an object or a JSON string holding one (older clients), as the
- * server reads it; a string that holds no object is shown for other events, hidden for signed ones.
+ * `data` without its secret `field` (`auth`, a resume `token`). It may be an object or a JSON string
+ * holding one (older clients), as the server reads it; a string that holds no object is shown for
+ * other events, hidden for those with a secret.
  */
-function redacted(data: unknown, signed: boolean, secrets: string[]): unknown {
+function redacted(data: unknown, signed: boolean, secrets: string[], field: string): unknown {
   const withoutAuth = (object: Record<string, unknown>) => {
-    if (!('auth' in object)) return object;
+    if (!(field in object)) return object;
+    const value = object[field];
     // `<key>:<signature>`; a refusal quotes the signature alone.
-    if (typeof object.auth === 'string')
-      secrets.push(object.auth, object.auth.slice(object.auth.indexOf(':') + 1));
-    return { ...object, auth: REDACTED };
+    if (typeof value === 'string') secrets.push(value, value.slice(value.indexOf(':') + 1));
+    return { ...object, [field]: REDACTED };
   };
   if (isObject(data)) return withoutAuth(data);
   if (typeof data !== 'string') return data;

@@ -63,6 +63,23 @@ describe('pusherFrameReader', () => {
     assert.ok(!twice.text.includes('sig6'), twice.text);
   });
 
+  test('the resume tokens of herald:session and herald:resume are redacted; the counts stay', () => {
+    const session = JSON.stringify({
+      event: 'herald:session',
+      data: JSON.stringify({ resume_token: 'Tok3n_secret', ttl: 120 }),
+    });
+    const out = reader.describe(session, 'out');
+    assert.ok(!out.text.includes('Tok3n_secret'), out.text);
+    assert.deepEqual(JSON.parse(JSON.parse(out.text).data), { resume_token: REDACTED, ttl: 120 });
+    assert.deepEqual(out.secrets, ['Tok3n_secret']);
+    const resume = incoming(
+      JSON.stringify({ event: 'herald:resume', data: { token: 'Tok3n_secret', received: { a: 3 } } }),
+    );
+    assert.deepEqual(JSON.parse(resume.text).data, { token: REDACTED, received: { a: 3 } });
+    const inString = incoming(JSON.stringify({ event: 'herald:resume', data: 'Tok3n_secret' }));
+    assert.equal(JSON.parse(inString.text).data, REDACTED);
+  });
+
   test("a client event's data is the application's and is shown as sent", () => {
     const text = JSON.stringify({ event: 'client-typing', channel: 'private-a', data: { auth: 'not ours' } });
     assert.equal(incoming(text).text, text);
