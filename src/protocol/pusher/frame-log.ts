@@ -27,8 +27,12 @@ const SESSION = '{"event":"herald:session"';
 /** The server's own frames are JSON on one line already; the only secret among them is a resume token. */
 function outgoing(text: string): FrameDescription {
   if (text.startsWith(SESSION)) {
-    const token = objectData((JSON.parse(text) as { data?: unknown }).data)?.resume_token;
-    return typeof token === 'string' ? { text: text.replace(token, REDACTED), secrets: [token] } : { text };
+    const frame = JSON.parse(text) as { data?: unknown };
+    const data = objectData(frame.data);
+    const token = data?.resume_token;
+    if (typeof token !== 'string') return { text };
+    const shown = { ...frame, data: JSON.stringify({ ...data, resume_token: REDACTED }) };
+    return { text: JSON.stringify(shown), secrets: [token] };
   }
   if (!text.startsWith(ESTABLISHED)) return { text };
   const id = objectData((JSON.parse(text) as { data?: unknown }).data)?.socket_id;
