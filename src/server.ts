@@ -142,7 +142,7 @@ export class Herald {
     const cluster = deps.cluster ?? clusterParts(config.adapter, this.logger, now);
     this.#cluster = cluster;
     this.#adapter = cluster.adapter;
-    if (!cluster.history && config.apps.some((app) => app.history !== null)) {
+    if (!cluster.channelHistory && config.apps.some((app) => app.history !== null)) {
       this.logger.warn(
         { driver: cluster.driver },
         'apps have history, which this adapter does not serve: no resume tokens, events route 501 (docs/recovery.md, Clusters)',
@@ -200,7 +200,7 @@ export class Herald {
       presence: cluster.presence,
       occupancy: cluster.occupancy,
       cache: cluster.cache,
-      history: cluster.history,
+      channelHistory: cluster.channelHistory,
       events: this.webhooks,
       logger: this.logger.child({ protocol: 'pusher' }),
       activityTimeoutSeconds: config.activityTimeoutSeconds,

@@ -5,7 +5,7 @@
  * primitive (`request`), answered by handlers the protocols register by operation name.
  */
 
-import type { StreamPosition } from '../core/history/store.js';
+import type { StreamPosition } from '../core/channel-history/store.js';
 
 export type Namespace = string;
 export type NodeId = string;

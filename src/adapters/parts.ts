@@ -1,7 +1,7 @@
 import type { LastEventStore } from '../core/cache/store.js';
+import type { ChannelHistory } from '../core/channel-history/store.js';
 import type { OccupancyStore } from '../core/channels/occupancy.js';
 import { HeraldError } from '../core/errors.js';
-import type { ChannelHistory } from '../core/history/store.js';
 import type { PresenceStore } from '../core/presence/store.js';
 import type { WebhookOutbox } from '../core/webhook-outbox.js';
 import type { Adapter } from './adapter.js';
@@ -44,7 +44,7 @@ export interface ClusterParts {
    * Channel streams and resume states (docs/recovery.md): in this process for memory; absent where
    * the broker has no implementation yet, and apps' `history` is then not served.
    */
-  readonly history?: ChannelHistory;
+  readonly channelHistory?: ChannelHistory;
   preflight(): Promise<void>;
   close(): Promise<void>;
 }
@@ -63,7 +63,10 @@ export class BrokerUnusableError extends HeraldError {
 }
 
 /** The stores and adapter of a set, before the set's lifecycle is added. */
-export type Parts = Pick<ClusterParts, 'adapter' | 'presence' | 'occupancy' | 'cache' | 'outbox' | 'history'>;
+export type Parts = Pick<
+  ClusterParts,
+  'adapter' | 'presence' | 'occupancy' | 'cache' | 'outbox' | 'channelHistory'
+>;
 
 /**
  * A set from its parts and its broker's `preflight` and `closeConnections`: `close` closes the stores
@@ -81,7 +84,7 @@ export function partSet(
       await parts.presence.close();
       await parts.occupancy.close();
       await parts.cache.close();
-      await parts.history?.close();
+      await parts.channelHistory?.close();
     } finally {
       await broker.closeConnections();
     }

@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { Adapter } from '../../adapters/adapter.js';
 import type { App, AppStore } from '../../core/apps/app.js';
 import type { LastEventStore } from '../../core/cache/store.js';
+import type { ChannelHistory } from '../../core/channel-history/store.js';
 import type { OccupancyStore } from '../../core/channels/occupancy.js';
 import type { ChannelRegistry } from '../../core/channels/registry.js';
 import type { DebugFeed } from '../../core/debug-feed.js';
-import type { ChannelHistory } from '../../core/history/store.js';
 import type { LimitName } from '../../core/limit-refusals.js';
 import type { PresenceStore } from '../../core/presence/store.js';
 import type { AppTraffic } from '../../core/traffic.js';
@@ -44,7 +44,7 @@ export interface PusherServerOptions {
    * The streams of the channels apps keep history of, and resume states (docs/recovery.md). @default
    * none: apps' `history` is not served
    */
-  history?: ChannelHistory;
+  channelHistory?: ChannelHistory;
 }
 
 /** One app's state on this node. */

@@ -2,9 +2,9 @@ import type { Adapter } from '../../adapters/adapter.js';
 import { busFields, MalformedBusMessage } from '../../adapters/bus-payload.js';
 import type { App } from '../../core/apps/app.js';
 import type { CachedEvent, LastEventStore } from '../../core/cache/store.js';
+import type { HistoryPage, ReadAfter } from '../../core/channel-history/store.js';
 import { channelKind } from '../../core/channels/names.js';
 import type { DebugFeed } from '../../core/debug-feed.js';
-import type { HistoryPage } from '../../core/history/store.js';
 import type { PresenceMember, PresenceStore } from '../../core/presence/store.js';
 import { type AppStates, namespaceOf } from './app-states.js';
 import { encodeChannelEvent } from './codec.js';
@@ -45,12 +45,7 @@ export interface PusherQueries {
    * Up to `limit` events of the channel's stream after `after` (docs/recovery.md); undefined when
    * this server keeps no streams. The caller checks that the channel keeps one.
    */
-  streamEvents(
-    app: App,
-    channel: string,
-    after: { epoch?: string | undefined; offset: number },
-    limit: number,
-  ): Promise<HistoryPage | undefined>;
+  streamEvents(app: App, channel: string, after: ReadAfter, limit: number): Promise<HistoryPage | undefined>;
 }
 
 /** Each node's subscribed connections per channel, for the channels named with a prefix. */
@@ -135,7 +130,7 @@ export class ClusterQueries implements PusherQueries {
   async streamEvents(
     app: App,
     channel: string,
-    after: { epoch?: string | undefined; offset: number },
+    after: ReadAfter,
     limit: number,
   ): Promise<HistoryPage | undefined> {
     return this.#parts.history?.read(namespaceOf(app.id), channel, after, limit);

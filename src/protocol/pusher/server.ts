@@ -56,7 +56,7 @@ export class PusherServer implements SocketOwner {
     const now = options.now ?? Date.now;
     const traffic = options.traffic ?? new AppTraffic();
     const states = this.#apps;
-    const history = options.history;
+    const history = options.channelHistory;
     const queries = new ClusterQueries({ adapter, presence, cache, feed, history, logger });
     const state = (app: App) => states.of(app);
     const answer = (socket: PusherSocket, err: PusherError) => this.#answer(socket, err);

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Adapter, ChannelMessage } from '../../adapters/adapter.js';
 import type { App } from '../../core/apps/app.js';
-import { streamRule } from '../../core/history/rules.js';
-import type { ChannelHistory, StreamPosition } from '../../core/history/store.js';
+import { streamRule } from '../../core/channel-history/rules.js';
+import type { ChannelHistory, StreamPosition } from '../../core/channel-history/store.js';
 
 /** What publishing a channel event needs. */
 export interface EventPublishParts {

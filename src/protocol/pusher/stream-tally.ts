@@ -1,5 +1,5 @@
+import type { StreamPosition } from '../../core/channel-history/store.js';
 import type { Frame } from '../../core/frame.js';
-import type { StreamPosition } from '../../core/history/store.js';
 
 /**
  * What one connection was sent on one channel that keeps a stream (docs/recovery.md): the offsets of

@@ -1,6 +1,6 @@
 import { type App, type AppStore, AppStoreUnavailable } from '../../../core/apps/app.js';
+import { streamRule } from '../../../core/channel-history/rules.js';
 import { channelKind, channelNameProblem } from '../../../core/channels/names.js';
-import { streamRule } from '../../../core/history/rules.js';
 import type { HttpHandler, HttpRequest, HttpResult, Router } from '../../../http/router.js';
 import type { PusherQueries } from '../queries.js';
 import { pusherApiError } from './errors.js';

@@ -1,4 +1,4 @@
-import type { HistoryEvent, HistoryPage } from '../../../core/history/store.js';
+import type { HistoryEvent, HistoryPage, ReadAfter } from '../../../core/channel-history/store.js';
 import { pusherApiError } from './errors.js';
 
 /**
@@ -14,7 +14,7 @@ const WHOLE = /^\d{1,16}$/;
 const EPOCH = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface StreamEventsQuery {
-  readonly after: { readonly epoch?: string | undefined; readonly offset: number };
+  readonly after: ReadAfter;
   readonly limit: number;
 }
 

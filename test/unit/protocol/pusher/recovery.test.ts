@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AppConfig } from '../../../../src/config/schema.js';
-import { MemoryChannelHistory } from '../../../../src/core/history/memory.js';
-import type { ChannelHistory } from '../../../../src/core/history/store.js';
+import { MemoryChannelHistory } from '../../../../src/core/channel-history/memory.js';
+import type { ChannelHistory } from '../../../../src/core/channel-history/store.js';
 import type { PusherServerOptions } from '../../../../src/protocol/pusher/server.js';
 import { type Client, harness, type WireFrame } from './harness.js';
 
@@ -25,8 +25,8 @@ const HISTORY: Partial<AppConfig> = {
 function withHistory(options: Partial<PusherServerOptions> = {}, config: Partial<AppConfig> = HISTORY) {
   let clock = 1_000_000;
   const now = () => clock;
-  const history = options.history ?? new MemoryChannelHistory(now);
-  const h = harness(config, { now, history, ...options });
+  const history = options.channelHistory ?? new MemoryChannelHistory(now);
+  const h = harness(config, { now, channelHistory: history, ...options });
   const publish = (channel: string, n: number | string, except?: string) =>
     h.server.queries.publish(h.app, channel, 'order', JSON.stringify({ n }), except);
   return {
@@ -231,7 +231,7 @@ describe('recovery', () => {
         return page;
       },
     };
-    const h = withHistory({ history: slow });
+    const h = withHistory({ channelHistory: slow });
     const { client: a, token } = await connected(h, ['orders-1']);
     drop(a);
     await h.publish('orders-1', 1);

@@ -7,7 +7,7 @@ import type { AppConfig } from '../../../../../src/config/schema.js';
 import type { App } from '../../../../../src/core/apps/app.js';
 import { StaticAppStore } from '../../../../../src/core/apps/static-store.js';
 import type { CachedEvent } from '../../../../../src/core/cache/store.js';
-import type { HistoryPage } from '../../../../../src/core/history/store.js';
+import type { HistoryPage } from '../../../../../src/core/channel-history/store.js';
 import type { PresenceMember } from '../../../../../src/core/presence/store.js';
 import { Router } from '../../../../../src/http/router.js';
 import { addPusherHttpApi } from '../../../../../src/protocol/pusher/http-api/routes.js';

@@ -2,7 +2,7 @@
  * Channel streams (docs/recovery.md): the events published to a channel that keeps history, each with
  * an offset, and the resume state of closed connections. One store per cluster set: in this process
  * for a single node (`MemoryChannelHistory`); a shared implementation keeps the same promises across
- * nodes, which the contract suite (test/contract/history.contract.ts) checks of each.
+ * nodes, which the contract suite (test/contract/channel-history.contract.ts) checks of each.
  */
 
 /**
@@ -23,6 +23,18 @@ export interface HistoryEvent {
   readonly text: string;
   /** The socket id that did not receive it (a client event's sender, the HTTP API's `socket_id`). */
   readonly except?: string;
+}
+
+/** An event to append: the frame as subscribers receive it, and the socket id left out of them. */
+export interface NewEvent {
+  readonly text: string;
+  readonly except?: string | undefined;
+}
+
+/** A position to read after: `epoch` undefined means the current one, `offset` 0 its beginning. */
+export interface ReadAfter {
+  readonly epoch?: string | undefined;
+  readonly offset: number;
 }
 
 /** How much a channel's stream keeps; given with each append, so that the app's latest settings hold. */
@@ -61,22 +73,12 @@ export interface ChannelHistory {
    * their offsets; the caller delivers the event after that, so that every node sees a channel's
    * events in offset order. Rejects when the store failed (nothing was added).
    */
-  append(
-    namespace: string,
-    channel: string,
-    event: { readonly text: string; readonly except?: string | undefined },
-    limits: StreamLimits,
-  ): Promise<StreamPosition>;
+  append(namespace: string, channel: string, event: NewEvent, limits: StreamLimits): Promise<StreamPosition>;
   /**
    * Up to `limit` (at least 1) events after `after`, oldest first. `after.epoch` undefined means the
    * current epoch, whatever it is; `after.offset` 0 asks from the beginning of the epoch.
    */
-  read(
-    namespace: string,
-    channel: string,
-    after: { readonly epoch?: string | undefined; readonly offset: number },
-    limit: number,
-  ): Promise<HistoryPage>;
+  read(namespace: string, channel: string, after: ReadAfter, limit: number): Promise<HistoryPage>;
   /** The channel's newest position; undefined when it has no stream. */
   position(namespace: string, channel: string): Promise<StreamPosition | undefined>;
   /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemoryChannelHistory } from '../../../../src/core/history/memory.js';
+import { MemoryChannelHistory } from '../../../../src/core/channel-history/memory.js';
 
 test('a long stream keeps exactly its newest maxEvents, read back in pages', async () => {
   const history = new MemoryChannelHistory();

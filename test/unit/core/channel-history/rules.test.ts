@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { historySchema } from '../../../../src/config/schema.js';
-import { matchesPattern, streamRule } from '../../../../src/core/history/rules.js';
+import { matchesPattern, streamRule } from '../../../../src/core/channel-history/rules.js';
 
 test('a pattern without * is the name itself', () => {
   assert.equal(matchesPattern('news', 'news'), true);

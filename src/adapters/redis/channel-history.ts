@@ -1,11 +1,13 @@
-import { newEpoch } from '../../core/history/memory.js';
+import { newEpoch } from '../../core/channel-history/memory.js';
 import type {
   ChannelHistory,
   HistoryEvent,
   HistoryPage,
+  NewEvent,
+  ReadAfter,
   StreamLimits,
   StreamPosition,
-} from '../../core/history/store.js';
+} from '../../core/channel-history/store.js';
 import type { RedisClient } from './clients.js';
 
 /**
@@ -33,7 +35,7 @@ export class RedisChannelHistory implements ChannelHistory {
   async append(
     namespace: string,
     channel: string,
-    event: { readonly text: string; readonly except?: string | undefined },
+    event: NewEvent,
     limits: StreamLimits,
   ): Promise<StreamPosition> {
     const [epoch, offset] = (await this.#call('heraldHistoryAppend', this.#keys(namespace, channel), [
@@ -47,12 +49,7 @@ export class RedisChannelHistory implements ChannelHistory {
     return { epoch, offset: Number(offset) };
   }
 
-  async read(
-    namespace: string,
-    channel: string,
-    after: { readonly epoch?: string | undefined; readonly offset: number },
-    limit: number,
-  ): Promise<HistoryPage> {
+  async read(namespace: string, channel: string, after: ReadAfter, limit: number): Promise<HistoryPage> {
     const answer = (await this.#call('heraldHistoryRead', this.#keys(namespace, channel), [
       after.epoch ?? '',
       String(after.offset),

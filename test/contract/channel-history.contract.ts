@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChannelHistory, StreamLimits } from '../../src/core/history/store.js';
+import type { ChannelHistory, StreamLimits } from '../../src/core/channel-history/store.js';
 import { type StoreHarness, storeFixture } from './store-harness.js';
 
 /**

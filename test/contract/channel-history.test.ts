@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { RedisChannelHistory } from '../../src/adapters/redis/channel-history.js';
 import { RedisClients } from '../../src/adapters/redis/clients.js';
-import { RedisChannelHistory } from '../../src/adapters/redis/history.js';
-import { MemoryChannelHistory } from '../../src/core/history/memory.js';
+import { MemoryChannelHistory } from '../../src/core/channel-history/memory.js';
 import { brokerSkip, deleteRedisPrefix, REDIS_URL, uniquePrefix } from '../helpers/brokers.js';
-import { historyContract } from './history.contract.js';
+import { historyContract } from './channel-history.contract.js';
 
 let clock = Date.now();
 

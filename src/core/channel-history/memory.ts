@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { ChannelHistory, HistoryEvent, HistoryPage, StreamLimits, StreamPosition } from './store.js';
+import type {
+  ChannelHistory,
+  HistoryEvent,
+  HistoryPage,
+  NewEvent,
+  ReadAfter,
+  StreamLimits,
+  StreamPosition,
+} from './store.js';
 
 /** A new epoch: 12 characters of base64url from a CSPRNG, unique for every stream ever begun. */
 export function newEpoch(): string {
@@ -44,7 +52,7 @@ export class MemoryChannelHistory implements ChannelHistory {
   async append(
     namespace: string,
     channel: string,
-    event: { readonly text: string; readonly except?: string | undefined },
+    event: NewEvent,
     limits: StreamLimits,
   ): Promise<StreamPosition> {
     const key = `${namespace}\0${channel}`;
@@ -64,12 +72,7 @@ export class MemoryChannelHistory implements ChannelHistory {
     return { epoch: stream.epoch, offset };
   }
 
-  async read(
-    namespace: string,
-    channel: string,
-    after: { readonly epoch?: string | undefined; readonly offset: number },
-    limit: number,
-  ): Promise<HistoryPage> {
+  async read(namespace: string, channel: string, after: ReadAfter, limit: number): Promise<HistoryPage> {
     const stream = this.#live(`${namespace}\0${channel}`, this.#now());
     if (!stream) {
       // No stream: only a read from the very beginning knows that nothing was lost.
