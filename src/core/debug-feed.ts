@@ -118,7 +118,7 @@ export type WatchListener = (namespace: string, watching: boolean) => void;
 
 const DEFAULT_MAX_DATA_CHARS = 1024;
 const DEFAULT_MAX_QUEUED = 1000;
-/** A watcher's rate cap by default: more than a console can show a person, and cheap to keep up with. */
+/** A watcher's rate cap by default, the dashboard console's: events accepted a second. */
 export const DEFAULT_MAX_PER_SECOND = 200;
 
 /**
