@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { hashPassword } from '../../src/dashboard/auth.js';
-import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
+import { chromiumSkip, launchChromium, pngColours } from '../helpers/chromium.js';
 import { APP, connected, nextEvent, sdkAuthorizer, startHerald, type TestHerald } from '../helpers/herald.js';
 import type { Pusher } from '../helpers/pusher-js.js';
 import { within } from '../helpers/raw-client.js';
@@ -28,25 +28,10 @@ const IMAGES =
     : pathToFileURL(`${await mkdtemp(join(tmpdir(), 'herald-dashboard-'))}/`);
 
 /**
- * Browser-side code, as source text: the project's types have no DOM. `colours(base64)` counts the
- * distinct colours of a PNG (up to 50); `bluePixels(id)` counts a canvas's blue pixels, the colour of
- * the connections line.
+ * Browser-side code, as source text: the project's types have no DOM. `bluePixels(id)` counts a
+ * canvas's blue pixels, the colour of the connections line.
  */
-const IN_BROWSER = `
-async function colours(base64) {
-  const image = new Image();
-  image.src = 'data:image/png;base64,' + base64;
-  await image.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = image.width;
-  canvas.height = image.height;
-  const ctx = canvas.getContext('2d');
-  ctx.drawImage(image, 0, 0);
-  const { data } = ctx.getImageData(0, 0, image.width, image.height);
-  const seen = new Set();
-  for (let i = 0; i < data.length && seen.size < 50; i += 4) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-  return seen.size;
-}
+const BLUE_PIXELS = `
 function bluePixels(id) {
   const canvas = document.getElementById(id);
   const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
@@ -54,18 +39,6 @@ function bluePixels(id) {
   for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 200 && data[i] < 80) n++;
   return n;
 }`;
-
-/** How many distinct colours a PNG has, counted in a blank page of `browser` (the dashboard's CSP forbids data: images). */
-async function colours(browser: Browser, png: Buffer): Promise<number> {
-  const page = await browser.newPage();
-  try {
-    return await page.evaluate<number>(
-      `(() => { ${IN_BROWSER}; return colours(${JSON.stringify(png.toString('base64'))}); })()`,
-    );
-  } finally {
-    await page.close();
-  }
-}
 
 describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   let server: TestHerald;
@@ -97,7 +70,7 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   /** Saves the page as dashboard-`view`.png in IMAGES and checks it is not of one colour. */
   const screenshot = async (view: string) => {
     const png = await page.screenshot({ path: new URL(`dashboard-${view}.png`, IMAGES).pathname });
-    assert.ok((await colours(browser, png)) > 5, `the ${view} screenshot is blank`);
+    assert.ok((await pngColours(browser, png)) > 5, `the ${view} screenshot is blank`);
   };
   const consoleRow = (text: string) => page.locator('#app-console tbody tr.event', { hasText: text }).first();
   const tab = (view: string) => page.click(`#tabs button[data-view="${view}"]`);
@@ -174,7 +147,7 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   test('the charts are drawn from the stats', async () => {
     await tab('charts');
     // The connections line is blue: its pixels show the samples were drawn, not just the axes.
-    const blue = `(() => { ${IN_BROWSER}; return bluePixels('chart-connections'); })()`;
+    const blue = `(() => { ${BLUE_PIXELS}; return bluePixels('chart-connections'); })()`;
     // Checked on each frame the page draws, in the page (waitForFunction evaluates a string, which the
     // dashboard's Content-Security-Policy forbids).
     const drawn = `new Promise((resolve) => { const check = () => ((${blue}) > 0 ? resolve(true) : requestAnimationFrame(check)); check(); })`;
