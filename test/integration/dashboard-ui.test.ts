@@ -10,6 +10,7 @@ import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
 import { APP, connected, nextEvent, sdkAuthorizer, startHerald, type TestHerald } from '../helpers/herald.js';
 import type { Pusher } from '../helpers/pusher-js.js';
 import { within } from '../helpers/raw-client.js';
+import { distinctColours } from '../helpers/screenshot.js';
 import { RawWampClient } from '../helpers/wamp-client.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -28,25 +29,10 @@ const IMAGES =
     : pathToFileURL(`${await mkdtemp(join(tmpdir(), 'herald-dashboard-'))}/`);
 
 /**
- * Browser-side code, as source text: the project's types have no DOM. `colours(base64)` counts the
- * distinct colours of a PNG (up to 50); `bluePixels(id)` counts a canvas's blue pixels, the colour of
- * the connections line.
+ * Browser-side code, as source text: the project's types have no DOM. `bluePixels(id)` counts a
+ * canvas's blue pixels, the colour of the connections line.
  */
 const IN_BROWSER = `
-async function colours(base64) {
-  const image = new Image();
-  image.src = 'data:image/png;base64,' + base64;
-  await image.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = image.width;
-  canvas.height = image.height;
-  const ctx = canvas.getContext('2d');
-  ctx.drawImage(image, 0, 0);
-  const { data } = ctx.getImageData(0, 0, image.width, image.height);
-  const seen = new Set();
-  for (let i = 0; i < data.length && seen.size < 50; i += 4) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-  return seen.size;
-}
 function bluePixels(id) {
   const canvas = document.getElementById(id);
   const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
@@ -54,18 +40,6 @@ function bluePixels(id) {
   for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 200 && data[i] < 80) n++;
   return n;
 }`;
-
-/** How many distinct colours a PNG has, counted in a blank page of `browser` (the dashboard's CSP forbids data: images). */
-async function colours(browser: Browser, png: Buffer): Promise<number> {
-  const page = await browser.newPage();
-  try {
-    return await page.evaluate<number>(
-      `(() => { ${IN_BROWSER}; return colours(${JSON.stringify(png.toString('base64'))}); })()`,
-    );
-  } finally {
-    await page.close();
-  }
-}
 
 describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   let server: TestHerald;
@@ -97,7 +71,7 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   /** Saves the page as dashboard-`view`.png in IMAGES and checks it is not of one colour. */
   const screenshot = async (view: string) => {
     const png = await page.screenshot({ path: new URL(`dashboard-${view}.png`, IMAGES).pathname });
-    assert.ok((await colours(browser, png)) > 5, `the ${view} screenshot is blank`);
+    assert.ok((await distinctColours(browser, png)) > 5, `the ${view} screenshot is blank`);
   };
   const consoleRow = (text: string) => page.locator('#app-console tbody tr.event', { hasText: text }).first();
   const tab = (view: string) => page.click(`#tabs button[data-view="${view}"]`);
