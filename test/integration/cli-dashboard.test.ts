@@ -4,6 +4,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/config/load.js';
 import { hashPassword, isPasswordHash, verifyPassword } from '../../src/dashboard/auth.js';
+import { childOutput } from '../helpers/child-output.js';
 import { GUARD_MS, herald, killRuns, started } from '../helpers/cli.js';
 import { dashboardSession } from '../helpers/dashboard.js';
 import { databaseSkip, dropAppTable, migrate, storeEnv, uniqueTable } from '../helpers/databases.js';
@@ -24,21 +25,9 @@ async function withInput(args: string[], input: string) {
     Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_') && k !== 'NODE_TEST_CONTEXT'),
   );
   const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = childOutput(child);
   child.stdin.end(input);
-  const code = await within(
-    new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))),
-    GUARD_MS,
-    `herald ${args.join(' ')} to exit`,
-  );
-  return { code, stdout, stderr };
+  return within(output, GUARD_MS, `herald ${args.join(' ')} to exit`);
 }
 
 test('hash-password prints a hash of the first line that the configuration takes and that verifies', async () => {

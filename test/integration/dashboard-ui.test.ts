@@ -6,10 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { hashPassword } from '../../src/dashboard/auth.js';
-import { chromiumSkip, launchChromium, pngColours } from '../helpers/chromium.js';
+import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
 import { APP, connected, nextEvent, sdkAuthorizer, startHerald, type TestHerald } from '../helpers/herald.js';
 import type { Pusher } from '../helpers/pusher-js.js';
 import { within } from '../helpers/raw-client.js';
+import { distinctColours } from '../helpers/screenshot.js';
 import { RawWampClient } from '../helpers/wamp-client.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -70,7 +71,7 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   /** Saves the page as dashboard-`view`.png in IMAGES and checks it is not of one colour. */
   const screenshot = async (view: string) => {
     const png = await page.screenshot({ path: new URL(`dashboard-${view}.png`, IMAGES).pathname });
-    assert.ok((await pngColours(browser, png)) > 5, `the ${view} screenshot is blank`);
+    assert.ok((await distinctColours(browser, png)) > 5, `the ${view} screenshot is blank`);
   };
   const consoleRow = (text: string) => page.locator('#app-console tbody tr.event', { hasText: text }).first();
   const tab = (view: string) => page.click(`#tabs button[data-view="${view}"]`);

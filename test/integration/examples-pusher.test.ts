@@ -4,12 +4,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumSkip, launchChromium, pngColours } from '../helpers/chromium.js';
+import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
 import { finished } from '../helpers/cli.js';
 import { exampleFile, type RunningExample, startExample } from '../helpers/examples.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { PYTHON } from '../helpers/python.js';
 import { within } from '../helpers/raw-client.js';
+import { distinctColours } from '../helpers/screenshot.js';
 
 /**
  * The Pusher examples in examples/, run as their READMEs say (`node examples/<name>/server.mjs`, the
@@ -69,7 +70,7 @@ describe('the Pusher examples in headless Chromium', { skip: chromiumSkip }, () 
   const text = (page: Page, selector: string, hasText: string | RegExp) =>
     page.locator(selector, { hasText }).first().waitFor({ timeout: GUARD_MS });
   const screenshot = async (page: Page, what: string) => {
-    const colours = await pngColours(browser, await page.screenshot());
+    const colours = await distinctColours(browser, await page.screenshot());
     assert.ok(colours > 5, `the ${what} screenshot is blank (${colours} colours)`);
   };
 
