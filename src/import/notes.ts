@@ -65,6 +65,12 @@ export function decimal(value: unknown): number | undefined {
   return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
 }
 
+/** `x` rounded up to a whole number; undefined past the whole numbers a double holds exactly. */
+export function roundedUp(x: number): number | undefined {
+  const n = Math.ceil(x);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** `true`/`false`, and the `"true"`, `"1"`, `"false"`, `"0"` (any case) that environment files hold. */
 export function boolean(value: unknown): boolean | undefined {
   if (typeof value === 'boolean') return value;

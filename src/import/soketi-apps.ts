@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { type appSchema, WEBHOOK_EVENTS, webhookSchema } from '../config/schema.js';
-import { boolean, decimal, integer, isObject, type Json, own, safeKey, text } from './notes.js';
+import { boolean, decimal, integer, isObject, type Json, own, roundedUp, safeKey, text } from './notes.js';
 import type { Settings } from './settings.js';
 
 /**
@@ -93,10 +93,10 @@ function soketiApp(
     return n > 0 ? n : null;
   };
   const kb = (found: [string, unknown] | undefined, fallback: number | undefined): number | undefined => {
-    if (!found) return fallback === undefined ? undefined : Math.ceil(fallback * 1024);
+    if (!found) return fallback === undefined ? undefined : roundedUp(fallback * 1024);
     const n = decimal(found[1]);
-    if (n === undefined || n <= 0) return invalid(found[0], found[1], 'a number of KB above 0');
-    return Math.ceil(n * 1024);
+    const bytes = n === undefined || n <= 0 ? undefined : roundedUp(n * 1024);
+    return bytes ?? invalid(found[0], found[1], 'a number of KB above 0');
   };
   const positive = (found: [string, unknown] | undefined, fallback: number | undefined) => {
     const n = limit(found);
@@ -200,7 +200,7 @@ function httpLimit(
   );
   const read = field('maxReadRequestsPerSecond', 'MaxReadRequestsPerSecond', 'max_read_req_per_sec');
   const [b, r] = [limit(backend), limit(read)];
-  if (b && r) {
+  if (b && r && Number.isSafeInteger(b + r)) {
     app.maxHttpRequestsPerSecond = b + r;
     s.notes.warn(
       label(backend![0]),

@@ -1,6 +1,6 @@
 import type { ConfigInput } from '../config/schema.js';
 import { readEnvFile } from './env-file.js';
-import { ImportError, type Json, type Notes, pathPrefix } from './notes.js';
+import { ImportError, type Json, type Notes, pathPrefix, roundedUp } from './notes.js';
 import { leavesOf, Settings } from './settings.js';
 import { soketiAdapter, soketiAppStore } from './soketi-adapter.js';
 import { type AppDefaults, soketiApps } from './soketi-apps.js';
@@ -33,9 +33,11 @@ export function importSoketi(text: string, file: string, notes: Notes): ConfigIn
     s.warn('mode', `"${mode}": every Herald node serves both WebSocket clients and the HTTP API`);
   }
   const grace = s.positive('shutdownGracePeriod');
-  if (grace !== undefined) config.shutdownTimeoutMs = Math.ceil(grace);
+  const graceMs = grace === undefined ? undefined : roundedUp(grace);
+  if (graceMs !== undefined) config.shutdownTimeoutMs = graceMs;
   const bodyMb = s.positive('httpApi.requestLimitInMb');
-  if (bodyMb !== undefined) config.maxRequestBodyBytes = Math.ceil(bodyMb * 1024 * 1024);
+  const body = bodyMb === undefined ? undefined : roundedUp(bodyMb * 1024 * 1024);
+  if (body !== undefined) config.maxRequestBodyBytes = body;
 
   tls(s, config);
   metrics(s, config);
