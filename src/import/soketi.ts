@@ -58,7 +58,8 @@ export function importSoketi(text: string, file: string, notes: Notes): ConfigIn
 
 /** soketi's `--config` file: JSON whose keys are option paths, dotted or nested. */
 function fromConfigFile(text: string, file: string, notes: Notes): Settings {
-  const json = readObjectFile(text, file.endsWith('.json') ? file : `${file}.json`);
+  // JSON is YAML too: whatever the file's name makes the parser, soketi's JSON reads the same.
+  const json = readObjectFile(text, file);
   const tree: Json = {};
   for (const [key, value] of Object.entries(json)) {
     if (!setDotted(tree, key, value)) notes.warn(key, 'not a name soketi reads; left out');

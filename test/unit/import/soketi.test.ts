@@ -78,6 +78,16 @@ describe('soketi config.json', () => {
     assert.equal(dotted.parsed.adapter.url, 'redis://127.0.0.1:7000');
   });
 
+  test('option paths that would reach a prototype are refused and named, not followed', () => {
+    const { warned, parsed } = soketi(
+      json({ '__proto__.polluted': 1, 'constructor.prototype.polluted': 1, 'a..b': 1, port: 7000 }),
+      'soketi.conf',
+    );
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(parsed.port, 7000);
+    assert.deepEqual([...warned.keys()], ['__proto__.polluted', 'constructor.prototype.polluted', 'a..b']);
+  });
+
   test('Sentinel and Redis Cluster connections become Herald URLs', () => {
     const sentinel = soketi(
       json({
