@@ -17,6 +17,7 @@ import { apps } from './apps.js';
 import { dashboard } from './dashboard.js';
 import { doctor } from './doctor.js';
 import { exitOnUnhandledErrors } from './fatal.js';
+import { importCommand } from './import.js';
 import { superviseWorkers } from './workers.js';
 
 /** What an empty configuration holds, for the defaults the usage text names. */
@@ -32,6 +33,9 @@ const USAGE = `Usage:
   herald apps <list|show|create|update|enable|disable|delete|rotate-secret|migrate> [--config FILE]
                                                 manage the apps of the configured store (--help for more)
   herald dashboard hash-password                hash a password read from standard input for dashboard.users
+  herald import <soketi|reverb|crossbar> FILE [--format json|yaml]
+                                                print a Herald configuration made from another server's
+                                                (--help for more; see docs/migrating.md)
 
 Options:
   --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise
@@ -128,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'doctor') return doctor(argv.slice(1));
   if (argv[0] === 'apps') return apps(argv.slice(1));
   if (argv[0] === 'dashboard') return dashboard(argv.slice(1));
+  if (argv[0] === 'import') return importCommand(argv.slice(1));
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
