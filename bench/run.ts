@@ -14,7 +14,7 @@ import { WorkerPool } from './lib/pool.js';
 import { Publisher } from './lib/publisher.js';
 import { markdown, type ResultRecord, type RunMeta, summarise } from './lib/report.js';
 import { HERALD_ONLY, SCENARIOS, type ScenarioContext } from './lib/scenarios.js';
-import { APP, fdLimits, type ServerProcess, startHerald, startSoketi } from './lib/servers.js';
+import { APP, fdLimits, type ServerProcess, startFloor, startHerald, startSoketi } from './lib/servers.js';
 import { ensureSoketi, type SoketiStatus } from './lib/soketi.js';
 import { round } from './lib/stats.js';
 
@@ -33,7 +33,10 @@ const DESCRIPTIONS: Record<string, string> = {
     'connections, each once its RSS has settled (V8 gives back the young generation a burst grew tens of ' +
     'seconds into idleness), and RSS just after the setup.',
   'http-api':
-    '`POST /events` to a channel without subscribers from concurrent keep-alive clients; latency is per request.',
+    '`POST /events` to a channel without subscribers from concurrent keep-alive clients; latency is per ' +
+    'request. With Herald, the pre-signed load also goes to a bare `node:http` server that reads the body ' +
+    'and answers `{}` (the floor: Node itself on this machine), in the same round; the floor row is ' +
+    "Herald's rate over the floor's.",
   presence:
     'Members join and leave one presence channel in a loop (subscribe, wait for success, unsubscribe); ' +
     'observers must see exactly one `member_added` and one `member_removed` per join, in order.',
@@ -61,8 +64,9 @@ const DESCRIPTIONS: Record<string, string> = {
     'Herald only: the fan-out at max rate (`events`, N subscribers on one channel) on a node with the ' +
     "dashboard on, without and with the app's debug console (`GET /dashboard/api/apps/{id}/console`, " +
     'Server-Sent Events) open and read continuously by the bench process after signing in. The ÷ row is ' +
-    'the rate with the console over the rate without it in the same round; odd rounds start without the ' +
-    'console, even rounds with it. The console gets at most its rate cap; the rest is counted from its ' +
+    'the rate with the console over the rate without it in the same round. Each round runs both twice, ' +
+    'A-B-B-A (odd rounds start without the console, even rounds with it), and each cell of a round is ' +
+    'the mean of its two runs. The console gets at most its rate cap; the rest is counted from its ' +
     '`dropped` markers.',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };
@@ -248,6 +252,12 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
       extra.push(node);
       return node;
     };
+    const startFloorNode: ScenarioContext['startFloor'] = async () => {
+      const node = await startFloor({ root: o.heraldRoot, logFile, label });
+      live.add(node.child);
+      extra.push(node);
+      return node;
+    };
     const ctx: ScenarioContext = {
       o,
       round: r,
@@ -258,6 +268,7 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
       fdHardLimit,
       maxConnections,
       startHerald: startNode,
+      startFloor: startFloorNode,
       publisherFor,
     };
     const limitMs = scenario === 'soak' ? o.soakMs + 5 * 60_000 : 5 * 60_000;

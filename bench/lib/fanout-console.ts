@@ -98,6 +98,20 @@ async function openConsole(server: ServerProcess, cookie: string): Promise<OpenC
   };
 }
 
+/**
+ * One result of several runs of a variant: each metric the mean of the runs', the checks and notes of
+ * the last run.
+ */
+function meanOf(runs: readonly ScenarioResult[], label: string): ScenarioResult {
+  const last = runs.at(-1)!;
+  const metrics: Record<string, number> = {};
+  for (const name of Object.keys(last.metrics)) {
+    const values = runs.map((r) => r.metrics[name]).filter((v): v is number => v !== undefined);
+    metrics[name] = values.reduce((a, b) => a + b, 0) / values.length;
+  }
+  return { ...last, variant: `${last.variant}, ${label}`, metrics };
+}
+
 /** `o.consoleSubs` subscribers, events at max rate, without and with the console (order by round). */
 export async function fanoutConsole(ctx: ScenarioContext): Promise<ScenarioResult[]> {
   const { o, pool } = ctx;
@@ -111,30 +125,36 @@ export async function fanoutConsole(ctx: ScenarioContext): Promise<ScenarioResul
     await connectOrThrow(sub, subs, { channel: 'fanout' });
     await sleep(300);
     const cookie = await signIn(node, password);
-    const order = ctx.round % 2 === 1 ? (['without', 'with'] as const) : (['with', 'without'] as const);
-    const results: Partial<Record<'with' | 'without', ScenarioResult>> = {};
-    let seen: ConsoleCount = { events: 0, markers: 0, dropped: 0 };
+    // A-B-B-A within the round (odd rounds start without the console, even rounds with it), so that a
+    // machine getting faster or slower during the round weighs on both sides alike.
+    const first = ctx.round % 2 === 1 ? 'without' : 'with';
+    const second = first === 'with' ? 'without' : 'with';
+    const order = [first, second, second, first] as const;
+    const runs: Record<'with' | 'without', ScenarioResult[]> = { with: [], without: [] };
+    const seen: ConsoleCount = { events: 0, markers: 0, dropped: 0 };
     let seconds = 0;
     for (const variant of order) {
       const open = variant === 'with' ? await openConsole(node, cookie) : undefined;
       const started = performance.now();
       try {
-        const r = await fanoutVariant(sub, subs, 'events', 'max');
-        results[variant] = {
-          ...r,
-          variant: `${r.variant}, console ${variant === 'with' ? 'open' : 'closed'}`,
-        };
+        runs[variant].push(await fanoutVariant(sub, subs, 'events', 'max'));
       } finally {
         if (open) {
-          seconds = (performance.now() - started) / 1000;
+          seconds += (performance.now() - started) / 1000;
           await open.close();
-          seen = { ...open.count };
+          seen.events += open.count.events;
+          seen.markers += open.count.markers;
+          seen.dropped += open.count.dropped;
         }
       }
     }
+    const results = {
+      without: meanOf(runs.without, 'console closed'),
+      with: meanOf(runs.with, 'console open'),
+    };
     await pool.all('progress', { everyMs: 0 });
-    const without = results.without!;
-    const withConsole = results.with!;
+    const without = results.without;
+    const withConsole = results.with;
     withConsole.metrics.console_ratio =
       withConsole.metrics.delivered_per_s! / without.metrics.delivered_per_s!;
     withConsole.metrics.console_events = seen.events;
@@ -143,7 +163,7 @@ export async function fanoutConsole(ctx: ScenarioContext): Promise<ScenarioResul
       ...withConsole.checks,
       console: { ...seen, seconds, eventsPerS: seen.events / seconds },
     };
-    return order.map((v) => results[v]!);
+    return [results[first], results[second]];
   } finally {
     publisher.close();
     await pool.all('closeAll');

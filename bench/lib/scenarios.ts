@@ -42,6 +42,8 @@ export interface ScenarioContext<S extends Target = ServerProcess> {
   }) => Promise<ServerProcess>;
   /** A publisher to another node. */
   publisherFor: (target: Target) => Publisher;
+  /** Starts the bare `node:http` server of `floor-server.ts`; stopped after the scenario if it is not before. */
+  startFloor: () => Promise<ServerProcess>;
 }
 
 /** One variant's numbers (`metrics`, see METRICS), what must hold for them to mean anything, and notes. */
@@ -97,6 +99,7 @@ export const METRICS: Record<string, Metric> = {
   p99_vs_config: { label: 'latency p99, PostgreSQL ÷ config file', better: 'lower' },
   app_queries: { label: 'queries on the apps table (index + sequential scans)', better: 'lower' },
   app_queries_bound: { label: 'at most: apps in use × cache TTLs begun', better: 'info' },
+  floor_ratio: { label: 'requests/s, Herald ÷ bare node:http (floor)', better: 'higher' },
   console_ratio: { label: 'delivered msg/s, console open ÷ closed', better: 'higher' },
   console_events: { label: 'console events received', better: 'info' },
   console_dropped: { label: 'console events dropped (markers)', better: 'info' },
@@ -331,39 +334,62 @@ export async function connections(ctx: ScenarioContext): Promise<ScenarioResult[
 /**
  * 4. HTTP API: triggers to a channel nobody is subscribed to, from concurrent keep-alive clients: once
  * as the `pusher` SDK sends them (`http.request`, each request signed), once as pre-signed bytes on raw
- * sockets (the server's own capacity).
+ * sockets (the server's own capacity). With Herald, the pre-signed load also goes to a bare `node:http`
+ * server that only reads the body and answers `{}` (the floor), before Herald in even rounds and after
+ * it in odd ones, and Herald's rate over the floor's of the same round is reported.
  */
 export async function httpApi(ctx: ScenarioContext): Promise<ScenarioResult[]> {
-  const { o, pool, server } = ctx;
-  const n = pool.size;
   const results: ScenarioResult[] = [];
-  for (const publisher of ['sdk', 'raw'] as const) {
-    const loads = pool.all('httpLoad', (i) => ({
-      host: server.host,
-      port: server.port,
-      app: APP,
-      publisher,
-      clients: Math.floor(o.httpClients / n) + (i < o.httpClients % n ? 1 : 0),
-      channel: 'nobody-listens',
-      warmupMs: o.warmupMs,
-      durationMs: o.measureMs,
-      bytes: 100,
-    }));
-    const { hist, statuses, requests, ...w } = await measuredHttpLoad(ctx, loads);
-    results.push({
-      variant: `${o.httpClients} clients, POST /events, ${publisher === 'sdk' ? 'SDK-like publisher' : 'pre-signed raw requests'}`,
-      metrics: {
-        req_per_s: requests / (o.measureMs / 1000),
-        p50_ms: ms(histogramQuantile(hist, 0.5)),
-        p99_ms: ms(histogramQuantile(hist, 0.99)),
-        cpu_us_per_req: w.serverUs / requests,
-        failed_requests: requests - (statuses[200] ?? 0),
-        clients_cpu_pct: w.clientsPct,
-      },
-      checks: { statuses },
-    });
+  const herald = ctx.server.name === 'herald';
+  const floorFirst = herald && ctx.round % 2 === 0;
+  const floor = async () => {
+    const server = await ctx.startFloor();
+    try {
+      const r = await httpLoadVariant({ ...ctx, server }, 'raw');
+      return { ...r, variant: `${r.variant}, bare node:http (floor)` };
+    } finally {
+      await server.stop();
+    }
+  };
+  const floorResult = floorFirst ? await floor() : undefined;
+  for (const publisher of ['sdk', 'raw'] as const) results.push(await httpLoadVariant(ctx, publisher));
+  if (herald) {
+    const f = floorResult ?? (await floor());
+    const raw = results[1]!;
+    raw.metrics.floor_ratio = raw.metrics.req_per_s! / f.metrics.req_per_s!;
+    results.push(f);
   }
   return results;
+}
+
+/** One load of `o.httpClients` keep-alive clients on `ctx.server`, as the SDK sends or pre-signed. */
+async function httpLoadVariant(ctx: ScenarioContext, publisher: 'sdk' | 'raw'): Promise<ScenarioResult> {
+  const { o, pool, server } = ctx;
+  const n = pool.size;
+  const loads = pool.all('httpLoad', (i) => ({
+    host: server.host,
+    port: server.port,
+    app: APP,
+    publisher,
+    clients: Math.floor(o.httpClients / n) + (i < o.httpClients % n ? 1 : 0),
+    channel: 'nobody-listens',
+    warmupMs: o.warmupMs,
+    durationMs: o.measureMs,
+    bytes: 100,
+  }));
+  const { hist, statuses, requests, ...w } = await measuredHttpLoad(ctx, loads);
+  return {
+    variant: `${o.httpClients} clients, POST /events, ${publisher === 'sdk' ? 'SDK-like publisher' : 'pre-signed raw requests'}`,
+    metrics: {
+      req_per_s: requests / (o.measureMs / 1000),
+      p50_ms: ms(histogramQuantile(hist, 0.5)),
+      p99_ms: ms(histogramQuantile(hist, 0.99)),
+      cpu_us_per_req: w.serverUs / requests,
+      failed_requests: requests - (statuses[200] ?? 0),
+      clients_cpu_pct: w.clientsPct,
+    },
+    checks: { statuses },
+  };
 }
 
 /** 5. Presence churn: members join and leave in a loop; observers check every member event. */

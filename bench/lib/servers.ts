@@ -235,6 +235,24 @@ export async function startHerald({
   return server;
 }
 
+/**
+ * The bare `node:http` server of `floor-server.ts`: the most requests per second Node itself answers
+ * on this machine, for the HTTP API scenario to compare with.
+ */
+export async function startFloor({ root, logFile, label }: HeraldOptions): Promise<ServerProcess> {
+  const port = await freePort();
+  const fd = openLog(logFile, `node:http floor ${label} port ${port}`);
+  const child = spawnNode([path.join(root, 'dist/bench/lib/floor-server.js'), String(port)], {
+    cwd: root,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  closeSync(fd);
+  const server = new ServerProcess('floor', child, port, logFile);
+  await server.waitReady();
+  return server;
+}
+
 /** Soketi from the bench-only install; cluster discovery kept on loopback (it is on by default). */
 export async function startSoketi({
   soketiDir,

@@ -305,8 +305,13 @@ function printConnectHint(
   apiPort: number | undefined,
   dev?: DevelopmentDashboard,
 ): void {
-  // Apps in a database are the operator's: `herald apps list` shows them, not this hint.
-  if (config.appStore.driver !== 'config') return;
+  const dashboard = dashboardHint(config, port, apiPort, dev);
+  // Apps in a database are the operator's: `herald apps list` shows them, not this hint. The
+  // dashboard is the server's, wherever the apps are kept.
+  if (config.appStore.driver !== 'config') {
+    if (dashboard) process.stdout.write(`\n${dashboard}\n`);
+    return;
+  }
   const host = localHost(config.host);
   const app = config.apps[0]!;
   // pusher-js connects to `wssPort` with forceTLS, to `wsPort` without.
@@ -315,7 +320,7 @@ function printConnectHint(
     `\nConnect pusher-js with:\n  new Pusher('${app.key}', { wsHost: '${host}', ${where}, ` +
       `enabledTransports: ['ws'], cluster: '' })\n` +
       `HTTP API: ${apiBase(config, port, apiPort)}/apps/${app.id}/events (app id ${app.id}, key ${app.key})\n` +
-      dashboardHint(config, port, apiPort, dev) +
+      dashboard +
       '\n',
   );
 }

@@ -10,6 +10,7 @@ import { dashboardOf, signInPage } from '../helpers/dashboard.js';
 import { APP, connected, nextEvent, sdkAuthorizer, startHerald, type TestHerald } from '../helpers/herald.js';
 import type { Options, Pusher } from '../helpers/pusher-js.js';
 import { within } from '../helpers/raw-client.js';
+import { distinctColours } from '../helpers/screenshot.js';
 import { RawWampClient } from '../helpers/wamp-client.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -28,26 +29,11 @@ const IMAGES =
     : pathToFileURL(`${await mkdtemp(join(tmpdir(), 'herald-dashboard-'))}/`);
 
 /**
- * Browser-side code, as source text: the project's types have no DOM. `colours(base64)` counts the
- * distinct colours of a PNG (up to 50); `rise(id, rgb)` is how high the line of colour `rgb` goes on
- * chart `id`, as a fraction of the chart's height above its zero line (about 0 for a line at zero, -1
- * for no line).
+ * Browser-side code, as source text: the project's types have no DOM. `rise(id, rgb)` is how high the
+ * line of colour `rgb` goes on chart `id`, as a fraction of the chart's height above its zero line
+ * (about 0 for a line at zero, -1 for no line).
  */
-const IN_BROWSER = `
-async function colours(base64) {
-  const image = new Image();
-  image.src = 'data:image/png;base64,' + base64;
-  await image.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = image.width;
-  canvas.height = image.height;
-  const ctx = canvas.getContext('2d');
-  ctx.drawImage(image, 0, 0);
-  const { data } = ctx.getImageData(0, 0, image.width, image.height);
-  const seen = new Set();
-  for (let i = 0; i < data.length && seen.size < 50; i += 4) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-  return seen.size;
-}
+const RISE = `
 function rise(id, [r, g, b]) {
   const canvas = document.getElementById(id);
   const { width, height } = canvas;
@@ -79,18 +65,6 @@ const MOVED = 0.1;
 /** The app whose charts the charts test watches from its first request on. */
 const CHARTS = { id: 'charts', key: 'charts-key', secret: 'charts-secret' };
 
-/** How many distinct colours a PNG has, counted in a blank page of `browser` (the dashboard's CSP forbids data: images). */
-async function colours(browser: Browser, png: Buffer): Promise<number> {
-  const page = await browser.newPage();
-  try {
-    return await page.evaluate<number>(
-      `(() => { ${IN_BROWSER}; return colours(${JSON.stringify(png.toString('base64'))}); })()`,
-    );
-  } finally {
-    await page.close();
-  }
-}
-
 describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   let server: TestHerald;
   let receiver: WebhookReceiver;
@@ -121,7 +95,7 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   /** Saves the page as dashboard-`view`.png in IMAGES and checks it is not of one colour. */
   const screenshot = async (view: string) => {
     const png = await page.screenshot({ path: new URL(`dashboard-${view}.png`, IMAGES).pathname });
-    assert.ok((await colours(browser, png)) > 5, `the ${view} screenshot is blank`);
+    assert.ok((await distinctColours(browser, png)) > 5, `the ${view} screenshot is blank`);
   };
   const consoleRow = (text: string) => page.locator('#app-console tbody tr.event', { hasText: text }).first();
   const tab = (view: string) => page.click(`#tabs button[data-view="${view}"]`);
@@ -144,14 +118,14 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   const charted = (condition: string, what: string) =>
     within(
       page.evaluate<boolean>(
-        `(() => { ${IN_BROWSER}; return new Promise((resolve) => { const check = () => ((${condition}) ? resolve(true) : requestAnimationFrame(check)); check(); }); })()`,
+        `(() => { ${RISE}; return new Promise((resolve) => { const check = () => ((${condition}) ? resolve(true) : requestAnimationFrame(check)); check(); }); })()`,
       ),
       GUARD_MS,
       what,
     );
   const heights = () =>
     page.evaluate<number[]>(
-      `(() => { ${IN_BROWSER}; return [${Object.keys(SERIES).map((series) => rise(series as Series))}]; })()`,
+      `(() => { ${RISE}; return [${Object.keys(SERIES).map((series) => rise(series as Series))}]; })()`,
     );
 
   test('a wrong password shows the error; the right one opens the console', async () => {
