@@ -46,7 +46,7 @@ const eventRow = (page: Page, name: string) =>
 /** `{"type": "dropped", "count": n}` rows: their counts. */
 const droppedCounts = (rows: string[][]) =>
   rows.flatMap((cells) => {
-    const m = cells.length === 1 ? /^(\d+) events dropped$/.exec(cells[0]!) : null;
+    const m = cells.length === 1 ? /^(\d+) events? dropped$/.exec(cells[0]!) : null;
     return m ? [Number(m[1])] : [];
   });
 

@@ -282,12 +282,22 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
       .waitFor({ timeout: GUARD_MS });
     assert.match((await page.textContent('#realm-subscriptions'))!, /com\.example\.news/);
     await page.locator('#realm-console .status', { hasText: 'live' }).waitFor({ timeout: GUARD_MS });
+    // A publication shows on the realm's console, with the session that made it.
+    const request = wamp.id();
+    wamp.send([16, request, { acknowledge: true }, 'com.example.news', ['hello']]);
+    await within(wamp.reply(request, [17, 8]), GUARD_MS, 'PUBLISHED');
+    const row = page.locator('#realm-console tbody tr.event', { hasText: 'publication' });
+    await row.waitFor({ timeout: GUARD_MS });
+    assert.match((await row.textContent())!, new RegExp(`com\\.example\\.news${wamp.sessionId}`));
     await screenshot('wamp');
   });
 
   test('the page fits a phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await tab('console');
+    // A row in the console: its long cells wrap within the screen.
+    await server.sdk().trigger('news', 'headline', { title: 'On a phone' });
+    await consoleRow('headline').waitFor({ timeout: GUARD_MS });
     const width = await page.evaluate<number>('document.documentElement.scrollWidth');
     assert.ok(width <= 390, `the page is ${width}px wide`);
     await screenshot('phone');

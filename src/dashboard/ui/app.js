@@ -17,6 +17,9 @@ function el(tag, text, props) {
   return node;
 }
 
+/** `n` and `noun`, plural unless n is 1: "1 event", "2 events". */
+const count = (n, noun) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 /** A table row of `cells`, each written as text. */
 function row(cells) {
   const tr = el('tr');
@@ -253,7 +256,7 @@ function makeConsole(container, columns) {
     const tr = el('tr', null, { className: `event ${e.type === 'dropped' ? 'dropped' : ''}` });
     rows.set(e, tr);
     if (e.type === 'dropped') {
-      tr.append(el('td', `${e.count} events dropped`, { colSpan: width }));
+      tr.append(el('td', `${count(e.count, 'event')} dropped`, { colSpan: width }));
       return tr;
     }
     const time = new Date(e.time ?? Date.now()).toISOString().slice(11, 23);
@@ -283,7 +286,7 @@ function makeConsole(container, columns) {
 
   function updateStatus() {
     const held = paused ? ` · paused, ${waiting.length} waiting` : '';
-    status.textContent = `${events.length} events · ${connection}${held}`;
+    status.textContent = `${count(events.length, 'event')} · ${connection}${held}`;
   }
 
   function render() {
