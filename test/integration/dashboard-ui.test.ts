@@ -295,7 +295,9 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   test('the page fits a phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await tab('console');
-    // A row in the console: its long cells wrap within the screen.
+    // A row in the console: its long cells wrap within the screen. The console was closed when the
+    // app changed on another view; it opens again with its view.
+    await page.locator('#app-console .status', { hasText: 'live' }).waitFor({ timeout: GUARD_MS });
     await server.sdk().trigger('news', 'headline', { title: 'On a phone' });
     await consoleRow('headline').waitFor({ timeout: GUARD_MS });
     const width = await page.evaluate<number>('document.documentElement.scrollWidth');
