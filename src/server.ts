@@ -304,7 +304,7 @@ export class Herald {
       }
       this.#admin = createListener(adminRoutes, this.logger, false);
     }
-    if (this.dashboard) addConsoleRoutes(this.dashboard, this.debugFeed);
+    if (this.dashboard) addConsoleRoutes(this.dashboard, this.debugFeed, now);
     this.#stats =
       this.dashboard &&
       addViewRoutes(this.dashboard, {
