@@ -38,6 +38,14 @@ export function createListener(router: Router, logger: Logger, secure: boolean):
 }
 
 /**
+ * Connections the kernel may hold for Herald to accept (it caps this at `net.core.somaxconn`, 4096 on
+ * current Linux). Node's own default is 511: when every client reconnects at once (a deploy, a network
+ * cut), connections past it are dropped and their clients wait out TCP's retransmission (1 s, then 3 s,
+ * …) before trying again.
+ */
+const LISTEN_BACKLOG = 4096;
+
+/**
  * Binds `server` to `host:port`; rejects with a `ListenError` saying what to change, and which
  * `settings` (`"host, port; --host, --port"`) give the address.
  */
@@ -46,7 +54,7 @@ export function listen(server: Server, port: number, host: string, settings: str
     const onError = (err: NodeJS.ErrnoException) =>
       reject(new ListenError(`cannot listen on ${address(host, port)} (${settings}): ${why(err, host)}`));
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       resolve();
     });
