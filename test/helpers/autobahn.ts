@@ -81,7 +81,11 @@ export interface Autobahn {
   Connection: new (options: AutobahnConnectionOptions) => AutobahnConnection;
   Error: new (error: string, args?: unknown[], kwargs?: Record<string, unknown>) => Error;
   Result: new (args?: unknown[], kwargs?: Record<string, unknown>) => AutobahnResult;
-  serializer: { JSONSerializer: new () => unknown; MsgpackSerializer: new () => unknown };
+  serializer: {
+    JSONSerializer: new () => unknown;
+    MsgpackSerializer: new () => unknown;
+    CBORSerializer: new () => unknown;
+  };
   auth_cra: {
     derive_key(secret: string, salt: string, iterations?: number, keylen?: number): string;
     sign(key: string, challenge: string): string;
