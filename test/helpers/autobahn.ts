@@ -57,7 +57,9 @@ export interface AutobahnSession {
 }
 
 export interface AutobahnConnectionOptions {
-  url: string;
+  /** The WebSocket URL; a `transports` list may name other transports instead (`rawsocket`: `host`, `port`). */
+  url?: string;
+  transports?: Record<string, unknown>[];
   realm: string;
   authmethods?: string[];
   authid?: string;
