@@ -243,7 +243,7 @@ async function start(config: Readonly<Config>): Promise<number> {
   }
   if (stopping) return exited;
   if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
-  logListening(herald.logger, config, [herald.port, herald.apiPort]);
+  logListening(herald.logger, config, [herald.port, herald.apiPort, herald.rawSocketPort]);
   if (alone) printConnectHint(herald.config, herald.port, herald.apiPort, dev);
   return exited;
 }
@@ -255,11 +255,17 @@ async function supervise(config: Readonly<Config>): Promise<number> {
   const code = await superviseWorkers(
     config.workers,
     logger,
-    ([port, apiPort]) => {
-      logListening(logger, config, [port!, apiPort], config.workers);
+    (ports) => {
+      // The public port first, then the admin listener's and the RawSocket listener's, when set.
+      const [port, ...more] = ports;
+      const apiPort = config.api.port === null ? undefined : more.shift();
+      logListening(logger, config, [port!, apiPort, more.shift()], config.workers);
       printConnectHint(config, port!, apiPort);
     },
-    { listeners: config.api.port === null ? 1 : 2, forwardSighup: config.tls !== undefined },
+    {
+      listeners: 1 + (config.api.port === null ? 0 : 1) + (config.wamp.rawsocket ? 1 : 0),
+      forwardSighup: config.tls !== undefined,
+    },
   );
   if (config.pidFile) await removePidFile(config.pidFile, logger);
   return code;
@@ -275,11 +281,14 @@ async function removePidFile(file: string, logger: Logger): Promise<void> {
   }
 }
 
-/** Where the listeners are: the public port (`https://` with TLS), and the admin listener if any. */
+/**
+ * Where the listeners are: the public port (`https://` with TLS), and the admin and RawSocket
+ * listeners if any.
+ */
 function logListening(
   logger: Logger,
   config: Readonly<Config>,
-  [port, apiPort]: [number, number | undefined],
+  [port, apiPort, rawSocketPort]: [number, number | undefined, number | undefined],
   workers?: number,
 ): void {
   const scheme = config.tls ? 'https' : 'http';
@@ -293,6 +302,13 @@ function logListening(
     logger.info(
       { host: config.api.host, port: apiPort, public: config.api.public },
       `admin listener (HTTP API, /metrics) on http://${config.api.host}:${apiPort}`,
+    );
+  }
+  const raw = config.wamp.rawsocket;
+  if (raw && rawSocketPort !== undefined) {
+    logger.info(
+      { host: raw.host, port: rawSocketPort },
+      `WAMP RawSocket listener on tcp://${raw.host}:${rawSocketPort}`,
     );
   }
 }

@@ -513,7 +513,24 @@ const wampSchema = z
       .default(10_000)
       .describe(
         'How long a WAMP connection may take from its upgrade to WELCOME (HELLO, and AUTHENTICATE when ' +
-          'challenged); past it, ABORT `wamp.error.timeout` and the connection is closed.',
+          'challenged); past it, ABORT `wamp.error.timeout` and the connection is closed. A RawSocket ' +
+          'connection has as long again for its handshake.',
+      ),
+    rawsocket: z
+      .strictObject({
+        host: z.string().min(1).default('0.0.0.0').describe('Listen address of the RawSocket listener.'),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .describe('Port of the RawSocket listener; `0` picks a free one.'),
+      })
+      .optional()
+      .describe(
+        'A listener of its own for WAMP over RawSocket on plain TCP (`tcp://host:port`, docs/wamp.md, ' +
+          '"RawSocket"). Without it, RawSocket is still served on the public port, told apart from HTTP by ' +
+          'its first byte.',
       ),
   })
   .superRefine((wamp, ctx) => {
@@ -857,15 +874,17 @@ export const configSchema = z
       .nullable()
       .default(null)
       .describe(
-        "Open WebSocket connections on this node, both protocols (an app's own `maxConnections` is " +
-          'separate); `null` for no limit. More get HTTP 503 before the upgrade.',
+        "Open connections on this node: WebSocket, both protocols, and WAMP RawSocket (an app's own " +
+          '`maxConnections` is separate); `null` for no limit. More get HTTP 503 before the upgrade (the ' +
+          'RawSocket error reply 4).',
       ),
     maxConnectionsPerAddress: positiveInt()
       .nullable()
       .default(null)
       .describe(
-        'Open WebSocket connections from one client address; `null` for no limit (offices and mobile ' +
-          'carriers put many users behind one address). More get HTTP 429 before the upgrade.',
+        'Open connections (WebSocket and RawSocket) from one client address; `null` for no limit (offices ' +
+          'and mobile carriers put many users behind one address). More get HTTP 429 before the upgrade ' +
+          '(the RawSocket error reply 4).',
       ),
     connectionRatePerAddress: z
       .strictObject({

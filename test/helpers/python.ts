@@ -23,6 +23,17 @@ export function autobahnPythonSkip(): string | false {
     : 'python3-autobahn is not installed (apt-get install -y python3-autobahn)';
 }
 
+/**
+ * Why the autobahn-python tests over CBOR skip, or false when they run: autobahn-python offers CBOR only
+ * with python3-cbor2 installed. With CI=true they always run.
+ */
+export function cborPythonSkip(): string | false {
+  const autobahn = autobahnPythonSkip();
+  if (autobahn || process.env.CI === 'true') return autobahn;
+  const probe = spawnSync(PYTHON, ['-c', 'import cbor2'], { encoding: 'utf8' });
+  return probe.status === 0 ? false : 'python3-cbor2 is not installed (apt-get install -y python3-cbor2)';
+}
+
 /** A running Python client script: its stdout JSON lines, waitable one by one. */
 export class PythonClient {
   readonly process: ChildProcess;
