@@ -68,7 +68,7 @@ export async function importCommand(argv: readonly string[], io: ImportIo = proc
     io.err(`herald import: ${err.message.split('\n').map(visibleText).join('\n')}\n`);
     return 1;
   }
-  for (const { setting, reason } of imported.warnings) {
+  for (const { setting, reason } of imported.notes) {
     io.err(`herald import: warning: ${visibleText(setting)}: ${visibleText(reason)}\n`);
   }
   io.out(

@@ -257,7 +257,7 @@ const noise = fc.oneof(
 /** One case: either a configuration Herald accepts, or an ImportError; the output prints both ways. */
 function check(peer: Peer, text: string, file: string): void {
   try {
-    const { config, warnings } = importConfig(peer, text, file);
+    const { config, notes: warnings } = importConfig(peer, text, file);
     parseConfig(config);
     assert.doesNotThrow(() => JSON.stringify(config));
     assert.doesNotThrow(() => stringify(config, { aliasDuplicateObjects: false }));
