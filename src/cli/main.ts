@@ -38,7 +38,8 @@ const USAGE = `Usage:
                                                 (--help for more; see docs/migrating.md)
 
 Options:
-  --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise
+  --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise; a Crossbar.io
+                    node configuration (.crossbar/config.json) is read as it is (docs/migrating.md)
   --host HOST       listen address (default ${DEFAULTS.host})
   --port PORT       listen port (default ${DEFAULTS.port})
   --app-id ID, --app-key KEY, --app-secret SECRET
