@@ -175,9 +175,15 @@ export async function loadConfig(
     file = undefined;
   } else if (file) {
     const herald = mixedWithCrossbar(file.settings);
-    if (herald.length > 0) {
+    const version = file.settings.version;
+    if (Array.isArray(file.settings.workers) && version !== 2 && herald.length === 0) {
       problems.push(
-        `${file.name}: a Crossbar.io node configuration (version 2, a list of workers) with Herald's ` +
+        `${file.name}: a list of workers, as a Crossbar.io node configuration has, of version ` +
+          `${JSON.stringify(version) ?? 'none'}: Herald reads version 2 (\`crossbar upgrade\` converts an older one)`,
+      );
+    } else if (herald.length > 0) {
+      problems.push(
+        `${file.name}: a Crossbar.io node configuration's list of workers with Herald's ` +
           `${herald.join(', ')}: keep Herald's settings in a file of their own, or start from the node configuration alone`,
       );
     }

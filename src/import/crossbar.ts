@@ -46,9 +46,9 @@ export function isCrossbarNode(settings: Json): boolean {
   );
 }
 
-/** The Herald settings of a file that has Crossbar's shape but also some of Herald's; [] for any other. */
+/** The Herald settings of a file with Crossbar's list of workers; [] for any other. */
 export function mixedWithCrossbar(settings: Json): string[] {
-  if (own(settings, 'version') !== 2 || !Array.isArray(own(settings, 'workers'))) return [];
+  if (!Array.isArray(own(settings, 'workers'))) return [];
   return HERALD_KEYS.filter((k) => Object.hasOwn(settings, k));
 }
 

@@ -530,7 +530,12 @@ describe('loadConfig', () => {
     const mixed = await file('mixed.json', { version: 2, workers: [], port: 6001 });
     assert.match(
       (await problemsOf(() => loadConfig({ file: mixed, env: {} })))[0]!,
-      /a Crossbar\.io node configuration .* with Herald's port: keep Herald's settings in a file of their own/,
+      /a Crossbar\.io node configuration's list of workers with Herald's port: keep Herald's settings in a file of their own/,
+    );
+    const old = await file('old.json', { controller: {}, workers: [{ type: 'router' }] });
+    assert.match(
+      (await problemsOf(() => loadConfig({ file: old, env: {} })))[0]!,
+      /a list of workers, as a Crossbar\.io node configuration has, of version none: Herald reads version 2/,
     );
   });
 });
