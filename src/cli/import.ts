@@ -12,7 +12,8 @@ Reads another server's configuration and prints a Herald configuration for it on
   soketi     soketi's --config file (config.json), or a .env file of SOKETI_* variables
   reverb     a Laravel .env file with the REVERB_* variables (config/reverb.php is PHP and is not
              read: carry what it sets beyond them by hand, see docs/migrating.md)
-  crossbar   Crossbar.io's node configuration (.crossbar/config.json, or config.yaml)
+  crossbar   Crossbar.io's node configuration (.crossbar/config.json, or config.yaml), which
+             herald start --config also takes as it is
 
 Each setting of FILE that the Herald configuration does not carry is named on standard error, with
 the reason. docs/migrating.md maps every setting of soketi, Laravel Reverb, laravel-websockets,
@@ -68,7 +69,7 @@ export async function importCommand(argv: readonly string[], io: ImportIo = proc
     io.err(`herald import: ${err.message.split('\n').map(visibleText).join('\n')}\n`);
     return 1;
   }
-  for (const { setting, reason } of imported.warnings) {
+  for (const { setting, reason } of imported.notes) {
     io.err(`herald import: warning: ${visibleText(setting)}: ${visibleText(reason)}\n`);
   }
   io.out(

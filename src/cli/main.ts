@@ -4,7 +4,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { BrokerUnusableError } from '../adapters/parts.js';
-import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
+import { ConfigError, type ConfigOverrides, type ConfigWarning, loadConfig } from '../config/load.js';
 import { type Config, configSchema } from '../config/schema.js';
 import { type DevelopmentDashboard, developmentDashboard } from '../dashboard/dev-default.js';
 import { createLogger } from '../log/logger.js';
@@ -38,7 +38,8 @@ const USAGE = `Usage:
                                                 (--help for more; see docs/migrating.md)
 
 Options:
-  --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise
+  --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise; a Crossbar.io
+                    node configuration (.crossbar/config.json) is read as it is (docs/migrating.md)
   --host HOST       listen address (default ${DEFAULTS.host})
   --port PORT       listen port (default ${DEFAULTS.port})
   --app-id ID, --app-key KEY, --app-secret SECRET
@@ -155,8 +156,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let config: Readonly<Config>;
+  const warnings: ConfigWarning[] = [];
   try {
-    const file = values.config ? { file: values.config } : {};
+    const file = values.config ? { file: values.config, warnings } : {};
     const all = overrides(values);
     if (command === 'trigger') {
       // The app flags name the app to publish as: the first one of the configuration, completed by
@@ -174,7 +176,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'start':
-      return start(config);
+      return start(config, warnings);
     case 'trigger':
       return trigger(config, rest, values);
     default:
@@ -190,8 +192,8 @@ function version(): string {
   return pkg.version;
 }
 
-async function start(config: Readonly<Config>): Promise<number> {
-  if (config.workers > 1 && cluster.isPrimary) return supervise(config);
+async function start(config: Readonly<Config>, warnings: readonly ConfigWarning[]): Promise<number> {
+  if (config.workers > 1 && cluster.isPrimary) return supervise(config, warnings);
   // A worker's supervisor owns the pid file and tells humans where to connect.
   const alone = cluster.isPrimary;
   // The development setup gets a dashboard whose password is printed below; a worker could not share
@@ -199,6 +201,7 @@ async function start(config: Readonly<Config>): Promise<number> {
   const dev = alone && config.workers === 1 ? await developmentDashboard(config) : undefined;
   const herald = new Herald(dev?.config ?? config);
   exitOnUnhandledErrors(herald.logger);
+  if (alone) logConfigWarnings(herald.logger, warnings);
   // Signals are handled before the start: a SIGTERM during or right after it is graceful too, and a
   // SIGHUP re-reads the certificate files (docs/operations.md, TLS); without TLS it keeps its default.
   const reload = () => void herald.reloadTls();
@@ -248,9 +251,10 @@ async function start(config: Readonly<Config>): Promise<number> {
   return exited;
 }
 
-async function supervise(config: Readonly<Config>): Promise<number> {
+async function supervise(config: Readonly<Config>, warnings: readonly ConfigWarning[]): Promise<number> {
   const logger = createLogger(config);
   exitOnUnhandledErrors(logger);
+  logConfigWarnings(logger, warnings);
   if (config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
   const code = await superviseWorkers(
     config.workers,
@@ -269,6 +273,13 @@ async function supervise(config: Readonly<Config>): Promise<number> {
   );
   if (config.pidFile) await removePidFile(config.pidFile, logger);
   return code;
+}
+
+/** What a Crossbar.io node configuration sets that Herald leaves out, one warning each (docs/migrating.md). */
+function logConfigWarnings(logger: Logger, warnings: readonly ConfigWarning[]): void {
+  for (const { file, setting, reason } of warnings) {
+    logger.warn({ file, setting }, `${setting}: ${reason}`);
+  }
 }
 
 /** The pid file goes at exit; one already gone (removed by hand) is fine, anything else is said. */

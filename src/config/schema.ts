@@ -319,6 +319,13 @@ export const wampPermissionSchema = z.strictObject({
     })
     .prefault({})
     .describe('Disclosure without the client asking for it.'),
+  cache: z
+    .boolean()
+    .optional()
+    .describe(
+      "Crossbar's spelling, accepted and ignored: Crossbar caches what a dynamic authorizer decided, and " +
+        'static rules need no cache.',
+    ),
 });
 
 export const wampRoleSchema = z.strictObject({
@@ -412,9 +419,20 @@ export const wampRealmSchema = z.strictObject({
 /** Principals and users are keyed by the `authid` their HELLO carries. */
 const byAuthid = <T extends z.ZodType>(value: T) => z.record(z.string(), value).meta({ keyName: 'authid' });
 
+/** Crossbar's `"type": "static"` on an authentication method; `dynamic` is refused with the reason. */
+const staticType = (extra = '') =>
+  z
+    .literal('static', {
+      error:
+        'only "static": Herald has no dynamic authenticators; list the principals here (docs/wamp.md, Authentication)',
+    })
+    .optional()
+    .describe(`Crossbar's spelling: \`"static"\`, the only kind Herald has.${extra}`);
+
 export const wampAuthSchema = z.strictObject({
   anonymous: z
     .strictObject({
+      type: staticType(),
       role: wampRoleName().default('anonymous').describe('The role anonymous sessions get.'),
     })
     .optional()
@@ -424,6 +442,7 @@ export const wampAuthSchema = z.strictObject({
     ),
   ticket: z
     .strictObject({
+      type: staticType(),
       principals: byAuthid(
         z.strictObject({
           ticket: z.string().min(1).describe("The principal's ticket."),
@@ -438,9 +457,17 @@ export const wampAuthSchema = z.strictObject({
     ),
   wampcra: z
     .strictObject({
+      type: staticType(
+        " With it, a salted user's `secret` is read as Crossbar reads it: the key already derived from the password.",
+      ),
       users: byAuthid(
         z.strictObject({
-          secret: z.string().min(1).describe("The user's secret; with `salt`, a password."),
+          secret: z
+            .string()
+            .min(1)
+            .describe(
+              "The user's secret; with `salt`, a password (or, with `type` `static`, the key derived from it).",
+            ),
           role: wampRoleName().describe("The user's role."),
           salt: z
             .string()
@@ -462,6 +489,7 @@ export const wampAuthSchema = z.strictObject({
     ),
   cryptosign: z
     .strictObject({
+      type: staticType(),
       principals: byAuthid(
         z.strictObject({
           authorized_keys: z

@@ -1,34 +1,50 @@
 import type { z } from 'zod';
-import type { wampAuthSchema } from '../config/schema.js';
-import { isObject, type Json, type Notes, own, safeKey, text } from './notes.js';
+import type { wampAuthSchema, wampRealmSchema } from '../config/schema.js';
+import { integer, isObject, type Json, type Notes, own, safeKey, text } from './notes.js';
 
 /**
  * Crossbar's `auth` of each transport (docs: Anonymous-, Ticket-, Challenge-Response- and
- * Cryptosign-Authentication) merged into Herald's one `wamp.auth`. What Herald's configuration cannot
- * say is warned about and left out: dynamic authenticators, cookie, TLS and SCRAM authentication,
- * salted WAMP-CRA users (Crossbar stores the derived key, Herald the password it derives the key
- * from), a principal's `realm`, and secrets taken from the environment (`${NAME}`).
+ * Cryptosign-Authentication) merged into Herald's one `wamp.auth`, in Crossbar's own spelling
+ * (`type: "static"`, salted WAMP-CRA secrets being the derived key). What Herald's configuration
+ * cannot say is noted and left out: dynamic authenticators, cookie, TLS and SCRAM authentication,
+ * transports that authenticate differently (merged, each one's principals would sign in through the
+ * other), a principal's `realm` where more than that realm has its role, and secrets taken from the
+ * environment (`${NAME}`) when no environment is given.
  */
 
 type AuthInput = z.input<typeof wampAuthSchema>;
+type RealmInput = z.input<typeof wampRealmSchema>;
 type Principal = { role: string; entry: Json; at: string };
+type Environment = Readonly<Record<string, string | undefined>>;
 
 export class CrossbarAuth {
   readonly #notes: Notes;
+  readonly #env: Environment | undefined;
   #anonymous: { role: string; at: string } | undefined;
   readonly #ticket = new Map<string, Principal>();
   readonly #wampcra = new Map<string, Principal>();
   readonly #cryptosign = new Map<string, Principal>();
-  /** Each transport added, and whether it had an `auth` of its own. */
-  readonly #transports: { at: string; auth: boolean }[] = [];
+  /** The first transport added, and its `auth` as JSON. */
+  #first: { at: string; auth: string } | undefined;
 
-  constructor(notes: Notes) {
+  /** With `env`, `${NAME}` secrets are read from it, as Crossbar does at its start. */
+  constructor(notes: Notes, env?: Environment) {
     this.#notes = notes;
+    this.#env = env;
   }
 
   /** A transport's `auth` at `at`; a transport without one lets anonymous clients in as `anonymous`. */
   add(auth: unknown, at: string): void {
-    this.#transports.push({ at, auth: auth !== undefined });
+    const json = JSON.stringify(auth ?? null);
+    this.#first ??= { at, auth: json };
+    if (json !== this.#first.auth) {
+      this.#notes.refuse(
+        at,
+        `authenticates otherwise than ${this.#first.at}: Herald has one set of methods and principals for ` +
+          "every connection, so they are merged, and each transport's principals may sign in where the " +
+          "other's could; give both the same auth, or remove one",
+      );
+    }
     if (auth === undefined) return this.#addAnonymous('anonymous', at);
     if (!isObject(auth)) return this.#notes.invalid(`${at}.auth`, auth, 'a map of authentication methods');
     for (const [method, settings] of Object.entries(auth)) {
@@ -39,10 +55,10 @@ export class CrossbarAuth {
       }
       const type = own(settings, 'type') ?? (method === 'anonymous' ? 'static' : undefined);
       if (type === 'dynamic') {
-        this.#notes.warn(
+        this.#notes.refuse(
           here,
           `a dynamic authenticator (${text(own(settings, 'authenticator')) ?? 'no URI'}): Herald's principals ` +
-            'come from its configuration; add them to wamp.auth',
+            'come from its configuration; list them here (type static), then remove the authenticator',
         );
         continue;
       }
@@ -60,39 +76,90 @@ export class CrossbarAuth {
           this.#addPrincipals(settings, 'principals', here, this.#cryptosign);
           break;
         default:
-          this.#notes.warn(
+          this.#notes.refuse(
             here,
-            `Herald authenticates with anonymous, ticket, wampcra and cryptosign only; ${method} left out`,
+            `Herald authenticates with anonymous, ticket, wampcra and cryptosign only, so clients that use ` +
+              `${method} could not sign in; move them to one of those, then remove it here`,
           );
       }
     }
   }
 
   /** Herald's `wamp.auth`, with only the principals whose role some realm has. */
-  build(roles: ReadonlySet<string>): AuthInput {
+  build(realms: readonly RealmInput[]): AuthInput {
+    const roles = new Set(realms.flatMap((r) => (r.roles ?? []).map((role) => role.name)));
     const auth: AuthInput = {};
-    if (this.#transports.some((t) => t.auth)) {
-      for (const t of this.#transports.filter((t) => !t.auth)) {
-        this.#notes.warn(
-          t.at,
-          'no auth: Crossbar let anonymous clients in here only; Herald has one set of methods for every ' +
-            'connection, so anonymous is on for all of them',
-        );
-      }
-    }
     const known = (p: { role: string; at: string }) => {
       if (roles.has(p.role)) return true;
       this.#notes.warn(p.at, `role "${p.role}" is in no realm: no session could join with it; left out`);
       return false;
     };
     if (this.#anonymous && known(this.#anonymous)) auth.anonymous = { role: this.#anonymous.role };
-    const ticket = this.#carry(this.#ticket, known, (p) => ticketOf(p, this.#notes));
+    const ticket = this.#carry(this.#ticket, known, (p) => this.#ticketOf(p));
     if (ticket) auth.ticket = { principals: ticket };
-    const users = this.#carry(this.#wampcra, known, (p) => wampcraOf(p, this.#notes));
-    if (users) auth.wampcra = { users };
-    const keys = this.#carry(this.#cryptosign, known, (p) => cryptosignOf(p, this.#notes));
+    const users = this.#carry(this.#wampcra, known, (p) => this.#wampcraOf(p));
+    // Salted secrets are derived keys in Crossbar's spelling, which `type` says.
+    if (users && Object.values(users).some((u) => u.salt !== undefined))
+      auth.wampcra = { type: 'static', users };
+    else if (users) auth.wampcra = { users };
+    const keys = this.#carry(this.#cryptosign, known, (p) => cryptosignOf(p, realms, this.#notes));
     if (keys) auth.cryptosign = { principals: keys };
     return auth;
+  }
+
+  #ticketOf({ entry, role, at }: Principal) {
+    const ticket = this.#secret(entry, 'ticket', at);
+    if (ticket === undefined) return undefined;
+    extraKeys(entry, ['ticket', 'role'], at, this.#notes);
+    return { ticket, role };
+  }
+
+  /** Crossbar's user as it is: with `salt`, `secret` is the key derived from the password. */
+  #wampcraOf({ entry, role, at }: Principal) {
+    const secret = this.#secret(entry, 'secret', at);
+    if (secret === undefined) return undefined;
+    const user: { secret: string; role: string; salt?: string; iterations?: number; keylen?: number } = {
+      secret,
+      role,
+    };
+    const salt = own(entry, 'salt');
+    if (salt !== undefined) {
+      if (typeof salt !== 'string' || salt === '')
+        return void this.#notes.invalid(`${at}.salt`, salt, 'a salt');
+      user.salt = salt;
+      for (const field of ['iterations', 'keylen'] as const) {
+        const value = own(entry, field);
+        if (value === undefined) continue;
+        const n = integer(value);
+        if (n === undefined || n < 1)
+          return void this.#notes.invalid(`${at}.${field}`, value, 'a whole number');
+        user[field] = n;
+      }
+    }
+    extraKeys(entry, ['secret', 'role', 'salt', 'iterations', 'keylen'], at, this.#notes);
+    return user;
+  }
+
+  /**
+   * The principal's `field`, read from the environment when it is `${NAME}` (Crossbar's form), when
+   * there is one; undefined, and noted, when it cannot be had.
+   */
+  #secret(entry: Json, field: string, at: string): string | undefined {
+    const here = `${at}.${field}`;
+    const value = text(own(entry, field));
+    if (!value) return void this.#notes.invalid(here, own(entry, field), `a ${field}`);
+    const m = /^\$\{([^}]+)\}$/.exec(value);
+    if (!m) return value;
+    const name = m[1]!;
+    if (!this.#env) {
+      return void this.#notes.warn(
+        here,
+        `read from the environment variable ${name} at Crossbar's start: write the secret in; left out`,
+      );
+    }
+    const found = Object.hasOwn(this.#env, name) ? this.#env[name] : undefined;
+    if (found) return found;
+    return void this.#notes.refuse(here, `the environment variable ${name} is not set: set it`);
   }
 
   #carry<T>(
@@ -110,7 +177,7 @@ export class CrossbarAuth {
 
   #addAnonymous(role: string, at: string): void {
     if (this.#anonymous && this.#anonymous.role !== role) {
-      this.#notes.warn(
+      this.#notes.refuse(
         at,
         `anonymous sessions get one role in Herald: "${this.#anonymous.role}" (${this.#anonymous.at}), not "${role}"`,
       );
@@ -126,12 +193,12 @@ export class CrossbarAuth {
     for (const [authid, entry] of Object.entries(principals)) {
       const here = `${at}.${field}.${authid}`;
       if (!safeKey(authid) || authid === '') {
-        this.#notes.warn(here, 'an authid Herald cannot key a principal by; left out');
+        this.#notes.refuse(here, 'an authid Herald cannot key a principal by: rename it');
         continue;
       }
       const role = text(own(entry, 'role'));
       if (!isObject(entry) || !role) {
-        this.#notes.warn(here, 'a principal without a role: Herald gives every principal one; left out');
+        this.#notes.invalid(here, entry, 'a principal with a role');
         continue;
       }
       const earlier = into.get(authid);
@@ -147,53 +214,22 @@ export class CrossbarAuth {
   }
 }
 
-/** Crossbar reads `${NAME}` secrets from its environment at start; the importer cannot. */
-function fromEnvironment(value: string, at: string, notes: Notes): boolean {
-  const m = /^\$\{([^}]+)\}$/.exec(value);
-  if (m)
-    notes.warn(
-      at,
-      `read from the environment variable ${m[1]} at Crossbar's start: write the secret in; left out`,
-    );
-  return m !== null;
-}
-
-function ticketOf({ entry, role, at }: Principal, notes: Notes) {
-  const ticket = text(own(entry, 'ticket'));
-  if (!ticket) return void notes.invalid(`${at}.ticket`, own(entry, 'ticket'), 'a ticket');
-  if (fromEnvironment(ticket, `${at}.ticket`, notes)) return undefined;
-  extraKeys(entry, ['ticket', 'role'], at, notes);
-  return { ticket, role };
-}
-
-function wampcraOf({ entry, role, at }: Principal, notes: Notes) {
-  const secret = text(own(entry, 'secret'));
-  if (!secret) return void notes.invalid(`${at}.secret`, own(entry, 'secret'), 'a secret');
-  if (fromEnvironment(secret, `${at}.secret`, notes)) return undefined;
-  if (own(entry, 'salt') !== undefined) {
-    notes.warn(
-      at,
-      "salted: Crossbar's secret is the key derived from the password, Herald's is the password itself " +
-        '(it derives the key); write the password with salt, iterations and keylen in wamp.auth.wampcra; left out',
-    );
-    return undefined;
-  }
-  extraKeys(entry, ['secret', 'role', 'iterations', 'keylen'], at, notes);
-  return { secret, role };
-}
-
-function cryptosignOf({ entry, role, at }: Principal, notes: Notes) {
+function cryptosignOf({ entry, role, at }: Principal, realms: readonly RealmInput[], notes: Notes) {
   const list = own(entry, 'authorized_keys');
   const keys = (Array.isArray(list) ? list : []).filter((k): k is string => {
     const ok = typeof k === 'string' && /^[0-9a-fA-F]{64}$/.test(k);
     if (!ok) notes.invalid(`${at}.authorized_keys`, k, 'an Ed25519 public key in hex (64 digits)');
     return ok;
   });
-  if (keys.length === 0) return void notes.warn(at, 'no usable authorized key; left out');
-  if (own(entry, 'realm') !== undefined) {
-    notes.warn(
+  if (keys.length === 0) return void notes.invalid(`${at}.authorized_keys`, list, 'a list of keys');
+  const realm = own(entry, 'realm');
+  const joinable = realms.filter((r) => (r.roles ?? []).some((x) => x.name === role)).map((r) => r.name);
+  if (realm !== undefined && !(joinable.length === 1 && joinable[0] === realm)) {
+    // Harmless only where the principal's role is in that realm alone.
+    notes.refuse(
       `${at}.realm`,
-      'Herald does not bind a principal to a realm: it may join every realm that has its role',
+      `Herald does not bind a principal to a realm, and role "${role}" is in ${joinable.length === 0 ? 'no realm' : joinable.map((n) => `"${n}"`).join(', ')}: ` +
+        'give the principal a role that only its realm has, then remove realm here',
     );
   }
   extraKeys(entry, ['authorized_keys', 'role', 'realm'], at, notes);

@@ -1,12 +1,15 @@
 import type { z } from 'zod';
 import type { wampPermissionSchema, wampRealmSchema, wampRoleSchema } from '../config/schema.js';
+import { ruleUri } from '../protocol/wamp/authorizer.js';
 import { isObject, type Json, type Notes, own, text } from './notes.js';
 
 /**
  * A Crossbar realm (docs: Router-Realms, Authorization) as a Herald realm. Static permissions carry
  * over field by field, Crossbar's starred URIs included; `cache` only speeds up dynamic authorizers
  * and means nothing for static rules, so it is dropped silently. Crossbar checks URIs strictly unless
- * `options.uri_check` is `loose`, so each realm gets `uriCheck: "strict"` unless it said so.
+ * `options.uri_check` is `loose`, so each realm gets `uriCheck: "strict"` unless it said so. A
+ * realm whose meta API is off gets rules that deny its roles every `wamp.` URI, the nearest Herald
+ * comes to it.
  */
 
 type RealmInput = z.input<typeof wampRealmSchema>;
@@ -29,8 +32,15 @@ export function crossbarRealm(entry: unknown, at: string, notes: Notes): RealmIn
     else if (key === 'options') options(value, `${at}.options`, realm, notes);
     else if (key === 'store')
       notes.warn(`${at}.store`, 'event history: Herald keeps one retained event per topic, no history');
-    else if (key !== 'name') notes.warn(`${at}.${key}`, 'not a realm setting Herald has; left out');
+    else if (key === 'rlinks') {
+      notes.refuse(
+        `${at}.rlinks`,
+        "router-to-router links: Herald's nodes share realms through Redis or NATS instead " +
+          '(docs/clustering.md); run the linked routers as one Herald cluster, then remove them here',
+      );
+    } else if (key !== 'name') notes.warn(`${at}.${key}`, 'not a realm setting Herald has; left out');
   }
+  if (own(own(entry, 'options'), 'enable_meta_api') === false) denyMeta(realm);
   if (own(entry, 'roles') === undefined) {
     notes.warn(`${at}.roles`, 'none: no client could join this realm in Crossbar, and none can in Herald');
   }
@@ -41,11 +51,33 @@ function options(value: unknown, at: string, realm: RealmInput, notes: Notes): v
   if (!isObject(value)) return notes.invalid(at, value, 'realm options');
   for (const [key, option] of Object.entries(value)) {
     if (key === 'uri_check' && (option === 'strict' || option === 'loose')) realm.uriCheck = option;
-    else if (key === 'enable_meta_api' && option === true) continue;
-    else if (key === 'enable_meta_api')
-      notes.warn(`${at}.${key}`, "Herald's meta API is always on; reach it only through permissions");
-    else notes.warn(`${at}.${key}`, 'not a realm option Herald has; left out');
+    else if (key === 'uri_check') notes.invalid(`${at}.${key}`, option, 'strict or loose');
+    else if (key === 'enable_meta_api' && option === false) {
+      notes.warn(
+        `${at}.${key}`,
+        "false: Herald's meta API cannot be turned off, so every role of the realm is denied every wamp. URI " +
+          '(calls get wamp.error.not_authorized rather than no_such_procedure)',
+      );
+    } else if (key === 'enable_meta_api' && option !== true) {
+      notes.invalid(`${at}.${key}`, option, 'true or false');
+    } else if (key !== 'enable_meta_api') {
+      notes.warn(`${at}.${key}`, 'not a realm option Herald has; left out');
+    }
   }
+}
+
+/**
+ * The meta API of a realm turned off: a rule for the prefix `wamp.` that allows nothing, which
+ * outranks every rule of a shorter prefix and every wildcard, in place of the role's own `wamp.` rules.
+ */
+function denyMeta(realm: RealmInput): void {
+  realm.roles = (realm.roles ?? []).map((role) => ({
+    ...role,
+    permissions: [
+      ...(role.permissions ?? []).filter((p) => !ruleUri(p.uri, p.match).uri.startsWith('wamp.')),
+      { uri: 'wamp.', match: 'prefix' },
+    ],
+  }));
 }
 
 function roles(value: unknown, at: string, notes: Notes): RoleInput[] {
@@ -62,17 +94,17 @@ function roles(value: unknown, at: string, notes: Notes): RoleInput[] {
       continue;
     }
     if (out.some((r) => r.name === name)) {
-      notes.warn(here, `a second role "${name}": the first one is kept`);
+      notes.refuse(here, `a second role "${name}": give each role one entry`);
       continue;
     }
     const role: RoleInput = { name, permissions: [] };
     for (const [key, field] of Object.entries(entry)) {
       if (key === 'permissions') role.permissions = permissions(field, `${here}.permissions`, notes);
       else if (key === 'authorizer') {
-        notes.warn(
+        notes.refuse(
           `${here}.authorizer`,
-          `a dynamic authorizer (${text(field) ?? 'no URI'}): Herald authorizes by the role's permissions only, ` +
-            'so this role is refused what they do not allow',
+          `a dynamic authorizer (${text(field) ?? 'no URI'}): Herald authorizes by the role's permissions only; ` +
+            'write what it allows as permissions, then remove it here',
         );
       } else if (key !== 'name') notes.warn(`${here}.${key}`, 'not a role setting Herald has; left out');
     }

@@ -1,20 +1,27 @@
 import type { z } from 'zod';
-import type { ConfigInput, wampRealmSchema } from '../config/schema.js';
+import { type ConfigInput, configSchema, type wampRealmSchema } from '../config/schema.js';
 import { originEntryProblem } from '../core/origin.js';
 import { CrossbarAuth } from './crossbar-auth.js';
 import { crossbarRealm } from './crossbar-realms.js';
-import { ImportError, integer, isObject, type Json, type Notes, own, text } from './notes.js';
+import { ImportError, integer, isObject, type Json, type NoteKind, type Notes, own, text } from './notes.js';
 import { readObjectFile } from './source.js';
 
 /**
  * A Crossbar.io node configuration (`.crossbar/config.json`, or `config.yaml`; version 2) to a
  * Herald configuration: the router workers' realms (roles, permissions), their WebSocket transports
  * (port, path, TLS, origins, message size) and authentication. Herald is one router on one port
- * with one WAMP path, so the first WebSocket endpoint is the one carried; everything else is warned
- * about (docs/migrating.md).
+ * with one WAMP path, so the first WebSocket endpoint is the one carried. Every setting left out is
+ * noted: a warning where leaving it out is harmless (static Web paths, the controller, worker
+ * options), a refusal where Herald would behave differently in a way that matters (application code
+ * run by the node, dynamic authentication and authorization, links to other routers, access wider
+ * than Crossbar's). `herald import` prints both; `herald start --config` with the node configuration
+ * itself refuses to start on a refusal (docs/migrating.md, From Crossbar.io).
  */
 
 type RealmInput = z.input<typeof wampRealmSchema>;
+
+/** A value of the wrong kind is refused at start: Crossbar's own check refuses it too. */
+export const CROSSBAR_MALFORMED: NoteKind = 'refuse';
 
 /** A place clients reach the router over WebSocket. */
 interface WebSocketEndpoint {
@@ -24,8 +31,42 @@ interface WebSocketEndpoint {
   service: Json;
 }
 
+/** Herald's own top-level settings; `workers` is both Herald's and Crossbar's. */
+const HERALD_KEYS = Object.keys(configSchema.shape).filter((k) => k !== 'workers');
+
+/**
+ * A configuration file's settings that are Crossbar's node configuration rather than Herald's:
+ * `version: 2` and a list of `workers`, and no setting of Herald's own.
+ */
+export function isCrossbarNode(settings: Json): boolean {
+  return (
+    own(settings, 'version') === 2 &&
+    Array.isArray(own(settings, 'workers')) &&
+    !HERALD_KEYS.some((k) => Object.hasOwn(settings, k))
+  );
+}
+
+/** The Herald settings of a file with Crossbar's list of workers; [] for any other. */
+export function mixedWithCrossbar(settings: Json): string[] {
+  if (!Array.isArray(own(settings, 'workers'))) return [];
+  return HERALD_KEYS.filter((k) => Object.hasOwn(settings, k));
+}
+
+/** `herald import crossbar`: the file's text read as JSON or YAML, then mapped. */
 export function importCrossbar(input: string, file: string, notes: Notes): ConfigInput {
-  const node = readObjectFile(input, file);
+  return crossbarConfig(readObjectFile(input, file), file, notes);
+}
+
+/**
+ * The node configuration's settings as Herald's. With `env`, `${NAME}` secrets are read from it as
+ * Crossbar reads them at its start; without, they are noted and left out.
+ */
+export function crossbarConfig(
+  node: Json,
+  file: string,
+  notes: Notes,
+  env?: Readonly<Record<string, string | undefined>>,
+): ConfigInput {
   for (const [key, value] of Object.entries(node)) {
     if (key === 'version' && value !== 2) notes.warn(key, `${JSON.stringify(value)}: read as version 2`);
     else if (key === 'controller' && isObject(value)) {
@@ -42,25 +83,37 @@ export function importCrossbar(input: string, file: string, notes: Notes): Confi
   workers.forEach((worker, i) => {
     const type = own(worker, 'type');
     if (type === 'router' && isObject(worker)) routers.push([worker, `workers.${i}`]);
-    else
-      notes.warn(
-        `workers.${i}`,
-        `a ${text(type) ?? 'typeless'} worker: Herald runs only the router; run it as a WAMP client of Herald`,
-      );
+    else notes.refuse(`workers.${i}`, WORKER_REASONS[text(type) ?? ''] ?? otherWorker(type));
   });
   if (routers.length === 0)
     throw new ImportError(`${file}: no router worker: not a Crossbar node configuration`);
 
   const realms: RealmInput[] = [];
   const websockets: WebSocketEndpoint[] = [];
-  const auth = new CrossbarAuth(notes);
+  const auth = new CrossbarAuth(notes, env);
   routers.forEach(([router, at], i) => {
-    if (i > 0) notes.warn(at, 'Herald runs one router: its realms and transports are merged into the first');
+    if (i > 0) {
+      notes.refuse(
+        at,
+        `a second router: Herald runs one, so its realms and transports would be merged into ${routers[0]![1]}'s ` +
+          "(each one's principals reaching the other's realms); merge them by hand, or run a Herald for each",
+      );
+    }
     for (const [key, value] of Object.entries(router)) {
       if (key === 'realms') collectRealms(value, `${at}.realms`, realms, notes);
       else if (key === 'transports') collectTransports(value, `${at}.transports`, websockets, auth, notes);
-      else if (key !== 'type' && key !== 'id')
+      else if (key === 'options' && isObject(value)) {
+        for (const k of Object.keys(value))
+          notes.warn(`${at}.options.${k}`, 'a worker process option: Herald is one Node.js process');
+      } else if (key === 'components') {
+        notes.refuse(
+          `${at}.components`,
+          'components run application code inside the router, which Herald does not: start them as WAMP ' +
+            "clients of Herald (autobahn's ApplicationRunner or `python -m`), then remove them here",
+        );
+      } else if (key !== 'type' && key !== 'id') {
         notes.warn(`${at}.${key}`, ROUTER_REASONS[key] ?? 'not a router setting Herald has; left out');
+      }
     }
   });
   if (realms.length === 0) throw new ImportError(`${file}: no realm Herald can carry in any router worker`);
@@ -69,27 +122,48 @@ export function importCrossbar(input: string, file: string, notes: Notes): Confi
   const wamp: NonNullable<ConfigInput['wamp']> = { realms };
   const [first, ...others] = websockets;
   for (const other of others) {
-    notes.warn(other.at, `Herald serves WAMP on one port and path: ${first!.at} is the one carried`);
+    notes.warn(
+      other.at,
+      `Herald serves WAMP on one port and path: ${first!.at} is the one carried, and this one's clients connect there`,
+    );
   }
   if (first) {
     listen(first, config, notes);
     if (first.path !== '/ws') wamp.path = first.path;
     websocketOptions(first, wamp, realms, notes);
   } else {
-    notes.warn(
+    notes.refuse(
       'workers',
-      'no WebSocket transport: Herald serves WAMP over WebSocket at wamp.path (/ws) on its port',
+      'no WebSocket transport, and Herald serves WAMP over WebSocket only: add a `websocket` transport, or ' +
+        'a `websocket` path to a `web` transport',
     );
   }
-  wamp.auth = auth.build(new Set(realms.flatMap((r) => (r.roles ?? []).map((role) => role.name))));
+  wamp.auth = auth.build(realms);
   config.wamp = wamp;
   return config;
 }
 
+/** Workers Herald does not run, and what to do instead. */
+const WORKER_REASONS: Readonly<Record<string, string>> = {
+  guest:
+    'a guest worker: Crossbar starts this program with the node, Herald runs no programs; start it yourself ' +
+    '(it connects to Herald as a WAMP client), then remove it here',
+  container:
+    'a container worker runs WAMP components, which Herald does not: start them as WAMP clients of Herald, ' +
+    'then remove it here',
+  proxy:
+    'a proxy worker fronts router workers, and Herald serves its clients itself: point them at Herald (an ' +
+    'HTTP proxy may stand in front of it, docs/operations.md), then remove it here',
+};
+
+function otherWorker(type: unknown): string {
+  return `a ${text(type) === undefined ? 'typeless' : JSON.stringify(type)} worker: Herald runs only the router; remove it here`;
+}
+
 const ROUTER_REASONS: Readonly<Record<string, string>> = {
   options: 'worker process options (Python path, CPU affinity, environment): Herald is one Node.js process',
-  components: 'components run inside the router: run them as WAMP clients of Herald',
   connections: 'database connections for router components: Herald has none',
+  manhole: "a debugging shell into the worker's process: Herald has none",
 };
 
 function collectRealms(value: unknown, at: string, realms: RealmInput[], notes: Notes): void {
@@ -98,7 +172,7 @@ function collectRealms(value: unknown, at: string, realms: RealmInput[], notes: 
     const realm = crossbarRealm(entry, `${at}.${i}`, notes);
     if (!realm) continue;
     if (realms.some((r) => r.name === realm.name)) {
-      notes.warn(`${at}.${i}`, `a second realm "${realm.name}": the first one is kept`);
+      notes.refuse(`${at}.${i}`, `a second realm "${realm.name}": give each realm one entry`);
       continue;
     }
     realms.push(realm);
@@ -148,6 +222,8 @@ function collectTransports(
             webPaths(own(part, 'paths'), `${here}.web.paths`, websocket, notes);
           } else if (key === 'rawsocket') {
             rawSocket(part, `${here}.rawsocket`, auth, notes);
+          } else if (key === 'mqtt') {
+            notes.refuse(`${here}.mqtt`, MQTT);
           } else if (key !== 'type' && key !== 'endpoint') {
             notes.warn(`${here}.${key}`, 'Herald serves WAMP over WebSocket only');
           }
@@ -156,17 +232,46 @@ function collectTransports(
       case 'rawsocket':
         rawSocket(transport, here, auth, notes);
         break;
+      case 'mqtt':
+        notes.refuse(here, MQTT);
+        break;
+      case 'flashpolicy':
+        notes.warn(here, 'a Flash policy file server: browsers no longer run Flash');
+        break;
+      case 'websocket.testee':
+      case 'stream.testee':
+        notes.warn(here, 'a test transport of Autobahn|Testsuite, not for clients');
+        break;
       default:
-        notes.warn(here, `a ${text(type) ?? 'typeless'} transport: Herald serves WAMP over WebSocket only`);
+        if (typeof type !== 'string') notes.invalid(`${here}.type`, type, 'a transport type');
+        else
+          notes.refuse(here, `a ${JSON.stringify(type)} transport: Herald cannot serve it; remove it here`);
     }
   }
 }
 
+const MQTT =
+  'MQTT clients publish and subscribe in the realm through it, and Herald speaks no MQTT: bridge them ' +
+  'with an MQTT broker and a WAMP client of Herald, then remove it here';
+
 function rawSocket(transport: unknown, at: string, auth: CrossbarAuth, notes: Notes): void {
-  notes.warn(at, 'RawSocket: Herald serves WAMP over WebSocket only; its clients connect to wamp.path');
+  notes.warn(
+    at,
+    'RawSocket: Herald serves WAMP over WebSocket only; its clients connect to wamp.path with the same credentials',
+  );
   // Its clients will come over WebSocket, with the credentials they had.
   auth.add(own(transport, 'auth'), at);
 }
+
+/**
+ * Web services that bring HTTP requests into the realm (Crossbar's HTTP bridge): leaving them out
+ * breaks whoever publishes or calls through them, so they are refused.
+ */
+const BRIDGE_SERVICES: Readonly<Record<string, string>> = {
+  publisher: 'publishes HTTP POSTs to the realm',
+  caller: 'calls procedures for HTTP POSTs',
+  webhook: 'publishes incoming webhooks to the realm',
+};
 
 function webPaths(
   paths: unknown,
@@ -176,13 +281,28 @@ function webPaths(
 ): void {
   if (!isObject(paths)) return notes.invalid(at, paths, 'a map of paths');
   for (const [path, service] of Object.entries(paths)) {
+    const here = `${at}.${path}`;
     const type = own(service, 'type');
-    if (type === 'websocket' && isObject(service)) websocket(service, pathOf(path), `${at}.${path}`);
-    else
+    if (type === 'websocket' && isObject(service)) websocket(service, pathOf(path), here);
+    else if (typeof type !== 'string') notes.invalid(`${here}.type`, type, 'a Web service type');
+    else if (type === 'longpoll') {
       notes.warn(
-        `${at}.${path}`,
-        `a ${text(type) ?? 'typeless'} service: Herald serves no web resources, only WAMP and the Pusher protocol`,
+        here,
+        'WAMP over HTTP long-poll: Herald serves WAMP over WebSocket only, which clients try before long-poll',
       );
+    } else if (Object.hasOwn(BRIDGE_SERVICES, type)) {
+      notes.refuse(
+        here,
+        `a ${type} service ${BRIDGE_SERVICES[type]} (the HTTP bridge), which Herald does not: make those requests ` +
+          'a WAMP client of Herald, then remove it here',
+      );
+    } else {
+      notes.warn(
+        here,
+        `a ${type} service: Herald serves no web resources, only WAMP and the Pusher protocol; serve it from a ` +
+          'web server or proxy in front of Herald',
+      );
+    }
   }
 }
 
@@ -195,7 +315,12 @@ function listen(ws: WebSocketEndpoint, config: ConfigInput, notes: Notes): void 
   const endpoint = ws.endpoint;
   if (!isObject(endpoint)) return notes.invalid(at, endpoint, 'a listening endpoint');
   const type = own(endpoint, 'type') ?? 'tcp';
-  if (type !== 'tcp') return notes.warn(`${at}.type`, `"${text(type) ?? type}": Herald listens on TCP only`);
+  if (type !== 'tcp') {
+    return notes.refuse(
+      `${at}.type`,
+      `${JSON.stringify(type)}: Herald listens on TCP only (port, host): give this transport a tcp endpoint`,
+    );
+  }
   for (const [key, value] of Object.entries(endpoint)) {
     if (key === 'port') {
       const port = integer(value);
@@ -207,7 +332,7 @@ function listen(ws: WebSocketEndpoint, config: ConfigInput, notes: Notes): void 
     } else if (key === 'tls') {
       endpointTls(value, `${at}.tls`, config, notes);
     } else if (key !== 'type') {
-      notes.warn(`${at}.${key}`, 'not a listening setting Herald has; left out');
+      notes.warn(`${at}.${key}`, 'not a listening setting Herald has (backlog, IP version…); left out');
     }
   }
 }
@@ -215,18 +340,28 @@ function listen(ws: WebSocketEndpoint, config: ConfigInput, notes: Notes): void 
 function endpointTls(tls: unknown, at: string, config: ConfigInput, notes: Notes): void {
   const key = text(own(tls, 'key'));
   const cert = text(own(tls, 'certificate'));
-  if (!key || !cert) return notes.warn(at, 'Herald needs both the key and the certificate; TLS left out');
+  if (!key || !cert) {
+    // Serving in clear what Crossbar served over TLS is not an option.
+    return notes.refuse(at, 'Herald needs both the key and the certificate to serve TLS; give both');
+  }
   config.tls = { key, cert };
   const chain = own(tls, 'chain_certificates');
   if (Array.isArray(chain) && chain.length === 1 && text(chain[0])) config.tls.ca = text(chain[0])!;
-  else if (chain !== undefined)
-    notes.warn(
+  else if (chain !== undefined && !(Array.isArray(chain) && chain.length === 0))
+    notes.refuse(
       `${at}.chain_certificates`,
-      'Herald takes one file of intermediate certificates (tls.ca): concatenate them',
+      'Herald takes one file of intermediate certificates (tls.ca): concatenate them into one and name it here',
     );
   for (const k of Object.keys(tls as Json)) {
-    if (!['key', 'certificate', 'chain_certificates'].includes(k))
-      notes.warn(`${at}.${k}`, 'a TLS setting Herald does not have; left out');
+    if (k === 'ca_certificates') {
+      notes.refuse(
+        `${at}.${k}`,
+        'client certificates: Herald does not ask clients for certificates, so it would admit clients ' +
+          'Crossbar refused; authenticate them with ticket, wampcra or cryptosign instead',
+      );
+    } else if (!['key', 'certificate', 'chain_certificates'].includes(k)) {
+      notes.warn(`${at}.${k}`, "a TLS setting Herald does not have (Node.js's defaults apply); left out");
+    }
   }
 }
 
@@ -258,7 +393,8 @@ function websocketOptions(
     const at = `${ws.at}.options.${key}`;
     if (key === 'max_message_size') {
       const n = integer(value);
-      if (n === undefined || n < 1) notes.invalid(at, value, 'a number of bytes');
+      if (n === 0) notes.warn(at, "0, no limit: Herald has one, wamp.maxMessageBytes's default (1 MiB)");
+      else if (n === undefined || n < 1) notes.invalid(at, value, 'a number of bytes');
       else wamp.maxMessageBytes = n;
     } else if (key === 'allowed_origins') {
       const origins = allowedOrigins(value, at, notes);
@@ -294,8 +430,8 @@ function allowedOrigins(value: unknown, at: string, notes: Notes): string[] | un
     else origins.push(entry as string);
   }
   if (problems.length > 0) {
-    const none = origins.length === 0 ? '; no entry left, so every page with an Origin is refused' : '';
-    notes.warn(at, `${problems.join('; ')}; left out${none}`);
+    // Left out, pages Crossbar admitted would be refused: the operator decides what to write instead.
+    notes.refuse(at, `${problems.join('; ')}: write them in a form of docs/security.md, Origins`);
   }
   return origins;
 }

@@ -1,7 +1,7 @@
 import { ConfigError, parseConfig } from '../config/load.js';
 import type { ConfigInput } from '../config/schema.js';
-import { importCrossbar } from './crossbar.js';
-import { ImportError, type ImportWarning, Notes } from './notes.js';
+import { CROSSBAR_MALFORMED, importCrossbar } from './crossbar.js';
+import { ImportError, type ImportNote, type NoteKind, Notes } from './notes.js';
 import { importReverb } from './reverb.js';
 import { importSoketi } from './soketi.js';
 
@@ -18,19 +18,23 @@ export interface Imported {
   /** The settings to write to a Herald config file. */
   readonly config: ConfigInput;
   /** Each setting of the peer's file that the configuration does not carry, and why. */
-  readonly warnings: readonly ImportWarning[];
+  readonly notes: readonly ImportNote[];
 }
 
-const IMPORTERS: Record<Peer, (text: string, file: string, notes: Notes) => ConfigInput> = {
-  soketi: importSoketi,
-  reverb: importReverb,
-  crossbar: importCrossbar,
+const IMPORTERS: Record<
+  Peer,
+  { read: (text: string, file: string, notes: Notes) => ConfigInput; malformed: NoteKind }
+> = {
+  soketi: { read: importSoketi, malformed: 'warn' },
+  reverb: { read: importReverb, malformed: 'warn' },
+  crossbar: { read: importCrossbar, malformed: CROSSBAR_MALFORMED },
 };
 
 /** Throws `ImportError` when the file cannot be imported; never anything else for any text. */
 export function importConfig(peer: Peer, text: string, file: string): Imported {
-  const notes = new Notes();
-  const config = IMPORTERS[peer](text, file, notes);
+  const importer = IMPORTERS[peer];
+  const notes = new Notes(importer.malformed);
+  const config = importer.read(text, file, notes);
   try {
     parseConfig(config);
   } catch (err) {
@@ -39,5 +43,5 @@ export function importConfig(peer: Peer, text: string, file: string): Imported {
       `${file}: the configuration made from it is not one Herald accepts:\n  ${err.problems.join('\n  ')}`,
     );
   }
-  return { config, warnings: notes.warnings };
+  return { config, notes: notes.notes };
 }

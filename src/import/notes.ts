@@ -16,27 +16,57 @@ export class ImportError extends HeraldError {
   }
 }
 
+/**
+ * How much a setting left out matters: `warn` when leaving it out is harmless, `refuse` when Herald
+ * would then behave differently where correctness or security depends on it. `herald import` prints
+ * both as warnings; `herald start` with the peer's file itself refuses to start on a `refuse`.
+ */
+export type NoteKind = 'warn' | 'refuse';
+
 /** A setting of the peer's file that the Herald configuration does not carry, and why. */
-export interface ImportWarning {
+export interface ImportNote {
   /** The setting as the file writes it: `adapter.redis.prefix`, `REVERB_APP_PING_INTERVAL`. */
   readonly setting: string;
   readonly reason: string;
+  readonly kind: NoteKind;
 }
 
-/** Warnings in the order they were found, each setting named once. */
+/** Notes in the order they were found, each setting named once (a refusal wins over a warning). */
 export class Notes {
-  readonly warnings: ImportWarning[] = [];
-  readonly #seen = new Set<string>();
+  readonly notes: ImportNote[] = [];
+  readonly #at = new Map<string, number>();
+  /** What a value of the wrong kind is: some peers refuse to start with one themselves. */
+  readonly #malformed: NoteKind;
+
+  constructor(malformed: NoteKind = 'warn') {
+    this.#malformed = malformed;
+  }
 
   warn(setting: string, reason: string): void {
-    if (this.#seen.has(setting)) return;
-    this.#seen.add(setting);
-    this.warnings.push({ setting, reason });
+    this.#note({ setting, reason, kind: 'warn' });
+  }
+
+  refuse(setting: string, reason: string): void {
+    this.#note({ setting, reason, kind: 'refuse' });
   }
 
   /** A value of the wrong kind: not carried, and said so. */
   invalid(setting: string, value: unknown, expected: string): void {
-    this.warn(setting, `${preview(value)} is not ${expected}; left out`);
+    this.#note({ setting, reason: `${preview(value)} is not ${expected}; left out`, kind: this.#malformed });
+  }
+
+  get refusals(): ImportNote[] {
+    return this.notes.filter((n) => n.kind === 'refuse');
+  }
+
+  #note(note: ImportNote): void {
+    const i = this.#at.get(note.setting);
+    if (i === undefined) {
+      this.#at.set(note.setting, this.notes.length);
+      this.notes.push(note);
+    } else if (note.kind === 'refuse' && this.notes[i]!.kind === 'warn') {
+      this.notes[i] = note;
+    }
   }
 }
 

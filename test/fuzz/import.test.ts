@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { importConfig, type Peer } from '../../src/import/import.js';
 import { ImportError } from '../../src/import/notes.js';
 import { SOKETI_ENV } from '../../src/import/soketi-env.js';
+import { crossbarNode, value } from './crossbar-node.js';
 import { anyJson, fuzz, nestedJsonText } from './harness.js';
 
 /**
@@ -14,16 +15,6 @@ import { anyJson, fuzz, nestedJsonText } from './harness.js';
  * Inputs are built from each peer's own setting names, so that the cases reach the mappings rather
  * than stopping at "not that peer's file".
  */
-
-/** A value a setting may hold: the peer's own kinds, and anything at all. */
-const value = fc.oneof(
-  { weight: 3, arbitrary: anyJson() },
-  { weight: 2, arbitrary: fc.integer({ min: -2, max: 70_000 }) },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom(true, false, null, '', 'true', '-1', '6001', '127.0.0.1', '*', `\${X}`),
-  },
-);
 
 const soketiPath = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...Object.values(SOKETI_ENV)) },
@@ -107,145 +98,7 @@ const reverbFile = fc
     ].join('\n'),
   );
 
-const permission = fc.record(
-  {
-    uri: value,
-    match: fc.oneof(fc.constantFrom('exact', 'prefix', 'wildcard'), value),
-    allow: fc.oneof(fc.record({ call: value, publish: fc.boolean() }), value),
-    disclose: value,
-    cache: value,
-  },
-  { requiredKeys: [] },
-);
-const realm = fc.record(
-  {
-    name: fc.oneof(fc.constantFrom('realm1', 'com.example', '1x', '__proto__'), value),
-    roles: fc.oneof(
-      fc.array(
-        fc.record(
-          {
-            name: fc.oneof(fc.constantFrom('anonymous', 'backend'), value),
-            permissions: fc.oneof(fc.array(permission, { maxLength: 3 }), value),
-            authorizer: value,
-          },
-          { requiredKeys: [] },
-        ),
-        { maxLength: 3 },
-      ),
-      value,
-    ),
-    options: fc.oneof(fc.record({ uri_check: value }), value),
-  },
-  { requiredKeys: [] },
-);
-const principals = fc.dictionary(
-  fc.constantFrom('joe', 'ann', '__proto__', 'constructor', ''),
-  fc.oneof(
-    fc.record(
-      {
-        ticket: value,
-        secret: value,
-        role: fc.oneof(fc.constantFrom('anonymous', 'backend'), value),
-        salt: value,
-        authorized_keys: fc.oneof(
-          fc.constant(['1adfc8bfe1d35616e64dffbd900096f23b066f914c8c2ffbb66f6075b96e116d']),
-          value,
-        ),
-      },
-      { requiredKeys: [] },
-    ),
-    value,
-  ),
-);
-const auth = fc.dictionary(
-  fc.constantFrom('anonymous', 'ticket', 'wampcra', 'cryptosign', 'cookie', 'scram'),
-  fc.oneof(
-    fc.record(
-      {
-        type: fc.oneof(fc.constantFrom('static', 'dynamic'), value),
-        role: value,
-        principals,
-        users: principals,
-        authenticator: value,
-      },
-      { requiredKeys: [] },
-    ),
-    value,
-  ),
-);
-const endpoint = fc.oneof(
-  fc.record(
-    {
-      type: fc.oneof(fc.constant('tcp'), value),
-      port: value,
-      interface: value,
-      tls: fc.oneof(fc.record({ key: value, certificate: value, chain_certificates: value }), value),
-    },
-    { requiredKeys: [] },
-  ),
-  value,
-);
-const transport = fc.record(
-  {
-    type: fc.oneof(fc.constantFrom('websocket', 'web', 'universal', 'rawsocket', 'mqtt'), value),
-    endpoint,
-    auth: fc.oneof(auth, value),
-    options: fc.oneof(
-      fc.record(
-        {
-          max_message_size: value,
-          allowed_origins: fc.oneof(fc.array(value), value),
-          allow_null_origin: value,
-        },
-        { requiredKeys: [] },
-      ),
-      value,
-    ),
-    serializers: fc.oneof(fc.array(fc.constantFrom('json', 'msgpack', 'cbor')), value),
-    paths: fc.oneof(
-      fc.dictionary(
-        fc.constantFrom('ws', '/', 'a/b', '__proto__'),
-        fc.oneof(
-          fc.record({ type: fc.constantFrom('websocket', 'static'), auth: fc.oneof(auth, value) }),
-          value,
-        ),
-      ),
-      value,
-    ),
-    websocket: fc.oneof(
-      fc.dictionary(
-        fc.constantFrom('ws', 'wamp'),
-        fc.oneof(fc.record({ type: fc.constant('websocket'), auth }), value),
-      ),
-      value,
-    ),
-  },
-  { requiredKeys: [] },
-);
-const crossbarFile = fc
-  .record(
-    {
-      version: value,
-      controller: value,
-      workers: fc.oneof(
-        fc.array(
-          fc.record(
-            {
-              type: fc.oneof(fc.constantFrom('router', 'container'), value),
-              realms: fc.oneof(fc.array(realm, { maxLength: 3 }), value),
-              transports: fc.oneof(fc.array(transport, { maxLength: 3 }), value),
-              options: value,
-            },
-            { requiredKeys: [] },
-          ),
-          { maxLength: 3 },
-        ),
-        value,
-      ),
-    },
-    { requiredKeys: [] },
-  )
-  .map((o) => JSON.stringify(o));
+const crossbarFile = crossbarNode.map((o) => JSON.stringify(o));
 
 /** Text no peer wrote: anything, broken JSON, deep nesting. */
 const noise = fc.oneof(
@@ -257,7 +110,7 @@ const noise = fc.oneof(
 /** One case: either a configuration Herald accepts, or an ImportError; the output prints both ways. */
 function check(peer: Peer, text: string, file: string): void {
   try {
-    const { config, warnings } = importConfig(peer, text, file);
+    const { config, notes: warnings } = importConfig(peer, text, file);
     parseConfig(config);
     assert.doesNotThrow(() => JSON.stringify(config));
     assert.doesNotThrow(() => stringify(config, { aliasDuplicateObjects: false }));

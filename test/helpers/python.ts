@@ -45,8 +45,12 @@ export class PythonClient {
     resolve: (l: Record<string, unknown>) => void;
   }[] = [];
 
-  constructor(script: string, args: string[]) {
-    this.process = spawn(PYTHON, [fixture(script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `env` is added to this process's environment (client.py reads WAMP_REALM, WAMP_AUTHID, WAMP_PASSWORD). */
+  constructor(script: string, args: string[], env: Record<string, string> = {}) {
+    this.process = spawn(PYTHON, [fixture(script), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let buffered = '';
     this.process.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       buffered += chunk;

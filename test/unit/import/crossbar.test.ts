@@ -3,15 +3,22 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../../src/config/load.js';
+import { crossbarConfig, isCrossbarNode } from '../../../src/import/crossbar.js';
 import { importConfig } from '../../../src/import/import.js';
-import { ImportError } from '../../../src/import/notes.js';
+import { ImportError, Notes } from '../../../src/import/notes.js';
+import { Authorizer } from '../../../src/protocol/wamp/authorizer.js';
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../../../../test/fixtures/import/${name}`, import.meta.url), 'utf8');
 
 function crossbar(text: string, file = 'config.json') {
-  const { config, warnings } = importConfig('crossbar', text, file);
-  return { parsed: parseConfig(config), warned: new Map(warnings.map((w) => [w.setting, w.reason])) };
+  const { config, notes } = importConfig('crossbar', text, file);
+  return {
+    config,
+    parsed: parseConfig(config),
+    warned: new Map(notes.map((n) => [n.setting, n.reason])),
+    refused: notes.filter((n) => n.kind === 'refuse').map((n) => n.setting),
+  };
 }
 
 /** A node with one router: `realms`, and a WebSocket transport on 8080 with `auth`. */
@@ -36,7 +43,8 @@ const everything = {
 
 describe('Crossbar config.json', () => {
   test('as crossbar init writes it: realm1, anonymous allowed everything, WebSocket at /ws on 8080', () => {
-    const { parsed, warned } = crossbar(fixture('crossbar-init.json'));
+    const { parsed, warned, refused } = crossbar(fixture('crossbar-init.json'));
+    assert.deepEqual(refused, [], 'nothing that matters is left out');
     assert.equal(parsed.port, 8080);
     assert.equal(parsed.wamp.path, '/ws');
     assert.equal(parsed.wamp.maxMessageBytes, 1_048_576);
@@ -72,7 +80,7 @@ describe('Crossbar config.json', () => {
   });
 
   test('roles and static principals: ticket, WAMP-CRA, cryptosign, anonymous; what Herald cannot say is named', () => {
-    const { parsed, warned } = crossbar(fixture('crossbar-auth.json'));
+    const { parsed, warned, refused } = crossbar(fixture('crossbar-auth.json'));
     const [realm] = parsed.wamp.realms;
     assert.deepEqual(
       realm!.roles.map((r) => r.name),
@@ -89,21 +97,31 @@ describe('Crossbar config.json', () => {
     assert.deepEqual(parsed.wamp.auth.ticket?.principals, {
       'worker-1': { ticket: 't1cket-worker-1', role: 'backend' },
     });
-    assert.deepEqual(Object.keys(parsed.wamp.auth.wampcra!.users), ['joe']);
+    // Salted users are carried in Crossbar's spelling, where the secret is the derived key.
+    assert.equal(parsed.wamp.auth.wampcra!.type, 'static');
+    assert.deepEqual(parsed.wamp.auth.wampcra!.users.peter, {
+      secret: 'prq7+YkJ1/KlW1X0YczMHw==',
+      role: 'frontend',
+      salt: 'salt123',
+      iterations: 100,
+      keylen: 16,
+    });
     assert.deepEqual(parsed.wamp.auth.cryptosign?.principals.deployer?.authorized_keys, [
       '1adfc8bfe1d35616e64dffbd900096f23b066f914c8c2ffbb66f6075b96e116d',
     ]);
     const auth = 'workers.0.transports.0.paths.ws.auth';
-    assert.match(warned.get(`${auth}.wampcra.users.peter`)!, /salted/);
     assert.match(warned.get(`${auth}.ticket.principals.worker-2.ticket`)!, /WORKER2_TICKET/);
     assert.match(warned.get('workers.0.transports.1.auth.wampcra')!, /dynamic authenticator/);
-    assert.match(
-      warned.get('workers.0.transports.1.auth.cryptosign.principals.deployer.realm')!,
-      /every realm/,
-    );
     assert.match(warned.get('workers.0.realms.0.roles.3.authorizer')!, /dynamic authorizer/);
-    assert.match(warned.get('workers.0.transports.1')!, /one port and path/);
-    assert.ok(warned.has('workers.0.options'));
+    assert.match(warned.get('workers.0.transports.1')!, /authenticates otherwise than/);
+    assert.ok(warned.has('workers.0.options.pythonpath'));
+    // The role "backend" is in this one realm only: binding deployer to it changes nothing.
+    assert.ok(!warned.has('workers.0.transports.1.auth.cryptosign.principals.deployer.realm'));
+    assert.deepEqual(refused.sort(), [
+      'workers.0.realms.0.roles.3.authorizer',
+      'workers.0.transports.1',
+      'workers.0.transports.1.auth.wampcra',
+    ]);
   });
 
   test('config.yaml reads as config.json does', () => {
@@ -129,7 +147,10 @@ describe('Crossbar config.json', () => {
     assert.deepEqual(parsed.wamp.auth, { ticket: { principals: { a: { ticket: 't', role: 'user' } } } });
     assert.match(warned.get('workers.0.transports.0.auth.anonymous')!, /"guest" is in no realm/);
     assert.match(warned.get('workers.0.transports.0.auth.ticket.principals.b')!, /"admin" is in no realm/);
-    assert.match(warned.get('workers.0.transports.0.auth.ticket.principals.c')!, /without a role/);
+    assert.match(
+      warned.get('workers.0.transports.0.auth.ticket.principals.c')!,
+      /not a principal with a role/,
+    );
   });
 
   test('uri_check, realm options, bad realm names and permissions', () => {
@@ -216,5 +237,250 @@ describe('Crossbar config.json', () => {
       assert.throws(() => importConfig('crossbar', text, 'config.json'), ImportError, text);
     }
     assert.throws(() => importConfig('crossbar', node([{ name: '1' }]), 'config.json'), /no realm/);
+  });
+
+  test('what Herald cannot honour is a refusal, naming the key; what is harmless to leave out, a warning', () => {
+    const ticket = { ticket: { type: 'static', principals: { w: { ticket: 't', role: 'anonymous' } } } };
+    const { refused, warned } = crossbar(
+      JSON.stringify({
+        version: 2,
+        controller: { id: 'node1', options: { title: 'x' } },
+        workers: [
+          {
+            type: 'router',
+            options: { pythonpath: ['..'], cpu_affinity: [0] },
+            realms: [
+              {
+                name: 'realm1',
+                roles: [{ name: 'anonymous', permissions: [everything] }],
+                rlinks: [{ id: 'other', transport: {} }],
+                store: { type: 'memory' },
+              },
+            ],
+            transports: [
+              {
+                type: 'web',
+                endpoint: { type: 'tcp', port: 8080, backlog: 1024 },
+                paths: {
+                  '/': { type: 'static', directory: '../web' },
+                  info: { type: 'nodeinfo' },
+                  ws: { type: 'websocket', auth: ticket, options: { auto_ping_interval: 1000 } },
+                  push: { type: 'publisher', realm: 'realm1', role: 'anonymous' },
+                  lp: { type: 'longpoll' },
+                },
+              },
+              { type: 'rawsocket', endpoint: { type: 'tcp', port: 8081 }, auth: ticket },
+              { type: 'mqtt', endpoint: { type: 'tcp', port: 1883 } },
+              { type: 'websocket', endpoint: { type: 'tcp', port: 9000 }, auth: ticket },
+            ],
+            components: [{ type: 'class', classname: 'app.Backend', realm: 'realm1' }],
+          },
+          { type: 'router', realms: [], transports: [] },
+          { type: 'guest', executable: 'node', arguments: ['backend.js'] },
+          { type: 'container', components: [] },
+          { type: 'proxy', routes: {} },
+          { type: 'xbrmm' },
+        ],
+      }),
+    );
+    assert.deepEqual(refused.sort(), [
+      'workers.0.components',
+      'workers.0.realms.0.rlinks',
+      'workers.0.transports.0.paths.push',
+      'workers.0.transports.2',
+      'workers.1',
+      'workers.2',
+      'workers.3',
+      'workers.4',
+      'workers.5',
+    ]);
+    for (const setting of [
+      'controller.id',
+      'controller.options',
+      'workers.0.options.pythonpath',
+      'workers.0.options.cpu_affinity',
+      'workers.0.realms.0.store',
+      'workers.0.transports.0.endpoint.backlog',
+      'workers.0.transports.0.paths./',
+      'workers.0.transports.0.paths.info',
+      'workers.0.transports.0.paths.lp',
+      'workers.0.transports.0.paths.ws.options.auto_ping_interval',
+      'workers.0.transports.1',
+      'workers.0.transports.3',
+    ]) {
+      assert.ok(warned.has(setting), `no warning for ${setting}`);
+    }
+    assert.match(warned.get('workers.2')!, /guest worker.*start it yourself/);
+    assert.match(warned.get('workers.0.components')!, /WAMP clients of Herald/);
+    assert.match(warned.get('workers.0.transports.2')!, /MQTT/);
+    assert.match(warned.get('workers.0.transports.0.paths.push')!, /HTTP bridge/);
+  });
+
+  test('access wider than Crossbar gave, or a transport Herald cannot listen on, is refused', () => {
+    const cases: [unknown, string, RegExp][] = [
+      // One transport lets anonymous in, the other asks for a ticket: merged, anyone could use both.
+      [
+        {
+          type: 'router',
+          realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [everything] }] }],
+          transports: [
+            { type: 'websocket', endpoint: { type: 'tcp', port: 8080 } },
+            {
+              type: 'websocket',
+              endpoint: { type: 'tcp', port: 8081 },
+              auth: { ticket: { type: 'static', principals: { a: { ticket: 't', role: 'anonymous' } } } },
+            },
+          ],
+        },
+        'workers.0.transports.1',
+        /authenticates otherwise/,
+      ],
+      [
+        {
+          type: 'router',
+          realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [everything] }] }],
+          transports: [
+            {
+              type: 'websocket',
+              endpoint: {
+                type: 'tcp',
+                port: 443,
+                tls: { key: 'k.pem', certificate: 'c.pem', ca_certificates: ['ca.pem'] },
+              },
+            },
+          ],
+        },
+        'workers.0.transports.0.endpoint.tls.ca_certificates',
+        /client certificates/,
+      ],
+      [
+        {
+          type: 'router',
+          realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [everything] }] }],
+          transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 443, tls: { key: 'k.pem' } } }],
+        },
+        'workers.0.transports.0.endpoint.tls',
+        /key and the certificate/,
+      ],
+      [
+        {
+          type: 'router',
+          realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [everything] }] }],
+          transports: [{ type: 'websocket', endpoint: { type: 'unix', path: '/tmp/cb.sock' } }],
+        },
+        'workers.0.transports.0.endpoint.type',
+        /TCP only/,
+      ],
+      [
+        {
+          type: 'router',
+          realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [everything] }] }],
+          transports: [{ type: 'rawsocket', endpoint: { type: 'tcp', port: 8081 } }],
+        },
+        'workers',
+        /no WebSocket transport/,
+      ],
+      [
+        {
+          type: 'router',
+          realms: [
+            { name: 'one', roles: [{ name: 'device', permissions: [everything] }] },
+            { name: 'two', roles: [{ name: 'device', permissions: [everything] }] },
+          ],
+          transports: [
+            {
+              type: 'websocket',
+              endpoint: { type: 'tcp', port: 8080 },
+              auth: {
+                cryptosign: {
+                  type: 'static',
+                  principals: { d: { realm: 'one', role: 'device', authorized_keys: ['ab'.repeat(32)] } },
+                },
+                cookie: {},
+              },
+            },
+          ],
+        },
+        'workers.0.transports.0.auth.cryptosign.principals.d.realm',
+        /"one", "two"/,
+      ],
+      [
+        {
+          type: 'router',
+          realms: [{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [everything] }] }],
+          transports: [
+            {
+              type: 'websocket',
+              endpoint: { type: 'tcp', port: 8080 },
+              options: { allowed_origins: ['https://example.com/app'] },
+            },
+          ],
+        },
+        'workers.0.transports.0.options.allowed_origins',
+        /Origins/,
+      ],
+    ];
+    for (const [router, setting, reason] of cases) {
+      const { refused, warned } = crossbar(JSON.stringify({ version: 2, workers: [router] }));
+      assert.ok(refused.includes(setting), `${setting} not refused: ${refused}`);
+      assert.match(warned.get(setting)!, reason);
+    }
+  });
+
+  test('secrets from the environment: read from the environment when one is given, refused when it lacks them', () => {
+    const settings = JSON.parse(
+      node([{ name: 'realm1', roles: [{ name: 'user', permissions: [everything] }] }], {
+        ticket: { type: 'static', principals: { a: { ticket: `\${A_TICKET}`, role: 'user' } } },
+        wampcra: { type: 'static', users: { b: { secret: `\${B_SECRET}`, role: 'user' } } },
+      }),
+    );
+    const notes = new Notes('refuse');
+    const config = crossbarConfig(settings, 'config.json', notes, { A_TICKET: 'from-env' });
+    assert.deepEqual(config.wamp?.auth?.ticket?.principals, { a: { ticket: 'from-env', role: 'user' } });
+    assert.equal(config.wamp?.auth?.wampcra, undefined);
+    assert.deepEqual(
+      notes.refusals.map((n) => [n.setting, n.reason]),
+      [
+        [
+          'workers.0.transports.0.auth.wampcra.users.b.secret',
+          'the environment variable B_SECRET is not set: set it',
+        ],
+      ],
+    );
+  });
+
+  test("a realm's meta API turned off: its roles are denied every wamp. URI, and keep the rest", () => {
+    const { parsed } = crossbar(
+      node([
+        {
+          name: 'realm1',
+          options: { enable_meta_api: false },
+          roles: [
+            {
+              name: 'anonymous',
+              permissions: [everything, { uri: 'wamp.session.', match: 'prefix', allow: { call: true } }],
+            },
+          ],
+        },
+      ]),
+    );
+    const authorizer = new Authorizer(parsed.wamp.realms[0]!.roles);
+    assert.equal(authorizer.authorize('anonymous', 'wamp.session.list', 'call').allow, false);
+    assert.equal(authorizer.authorize('anonymous', 'wamp.subscription.on_create', 'subscribe').allow, false);
+    assert.equal(authorizer.authorize('anonymous', 'com.example.add', 'call').allow, true);
+  });
+
+  test("Crossbar's shape: version 2, a workers list, none of Herald's settings", () => {
+    assert.equal(isCrossbarNode(JSON.parse(fixture('crossbar-init.json'))), true);
+    assert.equal(isCrossbarNode({ version: 2, workers: [] }), true);
+    for (const settings of [
+      { version: 1, workers: [] },
+      { version: 2, workers: 2 },
+      { version: 2, workers: [], port: 6001 },
+      { workers: 2, port: 6001 },
+      {},
+    ]) {
+      assert.equal(isCrossbarNode(settings), false, JSON.stringify(settings));
+    }
   });
 });

@@ -10,7 +10,7 @@ const fixture = (name: string) =>
   readFileSync(new URL(`../../../../test/fixtures/import/${name}`, import.meta.url), 'utf8');
 
 function reverb(text: string) {
-  const { config, warnings } = importConfig('reverb', text, '.env');
+  const { config, notes: warnings } = importConfig('reverb', text, '.env');
   return { parsed: parseConfig(config), warned: new Map(warnings.map((w) => [w.setting, w.reason])) };
 }
 

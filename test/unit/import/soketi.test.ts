@@ -10,7 +10,7 @@ const fixture = (name: string) =>
 
 /** The import of a soketi file, and the setting each warning names. */
 function soketi(text: string, file = 'config.json') {
-  const { config, warnings } = importConfig('soketi', text, file);
+  const { config, notes: warnings } = importConfig('soketi', text, file);
   return { config, parsed: parseConfig(config), warned: new Map(warnings.map((w) => [w.setting, w.reason])) };
 }
 
