@@ -284,7 +284,7 @@ export class Herald {
     this.#rawSocket = new RawSocketTransport({
       logger: this.logger,
       route: { protocols: wamp.protocols, open: openWamp },
-      maxMessageBytes: config.wamp.maxMessageBytes,
+      maxMessageBytes: config.wamp.rawsocketMaxMessageBytes,
       maxBufferedBytes: config.maxBufferedBytes,
       handshakeTimeoutMs: config.wamp.helloTimeoutMs,
       limits,

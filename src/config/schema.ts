@@ -525,9 +525,18 @@ const wampSchema = z
           'at least one realm. By default only anonymous.',
       ),
     maxMessageBytes: positiveInt()
-      .default(1024 * 1024)
+      .default(16 * 1024 * 1024)
       .describe(
-        'Largest WAMP message a client may send; a larger one aborts its session (`payload_size_exceeded`).',
+        'Largest WAMP message a client may send over WebSocket; a larger one aborts its session ' +
+          '(`payload_size_exceeded`). 16 MiB by default, as RawSocket allows at most, so that what ' +
+          'works over one transport works over the other.',
+      ),
+    rawsocketMaxMessageBytes: positiveInt()
+      .max(16 * 1024 * 1024)
+      .default(16 * 1024 * 1024)
+      .describe(
+        'Largest WAMP message a client may send over RawSocket (at most 16 MiB, the largest length ' +
+          'its handshake can announce); a larger one aborts its session (`payload_size_exceeded`).',
       ),
     killTimeoutMs: positiveInt()
       .max(2 ** 31 - 1)

@@ -23,6 +23,11 @@ export interface Connection {
    */
   readonly maxMessageBytes?: number;
   /**
+   * The longest message the transport lets the client send, when it has a limit of its own
+   * (RawSocket's): the protocol checks messages against it instead of its own default.
+   */
+  readonly maxIncomingBytes?: number;
+  /**
    * Counts this connection in `traffic` (its app's, for the metrics): opened now, and from now on its
    * messages in and out and, at the end, its close code. The protocol calls it once it knows the app;
    * later calls, and calls once the socket is gone, do nothing. Connections that are never counted

@@ -102,6 +102,7 @@ export function logFrames(open: Open, reader: FrameReader, logger: Logger): Open
       },
       ...(connection.transportType === undefined ? {} : { transportType: connection.transportType }),
       ...(connection.maxMessageBytes === undefined ? {} : { maxMessageBytes: connection.maxMessageBytes }),
+      ...(connection.maxIncomingBytes === undefined ? {} : { maxIncomingBytes: connection.maxIncomingBytes }),
     };
     const session = open(logged, request);
     return {

@@ -209,6 +209,8 @@ function onSocketError(logger: Logger) {
 /** One client after its handshake. Frames are queued and written together once per event-loop turn. */
 class RawSocketConnection extends QueuedConnection {
   readonly transportType = 'rawsocket' as const;
+  /** `wamp.rawsocketMaxMessageBytes`: what the session lets a client of this transport send. */
+  readonly maxIncomingBytes: number;
   readonly #reader: RawSocketFrameReader;
   readonly #text: boolean;
 
@@ -221,6 +223,7 @@ class RawSocketConnection extends QueuedConnection {
     protocol: string,
   ) {
     super(transport, socket, address);
+    this.maxIncomingBytes = transport.options.maxMessageBytes;
     this.#reader = new RawSocketFrameReader(transport.maxFrameBytes);
     this.#text = protocol === 'wamp.2.json';
   }

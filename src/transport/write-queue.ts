@@ -50,10 +50,13 @@ export class WriteQueue {
 
   /**
    * Queues `wire` for `owner`'s next flush. Returns false, queuing nothing, when the bytes waiting
-   * would pass the cap: the client is not reading.
+   * would pass the cap: the client is not reading. A frame with nothing waiting before it is always
+   * queued, however long (a WAMP message may be 16 MiB, past the cap): one message says nothing of a
+   * client's reading, and the next one finds it waiting if the client does not read it.
    */
   push(wire: Buffer, owner: Flushable): boolean {
-    if (this.socket.writableLength + this.#queued + wire.length > this.maxBufferedBytes) return false;
+    const waiting = this.socket.writableLength + this.#queued;
+    if (waiting > 0 && waiting + wire.length > this.maxBufferedBytes) return false;
     this.#queued += wire.length;
     if (this.#queue === null) {
       this.#queue = [wire];

@@ -28,8 +28,11 @@ describe('WAMP over RawSocket, byte by byte', () => {
     ] as const;
 
   before(async () => {
-    // 3000 bytes at most: the handshake announces 4 KiB (the next power of two).
-    h = await startHerald({ wamp: { rawsocket: { host: '127.0.0.1', port: 0 }, maxMessageBytes: 3000 } });
+    // 3000 bytes at most over RawSocket: the handshake announces 4 KiB (the next power of two).
+    // WebSocket keeps its own limit (16 MiB by default).
+    h = await startHerald({
+      wamp: { rawsocket: { host: '127.0.0.1', port: 0 }, rawsocketMaxMessageBytes: 3000 },
+    });
   });
   after(async () => {
     for (const c of clients) c.close();
@@ -121,12 +124,24 @@ describe('WAMP over RawSocket, byte by byte', () => {
     });
   }
 
-  test('a message over wamp.maxMessageBytes but within the announced length gets ABORT payload_size_exceeded', async () => {
+  test('a message over wamp.rawsocketMaxMessageBytes but within the announced length gets ABORT payload_size_exceeded', async () => {
     const client = track(await RawSocketClient.join(h.herald.rawSocketPort!));
     client.send([16, client.id(), {}, 'com.rs.big', ['x'.repeat(3500)]]);
     const abort = await within(client.next(), GUARD_MS, 'ABORT');
     assert.deepEqual([abort[0], abort[2]], [3, 'wamp.error.payload_size_exceeded']);
     await within(client.closed, GUARD_MS, 'the close after ABORT');
+  });
+
+  test('each transport has its limit: the same message over WebSocket is published', async () => {
+    const ws = await RawWampClient.join(`ws://127.0.0.1:${h.port}/ws`);
+    try {
+      const request = ws.id();
+      ws.send([16, request, { acknowledge: true }, 'com.rs.big', ['x'.repeat(3500)]]);
+      const reply = await within(ws.reply(request, [17, 8]), GUARD_MS, 'PUBLISHED');
+      assert.equal(reply[0], 17, JSON.stringify(reply));
+    } finally {
+      ws.close();
+    }
   });
 
   test('a JSON message that is not UTF-8 fails the connection', async () => {

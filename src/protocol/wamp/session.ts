@@ -121,11 +121,9 @@ export class WampSession implements Session, Peer {
   #receive(data: string | Buffer, bytes: number): void {
     if (this.#state === 'closed') return;
     try {
-      if (bytes > this.host.maxMessageBytes) {
-        throw new WampError(
-          WampUri.PAYLOAD_SIZE_EXCEEDED,
-          `message of ${bytes} bytes exceeds ${this.host.maxMessageBytes}`,
-        );
+      const limit = this.connection.maxIncomingBytes ?? this.host.maxMessageBytes;
+      if (bytes > limit) {
+        throw new WampError(WampUri.PAYLOAD_SIZE_EXCEEDED, `message of ${bytes} bytes exceeds ${limit}`);
       }
       const { serializer } = this;
       if (!serializer.split) {

@@ -27,7 +27,8 @@ test('defaults: /ws, realm1 open to anonymous, anonymous auth only', () => {
     subscribe: true,
   });
   assert.deepEqual(wamp.auth, { anonymous: { role: 'anonymous' } });
-  assert.equal(wamp.maxMessageBytes, 1024 * 1024);
+  assert.equal(wamp.maxMessageBytes, 16 * 1024 * 1024);
+  assert.equal(wamp.rawsocketMaxMessageBytes, 16 * 1024 * 1024);
 });
 
 test('an auth section replaces the default: anonymous only when listed', () => {
