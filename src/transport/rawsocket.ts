@@ -97,6 +97,7 @@ export class RawSocketTransport {
    * byte); the handshake is read from them and what follows.
    */
   accept(socket: Socket, head?: Buffer): void {
+    this.scheduler.connectionArrived();
     socket.setNoDelay(true);
     this.#handshaking.add(socket);
     let received: Buffer = Buffer.alloc(0);

@@ -6,6 +6,9 @@ export interface Flushable {
   flush(): void;
 }
 
+/** How long after a connection arrives flushes wait for the timers (see `connectionArrived`). */
+const ARRIVALS_MS = 100;
+
 /**
  * Collects the connections that queued frames in this event-loop turn and flushes them all once it
  * ends (`setImmediate`): a burst of messages to one socket leaves in one system call.
@@ -13,14 +16,28 @@ export interface Flushable {
 export class FlushScheduler {
   #dirty: Flushable[] = [];
   #scheduled = false;
+  /** When the last connection arrived (`performance.now()`). */
+  #arrivedAt = Number.NEGATIVE_INFINITY;
   readonly #flushAll = () => this.flush();
+
+  /**
+   * A connection arrived. For the next `ARRIVALS_MS`, flushes wait for the timers (`setTimeout` 0)
+   * rather than `setImmediate`: a pending immediate makes the event loop poll without waiting, and
+   * Node (libuv 1.46) then accepts one connection per loop turn, so that during a reconnect storm the
+   * listen queue fills and the kernel drops connections. A flush after the timers lets the poll wait
+   * for them and take connections by the dozen; outside storms, frames leave within the turn.
+   */
+  connectionArrived(): void {
+    this.#arrivedAt = performance.now();
+  }
 
   /** `connection` has frames queued (called once per turn by each connection, on its first frame). */
   markDirty(connection: Flushable): void {
     this.#dirty.push(connection);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#flushAll);
+      if (performance.now() - this.#arrivedAt < ARRIVALS_MS) setTimeout(this.#flushAll, 0);
+      else setImmediate(this.#flushAll);
     }
   }
 

@@ -82,6 +82,7 @@ export class WebSocketTransport {
   }
 
   attach(server: Server): void {
+    server.on('connection', () => this.scheduler.connectionArrived());
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // A fault here must cost this one client, never the process and everyone else on it.
       try {
