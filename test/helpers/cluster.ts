@@ -205,7 +205,7 @@ export async function withWebhookCluster(
 /** Removes what a cluster under `prefix` left on its broker. */
 export async function cleanup(driver: Driver, prefix: string, url?: string): Promise<void> {
   if (driver === 'redis') await deleteRedisPrefix(prefix, url);
-  else await destroyNatsBuckets(prefix, ['presence', 'occupancy', 'cache', 'outbox'], url);
+  else await destroyNatsBuckets(prefix, ['presence', 'occupancy', 'cache', 'outbox', 'history'], url);
 }
 
 /**
