@@ -3,13 +3,14 @@ import type { LimitName } from '../../core/limit-refusals.js';
 import type { Authorizer } from './authorizer.js';
 import { parseWirePublication, type WirePublication } from './bus-messages.js';
 import { WampError, WampUri } from './errors.js';
+import type { EventHistory } from './history.js';
 import { randomId, uriId } from './ids.js';
 import { getOrCreate } from './maps.js';
 import { type Dict, out } from './messages.js';
 import { optBool, optMatch } from './options.js';
 import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
-import { type PublishOptions, publishOptions } from './publish-options.js';
+import { eligible, type PublishOptions, publishOptions } from './publish-options.js';
 import { jsonSerializer } from './serializers/json.js';
 import {
   isReserved,
@@ -115,21 +116,8 @@ export interface BrokerContext {
    * names `wamp.` itself (`privileged.ts`).
    */
   readonly restricted?: ReadonlyMap<string, (payload: Payload | undefined) => Payload | undefined>;
-}
-
-/**
- * Black- and whitelisting (WAMP spec, Advanced Profile, Subscriber Black- and Whitelisting): every
- * present `eligible*` list holds the peer, no `exclude*` does.
- */
-function eligible(peer: Peer, o: PublishOptions): boolean {
-  return (
-    (o.eligible === undefined || o.eligible.includes(peer.id)) &&
-    (o.eligibleAuthid === undefined || o.eligibleAuthid.includes(peer.authid)) &&
-    (o.eligibleAuthrole === undefined || o.eligibleAuthrole.includes(peer.authrole)) &&
-    !o.exclude?.includes(peer.id) &&
-    !o.excludeAuthid?.includes(peer.authid) &&
-    !o.excludeAuthrole?.includes(peer.authrole)
-  );
+  /** Keeps what this node publishes in the realm's event history (`history.ts`). */
+  readonly history?: Pick<EventHistory, 'record'>;
 }
 
 interface Retained {
@@ -257,6 +245,7 @@ export class MemoryBroker implements Broker {
     const skip = o.excludeMe ? origin?.id : undefined;
     this.#published++;
     this.#deliver(topic, publication, details, o, skip, payload);
+    this.#ctx.history?.record(topic, publication, details, o, payload);
     const { bus } = this.#ctx;
     if (!bus) return publication;
     const wire: WirePublication = { t: topic, p: publication, d: details, o };

@@ -43,6 +43,8 @@ export const WampUri = {
   AUTHENTICATION_FAILED: 'wamp.error.authentication_failed',
   /** A request needs a feature the router or the other peer lacks. */
   FEATURE_NOT_SUPPORTED: 'wamp.error.feature_not_supported',
+  /** `wamp.subscription.get_events` for a subscription whose events are not kept (Crossbar's URI). */
+  HISTORY_UNAVAILABLE: 'wamp.error.history_unavailable',
   /** `wamp.session.add_testament` with a bad scope (Crossbar's URI). */
   TESTAMENT_ERROR: 'wamp.error.testament_error',
   /**
