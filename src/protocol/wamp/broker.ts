@@ -232,11 +232,26 @@ export class MemoryBroker implements Broker {
     if (!decision.allow)
       throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to publish to "${topic}"`);
     const o = publishOptions(options);
-    const publication = this.dispatch(peer, decision.disclose ? { ...o, disclose: true } : o, topic, payload);
-    if (options.acknowledge === true) peer.send(out.published(request, publication));
+    const disclosed = decision.disclose ? { ...o, disclose: true } : o;
+    const { publication, kept } = this.#dispatch(peer, disclosed, topic, payload);
+    if (options.acknowledge !== true) return;
+    // Acknowledged once kept in the event history too: the acknowledgements' order is the history's,
+    // and what was acknowledged is read on every node.
+    if (kept === undefined) peer.send(out.published(request, publication));
+    else void kept.then(() => peer.send(out.published(request, publication)));
   }
 
   dispatch(origin: Origin | undefined, o: PublishOptions, topic: string, payload?: Payload): number {
+    return this.#dispatch(origin, o, topic, payload).publication;
+  }
+
+  /** Delivers here, keeps in the event history, hands to the bus; `kept` while the history appends. */
+  #dispatch(
+    origin: Origin | undefined,
+    o: PublishOptions,
+    topic: string,
+    payload: Payload | undefined,
+  ): { publication: number; kept: Promise<void> | undefined } {
     const publication = randomId();
     const details: Dict =
       o.disclose && origin
@@ -245,11 +260,17 @@ export class MemoryBroker implements Broker {
     const skip = o.excludeMe ? origin?.id : undefined;
     this.#published++;
     this.#deliver(topic, publication, details, o, skip, payload);
-    this.#ctx.history?.record(topic, publication, details, o, payload);
-    const { bus } = this.#ctx;
-    if (!bus) return publication;
+    const kept = this.#ctx.history?.record(topic, publication, details, o, payload);
     const wire: WirePublication = { t: topic, p: publication, d: details, o };
     if (skip !== undefined) wire.s = skip;
+    this.#toBus(wire, payload);
+    return { publication, kept };
+  }
+
+  /** To the other nodes of the cluster, if any. */
+  #toBus(wire: WirePublication, payload: Payload | undefined): void {
+    const { bus } = this.#ctx;
+    if (!bus) return;
     try {
       if (payload) {
         const { args, kwargs } = payload.parts(jsonSerializer);
@@ -259,15 +280,15 @@ export class MemoryBroker implements Broker {
       this.#sending = JSON.stringify(wire);
     } catch (err) {
       // Delivered here already; the payload checks at ingress should make this unreachable.
+      const { t: topic, p: publication } = wire;
       this.#ctx.logger.error({ err, topic, publication }, 'WAMP publication not encodable for the cluster');
-      return publication;
+      return;
     }
     try {
       bus(this.#sending);
     } finally {
       this.#sending = undefined;
     }
-    return publication;
   }
 
   /** A publication from the cluster's bus (this node's own included): to the subscribers here. */

@@ -100,12 +100,19 @@ export class EventHistory {
   /**
    * Keeps a publication in the log of every rule its topic matches. Not kept: `wamp.*` topics, and
    * publications with `exclude` or `eligible` session lists, since session IDs mean nothing to a later
-   * reader (WAMP spec, Event History, Security Aspects); nor an event over `maxEventBytes`.
+   * reader (WAMP spec, Event History, Security Aspects); nor an event over `maxEventBytes`. Resolves
+   * once appended (never rejects: a failure is logged); undefined when nothing is kept.
    */
-  record(topic: string, publication: number, details: Dict, o: PublishOptions, payload?: Payload): void {
-    if (isReserved(topic) || o.exclude !== undefined || o.eligible !== undefined) return;
+  record(
+    topic: string,
+    publication: number,
+    details: Dict,
+    o: PublishOptions,
+    payload?: Payload,
+  ): Promise<void> | undefined {
+    if (isReserved(topic) || o.exclude !== undefined || o.eligible !== undefined) return undefined;
     const rules = this.#rules.matchAll(topic);
-    if (rules.length === 0) return;
+    if (rules.length === 0) return undefined;
     const lists = LIST_OPTIONS.filter((k) => o[k] !== undefined);
     const event: StoredEvent = { p: publication, t: topic, ts: new Date().toISOString(), d: details };
     if (lists.length > 0) event.o = Object.fromEntries(lists.map((k) => [k, o[k]]));
@@ -118,13 +125,14 @@ export class EventHistory {
     const { store, namespace, maxEventBytes, logger, refused } = this.#options;
     if (Buffer.byteLength(entry) > maxEventBytes) {
       refused?.('wamp_history_bytes');
-      return;
+      return undefined;
     }
-    for (const rule of rules) {
+    const appended = rules.map((rule) =>
       store.append(namespace, rule.log, entry, rule.limit).catch((err: unknown) => {
         logger.error({ err, topic, publication, rule: rule.uri }, 'WAMP event not kept in the event history');
-      });
-    }
+      }),
+    );
+    return Promise.all(appended).then(() => undefined);
   }
 
   /**
