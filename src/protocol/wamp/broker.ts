@@ -10,6 +10,7 @@ import { type Dict, out } from './messages.js';
 import { optBool, optMatch } from './options.js';
 import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import { isPassthru, type PptDetails, pptOptions, takesPassthru } from './ppt.js';
 import { eligible, type PublishOptions, publishOptions } from './publish-options.js';
 import { jsonSerializer } from './serializers/json.js';
 import {
@@ -197,6 +198,7 @@ export class MemoryBroker implements Broker {
     for (const topic of topics) {
       const r = this.#retained.get(topic);
       if (r === undefined || !eligible(peer, r.options)) continue;
+      if (isPassthru(r.details) && !takesPassthru(peer, 'subscriber')) continue;
       const details = { ...r.details, ...(subscription.match === 'exact' ? {} : { topic }), retained: true };
       peer.send(out.event(subscription.id, r.publication, details, r.payload));
     }
@@ -232,8 +234,9 @@ export class MemoryBroker implements Broker {
     if (!decision.allow)
       throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to publish to "${topic}"`);
     const o = publishOptions(options);
+    const ppt = pptOptions(peer, 'publisher', options);
     const disclosed = decision.disclose ? { ...o, disclose: true } : o;
-    const { publication, kept } = this.#dispatch(peer, disclosed, topic, payload);
+    const { publication, kept } = this.#dispatch(peer, disclosed, topic, payload, ppt);
     if (options.acknowledge !== true) return;
     // Acknowledged once kept in the event history too: the acknowledgements' order is the history's,
     // and what was acknowledged is read on every node.
@@ -251,12 +254,14 @@ export class MemoryBroker implements Broker {
     o: PublishOptions,
     topic: string,
     payload: Payload | undefined,
+    ppt?: PptDetails,
   ): { publication: number; kept: Promise<void> | undefined } {
     const publication = randomId();
     const details: Dict =
       o.disclose && origin
         ? { publisher: origin.id, publisher_authid: origin.authid, publisher_authrole: origin.authrole }
         : {};
+    if (ppt) Object.assign(details, ppt);
     const skip = o.excludeMe ? origin?.id : undefined;
     this.#published++;
     this.#deliver(topic, publication, details, o, skip, payload);
@@ -308,6 +313,8 @@ export class MemoryBroker implements Broker {
     payload: Payload | undefined,
   ): void {
     const restrict = this.#ctx.restricted?.get(topic);
+    // Passthru payloads go only to subscribers that announced the mode (docs/wamp.md, "Payload passthru mode").
+    const passthru = isPassthru(details);
     let restricted: { payload: Payload | undefined } | null | undefined;
     for (const subscription of this.#subscriptions.matchAll(topic)) {
       const eventDetails = () => (subscription.match === 'exact' ? details : { ...details, topic });
@@ -315,6 +322,7 @@ export class MemoryBroker implements Broker {
       let partial: ReturnType<typeof out.event> | undefined;
       for (const peer of subscription.subscribers) {
         if (peer.id === skip || !eligible(peer, o)) continue;
+        if (passthru && !takesPassthru(peer, 'subscriber')) continue;
         if (restrict && !this.#ctx.authorizer.authorize(peer.authrole, topic, 'subscribe').namesMeta) {
           if (restricted === undefined) restricted = this.#restrict(restrict, topic, payload);
           if (restricted === null) continue;

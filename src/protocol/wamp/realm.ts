@@ -206,7 +206,14 @@ export class Realm {
     if (m.type === T.YIELD || m.type === T.ERROR) {
       const requestType = m.type === T.ERROR ? m.requestType : T.INVOCATION;
       const reason = Payload.of([`the callee's answer: ${TOO_DEEP_MESSAGE}`]);
-      return this.dealer.error(peer, requestType, m.request, WampUri.INVALID_ARGUMENT, reason);
+      const error = WampUri.INVALID_ARGUMENT;
+      return this.dealer.error(peer, {
+        requestType,
+        request: m.request,
+        details: {},
+        error,
+        payload: reason,
+      });
     }
     throw new WampError(WampUri.INVALID_ARGUMENT, TOO_DEEP_MESSAGE);
   }
@@ -246,7 +253,7 @@ export class Realm {
       case T.YIELD:
         return this.dealer.yield(peer, m.request, m.options, m.payload);
       case T.ERROR:
-        return this.dealer.error(peer, m.requestType, m.request, m.error, m.payload);
+        return this.dealer.error(peer, m);
     }
   }
 }

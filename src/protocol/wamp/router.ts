@@ -74,6 +74,7 @@ export const ROUTER_ROLES = {
       pattern_based_subscription: true,
       event_retention: true,
       event_history: true,
+      payload_passthru_mode: true,
       session_meta_api: true,
       subscription_meta_api: true,
     },
@@ -90,6 +91,7 @@ export const ROUTER_ROLES = {
       session_meta_api: true,
       registration_meta_api: true,
       testament_meta_api: true,
+      payload_passthru_mode: true,
     },
   },
 } as const;
