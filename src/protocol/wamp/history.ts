@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { atMost } from '../../core/deadline.js';
 import type { HistoryStore } from '../../core/history/store.js';
 import type { LimitName } from '../../core/limit-refusals.js';
 import { uriId } from './ids.js';
@@ -57,7 +58,15 @@ export interface EventHistoryOptions {
   readonly maxEventBytes: number;
   readonly logger: Logger;
   readonly refused?: (limit: LimitName) => void;
+  /**
+   * How long `record` waits for the store: a broker that does not answer holds acknowledgements back
+   * no longer than this. @default 2000
+   */
+  readonly appendWaitMs?: number;
 }
+
+/** `EventHistoryOptions.appendWaitMs` by default. */
+const APPEND_WAIT_MS = 2000;
 
 const LIST_OPTIONS = ['eligibleAuthid', 'eligibleAuthrole', 'excludeAuthid', 'excludeAuthrole'] as const;
 
@@ -101,7 +110,8 @@ export class EventHistory {
    * Keeps a publication in the log of every rule its topic matches. Not kept: `wamp.*` topics, and
    * publications with `exclude` or `eligible` session lists, since session IDs mean nothing to a later
    * reader (WAMP spec, Event History, Security Aspects); nor an event over `maxEventBytes`. Resolves
-   * once appended (never rejects: a failure is logged); undefined when nothing is kept.
+   * once appended, or after `appendWaitMs` (never rejects: a failure is logged); undefined when
+   * nothing is kept.
    */
   record(
     topic: string,
@@ -132,7 +142,7 @@ export class EventHistory {
         logger.error({ err, topic, publication, rule: rule.uri }, 'WAMP event not kept in the event history');
       }),
     );
-    return Promise.all(appended).then(() => undefined);
+    return atMost(Promise.all(appended), this.#options.appendWaitMs ?? APPEND_WAIT_MS).then(() => undefined);
   }
 
   /**
