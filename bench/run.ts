@@ -68,6 +68,20 @@ const DESCRIPTIONS: Record<string, string> = {
     'A-B-B-A (odd rounds start without the console, even rounds with it), and each cell of a round is ' +
     'the mean of its two runs. The console gets at most its rate cap; the rest is counted from its ' +
     '`dropped` markers.',
+  storm:
+    'N subscribers spread over 100 public channels, all dropped at once, then measured until every one is ' +
+    'subscribed again and has received an event published after it resubscribed, while events go to all ' +
+    '100 channels at a fixed rate (`channels`, one request at a time). Network cut: every client resets its ' +
+    'TCP connection, the server stays up. Server restart: SIGTERM, and a new process on the same port at ' +
+    'once (started again as soon as the port is free if it cannot listen yet). The clients come back as ' +
+    'pusher-js 8 does (pusher-js src/core/connection/connection_manager.ts, connection/protocol/protocol.ts, ' +
+    'connection/handshake/index.ts, strategies/sequential_strategy.ts, runtimes/isomorphic/default_strategy.ts): ' +
+    'after an abnormal close (1006) in 1000 ms, after 4200–4299 at once, after 4100–4199 in 1000 ms, never ' +
+    'after 4000–4099; an attempt refused before the WebSocket opens (connection refused, HTTP 503) is ' +
+    'followed by the next only after the strategy timeout, 15 s, then 30 s, then 60 s; then they subscribe ' +
+    'again. No jitter. Times run from the drop; per-client times are to subscribed again; server CPU and RSS ' +
+    "include, on a restart, both processes (the new one's from its start). Missed events: those the server " +
+    'accepted between the last event a client got before the drop and the first after (no history yet).',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };
 
@@ -258,6 +272,12 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
       extra.push(node);
       return node;
     };
+    const restart: ScenarioContext['restart'] = async (target) => {
+      const restarted = await target.restart();
+      live.add(restarted.next.child);
+      extra.push(restarted.next);
+      return restarted;
+    };
     const ctx: ScenarioContext = {
       o,
       round: r,
@@ -270,8 +290,14 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
       startHerald: startNode,
       startFloor: startFloorNode,
       publisherFor,
+      restart,
     };
-    const limitMs = scenario === 'soak' ? o.soakMs + 5 * 60_000 : 5 * 60_000;
+    const limitMs =
+      scenario === 'soak'
+        ? o.soakMs + 5 * 60_000
+        : scenario === 'storm'
+          ? o.stormVariants.length * o.stormMaxMs + 5 * 60_000
+          : 5 * 60_000;
     const results = await withTimeout(SCENARIOS[scenario]!(ctx), limitMs, `${scenario} on ${name}`);
     const seconds = round((performance.now() - started) / 1000, 3);
     return results.map((res) => ({ ...base, seconds, ...res, notes: res.notes ?? [] }));

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Adapter } from './adapters/adapter.js';
 import { createMemoryParts } from './adapters/memory.js';
@@ -38,6 +38,8 @@ import { wampFrameReader } from './protocol/wamp/frame-log.js';
 import { WampRouter } from './protocol/wamp/router.js';
 import { ConnectionLimits } from './transport/connection-limits.js';
 import { closeListener, createListener, listen } from './transport/listener.js';
+import { RawSocketTransport } from './transport/rawsocket.js';
+import { SharedPort } from './transport/shared-port.js';
 import { readTls, type TlsMaterial } from './transport/tls.js';
 import { type WebSocketRoute, WebSocketTransport } from './transport/ws.js';
 import { clusterWebhooks } from './webhooks/cluster.js';
@@ -110,6 +112,11 @@ export class Herald {
   /** The certificate reloads, one after another. */
   #reloads: Promise<unknown> = Promise.resolve();
   readonly #transport: WebSocketTransport;
+  /** WAMP over RawSocket: on the public port (`#sharedPort`) and on `wamp.rawsocket` when set. */
+  readonly #rawSocket: RawSocketTransport;
+  readonly #sharedPort: SharedPort;
+  /** The RawSocket listener (`wamp.rawsocket`); none without it. */
+  readonly #rawListener: NetServer | undefined;
   readonly #outbox: WebhookOutbox | undefined;
   readonly #catalog: AppCatalog;
   /** Keeps the apps of a database store current on this node; none for the config file's. */
@@ -244,19 +251,21 @@ export class Herald {
       pathPrefix: config.pathPrefix,
     });
 
+    // One set of limits for every connection, WebSocket or RawSocket: `maxConnections` counts them all.
+    const limits = new ConnectionLimits({
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      connectionRatePerAddress: config.connectionRatePerAddress,
+      trustedProxies: config.trustedProxies,
+      memory: this.memory,
+      refusals: this.limitRefusals,
+    });
     this.#transport = new WebSocketTransport({
       logger: this.logger,
       // Messages past maxMessageBytes get a protocol error; far larger ones are cut off unread.
       maxPayloadBytes: Math.max(1024 * 1024, 4 * config.maxMessageBytes, 2 * config.wamp.maxMessageBytes),
       maxBufferedBytes: config.maxBufferedBytes,
-      limits: new ConnectionLimits({
-        maxConnections: config.maxConnections,
-        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-        connectionRatePerAddress: config.connectionRatePerAddress,
-        trustedProxies: config.trustedProxies,
-        memory: this.memory,
-        refusals: this.limitRefusals,
-      }),
+      limits,
     });
     // With `logFrames` the sessions are wrapped to log their frames; without, they do no work for it.
     const logged = (open: WebSocketRoute['open'], reader: FrameReader) =>
@@ -267,11 +276,26 @@ export class Herald {
       open: logged((connection, request) => pusher.open(connection, request), pusherFrameReader),
     });
     const wamp = this.wamp;
+    const openWamp = logged((connection, request) => wamp.open(connection, request), wampFrameReader);
     this.#transport.route({
       pattern: new RegExp(`^${escapeRegExp(config.wamp.path)}$`),
       protocols: wamp.protocols,
-      open: logged((connection, request) => wamp.open(connection, request), wampFrameReader),
+      open: openWamp,
     });
+    this.#rawSocket = new RawSocketTransport({
+      logger: this.logger,
+      route: { protocols: wamp.protocols, open: openWamp },
+      maxMessageBytes: config.wamp.rawsocketMaxMessageBytes,
+      maxBufferedBytes: config.maxBufferedBytes,
+      handshakeTimeoutMs: config.wamp.helloTimeoutMs,
+      limits,
+    });
+    const rawSocket = this.#rawSocket;
+    this.#rawListener =
+      config.wamp.rawsocket &&
+      createNetServer({ noDelay: true }, (socket) => rawSocket.accept(socket)).on('error', (err) =>
+        this.logger.error({ err }, 'RawSocket listener error'),
+      );
 
     const routes = (withApi: boolean) => {
       // Both listeners count their requests into one set of numbers, the one /metrics reads.
@@ -290,6 +314,7 @@ export class Herald {
       config.api.port === null ? dashboardOn(publicRoutes, config.tls !== undefined) : undefined;
     this.#http = createListener(publicRoutes, this.logger, config.tls !== undefined);
     this.#transport.attach(this.#http);
+    this.#sharedPort = new SharedPort(this.#http, config.tls !== undefined, this.#rawSocket, this.logger);
     if (config.api.port !== null) {
       const adminRoutes = routes(true);
       this.dashboard = dashboardOn(adminRoutes, false);
@@ -305,7 +330,7 @@ export class Herald {
       }
       this.#admin = createListener(adminRoutes, this.logger, false);
     }
-    if (this.dashboard) addConsoleRoutes(this.dashboard, this.debugFeed);
+    if (this.dashboard) addConsoleRoutes(this.dashboard, this.debugFeed, now);
     this.#stats =
       this.dashboard &&
       addViewRoutes(this.dashboard, {
@@ -353,14 +378,20 @@ export class Herald {
     return this.memory.over ? 'over-memory' : 'ready';
   }
 
-  /** Open WebSocket connections on this node, both protocols: what `maxConnections` counts. */
+  /** Open WebSocket (both protocols) and RawSocket connections on this node: what `maxConnections` counts. */
   get connectionCount(): number {
-    return this.#transport.connectionCount;
+    return this.#transport.connectionCount + this.#rawSocket.connectionCount;
   }
 
   /** The bound port (useful with `port: 0`). */
   get port(): number {
     return (this.#http.address() as AddressInfo | null)?.port ?? this.config.port;
+  }
+
+  /** The bound port of the RawSocket listener (useful with `wamp.rawsocket.port: 0`); undefined without one. */
+  get rawSocketPort(): number | undefined {
+    if (!this.#rawListener) return undefined;
+    return (this.#rawListener.address() as AddressInfo | null)?.port ?? this.config.wamp.rawsocket?.port;
   }
 
   /** The bound port of the admin listener (useful with `api.port: 0`); undefined without one. */
@@ -415,6 +446,10 @@ export class Herald {
       if (this.#admin && port !== null) {
         await listen(this.#admin, port, host, 'api.host, api.port; --api-host, --api-port');
       }
+      const raw = this.config.wamp.rawsocket;
+      if (this.#rawListener && raw) {
+        await listen(this.#rawListener, raw.port, raw.host, 'wamp.rawsocket.host, wamp.rawsocket.port');
+      }
     } catch (err) {
       // An address it cannot listen on: what the start opened is closed again before the error goes up.
       this.pusher.stop({ handover: false });
@@ -427,7 +462,7 @@ export class Herald {
       this.#liveApps?.stop();
       await this.#catalog.close().catch((e) => this.logger.warn({ err: e }, 'app store not closed'));
       await this.#cluster.close().catch((e) => this.logger.warn({ err: e }, 'cluster parts not closed'));
-      await Promise.all([closeListener(this.#http), this.#admin && closeListener(this.#admin)]);
+      await this.#closeListeners();
       throw err;
     }
     this.#state = 'running';
@@ -480,12 +515,16 @@ export class Herald {
     await this.#started?.catch(() => {});
     this.#state = 'stopping';
     this.#transport.refuseNew();
+    this.#rawSocket.refuseNew();
     // With other nodes to reconnect to, this node's presence and occupancy are left to them for the
     // vacate delay: its clients come back there without a member_removed/member_added flap.
     const handoverMs = this.#adapter.peers.length > 0 ? this.config.webhooks.vacateDelayMs : 0;
     this.pusher.stop({ handover: handoverMs > 0 });
     this.wamp.stop();
-    await this.#transport.drain(this.config.shutdownTimeoutMs);
+    await Promise.all([
+      this.#transport.drain(this.config.shutdownTimeoutMs),
+      this.#rawSocket.drain(this.config.shutdownTimeoutMs),
+    ]);
     // Presence and occupancy clean-up reaches the shared store; with the broker down it cannot, and
     // shutdown must still finish (the survivors clean up after this node once it is gone).
     await atMost(this.pusher.settled(), this.config.shutdownTimeoutMs);
@@ -505,8 +544,17 @@ export class Herald {
     await this.#catalog.close().catch((err) => this.logger.warn({ err }, 'app store not closed'));
     // The stores, then the connections they and the adapter shared.
     await this.#cluster.close();
-    await Promise.all([closeListener(this.#http), this.#admin && closeListener(this.#admin)]);
+    await this.#closeListeners();
     this.#state = 'stopped';
+  }
+
+  async #closeListeners(): Promise<void> {
+    this.#sharedPort.close();
+    await Promise.all([
+      closeListener(this.#http),
+      this.#admin && closeListener(this.#admin),
+      this.#rawListener && closeListener(this.#rawListener),
+    ]);
   }
 }
 

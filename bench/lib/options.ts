@@ -45,6 +45,10 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --apps-preload N        Herald's appStore.preload with postgres (default 10000, Herald's own: the
                           table's apps are loaded at start; 0 measures a cold node looking each app up)
   --console-subs N        subscribers of the fanout-console scenario (default 1000)
+  --storm-clients N       subscribers dropped at once by the storm scenario (default 10000)
+  --storm-rate N          events/s published to all of them meanwhile (default 5)
+  --storm-variants LIST   cut,restart (default both): TCP resets, or the server restarted
+  --storm-max-ms N        longest wait for every client to come back (default 150000)
   --clients N             load-client processes (default 2)
   --cpu-prof              write Herald CPU profiles to <out>/profiles/ (see dist/bench/profile-top.js)
   --herald-root DIR       the Herald checkout to run (built; default this one), to compare two builds
@@ -97,6 +101,10 @@ const DEFAULTS = {
   appsLookupsPerSecond: 1000,
   appsPreload: 10_000,
   consoleSubs: 1000,
+  stormClients: 10_000,
+  stormRate: 5,
+  stormVariants: ['cut', 'restart'],
+  stormMaxMs: 150_000,
   cpuProf: false,
   heraldRoot: ROOT,
   install: true,
@@ -130,6 +138,7 @@ const QUICK: Partial<Defaults> = {
   appsTotal: 1000,
   appsActive: 100,
   consoleSubs: 200,
+  stormClients: 500,
 };
 
 type Defaults = typeof DEFAULTS;

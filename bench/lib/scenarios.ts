@@ -9,8 +9,9 @@ import { connectOrThrow, cpu, measuredHttpLoad, ms, sleep, waitUntil, window } f
 import type { Options } from './options.js';
 import type { WorkerPool } from './pool.js';
 import { type Publisher, publishLoop } from './publisher.js';
-import { type AdapterConfig, APP, type ServerProcess } from './servers.js';
+import { type AdapterConfig, APP, type ExitInfo, type ServerProcess } from './servers.js';
 import { histogramQuantile, round } from './stats.js';
+import { storm } from './storm.js';
 import { wampPatterns } from './wamp-patterns.js';
 
 /** What a scenario measures: a server's address and its CPU time (one process, or a cluster's nodes). */
@@ -44,6 +45,13 @@ export interface ScenarioContext<S extends Target = ServerProcess> {
   publisherFor: (target: Target) => Publisher;
   /** Starts the bare `node:http` server of `floor-server.ts`; stopped after the scenario if it is not before. */
   startFloor: () => Promise<ServerProcess>;
+  /**
+   * Restarts `server` on its port (`ServerProcess.restart`): SIGTERM, and a new process at once. The new
+   * one is stopped after the scenario.
+   */
+  restart: (
+    server: ServerProcess,
+  ) => Promise<{ next: ServerProcess; launches: number; exited: Promise<ExitInfo> }>;
 }
 
 /** One variant's numbers (`metrics`, see METRICS), what must hold for them to mean anything, and notes. */
@@ -103,6 +111,20 @@ export const METRICS: Record<string, Metric> = {
   console_ratio: { label: 'delivered msg/s, console open ÷ closed', better: 'higher' },
   console_events: { label: 'console events received', better: 'info' },
   console_dropped: { label: 'console events dropped (markers)', better: 'info' },
+  recover_subscribed_s: { label: 'time until every client is subscribed again, s', better: 'lower' },
+  recover_receiving_s: {
+    label: 'time until every client got an event published after it resubscribed, s',
+    better: 'lower',
+  },
+  recover_p50_ms: { label: 'per-client time to subscribed again p50 ms', better: 'lower' },
+  recover_p99_ms: { label: 'per-client time to subscribed again p99 ms', better: 'lower' },
+  reconnect_attempts: { label: 'connection attempts', better: 'info' },
+  failed_attempts: { label: 'failed connection attempts', better: 'lower' },
+  recovery_cpu_ms: { label: 'server CPU ms during recovery', better: 'lower' },
+  gap_events: { label: 'events published before every client was back', better: 'info' },
+  missed_p50: { label: 'events a client missed, p50 (no history)', better: 'info' },
+  missed_max: { label: 'events a client missed, max (no history)', better: 'info' },
+  listen_overflows: { label: 'connections dropped by a full listen queue (kernel)', better: 'info' },
 };
 
 /** 1. One channel, N subscribers, events published over the HTTP API. */
@@ -678,6 +700,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   'wamp-patterns': wampPatterns,
   'apps-postgres': appsPostgres,
   'fanout-console': fanoutConsole,
+  storm,
 };
 
 /** Scenarios that compare Herald with itself (other topologies), not with Soketi. */
@@ -695,4 +718,5 @@ export const DEFAULT_SCENARIOS = [
   'wamp-patterns',
   'apps-postgres',
   'fanout-console',
+  'storm',
 ];

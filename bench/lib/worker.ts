@@ -11,11 +11,14 @@ import { createHmac } from 'node:crypto';
 import net from 'node:net';
 import { signRequest } from '../../src/protocol/pusher/auth.js';
 import { type App, Publisher, RawHttpClient } from './publisher.js';
+import { type Dialed, Redial, type RedialRecord } from './redial.js';
 import { bucketOf, type Histogram, newHistogram, nowUs } from './stats.js';
 
 const DATA_MARK = Buffer.from('"data":"');
 const PIPE = 0x7c;
 const CONNECT_TIMEOUT_MS = 15_000;
+/** pusher-js gives a subscription no timeout; the storm scenario's own limit ends the wait first. */
+const RESUBSCRIBE_TIMEOUT_MS = 600_000;
 
 /** A Pusher message from the server, parsed. */
 interface PusherMessage {
@@ -84,6 +87,8 @@ interface WorkerState {
   keepaliveTimer: NodeJS.Timeout | undefined;
   /** Client events each sender may have sent so far, at max rate. */
   ceUpTo: number;
+  /** Why redialling connections closed and their attempts failed (see `Redial`), since `storm`. */
+  outcomes: Map<string, number>;
 }
 
 const state: WorkerState = {
@@ -96,6 +101,7 @@ const state: WorkerState = {
   progressTimer: undefined,
   keepaliveTimer: undefined,
   ceUpTo: 0,
+  outcomes: new Map(),
 };
 
 function countError(what: string): void {
@@ -168,7 +174,15 @@ class Conn {
   socketId = '';
   closed = false;
   closeCode = 0;
+  /** `pusher:connection_established` has come on the current socket. */
+  established = false;
+  /** Ends the attempt `dial` has under way. */
+  dialed: ((d: Dialed) => void) | undefined = undefined;
+  /** Set by `storm`: the connection comes back as pusher-js does once it is dropped. */
+  redial: Redial | undefined = undefined;
   count = 0;
+  /** The sequence number of the last bench event received. */
+  lastSeq = 0;
   next = 1;
   gaps = 0;
   reorders = 0;
@@ -190,38 +204,75 @@ class Conn {
 
   /** Opens, finishes the handshake, and subscribes when a channel is given. */
   async start(): Promise<void> {
+    const dialed = await this.dial(CONNECT_TIMEOUT_MS);
+    if (!dialed.ok) throw new Error(dialed.reason);
+    const channel = this.channelName();
+    if (channel) await this.subscribe(channel);
+    if (this.slow) this.socket!.pause();
+  }
+
+  /** The channel this connection subscribes to once connected, if any (churners join later). */
+  channelName(): string | undefined {
+    const { channel, channelSpread } = this.o;
+    if (!channel || this.role === 'churner') return undefined;
+    return channelSpread !== undefined && channelSpread > 1
+      ? `${channel}-${this.index % channelSpread}`
+      : channel;
+  }
+
+  /**
+   * One attempt to connect, on a new socket: TCP, the WebSocket upgrade and the server's first Pusher
+   * message, within `timeoutMs`. Resolves with how it ended (see `Dialed`), never rejects; the socket
+   * of an attempt that failed is destroyed.
+   */
+  dial(timeoutMs: number): Promise<Dialed> {
     const { host, port, path, localAddress } = this.o;
-    const established = this.wait((m) => m.event === 'pusher:connection_established');
-    established.catch(() => {});
-    await new Promise<void>((resolve, reject) => {
+    this.head = '';
+    this.upgraded = false;
+    this.rem = null;
+    this.socketId = '';
+    this.closed = false;
+    this.closeCode = 0;
+    this.established = false;
+    return new Promise((resolve) => {
       const socket = net.connect({ host, port, localAddress, noDelay: true });
+      let error: string | undefined;
+      const timer = setTimeout(
+        () => this.dialed?.({ ok: false, opened: this.upgraded, reason: 'timeout' }),
+        timeoutMs,
+      );
+      this.dialed = (d) => {
+        this.dialed = undefined;
+        clearTimeout(timer);
+        if (!d.ok) socket.destroy();
+        resolve(d);
+      };
       this.socket = socket;
       socket.once('connect', () => {
         socket.write(
           `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
             'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
         );
-        resolve();
       });
-      socket.once('error', reject);
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (this.dialed) error ??= err.code ?? err.message;
+        else if (!this.redial) countError(`socket ${err.code ?? err.message}`);
+      });
       socket.on('data', (chunk: Buffer) => this.onData(chunk));
-      socket.on('close', () => this.onClose());
+      socket.on('close', () => {
+        // A socket given up on (an attempt past its timeout) may close after the next one opened.
+        if (socket === this.socket) this.onClose(error);
+      });
     });
-    this.socket!.on('error', (err: NodeJS.ErrnoException) => countError(`socket ${err.code ?? err.message}`));
-    await established;
-    const { channel, channelSpread } = this.o;
-    if (channel && this.role !== 'churner') {
-      await this.subscribe(
-        channelSpread !== undefined && channelSpread > 1
-          ? `${channel}-${this.index % channelSpread}`
-          : channel,
-      );
-    }
-    if (this.slow) this.socket!.pause();
+  }
+
+  /** Subscribes again to the connection's channel (see `Redial`), waiting as long as pusher-js does. */
+  resubscribe(): Promise<void> {
+    return this.subscribe(this.channelName()!, RESUBSCRIBE_TIMEOUT_MS);
   }
 
   /** Sends `pusher:subscribe` (signing private and presence channels) and waits for the answer. */
-  async subscribe(channel: string): Promise<void> {
+  async subscribe(channel: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
     const data: { channel: string; channel_data?: string; auth?: string } = { channel };
     if (channel.startsWith('private-') || channel.startsWith('presence-')) {
       let signed = `${this.socketId}:${channel}`;
@@ -235,6 +286,7 @@ class Conn {
       (m) =>
         m.channel === channel &&
         (m.event === 'pusher_internal:subscription_succeeded' || m.event === 'pusher:subscription_error'),
+      timeoutMs,
     );
     this.send(JSON.stringify({ event: 'pusher:subscribe', data }));
     const m = await answer;
@@ -264,8 +316,7 @@ class Conn {
       if (end < 0) return;
       const status = this.head.slice(0, this.head.indexOf('\r\n'));
       if (!/^HTTP\/1\.1 101/.test(status)) {
-        this.fail(new Error(status));
-        this.socket!.destroy();
+        this.dialed?.({ ok: false, opened: false, reason: status });
         return;
       }
       this.upgraded = true;
@@ -334,6 +385,8 @@ class Conn {
       return;
     }
     this.count++;
+    this.lastSeq = seq;
+    this.redial?.received(seq, t, now);
     state.epochReceived++;
     if (state.seqCheck) {
       if (seq === this.next) {
@@ -353,6 +406,8 @@ class Conn {
     switch (m.event) {
       case 'pusher:connection_established':
         this.socketId = (JSON.parse(m.data as string) as { socket_id: string }).socket_id;
+        this.established = true;
+        this.dialed?.({ ok: true });
         break;
       case 'pusher:ping':
         this.send('{"event":"pusher:pong","data":{}}');
@@ -366,7 +421,13 @@ class Conn {
           code?: number;
           message?: string;
         };
-        countError(`pusher:error ${data.code ?? ''} ${String(data.message ?? '').slice(0, 80)}`);
+        // A redialling connection's errors are its outcomes (see `Redial`), counted there.
+        if (!this.redial)
+          countError(`pusher:error ${data.code ?? ''} ${String(data.message ?? '').slice(0, 80)}`);
+        // The answer to the handshake: pusher-js acts on its code at once (connection/handshake/index.ts).
+        if (!this.established && typeof data.code === 'number') {
+          this.dialed?.({ ok: false, opened: true, code: data.code, reason: `pusher:error ${data.code}` });
+        }
         break;
       }
       default:
@@ -408,10 +469,19 @@ class Conn {
     p.reject(err);
   }
 
-  onClose(): void {
+  /** The current socket closed; `error` is what it failed with, if it did. */
+  onClose(error?: string): void {
     this.closed = true;
     if (this.closeCode === 0) this.closeCode = 1006;
+    if (this.dialed) {
+      const { upgraded, closeCode } = this;
+      // Before the upgrade answer the WebSocket never opened; after it, the close answers the handshake.
+      if (!upgraded) this.dialed({ ok: false, opened: false, reason: error ?? 'closed before the upgrade' });
+      else this.dialed({ ok: false, opened: true, code: closeCode, reason: `closed ${closeCode}` });
+      return;
+    }
     this.fail(new Error(`closed ${this.closeCode}`));
+    if (this.established) this.redial?.closed(this.closeCode);
   }
 }
 
@@ -769,9 +839,49 @@ async function rawHttpLoad(
   await Promise.all(clients.map((c) => c.start()));
 }
 
+/**
+ * The reconnect storm: every subscriber will come back as pusher-js does once dropped (see redial.ts);
+ * with `cut`, every one is dropped at once by a TCP reset, as a cut network or a failed-over load
+ * balancer drops them (the server sees resets, the clients an abnormal close, 1006).
+ */
+function storm(m: { cut: boolean }) {
+  state.outcomes = new Map();
+  const subs = state.conns.filter((c) => c.role === 'sub' && !c.slow);
+  for (const c of subs) {
+    c.redial?.stop();
+    c.redial = new Redial(c, state.outcomes, nowUs);
+  }
+  if (m.cut) for (const c of subs) c.socket!.resetAndDestroy();
+  return { armed: subs.length };
+}
+
+/** How far the storm's clients have come: dropped, subscribed again, receiving again, given up. */
+function stormProgress() {
+  let dropped = 0;
+  let subscribed = 0;
+  let receiving = 0;
+  let gaveUp = 0;
+  for (const c of state.conns) {
+    const r = c.redial?.record;
+    if (!r) continue;
+    if (r.drops > 0) dropped++;
+    if (r.drops > 0 && r.subscribedAt > 0) subscribed++;
+    if (r.drops > 0 && r.receivingAt > 0) receiving++;
+    if (r.gaveUp) gaveUp++;
+  }
+  return { dropped, subscribed, receiving, gaveUp };
+}
+
+/** Every storm client's record, and why connections closed and attempts failed. */
+function stormReport(): { records: RedialRecord[]; outcomes: Record<string, number> } {
+  const records = state.conns.flatMap((c) => (c.redial ? [c.redial.record] : []));
+  return { records, outcomes: Object.fromEntries(state.outcomes) };
+}
+
 async function closeAll() {
   clearInterval(state.progressTimer);
   clearInterval(state.keepaliveTimer);
+  for (const c of state.conns) c.redial?.stop();
   const open = state.conns.filter((c) => !c.closed);
   for (const c of open) c.socket!.destroy();
   state.conns = [];
@@ -793,6 +903,9 @@ const handlers = {
   resetPresence,
   resumeSlow,
   httpLoad,
+  storm,
+  stormProgress,
+  stormReport,
   closeAll,
 };
 

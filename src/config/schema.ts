@@ -321,6 +321,13 @@ export const wampPermissionSchema = z.strictObject({
     })
     .prefault({})
     .describe('Disclosure without the client asking for it.'),
+  cache: z
+    .boolean()
+    .optional()
+    .describe(
+      "Crossbar's spelling, accepted and ignored: Crossbar caches what a dynamic authorizer decided, and " +
+        'static rules need no cache.',
+    ),
 });
 
 export const wampRoleSchema = z.strictObject({
@@ -486,9 +493,20 @@ export const wampRealmSchema = z
 /** Principals and users are keyed by the `authid` their HELLO carries. */
 const byAuthid = <T extends z.ZodType>(value: T) => z.record(z.string(), value).meta({ keyName: 'authid' });
 
+/** Crossbar's `"type": "static"` on an authentication method; `dynamic` is refused with the reason. */
+const staticType = (extra = '') =>
+  z
+    .literal('static', {
+      error:
+        'only "static": Herald has no dynamic authenticators; list the principals here (docs/wamp.md, Authentication)',
+    })
+    .optional()
+    .describe(`Crossbar's spelling: \`"static"\`, the only kind Herald has.${extra}`);
+
 export const wampAuthSchema = z.strictObject({
   anonymous: z
     .strictObject({
+      type: staticType(),
       role: wampRoleName().default('anonymous').describe('The role anonymous sessions get.'),
     })
     .optional()
@@ -498,6 +516,7 @@ export const wampAuthSchema = z.strictObject({
     ),
   ticket: z
     .strictObject({
+      type: staticType(),
       principals: byAuthid(
         z.strictObject({
           ticket: z.string().min(1).describe("The principal's ticket."),
@@ -512,9 +531,17 @@ export const wampAuthSchema = z.strictObject({
     ),
   wampcra: z
     .strictObject({
+      type: staticType(
+        " With it, a salted user's `secret` is read as Crossbar reads it: the key already derived from the password.",
+      ),
       users: byAuthid(
         z.strictObject({
-          secret: z.string().min(1).describe("The user's secret; with `salt`, a password."),
+          secret: z
+            .string()
+            .min(1)
+            .describe(
+              "The user's secret; with `salt`, a password (or, with `type` `static`, the key derived from it).",
+            ),
           role: wampRoleName().describe("The user's role."),
           salt: z
             .string()
@@ -536,6 +563,7 @@ export const wampAuthSchema = z.strictObject({
     ),
   cryptosign: z
     .strictObject({
+      type: staticType(),
       principals: byAuthid(
         z.strictObject({
           authorized_keys: z
@@ -571,9 +599,18 @@ const wampSchema = z
           'at least one realm. By default only anonymous.',
       ),
     maxMessageBytes: positiveInt()
-      .default(1024 * 1024)
+      .default(16 * 1024 * 1024)
       .describe(
-        'Largest WAMP message a client may send; a larger one aborts its session (`payload_size_exceeded`).',
+        'Largest WAMP message a client may send over WebSocket; a larger one aborts its session ' +
+          '(`payload_size_exceeded`). 16 MiB by default, as RawSocket allows at most, so that what ' +
+          'works over one transport works over the other.',
+      ),
+    rawsocketMaxMessageBytes: positiveInt()
+      .max(16 * 1024 * 1024)
+      .default(16 * 1024 * 1024)
+      .describe(
+        'Largest WAMP message a client may send over RawSocket (at most 16 MiB, the largest length ' +
+          'its handshake can announce); a larger one aborts its session (`payload_size_exceeded`).',
       ),
     killTimeoutMs: positiveInt()
       .max(2 ** 31 - 1)
@@ -587,7 +624,24 @@ const wampSchema = z
       .default(10_000)
       .describe(
         'How long a WAMP connection may take from its upgrade to WELCOME (HELLO, and AUTHENTICATE when ' +
-          'challenged); past it, ABORT `wamp.error.timeout` and the connection is closed.',
+          'challenged); past it, ABORT `wamp.error.timeout` and the connection is closed. A RawSocket ' +
+          'connection has as long again for its handshake.',
+      ),
+    rawsocket: z
+      .strictObject({
+        host: z.string().min(1).default('0.0.0.0').describe('Listen address of the RawSocket listener.'),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .describe('Port of the RawSocket listener; `0` picks a free one.'),
+      })
+      .optional()
+      .describe(
+        'A listener of its own for WAMP over RawSocket on plain TCP (`tcp://host:port`, docs/wamp.md, ' +
+          '"RawSocket"). Without it, RawSocket is still served on the public port, told apart from HTTP by ' +
+          'its first byte.',
       ),
   })
   .superRefine((wamp, ctx) => {
@@ -931,15 +985,17 @@ export const configSchema = z
       .nullable()
       .default(null)
       .describe(
-        "Open WebSocket connections on this node, both protocols (an app's own `maxConnections` is " +
-          'separate); `null` for no limit. More get HTTP 503 before the upgrade.',
+        "Open connections on this node: WebSocket, both protocols, and WAMP RawSocket (an app's own " +
+          '`maxConnections` is separate); `null` for no limit. More get HTTP 503 before the upgrade (the ' +
+          'RawSocket error reply 4).',
       ),
     maxConnectionsPerAddress: positiveInt()
       .nullable()
       .default(null)
       .describe(
-        'Open WebSocket connections from one client address; `null` for no limit (offices and mobile ' +
-          'carriers put many users behind one address). More get HTTP 429 before the upgrade.',
+        'Open connections (WebSocket and RawSocket) from one client address; `null` for no limit (offices ' +
+          'and mobile carriers put many users behind one address). More get HTTP 429 before the upgrade ' +
+          '(the RawSocket error reply 4).',
       ),
     connectionRatePerAddress: z
       .strictObject({

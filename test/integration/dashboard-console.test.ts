@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { DebugEvent } from '../../src/core/debug-feed.js';
-import { hashPassword } from '../../src/dashboard/auth.js';
-import { dashboardSession, openConsole } from '../helpers/dashboard.js';
+import { dashboardOf, dashboardSession, openConsole } from '../helpers/dashboard.js';
 import { is } from '../helpers/debug-watch.js';
 import { APP, connected, startHerald, type TestHerald } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
@@ -17,7 +16,7 @@ describe('the debug console stream', () => {
 
   before(async () => {
     server = await startHerald({
-      dashboard: { enabled: true, users: [{ name: 'ada', passwordHash: await hashPassword(PASSWORD) }] },
+      dashboard: await dashboardOf(PASSWORD),
     });
     cookie = await dashboardSession(server.httpUrl, 'ada', PASSWORD);
   });
@@ -47,5 +46,32 @@ describe('the debug console stream', () => {
     } finally {
       stream.close();
     }
+  });
+});
+
+describe('the debug console stream of a session that ends', () => {
+  const TTL_MS = 1500;
+  let server: TestHerald;
+
+  before(async () => {
+    server = await startHerald({
+      dashboard: await dashboardOf(PASSWORD, { sessionTtlMs: TTL_MS }),
+    });
+  });
+  after(() => server.stop());
+
+  test('ends when the session expires, and the same cookie then gets 401', async () => {
+    const cookie = await dashboardSession(server.httpUrl, 'ada', PASSWORD);
+    const url = `${server.httpUrl}/dashboard/api/apps/${APP.id}/console`;
+    const response = await fetch(url, { headers: { cookie } });
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    const ended = (async () => {
+      while (!(await reader.read()).done);
+    })();
+    await within(ended, TTL_MS + 5000, 'the stream to end with the session');
+    const again = await fetch(url, { headers: { cookie } });
+    assert.equal(again.status, 401);
+    assert.ok(((await again.json()) as { error?: string }).error);
   });
 });

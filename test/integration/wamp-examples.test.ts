@@ -7,6 +7,7 @@ import { exampleFile, type RunningExample, startExample } from '../helpers/examp
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { autobahnPythonSkip, PYTHON } from '../helpers/python.js';
 import { within } from '../helpers/raw-client.js';
+import { distinctColours } from '../helpers/screenshot.js';
 
 /**
  * The examples in examples/wamp as they run: `node examples/wamp/server.mjs` serves the pages (wampy
@@ -61,6 +62,12 @@ describe('WAMP examples', { skip: chromiumSkip }, () => {
   const trouble = (page: { console: ConsoleLog }) =>
     page.console.lines.filter((l) => /^(pageerror|elsewhere): /.test(l));
 
+  /** Checks that `page` shows something: its screenshot has more than the page's background. */
+  const notBlank = async (page: { page: Page }, what: string) => {
+    const colours = await distinctColours(browser!, await page.page.screenshot());
+    assert.ok(colours > 5, `the ${what} screenshot is blank (${colours} colours)`);
+  };
+
   before(async () => {
     herald = await startHerald();
     example = await startExample('wamp/server.mjs', herald.port);
@@ -87,6 +94,8 @@ describe('WAMP examples', { skip: chromiumSkip }, () => {
       'sum(1, 2) = 3',
     );
     assert.deepEqual([...trouble(callee), ...trouble(caller)], []);
+    await notBlank(callee, 'callee.html');
+    await notBlank(caller, 'caller.html');
     await caller.page.close();
     await callee.page.close();
   });
@@ -121,6 +130,7 @@ describe('WAMP examples', { skip: chromiumSkip }, () => {
       'call failed: wamp.error.no_such_procedure',
     );
     assert.deepEqual([...trouble(raw), ...trouble(caller)], []);
+    await notBlank(raw, 'raw.html');
     await caller.page.close();
     await raw.page.close();
   });
@@ -167,6 +177,7 @@ describe('WAMP examples', { skip: chromiumSkip }, () => {
         [],
       );
       assert.deepEqual(trouble(subscriber), []);
+      await notBlank(subscriber, 'subscriber.html');
     } finally {
       publisher.kill('SIGKILL');
       await exited;

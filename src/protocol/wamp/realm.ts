@@ -218,7 +218,7 @@ export class Realm {
     throw new WampError(WampUri.INVALID_ARGUMENT, TOO_DEEP_MESSAGE);
   }
 
-  /** A publication or call as the debug console shows it: its URI and its arguments as JSON. */
+  /** A publication or call as the debug console shows it: its session, URI and arguments as JSON. */
   #report(type: 'publication' | 'call', peer: Peer, uri: string, payload: Payload | undefined): void {
     let data: unknown;
     try {
@@ -228,7 +228,8 @@ export class Realm {
       this.logger.debug({ err, uri }, 'debug feed: arguments not decoded');
     }
     const target = type === 'publication' ? { topic: uri } : { procedure: uri };
-    this.#feed?.report(this.#ns, { type, session: peer.id, ...target, ...(data ? { data } : {}) });
+    const who = { session: peer.id, userId: peer.authid };
+    this.#feed?.report(this.#ns, { type, ...who, ...target, ...(data ? { data } : {}) });
   }
 
   #dispatch(peer: Peer, m: RealmMessage): void {
