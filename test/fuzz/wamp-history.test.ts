@@ -8,7 +8,7 @@ import { RawWampClient, type Serialization } from '../helpers/wamp-client.js';
 import { anyJson, fuzz } from './harness.js';
 
 /**
- * `wamp.subscription.get_events` under random arguments and keywords, on JSON and MessagePack: every
+ * `wamp.subscription.get_events` under random arguments and keywords, on JSON, MessagePack and CBOR: every
  * answer is a RESULT holding at most `limit` events, or ERROR `invalid_argument`,
  * `no_such_subscription` or `history_unavailable` (docs/wamp.md, "Event history"); well-formed
  * arguments for a kept subscription always get a RESULT; nothing is logged at error level.
@@ -44,7 +44,7 @@ describe('fuzz: wamp.subscription.get_events', () => {
       { logger },
     );
     const url = `ws://127.0.0.1:${server.port}/ws`;
-    for (const serialization of ['json', 'msgpack'] as const) {
+    for (const serialization of ['json', 'msgpack', 'cbor'] as const) {
       clients.set(serialization, await RawWampClient.join(url, { serialization }));
     }
     const json = clients.get('json')!;
@@ -76,7 +76,7 @@ describe('fuzz: wamp.subscription.get_events', () => {
       'get_events arguments',
       200,
       [
-        fc.constantFrom<Serialization>('json', 'msgpack'),
+        fc.constantFrom<Serialization>('json', 'msgpack', 'cbor'),
         ids(),
         fc.option(limits(), { nil: undefined }),
         fc.array(anyJson(), { maxLength: 2 }),

@@ -8,7 +8,7 @@ import { PASSTHRU_ROLES, RawWampClient, type Serialization } from '../helpers/wa
 import { anyJson, fuzz } from './harness.js';
 
 /**
- * Payload passthru options under random values, on PUBLISH and CALL, JSON and MessagePack (docs/wamp.md,
+ * Payload passthru options under random values, on PUBLISH and CALL, JSON, MessagePack and CBOR (docs/wamp.md,
  * "Payload passthru mode"): options the mode can carry are forwarded exactly into EVENT and INVOCATION
  * Details, any other gets ERROR `wamp.error.invalid_option`; a peer that did not announce the mode is
  * aborted with `wamp.error.protocol_violation`; nothing is logged at error level.
@@ -52,7 +52,7 @@ describe('fuzz: payload passthru options', () => {
     server = await startHerald({}, { logger });
     url = `ws://127.0.0.1:${server.port}/ws`;
     const details = { roles: PASSTHRU_ROLES };
-    for (const serialization of ['json', 'msgpack'] as const) {
+    for (const serialization of ['json', 'msgpack', 'cbor'] as const) {
       clients.set(serialization, await RawWampClient.join(url, { serialization, details }));
     }
     subscriber = await RawWampClient.join(url, { serialization: 'msgpack', details });
@@ -70,7 +70,7 @@ describe('fuzz: payload passthru options', () => {
       'passthru options',
       200,
       [
-        fc.constantFrom<Serialization>('json', 'msgpack'),
+        fc.constantFrom<Serialization>('json', 'msgpack', 'cbor'),
         fc.constantFrom('publish', 'call'),
         fc.record(
           Object.fromEntries(KEYS.map((k) => [k, values()])) as Record<

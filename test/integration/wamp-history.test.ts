@@ -133,14 +133,14 @@ describe('WAMP event history on one node', () => {
     );
   });
 
-  test('a wildcard rule; the kept events go to JSON and MessagePack clients, binary included', async () => {
+  test('a wildcard rule; the kept events go to JSON, MessagePack and CBOR clients, binary included', async () => {
     const publisher = await raw('msgpack');
     const request = publisher.id();
     const bytes = new Uint8Array([0, 1, 2, 254, 255]);
     publisher.send([16, request, { acknowledge: true }, 'com.x.w', [bytes, 'text'], { k: 1 }]);
     const published = await within(publisher.reply(request, [17, 8]), GUARD_MS, 'PUBLISHED');
     assert.equal(published[0], 17);
-    for (const serialization of ['json', 'msgpack'] as const) {
+    for (const serialization of ['json', 'msgpack', 'cbor'] as const) {
       const reader = await raw(serialization);
       const sub = await reader.subscribe('com..w', { match: 'wildcard' });
       const reply = await within(reader.call('wamp.subscription.get_events', [sub, 1]), GUARD_MS, 'RESULT');

@@ -14,7 +14,7 @@ import { newWampy, type Wampy } from '../helpers/wampy.js';
 /**
  * Payload passthru mode (WAMP spec, Advanced Profile, Payload Passthru Mode): the router forwards the
  * payload of a PUBLISH, CALL, YIELD or ERROR with `ppt_scheme` untouched, with the `ppt_*` options in
- * the Details, only to peers that announced the feature; on JSON and MessagePack, by hand and with wampy.
+ * the Details, only to peers that announced the feature; on JSON, MessagePack and CBOR, by hand and with wampy.
  */
 
 const GUARD_MS = 5000;
@@ -52,8 +52,8 @@ describe('WAMP payload passthru mode', () => {
     assert.equal(roles.dealer!.features.payload_passthru_mode, true);
   });
 
-  for (const serialization of ['json', 'msgpack'] as const) {
-    const other = serialization === 'json' ? 'msgpack' : 'json';
+  for (const serialization of ['json', 'msgpack', 'cbor'] as const) {
+    const other = ({ json: 'msgpack', msgpack: 'cbor', cbor: 'json' } as const)[serialization];
 
     test(`${serialization}: a passthru PUBLISH reaches passthru subscribers on both serializers untouched, no one else`, async () => {
       const topic = `com.ppt.${serialization}.events`;
