@@ -221,6 +221,7 @@ export class Herald {
       limitRefusals: this.limitRefusals,
       traffic: this.traffic,
       debugFeed: this.debugFeed,
+      history: cluster.history,
       // One process needs no bus: its publications stay in the broker.
       ...(cluster.driver !== 'memory' ? { adapter: cluster.adapter } : {}),
     });

@@ -1,5 +1,6 @@
 import { MemoryLastEventStore } from '../core/cache/memory.js';
 import { LocalOccupancy } from '../core/channels/occupancy.js';
+import { MemoryHistoryStore } from '../core/history/memory.js';
 import { MemoryPresenceStore } from '../core/presence/memory.js';
 import type {
   Adapter,
@@ -67,6 +68,7 @@ export function createMemoryParts(nodeId: NodeId, now: () => number): ClusterPar
       presence: new MemoryPresenceStore(),
       occupancy: new LocalOccupancy(),
       cache: new MemoryLastEventStore(now),
+      history: new MemoryHistoryStore(),
     },
     { preflight: async () => {}, closeConnections: async () => {} },
   );

@@ -1,7 +1,15 @@
 import type { z } from 'zod';
-import type { wampPermissionSchema, wampRealmSchema, wampRoleSchema } from '../config/schema.js';
+import {
+  MAX_HISTORY_EVENTS_PER_REALM,
+  type wampHistoryRuleSchema,
+  type wampPermissionSchema,
+  type wampRealmSchema,
+  type wampRoleSchema,
+} from '../config/schema.js';
+import { MAX_HISTORY_LIMIT } from '../core/history/store.js';
 import { ruleUri } from '../protocol/wamp/authorizer.js';
-import { isObject, type Json, type Notes, own, text } from './notes.js';
+import { isReserved, isValidUri } from '../protocol/wamp/uri.js';
+import { integer, isObject, type Json, type Notes, own, preview, text } from './notes.js';
 
 /**
  * A Crossbar realm (docs: Router-Realms, Authorization) as a Herald realm. Static permissions carry
@@ -15,6 +23,7 @@ import { isObject, type Json, type Notes, own, text } from './notes.js';
 type RealmInput = z.input<typeof wampRealmSchema>;
 type RoleInput = z.input<typeof wampRoleSchema>;
 type PermissionInput = z.input<typeof wampPermissionSchema>;
+type HistoryRuleInput = z.input<typeof wampHistoryRuleSchema>;
 
 /** Crossbar's realm-name rule, which Herald's schema checks too. */
 const REALM_NAME = /^[A-Za-z][A-Za-z\d_\-@.]{2,254}$/;
@@ -30,8 +39,7 @@ export function crossbarRealm(entry: unknown, at: string, notes: Notes): RealmIn
   for (const [key, value] of Object.entries(entry)) {
     if (key === 'roles') realm.roles = roles(value, `${at}.roles`, notes);
     else if (key === 'options') options(value, `${at}.options`, realm, notes);
-    else if (key === 'store')
-      notes.warn(`${at}.store`, 'event history: Herald keeps one retained event per topic, no history');
+    else if (key === 'store') store(value, `${at}.store`, realm, notes);
     else if (key === 'rlinks') {
       notes.refuse(
         `${at}.rlinks`,
@@ -40,6 +48,7 @@ export function crossbarRealm(entry: unknown, at: string, notes: Notes): RealmIn
       );
     } else if (key !== 'name') notes.warn(`${at}.${key}`, 'not a realm setting Herald has; left out');
   }
+  if (realm.eventHistory) realm.eventHistory = historyRules(realm, `${at}.store.event-history`, notes);
   if (own(own(entry, 'options'), 'enable_meta_api') === false) denyMeta(realm);
   if (own(entry, 'roles') === undefined) {
     notes.warn(`${at}.roles`, 'none: no client could join this realm in Crossbar, and none can in Herald');
@@ -64,6 +73,84 @@ function options(value: unknown, at: string, realm: RealmInput, notes: Notes): v
       notes.warn(`${at}.${key}`, 'not a realm option Herald has; left out');
     }
   }
+}
+
+/** Crossbar's history limit of a rule that names none and a store that names none. */
+const CROSSBAR_HISTORY_LIMIT = 100;
+
+/**
+ * A realm's `store` (Crossbar: Router-Realms, Event History): its `event-history` rules become
+ * `eventHistory`, a rule without `limit` taking the store's. Herald keeps the history in memory, or
+ * in the broker in a cluster, whatever the store's `type`; call queues it does not have.
+ */
+function store(value: unknown, at: string, realm: RealmInput, notes: Notes): void {
+  if (!isObject(value)) return notes.invalid(at, value, 'a realm store');
+  const limit = own(value, 'limit') === undefined ? CROSSBAR_HISTORY_LIMIT : integer(own(value, 'limit'));
+  if (limit === undefined || limit < 1)
+    return notes.invalid(`${at}.limit`, own(value, 'limit'), 'a positive integer');
+  for (const [key, field] of Object.entries(value)) {
+    if (key === 'event-history') realm.eventHistory = historyEntries(field, `${at}.${key}`, limit, notes);
+    else if (key === 'type' && field !== 'memory') {
+      notes.warn(
+        `${at}.type`,
+        `${preview(field)}: Herald keeps the history in memory, or in Redis or NATS in a cluster`,
+      );
+    } else if (key !== 'type' && key !== 'limit') {
+      notes.warn(`${at}.${key}`, 'not a store setting Herald has (no call queues); left out');
+    }
+  }
+}
+
+function historyEntries(value: unknown, at: string, fallback: number, notes: Notes): HistoryRuleInput[] {
+  if (!Array.isArray(value)) {
+    notes.invalid(at, value, 'a list of event history rules');
+    return [];
+  }
+  const out: HistoryRuleInput[] = [];
+  for (const [i, entry] of value.entries()) {
+    const here = `${at}.${i}`;
+    const uri = text(own(entry, 'uri'));
+    const match = own(entry, 'match') ?? 'exact';
+    const limit = own(entry, 'limit') === undefined ? fallback : integer(own(entry, 'limit'));
+    if (uri === undefined) notes.invalid(`${here}.uri`, own(entry, 'uri'), 'a topic URI; rule left out');
+    else if (!MATCHES.includes(match as (typeof MATCHES)[number]))
+      notes.invalid(`${here}.match`, match, 'exact, prefix or wildcard; rule left out');
+    else if (limit === undefined || limit < 1)
+      notes.invalid(`${here}.limit`, own(entry, 'limit'), 'a positive integer; rule left out');
+    else {
+      if (limit > MAX_HISTORY_LIMIT) {
+        notes.warn(`${here}.limit`, `${limit}: Herald keeps at most ${MAX_HISTORY_LIMIT} events per rule`);
+      }
+      out.push({ uri, match: match as (typeof MATCHES)[number], limit: Math.min(limit, MAX_HISTORY_LIMIT) });
+    }
+  }
+  return out;
+}
+
+/**
+ * The rules Herald can keep, once the realm's URI check is known: a URI valid for its match, no
+ * `wamp.` topic, one rule per (uri, match), and no more events in all than a realm may keep.
+ */
+function historyRules(realm: RealmInput, at: string, notes: Notes): HistoryRuleInput[] {
+  const seen = new Set<string>();
+  const kept = (realm.eventHistory ?? []).filter((rule) => {
+    const key = `${rule.match}\0${rule.uri}`;
+    const ok = isValidUri(rule.uri, rule.match, realm.uriCheck) && !isReserved(rule.uri) && !seen.has(key);
+    seen.add(key);
+    if (!ok) {
+      const why = 'no topic a client may subscribe to, or a second rule for it';
+      notes.warn(`${at}[uri=${rule.uri}, match=${rule.match}]`, `${why}; left out`);
+    }
+    return ok;
+  });
+  const events = kept.reduce((sum, rule) => sum + (rule.limit ?? CROSSBAR_HISTORY_LIMIT), 0);
+  if (events > MAX_HISTORY_EVENTS_PER_REALM) {
+    notes.refuse(
+      at,
+      `the rules keep ${events} events in all, and a Herald realm at most ${MAX_HISTORY_EVENTS_PER_REALM}: lower their limits`,
+    );
+  }
+  return kept;
 }
 
 /**

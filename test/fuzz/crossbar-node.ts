@@ -47,7 +47,31 @@ const realm = fc.record(
     ),
     options: fc.oneof(fc.record({ uri_check: value, enable_meta_api: value }), value),
     rlinks: value,
-    store: value,
+    store: fc.oneof(
+      fc.record(
+        {
+          type: fc.oneof(fc.constant('memory'), value),
+          limit: fc.oneof(fc.integer({ min: -1, max: 2000 }), value),
+          'event-history': fc.oneof(
+            fc.array(
+              fc.record(
+                {
+                  uri: fc.oneof(fc.constantFrom('com.a', 'com.', 'com..b', 'wamp.x', 'Com.A', ''), value),
+                  match: fc.oneof(fc.constantFrom('exact', 'prefix', 'wildcard'), value),
+                  limit: fc.oneof(fc.integer({ min: -1, max: 12_000 }), value),
+                },
+                { requiredKeys: [] },
+              ),
+              { maxLength: 4 },
+            ),
+            value,
+          ),
+          'call-queue': value,
+        },
+        { requiredKeys: [] },
+      ),
+      value,
+    ),
   },
   { requiredKeys: [] },
 );

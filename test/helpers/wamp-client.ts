@@ -39,6 +39,14 @@ export const CLIENT_ROLES = {
   callee: { features: { progressive_call_results: true, call_canceling: true } },
 };
 
+/** `CLIENT_ROLES`, each also announcing payload passthru mode. */
+export const PASSTHRU_ROLES = Object.fromEntries(
+  Object.entries(CLIENT_ROLES).map(([role, r]) => [
+    role,
+    { features: { ...r.features, payload_passthru_mode: true } },
+  ]),
+);
+
 /**
  * A bare WebSocket client speaking WAMP by hand (JSON, MessagePack or CBOR), for what real clients hide or
  * refuse to send. Messages are queued; `next` takes them in order, waiting when none is there yet.

@@ -163,3 +163,35 @@ test('WAMP limits: generous defaults, null for no subscription or registration l
     );
   }
 });
+
+test('eventHistory: rules with defaults; duplicates, bad or reserved URIs and too much history refused', () => {
+  const [realm] = parseConfig({
+    wamp: {
+      realms: [
+        { name: 'realm1', eventHistory: [{ uri: 'com.a' }, { uri: 'com.', match: 'prefix', limit: 1000 }] },
+      ],
+    },
+  }).wamp.realms;
+  assert.deepEqual(realm!.eventHistory, [
+    { uri: 'com.a', match: 'exact', limit: 100 },
+    { uri: 'com.', match: 'prefix', limit: 1000 },
+  ]);
+  assert.equal(realm!.maxHistoryEventBytes, 64 * 1024);
+  const history = (eventHistory: unknown[], more: Record<string, unknown> = {}) =>
+    problems({ wamp: { realms: [{ name: 'realm1', eventHistory, ...more }] } });
+  assert.match(
+    history([{ uri: 'com.a' }, { uri: 'com.a', match: 'exact' }])[0]!,
+    /eventHistory\.1: duplicate rule/,
+  );
+  assert.match(history([{ uri: 'wamp.session.on_join' }])[0]!, /eventHistory\.0\.uri:/);
+  assert.match(history([{ uri: 'com..a' }])[0]!, /eventHistory\.0\.uri:/);
+  assert.deepEqual(history([{ uri: 'com..a', match: 'wildcard' }]), []);
+  assert.match(history([{ uri: 'Com.A' }], { uriCheck: 'strict' })[0]!, /eventHistory\.0\.uri:/);
+  assert.match(history([{ uri: 'com.a', limit: 1001 }])[0]!, /eventHistory\.0\.limit:/);
+  const many = Array.from({ length: 11 }, (_, i) => ({ uri: `com.t${i}`, limit: 1000 }));
+  assert.match(history(many)[0]!, /eventHistory: the rules keep 11000 events in all; at most 10000/);
+  assert.match(
+    history(many.slice(0, 5), { maxHistoryEventBytes: 64 * 1024 })[0]!,
+    /maxHistoryEventBytes: the rules' 5000 events .* could hold more than 268435456 bytes/,
+  );
+});

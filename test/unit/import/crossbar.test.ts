@@ -254,7 +254,7 @@ describe('Crossbar config.json', () => {
                 name: 'realm1',
                 roles: [{ name: 'anonymous', permissions: [everything] }],
                 rlinks: [{ id: 'other', transport: {} }],
-                store: { type: 'memory' },
+                store: { type: 'memory', 'call-queue': [] },
               },
             ],
             transports: [
@@ -299,7 +299,7 @@ describe('Crossbar config.json', () => {
       'controller.options',
       'workers.0.options.pythonpath',
       'workers.0.options.cpu_affinity',
-      'workers.0.realms.0.store',
+      'workers.0.realms.0.store.call-queue',
       'workers.0.transports.0.endpoint.backlog',
       'workers.0.transports.0.paths./',
       'workers.0.transports.0.paths.info',
@@ -314,6 +314,52 @@ describe('Crossbar config.json', () => {
     assert.match(warned.get('workers.0.components')!, /WAMP clients of Herald/);
     assert.match(warned.get('workers.0.transports.2')!, /MQTT/);
     assert.match(warned.get('workers.0.transports.0.paths.push')!, /HTTP bridge/);
+  });
+
+  test("a realm's store: event-history rules become eventHistory, the store's limit their default", () => {
+    const history = (store: unknown, options?: unknown) =>
+      crossbar(
+        node([{ name: 'realm1', roles: [{ name: 'anonymous', permissions: [everything] }], store, options }]),
+      );
+    const { parsed, warned, refused } = history({
+      type: 'memory',
+      limit: 50,
+      'event-history': [
+        { uri: 'com.example.oncounter', match: 'exact', limit: 1000 },
+        { uri: 'com.example.', match: 'prefix' },
+        { uri: 'com..x', match: 'wildcard', limit: 5000 },
+        { uri: 'com.bad', match: 'fuzzy' },
+        { uri: 'wamp.session.on_join' },
+        { uri: 'com.example.oncounter' },
+      ],
+    });
+    assert.deepEqual(refused, ['workers.0.realms.0.store.event-history.3.match'], 'Crossbar refuses it too');
+    assert.deepEqual(parsed.wamp.realms[0]!.eventHistory, [
+      { uri: 'com.example.oncounter', match: 'exact', limit: 1000 },
+      { uri: 'com.example.', match: 'prefix', limit: 50 },
+      { uri: 'com..x', match: 'wildcard', limit: 1000 },
+    ]);
+    assert.match(warned.get('workers.0.realms.0.store.event-history.2.limit')!, /at most 1000/);
+    assert.match(warned.get('workers.0.realms.0.store.event-history.3.match')!, /exact, prefix or wildcard/);
+    assert.ok(
+      [...warned.keys()].filter((k) => k.startsWith('workers.0.realms.0.store.event-history[')).length === 2,
+      'the wamp. topic and the second rule for a topic are left out',
+    );
+    const persistent = history({ type: 'cfxdb', 'event-history': [{ uri: 'com.a' }] });
+    assert.match(persistent.warned.get('workers.0.realms.0.store.type')!, /in memory, or in Redis or NATS/);
+    assert.deepEqual(persistent.parsed.wamp.realms[0]!.eventHistory, [
+      { uri: 'com.a', match: 'exact', limit: 100 },
+    ]);
+    const strict = history({ 'event-history': [{ uri: 'com.Upper' }] });
+    assert.deepEqual(
+      strict.parsed.wamp.realms[0]!.eventHistory,
+      [],
+      'Crossbar checks URIs strictly by default',
+    );
+    const loose = history({ 'event-history': [{ uri: 'com.Upper' }] }, { uri_check: 'loose' });
+    assert.equal(loose.parsed.wamp.realms[0]!.eventHistory.length, 1);
+    const tooMuch = Array.from({ length: 11 }, (_, i) => ({ uri: `com.t${i}`, limit: 1000 }));
+    assert.throws(() => history({ 'event-history': tooMuch }));
   });
 
   test('access wider than Crossbar gave, or a transport Herald cannot listen on, is refused', () => {
