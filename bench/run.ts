@@ -51,6 +51,20 @@ const DESCRIPTIONS: Record<string, string> = {
     'Herald only: WAMP publications (acknowledged, 200 in flight) to a topic with one subscriber, while ' +
     'one session holds N subscriptions that match nothing published: exact, prefix or wildcard. ' +
     'Matching must cost what the topic costs, not what N costs: pattern variants within a fifth of exact.',
+  'wamp-fanout':
+    'Herald only: N WAMP subscriber sessions on one topic (raw-socket load clients), one publisher session ' +
+    'sending acknowledged publications at max rate, a window of them in flight, pausing while the ' +
+    'subscribers lag (as `fanout` does); per serializer (`wamp.2.json`, `wamp.2.msgpack`, `wamp.2.cbor`; ' +
+    'one the server does not offer is noted as not supported by this build). Latency is from the ' +
+    'publisher writing the publication to a subscriber reading the EVENT; every subscriber must get every ' +
+    'sequence number, in order. Not compared with Crossbar.io: it could not be installed where the bench ' +
+    'was set up (Debian has no crossbar package and PyPI was not reachable), and Soketi speaks no WAMP.',
+  'wamp-rpc':
+    'Herald only: callers each keep a window of calls in flight to one procedure that 1 or 4 callees ' +
+    "share (`invoke: 'roundrobin'`) and answer by echoing the arguments; all are raw-socket load clients. " +
+    'Latency is from a caller writing the CALL to reading the RESULT. The callee spread is the invocations ' +
+    'of the busiest callee minus those of the idlest over the run (round robin: at most 1). Not compared ' +
+    'with Crossbar.io (see wamp-fanout).',
   'apps-postgres':
     "Herald only: 10,000 apps in the config file, then in a PostgreSQL table (created by the store's " +
     'migration, dropped afterwards); 1,000 of them in use with 10 connections each, every one subscribed ' +
@@ -297,7 +311,9 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
         ? o.soakMs + 5 * 60_000
         : scenario === 'storm'
           ? o.stormVariants.length * o.stormMaxMs + 5 * 60_000
-          : 5 * 60_000;
+          : scenario === 'wamp-fanout'
+            ? 10 * 60_000
+            : 5 * 60_000;
     const results = await withTimeout(SCENARIOS[scenario]!(ctx), limitMs, `${scenario} on ${name}`);
     const seconds = round((performance.now() - started) / 1000, 3);
     return results.map((res) => ({ ...base, seconds, ...res, notes: res.notes ?? [] }));

@@ -36,6 +36,12 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --slow-subs N --slow-every N --slow-rate N --slow-bytes N --slow-ms N
   --soak-minutes N --soak-subs N --soak-rate N  (default 10 min, 1000 subscribers, 50 events/s)
   --wamp-patterns N       pattern subscriptions of the wamp-patterns scenario (default 50000)
+  --wamp-fanout-subs LIST subscriber sessions of the wamp-fanout scenario (default 1000,10000)
+  --wamp-serializers LIST wamp-fanout's serializers (default json,msgpack,cbor)
+  --wamp-window N         wamp-fanout's acknowledged publications in flight (default 16)
+  --wamp-rpc-callers LIST --wamp-rpc-callees LIST   wamp-rpc's callers and callees (default 1,16 / 1,4)
+  --wamp-rpc-serializers LIST   wamp-rpc's serializers (default json,msgpack)
+  --wamp-rpc-window N     calls in flight per caller (default 16)
   --apps-total N --apps-active N --apps-conns-per-app N   apps-postgres: apps in the store, apps in use,
                           connections per app in use (default 10000, 1000, 10)
   --apps-stores LIST      config,postgres (default both): where apps-postgres keeps its apps
@@ -92,6 +98,13 @@ const DEFAULTS = {
   soakRate: 50,
   soakSampleMs: 10_000,
   wampPatterns: 50_000,
+  wampFanoutSubs: [1000, 10_000],
+  wampSerializers: ['json', 'msgpack', 'cbor'],
+  wampWindow: 16,
+  wampRpcCallers: [1, 16],
+  wampRpcCallees: [1, 4],
+  wampRpcSerializers: ['json', 'msgpack'],
+  wampRpcWindow: 16,
   appsTotal: 10_000,
   appsActive: 1000,
   appsConnsPerApp: 10,
@@ -135,6 +148,7 @@ const QUICK: Partial<Defaults> = {
   soakSubs: 200,
   soakSampleMs: 5000,
   wampPatterns: 5000,
+  wampFanoutSubs: [200, 1000],
   appsTotal: 1000,
   appsActive: 100,
   consoleSubs: 200,

@@ -5,14 +5,27 @@
  */
 import { appsPostgres } from './apps-store.js';
 import { fanoutConsole } from './fanout-console.js';
-import { connectOrThrow, cpu, measuredHttpLoad, ms, sleep, waitUntil, window } from './measure.js';
+import {
+  connectOrThrow,
+  cpu,
+  fanoutLag,
+  fanoutMetrics,
+  measuredHttpLoad,
+  measuredPhase,
+  ms,
+  sleep,
+  waitUntil,
+  window,
+} from './measure.js';
 import type { Options } from './options.js';
 import type { WorkerPool } from './pool.js';
 import { type Publisher, publishLoop } from './publisher.js';
 import { type AdapterConfig, APP, type ExitInfo, type ServerProcess } from './servers.js';
 import { histogramQuantile, round } from './stats.js';
 import { storm } from './storm.js';
+import { wampFanout } from './wamp-fanout.js';
 import { wampPatterns } from './wamp-patterns.js';
+import { wampRpc } from './wamp-rpc.js';
 
 /** What a scenario measures: a server's address and its CPU time (one process, or a cluster's nodes). */
 export interface Target {
@@ -125,6 +138,10 @@ export const METRICS: Record<string, Metric> = {
   missed_p50: { label: 'events a client missed, p50 (no history)', better: 'info' },
   missed_max: { label: 'events a client missed, max (no history)', better: 'info' },
   listen_overflows: { label: 'connections dropped by a full listen queue (kernel)', better: 'info' },
+  calls_per_s: { label: 'calls/s (round trips)', better: 'higher' },
+  cpu_us_per_call: { label: 'server CPU µs/call', better: 'lower' },
+  callee_spread: { label: 'invocations, busiest callee − idlest', better: 'lower' },
+  failed_calls: { label: 'calls answered with ERROR or not at all', better: 'lower' },
 };
 
 /** 1. One channel, N subscribers, events published over the HTTP API. */
@@ -154,9 +171,7 @@ export async function fanoutVariant(
   const { o, pool, publisher } = ctx;
   await pool.all('resetCounts', { seqCheck: true });
   await pool.all('progress', { everyMs: 20 });
-  // Publishing stops when subscribers lag by more than `lag` events, so that a max-rate run measures
-  // sustained delivery rather than filling the server's buffers.
-  const lag = Math.max(8, Math.min(200, Math.ceil(o.fanoutWindowFrames / subs)));
+  const lag = fanoutLag(o, subs);
   const rate = mode === 'max' ? Number.POSITIVE_INFINITY : o.fanoutFixedDeliveries / subs;
   const loop = publishLoop(publisher, {
     api,
@@ -166,29 +181,13 @@ export async function fanoutVariant(
     concurrency: mode === 'max' ? 8 : 32,
     flow: (issued) => issued - pool.delivered() / subs < lag,
   });
-  await sleep(o.warmupMs);
-  await pool.all('reset');
-  const issued0 = loop.state.issued;
-  const c0 = cpu(ctx);
-  await sleep(o.measureMs);
-  const s = await pool.stats();
-  const c1 = cpu(ctx);
-  const issued1 = loop.state.issued;
+  const { s, w, counted } = await measuredPhase(ctx, () => loop.state.issued);
   const final = await loop.finished;
   await waitUntil(() => pool.delivered() >= final.issued * subs, o.drainMs);
   const check = await pool.check(final.issued);
-  const w = window(c0, c1);
   return {
     variant: `${subs} subs, ${api === 'batch' ? 'batch_events ×10' : 'events'}, ${mode === 'max' ? 'max rate' : `${round(rate, 3)} ev/s`}`,
-    metrics: {
-      delivered_per_s: s.received / w.secs,
-      published_per_s: (issued1 - issued0) / w.secs,
-      cpu_us_per_msg: w.serverUs / s.received,
-      p50_ms: ms(histogramQuantile(s.hist, 0.5)),
-      p99_ms: ms(histogramQuantile(s.hist, 0.99)),
-      incomplete: check.incomplete,
-      clients_cpu_pct: w.clientsPct,
-    },
+    metrics: fanoutMetrics(s, w, counted, check.incomplete),
     checks: {
       issued: final.issued,
       failedRequests: final.failed,
@@ -247,19 +246,13 @@ async function clientEventsVariant(
     event: 'client-b',
     bytes: 0,
   }));
-  await sleep(o.warmupMs);
-  await pool.all('reset');
-  const c0 = cpu(ctx);
-  await sleep(o.measureMs);
-  const s = await pool.stats();
-  const c1 = cpu(ctx);
+  const { s, w } = await measuredPhase(ctx);
   const sent = (await sending).reduce((sum, r) => sum + r.sent, 0);
   sendingDone = true;
   await crediting;
   const expected = sent * receivers;
   await waitUntil(() => pool.delivered() >= expected, o.drainMs);
   const delivered = pool.delivered();
-  const w = window(c0, c1);
   return {
     variant: `${o.ceSubs} subs, ${o.ceSenders} senders, ${mode === 'max' ? 'max rate' : `${o.ceRate}/s each`}`,
     metrics: {
@@ -698,13 +691,22 @@ export const SCENARIOS: Record<string, Scenario> = {
   soak,
   cluster,
   'wamp-patterns': wampPatterns,
+  'wamp-fanout': wampFanout,
+  'wamp-rpc': wampRpc,
   'apps-postgres': appsPostgres,
   'fanout-console': fanoutConsole,
   storm,
 };
 
 /** Scenarios that compare Herald with itself (other topologies), not with Soketi. */
-export const HERALD_ONLY = new Set(['cluster', 'wamp-patterns', 'apps-postgres', 'fanout-console']);
+export const HERALD_ONLY = new Set([
+  'cluster',
+  'wamp-patterns',
+  'wamp-fanout',
+  'wamp-rpc',
+  'apps-postgres',
+  'fanout-console',
+]);
 
 /** What `npm run bench` runs without a scenario name (soak is long and runs only when named). */
 export const DEFAULT_SCENARIOS = [
@@ -716,6 +718,8 @@ export const DEFAULT_SCENARIOS = [
   'slow-consumer',
   'cluster',
   'wamp-patterns',
+  'wamp-fanout',
+  'wamp-rpc',
   'apps-postgres',
   'fanout-console',
   'storm',

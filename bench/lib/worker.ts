@@ -1,7 +1,8 @@
 /**
  * A load-client process: many raw TCP sockets speaking just enough WebSocket (RFC 6455) and Pusher
- * protocol to subscribe, receive, send client events and churn presence. Driven over IPC by the
- * `WorkerPool` (pool.ts): each message names a handler below and carries its arguments.
+ * protocol to subscribe, receive, send client events and churn presence, or WAMP (wamp-client.ts) to
+ * subscribe, call and be called. Driven over IPC by the `WorkerPool` (pool.ts): each message names a
+ * handler below and carries its arguments.
  *
  * Cheap on purpose so that clients are not the bottleneck: no WebSocket library, one clock read per
  * TCP chunk, and bench messages are recognised by their `data` prefix (`<seq>|<publish µs>|…`) without
@@ -13,6 +14,8 @@ import { signRequest } from '../../src/protocol/pusher/auth.js';
 import { type App, Publisher, RawHttpClient } from './publisher.js';
 import { type Dialed, Redial, type RedialRecord } from './redial.js';
 import { bucketOf, type Histogram, newHistogram, nowUs } from './stats.js';
+import { WampClient, type WampOptions } from './wamp-client.js';
+import { wampCodec } from './wamp-wire.js';
 
 const DATA_MARK = Buffer.from('"data":"');
 const PIPE = 0x7c;
@@ -39,9 +42,12 @@ export interface ConnOptions {
   /** Subscribed once connected (churners join later); with `channelSpread`, `<channel>-<index % spread>`. */
   channel?: string;
   channelSpread?: number;
-  role?: 'sub' | 'observer' | 'churner';
+  /** `caller` and `callee` are WAMP roles; a WAMP subscriber is a `sub`. */
+  role?: 'sub' | 'observer' | 'churner' | 'caller' | 'callee';
   slow?: boolean;
   userPrefix?: string;
+  /** A WAMP session instead of a Pusher connection (`path` is the router's). */
+  wamp?: WampOptions;
 }
 
 /** `count` connections numbered from `firstIndex`, `concurrency` opening at a time. */
@@ -108,9 +114,9 @@ function countError(what: string): void {
   state.errors.set(what, (state.errors.get(what) ?? 0) + 1);
 }
 
-/** A client-to-server text frame, masked with a zero key. */
-function clientFrame(text: string, opcode = 0x1): Buffer {
-  const payload = Buffer.from(text);
+/** A client-to-server frame (text unless `opcode` says otherwise), masked with a zero key. */
+function clientFrame(data: string | Uint8Array, opcode = 0x1): Buffer {
+  const payload = typeof data === 'string' ? Buffer.from(data) : data;
   const len = payload.length;
   const hdr = len < 126 ? 6 : len < 65_536 ? 8 : 14;
   const buf = Buffer.allocUnsafe(hdr + len);
@@ -126,7 +132,7 @@ function clientFrame(text: string, opcode = 0x1): Buffer {
     buf.writeUInt32BE(len, 6);
   }
   buf.writeUInt32BE(0, hdr - 4);
-  payload.copy(buf, hdr);
+  buf.set(payload, hdr);
   return buf;
 }
 
@@ -164,7 +170,7 @@ interface MemberSeen {
 }
 
 class Conn {
-  readonly role: 'sub' | 'observer' | 'churner';
+  readonly role: NonNullable<ConnOptions['role']>;
   /** A slow subscriber stops reading once subscribed (and until `resumeSlow`). */
   readonly slow: boolean;
   socket: net.Socket | undefined = undefined;
@@ -192,6 +198,8 @@ class Conn {
   readonly members = new Map<string, MemberSeen>();
   violations = 0;
   joins = 0;
+  /** The WAMP session on this connection, when it is one (see `connect`). */
+  wamp: WampClient | undefined = undefined;
 
   constructor(
     readonly o: ConnOptions,
@@ -206,6 +214,7 @@ class Conn {
   async start(): Promise<void> {
     const dialed = await this.dial(CONNECT_TIMEOUT_MS);
     if (!dialed.ok) throw new Error(dialed.reason);
+    await this.wamp?.join();
     const channel = this.channelName();
     if (channel) await this.subscribe(channel);
     if (this.slow) this.socket!.pause();
@@ -248,10 +257,11 @@ class Conn {
         resolve(d);
       };
       this.socket = socket;
+      const protocol = this.wamp ? `Sec-WebSocket-Protocol: ${this.wamp.codec.protocol}\r\n` : '';
       socket.once('connect', () => {
         socket.write(
           `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${protocol}\r\n`,
         );
       });
       socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -304,8 +314,8 @@ class Conn {
     });
   }
 
-  send(text: string): void {
-    if (!this.closed && this.socket) this.socket.write(clientFrame(text));
+  send(data: string | Uint8Array, opcode = 0x1): void {
+    if (!this.closed && this.socket) this.socket.write(clientFrame(data, opcode));
   }
 
   onData(chunk: Buffer): void {
@@ -320,6 +330,7 @@ class Conn {
         return;
       }
       this.upgraded = true;
+      this.wamp?.opened();
       buf = Buffer.from(this.head.slice(end + 4), 'latin1');
       this.head = '';
       if (buf.length === 0) return;
@@ -352,15 +363,10 @@ class Conn {
   }
 
   frame(opcode: number, buf: Buffer, start: number, end: number, now: number): void {
+    if (this.wamp && (opcode === 0x1 || opcode === 0x2)) return this.wamp.message(buf, start, end, now);
     if (opcode === 0x1) {
       const d = buf.indexOf(DATA_MARK, start);
-      if (d !== -1 && d < end) {
-        const seq = digits(buf, d + DATA_MARK.length, end);
-        if (seq !== null) {
-          const t = digits(buf, seq[1], end);
-          if (t !== null) return this.bench(seq[0], t[0], now);
-        }
-      }
+      if (d !== -1 && d < end && this.benchAt(buf, d + DATA_MARK.length, end, now)) return;
       let m: PusherMessage;
       try {
         m = JSON.parse(buf.toString('utf8', start, end)) as PusherMessage;
@@ -377,6 +383,16 @@ class Conn {
     if (opcode === 0x9) {
       if (this.socket!.writable) this.socket!.write(clientFrame(buf.toString('latin1', start, end), 0xa));
     }
+  }
+
+  /** Counts the bench message whose `<seq>|<µs>|` starts at `at`; false when there is none. */
+  benchAt(buf: Buffer, at: number, end: number, now: number): boolean {
+    const seq = digits(buf, at, end);
+    if (seq === null) return false;
+    const t = digits(buf, seq[1], end);
+    if (t === null) return false;
+    this.bench(seq[0], t[0], now);
+    return true;
   }
 
   bench(seq: number, t: number, now: number): void {
@@ -481,6 +497,7 @@ class Conn {
       return;
     }
     this.fail(new Error(`closed ${this.closeCode}`));
+    this.wamp?.closed(this.closeCode);
     if (this.established) this.redial?.closed(this.closeCode);
   }
 }
@@ -495,11 +512,14 @@ async function connect(m: ConnectOptions): Promise<{
   let ok = 0;
   const failures = new Map<string, number>();
   let next = 0;
+  const codec = m.wamp ? await wampCodec(m.wamp.serializer) : undefined;
+  if (typeof codec === 'string') throw new Error(codec);
   const one = async () => {
     while (next < m.count) {
       const i = next++;
       const index = m.firstIndex + i;
       const conn = new Conn(connOptions(m, index), index);
+      if (m.wamp && codec) conn.wamp = new WampClient(conn, codec, m.wamp, countError);
       try {
         await conn.start();
         state.conns.push(conn);
@@ -878,6 +898,23 @@ function stormReport(): { records: RedialRecord[]; outcomes: Record<string, numb
   return { records, outcomes: Object.fromEntries(state.outcomes) };
 }
 
+/** Every WAMP caller of this worker keeps `window` calls in flight for `durationMs` (`WampClient.call`). */
+async function wampCalls(m: { window: number; durationMs: number }) {
+  const callers = state.conns.filter((c) => c.role === 'caller' && !c.closed);
+  const runs = await Promise.all(callers.map((c) => c.wamp!.call(m.window, m.durationMs)));
+  return {
+    callers: callers.length,
+    sent: runs.reduce((n, r) => n + r.sent, 0),
+    answered: runs.reduce((n, r) => n + r.answered, 0),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+  };
+}
+
+/** How many invocations each WAMP callee of this worker has had. */
+function wampCallees() {
+  return { invocations: state.conns.flatMap((c) => (c.role === 'callee' ? [c.wamp!.invocations] : [])) };
+}
+
 async function closeAll() {
   clearInterval(state.progressTimer);
   clearInterval(state.keepaliveTimer);
@@ -906,6 +943,8 @@ const handlers = {
   storm,
   stormProgress,
   stormReport,
+  wampCalls,
+  wampCallees,
   closeAll,
 };
 
