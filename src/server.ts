@@ -36,8 +36,9 @@ import { addPusherHttpApi } from './protocol/pusher/http-api/routes.js';
 import { PusherServer } from './protocol/pusher/server.js';
 import { wampFrameReader } from './protocol/wamp/frame-log.js';
 import { WampRouter } from './protocol/wamp/router.js';
+import type { InheritedSockets } from './transport/activation.js';
 import { ConnectionLimits } from './transport/connection-limits.js';
-import { closeListener, createListener, listen } from './transport/listener.js';
+import { closeListener, createListener, listen, listenInherited } from './transport/listener.js';
 import { RawSocketTransport } from './transport/rawsocket.js';
 import { SharedPort } from './transport/shared-port.js';
 import { readTls, type TlsMaterial } from './transport/tls.js';
@@ -67,6 +68,11 @@ export interface HeraldDeps {
   webhooks?: Webhooks;
   /** Resident memory in bytes, as `maxMemoryMB` reads it; tests drive the ceiling with it. @default process.memoryUsage.rss */
   rss?: () => number;
+  /**
+   * Listening sockets systemd passed (`inheritedSockets`): each listener it names is served on its
+   * socket instead of binding its address. @default none
+   */
+  sockets?: InheritedSockets;
 }
 
 function escapeRegExp(s: string): string {
@@ -128,12 +134,14 @@ export class Herald {
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
+  readonly #sockets: InheritedSockets | undefined;
 
   constructor(
     readonly config: Readonly<Config>,
     deps: HeraldDeps = {},
   ) {
     this.logger = deps.logger ?? createLogger(config);
+    this.#sockets = deps.sockets;
     this.memory = new MemoryCeiling({
       maxBytes: config.maxMemoryMB === null ? null : config.maxMemoryMB * 1024 * 1024,
       ...(deps.rss ? { rss: deps.rss } : {}),
@@ -404,6 +412,12 @@ export class Herald {
     return this.config.host;
   }
 
+  /** The address of the public listener's inherited socket; undefined when it bound its own. */
+  get inheritedAddress(): AddressInfo | undefined {
+    if (!this.#sockets) return undefined;
+    return (this.#http.address() as AddressInfo | null) ?? undefined;
+  }
+
   start(): Promise<void> {
     this.#started ??= this.#start();
     return this.#started;
@@ -441,13 +455,19 @@ export class Herald {
     this.#stats?.start();
     try {
       // The public port first: `--workers` takes the first address a worker listens on for it.
-      await listen(this.#http, this.config.port, this.config.host, 'host, port; --host, --port');
+      const sockets = this.#sockets;
+      if (sockets) await listenInherited(this.#http, sockets.public, 'public');
+      else await listen(this.#http, this.config.port, this.config.host, 'host, port; --host, --port');
       const { host, port } = this.config.api;
-      if (this.#admin && port !== null) {
+      if (this.#admin && sockets?.admin !== undefined)
+        await listenInherited(this.#admin, sockets.admin, 'admin');
+      else if (this.#admin && port !== null) {
         await listen(this.#admin, port, host, 'api.host, api.port; --api-host, --api-port');
       }
       const raw = this.config.wamp.rawsocket;
-      if (this.#rawListener && raw) {
+      if (this.#rawListener && sockets?.rawsocket !== undefined) {
+        await listenInherited(this.#rawListener, sockets.rawsocket, 'rawsocket');
+      } else if (this.#rawListener && raw) {
         await listen(this.#rawListener, raw.port, raw.host, 'wamp.rawsocket.host, wamp.rawsocket.port');
       }
     } catch (err) {
@@ -516,6 +536,11 @@ export class Herald {
     this.#state = 'stopping';
     this.#transport.refuseNew();
     this.#rawSocket.refuseNew();
+    // Sockets systemd holds stop being accepted from at once: new connections wait in their queue for
+    // the next process instead of being refused by this one.
+    if (this.#sockets) {
+      for (const server of [this.#http, this.#admin, this.#rawListener]) server?.close();
+    }
     // With other nodes to reconnect to, this node's presence and occupancy are left to them for the
     // vacate delay: its clients come back there without a member_removed/member_added flap.
     const handoverMs = this.#adapter.peers.length > 0 ? this.config.webhooks.vacateDelayMs : 0;

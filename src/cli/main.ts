@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { BrokerUnusableError } from '../adapters/parts.js';
@@ -10,6 +11,12 @@ import { type DevelopmentDashboard, developmentDashboard } from '../dashboard/de
 import { createLogger } from '../log/logger.js';
 import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
+import {
+  ActivationError,
+  forgetActivation,
+  type InheritedSockets,
+  inheritedSockets,
+} from '../transport/activation.js';
 import { ListenError } from '../transport/listener.js';
 import { TlsError } from '../transport/tls.js';
 import { localHost, urlHost } from './address.js';
@@ -193,13 +200,30 @@ function version(): string {
 }
 
 async function start(config: Readonly<Config>, warnings: readonly ConfigWarning[]): Promise<number> {
+  let sockets: InheritedSockets | undefined;
+  try {
+    sockets = inheritedSockets(process.env, process.pid);
+  } catch (err) {
+    if (!(err instanceof ActivationError)) throw err;
+    process.stderr.write(`herald: ${err.message}\n`);
+    return 2;
+  }
+  // What Herald starts (workers, webhook commands) must not take the sockets as theirs.
+  forgetActivation(process.env);
+  if (sockets && config.workers > 1) {
+    process.stderr.write(
+      'herald: --workers (workers) cannot share sockets passed by systemd socket activation: ' +
+        'run one process per socket unit, or start without the socket unit\n',
+    );
+    return 2;
+  }
   if (config.workers > 1 && cluster.isPrimary) return supervise(config, warnings);
   // A worker's supervisor owns the pid file and tells humans where to connect.
   const alone = cluster.isPrimary;
   // The development setup gets a dashboard whose password is printed below; a worker could not share
   // it with the others, so it is for one process only.
   const dev = alone && config.workers === 1 ? await developmentDashboard(config) : undefined;
-  const herald = new Herald(dev?.config ?? config);
+  const herald = new Herald(dev?.config ?? config, sockets ? { sockets } : {});
   exitOnUnhandledErrors(herald.logger);
   if (alone) logConfigWarnings(herald.logger, warnings);
   // Signals are handled before the start: a SIGTERM during or right after it is graceful too, and a
@@ -246,7 +270,9 @@ async function start(config: Readonly<Config>, warnings: readonly ConfigWarning[
   }
   if (stopping) return exited;
   if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
-  logListening(herald.logger, config, [herald.port, herald.apiPort, herald.rawSocketPort]);
+  logListening(herald.logger, config, [herald.port, herald.apiPort, herald.rawSocketPort], {
+    inherited: herald.inheritedAddress,
+  });
   if (alone) printConnectHint(herald.config, herald.port, herald.apiPort, dev);
   return exited;
 }
@@ -263,7 +289,7 @@ async function supervise(config: Readonly<Config>, warnings: readonly ConfigWarn
       // The public port first, then the admin listener's and the RawSocket listener's, when set.
       const [port, ...more] = ports;
       const apiPort = config.api.port === null ? undefined : more.shift();
-      logListening(logger, config, [port!, apiPort, more.shift()], config.workers);
+      logListening(logger, config, [port!, apiPort, more.shift()], { workers: config.workers });
       printConnectHint(config, port!, apiPort);
     },
     {
@@ -300,13 +326,17 @@ function logListening(
   logger: Logger,
   config: Readonly<Config>,
   [port, apiPort, rawSocketPort]: [number, number | undefined, number | undefined],
-  workers?: number,
+  { workers, inherited }: { workers?: number; inherited?: AddressInfo | undefined } = {},
 ): void {
   const scheme = config.tls ? 'https' : 'http';
   const store = config.appStore;
   const apps = store.driver === 'config' ? config.apps.length : `${store.driver} table ${store.table}`;
-  const fields = { host: config.host, port, apps, tls: config.tls !== undefined };
-  const listening = `Herald ${version()} listening on ${scheme}://${config.host}:${port}`;
+  const host = inherited?.address ?? config.host;
+  const fields = { host, port, apps, tls: config.tls !== undefined, inherited: inherited !== undefined };
+  const where = `${scheme}://${host}:${port}`;
+  const listening = inherited
+    ? `Herald ${version()} listening on the socket passed by systemd, ${where}`
+    : `Herald ${version()} listening on ${where}`;
   if (workers === undefined) logger.info(fields, listening);
   else logger.info({ ...fields, workers }, `${listening} with ${workers} workers`);
   if (apiPort !== undefined) {

@@ -63,6 +63,24 @@ export function listen(server: NetServer, port: number, host: string, settings: 
 }
 
 /**
+ * Serves `server` on the listening socket `fd` that systemd passed (`name`: which of its sockets, for
+ * the error); the backlog is raised as `listen` raises it. Rejects with a `ListenError`.
+ */
+export function listenInherited(server: NetServer, fd: number, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(
+        new ListenError(`cannot listen on the inherited ${name} socket (descriptor ${fd}): ${err.message}`),
+      );
+    server.once('error', onError);
+    server.listen({ fd, backlog: LISTEN_BACKLOG }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
  * Closes `server` and every HTTP connection it still has (others are their transport's to close);
  * resolves at once for one that never listened.
  */
