@@ -286,8 +286,8 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
       extra.push(node);
       return node;
     };
-    const restart: ScenarioContext['restart'] = async (target) => {
-      const restarted = await target.restart();
+    const restart: ScenarioContext['restart'] = async (target, socket) => {
+      const restarted = await target.restart(undefined, socket);
       live.add(restarted.next.child);
       extra.push(restarted.next);
       return restarted;

@@ -53,7 +53,8 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --console-subs N        subscribers of the fanout-console scenario (default 1000)
   --storm-clients N       subscribers dropped at once by the storm scenario (default 10000)
   --storm-rate N          events/s published to all of them meanwhile (default 5)
-  --storm-variants LIST   cut,restart (default both): TCP resets, or the server restarted
+  --storm-variants LIST   cut,restart,restart-activated (default cut,restart): TCP resets, the server
+                          restarted, or restarted on a socket held as systemd does (Herald only)
   --storm-max-ms N        longest wait for every client to come back (default 150000)
   --clients N             load-client processes (default 2)
   --cpu-prof              write Herald CPU profiles to <out>/profiles/ (see dist/bench/profile-top.js)

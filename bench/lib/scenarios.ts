@@ -3,6 +3,7 @@
  * returns one result per variant: `{ variant, metrics, checks, notes }`. Metrics are what the report
  * compares (see METRICS); checks are what must hold for the numbers to mean anything.
  */
+import type { HeldSocket } from '../../test/helpers/held-socket.js';
 import { appsPostgres } from './apps-store.js';
 import { fanoutConsole } from './fanout-console.js';
 import {
@@ -59,11 +60,12 @@ export interface ScenarioContext<S extends Target = ServerProcess> {
   /** Starts the bare `node:http` server of `floor-server.ts`; stopped after the scenario if it is not before. */
   startFloor: () => Promise<ServerProcess>;
   /**
-   * Restarts `server` on its port (`ServerProcess.restart`): SIGTERM, and a new process at once. The new
-   * one is stopped after the scenario.
+   * Restarts `server` on its port (`ServerProcess.restart`, `socket` as there): SIGTERM, and a new
+   * process at once. The new one is stopped after the scenario.
    */
   restart: (
     server: ServerProcess,
+    socket?: HeldSocket | null | 'hold',
   ) => Promise<{ next: ServerProcess; launches: number; exited: Promise<ExitInfo> }>;
 }
 

@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ACTIVATED_SH, type HeldSocket, holdSocket } from '../../test/helpers/held-socket.js';
 
 export const HOST = '127.0.0.1';
 /** The one app both servers serve, with client events on and limits raised for the bench. */
@@ -104,15 +105,29 @@ function freeUdpPort(): Promise<number> {
 
 /**
  * Runs `node args…` under `sh` with the open-file limit raised to the hard limit (`exec` keeps the
- * pid, so the returned child is the node process itself).
+ * pid, so the returned child is the node process itself). With `socket`, as systemd socket activation
+ * starts it: that socket as descriptor 3, `LISTEN_FDS=1` and `LISTEN_PID` its pid.
  */
-export function spawnNode(nodeArgs: string[], options: SpawnOptions): ChildProcess {
+export function spawnNode(nodeArgs: string[], options: SpawnOptions, socket?: HeldSocket): ChildProcess {
   const { hard } = fdLimits();
   const limit = Number.isFinite(hard) ? hard : 1_048_576;
+  const [, script] = ACTIVATED_SH;
+  if (!socket) {
+    return spawn(
+      '/bin/sh',
+      ['-c', `ulimit -n ${limit} 2>/dev/null; exec "$0" "$@"`, process.execPath, ...nodeArgs],
+      options,
+    );
+  }
+  const [stdin, stdout, stderr] = options.stdio as unknown[];
   return spawn(
     '/bin/sh',
-    ['-c', `ulimit -n ${limit} 2>/dev/null; exec "$0" "$@"`, process.execPath, ...nodeArgs],
-    options,
+    ['-c', `ulimit -n ${limit} 2>/dev/null; ${script}`, process.execPath, ...nodeArgs],
+    {
+      ...options,
+      env: { ...options.env, LISTEN_FDS: '1' },
+      stdio: [stdin, stdout, stderr, socket.fd] as SpawnOptions['stdio'],
+    },
   );
 }
 
@@ -142,8 +157,11 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
 }
 
-/** Starts a server (Herald, Soketi) on `port`, the way it was started before: see `restart`. */
-export type Launch = (port: number) => Promise<ServerProcess>;
+/**
+ * Starts a server (Herald, Soketi) on `port`, the way it was started before: see `restart`. With
+ * `socket`, on that socket instead (Herald only); null: on a socket of its own.
+ */
+export type Launch = (port: number, socket?: HeldSocket | null) => Promise<ServerProcess>;
 
 /** A server under test, running as a child process. */
 export class ServerProcess {
@@ -153,6 +171,8 @@ export class ServerProcess {
   exitInfo: ExitInfo | undefined = undefined;
   /** How to start this server again, set by the function that started it. */
   launch: Launch | undefined = undefined;
+  /** The socket the bench holds for it as systemd would (socket activation); none when it bound its own. */
+  socket: HeldSocket | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -191,18 +211,23 @@ export class ServerProcess {
    * A new process that cannot listen there yet (the old one still holds the port: Node opens its
    * port without SO_REUSEPORT) is started again as soon as nothing listens on the port any more.
    * Resolves with the new process once it answers `/ready`, how many processes were started
-   * (`launches`), and the old one's exit.
+   * (`launches`), and the old one's exit. `socket`: see `Launch`; `'hold'`: on a socket the bench
+   * binds to the port once it is free and holds from then on (the one held so far is let go when the
+   * new process gets another).
    */
   async restart(
     timeoutMs = 30_000,
+    socket?: HeldSocket | null | 'hold',
   ): Promise<{ next: ServerProcess; launches: number; exited: Promise<ExitInfo> }> {
     const launch = this.launch;
     if (!launch) throw new Error(`${this.name} cannot be restarted`);
     const exited = this.stop();
+    if (socket !== undefined && socket !== this.socket) this.socket?.close();
     const deadline = Date.now() + timeoutMs;
     for (let launches = 1; ; launches++) {
       try {
-        return { next: await launch(this.port), launches, exited };
+        const on = socket === 'hold' ? holdSocket(HOST, this.port) : socket;
+        return { next: await launch(this.port, on), launches, exited };
       } catch (err) {
         if (Date.now() >= deadline) throw err;
         await portFree(this.port, deadline);
@@ -260,6 +285,8 @@ export interface HeraldOptions {
   settings?: Record<string, unknown> | undefined;
   /** The port to listen on (default a free one). */
   port?: number | undefined;
+  /** A socket held as systemd holds a socket unit's, to listen on instead (socket activation). */
+  socket?: HeldSocket | undefined;
 }
 
 /** Config files written so far, so that a restart on the same port gets a file of its own. */
@@ -298,14 +325,21 @@ export async function startHerald(options: HeraldOptions): Promise<ServerProcess
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   const fd = openLog(logFile, `herald ${label} port ${port}`);
-  const child = spawnNode([...nodeArgs, path.join(root, 'bin/herald.js'), 'start', '--config', configFile], {
-    cwd: root,
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
+  const child = spawnNode(
+    [...nodeArgs, path.join(root, 'bin/herald.js'), 'start', '--config', configFile],
+    { cwd: root, stdio: ['ignore', fd, fd], env: { ...process.env, NODE_ENV: 'production' } },
+    options.socket,
+  );
   closeSync(fd);
   const server = new ServerProcess('herald', child, port, logFile);
-  server.launch = (again) => startHerald({ ...options, port: again });
+  server.socket = options.socket;
+  // null: a socket of its own; a new held one is bound once the old process has let the port go.
+  server.launch = (again, socket) =>
+    startHerald({
+      ...options,
+      port: again,
+      socket: socket === undefined ? options.socket : (socket ?? undefined),
+    });
   void server.exited.then(() => rmSync(configFile, { force: true }));
   await server.waitReady();
   return server;
