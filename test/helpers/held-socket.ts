@@ -27,12 +27,13 @@ export function holdSocket(host: string, port = 0): HeldSocket {
   const { TCP, constants } = (process as unknown as { binding(name: string): TcpWrap }).binding('tcp_wrap');
   const handle = new TCP(constants.SERVER);
   const err = handle.bind(host, port);
-  if (err !== 0) {
-    handle.close();
-    throw new Error(`cannot bind ${host}:${port} (error ${err})`);
-  }
   const out: { port?: number } = {};
   handle.getsockname(out);
+  // libuv may leave a bind that failed (the address in use) unbound and report it at listen only.
+  if (err !== 0 || !out.port || (port !== 0 && out.port !== port)) {
+    handle.close();
+    throw new Error(`cannot bind ${host}:${port} (error ${err}): the address is in use`);
+  }
   return { fd: handle.fd, port: out.port!, close: () => handle.close() };
 }
 
