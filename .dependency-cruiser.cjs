@@ -12,6 +12,13 @@ module.exports = {
       to: { path: 'node_modules/(@types/)?(ws|ioredis|nats)/' },
     },
     {
+      name: 'protocol-no-sockets',
+      comment: 'protocol/ never opens or reads a socket: WebSocket and RawSocket live in transport/.',
+      severity: 'error',
+      from: { path: '^src/protocol/' },
+      to: { dependencyTypes: ['core'], path: '^(node:)?(net|tls|http|https|http2|dgram)$' },
+    },
+    {
       name: 'core-no-broker',
       comment: 'core/ holds interfaces and in-memory implementations: the broker clients live in adapters/.',
       severity: 'error',

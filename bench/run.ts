@@ -14,7 +14,7 @@ import { WorkerPool } from './lib/pool.js';
 import { Publisher } from './lib/publisher.js';
 import { markdown, type ResultRecord, type RunMeta, summarise } from './lib/report.js';
 import { HERALD_ONLY, SCENARIOS, type ScenarioContext } from './lib/scenarios.js';
-import { APP, fdLimits, type ServerProcess, startHerald, startSoketi } from './lib/servers.js';
+import { APP, fdLimits, type ServerProcess, startFloor, startHerald, startSoketi } from './lib/servers.js';
 import { ensureSoketi, type SoketiStatus } from './lib/soketi.js';
 import { round } from './lib/stats.js';
 
@@ -33,7 +33,10 @@ const DESCRIPTIONS: Record<string, string> = {
     'connections, each once its RSS has settled (V8 gives back the young generation a burst grew tens of ' +
     'seconds into idleness), and RSS just after the setup.',
   'http-api':
-    '`POST /events` to a channel without subscribers from concurrent keep-alive clients; latency is per request.',
+    '`POST /events` to a channel without subscribers from concurrent keep-alive clients; latency is per ' +
+    'request. With Herald, the pre-signed load also goes to a bare `node:http` server that reads the body ' +
+    'and answers `{}` (the floor: Node itself on this machine), in the same round; the floor row is ' +
+    "Herald's rate over the floor's.",
   presence:
     'Members join and leave one presence channel in a loop (subscribe, wait for success, unsubscribe); ' +
     'observers must see exactly one `member_added` and one `member_removed` per join, in order.',
@@ -48,6 +51,20 @@ const DESCRIPTIONS: Record<string, string> = {
     'Herald only: WAMP publications (acknowledged, 200 in flight) to a topic with one subscriber, while ' +
     'one session holds N subscriptions that match nothing published: exact, prefix or wildcard. ' +
     'Matching must cost what the topic costs, not what N costs: pattern variants within a fifth of exact.',
+  'wamp-fanout':
+    'Herald only: N WAMP subscriber sessions on one topic (raw-socket load clients), one publisher session ' +
+    'sending acknowledged publications at max rate, a window of them in flight, pausing while the ' +
+    'subscribers lag (as `fanout` does); per serializer (`wamp.2.json`, `wamp.2.msgpack`, `wamp.2.cbor`; ' +
+    'one the server does not offer is noted as not supported by this build). Latency is from the ' +
+    'publisher writing the publication to a subscriber reading the EVENT; every subscriber must get every ' +
+    'sequence number, in order. Not compared with Crossbar.io: it could not be installed where the bench ' +
+    'was set up (Debian has no crossbar package and PyPI was not reachable), and Soketi speaks no WAMP.',
+  'wamp-rpc':
+    'Herald only: callers each keep a window of calls in flight to one procedure that 1 or 4 callees ' +
+    "share (`invoke: 'roundrobin'`) and answer by echoing the arguments; all are raw-socket load clients. " +
+    'Latency is from a caller writing the CALL to reading the RESULT. The callee spread is the invocations ' +
+    'of the busiest callee minus those of the idlest over the run (round robin: at most 1). Not compared ' +
+    'with Crossbar.io (see wamp-fanout).',
   'apps-postgres':
     "Herald only: 10,000 apps in the config file, then in a PostgreSQL table (created by the store's " +
     'migration, dropped afterwards); 1,000 of them in use with 10 connections each, every one subscribed ' +
@@ -65,6 +82,20 @@ const DESCRIPTIONS: Record<string, string> = {
     'A-B-B-A (odd rounds start without the console, even rounds with it), and each cell of a round is ' +
     'the mean of its two runs. The console gets at most its rate cap; the rest is counted from its ' +
     '`dropped` markers.',
+  storm:
+    'N subscribers spread over 100 public channels, all dropped at once, then measured until every one is ' +
+    'subscribed again and has received an event published after it resubscribed, while events go to all ' +
+    '100 channels at a fixed rate (`channels`, one request at a time). Network cut: every client resets its ' +
+    'TCP connection, the server stays up. Server restart: SIGTERM, and a new process on the same port at ' +
+    'once (started again as soon as the port is free if it cannot listen yet). The clients come back as ' +
+    'pusher-js 8 does (pusher-js src/core/connection/connection_manager.ts, connection/protocol/protocol.ts, ' +
+    'connection/handshake/index.ts, strategies/sequential_strategy.ts, runtimes/isomorphic/default_strategy.ts): ' +
+    'after an abnormal close (1006) in 1000 ms, after 4200–4299 at once, after 4100–4199 in 1000 ms, never ' +
+    'after 4000–4099; an attempt refused before the WebSocket opens (connection refused, HTTP 503) is ' +
+    'followed by the next only after the strategy timeout, 15 s, then 30 s, then 60 s; then they subscribe ' +
+    'again. No jitter. Times run from the drop; per-client times are to subscribed again; server CPU and RSS ' +
+    "include, on a restart, both processes (the new one's from its start). Missed events: those the server " +
+    'accepted between the last event a client got before the drop and the first after (no history yet).',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };
 
@@ -249,6 +280,18 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
       extra.push(node);
       return node;
     };
+    const startFloorNode: ScenarioContext['startFloor'] = async () => {
+      const node = await startFloor({ root: o.heraldRoot, logFile, label });
+      live.add(node.child);
+      extra.push(node);
+      return node;
+    };
+    const restart: ScenarioContext['restart'] = async (target, socket) => {
+      const restarted = await target.restart(undefined, socket);
+      live.add(restarted.next.child);
+      extra.push(restarted.next);
+      return restarted;
+    };
     const ctx: ScenarioContext = {
       o,
       round: r,
@@ -259,9 +302,18 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
       fdHardLimit,
       maxConnections,
       startHerald: startNode,
+      startFloor: startFloorNode,
       publisherFor,
+      restart,
     };
-    const limitMs = scenario === 'soak' ? o.soakMs + 5 * 60_000 : 5 * 60_000;
+    const limitMs =
+      scenario === 'soak'
+        ? o.soakMs + 5 * 60_000
+        : scenario === 'storm'
+          ? o.stormVariants.length * o.stormMaxMs + 5 * 60_000
+          : scenario === 'wamp-fanout'
+            ? 10 * 60_000
+            : 5 * 60_000;
     const results = await withTimeout(SCENARIOS[scenario]!(ctx), limitMs, `${scenario} on ${name}`);
     const seconds = round((performance.now() - started) / 1000, 3);
     return results.map((res) => ({ ...base, seconds, ...res, notes: res.notes ?? [] }));

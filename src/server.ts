@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Adapter } from './adapters/adapter.js';
 import { createMemoryParts } from './adapters/memory.js';
@@ -36,8 +36,11 @@ import { addPusherHttpApi } from './protocol/pusher/http-api/routes.js';
 import { PusherServer } from './protocol/pusher/server.js';
 import { wampFrameReader } from './protocol/wamp/frame-log.js';
 import { WampRouter } from './protocol/wamp/router.js';
+import type { InheritedSockets } from './transport/activation.js';
 import { ConnectionLimits } from './transport/connection-limits.js';
-import { closeListener, createListener, listen } from './transport/listener.js';
+import { closeListener, createListener, listen, listenInherited } from './transport/listener.js';
+import { RawSocketTransport } from './transport/rawsocket.js';
+import { SharedPort } from './transport/shared-port.js';
 import { readTls, type TlsMaterial } from './transport/tls.js';
 import { type WebSocketRoute, WebSocketTransport } from './transport/ws.js';
 import { clusterWebhooks } from './webhooks/cluster.js';
@@ -65,6 +68,11 @@ export interface HeraldDeps {
   webhooks?: Webhooks;
   /** Resident memory in bytes, as `maxMemoryMB` reads it; tests drive the ceiling with it. @default process.memoryUsage.rss */
   rss?: () => number;
+  /**
+   * Listening sockets systemd passed (`inheritedSockets`): each listener it names is served on its
+   * socket instead of binding its address. @default none
+   */
+  sockets?: InheritedSockets;
 }
 
 function escapeRegExp(s: string): string {
@@ -110,6 +118,11 @@ export class Herald {
   /** The certificate reloads, one after another. */
   #reloads: Promise<unknown> = Promise.resolve();
   readonly #transport: WebSocketTransport;
+  /** WAMP over RawSocket: on the public port (`#sharedPort`) and on `wamp.rawsocket` when set. */
+  readonly #rawSocket: RawSocketTransport;
+  readonly #sharedPort: SharedPort;
+  /** The RawSocket listener (`wamp.rawsocket`); none without it. */
+  readonly #rawListener: NetServer | undefined;
   readonly #outbox: WebhookOutbox | undefined;
   readonly #catalog: AppCatalog;
   /** Keeps the apps of a database store current on this node; none for the config file's. */
@@ -121,12 +134,14 @@ export class Herald {
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
+  readonly #sockets: InheritedSockets | undefined;
 
   constructor(
     readonly config: Readonly<Config>,
     deps: HeraldDeps = {},
   ) {
     this.logger = deps.logger ?? createLogger(config);
+    this.#sockets = deps.sockets;
     this.memory = new MemoryCeiling({
       maxBytes: config.maxMemoryMB === null ? null : config.maxMemoryMB * 1024 * 1024,
       ...(deps.rss ? { rss: deps.rss } : {}),
@@ -221,6 +236,7 @@ export class Herald {
       limitRefusals: this.limitRefusals,
       traffic: this.traffic,
       debugFeed: this.debugFeed,
+      history: cluster.history,
       // One process needs no bus: its publications stay in the broker.
       ...(cluster.driver !== 'memory' ? { adapter: cluster.adapter } : {}),
     });
@@ -250,19 +266,21 @@ export class Herald {
       pathPrefix: config.pathPrefix,
     });
 
+    // One set of limits for every connection, WebSocket or RawSocket: `maxConnections` counts them all.
+    const limits = new ConnectionLimits({
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      connectionRatePerAddress: config.connectionRatePerAddress,
+      trustedProxies: config.trustedProxies,
+      memory: this.memory,
+      refusals: this.limitRefusals,
+    });
     this.#transport = new WebSocketTransport({
       logger: this.logger,
       // Messages past maxMessageBytes get a protocol error; far larger ones are cut off unread.
       maxPayloadBytes: Math.max(1024 * 1024, 4 * config.maxMessageBytes, 2 * config.wamp.maxMessageBytes),
       maxBufferedBytes: config.maxBufferedBytes,
-      limits: new ConnectionLimits({
-        maxConnections: config.maxConnections,
-        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-        connectionRatePerAddress: config.connectionRatePerAddress,
-        trustedProxies: config.trustedProxies,
-        memory: this.memory,
-        refusals: this.limitRefusals,
-      }),
+      limits,
     });
     // With `logFrames` the sessions are wrapped to log their frames; without, they do no work for it.
     const logged = (open: WebSocketRoute['open'], reader: FrameReader) =>
@@ -273,11 +291,26 @@ export class Herald {
       open: logged((connection, request) => pusher.open(connection, request), pusherFrameReader),
     });
     const wamp = this.wamp;
+    const openWamp = logged((connection, request) => wamp.open(connection, request), wampFrameReader);
     this.#transport.route({
       pattern: new RegExp(`^${escapeRegExp(config.wamp.path)}$`),
       protocols: wamp.protocols,
-      open: logged((connection, request) => wamp.open(connection, request), wampFrameReader),
+      open: openWamp,
     });
+    this.#rawSocket = new RawSocketTransport({
+      logger: this.logger,
+      route: { protocols: wamp.protocols, open: openWamp },
+      maxMessageBytes: config.wamp.rawsocketMaxMessageBytes,
+      maxBufferedBytes: config.maxBufferedBytes,
+      handshakeTimeoutMs: config.wamp.helloTimeoutMs,
+      limits,
+    });
+    const rawSocket = this.#rawSocket;
+    this.#rawListener =
+      config.wamp.rawsocket &&
+      createNetServer({ noDelay: true }, (socket) => rawSocket.accept(socket)).on('error', (err) =>
+        this.logger.error({ err }, 'RawSocket listener error'),
+      );
 
     const routes = (withApi: boolean) => {
       // Both listeners count their requests into one set of numbers, the one /metrics reads.
@@ -296,6 +329,7 @@ export class Herald {
       config.api.port === null ? dashboardOn(publicRoutes, config.tls !== undefined) : undefined;
     this.#http = createListener(publicRoutes, this.logger, config.tls !== undefined);
     this.#transport.attach(this.#http);
+    this.#sharedPort = new SharedPort(this.#http, config.tls !== undefined, this.#rawSocket, this.logger);
     if (config.api.port !== null) {
       const adminRoutes = routes(true);
       this.dashboard = dashboardOn(adminRoutes, false);
@@ -311,7 +345,7 @@ export class Herald {
       }
       this.#admin = createListener(adminRoutes, this.logger, false);
     }
-    if (this.dashboard) addConsoleRoutes(this.dashboard, this.debugFeed);
+    if (this.dashboard) addConsoleRoutes(this.dashboard, this.debugFeed, now);
     this.#stats =
       this.dashboard &&
       addViewRoutes(this.dashboard, {
@@ -359,14 +393,20 @@ export class Herald {
     return this.memory.over ? 'over-memory' : 'ready';
   }
 
-  /** Open WebSocket connections on this node, both protocols: what `maxConnections` counts. */
+  /** Open WebSocket (both protocols) and RawSocket connections on this node: what `maxConnections` counts. */
   get connectionCount(): number {
-    return this.#transport.connectionCount;
+    return this.#transport.connectionCount + this.#rawSocket.connectionCount;
   }
 
   /** The bound port (useful with `port: 0`). */
   get port(): number {
     return (this.#http.address() as AddressInfo | null)?.port ?? this.config.port;
+  }
+
+  /** The bound port of the RawSocket listener (useful with `wamp.rawsocket.port: 0`); undefined without one. */
+  get rawSocketPort(): number | undefined {
+    if (!this.#rawListener) return undefined;
+    return (this.#rawListener.address() as AddressInfo | null)?.port ?? this.config.wamp.rawsocket?.port;
   }
 
   /** The bound port of the admin listener (useful with `api.port: 0`); undefined without one. */
@@ -377,6 +417,12 @@ export class Herald {
 
   get host(): string {
     return this.config.host;
+  }
+
+  /** The address of the public listener's inherited socket; undefined when it bound its own. */
+  get inheritedAddress(): AddressInfo | undefined {
+    if (!this.#sockets) return undefined;
+    return (this.#http.address() as AddressInfo | null) ?? undefined;
   }
 
   start(): Promise<void> {
@@ -416,10 +462,20 @@ export class Herald {
     this.#stats?.start();
     try {
       // The public port first: `--workers` takes the first address a worker listens on for it.
-      await listen(this.#http, this.config.port, this.config.host, 'host, port; --host, --port');
+      const sockets = this.#sockets;
+      if (sockets) await listenInherited(this.#http, sockets.public, 'public');
+      else await listen(this.#http, this.config.port, this.config.host, 'host, port; --host, --port');
       const { host, port } = this.config.api;
-      if (this.#admin && port !== null) {
+      if (this.#admin && sockets?.admin !== undefined)
+        await listenInherited(this.#admin, sockets.admin, 'admin');
+      else if (this.#admin && port !== null) {
         await listen(this.#admin, port, host, 'api.host, api.port; --api-host, --api-port');
+      }
+      const raw = this.config.wamp.rawsocket;
+      if (this.#rawListener && sockets?.rawsocket !== undefined) {
+        await listenInherited(this.#rawListener, sockets.rawsocket, 'rawsocket');
+      } else if (this.#rawListener && raw) {
+        await listen(this.#rawListener, raw.port, raw.host, 'wamp.rawsocket.host, wamp.rawsocket.port');
       }
     } catch (err) {
       // An address it cannot listen on: what the start opened is closed again before the error goes up.
@@ -433,7 +489,7 @@ export class Herald {
       this.#liveApps?.stop();
       await this.#catalog.close().catch((e) => this.logger.warn({ err: e }, 'app store not closed'));
       await this.#cluster.close().catch((e) => this.logger.warn({ err: e }, 'cluster parts not closed'));
-      await Promise.all([closeListener(this.#http), this.#admin && closeListener(this.#admin)]);
+      await this.#closeListeners();
       throw err;
     }
     this.#state = 'running';
@@ -486,12 +542,21 @@ export class Herald {
     await this.#started?.catch(() => {});
     this.#state = 'stopping';
     this.#transport.refuseNew();
+    this.#rawSocket.refuseNew();
+    // Sockets systemd holds stop being accepted from at once: new connections wait in their queue for
+    // the next process instead of being refused by this one.
+    if (this.#sockets) {
+      for (const server of [this.#http, this.#admin, this.#rawListener]) server?.close();
+    }
     // With other nodes to reconnect to, this node's presence and occupancy are left to them for the
     // vacate delay: its clients come back there without a member_removed/member_added flap.
     const handoverMs = this.#adapter.peers.length > 0 ? this.config.webhooks.vacateDelayMs : 0;
     this.pusher.stop({ handover: handoverMs > 0 });
     this.wamp.stop();
-    await this.#transport.drain(this.config.shutdownTimeoutMs);
+    await Promise.all([
+      this.#transport.drain(this.config.shutdownTimeoutMs),
+      this.#rawSocket.drain(this.config.shutdownTimeoutMs),
+    ]);
     // Presence and occupancy clean-up reaches the shared store; with the broker down it cannot, and
     // shutdown must still finish (the survivors clean up after this node once it is gone).
     await atMost(this.pusher.settled(), this.config.shutdownTimeoutMs);
@@ -511,8 +576,17 @@ export class Herald {
     await this.#catalog.close().catch((err) => this.logger.warn({ err }, 'app store not closed'));
     // The stores, then the connections they and the adapter shared.
     await this.#cluster.close();
-    await Promise.all([closeListener(this.#http), this.#admin && closeListener(this.#admin)]);
+    await this.#closeListeners();
     this.#state = 'stopped';
+  }
+
+  async #closeListeners(): Promise<void> {
+    this.#sharedPort.close();
+    await Promise.all([
+      closeListener(this.#http),
+      this.#admin && closeListener(this.#admin),
+      this.#rawListener && closeListener(this.#rawListener),
+    ]);
   }
 }
 

@@ -3,9 +3,10 @@
  * CPU time read over a window.
  */
 
+import type { Options } from './options.js';
 import type { ScenarioContext, Target } from './scenarios.js';
 import { APP, procStats } from './servers.js';
-import { type Histogram, mergeHistogram, newHistogram } from './stats.js';
+import { type Histogram, histogramQuantile, mergeHistogram, newHistogram } from './stats.js';
 import type { ConnectOptions } from './worker.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -22,6 +23,15 @@ export async function waitUntil(
     await sleep(stepMs);
   }
   return predicate();
+}
+
+/**
+ * How many events a max-rate fan-out publisher may be ahead of its `subs` subscribers (on average)
+ * before it pauses: enough to keep them busy, few enough that the rate is sustained delivery rather
+ * than the server's buffers filling (about `fanoutWindowFrames` deliveries in flight).
+ */
+export function fanoutLag(o: Options, subs: number): number {
+  return Math.max(8, Math.min(200, Math.ceil(o.fanoutWindowFrames / subs)));
 }
 
 /** Source addresses for the load clients: many loopback addresses, many more ephemeral ports. */
@@ -80,6 +90,44 @@ export function window(before: CpuSample, after: CpuSample) {
 
 /** Microseconds as milliseconds. */
 export const ms = (us: number) => us / 1000;
+
+/** What the load clients say of a measured window (`WorkerPool.stats`), as far as the scenarios read it. */
+type ClientStats = Awaited<ReturnType<ScenarioContext['pool']['stats']>>;
+
+/**
+ * Waits out the warm-up of a load the caller has started, clears the load clients' counts and
+ * latencies, and measures one window: their stats, the CPU of the server and of the clients, and how
+ * far `count` (events published so far, say) went meanwhile.
+ */
+export async function measuredPhase(ctx: ScenarioContext<Target>, count: () => number = () => 0) {
+  const { o, pool } = ctx;
+  await sleep(o.warmupMs);
+  await pool.all('reset');
+  const n0 = count();
+  const c0 = cpu(ctx);
+  await sleep(o.measureMs);
+  const s = await pool.stats();
+  const c1 = cpu(ctx);
+  return { s, w: window(c0, c1), counted: count() - n0 };
+}
+
+/** A max- or fixed-rate fan-out's numbers: `published` events in the window `w`, `incomplete` subscribers. */
+export function fanoutMetrics(
+  s: ClientStats,
+  w: ReturnType<typeof window>,
+  published: number,
+  incomplete: number,
+): Record<string, number> {
+  return {
+    delivered_per_s: s.received / w.secs,
+    published_per_s: published / w.secs,
+    cpu_us_per_msg: w.serverUs / s.received,
+    p50_ms: ms(histogramQuantile(s.hist, 0.5)),
+    p99_ms: ms(histogramQuantile(s.hist, 0.99)),
+    incomplete,
+    clients_cpu_pct: w.clientsPct,
+  };
+}
 
 /** Opens `total` connections numbered from `firstIndex` (see `WorkerPool.connect`); throws when any failed. */
 export async function connectOrThrow(

@@ -36,6 +36,12 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --slow-subs N --slow-every N --slow-rate N --slow-bytes N --slow-ms N
   --soak-minutes N --soak-subs N --soak-rate N  (default 10 min, 1000 subscribers, 50 events/s)
   --wamp-patterns N       pattern subscriptions of the wamp-patterns scenario (default 50000)
+  --wamp-fanout-subs LIST subscriber sessions of the wamp-fanout scenario (default 1000,10000)
+  --wamp-serializers LIST wamp-fanout's serializers (default json,msgpack,cbor)
+  --wamp-window N         wamp-fanout's acknowledged publications in flight (default 16)
+  --wamp-rpc-callers LIST --wamp-rpc-callees LIST   wamp-rpc's callers and callees (default 1,16 / 1,4)
+  --wamp-rpc-serializers LIST   wamp-rpc's serializers (default json,msgpack)
+  --wamp-rpc-window N     calls in flight per caller (default 16)
   --apps-total N --apps-active N --apps-conns-per-app N   apps-postgres: apps in the store, apps in use,
                           connections per app in use (default 10000, 1000, 10)
   --apps-stores LIST      config,postgres (default both): where apps-postgres keeps its apps
@@ -45,6 +51,11 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --apps-preload N        Herald's appStore.preload with postgres (default 10000, Herald's own: the
                           table's apps are loaded at start; 0 measures a cold node looking each app up)
   --console-subs N        subscribers of the fanout-console scenario (default 1000)
+  --storm-clients N       subscribers dropped at once by the storm scenario (default 10000)
+  --storm-rate N          events/s published to all of them meanwhile (default 5)
+  --storm-variants LIST   cut,restart,restart-activated (default cut,restart): TCP resets, the server
+                          restarted, or restarted on a socket held as systemd does (Herald only)
+  --storm-max-ms N        longest wait for every client to come back (default 150000)
   --clients N             load-client processes (default 2)
   --cpu-prof              write Herald CPU profiles to <out>/profiles/ (see dist/bench/profile-top.js)
   --herald-root DIR       the Herald checkout to run (built; default this one), to compare two builds
@@ -88,6 +99,13 @@ const DEFAULTS = {
   soakRate: 50,
   soakSampleMs: 10_000,
   wampPatterns: 50_000,
+  wampFanoutSubs: [1000, 10_000],
+  wampSerializers: ['json', 'msgpack', 'cbor'],
+  wampWindow: 16,
+  wampRpcCallers: [1, 16],
+  wampRpcCallees: [1, 4],
+  wampRpcSerializers: ['json', 'msgpack'],
+  wampRpcWindow: 16,
   appsTotal: 10_000,
   appsActive: 1000,
   appsConnsPerApp: 10,
@@ -97,6 +115,10 @@ const DEFAULTS = {
   appsLookupsPerSecond: 1000,
   appsPreload: 10_000,
   consoleSubs: 1000,
+  stormClients: 10_000,
+  stormRate: 5,
+  stormVariants: ['cut', 'restart'],
+  stormMaxMs: 150_000,
   cpuProf: false,
   heraldRoot: ROOT,
   install: true,
@@ -127,9 +149,11 @@ const QUICK: Partial<Defaults> = {
   soakSubs: 200,
   soakSampleMs: 5000,
   wampPatterns: 5000,
+  wampFanoutSubs: [200, 1000],
   appsTotal: 1000,
   appsActive: 100,
   consoleSubs: 200,
+  stormClients: 500,
 };
 
 type Defaults = typeof DEFAULTS;

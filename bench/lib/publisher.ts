@@ -78,10 +78,13 @@ export class Publisher {
 }
 
 /**
- * Publishes bench events to `channel` for `durationMs`: `rate` events per second (Infinity: as fast as
- * `flow` allows), one event per `events` request or `batchSize` per `batch_events` request, at most
- * `concurrency` requests in flight. `flow(issued)` may hold publishing back (subscribers lagging).
- * Resolves once the last response is in, with the number of events issued and failed requests.
+ * Publishes bench events to `channel` for `durationMs` (or until `stop`): `rate` events per second
+ * (Infinity: as fast as `flow` allows), one event per `events` request or `batchSize` per
+ * `batch_events` request, at most `concurrency` requests in flight. With `channels`, each `events`
+ * request names all of them (`channels`, up to 100) instead of `channel`. `flow(issued)` may hold
+ * publishing back (subscribers lagging); `onAnswer` hears of each request's events (sequence numbers
+ * `from` to `to`), when they were issued (µs) and the answer's status. Resolves once the last response
+ * is in, with the number of events issued and failed requests.
  */
 export interface PublishLoopOptions {
   api: string;
@@ -93,6 +96,8 @@ export interface PublishLoopOptions {
   bytes?: number;
   event?: string;
   flow?: (issued: number) => boolean;
+  channels?: string[];
+  onAnswer?: (answer: { from: number; to: number; issuedAt: number; status: number }) => void;
 }
 
 export interface PublishState {
@@ -106,13 +111,14 @@ export interface PublishState {
 export function publishLoop(
   publisher: Publisher,
   o: PublishLoopOptions,
-): { state: PublishState; finished: Promise<PublishState> } {
+): { state: PublishState; finished: Promise<PublishState>; stop: () => void } {
   const perRequest = o.api === 'batch' ? (o.batchSize ?? 10) : 1;
   const pad = 'x'.repeat(Math.max(0, o.bytes ?? 0));
   const flow = o.flow ?? (() => true);
   const started = performance.now();
   const state: PublishState = { issued: 0, requests: 0, failed: 0, statuses: {}, done: false };
   let inflight = 0;
+  let stop = (): void => {};
   return {
     state,
     finished: new Promise((resolve) => {
@@ -123,21 +129,32 @@ export function publishLoop(
           resolve(state);
         }
       };
+      stop = () => {
+        state.done = true;
+        finish();
+      };
       const issue = () => {
         const t = nowUs();
+        const from = state.issued + 1;
         const events: { name: string; channel: string; data: string }[] = [];
         for (let i = 0; i < perRequest; i++) {
           state.issued++;
           events.push({ name: o.event ?? 'b', channel: o.channel, data: `${state.issued}|${t}|${pad}` });
         }
+        const to = state.issued;
         inflight++;
         state.requests++;
+        const { name, data } = events[0]!;
         const request =
           o.api === 'batch'
             ? publisher.post('batch_events', { batch: events })
-            : publisher.post('events', { name: events[0]!.name, channel: o.channel, data: events[0]!.data });
+            : publisher.post(
+                'events',
+                o.channels ? { name, channels: o.channels, data } : { name, channel: o.channel, data },
+              );
         request.then((res) => {
           inflight--;
+          o.onAnswer?.({ from, to, issuedAt: t, status: res.status });
           state.statuses[res.status] = (state.statuses[res.status] ?? 0) + 1;
           if (res.status !== 200) state.failed++;
           pump();
@@ -160,6 +177,7 @@ export function publishLoop(
       timer = setInterval(pump, 1);
       pump();
     }),
+    stop: () => stop(),
   };
 }
 

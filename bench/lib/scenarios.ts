@@ -3,15 +3,30 @@
  * returns one result per variant: `{ variant, metrics, checks, notes }`. Metrics are what the report
  * compares (see METRICS); checks are what must hold for the numbers to mean anything.
  */
+import type { HeldSocket } from '../../test/helpers/held-socket.js';
 import { appsPostgres } from './apps-store.js';
 import { fanoutConsole } from './fanout-console.js';
-import { connectOrThrow, cpu, measuredHttpLoad, ms, sleep, waitUntil, window } from './measure.js';
+import {
+  connectOrThrow,
+  cpu,
+  fanoutLag,
+  fanoutMetrics,
+  measuredHttpLoad,
+  measuredPhase,
+  ms,
+  sleep,
+  waitUntil,
+  window,
+} from './measure.js';
 import type { Options } from './options.js';
 import type { WorkerPool } from './pool.js';
 import { type Publisher, publishLoop } from './publisher.js';
-import { type AdapterConfig, APP, type ServerProcess } from './servers.js';
+import { type AdapterConfig, APP, type ExitInfo, type ServerProcess } from './servers.js';
 import { histogramQuantile, round } from './stats.js';
+import { storm } from './storm.js';
+import { wampFanout } from './wamp-fanout.js';
 import { wampPatterns } from './wamp-patterns.js';
+import { wampRpc } from './wamp-rpc.js';
 
 /** What a scenario measures: a server's address and its CPU time (one process, or a cluster's nodes). */
 export interface Target {
@@ -42,6 +57,16 @@ export interface ScenarioContext<S extends Target = ServerProcess> {
   }) => Promise<ServerProcess>;
   /** A publisher to another node. */
   publisherFor: (target: Target) => Publisher;
+  /** Starts the bare `node:http` server of `floor-server.ts`; stopped after the scenario if it is not before. */
+  startFloor: () => Promise<ServerProcess>;
+  /**
+   * Restarts `server` on its port (`ServerProcess.restart`, `socket` as there): SIGTERM, and a new
+   * process at once. The new one is stopped after the scenario.
+   */
+  restart: (
+    server: ServerProcess,
+    socket?: HeldSocket | null | 'hold',
+  ) => Promise<{ next: ServerProcess; launches: number; exited: Promise<ExitInfo> }>;
 }
 
 /** One variant's numbers (`metrics`, see METRICS), what must hold for them to mean anything, and notes. */
@@ -97,9 +122,28 @@ export const METRICS: Record<string, Metric> = {
   p99_vs_config: { label: 'latency p99, PostgreSQL ÷ config file', better: 'lower' },
   app_queries: { label: 'queries on the apps table (index + sequential scans)', better: 'lower' },
   app_queries_bound: { label: 'at most: apps in use × cache TTLs begun', better: 'info' },
+  floor_ratio: { label: 'requests/s, Herald ÷ bare node:http (floor)', better: 'higher' },
   console_ratio: { label: 'delivered msg/s, console open ÷ closed', better: 'higher' },
   console_events: { label: 'console events received', better: 'info' },
   console_dropped: { label: 'console events dropped (markers)', better: 'info' },
+  recover_subscribed_s: { label: 'time until every client is subscribed again, s', better: 'lower' },
+  recover_receiving_s: {
+    label: 'time until every client got an event published after it resubscribed, s',
+    better: 'lower',
+  },
+  recover_p50_ms: { label: 'per-client time to subscribed again p50 ms', better: 'lower' },
+  recover_p99_ms: { label: 'per-client time to subscribed again p99 ms', better: 'lower' },
+  reconnect_attempts: { label: 'connection attempts', better: 'info' },
+  failed_attempts: { label: 'failed connection attempts', better: 'lower' },
+  recovery_cpu_ms: { label: 'server CPU ms during recovery', better: 'lower' },
+  gap_events: { label: 'events published before every client was back', better: 'info' },
+  missed_p50: { label: 'events a client missed, p50 (no history)', better: 'info' },
+  missed_max: { label: 'events a client missed, max (no history)', better: 'info' },
+  listen_overflows: { label: 'connections dropped by a full listen queue (kernel)', better: 'info' },
+  calls_per_s: { label: 'calls/s (round trips)', better: 'higher' },
+  cpu_us_per_call: { label: 'server CPU µs/call', better: 'lower' },
+  callee_spread: { label: 'invocations, busiest callee − idlest', better: 'lower' },
+  failed_calls: { label: 'calls answered with ERROR or not at all', better: 'lower' },
 };
 
 /** 1. One channel, N subscribers, events published over the HTTP API. */
@@ -129,9 +173,7 @@ export async function fanoutVariant(
   const { o, pool, publisher } = ctx;
   await pool.all('resetCounts', { seqCheck: true });
   await pool.all('progress', { everyMs: 20 });
-  // Publishing stops when subscribers lag by more than `lag` events, so that a max-rate run measures
-  // sustained delivery rather than filling the server's buffers.
-  const lag = Math.max(8, Math.min(200, Math.ceil(o.fanoutWindowFrames / subs)));
+  const lag = fanoutLag(o, subs);
   const rate = mode === 'max' ? Number.POSITIVE_INFINITY : o.fanoutFixedDeliveries / subs;
   const loop = publishLoop(publisher, {
     api,
@@ -141,29 +183,13 @@ export async function fanoutVariant(
     concurrency: mode === 'max' ? 8 : 32,
     flow: (issued) => issued - pool.delivered() / subs < lag,
   });
-  await sleep(o.warmupMs);
-  await pool.all('reset');
-  const issued0 = loop.state.issued;
-  const c0 = cpu(ctx);
-  await sleep(o.measureMs);
-  const s = await pool.stats();
-  const c1 = cpu(ctx);
-  const issued1 = loop.state.issued;
+  const { s, w, counted } = await measuredPhase(ctx, () => loop.state.issued);
   const final = await loop.finished;
   await waitUntil(() => pool.delivered() >= final.issued * subs, o.drainMs);
   const check = await pool.check(final.issued);
-  const w = window(c0, c1);
   return {
     variant: `${subs} subs, ${api === 'batch' ? 'batch_events ×10' : 'events'}, ${mode === 'max' ? 'max rate' : `${round(rate, 3)} ev/s`}`,
-    metrics: {
-      delivered_per_s: s.received / w.secs,
-      published_per_s: (issued1 - issued0) / w.secs,
-      cpu_us_per_msg: w.serverUs / s.received,
-      p50_ms: ms(histogramQuantile(s.hist, 0.5)),
-      p99_ms: ms(histogramQuantile(s.hist, 0.99)),
-      incomplete: check.incomplete,
-      clients_cpu_pct: w.clientsPct,
-    },
+    metrics: fanoutMetrics(s, w, counted, check.incomplete),
     checks: {
       issued: final.issued,
       failedRequests: final.failed,
@@ -222,19 +248,13 @@ async function clientEventsVariant(
     event: 'client-b',
     bytes: 0,
   }));
-  await sleep(o.warmupMs);
-  await pool.all('reset');
-  const c0 = cpu(ctx);
-  await sleep(o.measureMs);
-  const s = await pool.stats();
-  const c1 = cpu(ctx);
+  const { s, w } = await measuredPhase(ctx);
   const sent = (await sending).reduce((sum, r) => sum + r.sent, 0);
   sendingDone = true;
   await crediting;
   const expected = sent * receivers;
   await waitUntil(() => pool.delivered() >= expected, o.drainMs);
   const delivered = pool.delivered();
-  const w = window(c0, c1);
   return {
     variant: `${o.ceSubs} subs, ${o.ceSenders} senders, ${mode === 'max' ? 'max rate' : `${o.ceRate}/s each`}`,
     metrics: {
@@ -331,39 +351,62 @@ export async function connections(ctx: ScenarioContext): Promise<ScenarioResult[
 /**
  * 4. HTTP API: triggers to a channel nobody is subscribed to, from concurrent keep-alive clients: once
  * as the `pusher` SDK sends them (`http.request`, each request signed), once as pre-signed bytes on raw
- * sockets (the server's own capacity).
+ * sockets (the server's own capacity). With Herald, the pre-signed load also goes to a bare `node:http`
+ * server that only reads the body and answers `{}` (the floor), before Herald in even rounds and after
+ * it in odd ones, and Herald's rate over the floor's of the same round is reported.
  */
 export async function httpApi(ctx: ScenarioContext): Promise<ScenarioResult[]> {
-  const { o, pool, server } = ctx;
-  const n = pool.size;
   const results: ScenarioResult[] = [];
-  for (const publisher of ['sdk', 'raw'] as const) {
-    const loads = pool.all('httpLoad', (i) => ({
-      host: server.host,
-      port: server.port,
-      app: APP,
-      publisher,
-      clients: Math.floor(o.httpClients / n) + (i < o.httpClients % n ? 1 : 0),
-      channel: 'nobody-listens',
-      warmupMs: o.warmupMs,
-      durationMs: o.measureMs,
-      bytes: 100,
-    }));
-    const { hist, statuses, requests, ...w } = await measuredHttpLoad(ctx, loads);
-    results.push({
-      variant: `${o.httpClients} clients, POST /events, ${publisher === 'sdk' ? 'SDK-like publisher' : 'pre-signed raw requests'}`,
-      metrics: {
-        req_per_s: requests / (o.measureMs / 1000),
-        p50_ms: ms(histogramQuantile(hist, 0.5)),
-        p99_ms: ms(histogramQuantile(hist, 0.99)),
-        cpu_us_per_req: w.serverUs / requests,
-        failed_requests: requests - (statuses[200] ?? 0),
-        clients_cpu_pct: w.clientsPct,
-      },
-      checks: { statuses },
-    });
+  const herald = ctx.server.name === 'herald';
+  const floorFirst = herald && ctx.round % 2 === 0;
+  const floor = async () => {
+    const server = await ctx.startFloor();
+    try {
+      const r = await httpLoadVariant({ ...ctx, server }, 'raw');
+      return { ...r, variant: `${r.variant}, bare node:http (floor)` };
+    } finally {
+      await server.stop();
+    }
+  };
+  const floorResult = floorFirst ? await floor() : undefined;
+  for (const publisher of ['sdk', 'raw'] as const) results.push(await httpLoadVariant(ctx, publisher));
+  if (herald) {
+    const f = floorResult ?? (await floor());
+    const raw = results[1]!;
+    raw.metrics.floor_ratio = raw.metrics.req_per_s! / f.metrics.req_per_s!;
+    results.push(f);
   }
   return results;
+}
+
+/** One load of `o.httpClients` keep-alive clients on `ctx.server`, as the SDK sends or pre-signed. */
+async function httpLoadVariant(ctx: ScenarioContext, publisher: 'sdk' | 'raw'): Promise<ScenarioResult> {
+  const { o, pool, server } = ctx;
+  const n = pool.size;
+  const loads = pool.all('httpLoad', (i) => ({
+    host: server.host,
+    port: server.port,
+    app: APP,
+    publisher,
+    clients: Math.floor(o.httpClients / n) + (i < o.httpClients % n ? 1 : 0),
+    channel: 'nobody-listens',
+    warmupMs: o.warmupMs,
+    durationMs: o.measureMs,
+    bytes: 100,
+  }));
+  const { hist, statuses, requests, ...w } = await measuredHttpLoad(ctx, loads);
+  return {
+    variant: `${o.httpClients} clients, POST /events, ${publisher === 'sdk' ? 'SDK-like publisher' : 'pre-signed raw requests'}`,
+    metrics: {
+      req_per_s: requests / (o.measureMs / 1000),
+      p50_ms: ms(histogramQuantile(hist, 0.5)),
+      p99_ms: ms(histogramQuantile(hist, 0.99)),
+      cpu_us_per_req: w.serverUs / requests,
+      failed_requests: requests - (statuses[200] ?? 0),
+      clients_cpu_pct: w.clientsPct,
+    },
+    checks: { statuses },
+  };
 }
 
 /** 5. Presence churn: members join and leave in a loop; observers check every member event. */
@@ -650,12 +693,22 @@ export const SCENARIOS: Record<string, Scenario> = {
   soak,
   cluster,
   'wamp-patterns': wampPatterns,
+  'wamp-fanout': wampFanout,
+  'wamp-rpc': wampRpc,
   'apps-postgres': appsPostgres,
   'fanout-console': fanoutConsole,
+  storm,
 };
 
 /** Scenarios that compare Herald with itself (other topologies), not with Soketi. */
-export const HERALD_ONLY = new Set(['cluster', 'wamp-patterns', 'apps-postgres', 'fanout-console']);
+export const HERALD_ONLY = new Set([
+  'cluster',
+  'wamp-patterns',
+  'wamp-fanout',
+  'wamp-rpc',
+  'apps-postgres',
+  'fanout-console',
+]);
 
 /** What `npm run bench` runs without a scenario name (soak is long and runs only when named). */
 export const DEFAULT_SCENARIOS = [
@@ -667,6 +720,9 @@ export const DEFAULT_SCENARIOS = [
   'slow-consumer',
   'cluster',
   'wamp-patterns',
+  'wamp-fanout',
+  'wamp-rpc',
   'apps-postgres',
   'fanout-console',
+  'storm',
 ];

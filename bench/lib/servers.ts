@@ -4,12 +4,22 @@
  */
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ACTIVATED_SH, type HeldSocket, holdSocket } from '../../test/helpers/held-socket.js';
 
 export const HOST = '127.0.0.1';
 /** The one app both servers serve, with client events on and limits raised for the bench. */
@@ -37,6 +47,25 @@ export function procStats(pid: number): ProcStats {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return { cpuUs: (ticks * 1e6) / clockTicks, rssBytes: rssKb * 1024 };
+}
+
+/** Does process `pid` hold a socket listening on `port` of 127.0.0.1? From /proc/net/tcp and its fds. */
+function listensOn(pid: number, port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === local && f[3] === '0A') inodes.add(f[9]!);
+  }
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      if (inode && inodes.has(inode)) return true;
+    } catch {
+      // Closed since it was listed.
+    }
+  }
+  return false;
 }
 
 /** Soft and hard limits on open files of this process. */
@@ -76,15 +105,29 @@ function freeUdpPort(): Promise<number> {
 
 /**
  * Runs `node args…` under `sh` with the open-file limit raised to the hard limit (`exec` keeps the
- * pid, so the returned child is the node process itself).
+ * pid, so the returned child is the node process itself). With `socket`, as systemd socket activation
+ * starts it: that socket as descriptor 3, `LISTEN_FDS=1` and `LISTEN_PID` its pid.
  */
-export function spawnNode(nodeArgs: string[], options: SpawnOptions): ChildProcess {
+export function spawnNode(nodeArgs: string[], options: SpawnOptions, socket?: HeldSocket): ChildProcess {
   const { hard } = fdLimits();
   const limit = Number.isFinite(hard) ? hard : 1_048_576;
+  const [, script] = ACTIVATED_SH;
+  if (!socket) {
+    return spawn(
+      '/bin/sh',
+      ['-c', `ulimit -n ${limit} 2>/dev/null; exec "$0" "$@"`, process.execPath, ...nodeArgs],
+      options,
+    );
+  }
+  const [stdin, stdout, stderr] = options.stdio as unknown[];
   return spawn(
     '/bin/sh',
-    ['-c', `ulimit -n ${limit} 2>/dev/null; exec "$0" "$@"`, process.execPath, ...nodeArgs],
-    options,
+    ['-c', `ulimit -n ${limit} 2>/dev/null; ${script}`, process.execPath, ...nodeArgs],
+    {
+      ...options,
+      env: { ...options.env, LISTEN_FDS: '1' },
+      stdio: [stdin, stdout, stderr, socket.fd] as SpawnOptions['stdio'],
+    },
   );
 }
 
@@ -114,12 +157,22 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
 }
 
+/**
+ * Starts a server (Herald, Soketi) on `port`, the way it was started before: see `restart`. With
+ * `socket`, on that socket instead (Herald only); null: on a socket of its own.
+ */
+export type Launch = (port: number, socket?: HeldSocket | null) => Promise<ServerProcess>;
+
 /** A server under test, running as a child process. */
 export class ServerProcess {
   readonly pid: number;
   readonly host = HOST;
   readonly exited: Promise<ExitInfo>;
   exitInfo: ExitInfo | undefined = undefined;
+  /** How to start this server again, set by the function that started it. */
+  launch: Launch | undefined = undefined;
+  /** The socket the bench holds for it as systemd would (socket activation); none when it bound its own. */
+  socket: HeldSocket | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -144,10 +197,42 @@ export class ServerProcess {
       if (this.exitInfo) {
         throw new Error(`${this.name} exited (${JSON.stringify(this.exitInfo)}):\n${tail(this.logFile)}`);
       }
-      if ((await get(this.port, '/ready')) === 200) return;
+      // During a restart the old process may still hold the port too (Soketi's uWebSockets opens it
+      // with SO_REUSEPORT) and answer `/ready` before it has taken the signal in.
+      if ((await get(this.port, '/ready')) === 200 && listensOn(this.pid, this.port)) return;
       await new Promise((r) => setTimeout(r, 100));
     }
+    this.child.kill('SIGKILL');
     throw new Error(`${this.name} not ready after ${timeoutMs} ms:\n${tail(this.logFile)}`);
+  }
+
+  /**
+   * A restart as a supervisor does it: SIGTERM, and at once the same server again on the same port.
+   * A new process that cannot listen there yet (the old one still holds the port: Node opens its
+   * port without SO_REUSEPORT) is started again as soon as nothing listens on the port any more.
+   * Resolves with the new process once it answers `/ready`, how many processes were started
+   * (`launches`), and the old one's exit. `socket`: see `Launch`; `'hold'`: on a socket the bench
+   * binds to the port once it is free and holds from then on (the one held so far is let go when the
+   * new process gets another).
+   */
+  async restart(
+    timeoutMs = 30_000,
+    socket?: HeldSocket | null | 'hold',
+  ): Promise<{ next: ServerProcess; launches: number; exited: Promise<ExitInfo> }> {
+    const launch = this.launch;
+    if (!launch) throw new Error(`${this.name} cannot be restarted`);
+    const exited = this.stop();
+    if (socket !== undefined && socket !== this.socket) this.socket?.close();
+    const deadline = Date.now() + timeoutMs;
+    for (let launches = 1; ; launches++) {
+      try {
+        const on = socket === 'hold' ? holdSocket(HOST, this.port) : socket;
+        return { next: await launch(this.port, on), launches, exited };
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        await portFree(this.port, deadline);
+      }
+    }
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
@@ -158,6 +243,22 @@ export class ServerProcess {
     const info = await this.exited;
     clearTimeout(timer);
     return info;
+  }
+}
+
+/** Resolves once a connection to `port` is refused (nothing listens there), or at `deadline` (ms). */
+async function portFree(port: number, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    const listening = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: HOST, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (!listening) return;
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -182,23 +283,24 @@ export interface HeraldOptions {
   adapter?: AdapterConfig | undefined;
   /** Settings written over the bench's own (`apps`, `appStore`…), top-level key by key; one undefined is left out. */
   settings?: Record<string, unknown> | undefined;
+  /** The port to listen on (default a free one). */
+  port?: number | undefined;
+  /** A socket held as systemd holds a socket unit's, to listen on instead (socket activation). */
+  socket?: HeldSocket | undefined;
 }
+
+/** Config files written so far, so that a restart on the same port gets a file of its own. */
+let configFiles = 0;
 
 /**
  * Herald from this checkout (`bin/herald.js`, needs `dist/`). With `cpuProfDir`, node writes a CPU
  * profile there when the server exits; with `adapter` (Herald's `adapter` config), it joins a cluster;
  * `settings` replace the bench's own (its apps, say). The config file is removed once Herald exits.
  */
-export async function startHerald({
-  root,
-  logFile,
-  cpuProfDir,
-  label,
-  adapter,
-  settings,
-}: HeraldOptions): Promise<ServerProcess> {
-  const port = await freePort();
-  const configFile = path.join(tmpdir(), `herald-bench-${process.pid}-${port}.json`);
+export async function startHerald(options: HeraldOptions): Promise<ServerProcess> {
+  const { root, logFile, cpuProfDir, label, adapter, settings } = options;
+  const port = options.port ?? (await freePort());
+  const configFile = path.join(tmpdir(), `herald-bench-${process.pid}-${port}-${++configFiles}.json`);
   const config = {
     host: HOST,
     port,
@@ -223,29 +325,59 @@ export async function startHerald({
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   const fd = openLog(logFile, `herald ${label} port ${port}`);
-  const child = spawnNode([...nodeArgs, path.join(root, 'bin/herald.js'), 'start', '--config', configFile], {
-    cwd: root,
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
+  const child = spawnNode(
+    [...nodeArgs, path.join(root, 'bin/herald.js'), 'start', '--config', configFile],
+    { cwd: root, stdio: ['ignore', fd, fd], env: { ...process.env, NODE_ENV: 'production' } },
+    options.socket,
+  );
   closeSync(fd);
   const server = new ServerProcess('herald', child, port, logFile);
+  server.socket = options.socket;
+  // null: a socket of its own; a new held one is bound once the old process has let the port go.
+  server.launch = (again, socket) =>
+    startHerald({
+      ...options,
+      port: again,
+      socket: socket === undefined ? options.socket : (socket ?? undefined),
+    });
   void server.exited.then(() => rmSync(configFile, { force: true }));
   await server.waitReady();
   return server;
 }
 
-/** Soketi from the bench-only install; cluster discovery kept on loopback (it is on by default). */
-export async function startSoketi({
-  soketiDir,
-  logFile,
-  label,
-}: {
+/**
+ * The bare `node:http` server of `floor-server.ts`: the most requests per second Node itself answers
+ * on this machine, for the HTTP API scenario to compare with.
+ */
+export async function startFloor({ root, logFile, label }: HeraldOptions): Promise<ServerProcess> {
+  const port = await freePort();
+  const fd = openLog(logFile, `node:http floor ${label} port ${port}`);
+  const child = spawnNode([path.join(root, 'dist/bench/lib/floor-server.js'), String(port)], {
+    cwd: root,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  closeSync(fd);
+  const server = new ServerProcess('floor', child, port, logFile);
+  await server.waitReady();
+  return server;
+}
+
+/** What Soketi runs with; `port` defaults to a free one. */
+export interface SoketiOptions {
   soketiDir: string;
   logFile: string;
   label: string;
-}): Promise<ServerProcess> {
-  const port = await freePort();
+  port?: number | undefined;
+}
+
+/**
+ * Soketi from the bench-only install; cluster discovery kept on loopback (it is on by default). Its
+ * metrics and discovery ports are free ones, new on a restart.
+ */
+export async function startSoketi(options: SoketiOptions): Promise<ServerProcess> {
+  const { soketiDir, logFile, label } = options;
+  const port = options.port ?? (await freePort());
   const metricsPort = await freePort();
   const clusterPort = await freeUdpPort();
   const env = {
@@ -277,6 +409,7 @@ export async function startSoketi({
   const child = spawnNode([bin, 'start'], { cwd: soketiDir, stdio: ['ignore', fd, fd], env });
   closeSync(fd);
   const server = new ServerProcess('soketi', child, port, logFile);
+  server.launch = (again) => startSoketi({ ...options, port: again });
   await server.waitReady();
   return server;
 }

@@ -1,7 +1,8 @@
 /**
  * A load-client process: many raw TCP sockets speaking just enough WebSocket (RFC 6455) and Pusher
- * protocol to subscribe, receive, send client events and churn presence. Driven over IPC by the
- * `WorkerPool` (pool.ts): each message names a handler below and carries its arguments.
+ * protocol to subscribe, receive, send client events and churn presence, or WAMP (wamp-client.ts) to
+ * subscribe, call and be called. Driven over IPC by the `WorkerPool` (pool.ts): each message names a
+ * handler below and carries its arguments.
  *
  * Cheap on purpose so that clients are not the bottleneck: no WebSocket library, one clock read per
  * TCP chunk, and bench messages are recognised by their `data` prefix (`<seq>|<publish µs>|…`) without
@@ -11,11 +12,16 @@ import { createHmac } from 'node:crypto';
 import net from 'node:net';
 import { signRequest } from '../../src/protocol/pusher/auth.js';
 import { type App, Publisher, RawHttpClient } from './publisher.js';
+import { type Dialed, Redial, type RedialRecord } from './redial.js';
 import { bucketOf, type Histogram, newHistogram, nowUs } from './stats.js';
+import { WampClient, type WampOptions } from './wamp-client.js';
+import { wampCodec } from './wamp-wire.js';
 
 const DATA_MARK = Buffer.from('"data":"');
 const PIPE = 0x7c;
 const CONNECT_TIMEOUT_MS = 15_000;
+/** pusher-js gives a subscription no timeout; the storm scenario's own limit ends the wait first. */
+const RESUBSCRIBE_TIMEOUT_MS = 600_000;
 
 /** A Pusher message from the server, parsed. */
 interface PusherMessage {
@@ -36,9 +42,12 @@ export interface ConnOptions {
   /** Subscribed once connected (churners join later); with `channelSpread`, `<channel>-<index % spread>`. */
   channel?: string;
   channelSpread?: number;
-  role?: 'sub' | 'observer' | 'churner';
+  /** `caller` and `callee` are WAMP roles; a WAMP subscriber is a `sub`. */
+  role?: 'sub' | 'observer' | 'churner' | 'caller' | 'callee';
   slow?: boolean;
   userPrefix?: string;
+  /** A WAMP session instead of a Pusher connection (`path` is the router's). */
+  wamp?: WampOptions;
 }
 
 /** `count` connections numbered from `firstIndex`, `concurrency` opening at a time. */
@@ -84,6 +93,8 @@ interface WorkerState {
   keepaliveTimer: NodeJS.Timeout | undefined;
   /** Client events each sender may have sent so far, at max rate. */
   ceUpTo: number;
+  /** Why redialling connections closed and their attempts failed (see `Redial`), since `storm`. */
+  outcomes: Map<string, number>;
 }
 
 const state: WorkerState = {
@@ -96,15 +107,16 @@ const state: WorkerState = {
   progressTimer: undefined,
   keepaliveTimer: undefined,
   ceUpTo: 0,
+  outcomes: new Map(),
 };
 
 function countError(what: string): void {
   state.errors.set(what, (state.errors.get(what) ?? 0) + 1);
 }
 
-/** A client-to-server text frame, masked with a zero key. */
-function clientFrame(text: string, opcode = 0x1): Buffer {
-  const payload = Buffer.from(text);
+/** A client-to-server frame (text unless `opcode` says otherwise), masked with a zero key. */
+function clientFrame(data: string | Uint8Array, opcode = 0x1): Buffer {
+  const payload = typeof data === 'string' ? Buffer.from(data) : data;
   const len = payload.length;
   const hdr = len < 126 ? 6 : len < 65_536 ? 8 : 14;
   const buf = Buffer.allocUnsafe(hdr + len);
@@ -120,7 +132,7 @@ function clientFrame(text: string, opcode = 0x1): Buffer {
     buf.writeUInt32BE(len, 6);
   }
   buf.writeUInt32BE(0, hdr - 4);
-  payload.copy(buf, hdr);
+  buf.set(payload, hdr);
   return buf;
 }
 
@@ -158,7 +170,7 @@ interface MemberSeen {
 }
 
 class Conn {
-  readonly role: 'sub' | 'observer' | 'churner';
+  readonly role: NonNullable<ConnOptions['role']>;
   /** A slow subscriber stops reading once subscribed (and until `resumeSlow`). */
   readonly slow: boolean;
   socket: net.Socket | undefined = undefined;
@@ -168,7 +180,15 @@ class Conn {
   socketId = '';
   closed = false;
   closeCode = 0;
+  /** `pusher:connection_established` has come on the current socket. */
+  established = false;
+  /** Ends the attempt `dial` has under way. */
+  dialed: ((d: Dialed) => void) | undefined = undefined;
+  /** Set by `storm`: the connection comes back as pusher-js does once it is dropped. */
+  redial: Redial | undefined = undefined;
   count = 0;
+  /** The sequence number of the last bench event received. */
+  lastSeq = 0;
   next = 1;
   gaps = 0;
   reorders = 0;
@@ -178,6 +198,8 @@ class Conn {
   readonly members = new Map<string, MemberSeen>();
   violations = 0;
   joins = 0;
+  /** The WAMP session on this connection, when it is one (see `connect`). */
+  wamp: WampClient | undefined = undefined;
 
   constructor(
     readonly o: ConnOptions,
@@ -190,38 +212,77 @@ class Conn {
 
   /** Opens, finishes the handshake, and subscribes when a channel is given. */
   async start(): Promise<void> {
-    const { host, port, path, localAddress } = this.o;
-    const established = this.wait((m) => m.event === 'pusher:connection_established');
-    established.catch(() => {});
-    await new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host, port, localAddress, noDelay: true });
-      this.socket = socket;
-      socket.once('connect', () => {
-        socket.write(
-          `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-        );
-        resolve();
-      });
-      socket.once('error', reject);
-      socket.on('data', (chunk: Buffer) => this.onData(chunk));
-      socket.on('close', () => this.onClose());
-    });
-    this.socket!.on('error', (err: NodeJS.ErrnoException) => countError(`socket ${err.code ?? err.message}`));
-    await established;
-    const { channel, channelSpread } = this.o;
-    if (channel && this.role !== 'churner') {
-      await this.subscribe(
-        channelSpread !== undefined && channelSpread > 1
-          ? `${channel}-${this.index % channelSpread}`
-          : channel,
-      );
-    }
+    const dialed = await this.dial(CONNECT_TIMEOUT_MS);
+    if (!dialed.ok) throw new Error(dialed.reason);
+    await this.wamp?.join();
+    const channel = this.channelName();
+    if (channel) await this.subscribe(channel);
     if (this.slow) this.socket!.pause();
   }
 
+  /** The channel this connection subscribes to once connected, if any (churners join later). */
+  channelName(): string | undefined {
+    const { channel, channelSpread } = this.o;
+    if (!channel || this.role === 'churner') return undefined;
+    return channelSpread !== undefined && channelSpread > 1
+      ? `${channel}-${this.index % channelSpread}`
+      : channel;
+  }
+
+  /**
+   * One attempt to connect, on a new socket: TCP, the WebSocket upgrade and the server's first Pusher
+   * message, within `timeoutMs`. Resolves with how it ended (see `Dialed`), never rejects; the socket
+   * of an attempt that failed is destroyed.
+   */
+  dial(timeoutMs: number): Promise<Dialed> {
+    const { host, port, path, localAddress } = this.o;
+    this.head = '';
+    this.upgraded = false;
+    this.rem = null;
+    this.socketId = '';
+    this.closed = false;
+    this.closeCode = 0;
+    this.established = false;
+    return new Promise((resolve) => {
+      const socket = net.connect({ host, port, localAddress, noDelay: true });
+      let error: string | undefined;
+      const timer = setTimeout(
+        () => this.dialed?.({ ok: false, opened: this.upgraded, reason: 'timeout' }),
+        timeoutMs,
+      );
+      this.dialed = (d) => {
+        this.dialed = undefined;
+        clearTimeout(timer);
+        if (!d.ok) socket.destroy();
+        resolve(d);
+      };
+      this.socket = socket;
+      const protocol = this.wamp ? `Sec-WebSocket-Protocol: ${this.wamp.codec.protocol}\r\n` : '';
+      socket.once('connect', () => {
+        socket.write(
+          `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${protocol}\r\n`,
+        );
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (this.dialed) error ??= err.code ?? err.message;
+        else if (!this.redial) countError(`socket ${err.code ?? err.message}`);
+      });
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      socket.on('close', () => {
+        // A socket given up on (an attempt past its timeout) may close after the next one opened.
+        if (socket === this.socket) this.onClose(error);
+      });
+    });
+  }
+
+  /** Subscribes again to the connection's channel (see `Redial`), waiting as long as pusher-js does. */
+  resubscribe(): Promise<void> {
+    return this.subscribe(this.channelName()!, RESUBSCRIBE_TIMEOUT_MS);
+  }
+
   /** Sends `pusher:subscribe` (signing private and presence channels) and waits for the answer. */
-  async subscribe(channel: string): Promise<void> {
+  async subscribe(channel: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
     const data: { channel: string; channel_data?: string; auth?: string } = { channel };
     if (channel.startsWith('private-') || channel.startsWith('presence-')) {
       let signed = `${this.socketId}:${channel}`;
@@ -235,6 +296,7 @@ class Conn {
       (m) =>
         m.channel === channel &&
         (m.event === 'pusher_internal:subscription_succeeded' || m.event === 'pusher:subscription_error'),
+      timeoutMs,
     );
     this.send(JSON.stringify({ event: 'pusher:subscribe', data }));
     const m = await answer;
@@ -252,8 +314,8 @@ class Conn {
     });
   }
 
-  send(text: string): void {
-    if (!this.closed && this.socket) this.socket.write(clientFrame(text));
+  send(data: string | Uint8Array, opcode = 0x1): void {
+    if (!this.closed && this.socket) this.socket.write(clientFrame(data, opcode));
   }
 
   onData(chunk: Buffer): void {
@@ -264,11 +326,11 @@ class Conn {
       if (end < 0) return;
       const status = this.head.slice(0, this.head.indexOf('\r\n'));
       if (!/^HTTP\/1\.1 101/.test(status)) {
-        this.fail(new Error(status));
-        this.socket!.destroy();
+        this.dialed?.({ ok: false, opened: false, reason: status });
         return;
       }
       this.upgraded = true;
+      this.wamp?.opened();
       buf = Buffer.from(this.head.slice(end + 4), 'latin1');
       this.head = '';
       if (buf.length === 0) return;
@@ -301,15 +363,10 @@ class Conn {
   }
 
   frame(opcode: number, buf: Buffer, start: number, end: number, now: number): void {
+    if (this.wamp && (opcode === 0x1 || opcode === 0x2)) return this.wamp.message(buf, start, end, now);
     if (opcode === 0x1) {
       const d = buf.indexOf(DATA_MARK, start);
-      if (d !== -1 && d < end) {
-        const seq = digits(buf, d + DATA_MARK.length, end);
-        if (seq !== null) {
-          const t = digits(buf, seq[1], end);
-          if (t !== null) return this.bench(seq[0], t[0], now);
-        }
-      }
+      if (d !== -1 && d < end && this.benchAt(buf, d + DATA_MARK.length, end, now)) return;
       let m: PusherMessage;
       try {
         m = JSON.parse(buf.toString('utf8', start, end)) as PusherMessage;
@@ -328,12 +385,24 @@ class Conn {
     }
   }
 
+  /** Counts the bench message whose `<seq>|<µs>|` starts at `at`; false when there is none. */
+  benchAt(buf: Buffer, at: number, end: number, now: number): boolean {
+    const seq = digits(buf, at, end);
+    if (seq === null) return false;
+    const t = digits(buf, seq[1], end);
+    if (t === null) return false;
+    this.bench(seq[0], t[0], now);
+    return true;
+  }
+
   bench(seq: number, t: number, now: number): void {
     if (this.slow) {
       this.count++;
       return;
     }
     this.count++;
+    this.lastSeq = seq;
+    this.redial?.received(seq, t, now);
     state.epochReceived++;
     if (state.seqCheck) {
       if (seq === this.next) {
@@ -353,6 +422,8 @@ class Conn {
     switch (m.event) {
       case 'pusher:connection_established':
         this.socketId = (JSON.parse(m.data as string) as { socket_id: string }).socket_id;
+        this.established = true;
+        this.dialed?.({ ok: true });
         break;
       case 'pusher:ping':
         this.send('{"event":"pusher:pong","data":{}}');
@@ -366,7 +437,13 @@ class Conn {
           code?: number;
           message?: string;
         };
-        countError(`pusher:error ${data.code ?? ''} ${String(data.message ?? '').slice(0, 80)}`);
+        // A redialling connection's errors are its outcomes (see `Redial`), counted there.
+        if (!this.redial)
+          countError(`pusher:error ${data.code ?? ''} ${String(data.message ?? '').slice(0, 80)}`);
+        // The answer to the handshake: pusher-js acts on its code at once (connection/handshake/index.ts).
+        if (!this.established && typeof data.code === 'number') {
+          this.dialed?.({ ok: false, opened: true, code: data.code, reason: `pusher:error ${data.code}` });
+        }
         break;
       }
       default:
@@ -408,10 +485,20 @@ class Conn {
     p.reject(err);
   }
 
-  onClose(): void {
+  /** The current socket closed; `error` is what it failed with, if it did. */
+  onClose(error?: string): void {
     this.closed = true;
     if (this.closeCode === 0) this.closeCode = 1006;
+    if (this.dialed) {
+      const { upgraded, closeCode } = this;
+      // Before the upgrade answer the WebSocket never opened; after it, the close answers the handshake.
+      if (!upgraded) this.dialed({ ok: false, opened: false, reason: error ?? 'closed before the upgrade' });
+      else this.dialed({ ok: false, opened: true, code: closeCode, reason: `closed ${closeCode}` });
+      return;
+    }
     this.fail(new Error(`closed ${this.closeCode}`));
+    this.wamp?.closed(this.closeCode);
+    if (this.established) this.redial?.closed(this.closeCode);
   }
 }
 
@@ -425,11 +512,14 @@ async function connect(m: ConnectOptions): Promise<{
   let ok = 0;
   const failures = new Map<string, number>();
   let next = 0;
+  const codec = m.wamp ? await wampCodec(m.wamp.serializer) : undefined;
+  if (typeof codec === 'string') throw new Error(codec);
   const one = async () => {
     while (next < m.count) {
       const i = next++;
       const index = m.firstIndex + i;
       const conn = new Conn(connOptions(m, index), index);
+      if (m.wamp && codec) conn.wamp = new WampClient(conn, codec, m.wamp, countError);
       try {
         await conn.start();
         state.conns.push(conn);
@@ -769,9 +859,66 @@ async function rawHttpLoad(
   await Promise.all(clients.map((c) => c.start()));
 }
 
+/**
+ * The reconnect storm: every subscriber will come back as pusher-js does once dropped (see redial.ts);
+ * with `cut`, every one is dropped at once by a TCP reset, as a cut network or a failed-over load
+ * balancer drops them (the server sees resets, the clients an abnormal close, 1006).
+ */
+function storm(m: { cut: boolean }) {
+  state.outcomes = new Map();
+  const subs = state.conns.filter((c) => c.role === 'sub' && !c.slow);
+  for (const c of subs) {
+    c.redial?.stop();
+    c.redial = new Redial(c, state.outcomes, nowUs);
+  }
+  if (m.cut) for (const c of subs) c.socket!.resetAndDestroy();
+  return { armed: subs.length };
+}
+
+/** How far the storm's clients have come: dropped, subscribed again, receiving again, given up. */
+function stormProgress() {
+  let dropped = 0;
+  let subscribed = 0;
+  let receiving = 0;
+  let gaveUp = 0;
+  for (const c of state.conns) {
+    const r = c.redial?.record;
+    if (!r) continue;
+    if (r.drops > 0) dropped++;
+    if (r.drops > 0 && r.subscribedAt > 0) subscribed++;
+    if (r.drops > 0 && r.receivingAt > 0) receiving++;
+    if (r.gaveUp) gaveUp++;
+  }
+  return { dropped, subscribed, receiving, gaveUp };
+}
+
+/** Every storm client's record, and why connections closed and attempts failed. */
+function stormReport(): { records: RedialRecord[]; outcomes: Record<string, number> } {
+  const records = state.conns.flatMap((c) => (c.redial ? [c.redial.record] : []));
+  return { records, outcomes: Object.fromEntries(state.outcomes) };
+}
+
+/** Every WAMP caller of this worker keeps `window` calls in flight for `durationMs` (`WampClient.call`). */
+async function wampCalls(m: { window: number; durationMs: number }) {
+  const callers = state.conns.filter((c) => c.role === 'caller' && !c.closed);
+  const runs = await Promise.all(callers.map((c) => c.wamp!.call(m.window, m.durationMs)));
+  return {
+    callers: callers.length,
+    sent: runs.reduce((n, r) => n + r.sent, 0),
+    answered: runs.reduce((n, r) => n + r.answered, 0),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+  };
+}
+
+/** How many invocations each WAMP callee of this worker has had. */
+function wampCallees() {
+  return { invocations: state.conns.flatMap((c) => (c.role === 'callee' ? [c.wamp!.invocations] : [])) };
+}
+
 async function closeAll() {
   clearInterval(state.progressTimer);
   clearInterval(state.keepaliveTimer);
+  for (const c of state.conns) c.redial?.stop();
   const open = state.conns.filter((c) => !c.closed);
   for (const c of open) c.socket!.destroy();
   state.conns = [];
@@ -793,6 +940,11 @@ const handlers = {
   resetPresence,
   resumeSlow,
   httpLoad,
+  storm,
+  stormProgress,
+  stormReport,
+  wampCalls,
+  wampCallees,
   closeAll,
 };
 

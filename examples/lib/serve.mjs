@@ -62,7 +62,13 @@ async function readBody(request) {
  * a plain object.
  */
 export function fields(request, body) {
-  if ((request.headers['content-type'] ?? '').startsWith('application/json')) return JSON.parse(body || '{}');
+  if ((request.headers['content-type'] ?? '').startsWith('application/json')) {
+    try {
+      return JSON.parse(body || '{}');
+    } catch {
+      throw Object.assign(new Error('request body is not JSON'), { status: 400 });
+    }
+  }
   return Object.fromEntries(new URLSearchParams(body));
 }
 

@@ -1,6 +1,7 @@
 import { MemoryLastEventStore } from '../core/cache/memory.js';
 import { MemoryChannelHistory } from '../core/channel-history/memory.js';
 import { LocalOccupancy } from '../core/channels/occupancy.js';
+import { MemoryHistoryStore } from '../core/history/memory.js';
 import { MemoryPresenceStore } from '../core/presence/memory.js';
 import type {
   Adapter,
@@ -68,6 +69,7 @@ export function createMemoryParts(nodeId: NodeId, now: () => number): ClusterPar
       presence: new MemoryPresenceStore(),
       occupancy: new LocalOccupancy(),
       cache: new MemoryLastEventStore(now),
+      history: new MemoryHistoryStore(),
       channelHistory: new MemoryChannelHistory(now),
     },
     { preflight: async () => {}, closeConnections: async () => {} },

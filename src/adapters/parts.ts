@@ -2,6 +2,7 @@ import type { LastEventStore } from '../core/cache/store.js';
 import type { ChannelHistory } from '../core/channel-history/store.js';
 import type { OccupancyStore } from '../core/channels/occupancy.js';
 import { HeraldError } from '../core/errors.js';
+import type { HistoryStore } from '../core/history/store.js';
 import type { PresenceStore } from '../core/presence/store.js';
 import type { WebhookOutbox } from '../core/webhook-outbox.js';
 import type { Adapter } from './adapter.js';
@@ -38,6 +39,8 @@ export interface ClusterParts {
   readonly occupancy: OccupancyStore;
   /** Last events of cache channels: shared by the nodes on a broker, in this process for memory. */
   readonly cache: LastEventStore;
+  /** The WAMP event history logs: shared by the nodes on a broker, in this process for memory. */
+  readonly history: HistoryStore;
   /** Each node's webhook debts, for survivors to take over; absent for a single node. */
   readonly outbox?: WebhookOutbox;
   /**
@@ -65,7 +68,7 @@ export class BrokerUnusableError extends HeraldError {
 /** The stores and adapter of a set, before the set's lifecycle is added. */
 export type Parts = Pick<
   ClusterParts,
-  'adapter' | 'presence' | 'occupancy' | 'cache' | 'outbox' | 'channelHistory'
+  'adapter' | 'presence' | 'occupancy' | 'cache' | 'history' | 'outbox' | 'channelHistory'
 >;
 
 /**
@@ -84,6 +87,7 @@ export function partSet(
       await parts.presence.close();
       await parts.occupancy.close();
       await parts.cache.close();
+      await parts.history.close();
       await parts.channelHistory?.close();
     } finally {
       await broker.closeConnections();

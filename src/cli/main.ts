@@ -1,15 +1,22 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { BrokerUnusableError } from '../adapters/parts.js';
-import { ConfigError, type ConfigOverrides, loadConfig } from '../config/load.js';
+import { ConfigError, type ConfigOverrides, type ConfigWarning, loadConfig } from '../config/load.js';
 import { type Config, configSchema } from '../config/schema.js';
 import { type DevelopmentDashboard, developmentDashboard } from '../dashboard/dev-default.js';
 import { createLogger } from '../log/logger.js';
 import { signRequest } from '../protocol/pusher/auth.js';
 import { Herald } from '../server.js';
+import {
+  ActivationError,
+  forgetActivation,
+  type InheritedSockets,
+  inheritedSockets,
+} from '../transport/activation.js';
 import { ListenError } from '../transport/listener.js';
 import { TlsError } from '../transport/tls.js';
 import { localHost, urlHost } from './address.js';
@@ -17,6 +24,7 @@ import { apps } from './apps.js';
 import { dashboard } from './dashboard.js';
 import { doctor } from './doctor.js';
 import { exitOnUnhandledErrors } from './fatal.js';
+import { importCommand } from './import.js';
 import { superviseWorkers } from './workers.js';
 
 /** What an empty configuration holds, for the defaults the usage text names. */
@@ -32,9 +40,13 @@ const USAGE = `Usage:
   herald apps <list|show|create|update|enable|disable|delete|rotate-secret|migrate> [--config FILE]
                                                 manage the apps of the configured store (--help for more)
   herald dashboard hash-password                hash a password read from standard input for dashboard.users
+  herald import <soketi|reverb|crossbar> FILE [--format json|yaml]
+                                                print a Herald configuration made from another server's
+                                                (--help for more; see docs/migrating.md)
 
 Options:
-  --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise
+  --config FILE     config file: YAML when named .yaml or .yml, JSON otherwise; a Crossbar.io
+                    node configuration (.crossbar/config.json) is read as it is (docs/migrating.md)
   --host HOST       listen address (default ${DEFAULTS.host})
   --port PORT       listen port (default ${DEFAULTS.port})
   --app-id ID, --app-key KEY, --app-secret SECRET
@@ -128,6 +140,7 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'doctor') return doctor(argv.slice(1));
   if (argv[0] === 'apps') return apps(argv.slice(1));
   if (argv[0] === 'dashboard') return dashboard(argv.slice(1));
+  if (argv[0] === 'import') return importCommand(argv.slice(1));
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
@@ -150,8 +163,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let config: Readonly<Config>;
+  const warnings: ConfigWarning[] = [];
   try {
-    const file = values.config ? { file: values.config } : {};
+    const file = values.config ? { file: values.config, warnings } : {};
     const all = overrides(values);
     if (command === 'trigger') {
       // The app flags name the app to publish as: the first one of the configuration, completed by
@@ -169,7 +183,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'start':
-      return start(config);
+      return start(config, warnings);
     case 'trigger':
       return trigger(config, rest, values);
     default:
@@ -185,15 +199,33 @@ function version(): string {
   return pkg.version;
 }
 
-async function start(config: Readonly<Config>): Promise<number> {
-  if (config.workers > 1 && cluster.isPrimary) return supervise(config);
+async function start(config: Readonly<Config>, warnings: readonly ConfigWarning[]): Promise<number> {
+  let sockets: InheritedSockets | undefined;
+  try {
+    sockets = inheritedSockets(process.env, process.pid);
+  } catch (err) {
+    if (!(err instanceof ActivationError)) throw err;
+    process.stderr.write(`herald: ${err.message}\n`);
+    return 2;
+  }
+  // What Herald starts (workers, webhook commands) must not take the sockets as theirs.
+  forgetActivation(process.env);
+  if (sockets && config.workers > 1) {
+    process.stderr.write(
+      'herald: --workers (workers) cannot share sockets passed by systemd socket activation: ' +
+        'run one process per socket unit, or start without the socket unit\n',
+    );
+    return 2;
+  }
+  if (config.workers > 1 && cluster.isPrimary) return supervise(config, warnings);
   // A worker's supervisor owns the pid file and tells humans where to connect.
   const alone = cluster.isPrimary;
   // The development setup gets a dashboard whose password is printed below; a worker could not share
   // it with the others, so it is for one process only.
   const dev = alone && config.workers === 1 ? await developmentDashboard(config) : undefined;
-  const herald = new Herald(dev?.config ?? config);
+  const herald = new Herald(dev?.config ?? config, sockets ? { sockets } : {});
   exitOnUnhandledErrors(herald.logger);
+  if (alone) logConfigWarnings(herald.logger, warnings);
   // Signals are handled before the start: a SIGTERM during or right after it is graceful too, and a
   // SIGHUP re-reads the certificate files (docs/operations.md, TLS); without TLS it keeps its default.
   const reload = () => void herald.reloadTls();
@@ -238,26 +270,42 @@ async function start(config: Readonly<Config>): Promise<number> {
   }
   if (stopping) return exited;
   if (alone && config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
-  logListening(herald.logger, config, [herald.port, herald.apiPort]);
+  logListening(herald.logger, config, [herald.port, herald.apiPort, herald.rawSocketPort], {
+    inherited: herald.inheritedAddress,
+  });
   if (alone) printConnectHint(herald.config, herald.port, herald.apiPort, dev);
   return exited;
 }
 
-async function supervise(config: Readonly<Config>): Promise<number> {
+async function supervise(config: Readonly<Config>, warnings: readonly ConfigWarning[]): Promise<number> {
   const logger = createLogger(config);
   exitOnUnhandledErrors(logger);
+  logConfigWarnings(logger, warnings);
   if (config.pidFile) await writeFile(config.pidFile, `${process.pid}\n`);
   const code = await superviseWorkers(
     config.workers,
     logger,
-    ([port, apiPort]) => {
-      logListening(logger, config, [port!, apiPort], config.workers);
+    (ports) => {
+      // The public port first, then the admin listener's and the RawSocket listener's, when set.
+      const [port, ...more] = ports;
+      const apiPort = config.api.port === null ? undefined : more.shift();
+      logListening(logger, config, [port!, apiPort, more.shift()], { workers: config.workers });
       printConnectHint(config, port!, apiPort);
     },
-    { listeners: config.api.port === null ? 1 : 2, forwardSighup: config.tls !== undefined },
+    {
+      listeners: 1 + (config.api.port === null ? 0 : 1) + (config.wamp.rawsocket ? 1 : 0),
+      forwardSighup: config.tls !== undefined,
+    },
   );
   if (config.pidFile) await removePidFile(config.pidFile, logger);
   return code;
+}
+
+/** What a Crossbar.io node configuration sets that Herald leaves out, one warning each (docs/migrating.md). */
+function logConfigWarnings(logger: Logger, warnings: readonly ConfigWarning[]): void {
+  for (const { file, setting, reason } of warnings) {
+    logger.warn({ file, setting }, `${setting}: ${reason}`);
+  }
 }
 
 /** The pid file goes at exit; one already gone (removed by hand) is fine, anything else is said. */
@@ -270,24 +318,38 @@ async function removePidFile(file: string, logger: Logger): Promise<void> {
   }
 }
 
-/** Where the listeners are: the public port (`https://` with TLS), and the admin listener if any. */
+/**
+ * Where the listeners are: the public port (`https://` with TLS), and the admin and RawSocket
+ * listeners if any.
+ */
 function logListening(
   logger: Logger,
   config: Readonly<Config>,
-  [port, apiPort]: [number, number | undefined],
-  workers?: number,
+  [port, apiPort, rawSocketPort]: [number, number | undefined, number | undefined],
+  { workers, inherited }: { workers?: number; inherited?: AddressInfo | undefined } = {},
 ): void {
   const scheme = config.tls ? 'https' : 'http';
   const store = config.appStore;
   const apps = store.driver === 'config' ? config.apps.length : `${store.driver} table ${store.table}`;
-  const fields = { host: config.host, port, apps, tls: config.tls !== undefined };
-  const listening = `Herald ${version()} listening on ${scheme}://${config.host}:${port}`;
+  const host = inherited?.address ?? config.host;
+  const fields = { host, port, apps, tls: config.tls !== undefined, inherited: inherited !== undefined };
+  const where = `${scheme}://${host}:${port}`;
+  const listening = inherited
+    ? `Herald ${version()} listening on the socket passed by systemd, ${where}`
+    : `Herald ${version()} listening on ${where}`;
   if (workers === undefined) logger.info(fields, listening);
   else logger.info({ ...fields, workers }, `${listening} with ${workers} workers`);
   if (apiPort !== undefined) {
     logger.info(
       { host: config.api.host, port: apiPort, public: config.api.public },
       `admin listener (HTTP API, /metrics) on http://${config.api.host}:${apiPort}`,
+    );
+  }
+  const raw = config.wamp.rawsocket;
+  if (raw && rawSocketPort !== undefined) {
+    logger.info(
+      { host: raw.host, port: rawSocketPort },
+      `WAMP RawSocket listener on tcp://${raw.host}:${rawSocketPort}`,
     );
   }
 }
@@ -305,8 +367,13 @@ function printConnectHint(
   apiPort: number | undefined,
   dev?: DevelopmentDashboard,
 ): void {
-  // Apps in a database are the operator's: `herald apps list` shows them, not this hint.
-  if (config.appStore.driver !== 'config') return;
+  const dashboard = dashboardHint(config, port, apiPort, dev);
+  // Apps in a database are the operator's: `herald apps list` shows them, not this hint. The
+  // dashboard is the server's, wherever the apps are kept.
+  if (config.appStore.driver !== 'config') {
+    if (dashboard) process.stdout.write(`\n${dashboard}\n`);
+    return;
+  }
   const host = localHost(config.host);
   const app = config.apps[0]!;
   // pusher-js connects to `wssPort` with forceTLS, to `wsPort` without.
@@ -315,7 +382,7 @@ function printConnectHint(
     `\nConnect pusher-js with:\n  new Pusher('${app.key}', { wsHost: '${host}', ${where}, ` +
       `enabledTransports: ['ws'], cluster: '' })\n` +
       `HTTP API: ${apiBase(config, port, apiPort)}/apps/${app.id}/events (app id ${app.id}, key ${app.key})\n` +
-      dashboardHint(config, port, apiPort, dev) +
+      dashboard +
       '\n',
   );
 }

@@ -16,7 +16,8 @@ const REPLACE_DELAY_MS = 1000;
  * With `forwardSighup`, SIGHUP is passed on to every worker (each re-reads its certificate files).
  *
  * A worker has started once it listens on its `listeners` addresses (the public port first, then the
- * admin listener's); `listening(ports)` is called once, with their ports, when the first worker has.
+ * admin listener's and the RawSocket listener's); `listening(ports)` is called once, with their ports,
+ * when the first worker has.
  * `fork` starts one worker.
  */
 export function superviseWorkers(

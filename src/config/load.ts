@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { HeraldError } from '../core/errors.js';
 import { visibleText } from '../core/visible-text.js';
+import { CROSSBAR_MALFORMED, crossbarConfig, isCrossbarNode, mixedWithCrossbar } from '../import/crossbar.js';
+import { ImportError, Notes } from '../import/notes.js';
 import { type ConfigFile, readConfigFile } from './file.js';
 import { type Config, configSchema, DEFAULT_APP, webhookSchema } from './schema.js';
 import { unwrap } from './schema-layers.js';
@@ -155,12 +157,37 @@ export function parseConfig(
  * result is frozen. A problem with a setting the file wrote names the file and the line.
  */
 export async function loadConfig(
-  options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: ConfigOverrides } = {},
+  options: {
+    file?: string;
+    env?: NodeJS.ProcessEnv;
+    overrides?: ConfigOverrides;
+    /** Receives what a Crossbar.io node configuration sets that is harmless to leave out. */
+    warnings?: ConfigWarning[];
+  } = {},
 ): Promise<Readonly<Config>> {
   const problems: string[] = [];
   const env = options.env ?? process.env;
-  const file = options.file ? await readConfigFile(options.file, problems) : undefined;
-  const raw: Json = file ? { ...file.settings } : {};
+  let file = options.file ? await readConfigFile(options.file, problems) : undefined;
+  let raw: Json = file ? { ...file.settings } : {};
+  if (file && isCrossbarNode(file.settings)) {
+    raw = fromCrossbar(file, env, problems, options.warnings ?? []);
+    // Problems with the settings made from it have no line of the file to point at.
+    file = undefined;
+  } else if (file) {
+    const herald = mixedWithCrossbar(file.settings);
+    const version = file.settings.version;
+    if (Array.isArray(file.settings.workers) && version !== 2 && herald.length === 0) {
+      problems.push(
+        `${file.name}: a list of workers, as a Crossbar.io node configuration has, of version ` +
+          `${JSON.stringify(version) ?? 'none'}: Herald reads version 2 (\`crossbar upgrade\` converts an older one)`,
+      );
+    } else if (herald.length > 0) {
+      problems.push(
+        `${file.name}: a Crossbar.io node configuration's list of workers with Herald's ` +
+          `${herald.join(', ')}: keep Herald's settings in a file of their own, or start from the node configuration alone`,
+      );
+    }
+  }
   /** Paths set by the environment and the flags: problems there are not the file's. */
   const elsewhere: PropertyKey[][] = [];
   const set = (path: PropertyKey[], value: unknown) => {
@@ -231,6 +258,39 @@ export async function loadConfig(
     );
   }
   return parseConfig(raw, problems, file ? (path) => fileLine(file, path, elsewhere) : undefined);
+}
+
+/** A setting of a Crossbar.io node configuration that Herald leaves out, harmlessly. */
+export interface ConfigWarning {
+  readonly file: string;
+  /** The setting as the file writes it: `workers.0.transports.1.paths./`. */
+  readonly setting: string;
+  readonly reason: string;
+}
+
+/**
+ * A Crossbar.io node configuration read through `herald import crossbar`'s mapping: each refusal is a
+ * problem, each warning goes to `warnings`; `${NAME}` secrets come from `env`, as in Crossbar.
+ */
+function fromCrossbar(
+  file: ConfigFile,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  warnings: ConfigWarning[],
+): Json {
+  const notes = new Notes(CROSSBAR_MALFORMED);
+  let config: Json = {};
+  try {
+    config = crossbarConfig(file.settings, file.name, notes, env) as Json;
+  } catch (err) {
+    if (!(err instanceof ImportError)) throw err;
+    problems.push(err.message);
+  }
+  for (const { setting, reason, kind } of notes.notes) {
+    if (kind === 'refuse') problems.push(`${file.name} (Crossbar.io): ${setting}: ${reason}`);
+    else warnings.push({ file: file.name, setting, reason });
+  }
+  return config;
 }
 
 /** ` (FILE, line N)` when the setting at `path` is the file's, not the environment's or a flag's. */

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { parseClusterUrl, parseSentinelUrl, RedisUrlError } from '../adapters/redis/url.js';
 import { isAddressOrRange } from '../core/client-address.js';
+import { MAX_HISTORY_LIMIT } from '../core/history/store.js';
 import { originEntryProblem } from '../core/origin.js';
 import { isPasswordHash } from '../dashboard/auth.js';
+import { isReserved, isValidUri } from '../protocol/wamp/uri.js';
 
 /**
  * The single source of truth for configuration: types, defaults, validation, documentation (each
@@ -376,6 +378,13 @@ export const wampPermissionSchema = z.strictObject({
     })
     .prefault({})
     .describe('Disclosure without the client asking for it.'),
+  cache: z
+    .boolean()
+    .optional()
+    .describe(
+      "Crossbar's spelling, accepted and ignored: Crossbar caches what a dynamic authorizer decided, and " +
+        'static rules need no cache.',
+    ),
 });
 
 export const wampRoleSchema = z.strictObject({
@@ -384,6 +393,28 @@ export const wampRoleSchema = z.strictObject({
     .array(wampPermissionSchema)
     .default([])
     .describe('Permission rules; a URI no rule covers is denied (see the README, Authorization).'),
+});
+
+/** The most events a realm's event history rules may keep in all. */
+export const MAX_HISTORY_EVENTS_PER_REALM = 10_000;
+/** The most bytes a realm's event history may hold: its rules' limits times `maxHistoryEventBytes`. */
+export const MAX_HISTORY_BYTES_PER_REALM = 256 * 1024 * 1024;
+
+export const wampHistoryRuleSchema = z.strictObject({
+  uri: z
+    .string()
+    .min(1)
+    .describe(
+      'The topic, prefix or pattern whose events are kept, as a subscription with `match` names it; not `wamp.*`.',
+    ),
+  match: z
+    .enum(['exact', 'prefix', 'wildcard'])
+    .default('exact')
+    .describe('How `uri` is compared, as `SUBSCRIBE.Options.match`.'),
+  limit: positiveInt()
+    .max(MAX_HISTORY_LIMIT)
+    .default(100)
+    .describe(`How many of the newest events are kept, at most ${MAX_HISTORY_LIMIT}.`),
 });
 
 /** The role a realm without `roles` has, as `crossbar init` writes it: anonymous may do anything. */
@@ -401,77 +432,138 @@ export const WAMP_DEFAULT_ROLES = [
   },
 ];
 
-export const wampRealmSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z\d_\-@.]{2,254}$/, 'must match ^[A-Za-z][A-Za-z\\d_\\-@.]{2,254}$')
-    .describe("The realm's name, by Crossbar's rule `^[A-Za-z][A-Za-z\\d_\\-@.]{2,254}$`."),
-  roles: z
-    .array(wampRoleSchema)
-    .default(WAMP_DEFAULT_ROLES)
-    .describe('The roles sessions of this realm may have; by default `anonymous`, allowed everything.'),
-  uriCheck: z
-    .enum(['loose', 'strict'])
-    .default('loose')
-    .describe(
-      'URI syntax for requests: `loose` accepts any component without whitespace, `.` or `#` (the WAMP ' +
-        "spec's rule), `strict` only components of `[0-9a-z_]` (Crossbar's default).",
+export const wampRealmSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z\d_\-@.]{2,254}$/, 'must match ^[A-Za-z][A-Za-z\\d_\\-@.]{2,254}$')
+      .describe("The realm's name, by Crossbar's rule `^[A-Za-z][A-Za-z\\d_\\-@.]{2,254}$`."),
+    roles: z
+      .array(wampRoleSchema)
+      .default(WAMP_DEFAULT_ROLES)
+      .describe('The roles sessions of this realm may have; by default `anonymous`, allowed everything.'),
+    uriCheck: z
+      .enum(['loose', 'strict'])
+      .default('loose')
+      .describe(
+        'URI syntax for requests: `loose` accepts any component without whitespace, `.` or `#` (the WAMP ' +
+          "spec's rule), `strict` only components of `[0-9a-z_]` (Crossbar's default).",
+      ),
+    allowedOrigins: allowedOrigins().describe(
+      "Pages whose `Origin` may join, in the forms of an app's `allowedOrigins`; HELLO from others gets " +
+        'ABORT `wamp.error.not_authorized`.',
     ),
-  allowedOrigins: allowedOrigins().describe(
-    "Pages whose `Origin` may join, in the forms of an app's `allowedOrigins`; HELLO from others gets " +
-      'ABORT `wamp.error.not_authorized`.',
-  ),
-  requireOrigin: z
-    .boolean()
-    .default(false)
-    .describe('Refuse HELLO on connections without an `Origin` header.'),
-  maxRetainedTopics: positiveInt()
-    .default(10_000)
-    .describe(
-      'Topics whose last event is retained (`retain: true`); past it, the topic retained longest ago is forgotten.',
-    ),
-  maxRetainedBytes: positiveInt()
-    .default(64 * 1024 * 1024)
-    .describe(
-      'Bytes of retained events (their payloads as they arrived, and topics) the realm keeps; past it, ' +
-        'the topics retained longest ago are forgotten.',
-    ),
-  maxRetainedEventBytes: positiveInt()
-    .default(64 * 1024)
-    .describe(
-      'Largest event that is retained; a larger one is delivered but not retained, and its topic then has none.',
-    ),
-  maxSubscriptionsPerSession: positiveInt()
-    .nullable()
-    .default(1000)
-    .describe(
-      'Subscriptions one session may hold; `null` for no limit. The next SUBSCRIBE gets ERROR ' +
-        '`herald.error.limit_exceeded`.',
-    ),
-  maxRegistrationsPerSession: positiveInt()
-    .nullable()
-    .default(1000)
-    .describe(
-      'Registrations one session may hold; `null` for no limit. The next REGISTER gets ERROR ' +
-        '`herald.error.limit_exceeded`.',
-    ),
-  maxTestamentsPerSession: positiveInt()
-    .default(10)
-    .describe(
-      'Testaments one session may hold (both scopes); the next `wamp.session.add_testament` gets ERROR ' +
-        '`herald.error.limit_exceeded`.',
-    ),
-  maxTestamentBytes: positiveInt()
-    .default(64 * 1024)
-    .describe('Bytes of testaments (payloads as JSON, and topics) one session may hold.'),
-});
+    requireOrigin: z
+      .boolean()
+      .default(false)
+      .describe('Refuse HELLO on connections without an `Origin` header.'),
+    maxRetainedTopics: positiveInt()
+      .default(10_000)
+      .describe(
+        'Topics whose last event is retained (`retain: true`); past it, the topic retained longest ago is forgotten.',
+      ),
+    maxRetainedBytes: positiveInt()
+      .default(64 * 1024 * 1024)
+      .describe(
+        'Bytes of retained events (their payloads as they arrived, and topics) the realm keeps; past it, ' +
+          'the topics retained longest ago are forgotten.',
+      ),
+    maxRetainedEventBytes: positiveInt()
+      .default(64 * 1024)
+      .describe(
+        'Largest event that is retained; a larger one is delivered but not retained, and its topic then has none.',
+      ),
+    maxSubscriptionsPerSession: positiveInt()
+      .nullable()
+      .default(1000)
+      .describe(
+        'Subscriptions one session may hold; `null` for no limit. The next SUBSCRIBE gets ERROR ' +
+          '`herald.error.limit_exceeded`.',
+      ),
+    maxRegistrationsPerSession: positiveInt()
+      .nullable()
+      .default(1000)
+      .describe(
+        'Registrations one session may hold; `null` for no limit. The next REGISTER gets ERROR ' +
+          '`herald.error.limit_exceeded`.',
+      ),
+    maxTestamentsPerSession: positiveInt()
+      .default(10)
+      .describe(
+        'Testaments one session may hold (both scopes); the next `wamp.session.add_testament` gets ERROR ' +
+          '`herald.error.limit_exceeded`.',
+      ),
+    maxTestamentBytes: positiveInt()
+      .default(64 * 1024)
+      .describe('Bytes of testaments (payloads as JSON, and topics) one session may hold.'),
+    eventHistory: z
+      .array(wampHistoryRuleSchema)
+      .default([])
+      .describe(
+        "Event history (Crossbar's `store.event-history`): the newest `limit` events of the topics each rule " +
+          'matches, read with `wamp.subscription.get_events` by the ID of the subscription to (`uri`, `match`). ' +
+          `At most ${MAX_HISTORY_EVENTS_PER_REALM} events in all the rules of a realm.`,
+      ),
+    maxHistoryEventBytes: positiveInt()
+      .default(64 * 1024)
+      .describe(
+        'Largest event kept in the event history (as stored: payload, topic and details); a larger one is ' +
+          `delivered but not kept. The rules' limits times this may be at most ${MAX_HISTORY_BYTES_PER_REALM}.`,
+      ),
+  })
+  .superRefine((realm, ctx) => {
+    const seen = new Set<string>();
+    let events = 0;
+    realm.eventHistory.forEach((rule, i) => {
+      const key = `${rule.match}\0${rule.uri}`;
+      if (seen.has(key))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['eventHistory', i],
+          message: `duplicate rule for "${rule.uri}" (${rule.match})`,
+        });
+      seen.add(key);
+      if (!isValidUri(rule.uri, rule.match, realm.uriCheck) || isReserved(rule.uri))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['eventHistory', i, 'uri'],
+          message: `"${rule.uri}" is no topic ${rule.match === 'exact' ? 'URI' : `${rule.match} pattern`} a client may subscribe to`,
+        });
+      events += rule.limit;
+    });
+    if (events > MAX_HISTORY_EVENTS_PER_REALM)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eventHistory'],
+        message: `the rules keep ${events} events in all; at most ${MAX_HISTORY_EVENTS_PER_REALM}`,
+      });
+    else if (events * realm.maxHistoryEventBytes > MAX_HISTORY_BYTES_PER_REALM)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxHistoryEventBytes'],
+        message:
+          `the rules' ${events} events of up to ${realm.maxHistoryEventBytes} bytes could hold more than ` +
+          `${MAX_HISTORY_BYTES_PER_REALM} bytes: lower the limits or this`,
+      });
+  });
 
 /** Principals and users are keyed by the `authid` their HELLO carries. */
 const byAuthid = <T extends z.ZodType>(value: T) => z.record(z.string(), value).meta({ keyName: 'authid' });
 
+/** Crossbar's `"type": "static"` on an authentication method; `dynamic` is refused with the reason. */
+const staticType = (extra = '') =>
+  z
+    .literal('static', {
+      error:
+        'only "static": Herald has no dynamic authenticators; list the principals here (docs/wamp.md, Authentication)',
+    })
+    .optional()
+    .describe(`Crossbar's spelling: \`"static"\`, the only kind Herald has.${extra}`);
+
 export const wampAuthSchema = z.strictObject({
   anonymous: z
     .strictObject({
+      type: staticType(),
       role: wampRoleName().default('anonymous').describe('The role anonymous sessions get.'),
     })
     .optional()
@@ -481,6 +573,7 @@ export const wampAuthSchema = z.strictObject({
     ),
   ticket: z
     .strictObject({
+      type: staticType(),
       principals: byAuthid(
         z.strictObject({
           ticket: z.string().min(1).describe("The principal's ticket."),
@@ -495,9 +588,17 @@ export const wampAuthSchema = z.strictObject({
     ),
   wampcra: z
     .strictObject({
+      type: staticType(
+        " With it, a salted user's `secret` is read as Crossbar reads it: the key already derived from the password.",
+      ),
       users: byAuthid(
         z.strictObject({
-          secret: z.string().min(1).describe("The user's secret; with `salt`, a password."),
+          secret: z
+            .string()
+            .min(1)
+            .describe(
+              "The user's secret; with `salt`, a password (or, with `type` `static`, the key derived from it).",
+            ),
           role: wampRoleName().describe("The user's role."),
           salt: z
             .string()
@@ -519,6 +620,7 @@ export const wampAuthSchema = z.strictObject({
     ),
   cryptosign: z
     .strictObject({
+      type: staticType(),
       principals: byAuthid(
         z.strictObject({
           authorized_keys: z
@@ -554,9 +656,18 @@ const wampSchema = z
           'at least one realm. By default only anonymous.',
       ),
     maxMessageBytes: positiveInt()
-      .default(1024 * 1024)
+      .default(16 * 1024 * 1024)
       .describe(
-        'Largest WAMP message a client may send; a larger one aborts its session (`payload_size_exceeded`).',
+        'Largest WAMP message a client may send over WebSocket; a larger one aborts its session ' +
+          '(`payload_size_exceeded`). 16 MiB by default, as RawSocket allows at most, so that what ' +
+          'works over one transport works over the other.',
+      ),
+    rawsocketMaxMessageBytes: positiveInt()
+      .max(16 * 1024 * 1024)
+      .default(16 * 1024 * 1024)
+      .describe(
+        'Largest WAMP message a client may send over RawSocket (at most 16 MiB, the largest length ' +
+          'its handshake can announce); a larger one aborts its session (`payload_size_exceeded`).',
       ),
     killTimeoutMs: positiveInt()
       .max(2 ** 31 - 1)
@@ -570,7 +681,24 @@ const wampSchema = z
       .default(10_000)
       .describe(
         'How long a WAMP connection may take from its upgrade to WELCOME (HELLO, and AUTHENTICATE when ' +
-          'challenged); past it, ABORT `wamp.error.timeout` and the connection is closed.',
+          'challenged); past it, ABORT `wamp.error.timeout` and the connection is closed. A RawSocket ' +
+          'connection has as long again for its handshake.',
+      ),
+    rawsocket: z
+      .strictObject({
+        host: z.string().min(1).default('0.0.0.0').describe('Listen address of the RawSocket listener.'),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .describe('Port of the RawSocket listener; `0` picks a free one.'),
+      })
+      .optional()
+      .describe(
+        'A listener of its own for WAMP over RawSocket on plain TCP (`tcp://host:port`, docs/wamp.md, ' +
+          '"RawSocket"). Without it, RawSocket is still served on the public port, told apart from HTTP by ' +
+          'its first byte.',
       ),
   })
   .superRefine((wamp, ctx) => {
@@ -914,15 +1042,17 @@ export const configSchema = z
       .nullable()
       .default(null)
       .describe(
-        "Open WebSocket connections on this node, both protocols (an app's own `maxConnections` is " +
-          'separate); `null` for no limit. More get HTTP 503 before the upgrade.',
+        "Open connections on this node: WebSocket, both protocols, and WAMP RawSocket (an app's own " +
+          '`maxConnections` is separate); `null` for no limit. More get HTTP 503 before the upgrade (the ' +
+          'RawSocket error reply 4).',
       ),
     maxConnectionsPerAddress: positiveInt()
       .nullable()
       .default(null)
       .describe(
-        'Open WebSocket connections from one client address; `null` for no limit (offices and mobile ' +
-          'carriers put many users behind one address). More get HTTP 429 before the upgrade.',
+        'Open connections (WebSocket and RawSocket) from one client address; `null` for no limit (offices ' +
+          'and mobile carriers put many users behind one address). More get HTTP 429 before the upgrade ' +
+          '(the RawSocket error reply 4).',
       ),
     connectionRatePerAddress: z
       .strictObject({

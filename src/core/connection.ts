@@ -21,6 +21,18 @@ export interface Connection {
   drained?(): Promise<void>;
   /** Remote address, for logs. */
   readonly remoteAddress: string;
+  /** The transport, as the WAMP meta API names it; `websocket` when not given. */
+  readonly transportType?: 'websocket' | 'rawsocket';
+  /**
+   * The longest message the client accepts, when it said so (in RawSocket's handshake): the protocol
+   * must not send a longer one, and the transport drops any that comes.
+   */
+  readonly maxMessageBytes?: number;
+  /**
+   * The longest message the transport lets the client send, when it has a limit of its own
+   * (RawSocket's): the protocol checks messages against it instead of its own default.
+   */
+  readonly maxIncomingBytes?: number;
   /**
    * Counts this connection in `traffic` (its app's, for the metrics): opened now, and from now on its
    * messages in and out and, at the end, its close code. The protocol calls it once it knows the app;
@@ -30,13 +42,13 @@ export interface Connection {
   countIn?(traffic: Traffic): void;
 }
 
-/** What a protocol returns for each accepted WebSocket: the transport feeds it events. */
+/** What a protocol returns for each accepted connection: the transport feeds it events. */
 export interface Session {
   /** A complete text message; `bytes` is its size on the wire. */
   onMessage(text: string, bytes: number): void;
   /** A complete binary message. */
   onBinary(data: Buffer): void;
-  /** A WebSocket ping or pong frame arrived: the client is alive. */
+  /** A WebSocket ping or pong frame (a RawSocket PING or PONG) arrived: the client is alive. */
   onActivity(): void;
   /**
    * The client stopped reading and its buffered bytes passed the cap. The protocol may send a last
@@ -47,12 +59,15 @@ export interface Session {
   onClose(code: number): void;
 }
 
-/** The upgrade request as a protocol needs it. */
+/** The upgrade request as a protocol needs it (for RawSocket: no params, query or headers). */
 export interface UpgradeRequest {
   /** Captures of the route that matched the path (e.g. the app key). */
   readonly params: readonly string[];
   readonly query: URLSearchParams;
-  /** The WebSocket subprotocol agreed on, for routes that offer some; '' otherwise. */
+  /**
+   * The WebSocket subprotocol agreed on, for routes that offer some; '' otherwise. Over RawSocket, the
+   * subprotocol of the serializer the handshake agreed on.
+   */
   readonly protocol: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }

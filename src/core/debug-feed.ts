@@ -78,7 +78,10 @@ export interface DebugEvent extends TextFields, NumberFields {
   truncated?: true;
 }
 
-/** Told to a watcher before its next event: `count` events were dropped for it since the last one. */
+/**
+ * `count` events were dropped for a watcher since the last marker: told before its next event, or at
+ * once for events that another node did not forward.
+ */
 export interface DroppedMarker {
   type: 'dropped';
   count: number;
@@ -115,22 +118,64 @@ export type WatchListener = (namespace: string, watching: boolean) => void;
 
 const DEFAULT_MAX_DATA_CHARS = 1024;
 const DEFAULT_MAX_QUEUED = 1000;
-const DEFAULT_MAX_PER_SECOND = 200;
+/** A watcher's rate cap by default, the dashboard console's: events accepted a second. */
+export const DEFAULT_MAX_PER_SECOND = 200;
+
+/**
+ * At most `perSecond` items a second, in windows of a second that start with the first item after the
+ * last window; what it refuses, and what the owner drops for its own reasons, is counted until told in
+ * a `DroppedMarker`. The watchers' rate cap, and the cluster forwarding's (dashboard/cluster-feed.ts).
+ */
+export class RateCap {
+  readonly #perSecond: number;
+  #windowStart = 0;
+  #inWindow = 0;
+  #dropped = 0;
+
+  constructor(perSecond: number) {
+    this.#perSecond = Math.max(1, perSecond);
+  }
+
+  /** Whether one more item fits in the window of `now` (milliseconds); one that does not is dropped. */
+  admit(now: number): boolean {
+    if (now - this.#windowStart >= 1000 || now < this.#windowStart) {
+      this.#windowStart = now;
+      this.#inWindow = 0;
+    }
+    if (this.#inWindow >= this.#perSecond) {
+      this.#dropped++;
+      return false;
+    }
+    this.#inWindow++;
+    return true;
+  }
+
+  /** Counts `count` items dropped for another reason (a full queue, say). */
+  drop(count = 1): void {
+    this.#dropped += count;
+  }
+
+  /** The marker of what was dropped since the last one, and a count from zero; undefined for none. */
+  takeMarker(): DroppedMarker | undefined {
+    if (this.#dropped === 0) return undefined;
+    const marker: DroppedMarker = { type: 'dropped', count: this.#dropped };
+    this.#dropped = 0;
+    return marker;
+  }
+}
 
 /** One watcher of one namespace: a bounded queue, read with `take`. */
 export class DebugWatcher {
   readonly namespace: string;
   readonly #maxQueued: number;
-  readonly #maxPerSecond: number;
+  /** The rate cap, and the count of what was dropped since the last marker. */
+  readonly #cap: RateCap;
   readonly #onReady: (() => void) | undefined;
   readonly #now: () => number;
   readonly #release: (watcher: DebugWatcher) => void;
   #queue: DebugItem[] = [];
   /** Events in the queue (the markers not counted). */
   #queued = 0;
-  #dropped = 0;
-  #windowStart = 0;
-  #inWindow = 0;
   #closed = false;
 
   /** Made by `DebugFeed.watch`. */
@@ -142,7 +187,7 @@ export class DebugWatcher {
   ) {
     this.namespace = namespace;
     this.#maxQueued = Math.max(1, options.maxQueued ?? DEFAULT_MAX_QUEUED);
-    this.#maxPerSecond = Math.max(1, options.maxPerSecond ?? DEFAULT_MAX_PER_SECOND);
+    this.#cap = new RateCap(options.maxPerSecond ?? DEFAULT_MAX_PER_SECOND);
     this.#onReady = options.onReady;
     this.#now = now;
     this.#release = release;
@@ -175,23 +220,35 @@ export class DebugWatcher {
   /** Queues `event`, or counts it as dropped when the queue is full or the rate is over the cap. */
   push(event: DebugEvent): void {
     if (this.#closed) return;
-    const now = this.#now();
-    if (now - this.#windowStart >= 1000 || now < this.#windowStart) {
-      this.#windowStart = now;
-      this.#inWindow = 0;
-    }
-    if (this.#queued >= this.#maxQueued || this.#inWindow >= this.#maxPerSecond) {
-      this.#dropped++;
+    if (this.#queued >= this.#maxQueued) {
+      this.#cap.drop();
       return;
     }
-    this.#inWindow++;
+    if (!this.#cap.admit(this.#now())) return;
     const wasEmpty = this.#queue.length === 0;
-    if (this.#dropped > 0) {
-      this.#queue.push({ type: 'dropped', count: this.#dropped });
-      this.#dropped = 0;
-    }
+    const marker = this.#cap.takeMarker();
+    if (marker) this.#queue.push(marker);
     this.#queue.push(event);
     this.#queued++;
+    if (wasEmpty) this.#onReady?.();
+  }
+
+  /**
+   * `count` events dropped before they reached this node (by the node they happened on, over its
+   * forwarding cap): told at once, in one marker with this watcher's own drops, or added to the marker
+   * at the end of the queue.
+   */
+  pushDropped(count: number): void {
+    if (this.#closed || count <= 0) return;
+    this.#cap.drop(count);
+    const marker = this.#cap.takeMarker()!;
+    const last = this.#queue.at(-1);
+    if (last?.type === 'dropped') {
+      last.count += marker.count;
+      return;
+    }
+    const wasEmpty = this.#queue.length === 0;
+    this.#queue.push(marker);
     if (wasEmpty) this.#onReady?.();
   }
 }
@@ -249,6 +306,12 @@ export class DebugFeed {
     if (!watchers) return;
     if (event.data !== undefined && event.data.length > this.#maxDataChars) this.#setData(event, event.data);
     for (const watcher of watchers) watcher.push(event);
+  }
+
+  /** `count` events of the namespace that another node dropped instead of forwarding: to the local watchers. */
+  deliverDropped(namespace: string, count: number): void {
+    const watchers = this.#watchers.get(namespace);
+    if (watchers) for (const watcher of watchers) watcher.pushDropped(count);
   }
 
   /** A new watcher of the namespace; it receives events until closed. */

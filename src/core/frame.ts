@@ -7,7 +7,9 @@
 export class Frame {
   /** Wire bytes, filled by the transport the first time the frame is written. */
   wire: Buffer | undefined = undefined;
+  /** The same for RawSocket connections, whose frames have a header of their own. */
+  rawWire: Buffer | undefined = undefined;
 
-  /** A text message, or a binary one when `text` is a Buffer (WAMP over msgpack). */
+  /** A text message, or a binary one when `text` is a Buffer (WAMP over MessagePack or CBOR). */
   constructor(readonly text: string | Buffer) {}
 }

@@ -11,6 +11,7 @@ export type LimitName =
   | 'wamp_subscriptions_per_session'
   | 'wamp_registrations_per_session'
   | 'wamp_retained_bytes'
+  | 'wamp_history_bytes'
   | 'wamp_testaments'
   | 'wamp_hello_timeout';
 

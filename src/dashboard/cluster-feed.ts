@@ -5,8 +5,11 @@ import {
   DEBUG_EVENT_TYPES,
   DEBUG_NUMBER_FIELDS,
   DEBUG_TEXT_FIELDS,
+  DEFAULT_MAX_PER_SECOND,
   type DebugEvent,
   type DebugFeed,
+  type DebugItem,
+  RateCap,
 } from '../core/debug-feed.js';
 
 /** The broadcast by which a node says which namespaces it watches (and so keeps its leases). */
@@ -20,6 +23,19 @@ const MAX_NAMESPACES = 1000;
 /** Longest namespace and longest text field accepted from the bus. */
 const MAX_NAME = 512;
 const MAX_TEXT = 64 * 1024;
+
+/**
+ * Events of one namespace that a node forwards a second at most. A console's watcher takes no more
+ * than this a second by default (`DEFAULT_MAX_PER_SECOND`), so more would load the bus, and every
+ * watching node, with events the console drops anyway.
+ */
+export const FORWARD_PER_SECOND = DEFAULT_MAX_PER_SECOND;
+
+/** A namespace this node forwards: the sink's removal, and the cap on what it sends. */
+interface Forwarding {
+  remove: () => void;
+  cap: RateCap;
+}
 
 export interface ClusterDebugFeedOptions {
   feed: DebugFeed;
@@ -42,6 +58,8 @@ export interface ClusterDebugFeedOptions {
    * to it after this. @default 10000
    */
   leaseMs?: number;
+  /** Events of one namespace forwarded a second at most; more are told as dropped. @default FORWARD_PER_SECOND */
+  forwardPerSecond?: number;
   /** Milliseconds since the epoch. @default Date.now */
   now?: () => number;
 }
@@ -51,7 +69,10 @@ export interface ClusterDebugFeedOptions {
  * `debug.watch` broadcast, renewed every `renewMs`, each holding for `leaseMs`), and takes interest in
  * `debug:<N>`; every node told so forwards the events of N reported on it over the bus, where the
  * watching nodes hand them to their watchers with the `node` they happened on. Nothing is broadcast or
- * forwarded while nobody watches.
+ * forwarded while nobody watches. A node forwards at most `forwardPerSecond` events of a namespace a
+ * second (by the events' own time); what it holds back is counted, as a watcher counts its drops, and
+ * sent as a `{"type":"dropped","count":n}` marker before its next forwarded event, or at the next
+ * renewal if none comes: the watchers show it like their own.
  */
 export class ClusterDebugFeed {
   readonly #feed: DebugFeed;
@@ -59,11 +80,12 @@ export class ClusterDebugFeed {
   readonly #logger: Logger;
   readonly #renewMs: number;
   readonly #leaseMs: number;
+  readonly #forwardPerSecond: number;
   readonly #now: () => number;
   /** Per namespace, the other nodes watching it and when their lease ends. */
   readonly #leases = new Map<string, Map<NodeId, number>>();
-  /** Per namespace with leases, the function that removes its forwarding sink from the feed. */
-  readonly #forwarding = new Map<string, () => void>();
+  /** Per namespace with leases, its forwarding sink's removal and rate cap. */
+  readonly #forwarding = new Map<string, Forwarding>();
   #timer: NodeJS.Timeout | undefined;
   /** Whether the last announcement named any namespace (an empty one then withdraws it). */
   #announced = false;
@@ -74,6 +96,7 @@ export class ClusterDebugFeed {
     this.#logger = options.logger;
     this.#renewMs = options.renewMs ?? 3000;
     this.#leaseMs = options.leaseMs ?? 10_000;
+    this.#forwardPerSecond = options.forwardPerSecond ?? FORWARD_PER_SECOND;
     this.#now = options.now ?? Date.now;
     const adapter = options.adapter;
     adapter.handle(WATCH_OP, (payload) => this.#watchedFrom(payload));
@@ -88,6 +111,7 @@ export class ClusterDebugFeed {
     this.#timer = setInterval(() => {
       this.#announce();
       this.#expire();
+      for (const [namespace, { cap }] of this.#forwarding) this.#tellDropped(namespace, cap);
     }, this.#renewMs);
     this.#timer.unref();
   }
@@ -96,7 +120,7 @@ export class ClusterDebugFeed {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    for (const remove of this.#forwarding.values()) remove();
+    for (const { remove } of this.#forwarding.values()) remove();
     this.#forwarding.clear();
     this.#leases.clear();
     if (!this.#announced) return;
@@ -159,10 +183,9 @@ export class ClusterDebugFeed {
     if (!nodes) {
       nodes = new Map();
       this.#leases.set(namespace, nodes);
-      this.#forwarding.set(
-        namespace,
-        this.#feed.addSink(namespace, (event) => this.#forward(namespace, event)),
-      );
+      const cap = new RateCap(this.#forwardPerSecond);
+      const remove = this.#feed.addSink(namespace, (event) => this.#forward(namespace, cap, event));
+      this.#forwarding.set(namespace, { remove, cap });
     }
     nodes.set(node, until);
   }
@@ -170,7 +193,7 @@ export class ClusterDebugFeed {
   #drop(namespace: string, nodes: Map<NodeId, number>, node: NodeId): void {
     if (!nodes.delete(node) || nodes.size > 0) return;
     this.#leases.delete(namespace);
-    this.#forwarding.get(namespace)?.();
+    this.#forwarding.get(namespace)?.remove();
     this.#forwarding.delete(namespace);
   }
 
@@ -185,11 +208,23 @@ export class ClusterDebugFeed {
     for (const [ns, nodes] of this.#leases) this.#drop(ns, nodes, node);
   }
 
-  #forward(namespace: string, event: DebugEvent): void {
+  /** An event reported here, forwarded when `cap` admits it (after the marker of those it did not). */
+  #forward(namespace: string, cap: RateCap, event: DebugEvent): void {
+    if (!cap.admit(event.time)) return;
+    this.#tellDropped(namespace, cap);
+    this.#publish(namespace, event);
+  }
+
+  #tellDropped(namespace: string, cap: RateCap): void {
+    const marker = cap.takeMarker();
+    if (marker) this.#publish(namespace, marker);
+  }
+
+  #publish(namespace: string, item: DebugItem): void {
     const message = {
       namespace: FEED_PREFIX + namespace,
       channel: FEED_CHANNEL,
-      text: JSON.stringify(event),
+      text: JSON.stringify(item),
     };
     this.#adapter.publish(message).catch((err) => {
       // The console is best effort: a lost event is no reason to disturb the node.
@@ -198,29 +233,38 @@ export class ClusterDebugFeed {
   }
 
   /**
-   * An event forwarded by another node. This node's own (delivered back locally when it also watches)
-   * are skipped: its watchers had them from the feed directly.
+   * An event or a dropped marker forwarded by another node. This node's own (delivered back locally
+   * when it also watches) are skipped: its watchers had them from the feed directly.
    */
   #received(message: ChannelMessage): void {
     if (!message.remote || !message.namespace.startsWith(FEED_PREFIX)) return;
-    const event = parseDebugEvent(message.text);
-    this.#feed.deliver(message.namespace.slice(FEED_PREFIX.length), event);
+    const item = parseDebugItem(message.text);
+    const namespace = message.namespace.slice(FEED_PREFIX.length);
+    if (item.type === 'dropped') this.#feed.deliverDropped(namespace, item.count);
+    else this.#feed.deliver(namespace, item);
   }
 }
 
 /**
- * A forwarded event from the bus, checked field by field and copied, so that nothing but the known
- * fields reaches a watcher; throws `MalformedBusMessage` for anything else.
+ * A forwarded event or dropped marker from the bus, checked field by field and copied, so that nothing
+ * but the known fields reaches a watcher; throws `MalformedBusMessage` for anything else.
  */
-export function parseDebugEvent(text: string): DebugEvent {
+export function parseDebugItem(text: string): DebugItem {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     throw new MalformedBusMessage('debug event: not JSON');
   }
+  const raw = busFields('debug event', value, { type: 'string' }) as Record<string, unknown>;
+  if (raw.type === 'dropped') {
+    const count = raw.count;
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) {
+      throw new MalformedBusMessage('debug event: count must be a positive integer');
+    }
+    return { type: 'dropped', count };
+  }
   const fields = busFields('debug event', value, { type: 'string', node: 'string' });
-  const raw = fields as Record<string, unknown>;
   if (!DEBUG_EVENT_TYPES.has(fields.type)) throw new MalformedBusMessage('debug event: unknown type');
   if (fields.node.length > MAX_NAME) throw new MalformedBusMessage('debug event: node too long');
   const time = raw.time;

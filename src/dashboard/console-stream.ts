@@ -7,7 +7,15 @@ export interface ConsoleStreamOptions {
   heartbeatMs?: number;
   /** The watcher's queue bound and rate cap. @default DebugFeed.watch's */
   watch?: Omit<WatchOptions, 'onReady'>;
+  /**
+   * Ends the stream after this many milliseconds: what is left of the session that opened it, so
+   * that an operator keeps watching only as long as signed in. @default never
+   */
+  endsInMs?: number;
 }
+
+/** The longest delay a Node timer takes (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Serves the debug console of `namespace` (`pusher:<appId>`, `wamp:<realm>`) on `res` as Server-Sent
@@ -15,7 +23,8 @@ export interface ConsoleStreamOptions {
  * `{"type":"dropped","count":n}` marker, and a comment line every `heartbeatMs`. Events are written
  * in batches, one write per event-loop turn; while the client does not read, nothing more is written
  * and the watcher's queue drops what does not fit (the client then gets a marker). The watcher is
- * closed when the response closes. Authorization is the caller's: this serves whoever it is given.
+ * closed when the response closes, or when the stream ends after `endsInMs`. Authorization is the
+ * caller's: this serves whoever it is given.
  */
 export function streamConsole(
   feed: DebugFeed,
@@ -57,11 +66,27 @@ export function streamConsole(
     if (!blocked) res.write(': heartbeat\n\n');
   }, options.heartbeatMs ?? 15_000);
   heartbeat.unref();
-  res.once('close', () => {
+  let ending: NodeJS.Timeout | undefined;
+  const stop = () => {
     clearInterval(heartbeat);
+    clearTimeout(ending);
     if (scheduled) clearImmediate(scheduled);
     watcher.close();
-  });
+  };
+  res.once('close', stop);
+  // Ends in steps a timer can take: a session may last longer than one.
+  let left = Math.max(0, options.endsInMs ?? Number.POSITIVE_INFINITY);
+  const endLater = () => {
+    const step = Math.min(left, MAX_TIMER_MS);
+    left -= step;
+    ending = setTimeout(() => {
+      if (left > 0) return endLater();
+      stop();
+      res.end();
+    }, step);
+    ending.unref();
+  };
+  if (Number.isFinite(left)) endLater();
   return watcher;
 }
 

@@ -168,7 +168,8 @@ export function addDashboard(router: Router, options: DashboardOptions): Dashboa
       throw dashboardError('BAD_CREDENTIALS');
     }
     logger.info({ address, name }, 'dashboard sign-in');
-    const maxAge = Math.floor(config.sessionTtlMs / 1000);
+    // Rounded up: a session shorter than a second still gets a cookie; its token expires on time.
+    const maxAge = Math.ceil(config.sessionTtlMs / 1000);
     return {
       status: 204,
       body: '',

@@ -1,6 +1,6 @@
 import type { Adapter } from '../adapters/adapter.js';
 import { busFields } from '../adapters/bus-payload.js';
-import type { AppTraffic } from '../core/traffic.js';
+import type { AppTraffic, Traffic } from '../core/traffic.js';
 import type { RequestCounts } from '../http/request-counts.js';
 import type { AppWebhookStats } from '../webhooks/dispatcher.js';
 
@@ -77,8 +77,9 @@ export interface StatsSources {
 
 /**
  * This node's history of each Pusher app: once a second, the app's connections and how much its
- * counters grew since the last tick. Only apps the traffic counters know are sampled, and an app gets
- * a ring on its first second with activity and loses it after `HISTORY_SECONDS` without any.
+ * counters grew since the last tick. Only apps the counters know are sampled (a connection, an HTTP
+ * API request or a webhook here since start), and an app gets a ring on its first second with
+ * activity and loses it after `HISTORY_SECONDS` without any.
  */
 export class StatsSampler {
   readonly #sources: StatsSources;
@@ -106,7 +107,7 @@ export class StatsSampler {
     this.#timer = undefined;
   }
 
-  /** Takes one sample of every app with traffic counters (what the timer calls). */
+  /** Takes one sample of every app the counters know (what the timer calls). */
   tick(): void {
     const t = Math.floor(this.#now() / SAMPLE_INTERVAL_MS) * SAMPLE_INTERVAL_MS;
     const api = new Map<string, number>();
@@ -114,15 +115,23 @@ export class StatsSampler {
       if (app !== '') api.set(app, (api.get(app) ?? 0) + count);
     }
     const webhooks = this.#sources.appWebhooks();
+    const sockets = new Map<string, Traffic>();
     for (const { protocol, app, traffic } of this.#sources.traffic.entries()) {
-      if (protocol !== 'pusher') continue;
+      if (protocol === 'pusher') sockets.set(app, traffic);
+    }
+    // An app whose clients are all on other nodes is still met here by its HTTP API or its webhooks.
+    for (const app of new Set([...sockets.keys(), ...api.keys(), ...webhooks.keys()])) {
+      const traffic = sockets.get(app);
       const hooks = webhooks.get(app);
       // Every failed attempt counts, whether it was retried or given up on.
       const failures = hooks ? hooks.retries + hooks.failures : 0;
-      const totals = [traffic.messagesIn, traffic.messagesOut, api.get(app) ?? 0, failures];
+      const totals = [traffic?.messagesIn ?? 0, traffic?.messagesOut ?? 0, api.get(app) ?? 0, failures];
       const before = this.#totals.get(app) ?? [0, 0, 0, 0];
       this.#totals.set(app, totals);
-      const values = [traffic.connections, ...totals.map((total, i) => Math.max(0, total - before[i]!))];
+      const values = [
+        traffic?.connections ?? 0,
+        ...totals.map((total, i) => Math.max(0, total - before[i]!)),
+      ];
       let ring = this.#rings.get(app);
       if (!ring) {
         if (!values.some((v) => v > 0)) continue;

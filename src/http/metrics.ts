@@ -170,7 +170,12 @@ function addAppMetrics(registry: Registry, sources: MetricSources): void {
       for (const { protocol, app, traffic } of sources.traffic.entries())
         add({ protocol, app }, traffic[key]);
     });
-  perApp('gauge', 'herald_connections', 'Open WebSocket connections of the app', 'connections');
+  perApp(
+    'gauge',
+    'herald_connections',
+    'Open connections of the app (for a realm, RawSocket ones too)',
+    'connections',
+  );
   perApp('counter', 'herald_connections_opened_total', 'WebSocket connections of the app opened', 'opened');
   mirrored(
     registry,

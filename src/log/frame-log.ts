@@ -101,6 +101,9 @@ export function logFrames(open: Open, reader: FrameReader, logger: Logger): Open
       get remoteAddress() {
         return connection.remoteAddress;
       },
+      ...(connection.transportType === undefined ? {} : { transportType: connection.transportType }),
+      ...(connection.maxMessageBytes === undefined ? {} : { maxMessageBytes: connection.maxMessageBytes }),
+      ...(connection.maxIncomingBytes === undefined ? {} : { maxIncomingBytes: connection.maxIncomingBytes }),
     };
     const session = open(logged, request);
     return {

@@ -1,11 +1,10 @@
-import type { IncomingMessage } from 'node:http';
 import { ClientAddresses } from '../core/client-address.js';
 import type { LimitName, LimitRefusals } from '../core/limit-refusals.js';
 import { type HttpError, HttpErrors, httpError } from '../http/errors.js';
 import { AddressLimits } from './address-limits.js';
 
 export interface ConnectionLimitsOptions {
-  /** Open WebSocket connections on this server, both protocols; null for no limit. */
+  /** Open connections on this server, WebSocket (both protocols) and RawSocket; null for no limit. */
   maxConnections: number | null;
   /** Open connections one client address may hold; null for no limit. */
   maxConnectionsPerAddress: number | null;
@@ -18,6 +17,12 @@ export interface ConnectionLimitsOptions {
   refusals: LimitRefusals;
   /** Milliseconds, for the rate. @default performance.now */
   now?: () => number;
+}
+
+/** What the limits read of a connection: its socket's peer and, behind a trusted proxy, the header naming the client. */
+export interface Admission {
+  readonly socket: { readonly remoteAddress?: string | undefined };
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /** An upgrade refused before it happens: answered over HTTP with a JSON `{"error"}` body. */
@@ -51,6 +56,8 @@ export class ConnectionLimits {
   readonly #addresses: ClientAddresses;
   readonly #perAddress: AddressLimits | null;
   readonly #refused: Readonly<Record<'full' | 'memory' | 'connections' | 'rate', UpgradeRefusal>>;
+  /** Connections `opened` and not yet `closed`, every transport's. */
+  #open = 0;
 
   constructor(options: ConnectionLimitsOptions) {
     this.#max = options.maxConnections;
@@ -81,11 +88,11 @@ export class ConnectionLimits {
   }
 
   /**
-   * Whether an upgrade may go ahead while `open` connections are open. Returns the refusal (counted)
-   * or the client's address, to hand to `opened` and `closed`; the address is `''` when no limit
-   * counts connections per address, so there is nothing to free.
+   * Whether a connection may open while `open` connections are (by default those `opened` and not
+   * `closed`). Returns the refusal (counted) or the client's address, to hand to `opened` and `closed`;
+   * the address is `''` when no limit counts connections per address, so there is nothing to free.
    */
-  admit(req: IncomingMessage, open: number): UpgradeRefusal | string {
+  admit(req: Admission, open = this.#open): UpgradeRefusal | string {
     if (this.#max !== null && open >= this.#max) return this.#refuse(this.#refused.full);
     if (this.#memory.over) return this.#refuse(this.#refused.memory);
     const perAddress = this.#perAddress;
@@ -98,11 +105,13 @@ export class ConnectionLimits {
 
   /** A connection from `address` (from `admit`) is open. */
   opened(address: string): void {
+    this.#open++;
     if (address !== '') this.#perAddress?.opened(address);
   }
 
   /** The connection `opened` counted has closed, however it closed. */
   closed(address: string): void {
+    this.#open--;
     if (address !== '') this.#perAddress?.closed(address);
   }
 

@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import { HeraldError } from '../core/errors.js';
 import { clientErrorListener, refuseConnect } from '../http/client-error.js';
@@ -38,26 +39,55 @@ export function createListener(router: Router, logger: Logger, secure: boolean):
 }
 
 /**
+ * Connections the kernel may hold for Herald to accept (it caps this at `net.core.somaxconn`, 4096 on
+ * current Linux). Node's own default is 511: when every client reconnects at once (a deploy, a network
+ * cut), connections past it are dropped and their clients wait out TCP's retransmission (1 s, then 3 s,
+ * …) before trying again.
+ */
+const LISTEN_BACKLOG = 4096;
+
+/**
  * Binds `server` to `host:port`; rejects with a `ListenError` saying what to change, and which
  * `settings` (`"host, port; --host, --port"`) give the address.
  */
-export function listen(server: Server, port: number, host: string, settings: string): Promise<void> {
+export function listen(server: NetServer, port: number, host: string, settings: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) =>
       reject(new ListenError(`cannot listen on ${address(host, port)} (${settings}): ${why(err, host)}`));
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       resolve();
     });
   });
 }
 
-/** Closes `server` and every connection it still has; resolves at once for one that never listened. */
-export function closeListener(server: Server): Promise<void> {
+/**
+ * Serves `server` on the listening socket `fd` that systemd passed (`name`: which of its sockets, for
+ * the error); the backlog is raised as `listen` raises it. Rejects with a `ListenError`.
+ */
+export function listenInherited(server: NetServer, fd: number, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(
+        new ListenError(`cannot listen on the inherited ${name} socket (descriptor ${fd}): ${err.message}`),
+      );
+    server.once('error', onError);
+    server.listen({ fd, backlog: LISTEN_BACKLOG }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Closes `server` and every HTTP connection it still has (others are their transport's to close);
+ * resolves at once for one that never listened.
+ */
+export function closeListener(server: NetServer): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
-    server.closeAllConnections();
+    (server as Partial<Server>).closeAllConnections?.();
   });
 }
 

@@ -5,12 +5,13 @@ import type { Logger } from 'pino';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Connection, Session, UpgradeRequest } from '../core/connection.js';
 import type { Frame } from '../core/frame.js';
-import { Traffic } from '../core/traffic.js';
 import { HttpError, httpError } from '../http/errors.js';
 import { refuseOnSocket } from '../http/raw-refusal.js';
 import { decodePathParams, parseRequestTarget } from '../http/request-target.js';
 import type { ConnectionLimits } from './connection-limits.js';
 import { encodeBinaryFrame, encodeTextFrame } from './frame.js';
+import { LiveConnections, QueuedConnection } from './queued-connection.js';
+import { FlushScheduler } from './write-queue.js';
 
 /** A protocol reachable over WebSocket at the paths `pattern` matches (captures become `params`). */
 export interface WebSocketRoute {
@@ -38,12 +39,6 @@ const kConnection = Symbol('herald.connection');
 const chosenProtocol = new WeakMap<IncomingMessage, string>();
 type TaggedWebSocket = WebSocket & { [kConnection]: WsConnection };
 
-/** How long a closing connection may take to finish its close handshake before it is cut. */
-const CLOSE_GRACE_MS = 1000;
-
-/** Where the traffic of connections not counted in an app goes: a sink nobody reads, so counting never branches. */
-const UNCOUNTED = new Traffic();
-
 /**
  * WebSocket connections on our own http.Server (ws in noServer mode): upgrades routed by path, writes
  * coalesced per connection per event-loop turn, buffered bytes capped per connection.
@@ -52,14 +47,13 @@ export class WebSocketTransport {
   readonly #o: WebSocketTransportOptions;
   readonly #wss: WebSocketServer;
   readonly #routes: WebSocketRoute[] = [];
-  readonly #live = new Set<WsConnection>();
-  #dirty: WsConnection[] = [];
-  #flushScheduled = false;
+  readonly #live: LiveConnections<WsConnection>;
+  readonly scheduler = new FlushScheduler();
   #accepting = true;
-  readonly #flushAll = () => this.#flush();
 
   constructor(options: WebSocketTransportOptions) {
     this.#o = options;
+    this.#live = new LiveConnections(options.limits);
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -88,6 +82,7 @@ export class WebSocketTransport {
   }
 
   attach(server: Server): void {
+    server.on('connection', () => this.scheduler.connectionArrived());
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // A fault here must cost this one client, never the process and everyone else on it.
       try {
@@ -110,22 +105,9 @@ export class WebSocketTransport {
 
   /** Resolves once every connection has closed, or cuts the rest after `timeoutMs`. */
   async drain(timeoutMs: number): Promise<void> {
-    this.#flush();
-    const deadline = Date.now() + timeoutMs;
-    while (this.#live.size > 0 && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now())));
-        this.#onEmpty = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    this.#onEmpty = undefined;
-    for (const c of this.#live) c.ws.terminate();
+    this.scheduler.flush();
+    await this.#live.drain(timeoutMs);
   }
-
-  #onEmpty: (() => void) | undefined;
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!this.#accepting) return refuseOnSocket(socket, httpError('SHUTTING_DOWN'));
@@ -133,7 +115,7 @@ export class WebSocketTransport {
     const limits = this.#o.limits;
     let address = '';
     if (limits) {
-      const admitted = limits.admit(req, this.#live.size);
+      const admitted = limits.admit(req);
       if (typeof admitted !== 'string') return refuseOnSocket(socket, admitted.error, admitted.headers);
       address = admitted;
     }
@@ -168,7 +150,6 @@ export class WebSocketTransport {
         const connection = new WsConnection(this, ws, req.socket, address);
         (ws as TaggedWebSocket)[kConnection] = connection;
         this.#live.add(connection);
-        limits?.opened(address);
         connection.holdUntilFlush();
         ws.on('message', onMessage);
         ws.on('ping', onActivity);
@@ -192,25 +173,9 @@ export class WebSocketTransport {
     refuseOnSocket(socket, httpError('NO_WEBSOCKET_ENDPOINT', url.pathname));
   }
 
-  markDirty(connection: WsConnection): void {
-    this.#dirty.push(connection);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flushAll);
-    }
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    const dirty = this.#dirty;
-    this.#dirty = [];
-    for (const c of dirty) c.flush();
-  }
-
   forget(connection: WsConnection): void {
-    // Every way a connection ends (its close, terminate, overflow, shutdown) comes through here once.
-    if (this.#live.delete(connection)) this.#o.limits?.closed(connection.address);
-    if (this.#live.size === 0) this.#onEmpty?.();
+    // Every way a connection ends (its close, its cut, overflow, shutdown) comes through here once.
+    this.#live.forget(connection);
   }
 
   get options(): WebSocketTransportOptions {
@@ -219,135 +184,49 @@ export class WebSocketTransport {
 }
 
 /** One client socket. Frames are queued and written together once per event-loop turn. */
-class WsConnection implements Connection {
-  session: Session | undefined;
-  #queue: Buffer[] | null = null;
-  #queued = 0;
-  #closing = false;
-  #overflowing = false;
+class WsConnection extends QueuedConnection {
   #corked = false;
-  #killTimer: NodeJS.Timeout | undefined;
-  /** The app's counters once the protocol named them (`countIn`). */
-  traffic: Traffic = UNCOUNTED;
-  /** The code this side closed with, which is the one counted (the client's echo may differ). */
-  #closeCode = 0;
 
   constructor(
     readonly transport: WebSocketTransport,
     readonly ws: WebSocket,
-    readonly socket: Socket,
-    /** The client's address for the limits per address; `''` when they are off. */
-    readonly address: string,
-  ) {}
-
-  /** Read from the socket when asked (Node then keeps it): most connections are never asked. */
-  get remoteAddress(): string {
-    return this.socket.remoteAddress ?? '';
+    socket: Socket,
+    address: string,
+  ) {
+    super(transport, socket, address);
   }
 
   send(frame: Frame): void {
-    if (this.#closing) return;
+    if (this.closing) return;
     frame.wire ??=
       typeof frame.text === 'string' ? encodeTextFrame(frame.text) : encodeBinaryFrame(frame.text);
-    const wire = frame.wire;
-    const buffered = this.socket.writableLength + this.#queued + wire.length;
-    if (buffered > this.transport.options.maxBufferedBytes && !this.#overflowing) return this.#overflow();
-    this.#queued += wire.length;
-    if (this.#queue === null) {
-      this.#queue = [wire];
-      this.transport.markDirty(this);
-    } else {
-      this.#queue.push(wire);
-    }
-  }
-
-  drained(): Promise<void> {
-    this.flush();
-    const socket = this.socket;
-    if (
-      this.#closing ||
-      socket.destroyed ||
-      socket.writableLength <= this.transport.options.maxBufferedBytes / 2
-    )
-      return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-    });
+    this.write(frame.wire);
   }
 
   /** The socket is corked (see the upgrade): keep it so until the first flush. */
   holdUntilFlush(): void {
     this.#corked = true;
-    this.transport.markDirty(this);
+    this.transport.scheduler.markDirty(this);
   }
 
-  countIn(traffic: Traffic): void {
-    if (this.traffic !== UNCOUNTED || this.ws.readyState === this.ws.CLOSED) return;
-    this.traffic = traffic;
-    traffic.opened++;
-    traffic.connections++;
-  }
-
-  flush(): void {
-    const queue = this.#queue;
-    const queued = this.#queued;
-    this.#queue = null;
-    this.#queued = 0;
-    if (queue !== null && this.socket.writable) {
-      // Counted once per write, not per frame: what one event-loop turn queued for this socket.
-      this.traffic.messagesOut += queue.length;
-      this.traffic.bytesOut += queued;
-      if (queue.length === 1) {
-        this.socket.write(queue[0]!);
-      } else {
-        this.socket.cork();
-        for (const buf of queue) this.socket.write(buf);
-        this.socket.uncork();
-      }
-    }
+  override flush(): void {
+    super.flush();
     if (this.#corked) {
       this.#corked = false;
       this.socket.uncork();
     }
   }
 
-  close(code: number, reason: string): void {
-    if (this.#closing) return;
-    this.#closing = true;
-    this.#closeCode = code;
-    this.flush();
+  protected end(code: number, reason: string): void {
     this.ws.close(code, truncateReason(reason));
-    this.#killTimer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
   }
 
-  /**
-   * The client stopped reading. What is queued is dropped, the protocol says goodbye its own way (best
-   * effort: the client is not reading), and the socket is cut at once so its buffers are freed.
-   */
-  #overflow(): void {
-    this.#queue = null;
-    this.#queued = 0;
-    this.#overflowing = true;
-    this.transport.options.logger.warn({ remoteAddress: this.remoteAddress }, 'slow client disconnected');
-    this.session?.onOverflow();
-    this.flush();
-    this.#closing = true;
+  protected cut(): void {
     this.ws.terminate();
   }
 
-  closed(code: number): void {
-    this.#closing = true;
-    this.#queue = null;
-    clearTimeout(this.#killTimer);
-    if (this.traffic !== UNCOUNTED) this.traffic.close(this.#closeCode || code);
-    this.transport.forget(this);
-    this.session?.onClose(code);
+  protected get gone(): boolean {
+    return this.ws.readyState === this.ws.CLOSED;
   }
 }
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { ConfigError, type ConfigWarning, loadConfig } from '../../src/config/load.js';
+import { crossbarNode, wellFormedNode } from './crossbar-node.js';
 import { anyJson, fuzz, nestedJsonText } from './harness.js';
 
 /**
@@ -141,6 +142,41 @@ describe('config files', () => {
             assert.equal(typeof problem, 'string');
             assert.doesNotMatch(problem, /\n/, problem);
           }
+        } finally {
+          await rm(path);
+        }
+      },
+    );
+  });
+
+  test('a Crossbar.io node configuration (version 2, a workers list): a valid configuration or a clean refusal', async () => {
+    await fuzz(
+      'crossbar node config',
+      200,
+      [
+        fc.oneof(
+          wellFormedNode,
+          crossbarNode.map((node) => ({
+            ...node,
+            version: 2,
+            workers: Array.isArray(node.workers) ? node.workers : [node.workers],
+          })),
+        ),
+        fc.constantFrom('.json', '.yaml'),
+      ],
+      async (node, ext) => {
+        const path = join(dir, `crossbar-${n++}${ext}`);
+        await writeFile(path, ext === '.json' ? JSON.stringify(node) : stringify(node));
+        const warnings: ConfigWarning[] = [];
+        try {
+          const config = await loadConfig({ file: path, env: { X: 'from-env' }, warnings });
+          assert.ok(Object.isFrozen(config));
+          assert.ok(config.wamp.realms.length >= 1);
+          for (const w of warnings) assert.ok(w.file === path && w.setting !== '' && w.reason !== '');
+        } catch (err) {
+          if (!(err instanceof ConfigError)) throw err;
+          assert.ok(err.problems.length > 0);
+          for (const problem of err.problems) assert.doesNotMatch(problem, /\n/, problem);
         } finally {
           await rm(path);
         }

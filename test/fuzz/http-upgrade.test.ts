@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { errorOf, RawHttp, type RawResponse } from '../helpers/raw-http.js';
+import { WAMP_SUBPROTOCOLS } from '../helpers/wamp-client.js';
 import { fuzz, Observer } from './harness.js';
 
 /**
@@ -13,7 +14,7 @@ import { fuzz, Observer } from './harness.js';
  */
 
 const DEADLINE_MS = 5000;
-const WAMP_PROTOCOLS = ['wamp.2.json', 'wamp.2.msgpack', 'wamp.2.json.batched', 'wamp.2.msgpack.batched'];
+const WAMP_PROTOCOLS: readonly string[] = WAMP_SUBPROTOCOLS;
 const GOOD_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
 let server: TestHerald;
@@ -92,7 +93,7 @@ const query: fc.Arbitrary<string> = fc.oneof(
 const protocolList: fc.Arbitrary<string | undefined> = fc.oneof(
   fc.constant(undefined),
   fc
-    .subarray([...WAMP_PROTOCOLS, 'wamp.2.cbor', 'chat', 'pusher'], { minLength: 1 })
+    .subarray([...WAMP_PROTOCOLS, 'wamp.2.ubjson', 'chat', 'pusher'], { minLength: 1 })
     .map((list) => list.join(', ')),
   fc.constantFrom(
     '',

@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { decode, ExtData, encode } from '@msgpack/msgpack';
+import { ExtData, encode } from '@msgpack/msgpack';
+import { Encoder } from 'cbor-x';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { WampUri } from '../../src/protocol/wamp/errors.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
-import { RawWampClient } from '../helpers/wamp-client.js';
+import { decodeWamp, RawWampClient, type Serialization, WAMP_SUBPROTOCOLS } from '../helpers/wamp-client.js';
 import { anyJson, fuzz, nestedJsonText, Observer } from './harness.js';
 
 /**
- * The WAMP router under random messages: every type code, in JSON, MessagePack and both batched
+ * The WAMP router under random messages: every type code, in JSON, MessagePack and CBOR and their batched
  * framings, with wrong arity and types, odd IDs, URIs and options, deep payloads, sent before HELLO,
  * while a challenge is pending (ticket and WAMP-CRA) and in an established session with a call in
  * flight. Every answer must be documented (docs/wamp.md): ERROR, ABORT or GOODBYE with a URI the router
@@ -19,9 +20,11 @@ import { anyJson, fuzz, nestedJsonText, Observer } from './harness.js';
  * hang, and everyone else keeps being served (a Pusher observer and two WAMP subscribers).
  */
 
-const PROTOCOLS = ['wamp.2.json', 'wamp.2.msgpack', 'wamp.2.json.batched', 'wamp.2.msgpack.batched'] as const;
+const PROTOCOLS = WAMP_SUBPROTOCOLS;
 type Protocol = (typeof PROTOCOLS)[number];
-const isBinary = (p: Protocol) => p.includes('msgpack');
+const isBinary = (p: Protocol) => !p.startsWith('wamp.2.json');
+const serializationOf = (p: Protocol): Serialization =>
+  p.startsWith('wamp.2.json') ? 'json' : p.startsWith('wamp.2.msgpack') ? 'msgpack' : 'cbor';
 
 /** Every type code of the WAMP spec: a client's, the router's own, and a few that are none. */
 const CLIENT_CODES = [1, 3, 5, 6, 8, 16, 32, 34, 48, 49, 64, 66, 70];
@@ -48,7 +51,7 @@ interface Draft {
 type Stage = 'fresh' | 'joined' | 'ticket' | 'wampcra' | 'calling' | 'user';
 const STAGES: Stage[] = ['fresh', 'joined', 'ticket', 'wampcra', 'calling', 'user'];
 
-/** Values only MessagePack carries as such (JSON clients send what `JSON.stringify` makes of them). */
+/** Values only the binary serializers carry as such (JSON clients send what `JSON.stringify` makes of them). */
 const exotic = () =>
   fc.constantFrom<unknown>(
     new Uint8Array([0, 1, 255]),
@@ -199,12 +202,20 @@ function asDict(value: unknown): Record<string, unknown> {
     : {};
 }
 
-/** Nested MessagePack arrays (or single-key maps, inside a list) around the integer 1, built as bytes. */
-function nestedMsgpack(depth: number, kind: 'array' | 'object'): Buffer {
-  const open = kind === 'array' ? Buffer.from([0x91]) : Buffer.from([0x81, 0xa1, 0x61]);
-  const list = kind === 'array' ? [] : [Buffer.from([0x91])];
+/**
+ * Nested MessagePack or CBOR arrays (or single-key maps, inside a list) around the integer 1, built as
+ * bytes.
+ */
+function nestedBinary(depth: number, kind: 'array' | 'object', serialization: 'msgpack' | 'cbor'): Buffer {
+  const heads =
+    serialization === 'msgpack' ? { list: 0x91, map: 0x81, key: 0xa1 } : { list: 0x81, map: 0xa1, key: 0x61 };
+  const open = kind === 'array' ? Buffer.from([heads.list]) : Buffer.from([heads.map, heads.key, 0x61]);
+  const list = kind === 'array' ? [] : [Buffer.from([heads.list])];
   return Buffer.concat([...list, ...Array<Buffer>(depth).fill(open), Buffer.from([0x01])]);
 }
+
+/** CBOR as cbor-x writes it for a client (wampy's serializer): plain maps and arrays. */
+const cborEncoder = new Encoder({ useRecords: false, mapsAsObjects: true });
 
 /** One message as the client's serializer writes it (without batch framing). */
 function encodeDraft(d: Draft, protocol: Protocol): string | Buffer {
@@ -216,10 +227,17 @@ function encodeDraft(d: Draft, protocol: Protocol): string | Buffer {
     const deep = d.deep.kind === 'array' ? nested : `[${nested}]`;
     return d.items.length === 0 ? `[${deep}]` : `${head.slice(0, -1)},${deep}]`;
   }
+  const serialization = serializationOf(protocol) as 'msgpack' | 'cbor';
+  if (serialization === 'cbor') {
+    const head = cborEncoder.encode(d.items);
+    if (!d.deep || d.items.length >= 23) return head;
+    const fixed = Buffer.from([0x80 | (d.items.length + 1)]); // a short array head: at most 23 elements
+    return Buffer.concat([fixed, head.subarray(1), nestedBinary(d.deep.depth, d.deep.kind, 'cbor')]);
+  }
   const head = Buffer.from(encode(d.items, { ignoreUndefined: true, useBigInt64: true }));
   if (!d.deep || d.items.length >= 15) return head;
   head[0] = 0x90 | (d.items.length + 1); // a fixarray header: at most 15 elements
-  return Buffer.concat([head, nestedMsgpack(d.deep.depth, d.deep.kind)]);
+  return Buffer.concat([head, nestedBinary(d.deep.depth, d.deep.kind, 'msgpack')]);
 }
 
 /** Frames to send: one message each, or for the batched subprotocols several per frame (sometimes mis-framed). */
@@ -247,6 +265,76 @@ function frames(messages: (string | Buffer)[], protocol: Protocol, grouping: num
     );
   });
 }
+
+const hexBytes = (text: string) => Buffer.from(text.replaceAll(' ', ''), 'hex');
+
+/** Starts of a CBOR message: none, an array head of any form, or well-formed messages cut short. */
+const CBOR_PREFIXES = [
+  '',
+  '83',
+  '9f',
+  '98 05',
+  '9b 0000000000000005',
+  '85 10 01 a0 6174',
+  '86 10 01 a1 6b61636b6e6f776c65646765 f5 6174 81',
+  '85 1830 02 a0 6e636f6d2e66757a7a2e70726f63',
+  '84 1820 03 a0 6174',
+].map(hexBytes);
+
+/**
+ * One CBOR head with the bytes of its argument, of any major type and head size (reserved ones too), or
+ * a token WAMP over CBOR refuses or must handle: tags (64 on a byte string, dates, shared references),
+ * simple values, breaks, indefinite strings and containers, `__proto__` as a key, NaN and big integers.
+ */
+const cborToken = (): fc.Arbitrary<Buffer> =>
+  fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc
+        .record({
+          major: fc.integer({ min: 0, max: 7 }),
+          info: fc.oneof(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 24, max: 31 })),
+          argument: fc.uint8Array({ minLength: 8, maxLength: 8 }),
+        })
+        .map(({ major, info, argument }) => {
+          const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+          return Buffer.concat([Buffer.from([(major << 5) | info]), Buffer.from(argument.subarray(0, size))]);
+        }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(
+        ...[
+          'd840 42 0102',
+          'd840 01',
+          'c1 1a514b67b0',
+          'd81c 81 d81d 00',
+          'c2 49 010000000000000000',
+          'd9d9f7',
+          'f7',
+          'f0',
+          'f8 ff',
+          'ff',
+          '5f 41 01 ff',
+          '7f 61 61 ff',
+          'bf 61 61 01 ff',
+          '9f 01 ff',
+          'a1 69 5f5f70726f746f5f5f 01',
+          'a1 f5 01',
+          'a1 81 01 01',
+          'a0',
+          '80',
+          'f9 7e00',
+          'fb 7ff8000000000000',
+          '1b 0020000000000001',
+          '3b ffffffffffffffff',
+          '5b ffffffffffffffff',
+          '9b 00000000ffffffff',
+        ].map(hexBytes),
+      ),
+    },
+    { weight: 2, arbitrary: anyJson().map((value) => cborEncoder.encode(value)) },
+  );
 
 /** A raw WebSocket on the WAMP route that reads what comes back in its subprotocol, batched or not. */
 class FuzzClient {
@@ -284,11 +372,12 @@ class FuzzClient {
         .filter((t) => t !== '')
         .map((t) => JSON.parse(t));
     }
-    if (!this.protocol.endsWith('batched')) return [decode(data) as unknown[]];
+    const serialization = serializationOf(this.protocol);
+    if (!this.protocol.endsWith('batched')) return [decodeWamp(data, serialization)];
     const out: unknown[][] = [];
     for (let at = 0; at < data.length; ) {
       const length = data.readUInt32BE(at);
-      out.push(decode(data.subarray(at + 4, at + 4 + length)) as unknown[]);
+      out.push(decodeWamp(data.subarray(at + 4, at + 4 + length), serialization));
       at += 4 + length;
     }
     return out;
@@ -426,7 +515,7 @@ async function settle(client: FuzzClient, sentUris: Set<string>): Promise<void> 
   if (end === 'closed') assert.ok(CLOSE_CODES.has(code), `a documented close code, not ${code}`);
 }
 
-/** Two WAMP subscribers (JSON and MessagePack) that must get a publication after every case. */
+/** Three WAMP subscribers (JSON, MessagePack and CBOR) that must get a publication after every case. */
 class WampObserver {
   #probes = 0;
 
@@ -437,7 +526,7 @@ class WampObserver {
 
   static async connect(url: string): Promise<WampObserver> {
     const subscribers = [];
-    for (const serialization of ['json', 'msgpack'] as const) {
+    for (const serialization of ['json', 'msgpack', 'cbor'] as const) {
       const client = await RawWampClient.join(url, { serialization });
       subscribers.push({ client, subscription: await client.subscribe(TOPIC) });
     }
@@ -590,9 +679,33 @@ describe('fuzz: the WAMP router', () => {
     );
   });
 
+  test('CBOR built from random heads (tags, simple values, breaks, odd lengths and keys) ends documented', async () => {
+    await fuzz(
+      'wamp cbor frames',
+      120,
+      [
+        fc.constantFrom('wamp.2.cbor' as const, 'wamp.2.cbor.batched' as const),
+        fc.constantFrom<Stage>('fresh', 'joined', 'calling'),
+        fc.constantFrom(...CBOR_PREFIXES),
+        fc.array(cborToken(), { maxLength: 24 }),
+      ],
+      async (protocol, stage, prefix, tokens) => {
+        const client = await prepare(url, protocol, stage);
+        try {
+          const message = Buffer.concat([prefix, ...tokens]);
+          client.send(frames([message], protocol, [], false)[0]!);
+          await settle(client, new Set());
+        } finally {
+          client.ws.terminate();
+        }
+        await checkAll();
+      },
+    );
+  });
+
   test('deep payloads to subscribers and callees on every serializer: refused or delivered, never a crash', async () => {
     const subscribers = await Promise.all(
-      (['json', 'msgpack'] as const).map(async (serialization) => {
+      (['json', 'msgpack', 'cbor'] as const).map(async (serialization) => {
         const client = await RawWampClient.join(url, { serialization });
         return { client, subscription: await client.subscribe('com.fuzz.deep') };
       }),

@@ -57,7 +57,9 @@ export interface AutobahnSession {
 }
 
 export interface AutobahnConnectionOptions {
-  url: string;
+  /** The WebSocket URL; a `transports` list may name other transports instead (`rawsocket`: `host`, `port`). */
+  url?: string;
+  transports?: Record<string, unknown>[];
   realm: string;
   authmethods?: string[];
   authid?: string;
@@ -81,7 +83,11 @@ export interface Autobahn {
   Connection: new (options: AutobahnConnectionOptions) => AutobahnConnection;
   Error: new (error: string, args?: unknown[], kwargs?: Record<string, unknown>) => Error;
   Result: new (args?: unknown[], kwargs?: Record<string, unknown>) => AutobahnResult;
-  serializer: { JSONSerializer: new () => unknown; MsgpackSerializer: new () => unknown };
+  serializer: {
+    JSONSerializer: new () => unknown;
+    MsgpackSerializer: new () => unknown;
+    CBORSerializer: new () => unknown;
+  };
   auth_cra: {
     derive_key(secret: string, salt: string, iterations?: number, keylen?: number): string;
     sign(key: string, challenge: string): string;

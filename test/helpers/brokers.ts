@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { pino } from 'pino';
 import { NatsClient } from '../../src/adapters/nats/connection.js';
+import { historyStreamName } from '../../src/adapters/nats/history.js';
 import { bucketName, KvBucket } from '../../src/adapters/nats/kv.js';
 import { within } from './raw-client.js';
 
@@ -82,13 +83,14 @@ export async function deleteRedisPrefix(prefix: string, url = REDIS_URL): Promis
   }
 }
 
-/** Deletes the JetStream buckets a run under `prefix` created. */
+/** Deletes the JetStream buckets a run under `prefix` created (`history`: its history stream). */
 export async function destroyNatsBuckets(prefix: string, purposes: string[], url = NATS_URL): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await nc.jetstreamManager();
     for (const purpose of purposes) {
-      await jsm.streams.delete(`KV_${bucketName(prefix, purpose)}`).catch((err: Error) => {
+      const stream = purpose === 'history' ? historyStreamName(prefix) : `KV_${bucketName(prefix, purpose)}`;
+      await jsm.streams.delete(stream).catch((err: Error) => {
         if (!/not found/i.test(err.message)) throw err;
       });
     }

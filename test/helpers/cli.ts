@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ACTIVATED_SH } from './held-socket.js';
 import { within } from './raw-client.js';
 
 /** `bin/herald.js` run as a child process, the way an operator runs it. */
@@ -19,15 +20,25 @@ export interface Run {
 
 const runs: Run[] = [];
 
-/** Spawns the CLI with `HERALD_*` cleared from the inherited environment, then `env` added. */
-export function herald(args: string[], env: Record<string, string> = {}): Run {
+/**
+ * Spawns the CLI with `HERALD_*` cleared from the inherited environment, then `env` added. With
+ * `sockets`, as systemd socket activation starts it: those descriptors from 3 on, `LISTEN_FDS` their
+ * count and `LISTEN_PID` its pid (`env` may replace them).
+ */
+export function herald(args: string[], env: Record<string, string> = {}, sockets: number[] = []): Run {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_') && k !== 'NODE_TEST_CONTEXT'),
   );
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child =
+    sockets.length === 0
+      ? spawn(process.execPath, [BIN, ...args], {
+          env: { ...base, ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+      : spawn('/bin/sh', [...ACTIVATED_SH, process.execPath, BIN, ...args], {
+          env: { ...base, LISTEN_FDS: String(sockets.length), ...env },
+          stdio: ['ignore', 'pipe', 'pipe', ...sockets],
+        });
   let out = '';
   let err = '';
   const watchers: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];

@@ -66,9 +66,14 @@ export function nodeEnv(options: Omit<ClusterOptions, 'driver' | 'url' | 'count'
           HERALD_WEBHOOKS_VACATE_DELAY_MS: String(options.vacateDelayMs ?? 0),
         }
       : {}),
-    HERALD_WAMP_REALMS: JSON.stringify([{ name: 'realm1', roles: WAMP_TRUSTED_ROLES }]),
+    HERALD_WAMP_REALMS: JSON.stringify([
+      { name: 'realm1', roles: WAMP_TRUSTED_ROLES, eventHistory: CLUSTER_EVENT_HISTORY },
+    ]),
   };
 }
+
+/** The event history of realm1 in a cluster: the newest 5 events of `com.history.*`. */
+export const CLUSTER_EVENT_HISTORY = [{ uri: 'com.history.', match: 'prefix', limit: 5 }];
 
 /**
  * realm1 as by default (anonymous may do anything), plus the kill procedures and peer addresses,
@@ -205,7 +210,7 @@ export async function withWebhookCluster(
 /** Removes what a cluster under `prefix` left on its broker. */
 export async function cleanup(driver: Driver, prefix: string, url?: string): Promise<void> {
   if (driver === 'redis') await deleteRedisPrefix(prefix, url);
-  else await destroyNatsBuckets(prefix, ['presence', 'occupancy', 'cache', 'outbox'], url);
+  else await destroyNatsBuckets(prefix, ['presence', 'occupancy', 'cache', 'outbox', 'history'], url);
 }
 
 /**

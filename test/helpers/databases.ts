@@ -1,7 +1,9 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { derivedName, versionTable } from '../../src/apps/migrations.js';
+import { finished } from './cli.js';
 
 /** The shared databases tests use; override with HERALD_TEST_POSTGRES_URL / HERALD_TEST_MYSQL_URL. */
 export const POSTGRES_URL = process.env.HERALD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -11,6 +13,19 @@ export type DatabaseDriver = 'postgres' | 'mysql';
 
 /** The URL of the shared database of `driver`. */
 export const databaseUrl = (driver: DatabaseDriver) => (driver === 'postgres' ? POSTGRES_URL : MYSQL_URL);
+
+/** The environment that points `herald` at an apps table. */
+export const storeEnv = (driver: DatabaseDriver, table: string, url = databaseUrl(driver)) => ({
+  HERALD_APP_STORE_DRIVER: driver,
+  HERALD_APP_STORE_URL: url,
+  HERALD_APP_STORE_TABLE: table,
+});
+
+/** Creates the table with `herald apps migrate`, as an operator does before the first start. */
+export async function migrate(env: Record<string, string>): Promise<void> {
+  const run = await finished(['apps', 'migrate'], env);
+  assert.equal(run.code, 0, run.stderr);
+}
 
 /**
  * A table name no other test file shares (`herald_apps_t_<random>`), since test files run in

@@ -23,6 +23,17 @@ export function autobahnPythonSkip(): string | false {
     : 'python3-autobahn is not installed (apt-get install -y python3-autobahn)';
 }
 
+/**
+ * Why the autobahn-python tests over CBOR skip, or false when they run: autobahn-python offers CBOR only
+ * with python3-cbor2 installed. With CI=true they always run.
+ */
+export function cborPythonSkip(): string | false {
+  const autobahn = autobahnPythonSkip();
+  if (autobahn || process.env.CI === 'true') return autobahn;
+  const probe = spawnSync(PYTHON, ['-c', 'import cbor2'], { encoding: 'utf8' });
+  return probe.status === 0 ? false : 'python3-cbor2 is not installed (apt-get install -y python3-cbor2)';
+}
+
 /** A running Python client script: its stdout JSON lines, waitable one by one. */
 export class PythonClient {
   readonly process: ChildProcess;
@@ -34,8 +45,12 @@ export class PythonClient {
     resolve: (l: Record<string, unknown>) => void;
   }[] = [];
 
-  constructor(script: string, args: string[]) {
-    this.process = spawn(PYTHON, [fixture(script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `env` is added to this process's environment (client.py reads WAMP_REALM, WAMP_AUTHID, WAMP_PASSWORD). */
+  constructor(script: string, args: string[], env: Record<string, string> = {}) {
+    this.process = spawn(PYTHON, [fixture(script), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let buffered = '';
     this.process.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       buffered += chunk;

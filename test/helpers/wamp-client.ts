@@ -1,8 +1,35 @@
 import { decode, encode } from '@msgpack/msgpack';
+import { Decoder, Encoder } from 'cbor-x';
 import { type ClientOptions, WebSocket } from 'ws';
 
 export type WampMessage = unknown[];
-export type Serialization = 'json' | 'msgpack';
+export type Serialization = 'json' | 'msgpack' | 'cbor';
+
+/** The WebSocket subprotocols the WAMP route speaks (docs/wamp.md). */
+export const WAMP_SUBPROTOCOLS = [
+  'wamp.2.json',
+  'wamp.2.msgpack',
+  'wamp.2.cbor',
+  'wamp.2.json.batched',
+  'wamp.2.msgpack.batched',
+  'wamp.2.cbor.batched',
+] as const;
+
+/** CBOR as a client writes it: plain maps and arrays, byte strings untagged. */
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
+const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true, int64AsNumber: true } as object);
+
+/** One message in `serialization`, as a client sends it. */
+export function encodeWamp(message: WampMessage, serialization: Serialization): string | Buffer {
+  if (serialization === 'json') return JSON.stringify(message);
+  return serialization === 'msgpack' ? Buffer.from(encode(message)) : cbor.encode(message);
+}
+
+/** One message the router sent in `serialization`. */
+export function decodeWamp(data: string | Buffer, serialization: Serialization): WampMessage {
+  if (typeof data === 'string') return JSON.parse(data) as WampMessage;
+  return (serialization === 'cbor' ? cborDecoder.decode(data) : decode(data)) as WampMessage;
+}
 
 /** Features a raw client announces unless told otherwise. */
 export const CLIENT_ROLES = {
@@ -12,8 +39,16 @@ export const CLIENT_ROLES = {
   callee: { features: { progressive_call_results: true, call_canceling: true } },
 };
 
+/** `CLIENT_ROLES`, each also announcing payload passthru mode. */
+export const PASSTHRU_ROLES = Object.fromEntries(
+  Object.entries(CLIENT_ROLES).map(([role, r]) => [
+    role,
+    { features: { ...r.features, payload_passthru_mode: true } },
+  ]),
+);
+
 /**
- * A bare WebSocket client speaking WAMP by hand (JSON or MessagePack), for what real clients hide or
+ * A bare WebSocket client speaking WAMP by hand (JSON, MessagePack or CBOR), for what real clients hide or
  * refuse to send. Messages are queued; `next` takes them in order, waiting when none is there yet.
  */
 export class RawWampClient {
@@ -39,7 +74,7 @@ export class RawWampClient {
     this.ws.on('error', () => {});
     this.ws.on('message', (data: Buffer, isBinary) => {
       this.frames.push(isBinary ? data : data.toString());
-      const message = (isBinary ? decode(data) : JSON.parse(data.toString())) as WampMessage;
+      const message = decodeWamp(isBinary ? data : data.toString(), serialization);
       const i = this.#waiters.findIndex((w) => w.match(message));
       if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(message);
       else this.messages.push(message);
@@ -105,8 +140,7 @@ export class RawWampClient {
 
   send(message: WampMessage | string | Buffer): void {
     if (typeof message === 'string' || Buffer.isBuffer(message)) this.ws.send(message);
-    else if (this.serialization === 'json') this.ws.send(JSON.stringify(message));
-    else this.ws.send(encode(message));
+    else this.ws.send(encodeWamp(message, this.serialization));
   }
 
   async subscribe(topic: string, options: Record<string, unknown> = {}): Promise<number> {

@@ -1,5 +1,6 @@
 import { after, before } from 'node:test';
 import type { ConfigInput } from '../../src/config/schema.js';
+import { type AutobahnConnection, type AutobahnSession, closeAutobahn, openAutobahn } from './autobahn.js';
 import { startHerald, type TestHerald } from './herald.js';
 import { RawWampClient } from './wamp-client.js';
 
@@ -18,6 +19,9 @@ export function wampServer(config: ConfigInput = {}) {
     await herald?.stop();
   });
   return {
+    get herald(): TestHerald {
+      return herald!;
+    },
     get url(): string {
       return `ws://127.0.0.1:${herald!.port}/ws`;
     },
@@ -31,4 +35,24 @@ export function wampServer(config: ConfigInput = {}) {
       return this.track(await RawWampClient.join(this.url, options));
     },
   };
+}
+
+/**
+ * Inside a `describe`: `wampServer`, plus autobahn-js sessions that are all closed, before the server
+ * stops, after the suite.
+ */
+export function autobahnServer(config: ConfigInput = {}) {
+  const connections: AutobahnConnection[] = [];
+  after(async () => {
+    for (const c of connections) await closeAutobahn(c);
+  });
+  const server = wampServer(config);
+  return Object.assign(server, {
+    /** An autobahn-js session joined to `realm`, closed with the suite. */
+    async session(realm = 'realm1'): Promise<AutobahnSession> {
+      const { connection, session } = await openAutobahn({ url: server.url, realm });
+      connections.push(connection);
+      return session;
+    },
+  });
 }

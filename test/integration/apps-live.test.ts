@@ -9,12 +9,13 @@ import { brokerSkip, deleteRedisPrefix, REDIS_URL, uniquePrefix } from '../helpe
 import { finished } from '../helpers/cli.js';
 import { GUARD_MS, Node, stopAll } from '../helpers/cluster-node.js';
 import {
-  type DatabaseDriver,
   databaseSkip,
   databaseUrl,
   dropAppTable,
+  migrate,
   POSTGRES_URL,
   sql,
+  storeEnv,
   uniqueTable,
 } from '../helpers/databases.js';
 import {
@@ -36,19 +37,6 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
  */
 
 const TOKEN = 'live-test-token-0123456789abcdef0123456789';
-
-/** The environment that points `herald` at an apps table. */
-const storeEnv = (driver: DatabaseDriver, table: string, url = databaseUrl(driver)) => ({
-  HERALD_APP_STORE_DRIVER: driver,
-  HERALD_APP_STORE_URL: url,
-  HERALD_APP_STORE_TABLE: table,
-});
-
-/** Creates the table with `herald apps migrate`, as an operator does before the first start. */
-async function migrate(env: Record<string, string>): Promise<void> {
-  const run = await finished(['apps', 'migrate'], env);
-  assert.equal(run.code, 0, run.stderr);
-}
 
 /** Runs `herald apps …` against the table; its JSON output. */
 async function apps(env: Record<string, string>, ...args: string[]): Promise<App> {

@@ -9,6 +9,7 @@ import {
   databaseSkip,
   databaseUrl,
   dropAppTable,
+  storeEnv,
   uniqueTable,
 } from '../helpers/databases.js';
 import { APP, startHerald, type TestHerald } from '../helpers/herald.js';
@@ -149,11 +150,7 @@ function tables(driver: DatabaseDriver) {
   after(async () => {
     for (const table of made) await dropAppTable(driver, table);
   });
-  const envOf = (table: string): Record<string, string> => ({
-    HERALD_APP_STORE_DRIVER: driver,
-    HERALD_APP_STORE_URL: databaseUrl(driver),
-    HERALD_APP_STORE_TABLE: table,
-  });
+  const envOf = (table: string): Record<string, string> => storeEnv(driver, table);
   return {
     envOf,
     /**

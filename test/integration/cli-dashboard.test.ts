@@ -3,11 +3,17 @@ import { spawn } from 'node:child_process';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/config/load.js';
-import { isPasswordHash, verifyPassword } from '../../src/dashboard/auth.js';
-import { GUARD_MS, killRuns, started } from '../helpers/cli.js';
+import { hashPassword, isPasswordHash, verifyPassword } from '../../src/dashboard/auth.js';
+import { childOutput } from '../helpers/child-output.js';
+import { GUARD_MS, herald, killRuns, started } from '../helpers/cli.js';
+import { dashboardSession } from '../helpers/dashboard.js';
+import { databaseSkip, dropAppTable, migrate, storeEnv, uniqueTable } from '../helpers/databases.js';
 import { within } from '../helpers/raw-client.js';
 
-/** `herald dashboard hash-password` and the development setup's dashboard, as an operator runs them. */
+/**
+ * `herald dashboard hash-password`, and the dashboard's line at start (the development setup's with
+ * its credentials, a configured one's with its URL only), as an operator runs them.
+ */
 
 const BIN = fileURLToPath(new URL('../../../bin/herald.js', import.meta.url));
 
@@ -19,21 +25,9 @@ async function withInput(args: string[], input: string) {
     Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_') && k !== 'NODE_TEST_CONTEXT'),
   );
   const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = childOutput(child);
   child.stdin.end(input);
-  const code = await within(
-    new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c))),
-    GUARD_MS,
-    `herald ${args.join(' ')} to exit`,
-  );
-  return { code, stdout, stderr };
+  return within(output, GUARD_MS, `herald ${args.join(' ')} to exit`);
 }
 
 test('hash-password prints a hash of the first line that the configuration takes and that verifies', async () => {
@@ -100,3 +94,41 @@ test('herald start with an app of its own has no dashboard unless configured', a
   run.child.kill('SIGTERM');
   assert.equal((await within(run.exited, GUARD_MS, 'exit')).code, 0);
 });
+
+for (const driver of ['postgres', 'mysql'] as const) {
+  test(`herald start with apps in ${driver} prints the URL of the dashboard its configuration turns on`, {
+    skip: await databaseSkip(driver),
+  }, async () => {
+    const table = uniqueTable();
+    const env = {
+      ...storeEnv(driver, table),
+      HERALD_DASHBOARD_ENABLED: 'true',
+      HERALD_DASHBOARD_USERS: JSON.stringify([
+        { name: 'ada', passwordHash: await hashPassword('a configured password') },
+      ]),
+    };
+    try {
+      await migrate(env);
+      // On the admin listener, which is where the dashboard is served when there is one.
+      const run = herald(['start', '--host', '127.0.0.1', '--port', '0', '--api-port', '0'], env);
+      const [, adminPort] = await within(
+        run.waitForStdout(/admin listener [^\n]* on http:\/\/127\.0\.0\.1:(\d+)/),
+        GUARD_MS,
+        'the admin listener line',
+      );
+      const [line, url] = await within(
+        run.waitForStdout(/Dashboard: (\S+)\n/),
+        GUARD_MS,
+        'the dashboard line',
+      );
+      assert.equal(url, `http://127.0.0.1:${adminPort}/dashboard`);
+      assert.doesNotMatch(line, /password/, 'no password: the configuration holds only its hash');
+      assert.doesNotMatch(run.stdout(), /Connect pusher-js|HTTP API:/, "the store's apps are not listed");
+      await dashboardSession(`http://127.0.0.1:${adminPort}`, 'ada', 'a configured password');
+      run.child.kill('SIGTERM');
+      assert.equal((await within(run.exited, GUARD_MS, 'exit')).code, 0);
+    } finally {
+      await dropAppTable(driver, table);
+    }
+  });
+}

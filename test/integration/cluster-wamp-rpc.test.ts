@@ -4,7 +4,7 @@ import { type AutobahnSession, autobahn, closeAutobahn } from '../helpers/autoba
 import { clusterSuites, onRunningCluster, openWamp, wampError, withOwnCluster } from '../helpers/cluster.js';
 import { GUARD_MS, type LogRecord, type Node } from '../helpers/cluster-node.js';
 import { within } from '../helpers/raw-client.js';
-import { RawWampClient } from '../helpers/wamp-client.js';
+import { PASSTHRU_ROLES, RawWampClient } from '../helpers/wamp-client.js';
 
 /**
  * WAMP calls on a cluster: a caller on one node reaches callees on the others (WAMP spec, Basic
@@ -83,6 +83,61 @@ await clusterSuites((driver, sharedUrl) => {
         await assert.rejects(caller.call('org.nowhere.proc'), wampError('wamp.error.no_such_procedure'));
       } finally {
         for (const o of opened) await closeAutobahn(o.connection);
+      }
+    });
+
+    test('WAMP across nodes: payload passthru calls and publications reach only peers that announced the mode', async () => {
+      const [n1, n2, n3] = nodes as [Node, Node, Node];
+      const url = (n: Node) => `ws://127.0.0.1:${n.port}/ws`;
+      const ppt = { ppt_scheme: 'x_cluster', ppt_serializer: 'cbor' };
+      const bytes = new Uint8Array([0, 255, 1, 254]);
+      const callee = await RawWampClient.join(url(n2), { details: { roles: PASSTHRU_ROLES } });
+      const caller = await RawWampClient.join(url(n1), {
+        serialization: 'msgpack',
+        details: { roles: PASSTHRU_ROLES },
+      });
+      const plain = await RawWampClient.join(url(n3), { serialization: 'msgpack' });
+      try {
+        await callee.register('com.cluster.ppt');
+        const request = caller.id();
+        caller.send([48, request, ppt, 'com.cluster.ppt', [bytes]]);
+        const invocation = await within(callee.next(68), GUARD_MS, 'INVOCATION on node 2');
+        assert.deepEqual(invocation[3], ppt);
+        callee.send([70, invocation[1], ppt, invocation[4] as unknown[]]);
+        const result = await within(caller.reply(request, [50, 8]), GUARD_MS, 'RESULT on node 1');
+        assert.deepEqual([result[0], result[2]], [50, ppt]);
+        assert.deepEqual([...((result[3] as unknown[])[0] as Uint8Array)], [...bytes]);
+        // A caller without the mode, on node 3: the callee's passthru answer cannot reach it.
+        const asked = plain.id();
+        plain.send([48, asked, {}, 'com.cluster.ppt', ['plain']]);
+        const second = await within(callee.next(68), GUARD_MS, 'second INVOCATION');
+        callee.send([70, second[1], ppt, [`\0${Buffer.from(bytes).toString('base64')}`]]);
+        const refused = await within(plain.reply(asked, [50, 8]), GUARD_MS, 'ERROR on node 3');
+        assert.deepEqual([refused[0], refused[4]], [8, 'wamp.error.feature_not_supported']);
+        const toCallee = await within(callee.next(8), GUARD_MS, 'ERROR to the callee');
+        assert.equal(toCallee[4], 'wamp.error.feature_not_supported');
+
+        const topic = 'com.cluster.ppt.news';
+        const onNode2 = await callee.subscribe(topic);
+        const onNode3 = await plain.subscribe(topic);
+        const published = caller.id();
+        caller.send([16, published, { acknowledge: true, ...ppt }, topic, [bytes]]);
+        await within(caller.reply(published, [17]), GUARD_MS, 'PUBLISHED');
+        const event = await within(
+          callee.next((m) => m[0] === 36 && m[1] === onNode2),
+          GUARD_MS,
+          'EVENT',
+        );
+        assert.deepEqual(event[3], ppt);
+        caller.send([16, caller.id(), {}, topic, ['plain']]);
+        const first = await within(
+          plain.next((m) => m[0] === 36 && m[1] === onNode3),
+          GUARD_MS,
+          'plain EVENT',
+        );
+        assert.deepEqual(first[4], ['plain'], 'node 3’s subscriber without the mode got no passthru event');
+      } finally {
+        for (const c of [callee, caller, plain]) c.close();
       }
     });
 

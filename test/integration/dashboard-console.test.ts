@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { hashPassword } from '../../src/dashboard/auth.js';
-import { dashboardSession } from '../helpers/dashboard.js';
+import type { DebugEvent } from '../../src/core/debug-feed.js';
+import { dashboardOf, dashboardSession, openConsole } from '../helpers/dashboard.js';
+import { is } from '../helpers/debug-watch.js';
 import { APP, connected, startHerald, type TestHerald } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
 
@@ -15,7 +16,7 @@ describe('the debug console stream', () => {
 
   before(async () => {
     server = await startHerald({
-      dashboard: { enabled: true, users: [{ name: 'ada', passwordHash: await hashPassword(PASSWORD) }] },
+      dashboard: await dashboardOf(PASSWORD),
     });
     cookie = await dashboardSession(server.httpUrl, 'ada', PASSWORD);
   });
@@ -30,33 +31,47 @@ describe('the debug console stream', () => {
   });
 
   test("a signed-in operator sees an app's connection open as Server-Sent Events", async () => {
-    const abort = new AbortController();
-    const response = await fetch(`${server.httpUrl}/dashboard/api/apps/${APP.id}/console`, {
-      headers: { cookie },
-      signal: abort.signal,
-    });
-    assert.equal(response.status, 200);
-    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
     // The stream says it is watching before anything happens: the client connects after that.
-    while (!text.includes(': watching')) text += decoder.decode((await reader.read()).value);
-    const client = server.client();
-    const socketId = await within(connected(client), 5000, 'pusher-js to connect');
-    const opened = (async () => {
-      for (;;) {
-        for (const line of text.split('\n')) {
-          if (!line.startsWith('data: ')) continue;
-          const event = JSON.parse(line.slice(6)) as { type: string; socketId?: string };
-          if (event.type === 'connection_opened' && event.socketId === socketId) return event;
-        }
-        text += decoder.decode((await reader.read()).value);
-      }
+    const stream = await openConsole(server.httpUrl, `/apps/${APP.id}/console`, cookie);
+    try {
+      assert.match(stream.contentType, /^text\/event-stream/);
+      const client = server.client();
+      const socketId = await within(connected(client), 5000, 'pusher-js to connect');
+      const event = await stream.find(
+        is('connection_opened', { socketId }),
+        'connection_opened on the console',
+      );
+      assert.equal((event as DebugEvent).node, server.herald.debugFeed.node);
+      client.disconnect();
+    } finally {
+      stream.close();
+    }
+  });
+});
+
+describe('the debug console stream of a session that ends', () => {
+  const TTL_MS = 1500;
+  let server: TestHerald;
+
+  before(async () => {
+    server = await startHerald({
+      dashboard: await dashboardOf(PASSWORD, { sessionTtlMs: TTL_MS }),
+    });
+  });
+  after(() => server.stop());
+
+  test('ends when the session expires, and the same cookie then gets 401', async () => {
+    const cookie = await dashboardSession(server.httpUrl, 'ada', PASSWORD);
+    const url = `${server.httpUrl}/dashboard/api/apps/${APP.id}/console`;
+    const response = await fetch(url, { headers: { cookie } });
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    const ended = (async () => {
+      while (!(await reader.read()).done);
     })();
-    const event = await within(opened, 5000, 'connection_opened on the console');
-    assert.equal(event.socketId, socketId);
-    abort.abort();
-    client.disconnect();
+    await within(ended, TTL_MS + 5000, 'the stream to end with the session');
+    const again = await fetch(url, { headers: { cookie } });
+    assert.equal(again.status, 401);
+    assert.ok(((await again.json()) as { error?: string }).error);
   });
 });

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { hashPassword } from '../../src/dashboard/auth.js';
 import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
+import { dashboardOf, signInPage } from '../helpers/dashboard.js';
 import { APP, connected, nextEvent, sdkAuthorizer, startHerald, type TestHerald } from '../helpers/herald.js';
-import type { Pusher } from '../helpers/pusher-js.js';
+import type { Options, Pusher } from '../helpers/pusher-js.js';
 import { within } from '../helpers/raw-client.js';
+import { distinctColours } from '../helpers/screenshot.js';
 import { RawWampClient } from '../helpers/wamp-client.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -28,44 +29,41 @@ const IMAGES =
     : pathToFileURL(`${await mkdtemp(join(tmpdir(), 'herald-dashboard-'))}/`);
 
 /**
- * Browser-side code, as source text: the project's types have no DOM. `colours(base64)` counts the
- * distinct colours of a PNG (up to 50); `bluePixels(id)` counts a canvas's blue pixels, the colour of
- * the connections line.
+ * Browser-side code, as source text: the project's types have no DOM. `rise(id, rgb)` is how high the
+ * line of colour `rgb` goes on chart `id`, as a fraction of the chart's height above its zero line
+ * (about 0 for a line at zero, -1 for no line).
  */
-const IN_BROWSER = `
-async function colours(base64) {
-  const image = new Image();
-  image.src = 'data:image/png;base64,' + base64;
-  await image.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = image.width;
-  canvas.height = image.height;
-  const ctx = canvas.getContext('2d');
-  ctx.drawImage(image, 0, 0);
-  const { data } = ctx.getImageData(0, 0, image.width, image.height);
-  const seen = new Set();
-  for (let i = 0; i < data.length && seen.size < 50; i += 4) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-  return seen.size;
-}
-function bluePixels(id) {
+const RISE = `
+function rise(id, [r, g, b]) {
   const canvas = document.getElementById(id);
-  const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
-  let n = 0;
-  for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 200 && data[i] < 80) n++;
-  return n;
+  const { width, height } = canvas;
+  const { data } = canvas.getContext('2d').getImageData(0, 0, width, height);
+  // lineChart's zero line is 18 CSS pixels above the bottom, its top 8 below the top.
+  const ratio = window.devicePixelRatio || 1;
+  const zero = (canvas.clientHeight - 18) * ratio;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 40)
+        return (zero - y) / (zero - 8 * ratio);
+    }
+  }
+  return -1;
 }`;
 
-/** How many distinct colours a PNG has, counted in a blank page of `browser` (the dashboard's CSP forbids data: images). */
-async function colours(browser: Browser, png: Buffer): Promise<number> {
-  const page = await browser.newPage();
-  try {
-    return await page.evaluate<number>(
-      `(() => { ${IN_BROWSER}; return colours(${JSON.stringify(png.toString('base64'))}); })()`,
-    );
-  } finally {
-    await page.close();
-  }
-}
+/** Each chart's lines: the canvas and the colour app.js draws each series in. */
+const SERIES = {
+  connections: ['chart-connections', [0x25, 0x63, 0xeb]],
+  messagesIn: ['chart-messages', [0x16, 0xa3, 0x4a]],
+  messagesOut: ['chart-messages', [0xd9, 0x77, 0x06]],
+  apiRequests: ['chart-api', [0x7c, 0x3a, 0xed]],
+  webhookFailures: ['chart-webhooks', [0xdc, 0x26, 0x26]],
+} as const;
+type Series = keyof typeof SERIES;
+/** A line this high (a tenth of the chart) has a sample above zero: a line at zero rises about 0.01. */
+const MOVED = 0.1;
+/** The app whose charts the charts test watches from its first request on. */
+const CHARTS = { id: 'charts', key: 'charts-key', secret: 'charts-secret' };
 
 describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   let server: TestHerald;
@@ -78,8 +76,8 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   before(async () => {
     receiver = await WebhookReceiver.start(() => 500);
     server = await startHerald({
-      apps: [{ ...APP, clientEvents: true, webhooks: [{ url: receiver.url }] }],
-      dashboard: { enabled: true, users: [{ name: 'ada', passwordHash: await hashPassword(PASSWORD) }] },
+      apps: [APP, CHARTS].map((app) => ({ ...app, clientEvents: true, webhooks: [{ url: receiver.url }] })),
+      dashboard: await dashboardOf(PASSWORD),
     });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -97,10 +95,38 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   /** Saves the page as dashboard-`view`.png in IMAGES and checks it is not of one colour. */
   const screenshot = async (view: string) => {
     const png = await page.screenshot({ path: new URL(`dashboard-${view}.png`, IMAGES).pathname });
-    assert.ok((await colours(browser, png)) > 5, `the ${view} screenshot is blank`);
+    assert.ok((await distinctColours(browser, png)) > 5, `the ${view} screenshot is blank`);
   };
   const consoleRow = (text: string) => page.locator('#app-console tbody tr.event', { hasText: text }).first();
   const tab = (view: string) => page.click(`#tabs button[data-view="${view}"]`);
+  /** A pusher-js client of `key` with `options`, connected and subscribed to `name`. */
+  const subscriber = async (name: string, options: Partial<Options> = {}, key: string = APP.key) => {
+    const client = server.client(options, key);
+    clients.push(client);
+    await within(connected(client), GUARD_MS, 'pusher-js to connect');
+    const channel = client.subscribe(name);
+    await within(nextEvent(channel, 'pusher:subscription_succeeded'), GUARD_MS, `${name} subscribed`);
+    return channel;
+  };
+
+  const rise = (series: Series) =>
+    `rise(${JSON.stringify(SERIES[series][0])}, ${JSON.stringify(SERIES[series][1])})`;
+  /**
+   * Waits until `condition` (browser-side source over `rise`) holds, checked on each frame the page
+   * draws (waitForFunction evaluates a string, which the dashboard's Content-Security-Policy forbids).
+   */
+  const charted = (condition: string, what: string) =>
+    within(
+      page.evaluate<boolean>(
+        `(() => { ${RISE}; return new Promise((resolve) => { const check = () => ((${condition}) ? resolve(true) : requestAnimationFrame(check)); check(); }); })()`,
+      ),
+      GUARD_MS,
+      what,
+    );
+  const heights = () =>
+    page.evaluate<number[]>(
+      `(() => { ${RISE}; return [${Object.keys(SERIES).map((series) => rise(series as Series))}]; })()`,
+    );
 
   test('a wrong password shows the error; the right one opens the console', async () => {
     await page.goto(`${server.httpUrl}/dashboard`);
@@ -148,11 +174,7 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
   });
 
   test('the event creator refuses data that is not JSON, then sends an event the client receives', async () => {
-    const client = server.client();
-    clients.push(client);
-    await within(connected(client), GUARD_MS, 'pusher-js to connect');
-    const news = client.subscribe('news');
-    await within(nextEvent(news, 'pusher:subscription_succeeded'), GUARD_MS, 'subscribed');
+    const news = await subscriber('news');
     await tab('events');
     await page.fill('#event-form input[name="channel"]', 'news');
     await page.fill('#event-form input[name="event"]', 'headline');
@@ -171,27 +193,70 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
     assert.match((await row.textContent())!, /api_message/);
   });
 
-  test('the charts are drawn from the stats', async () => {
-    await tab('charts');
-    // The connections line is blue: its pixels show the samples were drawn, not just the axes.
-    const blue = `(() => { ${IN_BROWSER}; return bluePixels('chart-connections'); })()`;
-    // Checked on each frame the page draws, in the page (waitForFunction evaluates a string, which the
-    // dashboard's Content-Security-Policy forbids).
-    const drawn = `new Promise((resolve) => { const check = () => ((${blue}) > 0 ? resolve(true) : requestAnimationFrame(check)); check(); })`;
-    await within(page.evaluate<boolean>(drawn), GUARD_MS, 'the connections chart drawn');
-    assert.ok((await page.evaluate<number>(blue)) > 0);
-    await screenshot('charts');
+  test('each chart moves when its traffic happens: API requests, connections, messages in and out, webhook failures', async () => {
+    await page.selectOption('#app', CHARTS.id);
+    try {
+      await tab('charts');
+      // Nothing has happened in the app yet: once its stats are drawn, no chart has a line.
+      const all = Object.keys(SERIES) as Series[];
+      await charted(all.map((series) => `${rise(series)} === -1`).join(' && '), 'the empty charts');
+      assert.deepEqual(await heights(), [-1, -1, -1, -1, -1]);
+
+      // Requests to the HTTP API alone, before any client connects.
+      const sdk = server.sdk(CHARTS);
+      for (let i = 0; i < 3; i++) await sdk.trigger('prices', 'tick', { i });
+      await charted(`${rise('apiRequests')} > ${MOVED}`, 'the API requests chart to rise');
+
+      // Two clients: one sends client events on a private channel it has alone (messages in, more than
+      // out, so that the in line shows above the out line where they share a second), the other gets
+      // an event published to it (messages out). The private channel's occupied webhook goes to an
+      // endpoint that answers 500.
+      const [solo, news] = await Promise.all([
+        subscriber('private-solo', sdkAuthorizer(sdk), CHARTS.key),
+        subscriber('news', {}, CHARTS.key),
+      ]);
+      for (let i = 0; i < 8; i++) solo.trigger('client-note', { i });
+      const headline = nextEvent(news, 'headline');
+      await sdk.trigger('news', 'headline', {});
+      await within(headline, GUARD_MS, 'the headline');
+      for (const series of ['connections', 'messagesIn', 'messagesOut', 'webhookFailures'] as const) {
+        await charted(`${rise(series)} > ${MOVED}`, `the ${series} line to rise`);
+      }
+      assert.ok(receiver.requests.some((r) => r.answer === 500));
+      assert.ok((await heights()).every((height) => height > MOVED));
+      await screenshot('charts');
+    } finally {
+      await page.selectOption('#app', APP.id);
+    }
+  });
+
+  test("a cache channel's cached event shows in the channels view", async () => {
+    const prices = await subscriber('cache-prices');
+    await tab('channels');
+    await page.fill('#channel-filter', 'prices');
+    const entry = page.locator('#channel-list tr', { hasText: 'cache-prices' });
+    await entry.waitFor({ timeout: GUARD_MS });
+    assert.deepEqual(await entry.locator('td').allTextContents(), ['cache-prices', 'cache', '1']);
+    // Nothing was published yet: the channel has no cached event.
+    await entry.click();
+    const detail = page.locator('#channel-detail');
+    await detail.locator('h3', { hasText: 'cache-prices' }).waitFor({ timeout: GUARD_MS });
+    assert.match((await detail.textContent())!, /Cached event\s*None/);
+
+    const received = nextEvent(prices, 'price');
+    await server.sdk().trigger('cache-prices', 'price', { eur: 1.25 });
+    assert.deepEqual(await within(received, GUARD_MS, 'the price'), { eur: 1.25 });
+    await entry.click();
+    const cached = detail.locator('pre');
+    await cached.waitFor({ timeout: GUARD_MS });
+    const shown = JSON.parse((await cached.textContent())!) as { event: string; data: string };
+    assert.equal(shown.event, 'price');
+    assert.deepEqual(JSON.parse(shown.data), { eur: 1.25 });
   });
 
   test('a presence member appears with its info in the channels view', async () => {
-    const sdk = server.sdk();
-    const client = server.client(
-      sdkAuthorizer(sdk, () => ({ user_id: 'grace', user_info: { name: 'Grace Hopper' } })),
-    );
-    clients.push(client);
-    await within(connected(client), GUARD_MS, 'pusher-js to connect');
-    const lobby = client.subscribe('presence-lobby');
-    await within(nextEvent(lobby, 'pusher:subscription_succeeded'), GUARD_MS, 'subscribed');
+    const grace = () => ({ user_id: 'grace', user_info: { name: 'Grace Hopper' } });
+    await subscriber('presence-lobby', sdkAuthorizer(server.sdk(), grace));
     await tab('channels');
     await page.fill('#channel-filter', 'lobby');
     const entry = page.locator('#channel-list tr', { hasText: 'presence-lobby' });
@@ -217,12 +282,24 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
       .waitFor({ timeout: GUARD_MS });
     assert.match((await page.textContent('#realm-subscriptions'))!, /com\.example\.news/);
     await page.locator('#realm-console .status', { hasText: 'live' }).waitFor({ timeout: GUARD_MS });
+    // A publication shows on the realm's console, with the session that made it.
+    const request = wamp.id();
+    wamp.send([16, request, { acknowledge: true }, 'com.example.news', ['hello']]);
+    await within(wamp.reply(request, [17, 8]), GUARD_MS, 'PUBLISHED');
+    const row = page.locator('#realm-console tbody tr.event', { hasText: 'publication' });
+    await row.waitFor({ timeout: GUARD_MS });
+    assert.match((await row.textContent())!, new RegExp(`com\\.example\\.news${wamp.sessionId}`));
     await screenshot('wamp');
   });
 
   test('the page fits a phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await tab('console');
+    // A row in the console: its long cells wrap within the screen. The console was closed when the
+    // app changed on another view; it opens again with its view.
+    await page.locator('#app-console .status', { hasText: 'live' }).waitFor({ timeout: GUARD_MS });
+    await server.sdk().trigger('news', 'headline', { title: 'On a phone' });
+    await consoleRow('headline').waitFor({ timeout: GUARD_MS });
     const width = await page.evaluate<number>('document.documentElement.scrollWidth');
     assert.ok(width <= 390, `the page is ${width}px wide`);
     await screenshot('phone');
@@ -235,5 +312,59 @@ describe('the dashboard in headless Chromium', { skip: chromiumSkip }, () => {
     await page.reload();
     await page.locator('#login').waitFor({ timeout: GUARD_MS });
     assert.equal(await page.locator('#main').isHidden(), true);
+  });
+});
+
+describe('a dashboard session that ends while its page is open, in headless Chromium', {
+  skip: chromiumSkip,
+}, () => {
+  /** Long enough to sign in and open a view on a busy machine; short enough to wait for. */
+  const TTL_MS = 4000;
+  let server: TestHerald;
+  let browser: Browser;
+
+  before(async () => {
+    server = await startHerald({
+      dashboard: await dashboardOf(PASSWORD, { sessionTtlMs: TTL_MS }),
+    });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  /** A page of its own browser context (its own cookies), signed in, showing `view`. */
+  const signedIn = async (view: string) => {
+    const page = await (await browser.newContext()).newPage();
+    await signInPage(page, server.httpUrl, 'ada', PASSWORD);
+    await page.click(`#tabs button[data-view="${view}"]`);
+    return page;
+  };
+
+  /** Waits for the sign-in form in place of the views, and checks the server no longer knows the page. */
+  const signedOut = async (page: Page, within: number) => {
+    await page.locator('#login').waitFor({ timeout: within });
+    assert.equal(await page.locator('#main').isHidden(), true);
+    const status = await page.evaluate<number>(
+      "fetch('/dashboard/api/session', { credentials: 'same-origin' }).then((r) => r.status)",
+    );
+    assert.equal(status, 401);
+  };
+
+  test('the console, streaming, and an idle view both return to the sign-in form when the session expires', async () => {
+    const [streaming, idle] = await Promise.all([signedIn('console'), signedIn('channels')]);
+    await streaming.locator('#app-console .status', { hasText: 'live' }).waitFor({ timeout: GUARD_MS });
+    await idle.locator('#view-channels').waitFor({ timeout: GUARD_MS });
+    await Promise.all([signedOut(streaming, TTL_MS + GUARD_MS), signedOut(idle, TTL_MS + GUARD_MS)]);
+    assert.equal(await streaming.textContent('#app-console .status'), '0 events · stopped');
+  });
+
+  test('a session the browser lost (its cookie gone) shows the sign-in form at the next request', async () => {
+    const page = await signedIn('charts');
+    await page.context().clearCookies();
+    // The charts ask for their stats every second.
+    await signedOut(page, GUARD_MS);
   });
 });

@@ -233,3 +233,14 @@ test('another node with the same session secret accepts the cookie', async () =>
     await Promise.all([a.stop(), b.stop()]);
   }
 });
+
+test('a session shorter than a second still gets a cookie the browser keeps (Max-Age rounded up)', async () => {
+  const server = await startHerald({ dashboard: { ...(await dashboardConfig()), sessionTtlMs: 500 } });
+  try {
+    const { response, cookie } = await login(server.httpUrl, { name: 'ada', password: PASSWORD });
+    assert.equal(response.status, 204);
+    assert.match(cookie!, /; Max-Age=1; /);
+  } finally {
+    await server.stop();
+  }
+});

@@ -122,14 +122,21 @@ describe('the debug feed of a WAMP realm', () => {
       await seen.find(is('session_left', { session: caller.sessionId }), 'the caller leaving');
 
       const events = seen.items as DebugEvent[];
-      const joined = events.filter((e) => e.type === 'session_joined').map((e) => e.session);
-      assert.deepEqual(joined, [callee.sessionId, caller.sessionId]);
+      const joined = events.filter((e) => e.type === 'session_joined');
+      assert.deepEqual(
+        joined.map((e) => e.session),
+        [callee.sessionId, caller.sessionId],
+      );
+      const authid = joined[1]!.userId;
+      assert.ok(authid, 'the session joined with its authid');
       const publication = events.find((e) => e.type === 'publication')!;
       assert.equal(publication.topic, 'com.example.topic');
       assert.equal(publication.session, caller.sessionId);
+      assert.equal(publication.userId, authid);
       assert.match(publication.data ?? '', /"hello",2/);
       const call = events.find((e) => e.type === 'call')!;
       assert.equal(call.procedure, 'com.example.add');
+      assert.deepEqual([call.session, call.userId], [caller.sessionId, authid]);
       assert.match(call.data ?? '', /\[1,2\]/);
       assert.equal(other.items.length, 0, 'another realm sees nothing');
     } finally {

@@ -26,24 +26,36 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('an admin address in use: the start fails with a ListenError and closes the public port it opened', async () => {
-  const taken = createServer();
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-  const busy = (taken.address() as AddressInfo).port;
-  const publicPort = await freePort();
-  const herald = new Herald(
-    parseConfig({
-      host: '127.0.0.1',
-      port: publicPort,
-      api: { host: '127.0.0.1', port: busy },
-      logLevel: 'silent',
-    }),
-  );
-  try {
-    await assert.rejects(herald.start(), ListenError);
-    assert.equal(await listening(publicPort), false, 'the public port it bound first is closed again');
-    await herald.stop();
-  } finally {
-    await new Promise<void>((resolve) => taken.close(() => resolve()));
-  }
-});
+for (const [name, listener, settings] of [
+  [
+    'an admin',
+    (port: number) => ({ api: { host: '127.0.0.1', port } }),
+    'api.host, api.port; --api-host, --api-port',
+  ],
+  [
+    'a RawSocket',
+    (port: number) => ({ wamp: { rawsocket: { host: '127.0.0.1', port } } }),
+    'wamp.rawsocket.host, wamp.rawsocket.port',
+  ],
+] as const) {
+  test(`${name} address in use: the start fails with a ListenError naming its settings and closes the public port`, async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const busy = (taken.address() as AddressInfo).port;
+    const publicPort = await freePort();
+    const herald = new Herald(
+      parseConfig({ host: '127.0.0.1', port: publicPort, ...listener(busy), logLevel: 'silent' }),
+    );
+    try {
+      await assert.rejects(herald.start(), (err: Error) => {
+        assert.ok(err instanceof ListenError);
+        assert.ok(err.message.startsWith(`cannot listen on 127.0.0.1:${busy} (${settings})`), err.message);
+        return true;
+      });
+      assert.equal(await listening(publicPort), false, 'the public port it bound first is closed again');
+      await herald.stop();
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+}

@@ -1,47 +1,25 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MsgpackSerializer } from 'wampy/MsgpackSerializer.js';
-import { type AutobahnConnection, autobahn, closeAutobahn, openAutobahn } from '../helpers/autobahn.js';
+import { autobahn, closeAutobahn, openAutobahn } from '../helpers/autobahn.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
-import { RawWampClient } from '../helpers/wamp-client.js';
-import { newWampy, type Wampy } from '../helpers/wampy.js';
-
-/** Resolves with the first value `subscribe` hands its callback. */
-function first<T>(subscribe: (callback: (value: T) => void) => unknown): Promise<T> {
-  return new Promise((resolve) => subscribe(resolve));
-}
+import { first, WampClients } from '../helpers/wamp-clients.js';
+import { newWampy } from '../helpers/wampy.js';
 
 describe('WAMP with autobahn-js and wampy', () => {
   let h: TestHerald;
   let url: string;
-  const connections: AutobahnConnection[] = [];
-  const wampys: Wampy[] = [];
-  const raws: RawWampClient[] = [];
-  const joinAutobahn = async (serialization: 'json' | 'msgpack') => {
-    const serializer =
-      serialization === 'json'
-        ? new autobahn.serializer.JSONSerializer()
-        : new autobahn.serializer.MsgpackSerializer();
-    const opened = await openAutobahn({ url, realm: 'realm1', serializers: [serializer] });
-    connections.push(opened.connection);
-    return opened.session;
-  };
-  const joinWampy = async (serialization: 'json' | 'msgpack') => {
-    const w = newWampy(url, serialization === 'msgpack' ? { serializer: new MsgpackSerializer() } : {});
-    wampys.push(w);
-    await w.connect();
-    return w;
-  };
+  let clients: WampClients;
+  const joinAutobahn = (serialization: 'json' | 'msgpack') => clients.autobahn(serialization);
+  const joinWampy = (serialization: 'json' | 'msgpack') => clients.wampy(serialization);
 
   before(async () => {
     h = await startHerald();
     url = `ws://127.0.0.1:${h.port}/ws`;
+    clients = new WampClients(url);
   });
   after(async () => {
-    for (const c of connections) await closeAutobahn(c);
-    for (const w of wampys) await w.disconnect().catch(() => {});
-    for (const r of raws) r.close();
+    await clients.close();
     await h.stop();
   });
 
@@ -134,8 +112,7 @@ describe('WAMP with autobahn-js and wampy', () => {
   });
 
   test('autobahn-js cancel with {mode: "kill"} gets the callee answer; wampy cancel killnowait', async () => {
-    const callee = await RawWampClient.join(url);
-    raws.push(callee);
+    const callee = await clients.raw();
     await callee.register('com.clients.slow');
     const ab = await joinAutobahn('json');
     const call = ab.call('com.clients.slow');
@@ -155,8 +132,7 @@ describe('WAMP with autobahn-js and wampy', () => {
   });
 
   test('wampy call timeout', async () => {
-    const callee = await RawWampClient.join(url);
-    raws.push(callee);
+    const callee = await clients.raw();
     await callee.register('com.clients.never');
     const wp = await joinWampy('msgpack');
     const started = Date.now();
@@ -203,7 +179,7 @@ describe('WAMP with autobahn-js and wampy', () => {
           maxRetries: 1,
           onReconnect: () => resolve(),
         });
-        wampys.push(w);
+        clients.track(w);
         void w.connect().then(() => again.stop());
       });
       await within(reconnecting, 5000, 'wampy onReconnect');

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { decode, encode } from '@msgpack/msgpack';
+import { encode } from '@msgpack/msgpack';
 import { WebSocket } from 'ws';
 import { ROUTER_ROLES } from '../../src/protocol/wamp/router.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
-import { CLIENT_ROLES, RawWampClient } from '../helpers/wamp-client.js';
+import { CLIENT_ROLES, decodeWamp, encodeWamp, RawWampClient } from '../helpers/wamp-client.js';
 
 describe('WAMP opening handshake, lifecycle and bad input', () => {
   let h: TestHerald;
@@ -110,35 +110,42 @@ describe('WAMP opening handshake, lifecycle and bad input', () => {
     }
   });
 
-  test('wamp.2.msgpack.batched: length-prefixed messages in, one per frame out; a torn batch aborts', async () => {
-    const { ws, frame } = await batchedSocket('wamp.2.msgpack.batched');
-    const framed = (...messages: unknown[][]) =>
-      Buffer.concat(
-        messages.flatMap((m) => {
-          const bytes = Buffer.from(encode(m));
-          const length = Buffer.alloc(4);
-          length.writeUInt32BE(bytes.length);
-          return [length, bytes];
-        }),
-      );
-    const unframe = (data: Buffer) => {
-      assert.equal(data.readUInt32BE(0), data.length - 4, 'one length-prefixed message');
-      return decode(data.subarray(4)) as unknown[];
-    };
-    try {
-      ws.send(framed([1, ...hello]));
-      assert.equal(unframe((await within(frame(), 2000, 'WELCOME')) as Buffer)[0], 2);
-      ws.send(framed([32, 1, {}, 'com.batch.m'], [16, 2, { exclude_me: false }, 'com.batch.m', [8]]));
-      assert.equal(unframe((await within(frame(), 2000, 'SUBSCRIBED')) as Buffer)[0], 33);
-      const event = unframe((await within(frame(), 2000, 'EVENT')) as Buffer);
-      assert.deepEqual([event[0], event[4]], [36, [8]]);
-      ws.send(framed([16, 3, {}, 'com.batch.m']).subarray(0, 6)); // cut inside the message
-      const abort = unframe((await within(frame(), 2000, 'ABORT')) as Buffer);
-      assert.deepEqual([abort[0], abort[2]], [3, 'wamp.error.protocol_violation']);
-    } finally {
-      ws.close();
-    }
-  });
+  for (const serialization of ['msgpack', 'cbor'] as const) {
+    test(`wamp.2.${serialization}.batched: length-prefixed messages in, one per frame out; a torn batch aborts`, async () => {
+      const { ws, frame } = await batchedSocket(`wamp.2.${serialization}.batched`);
+      const framed = (...messages: unknown[][]) =>
+        Buffer.concat(
+          messages.flatMap((m) => {
+            const bytes = encodeWamp(m, serialization) as Buffer;
+            const length = Buffer.alloc(4);
+            length.writeUInt32BE(bytes.length);
+            return [length, bytes];
+          }),
+        );
+      const unframe = (data: Buffer) => {
+        assert.equal(data.readUInt32BE(0), data.length - 4, 'one length-prefixed message');
+        return decodeWamp(data.subarray(4), serialization);
+      };
+      try {
+        ws.send(framed([1, ...hello]));
+        assert.equal(unframe((await within(frame(), 2000, 'WELCOME')) as Buffer)[0], 2);
+        ws.send(
+          framed(
+            [32, 1, {}, `com.batch.${serialization}`],
+            [16, 2, { exclude_me: false }, `com.batch.${serialization}`, [8]],
+          ),
+        );
+        assert.equal(unframe((await within(frame(), 2000, 'SUBSCRIBED')) as Buffer)[0], 33);
+        const event = unframe((await within(frame(), 2000, 'EVENT')) as Buffer);
+        assert.deepEqual([event[0], event[4]], [36, [8]]);
+        ws.send(framed([16, 3, {}, `com.batch.${serialization}`]).subarray(0, 6)); // cut inside the message
+        const abort = unframe((await within(frame(), 2000, 'ABORT')) as Buffer);
+        assert.deepEqual([abort[0], abort[2]], [3, 'wamp.error.protocol_violation']);
+      } finally {
+        ws.close();
+      }
+    });
+  }
 
   test('a binary frame on wamp.2.json aborts with protocol_violation', async () => {
     const c = await open(url);

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { LimitName } from '../../src/core/limit-refusals.js';
-import {
-  type AutobahnConnection,
-  type AutobahnSession,
-  closeAutobahn,
-  openAutobahn,
-} from '../helpers/autobahn.js';
-import { startHerald, type TestHerald } from '../helpers/herald.js';
+import type { AutobahnSession } from '../helpers/autobahn.js';
 import { within } from '../helpers/raw-client.js';
 import { until } from '../helpers/wait.js';
 import { RawWampClient } from '../helpers/wamp-client.js';
+import { autobahnServer } from '../helpers/wamp-server.js';
 
 /** Heap in use after a full collection (the test's own process holds the server). */
 const collect = (() => {
@@ -44,42 +39,20 @@ const HELLO_TIMEOUT_MS = 200;
 const refusedWith = (uri: string) => (err: unknown) => (err as { error?: string }).error === uri;
 
 describe('WAMP per-session and per-realm limits', () => {
-  let server: TestHerald;
-  const connections: AutobahnConnection[] = [];
-  const raws: RawWampClient[] = [];
-  let url: string;
-
-  before(async () => {
-    server = await startHerald({
-      wamp: {
-        helloTimeoutMs: HELLO_TIMEOUT_MS,
-        realms: [{ name: 'realm1', ...LIMITS }],
-        auth: {
-          anonymous: { role: 'anonymous' },
-          wampcra: { users: { slow: { secret: 'secret', role: 'anonymous' } } },
-        },
+  const server = autobahnServer({
+    wamp: {
+      helloTimeoutMs: HELLO_TIMEOUT_MS,
+      realms: [{ name: 'realm1', ...LIMITS }],
+      auth: {
+        anonymous: { role: 'anonymous' },
+        wampcra: { users: { slow: { secret: 'secret', role: 'anonymous' } } },
       },
-    });
-    url = `ws://127.0.0.1:${server.port}/ws`;
+    },
   });
-  after(async () => {
-    for (const c of connections) await closeAutobahn(c);
-    for (const r of raws) r.close();
-    await server.stop();
-  });
-
-  const join = async (): Promise<AutobahnSession> => {
-    const { connection, session } = await openAutobahn({ url, realm: 'realm1' });
-    connections.push(connection);
-    return session;
-  };
-  const raw = async (): Promise<RawWampClient> => {
-    const client = await RawWampClient.open(url);
-    raws.push(client);
-    return client;
-  };
-  const refusals = (limit: LimitName) => server.herald.limitRefusals.get(limit);
-  const realmStats = () => server.herald.wamp.realmStats().find((r) => r.realm === 'realm1')!;
+  const join = (): Promise<AutobahnSession> => server.session();
+  const raw = async (): Promise<RawWampClient> => server.track(await RawWampClient.open(server.url));
+  const refusals = (limit: LimitName) => server.herald.herald.limitRefusals.get(limit);
+  const realmStats = () => server.herald.herald.wamp.realmStats().find((r) => r.realm === 'realm1')!;
 
   test('exactly maxSubscriptionsPerSession subscriptions; the next is refused, a repeat is not, unsubscribing frees one', async () => {
     const session = await join();
@@ -153,8 +126,7 @@ describe('WAMP per-session and per-realm limits', () => {
     await add('d', 1500);
     await add('e');
 
-    const close = connections.pop()!;
-    await closeAutobahn(close);
+    leaving.leave();
     await until(() => published.length >= 2, 'the testaments published');
     assert.deepEqual(published, ['d', 'e']);
   });
@@ -252,7 +224,7 @@ describe('WAMP per-session and per-realm limits', () => {
   });
 
   test('every refusal shows on /metrics', async () => {
-    const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    const text = await (await fetch(`${server.herald.httpUrl}/metrics`)).text();
     const names: LimitName[] = [
       'wamp_subscriptions_per_session',
       'wamp_registrations_per_session',

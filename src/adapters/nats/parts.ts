@@ -2,6 +2,7 @@ import { ClusterAdapter } from '../cluster.js';
 import { type ClusterParts, type PartsOptions, partSet } from '../parts.js';
 import { NatsLastEventStore } from './cache.js';
 import { NatsClient } from './connection.js';
+import { NatsHistoryStore } from './history.js';
 import { NatsOccupancyStore } from './occupancy.js';
 import { NatsWebhookOutbox } from './outbox.js';
 import { checkNats } from './preflight.js';
@@ -9,9 +10,9 @@ import { NatsPresenceStore } from './presence.js';
 import { NatsTransport } from './transport.js';
 
 /**
- * The NATS set of a node: the adapter over core NATS subjects and the presence, occupancy, cache and
- * outbox stores in JetStream key-value buckets, all over one `NatsClient` (one connection) that the
- * set opens and closes.
+ * The NATS set of a node: the adapter over core NATS subjects, the presence, occupancy, cache and
+ * outbox stores in JetStream key-value buckets and the history store in a JetStream stream, all over
+ * one `NatsClient` (one connection) that the set opens and closes.
  */
 export function createNatsParts(url: string, options: PartsOptions): ClusterParts {
   const { nodeId, prefix, logger } = options;
@@ -23,6 +24,7 @@ export function createNatsParts(url: string, options: PartsOptions): ClusterPart
       presence: new NatsPresenceStore(client, nodeId, prefix, logger),
       occupancy: new NatsOccupancyStore(client, nodeId, prefix),
       cache: new NatsLastEventStore(client, prefix),
+      history: new NatsHistoryStore(client, prefix),
       outbox: new NatsWebhookOutbox(client, nodeId, prefix, logger),
     },
     { preflight: () => checkNats(client), closeConnections: () => client.close() },

@@ -2,6 +2,7 @@ import { ClusterAdapter } from '../cluster.js';
 import { type ClusterParts, type PartsOptions, partSet } from '../parts.js';
 import { RedisLastEventStore } from './cache.js';
 import { RedisClients } from './clients.js';
+import { RedisHistoryStore } from './history.js';
 import { RedisOccupancyStore } from './occupancy.js';
 import { RedisWebhookOutbox } from './outbox.js';
 import { checkRedis } from './preflight.js';
@@ -9,8 +10,8 @@ import { RedisPresenceStore } from './presence.js';
 import { RedisTransport } from './transport.js';
 
 /**
- * The Redis set of a node: the adapter over Redis pub/sub and the presence, occupancy, cache and
- * outbox stores, all over one `RedisClients` (two connections) that the set opens and closes.
+ * The Redis set of a node: the adapter over Redis pub/sub and the presence, occupancy, cache,
+ * history and outbox stores, all over one `RedisClients` (two connections) that the set opens and closes.
  */
 export function createRedisParts(url: string, options: PartsOptions): ClusterParts {
   const { nodeId, prefix, logger } = options;
@@ -23,6 +24,7 @@ export function createRedisParts(url: string, options: PartsOptions): ClusterPar
       presence: new RedisPresenceStore(redis, nodeId, prefix),
       occupancy: new RedisOccupancyStore(redis, nodeId, prefix),
       cache: new RedisLastEventStore(redis, prefix),
+      history: new RedisHistoryStore(redis, prefix),
       outbox: new RedisWebhookOutbox(redis, nodeId, prefix, logger),
     },
     { preflight: () => checkRedis(url, prefix), closeConnections: () => clients.close() },

@@ -17,6 +17,9 @@ function el(tag, text, props) {
   return node;
 }
 
+/** `n` and `noun`, plural unless n is 1: "1 event", "2 events". */
+const count = (n, noun) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 /** A table row of `cells`, each written as text. */
 function row(cells) {
   const tr = el('tr');
@@ -60,7 +63,33 @@ function notice(err) {
 
 // ---- Signing in and out ----
 
-const state = { app: undefined, view: 'console', realm: undefined, statsTimer: undefined };
+const state = {
+  app: undefined,
+  view: 'console',
+  realm: undefined,
+  statsTimer: undefined,
+  sessionTimer: undefined,
+};
+/** The longest delay a timer takes (2^31 - 1 ms); a longer one would fire at once. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * Asks the server again once the session should have ended (`expiresAt`, ISO 8601), so that every
+ * view, an idle one too, returns to the sign-in form; at most once a second, should the two clocks
+ * disagree.
+ */
+function watchSession(expiresAt) {
+  clearTimeout(state.sessionTimer);
+  const delay = Math.min(Math.max(Date.parse(expiresAt) - Date.now(), 1000), MAX_DELAY_MS);
+  state.sessionTimer = setTimeout(async () => {
+    try {
+      watchSession((await api('/session')).expiresAt);
+    } catch (err) {
+      notice(err);
+      if (!(err instanceof SignedOut)) watchSession(expiresAt);
+    }
+  }, delay);
+}
 
 function showSignIn() {
   stopEverything();
@@ -79,6 +108,7 @@ async function start() {
   $('login').hidden = true;
   $('main').hidden = false;
   $('user').textContent = session.name;
+  watchSession(session.expiresAt);
   try {
     const { apps } = await api('/apps');
     const select = $('app');
@@ -139,6 +169,7 @@ function show(view) {
 }
 
 function stopEverything() {
+  clearTimeout(state.sessionTimer);
   appConsole.close();
   realmConsole.close();
   stopCharts();
@@ -160,30 +191,43 @@ $('app').addEventListener('change', (event) => {
 // ---- Debug console ----
 
 /**
- * A console in `container`: the Server-Sent Events of one app or realm in a filterable table, newest
- * first, at most MAX_ROWS rows; each row opens to its whole event.
+ * The columns of a console between Type and Node, each with its filter: an app's events name a
+ * channel, an event and a socket id; a realm's a topic or procedure, a session and its authid.
  */
-function makeConsole(container) {
+const APP_COLUMNS = [
+  { name: 'channel', label: 'Channel', of: (e) => e.channel },
+  { name: 'event', label: 'Event', of: (e) => e.event },
+  { name: 'socketId', label: 'Socket id', of: (e) => e.socketId },
+];
+const REALM_COLUMNS = [
+  { name: 'uri', label: 'Topic or procedure', of: (e) => e.topic ?? e.procedure },
+  { name: 'session', label: 'Session', of: (e) => e.session },
+  { name: 'authid', label: 'authid', of: (e) => e.userId },
+];
+
+/**
+ * A console in `container`: the Server-Sent Events of one app or realm in a filterable table of
+ * `columns`, newest first, at most MAX_ROWS events; each row opens to its whole event.
+ */
+function makeConsole(container, columns) {
   const events = [];
+  /** The row of each event in the table, to take it out when the event goes. */
+  let rows = new Map();
   let source;
   let url;
+  /** The stream as the status tells it: connecting, live, reconnecting or stopped. */
+  let connection = 'stopped';
   let paused = false;
   let waiting = [];
 
-  const filters = {};
   const bar = el('div', null, { className: 'console-bar' });
-  for (const [key, label] of [
-    ['channel', 'Channel'],
-    ['event', 'Event'],
-    ['socketId', 'Socket id'],
-    ['type', 'Type'],
-  ]) {
-    const input = el('input', null, { type: 'search', placeholder: label, name: key });
-    input.setAttribute('aria-label', `Filter by ${label.toLowerCase()}`);
+  const filters = [...columns, { name: 'type', label: 'Type', of: (e) => e.type }].map((column) => {
+    const input = el('input', null, { type: 'search', placeholder: column.label, name: column.name });
+    input.setAttribute('aria-label', `Filter by ${column.label.toLowerCase()}`);
     input.addEventListener('input', render);
-    filters[key] = input;
     bar.append(input);
-  }
+    return { input, of: column.of };
+  });
   const pause = el('button', 'Pause', { type: 'button', className: 'pause' });
   const clearButton = el('button', 'Clear', { type: 'button', className: 'clear' });
   const copy = el('button', 'Copy as JSON', { type: 'button', className: 'copy' });
@@ -191,37 +235,32 @@ function makeConsole(container) {
   bar.append(pause, clearButton, copy, status);
   const table = el('table', null, { className: 'events' });
   const head = el('thead');
-  head.append(row(['Time', 'Type', 'Channel', 'Event', 'Socket id', 'Node']));
+  head.append(row(['Time', 'Type', ...columns.map((column) => column.label), 'Node']));
   const body = el('tbody');
   table.append(head, body);
   container.append(bar, table);
+  const width = columns.length + 3;
 
+  // A dropped marker shows whatever the filters say: the events it stands for may be ones they match.
   const matches = (e) =>
-    Object.entries(filters).every(([key, input]) => {
+    e.type === 'dropped' ||
+    filters.every(({ input, of }) => {
       const wanted = input.value.trim().toLowerCase();
       if (!wanted) return true;
-      const value = key === 'channel' ? (e.channel ?? e.topic ?? e.procedure) : e[key];
-      return String(value ?? '')
+      return String(of(e) ?? '')
         .toLowerCase()
         .includes(wanted);
     });
 
   function rowOf(e) {
     const tr = el('tr', null, { className: `event ${e.type === 'dropped' ? 'dropped' : ''}` });
+    rows.set(e, tr);
     if (e.type === 'dropped') {
-      const td = el('td', `${e.count} events dropped`, { colSpan: 6 });
-      tr.append(td);
+      tr.append(el('td', `${count(e.count, 'event')} dropped`, { colSpan: width }));
       return tr;
     }
     const time = new Date(e.time ?? Date.now()).toISOString().slice(11, 23);
-    for (const cell of [
-      time,
-      e.type,
-      e.channel ?? e.topic ?? e.procedure ?? '',
-      e.event ?? '',
-      e.socketId ?? '',
-      e.node ?? '',
-    ]) {
+    for (const cell of [time, e.type, ...columns.map((column) => column.of(e) ?? ''), e.node ?? '']) {
       tr.append(el('td', cell));
     }
     tr.tabIndex = 0;
@@ -230,7 +269,7 @@ function makeConsole(container) {
       const next = tr.nextElementSibling;
       if (next?.classList.contains('payload')) return next.remove();
       const detail = el('tr', null, { className: 'payload' });
-      const td = el('td', null, { colSpan: 6 });
+      const td = el('td', null, { colSpan: width });
       td.append(el('pre', JSON.stringify(e, null, 2)));
       detail.append(td);
       tr.after(detail);
@@ -246,24 +285,26 @@ function makeConsole(container) {
   }
 
   function updateStatus() {
-    const state = source ? (paused ? `paused, ${waiting.length} waiting` : 'live') : 'stopped';
-    status.textContent = `${events.length} events · ${state}`;
+    const held = paused ? ` · paused, ${waiting.length} waiting` : '';
+    status.textContent = `${count(events.length, 'event')} · ${connection}${held}`;
   }
 
   function render() {
+    rows = new Map();
     body.replaceChildren(...events.filter(matches).map(rowOf));
     updateStatus();
   }
 
   function add(e) {
     events.unshift(e);
-    if (events.length > MAX_ROWS) events.length = MAX_ROWS;
     if (matches(e)) body.prepend(rowOf(e));
-    // Rows past the limit go, each with its payload row when it is open.
-    const rows = body.getElementsByClassName('event');
-    while (rows.length > MAX_ROWS) {
-      if (body.lastElementChild.classList.contains('payload')) body.lastElementChild.remove();
-      body.lastElementChild.remove();
+    // The oldest events past the bound go, and their rows with them (with a row's open payload).
+    while (events.length > MAX_ROWS) {
+      const gone = events.pop();
+      const tr = rows.get(gone);
+      rows.delete(gone);
+      if (tr?.nextElementSibling?.classList.contains('payload')) tr.nextElementSibling.remove();
+      tr?.remove();
     }
     updateStatus();
   }
@@ -291,11 +332,12 @@ function makeConsole(container) {
     }
     updateStatus();
   });
-  clearButton.addEventListener('click', () => {
+  const clear = () => {
     events.length = 0;
     waiting = [];
     render();
-  });
+  };
+  clearButton.addEventListener('click', clear);
   copy.addEventListener('click', async () => {
     const text = JSON.stringify(events.filter(matches), null, 2);
     try {
@@ -317,11 +359,23 @@ function makeConsole(container) {
       if (source && url === path) return;
       this.close();
       url = path;
-      source = new EventSource(API + path);
-      source.addEventListener('message', receive);
+      const stream = new EventSource(API + path);
+      source = stream;
+      connection = 'connecting';
+      // Live once the server answered: from then on, nothing that happens is missed.
+      stream.addEventListener('open', () => {
+        connection = 'live';
+        updateStatus();
+      });
+      stream.addEventListener('message', receive);
       // EventSource reconnects by itself; a refusal (the session ended) is told apart by asking.
-      source.addEventListener('error', () => {
-        if (source?.readyState === EventSource.CLOSED) api('/session').catch(notice);
+      stream.addEventListener('error', () => {
+        if (stream !== source) return;
+        if (stream.readyState === EventSource.CLOSED) {
+          connection = 'stopped';
+          api('/session').catch(notice);
+        } else connection = 'reconnecting';
+        updateStatus();
       });
       updateStatus();
     },
@@ -329,18 +383,15 @@ function makeConsole(container) {
       source?.close();
       source = undefined;
       url = undefined;
+      connection = 'stopped';
       updateStatus();
     },
-    clear() {
-      events.length = 0;
-      waiting = [];
-      render();
-    },
+    clear,
   };
 }
 
-const appConsole = makeConsole($('app-console'));
-const realmConsole = makeConsole($('realm-console'));
+const appConsole = makeConsole($('app-console'), APP_COLUMNS);
+const realmConsole = makeConsole($('realm-console'), REALM_COLUMNS);
 
 // ---- Event creator ----
 

@@ -89,12 +89,13 @@ export function httpSignatureString(
   path: string,
   params: Readonly<Record<string, string>>,
 ): string {
-  const query = Object.keys(params)
-    .filter((k) => k !== 'auth_signature')
-    .map((k) => [k.toLowerCase(), params[k]!] as const)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join('&');
+  const pairs: [string, string][] = [];
+  for (const key of Object.keys(params)) {
+    if (key !== 'auth_signature') pairs.push([key.toLowerCase(), params[key]!]);
+  }
+  pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  let query = '';
+  for (let i = 0; i < pairs.length; i++) query += `${i === 0 ? '' : '&'}${pairs[i]![0]}=${pairs[i]![1]}`;
   return `${method.toUpperCase()}\n${path}\n${query}`;
 }
 

@@ -150,7 +150,9 @@ export class Authenticator {
     if (user?.salt !== undefined) {
       const { iterations, keylen } = user;
       Object.assign(extra, { salt: user.salt, iterations, keylen });
-      key = deriveCraKey(user.secret, user.salt, iterations, keylen);
+      // Crossbar's spelling (`type: "static"`) stores the derived key itself (docs/wamp.md, Authentication).
+      const derived = this.config.wampcra!.type === 'static';
+      key = derived ? user.secret : deriveCraKey(user.secret, user.salt, iterations, keylen);
     } else if (user) {
       key = user.secret;
     }

@@ -3,13 +3,15 @@ import type { LimitName } from '../../core/limit-refusals.js';
 import type { Authorizer } from './authorizer.js';
 import { parseWirePublication, type WirePublication } from './bus-messages.js';
 import { WampError, WampUri } from './errors.js';
+import type { EventHistory } from './history.js';
 import { randomId, uriId } from './ids.js';
 import { getOrCreate } from './maps.js';
 import { type Dict, out } from './messages.js';
 import { optBool, optMatch } from './options.js';
 import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
-import { type PublishOptions, publishOptions } from './publish-options.js';
+import { isPassthru, type PptDetails, pptOptions, takesPassthru } from './ppt.js';
+import { eligible, type PublishOptions, publishOptions } from './publish-options.js';
 import { jsonSerializer } from './serializers/json.js';
 import {
   isReserved,
@@ -115,21 +117,8 @@ export interface BrokerContext {
    * names `wamp.` itself (`privileged.ts`).
    */
   readonly restricted?: ReadonlyMap<string, (payload: Payload | undefined) => Payload | undefined>;
-}
-
-/**
- * Black- and whitelisting (WAMP spec, Advanced Profile, Subscriber Black- and Whitelisting): every
- * present `eligible*` list holds the peer, no `exclude*` does.
- */
-function eligible(peer: Peer, o: PublishOptions): boolean {
-  return (
-    (o.eligible === undefined || o.eligible.includes(peer.id)) &&
-    (o.eligibleAuthid === undefined || o.eligibleAuthid.includes(peer.authid)) &&
-    (o.eligibleAuthrole === undefined || o.eligibleAuthrole.includes(peer.authrole)) &&
-    !o.exclude?.includes(peer.id) &&
-    !o.excludeAuthid?.includes(peer.authid) &&
-    !o.excludeAuthrole?.includes(peer.authrole)
-  );
+  /** Keeps what this node publishes in the realm's event history (`history.ts`). */
+  readonly history?: Pick<EventHistory, 'record'>;
 }
 
 interface Retained {
@@ -209,6 +198,7 @@ export class MemoryBroker implements Broker {
     for (const topic of topics) {
       const r = this.#retained.get(topic);
       if (r === undefined || !eligible(peer, r.options)) continue;
+      if (isPassthru(r.details) && !takesPassthru(peer, 'subscriber')) continue;
       const details = { ...r.details, ...(subscription.match === 'exact' ? {} : { topic }), retained: true };
       peer.send(out.event(subscription.id, r.publication, details, r.payload));
     }
@@ -244,23 +234,48 @@ export class MemoryBroker implements Broker {
     if (!decision.allow)
       throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to publish to "${topic}"`);
     const o = publishOptions(options);
-    const publication = this.dispatch(peer, decision.disclose ? { ...o, disclose: true } : o, topic, payload);
-    if (options.acknowledge === true) peer.send(out.published(request, publication));
+    const ppt = pptOptions(peer, 'publisher', options);
+    const disclosed = decision.disclose ? { ...o, disclose: true } : o;
+    const { publication, kept } = this.#dispatch(peer, disclosed, topic, payload, ppt);
+    if (options.acknowledge !== true) return;
+    // Acknowledged once kept in the event history too: the acknowledgements' order is the history's,
+    // and what was acknowledged is read on every node.
+    if (kept === undefined) peer.send(out.published(request, publication));
+    else void kept.then(() => peer.send(out.published(request, publication)));
   }
 
   dispatch(origin: Origin | undefined, o: PublishOptions, topic: string, payload?: Payload): number {
+    return this.#dispatch(origin, o, topic, payload).publication;
+  }
+
+  /** Delivers here, keeps in the event history, hands to the bus; `kept` while the history appends. */
+  #dispatch(
+    origin: Origin | undefined,
+    o: PublishOptions,
+    topic: string,
+    payload: Payload | undefined,
+    ppt?: PptDetails,
+  ): { publication: number; kept: Promise<void> | undefined } {
     const publication = randomId();
     const details: Dict =
       o.disclose && origin
         ? { publisher: origin.id, publisher_authid: origin.authid, publisher_authrole: origin.authrole }
         : {};
+    if (ppt) Object.assign(details, ppt);
     const skip = o.excludeMe ? origin?.id : undefined;
     this.#published++;
     this.#deliver(topic, publication, details, o, skip, payload);
-    const { bus } = this.#ctx;
-    if (!bus) return publication;
+    const kept = this.#ctx.history?.record(topic, publication, details, o, payload);
     const wire: WirePublication = { t: topic, p: publication, d: details, o };
     if (skip !== undefined) wire.s = skip;
+    this.#toBus(wire, payload);
+    return { publication, kept };
+  }
+
+  /** To the other nodes of the cluster, if any. */
+  #toBus(wire: WirePublication, payload: Payload | undefined): void {
+    const { bus } = this.#ctx;
+    if (!bus) return;
     try {
       if (payload) {
         const { args, kwargs } = payload.parts(jsonSerializer);
@@ -270,15 +285,15 @@ export class MemoryBroker implements Broker {
       this.#sending = JSON.stringify(wire);
     } catch (err) {
       // Delivered here already; the payload checks at ingress should make this unreachable.
+      const { t: topic, p: publication } = wire;
       this.#ctx.logger.error({ err, topic, publication }, 'WAMP publication not encodable for the cluster');
-      return publication;
+      return;
     }
     try {
       bus(this.#sending);
     } finally {
       this.#sending = undefined;
     }
-    return publication;
   }
 
   /** A publication from the cluster's bus (this node's own included): to the subscribers here. */
@@ -298,6 +313,8 @@ export class MemoryBroker implements Broker {
     payload: Payload | undefined,
   ): void {
     const restrict = this.#ctx.restricted?.get(topic);
+    // Passthru payloads go only to subscribers that announced the mode (docs/wamp.md, "Payload passthru mode").
+    const passthru = isPassthru(details);
     let restricted: { payload: Payload | undefined } | null | undefined;
     for (const subscription of this.#subscriptions.matchAll(topic)) {
       const eventDetails = () => (subscription.match === 'exact' ? details : { ...details, topic });
@@ -305,6 +322,7 @@ export class MemoryBroker implements Broker {
       let partial: ReturnType<typeof out.event> | undefined;
       for (const peer of subscription.subscribers) {
         if (peer.id === skip || !eligible(peer, o)) continue;
+        if (passthru && !takesPassthru(peer, 'subscriber')) continue;
         if (restrict && !this.#ctx.authorizer.authorize(peer.authrole, topic, 'subscribe').namesMeta) {
           if (restricted === undefined) restricted = this.#restrict(restrict, topic, payload);
           if (restricted === null) continue;

@@ -4,6 +4,7 @@ import type { NodeRegistration, RpcMessage } from './dealer-messages.js';
 import { isId } from './ids.js';
 import type { Dict } from './messages.js';
 import { isDict } from './payload.js';
+import { PPT_KEYS } from './ppt.js';
 import type { PublishOptions } from './publish-options.js';
 import { INVOKE_POLICIES } from './registrations.js';
 import { isMatchPolicy } from './uri.js';
@@ -131,7 +132,10 @@ function checkPublishOptions(value: unknown): PublishOptions {
 function checkPublicationDetails(value: unknown): Dict {
   if (!isDict(value)) fail('publication: details must be a dict');
   const { publisher, publisher_authid: authid, publisher_authrole: authrole, ...rest } = value;
-  if (Object.keys(rest).length > 0) fail('publication: unknown details');
+  for (const [key, v] of Object.entries(rest)) {
+    if (!(PPT_KEYS as readonly string[]).includes(key)) fail('publication: unknown details');
+    if (typeof v !== 'string') fail(`publication: ${key} must be a string`);
+  }
   if (publisher !== undefined && !isId(publisher)) fail('publication: publisher must be an ID');
   if (authid !== undefined && typeof authid !== 'string')
     fail('publication: publisher_authid must be a string');
@@ -178,6 +182,7 @@ function checkRpcMessage(m: unknown): RpcMessage {
       if (!isId(m.q)) fail('call: the request must be an ID');
       if (typeof m.u !== 'string') fail('call: the procedure must be a string');
       checkDict(m.o, 'call: options');
+      if (m.pp !== undefined && m.pp !== true) fail('call: pp must be true when present');
       checkPayload(m.a, m.w, 'call');
       break;
     case 'cancel':

@@ -21,11 +21,12 @@ import {
 } from './dealer-messages.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { getOrCreate } from './maps.js';
-import { type Dict, MessageType, out } from './messages.js';
+import { type CalleeError, type Dict, MessageType, out } from './messages.js';
 import { NodeTurns, pickNode } from './node-pick.js';
 import { optBool, optString } from './options.js';
 import { isDict, type Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import { PPT_KEYS, takesPassthru } from './ppt.js';
 import { RemoteCallers } from './remote-callers.js';
 import { isReserved, type MatchPolicy } from './uri.js';
 
@@ -199,6 +200,7 @@ export class ClusterDealer implements Dealer {
       const value = options[key];
       if (typeof value === 'number' || typeof value === 'boolean') o[key] = value;
     }
+    for (const key of PPT_KEYS) if (typeof options[key] === 'string') o[key] = options[key];
     const message: RpcCall = {
       k: 'call',
       c: peer.id,
@@ -208,6 +210,7 @@ export class ClusterDealer implements Dealer {
       u: uri,
       o,
     };
+    if (takesPassthru(peer, 'caller')) message.pp = true;
     this.#rpc.send(node, withPayload(message, payload));
   }
 
@@ -331,8 +334,8 @@ export class ClusterDealer implements Dealer {
     this.#local.yield(peer, request, options, payload);
   }
 
-  error(peer: Peer, requestType: number, request: number, uri: string, payload: Payload | undefined): void {
-    this.#local.error(peer, requestType, request, uri, payload);
+  error(peer: Peer, m: CalleeError): void {
+    this.#local.error(peer, m);
   }
 
   stats(): { calls: number; registrations: number } {

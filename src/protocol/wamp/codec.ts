@@ -1,6 +1,11 @@
 import { Frame } from '../../core/frame.js';
 import type { Payload } from './payload.js';
-import { jsonBatchedSerializer, msgpackBatchedSerializer } from './serializers/batched.js';
+import {
+  cborBatchedSerializer,
+  jsonBatchedSerializer,
+  msgpackBatchedSerializer,
+} from './serializers/batched.js';
+import { cborSerializer } from './serializers/cbor.js';
 import { jsonSerializer } from './serializers/json.js';
 import { msgpackSerializer } from './serializers/msgpack.js';
 import type { Serializer } from './serializers/serializer.js';
@@ -11,8 +16,10 @@ export type { Decoded, Serializer } from './serializers/serializer.js';
 export const SERIALIZERS: ReadonlyMap<string, Serializer> = new Map([
   [jsonSerializer.protocol, jsonSerializer],
   [msgpackSerializer.protocol, msgpackSerializer],
+  [cborSerializer.protocol, cborSerializer],
   [jsonBatchedSerializer.protocol, jsonBatchedSerializer],
   [msgpackBatchedSerializer.protocol, msgpackBatchedSerializer],
+  [cborBatchedSerializer.protocol, cborBatchedSerializer],
 ]);
 
 /** The subprotocols the WAMP route offers. */
@@ -20,7 +27,7 @@ export const WAMP_PROTOCOLS: readonly string[] = [...SERIALIZERS.keys()];
 
 /**
  * One outgoing message, encoded at most once per serializer: an EVENT to N subscribers costs one
- * encoding (two when both JSON and MessagePack sessions receive it) and N writes of the same Frame.
+ * encoding (one more for each other serializer its sessions use) and N writes of the same Frame.
  */
 export class Outgoing {
   /** Each serializer's encoding, or the error encoding failed with (thrown again, not retried). */

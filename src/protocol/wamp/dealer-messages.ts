@@ -42,6 +42,8 @@ export interface RpcCall {
   q: number;
   u: string;
   o: Dict;
+  /** The caller announced payload passthru mode. */
+  pp?: true;
   a?: string;
   w?: string;
 }

@@ -5,10 +5,11 @@ import type { Outgoing } from './codec.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
 import { IdSequence } from './ids.js';
 import { getOrCreate } from './maps.js';
-import { type Dict, MessageType, out } from './messages.js';
+import { type CalleeError, type Dict, MessageType, out } from './messages.js';
 import { callTimeoutMs, optBool, optMatch, optString } from './options.js';
 import { Payload } from './payload.js';
 import type { Peer } from './peer.js';
+import { type PptDetails, pptOptions, takesPassthru } from './ppt.js';
 import { PRIVILEGED_PROCEDURES } from './privileged.js';
 import {
   type Callee,
@@ -65,7 +66,7 @@ export interface Dealer {
   cancel(peer: Peer, request: number, options: Dict): void;
   yield(peer: Peer, request: number, options: Dict, payload: Payload | undefined): void;
   /** ERROR from a callee for one of its INVOCATIONs. */
-  error(peer: Peer, requestType: number, request: number, uri: string, payload: Payload | undefined): void;
+  error(peer: Peer, m: CalleeError): void;
   /** Ends the session's calls (both sides) and drops its registrations; the caller reports them. */
   removeSession(peer: Peer): { registration: Registration; deleted: boolean }[];
   /** This node's registrations, read-only: the meta API and the cluster's lookups read them. */
@@ -93,6 +94,8 @@ interface Call {
   timer: NodeJS.Timeout | undefined;
   /** A `kill` CANCEL is waiting for the callee. */
   killing: boolean;
+  /** The passthru options of the CALL, for every chunk of a progressive one. */
+  readonly ppt: PptDetails | undefined;
 }
 
 export const CALLEE_LEFT = 'callee disconnected from in-flight request';
@@ -202,14 +205,14 @@ export class MemoryDealer implements Dealer {
       // The next chunk of a progressive call: to the same callee, under the same INVOCATION; only
       // `progress` of its options counts (WAMP spec, Advanced Profile, Progressive Call Invocations).
       if (!progress) open.inputOpen = false;
-      open.callee.send(
-        out.invocation(open.invocation, open.registration, progress ? { progress } : {}, payload),
-      );
+      const chunk = { ...(progress ? { progress } : {}), ...open.ppt };
+      open.callee.send(out.invocation(open.invocation, open.registration, chunk, payload));
       return;
     }
     if (this.#endedInputs.get(peer)?.has(request)) return; // a chunk of a call already over: dropped
     // A caller need not announce progressive_call_invocations: wampy, which sends them, does not.
     const decision = checkCall(this.#ctx, peer, uri);
+    const ppt = pptOptions(peer, 'caller', options);
     this.#callsRouted++;
     const timeoutMs = callTimeoutMs(options);
     const receiveProgress = optBool(options, 'receive_progress') ?? false;
@@ -218,6 +221,9 @@ export class MemoryDealer implements Dealer {
     const internal = isReserved(uri) ? this.#ctx.procedure(uri) : undefined;
     if (internal !== undefined && progress) {
       throw new WampError(WampUri.FEATURE_NOT_SUPPORTED, `"${uri}" takes no progressive call invocations`);
+    }
+    if (internal !== undefined && ppt) {
+      throw new WampError(WampUri.FEATURE_NOT_SUPPORTED, `"${uri}" reads its arguments: no payload passthru`);
     }
     if (internal !== undefined) {
       const { args, kwargs } = (payload ?? Payload.of()).values();
@@ -247,6 +253,12 @@ export class MemoryDealer implements Dealer {
         `the callee of "${uri}" does not take progressive call invocations`,
       );
     }
+    if (ppt && !takesPassthru(callee.peer, 'callee')) {
+      throw new WampError(
+        WampUri.FEATURE_NOT_SUPPORTED,
+        `the callee of "${uri}" did not announce payload_passthru_mode`,
+      );
+    }
     const invocation = getOrCreate(this.#sequences, callee.peer, () => new IdSequence()).next();
 
     const details: Dict = {};
@@ -260,6 +272,7 @@ export class MemoryDealer implements Dealer {
       Object.assign(details, { caller: peer.id, caller_authid: peer.authid, caller_authrole: peer.authrole });
     }
     if (timeoutMs > 0 && callee.forwardTimeout) details.timeout = timeoutMs;
+    if (ppt) Object.assign(details, ppt);
     const call: Call = {
       caller: peer,
       request,
@@ -271,6 +284,7 @@ export class MemoryDealer implements Dealer {
       timeoutMs: callee.forwardTimeout ? 0 : timeoutMs,
       timer: undefined,
       killing: false,
+      ppt,
     };
     getOrCreate(this.#calls, peer, () => new Map()).set(request, call);
     getOrCreate(this.#invocations, callee.peer, () => new Map()).set(invocation, call);
@@ -346,24 +360,56 @@ export class MemoryDealer implements Dealer {
     // late answer is (WAMP spec, Advanced Profile, Call Canceling).
     const call = this.#invocations.get(peer)?.get(request);
     if (call === undefined) return;
+    const ppt = this.#answerPassthru(call, options);
+    if (ppt === null) return;
     if (options.progress === true) {
       if (!call.receiveProgress) return;
-      call.caller.send(out.result(call.request, { progress: true }, payload));
+      call.caller.send(out.result(call.request, { progress: true, ...ppt }, payload));
       if (!call.killing) this.#armTimeout(call);
       return;
     }
     this.#finish(call);
-    call.caller.send(out.result(call.request, {}, payload));
+    call.caller.send(out.result(call.request, { ...ppt }, payload));
   }
 
-  error(peer: Peer, requestType: number, request: number, uri: string, payload: Payload | undefined): void {
+  error(peer: Peer, { requestType, request, details, error: uri, payload }: CalleeError): void {
     if (requestType !== MessageType.INVOCATION) {
       throw new ProtocolViolation(`ERROR for message type ${requestType} from a client`);
     }
     const call = this.#invocations.get(peer)?.get(request);
     if (call === undefined) return;
+    const ppt = this.#answerPassthru(call, details);
+    if (ppt === null) return;
     this.#finish(call);
-    call.caller.send(out.error(MessageType.CALL, call.request, uri, payload));
+    call.caller.send(out.error(MessageType.CALL, call.request, uri, payload, { ...ppt }));
+  }
+
+  /**
+   * The passthru options of a callee's YIELD or ERROR (`options`, its Details for an ERROR). A caller
+   * that did not announce the mode cannot be sent the payload, and options the mode cannot carry
+   * leave nothing to send: the call ends with ERROR `feature_not_supported` (the WAMP spec's answer to
+   * the callee) or `invalid_option` to both, and null is returned. `ProtocolViolation` propagates.
+   */
+  #answerPassthru(call: Call, options: Dict): PptDetails | undefined | null {
+    let refusal: WampError;
+    try {
+      const ppt = pptOptions(call.callee, 'callee', options);
+      if (ppt === undefined || takesPassthru(call.caller, 'caller')) return ppt;
+      refusal = new WampError(
+        WampUri.FEATURE_NOT_SUPPORTED,
+        'the caller did not announce payload_passthru_mode',
+      );
+    } catch (err) {
+      if (!(err instanceof WampError) || err instanceof ProtocolViolation) throw err;
+      refusal = err;
+    }
+    this.#finish(call);
+    const reason = Payload.of([`the callee's answer: ${refusal.message}`]);
+    call.caller.send(out.error(MessageType.CALL, call.request, refusal.uri, reason));
+    call.callee.send(
+      out.error(MessageType.INVOCATION, call.invocation, refusal.uri, Payload.of([refusal.message])),
+    );
+    return null;
   }
 
   removeSession(peer: Peer): { registration: Registration; deleted: boolean }[] {

@@ -41,8 +41,12 @@ export const WampUri = {
   NO_MATCHING_AUTH_METHOD: 'wamp.error.no_matching_auth_method',
   /** ABORT: wrong ticket, signature or secret, or an unknown principal. */
   AUTHENTICATION_FAILED: 'wamp.error.authentication_failed',
+  /** Payload passthru options the mode cannot carry (wampy's URI; the WAMP spec names none). */
+  INVALID_OPTION: 'wamp.error.invalid_option',
   /** A request needs a feature the router or the other peer lacks. */
   FEATURE_NOT_SUPPORTED: 'wamp.error.feature_not_supported',
+  /** `wamp.subscription.get_events` for a subscription whose events are not kept (Crossbar's URI). */
+  HISTORY_UNAVAILABLE: 'wamp.error.history_unavailable',
   /** `wamp.session.add_testament` with a bad scope (Crossbar's URI). */
   TESTAMENT_ERROR: 'wamp.error.testament_error',
   /**

@@ -35,13 +35,22 @@ export const MessageType = {
 const T = MessageType;
 export type Dict = Record<string, unknown>;
 
+/** A client's ERROR: a callee's failure of an INVOCATION (anything else is a protocol violation). */
+export interface CalleeError {
+  requestType: number;
+  request: number;
+  details: Dict;
+  error: string;
+  payload?: Payload | undefined;
+}
+
 /** Messages a client may send, checked for element count and types. */
 export type ClientMessage =
   | { type: 1; realm: string; details: Dict }
   | { type: 3; details: Dict; reason: string }
   | { type: 5; signature: string; extra: Dict }
   | { type: 6; details: Dict; reason: string }
-  | ({ type: 8; requestType: number; request: number; details: Dict; error: string } & Carried)
+  | ({ type: 8 } & CalleeError & Carried)
   | ({ type: 16; request: number; options: Dict; topic: string } & Carried)
   | { type: 32; request: number; options: Dict; topic: string }
   | { type: 34; request: number; subscription: number }

@@ -304,6 +304,26 @@ export function metaProcedures(
       meta.flushTestaments(caller, testamentScope(kwargs.scope));
       return undefined;
     },
+    'wamp.subscription.get_events': async (caller, args, kwargs) => {
+      const [id, limit] = getEventsArgs(args, kwargs);
+      const live = realm.broker.byId(id);
+      const rule = live ? realm.history.rule(live.uri, live.match) : realm.history.ruleById(id);
+      if (rule === undefined) {
+        const known =
+          live !== undefined ||
+          (realm.cluster !== undefined &&
+            (await realm.cluster.ask('wamp.subscription.get', [id], {})).some((a) => a !== null));
+        if (!known) throw new WampError(WampUri.NO_SUCH_SUBSCRIPTION, `no subscription ${id}`);
+        throw new WampError(
+          WampUri.HISTORY_UNAVAILABLE,
+          `no event history is kept for subscription ${id} (the realm's eventHistory has no rule for its topic and match)`,
+        );
+      }
+      if (!realm.authorizer.authorize(caller.authrole, rule.uri, 'subscribe').allow) {
+        throw new WampError(WampUri.NOT_AUTHORIZED, `not authorized to subscribe to "${rule.uri}"`);
+      }
+      return result(await realm.history.events(rule, limit, caller));
+    },
   };
   for (const [uri, s] of Object.entries(spanning)) {
     procedures[uri] = (caller, args, kwargs) => {
@@ -313,6 +333,31 @@ export function metaProcedures(
     };
   }
   return { procedures: new Map(Object.entries(procedures)), spanning: new Map(Object.entries(spanning)) };
+}
+
+/** Crossbar's default count of `wamp.subscription.get_events`. */
+const DEFAULT_EVENTS = 10;
+
+/**
+ * `(subscription, limit?)` of `wamp.subscription.get_events`, `limit` positional as Crossbar takes it
+ * or as the WAMP spec's keyword; anything else is refused.
+ */
+function getEventsArgs(args: unknown[], kwargs: Dict): [number, number] {
+  const id = argument(args, 0, isId, 'a subscription ID');
+  if (args.length > 2)
+    throw new WampError(WampUri.INVALID_ARGUMENT, 'at most 2 arguments: subscription, limit');
+  const unknown = Object.keys(kwargs).filter((k) => k !== 'limit');
+  if (unknown.length > 0) {
+    throw new WampError(WampUri.INVALID_ARGUMENT, `unsupported keyword argument "${unknown[0]}"`);
+  }
+  if (args[1] !== undefined && args[1] !== null && kwargs.limit !== undefined && kwargs.limit !== null) {
+    throw new WampError(WampUri.INVALID_ARGUMENT, 'limit given both as argument 2 and as keyword');
+  }
+  const limit = args[1] ?? kwargs.limit ?? DEFAULT_EVENTS;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
+    throw new WampError(WampUri.INVALID_ARGUMENT, 'limit must be a positive integer');
+  }
+  return [id, limit];
 }
 
 function testamentScope(value: unknown): TestamentScope {

@@ -1,6 +1,7 @@
 import type { Authorizer } from './authorizer.js';
 import type { Broker } from './broker.js';
 import type { Dealer } from './dealer.js';
+import type { EventHistory } from './history.js';
 import type { Dict } from './messages.js';
 import type { Payload } from './payload.js';
 import type { Peer } from './peer.js';
@@ -34,6 +35,7 @@ export interface RealmView {
   readonly dealer: Dealer;
   readonly authorizer: Authorizer;
   readonly uriCheck: 'loose' | 'strict';
+  readonly history: EventHistory;
 }
 
 export type TestamentScope = 'detached' | 'destroyed';

@@ -5,9 +5,9 @@
  * serializer costs one conversion, done once per serializer and shared by every recipient.
  */
 
-export type SerializerName = 'json' | 'msgpack';
+export type SerializerName = 'json' | 'msgpack' | 'cbor';
 
-/** One value encoded by a serializer: JSON text or MessagePack bytes. */
+/** One value encoded by a serializer: JSON text, or MessagePack or CBOR bytes. */
 export type Encoded = string | Uint8Array;
 
 /** The part of a serializer a payload needs to convert itself. */
@@ -88,9 +88,9 @@ export class Payload {
   }
 
   /**
-   * The payload's size in bytes, measured once: as it arrived (JSON text as UTF-8, or MessagePack
-   * bytes), or encoded by `fallback` when the router built it. What the retention and testament limits
-   * count (docs/wamp.md, "Settings").
+   * The payload's size in bytes, measured once: as it arrived (JSON text as UTF-8, or MessagePack or
+   * CBOR bytes), or encoded by `fallback` when the router built it. What the retention and testament
+   * limits count (docs/wamp.md, "Settings").
    */
   byteLength(fallback: ValueCodec): number {
     if (this.#bytes === undefined) {

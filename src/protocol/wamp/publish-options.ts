@@ -35,3 +35,24 @@ export function publishOptions(options: Dict): PublishOptions {
     ...set,
   };
 }
+
+/** The black- and whitelists of a publication. */
+export type ReceiverLists = Pick<
+  PublishOptions,
+  'exclude' | 'excludeAuthid' | 'excludeAuthrole' | 'eligible' | 'eligibleAuthid' | 'eligibleAuthrole'
+>;
+
+/**
+ * Black- and whitelisting (WAMP spec, Advanced Profile, Subscriber Black- and Whitelisting): every
+ * present `eligible*` list holds the peer, no `exclude*` does.
+ */
+export function eligible(peer: { id: number; authid: string; authrole: string }, o: ReceiverLists): boolean {
+  return (
+    (o.eligible === undefined || o.eligible.includes(peer.id)) &&
+    (o.eligibleAuthid === undefined || o.eligibleAuthid.includes(peer.authid)) &&
+    (o.eligibleAuthrole === undefined || o.eligibleAuthrole.includes(peer.authrole)) &&
+    !o.exclude?.includes(peer.id) &&
+    !o.excludeAuthid?.includes(peer.authid) &&
+    !o.excludeAuthrole?.includes(peer.authrole)
+  );
+}

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { wampRealmSchema } from '../../config/schema.js';
 import type { DebugFeed } from '../../core/debug-feed.js';
+import { MemoryHistoryStore } from '../../core/history/memory.js';
+import type { HistoryStore } from '../../core/history/store.js';
 import type { LimitName } from '../../core/limit-refusals.js';
 import type { OriginPolicy } from '../../core/origin.js';
 import { Authorizer } from './authorizer.js';
@@ -10,6 +12,7 @@ import { ClusterDealer, type RealmRpc } from './cluster-dealer.js';
 import { type Dealer, MemoryDealer } from './dealer.js';
 import type { RpcMessage } from './dealer-messages.js';
 import { ProtocolViolation, WampError, WampUri } from './errors.js';
+import { EventHistory } from './history.js';
 import { type ClientMessage, out, MessageType as T, TOO_DEEP_MESSAGE } from './messages.js';
 import { MetaApi } from './meta.js';
 import type { MetaCluster } from './meta-types.js';
@@ -41,6 +44,8 @@ export interface RealmOptions {
   readonly refused?: (limit: LimitName) => void;
   /** Where joins, leaves, publications and calls are reported for the debug console (`wamp:<realm>`). */
   readonly debugFeed?: DebugFeed;
+  /** Where the event history is kept: the cluster's store, shared by every node. @default in this process */
+  readonly history?: HistoryStore;
 }
 
 export interface RealmBus {
@@ -64,6 +69,7 @@ export class Realm {
   readonly broker: Broker;
   readonly dealer: Dealer;
   readonly meta: MetaApi;
+  readonly history: EventHistory;
   readonly sessions = new Map<number, Peer>();
   readonly cluster?: MetaCluster;
   readonly logger: Logger;
@@ -81,6 +87,13 @@ export class Realm {
     this.origins = { allowedOrigins: config.allowedOrigins, requireOrigin: config.requireOrigin };
     this.authorizer = new Authorizer(config.roles);
     const refused = options.refused ? { refused: options.refused } : {};
+    this.history = new EventHistory(config.eventHistory, {
+      store: options.history ?? new MemoryHistoryStore(),
+      namespace: this.#ns,
+      maxEventBytes: config.maxHistoryEventBytes,
+      logger: this.logger,
+      ...refused,
+    });
     // The meta API reads this realm (sessions, broker, dealer) and is their event sink.
     const events = {
       subscribed: (...a: Parameters<MetaApi['subscribed']>) => this.meta.subscribed(...a),
@@ -99,6 +112,7 @@ export class Realm {
       ...refused,
       logger: this.logger,
       restricted: new Map([[SESSION_JOIN_TOPIC, joinWithoutPeerAddress]]),
+      ...(this.history.enabled ? { history: this.history } : {}),
       ...(options.bus ? { bus: (text: string) => options.bus!.publish(text) } : {}),
     });
     const dealerContext = {
@@ -192,12 +206,19 @@ export class Realm {
     if (m.type === T.YIELD || m.type === T.ERROR) {
       const requestType = m.type === T.ERROR ? m.requestType : T.INVOCATION;
       const reason = Payload.of([`the callee's answer: ${TOO_DEEP_MESSAGE}`]);
-      return this.dealer.error(peer, requestType, m.request, WampUri.INVALID_ARGUMENT, reason);
+      const error = WampUri.INVALID_ARGUMENT;
+      return this.dealer.error(peer, {
+        requestType,
+        request: m.request,
+        details: {},
+        error,
+        payload: reason,
+      });
     }
     throw new WampError(WampUri.INVALID_ARGUMENT, TOO_DEEP_MESSAGE);
   }
 
-  /** A publication or call as the debug console shows it: its URI and its arguments as JSON. */
+  /** A publication or call as the debug console shows it: its session, URI and arguments as JSON. */
   #report(type: 'publication' | 'call', peer: Peer, uri: string, payload: Payload | undefined): void {
     let data: unknown;
     try {
@@ -207,7 +228,8 @@ export class Realm {
       this.logger.debug({ err, uri }, 'debug feed: arguments not decoded');
     }
     const target = type === 'publication' ? { topic: uri } : { procedure: uri };
-    this.#feed?.report(this.#ns, { type, session: peer.id, ...target, ...(data ? { data } : {}) });
+    const who = { session: peer.id, userId: peer.authid };
+    this.#feed?.report(this.#ns, { type, ...who, ...target, ...(data ? { data } : {}) });
   }
 
   #dispatch(peer: Peer, m: RealmMessage): void {
@@ -232,7 +254,7 @@ export class Realm {
       case T.YIELD:
         return this.dealer.yield(peer, m.request, m.options, m.payload);
       case T.ERROR:
-        return this.dealer.error(peer, m.requestType, m.request, m.error, m.payload);
+        return this.dealer.error(peer, m);
     }
   }
 }

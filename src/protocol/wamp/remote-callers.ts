@@ -13,7 +13,8 @@ import {
 import { WampError } from './errors.js';
 import { getOrCreate } from './maps.js';
 import type { Dict } from './messages.js';
-import type { Peer } from './peer.js';
+import type { ClientRole, Peer } from './peer.js';
+import { PPT_FEATURE } from './ppt.js';
 import { jsonSerializer } from './serializers/json.js';
 
 /**
@@ -60,7 +61,7 @@ export class RemoteCallers {
     const caller = getOrCreate(
       callers,
       m.c,
-      () => new RemoteCaller(m.c, m.ca, m.cr, (message) => this.#answer(node, m.c, message)),
+      () => new RemoteCaller(m.c, m.ca, m.cr, m.pp === true, (message) => this.#answer(node, m.c, message)),
     );
     try {
       this.#local.call(caller, m.q, m.o, m.u, payloadOf(m));
@@ -102,12 +103,14 @@ class RemoteCaller implements Peer {
     readonly id: number,
     readonly authid: string,
     readonly authrole: string,
+    /** It announced payload passthru mode as a caller. */
+    readonly passthru: boolean,
     readonly send: (message: Outgoing) => void,
   ) {}
 
-  /** Only a callee's features are ever asked. */
-  has(): boolean {
-    return false;
+  /** Of a caller's features, only payload passthru mode is ever asked. */
+  has(role: ClientRole, feature: string): boolean {
+    return role === 'caller' && feature === PPT_FEATURE && this.passthru;
   }
 
   details(): Dict {

@@ -4,6 +4,7 @@ import { busFields, MalformedBusMessage } from '../../adapters/bus-payload.js';
 import type { Config } from '../../config/schema.js';
 import type { Connection, Session, UpgradeRequest } from '../../core/connection.js';
 import type { DebugFeed } from '../../core/debug-feed.js';
+import type { HistoryStore } from '../../core/history/store.js';
 import type { LimitName, LimitRefusals } from '../../core/limit-refusals.js';
 import { checkOrigin } from '../../core/origin.js';
 import { AppTraffic } from '../../core/traffic.js';
@@ -45,6 +46,8 @@ export interface WampRouterOptions {
   readonly traffic?: AppTraffic;
   /** Where each realm reports joins, leaves, publications and calls for the debug console. */
   readonly debugFeed?: DebugFeed;
+  /** Where the realms keep their event history: the cluster's store. @default in this process */
+  readonly history?: HistoryStore;
 }
 
 /** The adapter namespace of a realm's publications. */
@@ -70,6 +73,8 @@ export const ROUTER_ROLES = {
       subscriber_blackwhite_listing: true,
       pattern_based_subscription: true,
       event_retention: true,
+      event_history: true,
+      payload_passthru_mode: true,
       session_meta_api: true,
       subscription_meta_api: true,
     },
@@ -86,6 +91,7 @@ export const ROUTER_ROLES = {
       session_meta_api: true,
       registration_meta_api: true,
       testament_meta_api: true,
+      payload_passthru_mode: true,
     },
   },
 } as const;
@@ -130,6 +136,7 @@ export class WampRouter implements SessionHost {
         logger: options.logger,
         refused: (limit: LimitName) => this.refused(limit),
         ...(options.debugFeed ? { debugFeed: options.debugFeed } : {}),
+        ...(options.history ? { history: options.history } : {}),
         ...(adapter ? this.#clustered(adapter, config.name) : {}),
       };
       this.#realms.set(config.name, new Realm(config, realmOptions));

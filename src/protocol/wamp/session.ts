@@ -121,11 +121,9 @@ export class WampSession implements Session, Peer {
   #receive(data: string | Buffer, bytes: number): void {
     if (this.#state === 'closed') return;
     try {
-      if (bytes > this.host.maxMessageBytes) {
-        throw new WampError(
-          WampUri.PAYLOAD_SIZE_EXCEEDED,
-          `message of ${bytes} bytes exceeds ${this.host.maxMessageBytes}`,
-        );
+      const limit = this.connection.maxIncomingBytes ?? this.host.maxMessageBytes;
+      if (bytes > limit) {
+        throw new WampError(WampUri.PAYLOAD_SIZE_EXCEEDED, `message of ${bytes} bytes exceeds ${limit}`);
       }
       const { serializer } = this;
       if (!serializer.split) {
@@ -202,27 +200,44 @@ export class WampSession implements Session, Peer {
 
   /**
    * Encodes `message` for this session's serializer and writes it. A message this serializer cannot
-   * encode (the ingress checks should make that impossible) is logged and dropped for this session
-   * alone, so that one peer never breaks a delivery to others or the handler that sends it; a final
-   * RESULT becomes an ERROR `wamp.error.invalid_argument`, so that the caller is not left waiting.
+   * encode (the ingress checks should make that impossible), or longer than the client accepts (a
+   * RawSocket client's limit), is logged and dropped for this session alone, so that one peer never
+   * breaks a delivery to others or the handler that sends it; a final RESULT becomes an ERROR, so that
+   * the caller is not left waiting.
    */
   send(message: Outgoing): void {
     let frame: Frame;
     try {
       frame = message.frame(this.serializer);
     } catch (err) {
-      const [type, request, details] = message.items;
+      const reason = "the result cannot be encoded with this session's serializer";
       this.host.logger.error(
-        { err, session: this.id, type, serializer: this.serializer.protocol },
+        { err, session: this.id, type: message.items[0], serializer: this.serializer.protocol },
         'WAMP message not encodable for this session: dropped',
       );
-      if (type === T.RESULT && typeof request === 'number' && !(isDict(details) && details.progress)) {
-        const reason = "the result cannot be encoded with this session's serializer";
-        this.send(out.refusal(T.CALL, request, WampUri.INVALID_ARGUMENT, reason));
-      }
-      return;
+      return this.#undelivered(message, WampUri.INVALID_ARGUMENT, reason);
+    }
+    const max = this.connection.maxMessageBytes;
+    if (max !== undefined && byteLength(frame.text) > max) {
+      this.host.logger.warn(
+        { session: this.id, type: message.items[0], bytes: byteLength(frame.text), max },
+        'WAMP message longer than the client accepts: dropped',
+      );
+      return this.#undelivered(
+        message,
+        WampUri.PAYLOAD_SIZE_EXCEEDED,
+        `the result is longer than ${max} bytes`,
+      );
     }
     this.connection.send(frame);
+  }
+
+  /** A final RESULT that could not be sent: the caller gets ERROR `uri` instead. */
+  #undelivered(message: Outgoing, uri: string, reason: string): void {
+    const [type, request, details] = message.items;
+    if (type === T.RESULT && typeof request === 'number' && !(isDict(details) && details.progress)) {
+      this.send(out.refusal(T.CALL, request, uri, reason));
+    }
   }
 
   /** Sends CHALLENGE and waits for AUTHENTICATE. */
@@ -298,10 +313,14 @@ export class WampSession implements Session, Peer {
       authextra: p?.authextra ?? {},
       serializer: this.serializer.name,
       transport: {
-        type: 'websocket',
+        type: this.connection.transportType ?? 'websocket',
         protocol: this.serializer.protocol,
         peer: this.connection.remoteAddress,
       },
     };
   }
+}
+
+function byteLength(text: string | Buffer): number {
+  return typeof text === 'string' ? Buffer.byteLength(text) : text.length;
 }

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { stringify } from 'yaml';
 import {
   ConfigError,
+  type ConfigWarning,
   ERR_CONFIG_INVALID,
   envEntries,
   loadConfig,
@@ -483,5 +486,56 @@ describe('loadConfig', () => {
     assert.throws(() => {
       (config as { host: string }).host = 'x';
     }, TypeError);
+  });
+
+  test('a Crossbar.io node configuration, JSON or YAML: read through the importer, warnings handed back', async () => {
+    const init = readFileSync(
+      new URL('../../../../test/fixtures/import/crossbar-init.json', import.meta.url),
+      'utf8',
+    );
+    for (const path of [
+      await file('config.json', init),
+      await file('config.yaml', stringify(JSON.parse(init))),
+    ]) {
+      const warnings: ConfigWarning[] = [];
+      const config = await loadConfig({ file: path, env: { HERALD_PORT: '7004' }, warnings });
+      assert.deepEqual(
+        [config.port, config.wamp.path, config.wamp.realms.map((r) => r.name)],
+        [7004, '/ws', ['realm1']],
+        'the environment still overrides the file',
+      );
+      const rawsocket = warnings.find((w) => w.setting === 'workers.0.transports.0');
+      assert.deepEqual(rawsocket && [rawsocket.file, /RawSocket/.test(rawsocket.reason)], [path, true]);
+    }
+  });
+
+  test('a Crossbar.io node configuration with what Herald cannot honour: each refusal is a problem', async () => {
+    const path = await file('refused.json', {
+      version: 2,
+      workers: [
+        {
+          type: 'router',
+          realms: [{ name: 'realm1', roles: [{ name: 'anonymous', authorizer: 'com.example.authorize' }] }],
+          transports: [{ type: 'websocket', endpoint: { type: 'tcp', port: 8080 } }],
+        },
+        { type: 'guest', executable: 'python3' },
+      ],
+    });
+    const found = await problemsOf(() => loadConfig({ file: path, env: {} }));
+    assert.deepEqual(
+      found.map((p) => p.split(': ')[1]),
+      ['workers.1', 'workers.0.realms.0.roles.0.authorizer'],
+    );
+    assert.ok(found.every((p) => p.startsWith(`${path} (Crossbar.io): `)));
+    const mixed = await file('mixed.json', { version: 2, workers: [], port: 6001 });
+    assert.match(
+      (await problemsOf(() => loadConfig({ file: mixed, env: {} })))[0]!,
+      /a Crossbar\.io node configuration's list of workers with Herald's port: keep Herald's settings in a file of their own/,
+    );
+    const old = await file('old.json', { controller: {}, workers: [{ type: 'router' }] });
+    assert.match(
+      (await problemsOf(() => loadConfig({ file: old, env: {} })))[0]!,
+      /a list of workers, as a Crossbar\.io node configuration has, of version none: Herald reads version 2/,
+    );
   });
 });

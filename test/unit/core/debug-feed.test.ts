@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DebugFeed, type DebugItem } from '../../../src/core/debug-feed.js';
+import { DebugFeed, type DebugItem, RateCap } from '../../../src/core/debug-feed.js';
 
 const NS = 'pusher:app-1';
 
@@ -61,6 +61,49 @@ test('over the rate cap events are dropped until the next second, then counted i
   const items = watcher.take();
   assert.deepEqual(items[0], { type: 'dropped', count: 3 });
   assert.equal((items[1] as { event?: string }).event, 'later');
+});
+
+test('a rate cap admits so many a second, counts the rest, and tells them once in a marker', () => {
+  const cap = new RateCap(2);
+  assert.deepEqual(
+    [5100, 5200, 5300, 6099].map((t) => cap.admit(t)),
+    [true, true, false, false],
+  );
+  cap.drop(5);
+  assert.deepEqual(cap.takeMarker(), { type: 'dropped', count: 7 });
+  assert.equal(cap.takeMarker(), undefined, 'told once');
+  assert.equal(cap.admit(6100), true, 'a second after the window began, a new one');
+  assert.equal(cap.admit(6101), true);
+  assert.equal(cap.admit(6102), false);
+  assert.equal(cap.admit(50), true, 'a clock that went back starts a new window');
+  assert.deepEqual(cap.takeMarker(), { type: 'dropped', count: 1 });
+});
+
+test("another node's drops reach every watcher at once, added to its own and to a marker still queued", () => {
+  const clock = { t: 0 };
+  const feed = feedAt(clock);
+  let ready = 0;
+  const a = feed.watch(NS, { maxPerSecond: 1, onReady: () => ready++ });
+  const b = feed.watch(NS);
+  const other = feed.watch('pusher:other');
+  feed.deliverDropped(NS, 4);
+  assert.equal(ready, 1, 'told at once, without waiting for an event');
+  feed.deliverDropped(NS, 2);
+  assert.deepEqual(b.take(), [{ type: 'dropped', count: 6 }]);
+  assert.deepEqual(a.take(), [{ type: 'dropped', count: 6 }]);
+  feed.report(NS, { type: 'occupied', channel: 'c' });
+  feed.report(NS, { type: 'vacated', channel: 'c' }); // over a's cap of 1 a second
+  feed.deliverDropped(NS, 3);
+  assert.deepEqual(
+    a.take().map((i) => (i.type === 'dropped' ? i.count : i.type)),
+    ['occupied', 4],
+  );
+  feed.deliverDropped(NS, 0);
+  assert.equal(a.size, 0, 'nothing dropped, nothing told');
+  a.close();
+  feed.deliverDropped(NS, 1);
+  assert.equal(a.size, 0, 'a closed watcher is told nothing');
+  assert.equal(other.size, 0, 'another namespace is told nothing');
 });
 
 test('data is kept as text and cut to the bound', () => {

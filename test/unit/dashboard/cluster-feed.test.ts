@@ -44,7 +44,7 @@ class FakeAdapter {
   }
 }
 
-function setUp(clock = { t: 0 }) {
+function setUp(clock = { t: 0 }, forwardPerSecond?: number) {
   const adapter = new FakeAdapter();
   const feed = new DebugFeed({ node: adapter.nodeId, now: () => clock.t });
   const cluster = new ClusterDebugFeed({
@@ -54,9 +54,17 @@ function setUp(clock = { t: 0 }) {
     renewMs: 5,
     leaseMs: 1000,
     now: () => clock.t,
+    ...(forwardPerSecond ? { forwardPerSecond } : {}),
   });
   return { adapter, feed, cluster, clock };
 }
+
+/** What was published on the feed channel, each as its event name or its dropped count. */
+const publishedItems = (adapter: FakeAdapter) =>
+  adapter.published.map((m) => {
+    const item = JSON.parse(m.text) as { type: string; event?: string; count?: number };
+    return item.type === 'dropped' ? item.count : item.event;
+  });
 
 test('nothing is broadcast, forwarded or published while nobody watches', async (t) => {
   t.mock.timers.enable({ apis: ['setInterval'] });
@@ -164,5 +172,48 @@ test('events from other nodes reach local watchers; this node’s own echo is sk
   assert.deepEqual(watcher.take(), [{ type: 'occupied', channel: 'c', time: 5, node: 'node-a' }]);
   assert.throws(() => deliver('{', true), MalformedBusMessage);
   assert.throws(() => deliver(JSON.stringify({ ...event, type: 'dropped' }), true), MalformedBusMessage);
+  assert.equal(watcher.size, 0);
+});
+
+test('a namespace forwards so many events a second; the rest go as a dropped marker, before the next or at renewal', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const { adapter, feed, cluster, clock } = setUp({ t: 0 }, 3);
+  cluster.start();
+  try {
+    adapter.watchFrom('node-a', [NS, 'wamp:realm1']);
+    const report = (ns: string, event: string) => feed.report(ns, { type: 'client_event', event });
+    for (let i = 0; i < 10; i++) report(NS, `e${i}`);
+    report('wamp:realm1', 'other namespace');
+    assert.deepEqual(publishedItems(adapter), ['e0', 'e1', 'e2', 'other namespace'], 'a cap per namespace');
+    clock.t = 1000;
+    adapter.watchFrom('node-a', [NS]); // renewed
+    report(NS, 'next second');
+    assert.deepEqual(publishedItems(adapter).slice(4), [7, 'next second'], 'the marker comes first');
+
+    for (let i = 0; i < 4; i++) report(NS, `late${i}`);
+    assert.deepEqual(publishedItems(adapter).slice(6), ['late0', 'late1']);
+    t.mock.timers.tick(5);
+    assert.deepEqual(publishedItems(adapter).slice(8), [2], 'told at the renewal when nothing follows');
+    t.mock.timers.tick(5);
+    assert.equal(adapter.published.length, 9, 'and told once');
+    assert.ok(adapter.published.every((m) => m.channel === FEED_CHANNEL));
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test("another node's dropped marker reaches the local watchers; a malformed one is refused", () => {
+  const { adapter, feed } = setUp();
+  const watcher = feed.watch(NS);
+  const deliver = (item: unknown) => {
+    for (const h of adapter.messageHandlers)
+      h({ namespace: `debug:${NS}`, channel: FEED_CHANNEL, text: JSON.stringify(item), remote: true });
+  };
+  deliver({ type: 'dropped', count: 12, node: 'node-a' });
+  assert.deepEqual(watcher.take(), [{ type: 'dropped', count: 12 }]);
+  for (const count of [0, -1, 1.5, '3', null, 2 ** 53]) {
+    assert.throws(() => deliver({ type: 'dropped', count }), MalformedBusMessage, String(count));
+  }
+  assert.throws(() => deliver({ type: 'dropped' }), MalformedBusMessage);
   assert.equal(watcher.size, 0);
 });

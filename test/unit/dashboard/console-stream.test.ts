@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { DebugFeed } from '../../../src/core/debug-feed.js';
 import { consoleStreamResult } from '../../../src/dashboard/console-stream.js';
 import { Router } from '../../../src/http/router.js';
+import { within } from '../../helpers/raw-client.js';
 import { until } from '../../helpers/wait.js';
 
 /** The console as Server-Sent Events through the router's streaming hook, on a real server read with fetch. */
@@ -52,9 +53,11 @@ describe('the console stream', () => {
   before(async () => {
     router.add('GET', '/console/:id', (request) => {
       request.app = request.params[0]!;
+      const endsIn = request.url.searchParams.get('endsInMs');
       return consoleStreamResult(feed, `pusher:${request.params[0]}`, {
         heartbeatMs: 20,
         watch: { maxQueued: 5, maxPerSecond: 100_000 },
+        ...(endsIn === null ? {} : { endsInMs: Number(endsIn) }),
       });
     });
     server = createServer(router.listener);
@@ -112,5 +115,29 @@ describe('the console stream', () => {
     abort.abort();
     await sse.done;
     await until(() => !feed.watched(ns), 'the watcher closed');
+  });
+
+  test('a stream given an end ends then, by itself, and stops watching; one already past it at once', async () => {
+    for (const [app, endsInMs] of [
+      ['app-3', 100],
+      ['app-4', -5],
+    ] as const) {
+      const response = await fetch(`${base}/console/${app}?endsInMs=${endsInMs}`);
+      assert.equal(response.status, 200);
+      const sse = new SseReader(response.body!);
+      const ns = `pusher:${app}`;
+      if (endsInMs > 0) {
+        await until(() => feed.watched(ns), 'the watcher');
+        feed.report(ns, { type: 'client_event', event: 'before the end' });
+        await until(() => sse.items.length === 1, 'the event before the end');
+      }
+      await within(sse.done, 5000, `the stream of ${app} to end`);
+      assert.equal(feed.watched(ns), false, 'nothing watches once the stream ended');
+      feed.report(ns, { type: 'client_event', event: 'after the end' });
+      assert.deepEqual(
+        sse.items.map((i) => (i as { event?: string }).event),
+        endsInMs > 0 ? ['before the end'] : [],
+      );
+    }
   });
 });

@@ -71,6 +71,33 @@ describe('StatsSampler', () => {
     assert.equal(sampler.apps, 1);
   });
 
+  test('an app met only by its HTTP API or its webhooks, its clients elsewhere, is sampled too', () => {
+    let now = T0;
+    const requests = new RequestCounts();
+    const hooks = new Map<string, AppWebhookStats>();
+    const sampler = new StatsSampler({
+      traffic: new AppTraffic(),
+      httpRequests: requests,
+      appWebhooks: () => hooks,
+      now: () => now,
+    });
+    requests.add('POST /apps/:id/events', 'api-only', 200);
+    hooks.set('hooks-only', { delivered: 1, retries: 0, failures: 0 });
+    sampler.tick();
+    now += 1000;
+    requests.add('POST /apps/:id/events', 'api-only', 200);
+    requests.add('POST /apps/:id/batch_events', 'api-only', 400);
+    hooks.get('hooks-only')!.retries = 2;
+    sampler.tick();
+    assert.deepEqual(sampler.history('api-only'), [
+      [T0, 0, 0, 0, 1, 0],
+      [T0 + 1000, 0, 0, 0, 2, 0],
+    ]);
+    // Its delivered webhook is no failure: the first second had nothing to show, the second has.
+    assert.deepEqual(sampler.history('hooks-only'), [[T0 + 1000, 0, 0, 0, 0, 2]]);
+    assert.equal(sampler.apps, 2);
+  });
+
   test("an app's ring goes after 900 seconds without activity", () => {
     let now = T0;
     const traffic = new AppTraffic();

@@ -125,6 +125,43 @@ describe('deploy/herald.service', () => {
   });
 });
 
+describe('deploy/herald.socket', () => {
+  let unit: string;
+  let dir: string;
+
+  before(async () => {
+    unit = await deploy('herald.socket');
+    dir = await mkdtemp(join(tmpdir(), 'herald-socket-'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("listens on the default port for herald.service, as its public socket, with Herald's backlog", () => {
+    const settings = lines(unit);
+    assert.ok(settings.includes(`ListenStream=${DEFAULTS.port}`));
+    assert.ok(settings.includes('FileDescriptorName=public'));
+    assert.ok(settings.includes('Backlog=4096'));
+    // The service of the same name gets the socket; a restart of it must not take the socket along.
+    assert.ok(!settings.some((l) => /^(Service|PartOf|BindsTo)=/.test(l)));
+  });
+
+  test('systemd-analyze verify finds nothing to say, with herald.service next to it', {
+    skip: systemdSkip,
+  }, async () => {
+    const exec = join(dir, 'herald');
+    await writeFile(exec, '#!/bin/sh\n');
+    await chmod(exec, 0o755);
+    await writeFile(join(dir, 'herald.service'), (await deploy('herald.service')).replaceAll(EXEC, exec));
+    const file = join(dir, 'herald.socket');
+    await writeFile(file, unit);
+    const { stdout, stderr } = await run(SYSTEMD_ANALYZE, ['verify', file, join(dir, 'herald.service')]);
+    assert.equal(stderr, '');
+    assert.equal(stdout, '');
+  });
+});
+
 describe('deploy/Dockerfile', () => {
   let stages: string[][];
 

@@ -37,7 +37,7 @@ function fakeReader(calls: string[]): FrameReader {
   };
 }
 
-function setup() {
+function setup(more: Partial<Connection> = {}) {
   const records: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => records.push(JSON.parse(line)) });
   const calls: string[] = [];
@@ -48,6 +48,7 @@ function setup() {
     send: (frame) => sent.push(frame),
     close: (code, reason) => closes.push([code, reason]),
     remoteAddress: '10.0.0.1',
+    ...more,
   };
   let seen: Connection | undefined;
   const open = logFrames(
@@ -103,6 +104,13 @@ describe('logFrames', () => {
     );
     assert.deepEqual(closes, [[4200, 'reconnect']]);
     assert.deepEqual(sessionCalls, ['message hello', 'binary 3', 'activity', 'overflow', 'close 1006']);
+  });
+
+  test("a RawSocket connection's transport and its client's message limit are passed on", () => {
+    const side = setup({ transportType: 'rawsocket', maxMessageBytes: 1024 }).protocolSide();
+    assert.deepEqual([side.transportType, side.maxMessageBytes], ['rawsocket', 1024]);
+    const plain = setup().protocolSide();
+    assert.deepEqual([plain.transportType, plain.maxMessageBytes], [undefined, undefined]);
   });
 
   test('before its id is known a line says null', () => {

@@ -129,8 +129,15 @@ export function addPusherHttpApi(router: Router, options: HttpApiOptions): void 
   route('POST', '/apps/:id/events', async (request) => {
     const { app } = await authenticated(request);
     const event = parseEvent(app, jsonObject(request.body), 'multi');
+    // Without `info`, what the SDKs send nearly always: publish and answer, nothing to count.
+    if (event.info.size === 0) {
+      await Promise.all(
+        event.channels.map((ch) => queries.publish(app, ch, event.name, event.data, event.socketId)),
+      );
+      return { status: 200, body: {} };
+    }
     const { channels } = await publishWithInfo(app, [event]);
-    return { status: 200, body: event.info.size > 0 ? { channels } : {} };
+    return { status: 200, body: { channels } };
   });
 
   route('POST', '/apps/:id/batch_events', async (request) => {

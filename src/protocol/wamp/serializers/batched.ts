@@ -1,4 +1,5 @@
 import { ProtocolViolation } from '../errors.js';
+import { cborSerializer } from './cbor.js';
 import { jsonSerializer } from './json.js';
 import { msgpackSerializer } from './msgpack.js';
 import type { Serializer } from './serializer.js';
@@ -44,32 +45,41 @@ function jsonBatched(separator: string): Serializer {
 export const jsonBatchedSerializer = jsonBatched(RS);
 const jsonBatchedForAutobahnPython = jsonBatched(AUTOBAHN_PYTHON_SEPARATOR);
 
-/** `wamp.2.msgpack.batched`: MessagePack messages, each after its length as a uint32, big-endian. */
-export const msgpackBatchedSerializer: Serializer = {
-  ...msgpackSerializer,
-  id: 'msgpack.batched',
-  protocol: 'wamp.2.msgpack.batched',
-  split(data) {
-    if (typeof data === 'string')
-      throw new ProtocolViolation('text message on a wamp.2.msgpack.batched session');
-    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const parts: Uint8Array[] = [];
-    let at = 0;
-    while (at < bytes.length) {
-      if (bytes.length - at < 4) throw new ProtocolViolation('a batch ends inside a length');
-      const length = bytes.readUInt32BE(at);
-      at += 4;
-      if (bytes.length - at < length) throw new ProtocolViolation('a batch ends inside a message');
-      parts.push(bytes.subarray(at, at + length));
-      at += length;
-    }
-    if (parts.length === 0) throw new ProtocolViolation('a batch must hold at least one message');
-    return parts;
-  },
-  encode(items, payload) {
-    const message = msgpackSerializer.encode(items, payload) as Buffer;
-    const length = Buffer.allocUnsafe(4);
-    length.writeUInt32BE(message.length, 0);
-    return Buffer.concat([length, message]);
-  },
-};
+/**
+ * `wamp.2.msgpack.batched` and `wamp.2.cbor.batched`: messages of `base`, each after its length as a
+ * uint32, big-endian (WAMP spec, Advanced Profile, Message Batching; the spec leaves CBOR's framing
+ * unwritten, and autobahn-python frames it as MessagePack's).
+ */
+function lengthPrefixed(base: Serializer): Serializer {
+  const protocol = `${base.protocol}.batched`;
+  return {
+    ...base,
+    id: `${base.id}.batched`,
+    protocol,
+    split(data) {
+      if (typeof data === 'string') throw new ProtocolViolation(`text message on a ${protocol} session`);
+      const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      const parts: Uint8Array[] = [];
+      let at = 0;
+      while (at < bytes.length) {
+        if (bytes.length - at < 4) throw new ProtocolViolation('a batch ends inside a length');
+        const length = bytes.readUInt32BE(at);
+        at += 4;
+        if (bytes.length - at < length) throw new ProtocolViolation('a batch ends inside a message');
+        parts.push(bytes.subarray(at, at + length));
+        at += length;
+      }
+      if (parts.length === 0) throw new ProtocolViolation('a batch must hold at least one message');
+      return parts;
+    },
+    encode(items, payload) {
+      const message = base.encode(items, payload) as Buffer;
+      const length = Buffer.allocUnsafe(4);
+      length.writeUInt32BE(message.length, 0);
+      return Buffer.concat([length, message]);
+    },
+  };
+}
+
+export const msgpackBatchedSerializer = lengthPrefixed(msgpackSerializer);
+export const cborBatchedSerializer = lengthPrefixed(cborSerializer);

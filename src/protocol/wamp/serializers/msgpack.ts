@@ -1,6 +1,7 @@
 import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
 import { ProtocolViolation } from '../errors.js';
 import { type Encoded, PAYLOAD_INDEX, Payload } from '../payload.js';
+import { narrowBigInts } from './bigints.js';
 import type { Serializer } from './serializer.js';
 
 /**
@@ -42,10 +43,10 @@ export const msgpackSerializer: Serializer = {
     if (!Array.isArray(items) || items.length === 0) {
       throw new ProtocolViolation('message must be a non-empty MessagePack array');
     }
-    const code = normalize(items[0]);
+    const code = narrowBigInts(items[0]);
     const at = typeof code === 'number' ? PAYLOAD_INDEX[code] : undefined;
     const fixed = at === undefined ? items.length : Math.min(at, items.length);
-    for (let i = 0; i < fixed; i++) items[i] = normalize(items[i]);
+    for (let i = 0; i < fixed; i++) items[i] = narrowBigInts(items[i]);
     if (at === undefined || items.length <= at) return { items, payload: undefined };
     const slices = msgpackArraySlices(data);
     const bytes = ([start, end]: [number, number]) => data.subarray(start, end);
@@ -72,30 +73,6 @@ export const msgpackSerializer: Serializer = {
     return valueDecoder.decode(raw as Uint8Array);
   },
 };
-
-const MAX_ID_BIG = 2n ** 53n;
-
-/**
- * BigInts within ±2^53 become numbers; larger ones stay BigInt so that ID checks reject them. Walks
- * nested containers without recursion: an element nested thousands deep must not overflow the stack.
- */
-function normalize(value: unknown): unknown {
-  const scalar = (v: unknown) =>
-    typeof v === 'bigint' && v <= MAX_ID_BIG && v >= -MAX_ID_BIG ? Number(v) : v;
-  const pending: Record<string, unknown>[] = [];
-  const visit = (v: unknown) => {
-    if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array))
-      pending.push(v as Record<string, unknown>);
-  };
-  visit(value);
-  for (let container = pending.pop(); container !== undefined; container = pending.pop()) {
-    for (const key of Object.keys(container)) {
-      container[key] = scalar(container[key]);
-      visit(container[key]);
-    }
-  }
-  return scalar(value);
-}
 
 /**
  * `[start, end)` of each element of the top-level array in `buf`, which has already been decoded

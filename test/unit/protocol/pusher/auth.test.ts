@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import PusherServer from 'pusher';
 import { appSchema } from '../../../../src/config/schema.js';
 import { HttpError } from '../../../../src/http/router.js';
@@ -321,6 +322,39 @@ describe('verifyRequest', () => {
     assert.equal(encoded.info, 'user_count,subscription_count');
     assert.equal(verifyProblem('GET', channel.path, encoded, ''), undefined);
     assert.equal(verifyProblem('GET', channel.path, raw, ''), undefined);
+  });
+
+  test('any query gives the parameters URLSearchParams reads from it, repeated keys joined', () => {
+    const piece = fc.oneof(
+      fc.constantFrom(
+        'auth_key',
+        'a',
+        'channels[]',
+        '=',
+        '&',
+        '%',
+        '%2',
+        '%2C',
+        '%zz',
+        '+',
+        '%C3%A9',
+        '%FF',
+        '',
+      ),
+      fc.string({ maxLength: 6 }),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const url = new URL(`http://h/apps/1/events?${pieces.join('')}`);
+        const expected = new Map<string, string>();
+        for (const [key, value] of url.searchParams) {
+          const earlier = expected.get(key);
+          expected.set(key, earlier === undefined ? value : `${earlier},${value}`);
+        }
+        assert.deepEqual(new Map(Object.entries(queryParams(url))), expected);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   test('repeated keys are joined with "," before signing', () => {

@@ -132,6 +132,32 @@ describe('Authenticator', () => {
     );
   });
 
+  test("Crossbar's spelling, type static: a salted user's secret is the key derived from the password", () => {
+    // Crossbar's documented user: the secret is derive_key('secret1', 'salt123', 100, 16).
+    const crossbar = new Authenticator({
+      wampcra: {
+        type: 'static',
+        users: {
+          peter: {
+            secret: 'prq7+YkJ1/KlW1X0YczMHw==',
+            role: 'frontend',
+            salt: 'salt123',
+            iterations: 100,
+            keylen: 16,
+          },
+        },
+      },
+    });
+    const c = challenged(crossbar.hello({ authmethods: ['wampcra'], authid: 'peter' }, 9, now));
+    assert.deepEqual([c.extra.salt, c.extra.iterations, c.extra.keylen], ['salt123', 100, 16]);
+    const key = autobahn.auth_cra.derive_key('secret1', 'salt123', 100, 16);
+    assert.equal(key, 'prq7+YkJ1/KlW1X0YczMHw==');
+    const text = c.extra.challenge as string;
+    assert.equal(c.pending.verify(autobahn.auth_cra.sign(key, text))?.authrole, 'frontend');
+    const twice = autobahn.auth_cra.derive_key(key, 'salt123', 100, 16);
+    assert.equal(c.pending.verify(autobahn.auth_cra.sign(twice, text)), undefined);
+  });
+
   test('cryptosign: known key, authid assigned from the principal', () => {
     const c = challenged(auth.hello({ authmethods: ['cryptosign'], authextra: { pubkey: PUBKEY } }, 1, now));
     assert.match(c.extra.challenge as string, /^[0-9a-f]{64}$/);

@@ -143,12 +143,21 @@ describe('MemoryDealer: calling', () => {
 
     const second = invoke(dealer, caller, callee, 8, 'com.add');
     assert.notEqual(second.id, first.id);
-    dealer.error(callee, T.INVOCATION, second.id, 'com.error.overflow', Payload.of(['too big']));
+    dealer.error(callee, {
+      requestType: T.INVOCATION,
+      request: second.id,
+      details: {},
+      error: 'com.error.overflow',
+      payload: Payload.of(['too big']),
+    });
     assert.deepEqual(caller.take(), [[T.ERROR, T.CALL, 8, {}, 'com.error.overflow', ['too big']]]);
     // Answers to a call that is over go nowhere.
     dealer.yield(callee, second.id, {}, undefined);
     assert.deepEqual(caller.take(), []);
-    assert.throws(() => dealer.error(callee, T.CALL, second.id, 'x', undefined), ProtocolViolation);
+    assert.throws(
+      () => dealer.error(callee, { requestType: T.CALL, request: second.id, details: {}, error: 'x' }),
+      ProtocolViolation,
+    );
   });
 
   test('no registration, a bad URI and a role without permission are refused; router procedures answer', () => {
@@ -262,7 +271,7 @@ describe('MemoryDealer: progressive results and invocations', () => {
     const callee = new FakePeer(3, { callee: ['progressive_call_invocations'] });
     register(dealer, callee, 'upload');
     const { id } = invoke(dealer, caller, callee, 2, 'upload', { progress: true });
-    dealer.error(callee, T.INVOCATION, id, 'com.error.full', undefined);
+    dealer.error(callee, { requestType: T.INVOCATION, request: id, details: {}, error: 'com.error.full' });
     assert.deepEqual(caller.take(), [[T.ERROR, T.CALL, 2, {}, 'com.error.full']]);
     dealer.call(caller, 2, { progress: true }, 'upload', Payload.of(['late']));
     assert.deepEqual(callee.take(), []);
@@ -304,7 +313,12 @@ describe('MemoryDealer: cancel modes', () => {
     assert.deepEqual(caller.take(), []);
     dealer.cancel(caller, 1, { mode: 'kill' });
     assert.deepEqual(callee.take(), [], 'a repeated CANCEL is ignored');
-    dealer.error(callee, T.INVOCATION, id, 'wamp.error.runtime_error', undefined);
+    dealer.error(callee, {
+      requestType: T.INVOCATION,
+      request: id,
+      details: {},
+      error: 'wamp.error.runtime_error',
+    });
     assert.deepEqual(caller.take(), [[T.ERROR, T.CALL, 1, {}, 'wamp.error.runtime_error']]);
   });
 
@@ -378,7 +392,7 @@ describe('MemoryDealer: timeouts', () => {
     assert.deepEqual(details, { timeout: 100 });
     t.mock.timers.tick(1000);
     assert.deepEqual(caller.take(), []);
-    dealer.error(callee, T.INVOCATION, id, WampUri.TIMEOUT, undefined);
+    dealer.error(callee, { requestType: T.INVOCATION, request: id, details: {}, error: WampUri.TIMEOUT });
     assert.deepEqual(caller.take(), [[T.ERROR, T.CALL, 1, {}, WampUri.TIMEOUT]]);
   });
 });
