@@ -20,7 +20,7 @@ import { anyJson, fuzz, Observer } from './harness.js';
  */
 
 const CASE_MS = 5000;
-/** `wamp.maxMessageBytes`: the handshake announces 4096 (2^(9+3)). */
+/** `wamp.rawsocketMaxMessageBytes`: the handshake announces 4096 (2^(9+3)). */
 const MAX_MESSAGE = 3000;
 const ANNOUNCED = 4096;
 const ROUTER_URIS: ReadonlySet<string> = new Set(Object.values(WampUri));
@@ -121,7 +121,7 @@ describe('fuzz: WAMP over RawSocket', () => {
     server = await startHerald(
       {
         wamp: {
-          maxMessageBytes: MAX_MESSAGE,
+          rawsocketMaxMessageBytes: MAX_MESSAGE,
           helloTimeoutMs: 100,
           rawsocket: { host: '127.0.0.1', port: 0 },
         },
