@@ -311,7 +311,8 @@ export class RedisClusterSet {
 
 /**
  * A broker of our own, for tests that stop and restart it: a fixed port and data directory, so a
- * restart keeps both (Redis with an append-only file, NATS with JetStream file storage).
+ * restart keeps both (Redis with an append-only file, NATS with JetStream file storage). Made with
+ * `persistent: false`, a Redis keeps nothing on disk and comes back empty.
  */
 export class PrivateBroker {
   #child: ChildProcess | undefined;
@@ -321,11 +322,12 @@ export class PrivateBroker {
     readonly driver: 'redis' | 'nats',
     readonly port: number,
     readonly dir: string,
+    readonly persistent: boolean,
   ) {}
 
-  static async create(driver: 'redis' | 'nats'): Promise<PrivateBroker> {
+  static async create(driver: 'redis' | 'nats', { persistent = true } = {}): Promise<PrivateBroker> {
     const dir = await mkdtemp(join(tmpdir(), `herald-${driver}-`));
-    return new PrivateBroker(driver, await freePort(), dir);
+    return new PrivateBroker(driver, await freePort(), dir, persistent);
   }
 
   get url(): string {
@@ -347,10 +349,9 @@ export class PrivateBroker {
               this.dir,
               '--save',
               '',
-              '--appendonly',
-              'yes',
-              '--appendfsync',
-              'always',
+              ...(this.persistent
+                ? ['--appendonly', 'yes', '--appendfsync', 'always']
+                : ['--appendonly', 'no']),
             ],
           ]
         : ['nats-server', ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir]];

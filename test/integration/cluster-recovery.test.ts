@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { brokerSkip, PrivateBroker, REDIS_URL } from '../helpers/brokers.js';
+import { eventually, withOwnCluster } from '../helpers/cluster.js';
+import { GUARD_MS, type Node } from '../helpers/cluster-node.js';
+import { RecoveringClient, range } from '../helpers/recovery.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { until } from '../helpers/wait.js';
+
+/**
+ * Message recovery on a cluster of three processes over Redis (docs/recovery.md, "Clusters"): a
+ * pusher-js client with the recovery helper on one node, its connection cut while events are published
+ * through the two others, comes back on another node and gets what it missed once and in order; a
+ * Redis that restarted without its data begins the stream under a new epoch, and the client is told
+ * that nothing was recovered.
+ */
+
+const TIMINGS = { heartbeatMs: 200, nodeTimeoutMs: 1_500, requestTimeoutMs: 1_000 };
+const HISTORY = {
+  streams: [{ channels: ['orders-*'], maxEvents: 1000, ttlSeconds: 300 }],
+  resumeTtlSeconds: 60,
+};
+
+/** Publishes `order` events `from`…`to`, each through the next of `nodes` in turn. */
+async function publishThrough(nodes: Node[], channel: string, from: number, to: number): Promise<void> {
+  for (const n of range(from, to)) await nodes[n % nodes.length]!.sdk.trigger(channel, 'order', { n });
+}
+
+/** Resolves once a node kept a closed connection's resume state in Redis. */
+async function resumeStateKept(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    await eventually(
+      async () => (await redis.keys(`${prefix}:resume:*`)).length > 0,
+      'the resume state kept in Redis',
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The epoch of `channel`'s stream in Redis. */
+async function epochOf(url: string, prefix: string, channel: string): Promise<string | null> {
+  const redis = new Redis(url);
+  try {
+    return await redis.hget(`${prefix}:history:{pusher:app-id:${channel}}:meta`, 'epoch');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Waits until `client` got `count` events on `channel`. */
+const received = (client: RecoveringClient, channel: string, count: number) =>
+  until(() => client.got(channel).length >= count, `${count} events on ${channel}`, GUARD_MS);
+
+/**
+ * Three nodes over the Redis at `url`, and a recovering client through a proxy to the first, subscribed
+ * to `channel`; the proxy and client are closed afterwards.
+ */
+function withClientOnCluster(
+  url: string,
+  name: string,
+  channel: string,
+  body: (
+    nodes: [Node, Node, Node],
+    client: RecoveringClient,
+    proxy: TcpProxy,
+    prefix: string,
+  ) => Promise<void>,
+): Promise<void> {
+  const options = { timings: TIMINGS, appFields: { history: HISTORY } };
+  return withOwnCluster('redis', url, name, options, async (nodes, _raws, prefix) => {
+    const proxy = await TcpProxy.start(`http://127.0.0.1:${nodes[0]!.port}`, 0);
+    let client: RecoveringClient | undefined;
+    try {
+      client = await RecoveringClient.connect(proxy.port);
+      await client.subscribe(channel);
+      await body(nodes as [Node, Node, Node], client, proxy, prefix);
+    } finally {
+      proxy.release();
+      client?.disconnect();
+      await proxy.close();
+    }
+  });
+}
+
+describe('message recovery on a cluster over redis', { skip: await brokerSkip('redis') }, () => {
+  test('events published through two nodes while cut off from a third arrive on another, once and in order', () => {
+    const channel = 'orders-cluster';
+    return withClientOnCluster(REDIS_URL, 'recovery', channel, async ([a, b, c], client, proxy, prefix) => {
+      await publishThrough([b, c], channel, 1, 6);
+      await received(client, channel, 6);
+      assert.deepEqual(client.got(channel), range(1, 6));
+
+      proxy.cut();
+      await publishThrough([b, c], channel, 7, 40);
+      await resumeStateKept(REDIS_URL, prefix);
+      // It comes back on node3, which takes the resume state node1 kept and reads the stream.
+      proxy.retarget(`http://127.0.0.1:${c.port}`);
+      proxy.release();
+      const resumed = await client.nextResumed(channel);
+      assert.equal(resumed.recovered, true, JSON.stringify(resumed));
+      assert.equal(resumed.epoch, await epochOf(REDIS_URL, prefix, channel));
+      await received(client, channel, 40);
+
+      // Live again, from both other nodes.
+      await publishThrough([a, b], channel, 41, 44);
+      await received(client, channel, 44);
+      assert.deepEqual(client.got(channel), range(1, 44));
+    });
+  });
+
+  test('a Redis restarted without its data: the stream has a new epoch, and nothing is recovered', async () => {
+    const broker = await PrivateBroker.create('redis', { persistent: false });
+    const channel = 'orders-epoch';
+    try {
+      await broker.start();
+      await withClientOnCluster(
+        broker.url,
+        'recovery-epoch',
+        channel,
+        async (nodes, client, proxy, prefix) => {
+          const [a, b, c] = nodes;
+          await publishThrough([b, c], channel, 1, 3);
+          await received(client, channel, 3);
+          const before = await epochOf(broker.url, prefix, channel);
+          assert.ok(before);
+
+          proxy.cut();
+          await resumeStateKept(broker.url, prefix);
+          const marks = nodes.map((n) => n.logs.length);
+          await broker.kill();
+          await Promise.all(
+            nodes.map((n, i) => n.log((r) => r.msg === 'cut off from the broker', 'to be cut off', marks[i])),
+          );
+          const reconnected = nodes.map((n) => n.logs.length);
+          await broker.start();
+          await Promise.all(
+            nodes.map((n, i) => n.log((r) => r.msg === 'back on the broker', 'to be back', reconnected[i])),
+          );
+
+          await publishThrough([b, c], channel, 4, 6);
+          const after = await epochOf(broker.url, prefix, channel);
+          assert.ok(after && after !== before, `${before} then ${after}`);
+          proxy.retarget(`http://127.0.0.1:${c.port}`);
+          proxy.release();
+          const resumed = await client.nextResumed(channel);
+          assert.deepEqual({ ...resumed }, { channel, recovered: false, epoch: after });
+          // What was published meanwhile is not replayed; live events come again.
+          await publishThrough([a, b], channel, 7, 8);
+          await received(client, channel, 5);
+          assert.deepEqual(client.got(channel), [1, 2, 3, 7, 8]);
+        },
+      );
+    } finally {
+      await broker.destroy();
+    }
+  });
+});
