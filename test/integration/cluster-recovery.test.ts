@@ -111,6 +111,28 @@ describe('message recovery on a cluster over redis', { skip: await brokerSkip('r
     });
   });
 
+  test('events published at once through two nodes reach a client on a third in offset order, each once', () => {
+    const channel = 'orders-race';
+    return withClientOnCluster(REDIS_URL, 'recovery-order', channel, async ([a, b, c], client) => {
+      const odd = range(1, 60).filter((n) => n % 2 === 1);
+      const even = range(1, 60).filter((n) => n % 2 === 0);
+      await Promise.all([
+        (async () => {
+          for (const n of odd) await b.sdk.trigger(channel, 'order', { n });
+        })(),
+        (async () => {
+          for (const n of even) await c.sdk.trigger(channel, 'order', { n });
+        })(),
+      ]);
+      await received(client, channel, 60);
+      const response = await a.sdk.get({ path: `/channels/${channel}/events`, params: { limit: 100 } });
+      const stream = (await response.json()) as { events: { offset: number; data: string }[] };
+      const inOffsetOrder = stream.events.map((e) => (JSON.parse(e.data) as { n: number }).n);
+      assert.equal(inOffsetOrder.length, 60);
+      assert.deepEqual(client.got(channel), inOffsetOrder);
+    });
+  });
+
   test('a Redis restarted without its data: the stream has a new epoch, and nothing is recovered', async () => {
     const broker = await PrivateBroker.create('redis', { persistent: false });
     const channel = 'orders-epoch';
