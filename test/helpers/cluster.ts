@@ -213,7 +213,12 @@ export async function withWebhookCluster(
 /** Removes what a cluster under `prefix` left on its broker. */
 export async function cleanup(driver: Driver, prefix: string, url?: string): Promise<void> {
   if (driver === 'redis') await deleteRedisPrefix(prefix, url);
-  else await destroyNatsBuckets(prefix, ['presence', 'occupancy', 'cache', 'outbox', 'history'], url);
+  else
+    await destroyNatsBuckets(
+      prefix,
+      ['presence', 'occupancy', 'cache', 'outbox', 'history', 'channel-history'],
+      url,
+    );
 }
 
 /**
