@@ -144,8 +144,10 @@ export class Recovery implements SubscriptionRecovery {
   /** The subscription is gone (or never was). */
   close(socket: PusherSocket, channel: string): void {
     socket.streams?.delete(channel);
-    const state = socket.app && this.#parts.states.get(socket.app.id);
-    if (state && state.registry.count(channel) === 0) this.#forget(orderKey(state.namespace, channel));
+  }
+
+  vacated(namespace: string, channel: string): void {
+    this.#forget(orderKey(namespace, channel));
   }
 
   /**

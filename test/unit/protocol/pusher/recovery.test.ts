@@ -417,4 +417,32 @@ describe('offset order on a node', () => {
     assert.deepEqual(await received(client, 'orders-1', 4), [1, 2, 3, 4]);
     assert.deepEqual(client.connection.pending(), []);
   });
+
+  test('a channel left by its last subscriber here begins its order anew: nothing is read for the events it missed', async () => {
+    const adapter = new MemoryAdapter('node-a');
+    const store = new MemoryChannelHistory(() => Date.now());
+    let reads = 0;
+    const history: ChannelHistory = {
+      append: (...args) => store.append(...args),
+      read: (...args) => {
+        reads++;
+        return store.read(...args);
+      },
+      position: (...args) => store.position(...args),
+      saveResumeState: (...args) => store.saveResumeState(...args),
+      takeResumeState: (...args) => store.takeResumeState(...args),
+      close: () => store.close(),
+    };
+    const h = withHistory({ adapter, channelHistory: history });
+    const { client } = await connected(h, ['orders-1']);
+    await fromOtherNodes(h, adapter, 'orders-1', 2, [1, 2]);
+    assert.deepEqual(await received(client, 'orders-1', 2), [1, 2]);
+    client.send('pusher:unsubscribe', { channel: 'orders-1' });
+    // Published through other nodes while nobody here listened: this node did not get them.
+    await fromOtherNodes(h, adapter, 'orders-1', 3, []);
+    assert.equal((await client.subscribe('orders-1')).event, 'pusher_internal:subscription_succeeded');
+    await h.publish('orders-1', 6);
+    assert.deepEqual(await received(client, 'orders-1', 1), [6]);
+    assert.equal(reads, 0);
+  });
 });
