@@ -56,7 +56,8 @@ export class StreamSequencer<E> {
       this.#unhold(order, position.offset);
       return this.#release(order, deliver);
     }
-    // Without a beginning yet, held until `begin`, or settled after the wait.
+    // Early, or the order has no beginning yet: held until those before it come (or `begin`), or the
+    // wait ends and the store fills the gap.
     this.#hold(order, position.offset, event);
     return { deliver: [], missing: order.held.has(position.offset) ? 'wait' : 'read' };
   }
