@@ -4,12 +4,38 @@ import { MalformedBusMessage } from './bus-payload.js';
 
 /** Messages on the bus; short keys because channel messages cross it once per publish. */
 export type BusMessage =
-  | { t: 'msg'; n: NodeId; ns: string; ch: string; d: string; x?: string }
+  | { t: 'msg'; n: NodeId; ns: string; ch: string; d: string; x?: string; s?: BusStream | null }
   | { t: 'hb'; n: NodeId }
   | { t: 'bye'; n: NodeId; h?: number }
   | { t: 'req'; n: NodeId; id: string; op: string; p: unknown }
   | { t: 'cast'; n: NodeId; op: string; p: unknown }
   | { t: 'res'; n: NodeId; id: string; r: unknown };
+
+/**
+ * A channel event's position in its stream (docs/recovery.md): epoch and offset, or null on a `msg`
+ * whose stream could not record it.
+ */
+export interface BusStream {
+  e: string;
+  o: number;
+}
+
+/** Epochs are short ids; anything much longer is not one of ours. */
+const MAX_EPOCH_LENGTH = 64;
+
+/** A stream position as nodes send it: null, or an epoch and an offset from 1. */
+function isBusStream(value: unknown): value is BusStream | null {
+  if (value === null) return true;
+  if (typeof value !== 'object' || Array.isArray(value)) return false;
+  const { e, o } = value as Record<string, unknown>;
+  return (
+    typeof e === 'string' &&
+    e !== '' &&
+    e.length <= MAX_EPOCH_LENGTH &&
+    Number.isSafeInteger(o) &&
+    (o as number) >= 1
+  );
+}
 
 /** Sends one message to one topic (the adapter serialises it and hands it to the broker). */
 export type SendBusMessage = (topic: string, message: BusMessage) => Promise<void>;
@@ -62,7 +88,11 @@ export function parseBusMessage(payload: string): BusMessage {
   const str = (k: string) => typeof f[k] === 'string';
   const ok =
     f.t === 'msg'
-      ? str('ns') && str('ch') && str('d') && (f.x === undefined || str('x'))
+      ? str('ns') &&
+        str('ch') &&
+        str('d') &&
+        (f.x === undefined || str('x')) &&
+        (f.s === undefined || isBusStream(f.s))
       : f.t === 'req'
         ? id('id') && str('op')
         : f.t === 'cast'

@@ -170,6 +170,8 @@ export class ClusterAdapter implements Adapter {
       d: message.text,
     };
     if (message.except !== undefined) bus.x = message.except;
+    if (message.stream !== undefined)
+      bus.s = message.stream === null ? null : { e: message.stream.epoch, o: message.stream.offset };
     this.#membership.publishing();
     await this.#send(this.#topics.channel(message.namespace, message.channel), bus);
   }
@@ -254,7 +256,17 @@ export class ClusterAdapter implements Adapter {
           return;
         }
         this.#deliverRemote(
-          { namespace: message.ns, channel: message.ch, text: message.d, except: message.x, remote: true },
+          {
+            namespace: message.ns,
+            channel: message.ch,
+            text: message.d,
+            except: message.x,
+            stream:
+              message.s === undefined || message.s === null
+                ? message.s
+                : { epoch: message.s.e, offset: message.s.o },
+            remote: true,
+          },
           topic,
         );
         return;

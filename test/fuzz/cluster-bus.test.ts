@@ -250,6 +250,7 @@ function message(t: Target): fc.Arbitrary<[string, string | Uint8Array]> {
               ch: fc.constant(ch),
               d: text,
               x: fc.string(),
+              s: fc.option(fc.record({ e: fc.string({ minLength: 1 }), o: fc.integer({ min: 1 }) })),
             },
             { requiredKeys: ['t', 'n', 'ns', 'ch', 'd'] },
           ),

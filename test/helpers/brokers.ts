@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { pino } from 'pino';
+import { channelHistoryStreams } from '../../src/adapters/nats/channel-history.js';
 import { NatsClient } from '../../src/adapters/nats/connection.js';
 import { historyStreamName } from '../../src/adapters/nats/history.js';
 import { bucketName, KvBucket } from '../../src/adapters/nats/kv.js';
@@ -83,13 +84,22 @@ export async function deleteRedisPrefix(prefix: string, url = REDIS_URL): Promis
   }
 }
 
-/** Deletes the JetStream buckets a run under `prefix` created (`history`: its history stream). */
+/**
+ * Deletes the JetStream buckets a run under `prefix` created (`history`: its history stream;
+ * `channel-history`: the streams of channel streams and resume states).
+ */
 export async function destroyNatsBuckets(prefix: string, purposes: string[], url = NATS_URL): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await nc.jetstreamManager();
-    for (const purpose of purposes) {
-      const stream = purpose === 'history' ? historyStreamName(prefix) : `KV_${bucketName(prefix, purpose)}`;
+    const streams = purposes.flatMap((purpose) =>
+      purpose === 'history'
+        ? [historyStreamName(prefix)]
+        : purpose === 'channel-history'
+          ? channelHistoryStreams(prefix)
+          : [`KV_${bucketName(prefix, purpose)}`],
+    );
+    for (const stream of streams) {
       await jsm.streams.delete(stream).catch((err: Error) => {
         if (!/not found/i.test(err.message)) throw err;
       });
@@ -311,7 +321,8 @@ export class RedisClusterSet {
 
 /**
  * A broker of our own, for tests that stop and restart it: a fixed port and data directory, so a
- * restart keeps both (Redis with an append-only file, NATS with JetStream file storage).
+ * restart keeps both (Redis with an append-only file, NATS with JetStream file storage). Made with
+ * `persistent: false`, it comes back empty.
  */
 export class PrivateBroker {
   #child: ChildProcess | undefined;
@@ -321,19 +332,24 @@ export class PrivateBroker {
     readonly driver: 'redis' | 'nats',
     readonly port: number,
     readonly dir: string,
+    readonly persistent: boolean,
   ) {}
 
-  static async create(driver: 'redis' | 'nats'): Promise<PrivateBroker> {
+  static async create(driver: 'redis' | 'nats', { persistent = true } = {}): Promise<PrivateBroker> {
     const dir = await mkdtemp(join(tmpdir(), `herald-${driver}-`));
-    return new PrivateBroker(driver, await freePort(), dir);
+    return new PrivateBroker(driver, await freePort(), dir, persistent);
   }
 
   get url(): string {
     return this.driver === 'redis' ? `redis://127.0.0.1:${this.port}` : `nats://127.0.0.1:${this.port}`;
   }
 
-  /** Starts the broker and resolves once it accepts clients. */
+  /** Starts the broker (empty when not `persistent`) and resolves once it accepts clients. */
   async start(): Promise<void> {
+    if (!this.persistent) {
+      await rm(this.dir, { recursive: true, force: true });
+      await mkdir(this.dir);
+    }
     const [command, args] =
       this.driver === 'redis'
         ? [

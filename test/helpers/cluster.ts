@@ -144,20 +144,23 @@ export const wampError = (uri: string) => (err: { error?: string }) => {
   return true;
 };
 
-/** Runs `body` on a cluster of its own; the clients it puts in `raws` are closed afterwards. */
+/**
+ * Runs `body` on a cluster of its own (with the prefix of its keys and topics); the clients it puts in
+ * `raws` are closed afterwards.
+ */
 export async function withOwnCluster(
   driver: Driver,
   url: string,
   name: string,
   options: { timings: Timings; count?: number; appFields?: Record<string, unknown> },
-  body: (nodes: Node[], raws: RawClient[]) => Promise<void>,
+  body: (nodes: Node[], raws: RawClient[], prefix: string) => Promise<void>,
 ): Promise<void> {
   const prefix = uniquePrefix(`cluster-${name}-${driver}`);
   let nodes: Node[] = [];
   const raws: RawClient[] = [];
   try {
     nodes = await startCluster({ driver, url, prefix, ...options });
-    await body(nodes, raws);
+    await body(nodes, raws, prefix);
   } finally {
     for (const c of raws) c.close();
     try {
@@ -210,7 +213,12 @@ export async function withWebhookCluster(
 /** Removes what a cluster under `prefix` left on its broker. */
 export async function cleanup(driver: Driver, prefix: string, url?: string): Promise<void> {
   if (driver === 'redis') await deleteRedisPrefix(prefix, url);
-  else await destroyNatsBuckets(prefix, ['presence', 'occupancy', 'cache', 'outbox', 'history'], url);
+  else
+    await destroyNatsBuckets(
+      prefix,
+      ['presence', 'occupancy', 'cache', 'outbox', 'history', 'channel-history'],
+      url,
+    );
 }
 
 /**

@@ -8,7 +8,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * mid-stream and holds its reconnection until `release()`, so that a test knows what happened between.
  */
 export class TcpProxy {
-  readonly #target: { host: string; port: number };
+  #target: { host: string; port: number };
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   #port = 0;
@@ -69,6 +69,12 @@ export class TcpProxy {
     for (const socket of this.#sockets) socket.resetAndDestroy();
     this.#sockets.clear();
     this.#held ??= [];
+  }
+
+  /** Connections from now on (those held by `cut()` included) go to `url`'s host and port. */
+  retarget(url: string): void {
+    const { hostname, port } = new URL(url);
+    this.#target = { host: hostname, port: Number(port) };
   }
 
   /** Passes the connections held since `cut()` on, and new ones at once. */

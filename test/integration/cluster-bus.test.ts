@@ -77,6 +77,11 @@ for (const driver of ['redis', 'nats'] as Driver[]) {
             JSON.stringify({ t: 'msg', n: FAKE_NODE, ns: 1, ch: ROOM, d: 'x' }),
             'malformed msg message',
           ],
+          [
+            room,
+            busMsg('pusher:app-id', ROOM, frame('unplaced'), { s: { e: 'epoch', o: 0 } }),
+            'malformed msg message',
+          ],
           [room, busMsg('pusher:app-id', ROOM, 'not a frame'), 'is not JSON'],
           [room, busMsg('pusher:app-id', ROOM, frame('sneaky', 'private-other')), 'another channel'],
           [room, busMsg('pusher:app-id', ROOM, '[1,2]'), 'not a JSON object'],

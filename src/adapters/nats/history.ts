@@ -1,14 +1,8 @@
-import {
-  DiscardPolicy,
-  type JetStreamManager,
-  type NatsConnection,
-  RetentionPolicy,
-  StorageType,
-  StringCodec,
-} from 'nats';
+import { DiscardPolicy, RetentionPolicy, StorageType, StringCodec } from 'nats';
 import { type HistoryStore, MAX_HISTORY_LIMIT } from '../../core/history/store.js';
 import type { NatsClient } from './connection.js';
 import { bucketName, keyToken } from './kv.js';
+import { LazyStreams } from './streams.js';
 
 const codec = StringCodec();
 /** How long a read waits for the entries the stream said it holds. */
@@ -21,20 +15,27 @@ const READ_WAIT_MS = 2000;
  * created on first use, over the set's one connection (`NatsClient`).
  */
 export class NatsHistoryStore implements HistoryStore {
-  readonly #client: NatsClient;
   readonly #stream: string;
   readonly #subjects: string;
-  #ready: Promise<{ nc: NatsConnection; jsm: JetStreamManager }> | undefined;
-  #closed = false;
+  readonly #streams: LazyStreams;
 
   constructor(client: NatsClient, prefix: string) {
-    this.#client = client;
     this.#stream = historyStreamName(prefix);
     this.#subjects = `herald-history.${keyToken(prefix)}`;
+    this.#streams = new LazyStreams(client, [
+      {
+        name: this.#stream,
+        subjects: [`${this.#subjects}.>`],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        discard: DiscardPolicy.Old,
+        max_msgs_per_subject: MAX_HISTORY_LIMIT,
+      },
+    ]);
   }
 
   async append(namespace: string, log: string, entry: string, limit: number): Promise<void> {
-    const { nc, jsm } = await this.#open();
+    const { nc, jsm } = await this.#streams.open();
     const subject = this.#subject(namespace, log);
     await nc.jetstream().publish(subject, codec.encode(entry));
     if (limit < MAX_HISTORY_LIMIT) await jsm.streams.purge(this.#stream, { filter: subject, keep: limit });
@@ -42,7 +43,7 @@ export class NatsHistoryStore implements HistoryStore {
 
   async latest(namespace: string, log: string, count: number): Promise<string[]> {
     if (count <= 0) return [];
-    const { nc, jsm } = await this.#open();
+    const { nc, jsm } = await this.#streams.open();
     const subject = this.#subject(namespace, log);
     const info = await jsm.streams.info(this.#stream, { subjects_filter: subject });
     const held = info.state.subjects?.[subject] ?? 0;
@@ -64,41 +65,11 @@ export class NatsHistoryStore implements HistoryStore {
 
   /** Idempotent: later operations reject. The connection is the set's, closed with it. */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#streams.close();
   }
 
   #subject(namespace: string, log: string): string {
     return `${this.#subjects}.${keyToken(namespace)}.${keyToken(log) || '_'}`;
-  }
-
-  #open(): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
-    if (this.#closed) return Promise.reject(new Error(`the ${this.#stream} stream is closed`));
-    this.#ready ??= this.#create().catch((err: unknown) => {
-      this.#ready = undefined; // the next operation tries again
-      throw err;
-    });
-    return this.#ready;
-  }
-
-  async #create(): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
-    const nc = await this.#client.start();
-    const jsm = await nc.jetstreamManager();
-    const config = {
-      name: this.#stream,
-      subjects: [`${this.#subjects}.>`],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      max_msgs_per_subject: MAX_HISTORY_LIMIT,
-    };
-    try {
-      await jsm.streams.info(this.#stream);
-      await jsm.streams.update(this.#stream, config);
-    } catch (err) {
-      if (!/not found/i.test((err as Error).message)) throw err;
-      await jsm.streams.add(config);
-    }
-    return { nc, jsm };
   }
 }
 

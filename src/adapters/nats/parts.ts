@@ -1,6 +1,7 @@
 import { ClusterAdapter } from '../cluster.js';
 import { type ClusterParts, type PartsOptions, partSet } from '../parts.js';
 import { NatsLastEventStore } from './cache.js';
+import { NatsChannelHistory } from './channel-history.js';
 import { NatsClient } from './connection.js';
 import { NatsHistoryStore } from './history.js';
 import { NatsOccupancyStore } from './occupancy.js';
@@ -11,7 +12,8 @@ import { NatsTransport } from './transport.js';
 
 /**
  * The NATS set of a node: the adapter over core NATS subjects, the presence, occupancy, cache and
- * outbox stores in JetStream key-value buckets and the history store in a JetStream stream, all over
+ * outbox stores in JetStream key-value buckets, the history store in a JetStream stream and the
+ * channel streams and resume states in two more, all over
  * one `NatsClient` (one connection) that the set opens and closes.
  */
 export function createNatsParts(url: string, options: PartsOptions): ClusterParts {
@@ -26,6 +28,7 @@ export function createNatsParts(url: string, options: PartsOptions): ClusterPart
       cache: new NatsLastEventStore(client, prefix),
       history: new NatsHistoryStore(client, prefix),
       outbox: new NatsWebhookOutbox(client, nodeId, prefix, logger),
+      channelHistory: new NatsChannelHistory(client, prefix),
     },
     { preflight: () => checkNats(client), closeConnections: () => client.close() },
   );

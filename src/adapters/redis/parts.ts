@@ -1,6 +1,7 @@
 import { ClusterAdapter } from '../cluster.js';
 import { type ClusterParts, type PartsOptions, partSet } from '../parts.js';
 import { RedisLastEventStore } from './cache.js';
+import { RedisChannelHistory } from './channel-history.js';
 import { RedisClients } from './clients.js';
 import { RedisHistoryStore } from './history.js';
 import { RedisOccupancyStore } from './occupancy.js';
@@ -11,7 +12,7 @@ import { RedisTransport } from './transport.js';
 
 /**
  * The Redis set of a node: the adapter over Redis pub/sub and the presence, occupancy, cache,
- * history and outbox stores, all over one `RedisClients` (two connections) that the set opens and closes.
+ * history, outbox and channel stream stores, all over one `RedisClients` (two connections) that the set opens and closes.
  */
 export function createRedisParts(url: string, options: PartsOptions): ClusterParts {
   const { nodeId, prefix, logger } = options;
@@ -26,6 +27,7 @@ export function createRedisParts(url: string, options: PartsOptions): ClusterPar
       cache: new RedisLastEventStore(redis, prefix),
       history: new RedisHistoryStore(redis, prefix),
       outbox: new RedisWebhookOutbox(redis, nodeId, prefix, logger),
+      channelHistory: new RedisChannelHistory(redis, prefix),
     },
     { preflight: () => checkRedis(url, prefix), closeConnections: () => clients.close() },
   );

@@ -125,6 +125,8 @@ export interface SubscriptionRecovery {
   open(socket: PusherSocket, app: App, channel: string): StreamTally | undefined;
   /** The subscription is gone, or never was. */
   close(socket: PusherSocket, channel: string): void;
+  /** The channel's last subscriber on this node left: its events are no longer put in order here. */
+  vacated(namespace: string, channel: string): void;
   /** Answers a new subscription to a channel that keeps a stream: a replay, or counting from now. */
   answer(
     socket: PusherSocket,

@@ -3,6 +3,7 @@ import type { Adapter, ChannelMessage } from '../../adapters/adapter.js';
 import { busFields } from '../../adapters/bus-payload.js';
 import type { App } from '../../core/apps/app.js';
 import { streamRule } from '../../core/channel-history/rules.js';
+import { type Release, StreamSequencer } from '../../core/channel-history/sequencer.js';
 import type { ChannelHistory, HistoryPage, StreamPosition } from '../../core/channel-history/store.js';
 import { Frame } from '../../core/frame.js';
 import { type AppStates, namespaceOf } from './app-states.js';
@@ -26,6 +27,15 @@ export const RESUME_OP = 'pusher.resume';
 const PAGE = 1000;
 /** Live events one subscription holds back while it is answered; past it, it is no recovery. */
 const MAX_HELD = 10_000;
+/**
+ * How long a channel's events wait for one missing before them (published through another node, still
+ * on its way) before it is read from the store.
+ */
+const GAP_WAIT_MS = 200;
+/** Events held per channel while one before them is missing; past it they are read from the store. */
+const MAX_HELD_PER_CHANNEL = 1000;
+/** Channels holding events at once; past it another's are read from the store. */
+const MAX_CHANNELS_HOLDING = 1000;
 /** The tally window of a channel that keeps no stream now (its rule was removed): the schema's most. */
 const MAX_WINDOW = 100_000;
 
@@ -48,6 +58,15 @@ export interface RecoveryParts {
  */
 export class Recovery implements SubscriptionRecovery {
   readonly #parts: RecoveryParts;
+  /** Each channel's events in offset order, whichever node they were published through. */
+  readonly #order = new StreamSequencer<ChannelMessage>({
+    maxHeld: MAX_HELD_PER_CHANNEL,
+    maxChannels: MAX_CHANNELS_HOLDING,
+  });
+  /** Channels waiting for a missing event, by sequencer key. */
+  readonly #waits = new Map<string, NodeJS.Timeout>();
+  /** Channels whose missing events are being read. */
+  readonly #reading = new Set<string>();
 
   constructor(parts: RecoveryParts) {
     this.#parts = parts;
@@ -127,6 +146,10 @@ export class Recovery implements SubscriptionRecovery {
     socket.streams?.delete(channel);
   }
 
+  vacated(namespace: string, channel: string): void {
+    this.#forget(orderKey(namespace, channel));
+  }
+
   /**
    * Answers a new subscription to a stream channel: a recovery when the channel is one the
    * connection's `herald:resume` counted, else counting from the stream's position now.
@@ -150,6 +173,7 @@ export class Recovery implements SubscriptionRecovery {
       }
       if (!this.#current(socket, channel, tally)) return;
       tally.begin(position);
+      this.#begin(app, channel, position);
       await succeeded(true, () => tally.recordAtBase());
       return this.#live(socket, tally);
     }
@@ -208,6 +232,7 @@ export class Recovery implements SubscriptionRecovery {
     }
     if (!this.#current(socket, channel, tally)) return;
     socket.resumed!.answered.add(channel);
+    if (page) this.#begin(app, channel, page.position);
     // A stream that is gone had nothing after the client's position when it received all it was sent:
     // one that got an event since the old connection closed would still be kept (`streamTtlMs`).
     const gone = page?.position === undefined && before !== undefined && count === before.count;
@@ -281,11 +306,96 @@ export class Recovery implements SubscriptionRecovery {
   }
 
   /**
-   * Delivers an event of a stream channel to the channel's subscribers here: counted by each
+   * Delivers an event of a stream channel to the channel's subscribers here, in offset order: an event
+   * that came before one published earlier through another node waits for it (see `StreamSequencer`).
+   */
+  deliver(state: AppState, message: ChannelMessage): void {
+    const { namespace, channel, stream } = message;
+    if (!stream) return this.#send(state, message);
+    const key = orderKey(namespace, channel);
+    if (state.registry.count(channel) === 0) return this.#forget(key);
+    this.#ordered(state, channel, this.#order.offer(key, stream, message), false);
+  }
+
+  /** Where a channel's order begins on this node, when it has none: the position a subscription read. */
+  #begin(app: App, channel: string, position: StreamPosition | undefined): void {
+    const state = this.#parts.states.get(app.id);
+    if (state)
+      this.#ordered(state, channel, this.#order.begin(orderKey(state.namespace, channel), position), false);
+  }
+
+  /**
+   * Delivers what the sequencer released; when events are missing, reads them from the store after
+   * the wait, at once when they were not held or a read made progress.
+   */
+  #ordered(state: AppState, channel: string, release: Release<ChannelMessage>, afterRead: boolean): void {
+    for (const message of release.deliver) this.#send(state, message);
+    const key = orderKey(state.namespace, channel);
+    if (release.missing === undefined) return this.#stopWaiting(key);
+    if (this.#reading.has(key)) return;
+    if (release.missing === 'read' || (afterRead && release.deliver.length > 0)) {
+      this.#stopWaiting(key);
+      void this.#fill(state, channel);
+    } else if (afterRead) {
+      this.#ordered(state, channel, this.#order.settle(key), false);
+    } else if (!this.#waits.has(key)) {
+      const wait = setTimeout(() => {
+        this.#waits.delete(key);
+        void this.#fill(state, channel);
+      }, GAP_WAIT_MS);
+      this.#waits.set(key, wait);
+    }
+  }
+
+  /** Reads a channel's missing events from the store (or settles a channel that has no beginning). */
+  async #fill(state: AppState, channel: string): Promise<void> {
+    const namespace = state.namespace;
+    const key = orderKey(namespace, channel);
+    const gap = this.#order.gap(key);
+    if (!gap) return this.#ordered(state, channel, this.#order.settle(key), false);
+    this.#reading.add(key);
+    let release: Release<ChannelMessage>;
+    try {
+      const page = await this.#parts.history.read(
+        namespace,
+        channel,
+        { epoch: gap.epoch, offset: gap.after },
+        Math.min(gap.limit, PAGE),
+      );
+      release = this.#order.filled(key, page, (event, epoch) => ({
+        namespace,
+        channel,
+        text: event.text,
+        except: event.except,
+        stream: { epoch, offset: event.offset },
+      }));
+    } catch (err) {
+      this.#parts.logger.error({ err, channel }, 'missing stream events could not be read');
+      release = this.#order.settle(key);
+    } finally {
+      this.#reading.delete(key);
+    }
+    this.#ordered(state, channel, release, true);
+  }
+
+  #stopWaiting(key: string): void {
+    const wait = this.#waits.get(key);
+    if (wait === undefined) return;
+    clearTimeout(wait);
+    this.#waits.delete(key);
+  }
+
+  #forget(key: string): void {
+    this.#stopWaiting(key);
+    this.#order.forget(key);
+  }
+
+  /**
+   * Sends an event of a stream channel to the channel's subscribers here: counted by each
    * subscriber's tally, held while its subscription is answered, skipped where its position is
    * counted already.
    */
-  deliver(state: AppState, message: ChannelMessage): void {
+  #send(state: AppState, message: ChannelMessage): void {
     const { channel, except, stream } = message;
     const frame = new Frame(message.text);
     for (const socket of state.registry.subscribers(channel)) {
@@ -337,4 +447,9 @@ export class Recovery implements SubscriptionRecovery {
     }
     return { socketIds: [...(resumed?.previous?.socketIds ?? []), socket.id], channels };
   }
+}
+
+/** A channel's key in the sequencer. */
+function orderKey(namespace: string, channel: string): string {
+  return `${namespace}\0${channel}`;
 }

@@ -205,6 +205,7 @@ export class Subscriptions {
     if (feed?.watched(state.namespace))
       feed.report(state.namespace, { type: 'unsubscribed', channel, socketId: socket.id });
     if (vacated) {
+      this.#ctx.recovery?.vacated(state.namespace, channel);
       adapter.removeInterest(state.namespace, channel).catch((err) => {
         this.#logger.error({ err, channel }, 'adapter could not remove interest');
       });

@@ -26,11 +26,21 @@ const nodeId = fc.stringMatching(/^[A-Za-z0-9_-]{1,128}$/);
 const requestId = fc.string({ minLength: 1, maxLength: 128 });
 const json = fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)) as unknown);
 
+/** A channel event's stream position, or null when its stream could not record it. */
+const stream = fc.option(
+  fc
+    .record({
+      e: fc.string({ minLength: 1, maxLength: 64 }),
+      o: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    })
+    .map((s) => ({ ...s })),
+);
+
 /** Every message type with fields of the right types, as a node sends them. */
 const validMessage: fc.Arbitrary<BusMessage> = fc.oneof(
   fc
     .record(
-      { n: nodeId, ns: fc.string(), ch: fc.string(), d: fc.string(), x: fc.string() },
+      { n: nodeId, ns: fc.string(), ch: fc.string(), d: fc.string(), x: fc.string(), s: stream },
       { requiredKeys: ['n', 'ns', 'ch', 'd'] },
     )
     .map((m) => ({ t: 'msg' as const, ...m })),
@@ -67,6 +77,7 @@ test('any JSON, and messages with fields of any type, are a message or a refusal
       ch: field,
       d: field,
       x: field,
+      s: field,
       h: field,
       id: field,
       op: field,
@@ -139,4 +150,25 @@ test('a node id that could name other broker subjects or keys is refused', () =>
       assert.equal(accepted, /^[A-Za-z0-9_-]+$/.test(n));
     }),
   );
+});
+
+test("a channel message's stream position is null or an epoch and an offset from 1", () => {
+  const n = randomUUID();
+  const msg = (s: unknown) => JSON.stringify({ t: 'msg', n, ns: 'pusher:app', ch: 'a', d: '{}', s });
+  assert.deepEqual((parseBusMessage(msg({ e: 'ep', o: 7 })) as { s: unknown }).s, { e: 'ep', o: 7 });
+  assert.equal((parseBusMessage(msg(null)) as { s: unknown }).s, null);
+  for (const s of [
+    { e: 'ep', o: 0 },
+    { e: 'ep', o: 1.5 },
+    { e: 'ep', o: Number.MAX_SAFE_INTEGER + 2 },
+    { e: 'ep', o: '7' },
+    { e: '', o: 1 },
+    { e: 'x'.repeat(65), o: 1 },
+    { o: 1 },
+    ['ep', 1],
+    'ep:1',
+    7,
+  ]) {
+    assert.throws(() => parseBusMessage(msg(s)), /malformed msg message/, JSON.stringify(s));
+  }
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { MemoryAdapter } from '../../../../src/adapters/memory.js';
 import type { AppConfig } from '../../../../src/config/schema.js';
 import { MemoryChannelHistory } from '../../../../src/core/channel-history/memory.js';
 import type { ChannelHistory } from '../../../../src/core/channel-history/store.js';
@@ -354,5 +355,94 @@ describe('herald:resume', () => {
     const b = await resuming(h, token, { 'orders-1': 0 }, ['orders-1']);
     assert.deepEqual((await resumedOn(b, 'orders-1')).replayed, [1]);
     assert.deepEqual(a.connection.closed, { code: 4200, reason: 'Connection resumed by a newer one' });
+  });
+});
+
+describe('offset order on a node', () => {
+  /**
+   * Events appended to the stream as other nodes would, and delivered here as the bus brings them:
+   * in `order` of their numbers (1-based), the others never.
+   */
+  async function fromOtherNodes(
+    h: ReturnType<typeof withHistory>,
+    adapter: MemoryAdapter,
+    channel: string,
+    count: number,
+    order: number[],
+  ) {
+    const limits = { maxEvents: 5, ttlMs: 60_000, streamTtlMs: 60_000 };
+    const texts: string[] = [];
+    const positions = [];
+    for (let n = 1; n <= count; n++) {
+      const text = JSON.stringify({ event: 'order', channel, data: JSON.stringify({ n }) });
+      texts.push(text);
+      positions.push(await h.history.append('pusher:app-id', channel, { text }, limits));
+    }
+    for (const n of order) {
+      await adapter.publish({
+        namespace: 'pusher:app-id',
+        channel,
+        text: texts[n - 1]!,
+        stream: positions[n - 1]!,
+        remote: true,
+      });
+    }
+  }
+
+  const received = async (client: Client, channel: string, count: number) => {
+    const got: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const frame = await client.connection.next('order', channel);
+      got.push((frame.data as { n: number }).n);
+    }
+    return got;
+  };
+
+  test('events that arrive out of order are delivered in offset order, each once', async () => {
+    const adapter = new MemoryAdapter('node-a');
+    const h = withHistory({ adapter });
+    const { client } = await connected(h, ['orders-1']);
+    await fromOtherNodes(h, adapter, 'orders-1', 4, [3, 1, 4, 2, 3, 1]);
+    assert.deepEqual(await received(client, 'orders-1', 4), [1, 2, 3, 4]);
+    await h.publish('orders-1', 5);
+    assert.deepEqual(await received(client, 'orders-1', 1), [5]);
+    assert.deepEqual(client.connection.pending(), []);
+  });
+
+  test('an event the bus lost is read from the store, and those after it wait for it', async () => {
+    const adapter = new MemoryAdapter('node-a');
+    const h = withHistory({ adapter });
+    const { client } = await connected(h, ['orders-1']);
+    await fromOtherNodes(h, adapter, 'orders-1', 4, [1, 3, 4]);
+    assert.deepEqual(await received(client, 'orders-1', 4), [1, 2, 3, 4]);
+    assert.deepEqual(client.connection.pending(), []);
+  });
+
+  test('a channel left by its last subscriber here begins its order anew: nothing is read for the events it missed', async () => {
+    const adapter = new MemoryAdapter('node-a');
+    const store = new MemoryChannelHistory(() => Date.now());
+    let reads = 0;
+    const history: ChannelHistory = {
+      append: (...args) => store.append(...args),
+      read: (...args) => {
+        reads++;
+        return store.read(...args);
+      },
+      position: (...args) => store.position(...args),
+      saveResumeState: (...args) => store.saveResumeState(...args),
+      takeResumeState: (...args) => store.takeResumeState(...args),
+      close: () => store.close(),
+    };
+    const h = withHistory({ adapter, channelHistory: history });
+    const { client } = await connected(h, ['orders-1']);
+    await fromOtherNodes(h, adapter, 'orders-1', 2, [1, 2]);
+    assert.deepEqual(await received(client, 'orders-1', 2), [1, 2]);
+    client.send('pusher:unsubscribe', { channel: 'orders-1' });
+    // Published through other nodes while nobody here listened: this node did not get them.
+    await fromOtherNodes(h, adapter, 'orders-1', 3, []);
+    assert.equal((await client.subscribe('orders-1')).event, 'pusher_internal:subscription_succeeded');
+    await h.publish('orders-1', 6);
+    assert.deepEqual(await received(client, 'orders-1', 1), [6]);
+    assert.equal(reads, 0);
   });
 });
