@@ -14,7 +14,8 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     // Touch the body as any server must: one Buffer of it.
     Buffer.concat(chunks);
-    res.writeHead(200, { 'Content-Type': 'application/json' });
+    // With its length, as Herald answers: without it Node would send the body chunked.
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 2 });
     res.end('{}');
   });
 });
