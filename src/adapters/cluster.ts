@@ -261,10 +261,10 @@ export class ClusterAdapter implements Adapter {
             channel: message.ch,
             text: message.d,
             except: message.x,
-            stream:
-              message.s === undefined || message.s === null
-                ? message.s
-                : { epoch: message.s.e, offset: message.s.o },
+            // Only on a stream channel's messages, so that others are delivered as they were sent.
+            ...(message.s === undefined
+              ? {}
+              : { stream: message.s === null ? null : { epoch: message.s.e, offset: message.s.o } }),
             remote: true,
           },
           topic,

@@ -382,11 +382,12 @@ describe('a flood of subscribes on one connection', () => {
       // About 0.85 KB a subscription: the 90,000 after the first 10,000 would cost some 76 MB if they
       // were kept. What growth there is comes with the traffic (buffers, a heap sized for it; 100,000
       // pings cost about as much), and how much of it RSS shows depends on when V8 collects: alone
-      // 0–4 MiB after the first 10,000, up to 28 MiB while the whole suite runs beside it.
+      // 0–25 MiB after the first 10,000, up to 41 MiB while the whole suite runs beside it. Past
+      // 50 MiB, more than half of what keeping them would cost, something is kept.
       const after = await residentBytes(port);
       const mib = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
       t.diagnostic(`resident memory grew ${mib(after - before)}, ${mib(after - warm)} after 10,000`);
-      assert.ok(after - warm < 40 * MiB, `resident memory grew ${mib(after - warm)} after 10,000`);
+      assert.ok(after - warm < 50 * MiB, `resident memory grew ${mib(after - warm)} after 10,000`);
     } finally {
       flood?.close();
       child.kill('SIGTERM');
