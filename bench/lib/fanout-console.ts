@@ -102,7 +102,7 @@ async function openConsole(server: ServerProcess, cookie: string): Promise<OpenC
  * One result of several runs of a variant: each metric the mean of the runs', the checks and notes of
  * the last run.
  */
-function meanOf(runs: readonly ScenarioResult[], label: string): ScenarioResult {
+export function meanOf(runs: readonly ScenarioResult[], label: string): ScenarioResult {
   const last = runs.at(-1)!;
   const metrics: Record<string, number> = {};
   for (const name of Object.keys(last.metrics)) {

@@ -50,7 +50,7 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
                           appStore.lookupsPerSecond with postgres (default 60000, 1000: Herald's own)
   --apps-preload N        Herald's appStore.preload with postgres (default 10000, Herald's own: the
                           table's apps are loaded at start; 0 measures a cold node looking each app up)
-  --console-subs N        subscribers of the fanout-console scenario (default 1000)
+  --console-subs N        subscribers of the fanout-console and fanout-history scenarios (default 1000)
   --storm-clients N       subscribers dropped at once by the storm scenario (default 10000)
   --storm-rate N          events/s published to all of them meanwhile (default 5)
   --storm-variants LIST   cut,restart,restart-activated (default cut,restart): TCP resets, the server

@@ -6,6 +6,7 @@
 import type { HeldSocket } from '../../test/helpers/held-socket.js';
 import { appsPostgres } from './apps-store.js';
 import { fanoutConsole } from './fanout-console.js';
+import { fanoutHistory } from './fanout-history.js';
 import {
   connectOrThrow,
   cpu,
@@ -123,6 +124,7 @@ export const METRICS: Record<string, Metric> = {
   app_queries: { label: 'queries on the apps table (index + sequential scans)', better: 'lower' },
   app_queries_bound: { label: 'at most: apps in use × cache TTLs begun', better: 'info' },
   floor_ratio: { label: 'requests/s, Herald ÷ bare node:http (floor)', better: 'higher' },
+  history_ratio: { label: 'delivered msg/s, history on ÷ off', better: 'higher' },
   console_ratio: { label: 'delivered msg/s, console open ÷ closed', better: 'higher' },
   console_events: { label: 'console events received', better: 'info' },
   console_dropped: { label: 'console events dropped (markers)', better: 'info' },
@@ -697,6 +699,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   'wamp-rpc': wampRpc,
   'apps-postgres': appsPostgres,
   'fanout-console': fanoutConsole,
+  'fanout-history': fanoutHistory,
   storm,
 };
 
@@ -708,6 +711,7 @@ export const HERALD_ONLY = new Set([
   'wamp-rpc',
   'apps-postgres',
   'fanout-console',
+  'fanout-history',
 ]);
 
 /** What `npm run bench` runs without a scenario name (soak is long and runs only when named). */
@@ -724,5 +728,6 @@ export const DEFAULT_SCENARIOS = [
   'wamp-rpc',
   'apps-postgres',
   'fanout-console',
+  'fanout-history',
   'storm',
 ];
