@@ -157,12 +157,6 @@ export class Herald {
     const cluster = deps.cluster ?? clusterParts(config.adapter, this.logger, now);
     this.#cluster = cluster;
     this.#adapter = cluster.adapter;
-    if (!cluster.channelHistory && config.apps.some((app) => app.history !== null)) {
-      this.logger.warn(
-        { driver: cluster.driver },
-        'apps have history, which this adapter does not serve: no resume tokens, events route 501 (docs/recovery.md, Clusters)',
-      );
-    }
     this.debugFeed = new DebugFeed({ node: cluster.adapter.nodeId, now });
     if (cluster.driver !== 'memory') {
       const logger = this.logger.child({ component: 'debug-feed' });

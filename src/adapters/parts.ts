@@ -43,11 +43,8 @@ export interface ClusterParts {
   readonly history: HistoryStore;
   /** Each node's webhook debts, for survivors to take over; absent for a single node. */
   readonly outbox?: WebhookOutbox;
-  /**
-   * Channel streams and resume states (docs/recovery.md): in this process for memory; absent where
-   * the broker has no implementation yet, and apps' `history` is then not served.
-   */
-  readonly channelHistory?: ChannelHistory;
+  /** Channel streams and resume states (docs/recovery.md): shared by the nodes on a broker, in this process for memory. */
+  readonly channelHistory: ChannelHistory;
   preflight(): Promise<void>;
   close(): Promise<void>;
 }
@@ -88,7 +85,7 @@ export function partSet(
       await parts.occupancy.close();
       await parts.cache.close();
       await parts.history.close();
-      await parts.channelHistory?.close();
+      await parts.channelHistory.close();
     } finally {
       await broker.closeConnections();
     }
