@@ -67,6 +67,11 @@ export class Recovery implements SubscriptionRecovery {
   readonly #waits = new Map<string, NodeJS.Timeout>();
   /** Channels whose missing events are being read. */
   readonly #reading = new Set<string>();
+  /**
+   * The tallies of each stream channel's subscriptions here, by sequencer key: the fan-out looks each
+   * subscriber's up in one table per channel rather than in one per connection.
+   */
+  readonly #tallies = new Map<string, Map<PusherSocket, StreamTally>>();
 
   constructor(parts: RecoveryParts) {
     this.#parts = parts;
@@ -136,14 +141,35 @@ export class Recovery implements SubscriptionRecovery {
     const rule = streamRule(app.history, channel);
     if (!rule) return undefined;
     const tally = new StreamTally(rule.limits.maxEvents);
-    socket.streams ??= new Map();
-    socket.streams.set(channel, tally);
+    this.#track(socket, namespaceOf(app.id), channel, tally);
     return tally;
   }
 
   /** The subscription is gone (or never was). */
   close(socket: PusherSocket, channel: string): void {
-    socket.streams?.delete(channel);
+    if (!socket.streams?.delete(channel) || !socket.app) return;
+    this.#untrack(socket, namespaceOf(socket.app.id), channel);
+  }
+
+  /** `tally` counts what `socket` is sent on `channel`. */
+  #track(socket: PusherSocket, namespace: string, channel: string, tally: StreamTally): void {
+    socket.streams ??= new Map();
+    socket.streams.set(channel, tally);
+    // A connection that closed meanwhile was forgotten by `closed` already.
+    if (socket.state === 'closed') return;
+    const key = orderKey(namespace, channel);
+    let tallies = this.#tallies.get(key);
+    if (!tallies) {
+      tallies = new Map();
+      this.#tallies.set(key, tallies);
+    }
+    tallies.set(socket, tally);
+  }
+
+  #untrack(socket: PusherSocket, namespace: string, channel: string): void {
+    const key = orderKey(namespace, channel);
+    const tallies = this.#tallies.get(key);
+    if (tallies?.delete(socket) && tallies.size === 0) this.#tallies.delete(key);
   }
 
   vacated(namespace: string, channel: string): void {
@@ -183,9 +209,9 @@ export class Recovery implements SubscriptionRecovery {
   /** The same subscription again: its answer again, and the count (the client's too) from 0. */
   async again(socket: PusherSocket, channel: string, succeeded: Succeeded): Promise<void> {
     const before = socket.streams?.get(channel);
-    if (!before) return succeeded(true);
+    if (!before || !socket.app) return succeeded(true);
     const tally = new StreamTally(before.window);
-    socket.streams!.set(channel, tally);
+    this.#track(socket, namespaceOf(socket.app.id), channel, tally);
     tally.begin(before.epoch === null ? undefined : { epoch: before.epoch, offset: before.last });
     tally.lost = before.lost;
     await succeeded(true, () => tally.recordAtBase());
@@ -298,11 +324,7 @@ export class Recovery implements SubscriptionRecovery {
   #live(socket: PusherSocket, tally: StreamTally): void {
     const held = tally.held ?? [];
     tally.held = undefined;
-    for (const { position, frame } of held) {
-      if (tally.covers(position)) continue;
-      tally.record(position);
-      socket.connection.send(frame);
-    }
+    for (const { position, frame } of held) if (tally.take(position)) socket.connection.send(frame);
   }
 
   /**
@@ -398,9 +420,10 @@ export class Recovery implements SubscriptionRecovery {
   #send(state: AppState, message: ChannelMessage): void {
     const { channel, except, stream } = message;
     const frame = new Frame(message.text);
+    const tallies = this.#tallies.get(orderKey(state.namespace, channel));
     for (const socket of state.registry.subscribers(channel)) {
       if (socket.id === except) continue;
-      const tally = socket.streams?.get(channel);
+      const tally = tallies?.get(socket);
       if (tally === undefined) {
         socket.connection.send(frame);
       } else if (!stream) {
@@ -410,8 +433,7 @@ export class Recovery implements SubscriptionRecovery {
         // Never dropped: past MAX_HELD a recovery being answered gives up at its next page.
         tally.held.push({ position: stream, frame });
         if (tally.held.length > MAX_HELD) tally.overflowed = true;
-      } else if (!tally.covers(stream)) {
-        tally.record(stream);
+      } else if (tally.take(stream)) {
         socket.connection.send(frame);
       }
     }
@@ -419,6 +441,9 @@ export class Recovery implements SubscriptionRecovery {
 
   /** A connection closed: its resume state is kept for the app's `resumeTtlSeconds`. */
   closed(socket: PusherSocket, state: AppState): void {
+    // Its counts stop here (what resumes it is taken now); its subscriptions may not be closed one by
+    // one (a handover), so the fan-out forgets them at once.
+    for (const channel of socket.streams?.keys() ?? []) this.#untrack(socket, state.namespace, channel);
     const token = socket.resumeToken;
     const history = state.app.history;
     if (token === undefined) return;

@@ -27,14 +27,23 @@ export class StreamTally {
   begun = false;
   /** `count` when counting began under `epoch` (0, or when a live event came with a new epoch). */
   #start = 0;
-  /** [first offset, length] pairs of the newest offsets counted, oldest first, from `#head`. */
+  /**
+   * [first offset, length] pairs of the older runs of the offsets kept, oldest first, from `#head`;
+   * the newest run is `#first`/`#length`, so that counting the next offset touches this object only.
+   */
   #runs: number[] = [];
   #head = 0;
+  #first = 0;
+  /** 0 when no offset is kept. */
+  #length = 0;
+  /** Offsets kept, in `#runs` and the newest run. */
   #kept = 0;
-  /** Counted under `epoch`, and no longer in `#runs`. */
+  /** Counted under `epoch`, and no longer kept. */
   #dropped = 0;
-  /** The newest offset no longer in `#runs`. */
+  /** The newest offset no longer kept. */
   #lastDropped = 0;
+  /** The offset of the newest event counted (`base` when none). */
+  #last = 0;
 
   constructor(
     /** The most offsets kept. */
@@ -51,16 +60,27 @@ export class StreamTally {
 
   /** The offset of the newest event counted (`base` when none). */
   get last(): number {
-    if (this.#kept > 0) {
-      const end = this.#runs.length - 2;
-      return this.#runs[end]! + this.#runs[end + 1]! - 1;
-    }
-    return this.#dropped > 0 ? this.#lastDropped : this.base;
+    return this.#last;
   }
 
   /** Whether an event at `position` was counted already, or comes before the subscription. */
   covers(position: StreamPosition): boolean {
-    return position.epoch === this.epoch && position.offset <= this.last;
+    return position.epoch === this.epoch && position.offset <= this.#last;
+  }
+
+  /**
+   * Counts an event sent at `position` unless `covers` it: true when it was counted (and is to be
+   * sent). The fan-out's step for each subscriber, so the common case (the next offset of the same
+   * epoch) is a few comparisons.
+   */
+  take(position: StreamPosition): boolean {
+    if (position.epoch === this.epoch) {
+      if (position.offset <= this.#last) return false;
+      this.#push(position.offset);
+      return true;
+    }
+    this.record(position);
+    return true;
   }
 
   /**
@@ -101,7 +121,7 @@ export class StreamTally {
       if (i <= length) return this.#runs[r]! + i - 1;
       i -= length;
     }
-    return undefined;
+    return i <= this.#length ? this.#first + i - 1 : undefined;
   }
 
   /** Plain JSON, for a closed connection's resume state. */
@@ -113,7 +133,7 @@ export class StreamTally {
       count: this.count,
       dropped: this.#dropped,
       lastDropped: this.#lastDropped,
-      runs: this.#runs.slice(this.#head),
+      runs: this.#length > 0 ? [...this.#runs.slice(this.#head), this.#first, this.#length] : [],
       lost: this.lost,
     };
   }
@@ -144,6 +164,11 @@ export class StreamTally {
     tally.#kept = kept;
     tally.#dropped = dropped;
     tally.#lastDropped = lastDropped;
+    if (runs.length > 0) {
+      tally.#length = tally.#runs.pop()!;
+      tally.#first = tally.#runs.pop()!;
+    }
+    tally.#last = kept > 0 ? tally.#first + tally.#length - 1 : dropped > 0 ? lastDropped : base;
     return tally;
   }
 
@@ -151,28 +176,39 @@ export class StreamTally {
     this.#start = start;
     this.#runs = [];
     this.#head = 0;
+    this.#first = 0;
+    this.#length = 0;
     this.#kept = 0;
     this.#dropped = 0;
     this.#lastDropped = 0;
+    this.#last = this.base;
   }
 
   #push(offset: number): void {
     this.count++;
-    const runs = this.#runs;
-    const end = runs.length - 2;
-    if (this.#kept > 0 && runs[end]! + runs[end + 1]! === offset) runs[end + 1]!++;
-    else runs.push(offset, 1);
-    this.#kept++;
-    if (this.#kept > this.window) this.#dropOldest();
+    this.#last = offset;
+    if (this.#length > 0 && this.#first + this.#length === offset) {
+      this.#length++;
+    } else {
+      if (this.#length > 0) this.#runs.push(this.#first, this.#length);
+      this.#first = offset;
+      this.#length = 1;
+    }
+    if (++this.#kept > this.window) this.#dropOldest();
   }
 
   /** Drops the oldest offset kept; the runs array is compacted once half of it is dropped runs. */
   #dropOldest(): void {
+    this.#dropped++;
+    if (this.#kept-- === this.#length) {
+      // The newest run is the only one.
+      this.#lastDropped = this.#first++;
+      this.#length--;
+      return;
+    }
     const runs = this.#runs;
     const h = this.#head;
     this.#lastDropped = runs[h]!;
-    this.#dropped++;
-    this.#kept--;
     if (runs[h + 1]! > 1) {
       runs[h]!++;
       runs[h + 1]!--;

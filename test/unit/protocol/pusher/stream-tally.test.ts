@@ -109,3 +109,53 @@ test('toJSON and fromJSON give the same mapping; anything else is refused', () =
     assert.equal(StreamTally.fromJSON(bad, 4), undefined, JSON.stringify(bad));
   }
 });
+
+test('take counts what covers does not, and the mapping is that of every offset sent (a model)', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.array(
+        fc.oneof(
+          fc.tuple(fc.constantFrom('a', 'b'), fc.integer({ min: -2, max: 3 })),
+          fc.constant('copy' as const),
+        ),
+        { maxLength: 60 },
+      ),
+      (window, base, steps) => {
+        let tally = new StreamTally(window);
+        tally.begin(at('a', base));
+        // The model: the offsets counted under the current epoch, and the count they began at.
+        let model = { epoch: 'a', base, start: 0, sent: [] as number[] };
+        let count = 0;
+        for (const step of steps) {
+          if (step === 'copy') {
+            const copy = StreamTally.fromJSON(JSON.parse(JSON.stringify(tally)), window);
+            assert.ok(copy);
+            tally = copy;
+            continue;
+          }
+          const [epoch, delta] = step;
+          const newest = model.epoch === epoch ? (model.sent.at(-1) ?? model.base) : 0;
+          const position = at(epoch, Math.max(newest + delta, 1));
+          const covered = tally.covers(position);
+          assert.equal(tally.take(position), !covered);
+          if (covered) continue;
+          count++;
+          if (epoch !== model.epoch) model = { epoch, base: 0, start: count - 1, sent: [] };
+          model.sent.push(position.offset);
+        }
+        assert.equal(tally.count, count);
+        assert.equal(tally.epoch, model.epoch);
+        assert.equal(tally.last, model.sent.at(-1) ?? model.base);
+        for (let n = 0; n <= count + 1; n++) {
+          const i = n - model.start;
+          const known = n <= count && (i === 0 || (i > 0 && i >= model.sent.length - window));
+          const want = !known ? undefined : i === 0 ? model.base : model.sent[i - 1];
+          assert.equal(tally.offsetAt(n), want, `n=${n}`);
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
