@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 /**
  * The hot spots of a V8 CPU profile (`node --cpu-prof`, or `npm run bench -- --cpu-prof`): functions by
- * self time, and by the time of everything they call.
+ * self time, by the time of everything they call, and by part: each sample's time goes to what ran
+ * (native code and system calls, Node's JavaScript, a dependency's, Herald's) under the nearest Herald
+ * function on its stack, so that Node's and the kernel's work on Herald's behalf is charged to the
+ * Herald code that asked for it. With `--per N` the times are divided by N (requests, connections,
+ * messages in the profile) and shown in µs.
  *
- *   node dist/bench/profile-top.js <file.cpuprofile> [count]      (after npm run build)
+ *   node dist/bench/profile-top.js <file.cpuprofile> [count] [--per N]      (after npm run build)
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,9 +25,12 @@ interface Profile {
   timeDeltas?: number[];
 }
 
-const [file, countArg] = process.argv.slice(2);
-if (!file) {
-  console.error('usage: node dist/bench/profile-top.js <file.cpuprofile> [count]');
+const args = process.argv.slice(2);
+const perAt = args.indexOf('--per');
+const per = perAt < 0 ? undefined : Number(args.splice(perAt, 2)[1]);
+const [file, countArg] = args;
+if (!file || (per !== undefined && !(per > 0))) {
+  console.error('usage: node dist/bench/profile-top.js <file.cpuprofile> [count] [--per N]');
   process.exit(2);
 }
 const count = Number(countArg ?? 25);
@@ -47,9 +54,29 @@ const label = (n: ProfileNode) => {
   return `${f.functionName || '(anonymous)'} ${where}`.trim();
 };
 
+/** What ran, by where its code comes from. */
+const kind = (n: ProfileNode): string => {
+  const { functionName, url } = n.callFrame;
+  if (/^\((idle|garbage collector|program|root)\)$/.test(functionName)) return functionName;
+  if (url === '') return 'native';
+  if (url.startsWith('node:')) return 'Node';
+  if (url.includes('/node_modules/')) return 'dependency';
+  return url.includes('/src/') ? 'Herald' : 'other';
+};
+const isHerald = (n: ProfileNode) => kind(n) === 'Herald';
+
 const self = new Map<string, number>();
 const inclusive = new Map<string, number>();
+const parts = new Map<string, number>();
 for (const [id, us] of selfUs) {
+  const ran = nodes.get(id)!;
+  let caller: number | undefined = id;
+  while (caller !== undefined && !isHerald(nodes.get(caller)!)) caller = parent.get(caller);
+  const what = kind(ran);
+  const part = what.startsWith('(')
+    ? what
+    : `${what} under ${caller === undefined ? '(no Herald function)' : label(nodes.get(caller)!)}`;
+  parts.set(part, (parts.get(part) ?? 0) + us);
   const key = label(nodes.get(id)!);
   self.set(key, (self.get(key) ?? 0) + us);
   // Each function on the stack counts once per sample, however often it recurses.
@@ -66,11 +93,16 @@ const show = (title: string, map: Map<string, number>) => {
   console.log(`\n${title}`);
   const rows = [...map].sort((a, b) => b[1] - a[1]).slice(0, count);
   for (const [k, us] of rows) {
-    console.log(
-      `${((us / totalUs) * 100).toFixed(1).padStart(6)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`,
-    );
+    const time =
+      per === undefined
+        ? `${(us / 1000).toFixed(0).padStart(7)} ms`
+        : `${(us / per).toFixed(2).padStart(8)} µs`;
+    console.log(`${((us / totalUs) * 100).toFixed(1).padStart(6)}%  ${time}  ${k}`);
   }
 };
-console.log(`${file}: ${(totalUs / 1e6).toFixed(1)} s sampled`);
+console.log(
+  `${file}: ${(totalUs / 1e6).toFixed(1)} s sampled${per === undefined ? '' : `, per 1 of ${per}`}`,
+);
 show('Self time', self);
 show('Total time (self + callees)', inclusive);
+show('By part (what ran, under the nearest Herald function)', parts);

@@ -174,7 +174,7 @@ async function main() {
     memGb: Math.round(os.totalmem() / 2 ** 30),
     loadavg: os.loadavg().map((x) => round(x, 2)),
     fdHardLimit,
-    herald: { root: o.heraldRoot, ...gitInfo(o.heraldRoot) },
+    herald: { root: o.heraldRoot, ...gitInfo(o.heraldRoot), nodeOptions: o.heraldNodeOptions },
     soketi,
     rounds: o.rounds,
     quick: o.quick,
@@ -254,10 +254,11 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
   let publisher: Publisher | undefined;
   const started = performance.now();
   const cpuProfDir = o.cpuProf ? path.join(o.out, 'profiles', startedAt) : undefined;
+  const nodeOptions = o.heraldNodeOptions.split(' ').filter((flag) => flag !== '');
   try {
     server =
       name === 'herald'
-        ? await startHerald({ root: o.heraldRoot, logFile, label, cpuProfDir })
+        ? await startHerald({ root: o.heraldRoot, logFile, label, cpuProfDir, nodeOptions })
         : await startSoketi({ soketiDir: path.join(BENCH, '.soketi'), logFile, label });
     live.add(server.child);
     pool = WorkerPool.start(o.clients);
@@ -278,6 +279,7 @@ async function runOne(run: Run): Promise<ResultRecord[]> {
         logFile,
         label: `${label} ${nodeLabel}`,
         cpuProfDir,
+        nodeOptions,
         adapter,
         settings,
       });

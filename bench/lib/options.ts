@@ -58,6 +58,7 @@ Options (each also as an environment variable: --measure-ms → BENCH_MEASURE_MS
   --storm-max-ms N        longest wait for every client to come back (default 150000)
   --clients N             load-client processes (default 2)
   --cpu-prof              write Herald CPU profiles to <out>/profiles/ (see dist/bench/profile-top.js)
+  --herald-node-options S node flags for Herald's processes, space-separated (e.g. "--max-semi-space-size=2")
   --herald-root DIR       the Herald checkout to run (built; default this one), to compare two builds
   --no-install            do not install Soketi; run Herald alone if it is missing
   --out DIR               results folder (default bench/results)`;
@@ -120,6 +121,7 @@ const DEFAULTS = {
   stormVariants: ['cut', 'restart'],
   stormMaxMs: 150_000,
   cpuProf: false,
+  heraldNodeOptions: '',
   heraldRoot: ROOT,
   install: true,
   quick: false,

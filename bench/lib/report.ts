@@ -13,7 +13,7 @@ export interface RunMeta {
   memGb: number;
   loadavg: number[];
   fdHardLimit: number;
-  herald: { root: string; commit: string; dirty: boolean };
+  herald: { root: string; commit: string; dirty: boolean; nodeOptions?: string };
   soketi: SoketiStatus;
   rounds: number;
   quick: boolean;
@@ -116,7 +116,8 @@ export function markdown({
     `Machine: ${meta.cpus}× ${meta.cpuModel}, ${meta.memGb} GiB, Node ${meta.node}, ` +
       `load average at start ${meta.loadavg.join(' ')}.`,
   );
-  lines.push(`Herald: ${meta.herald.commit}${meta.herald.dirty ? ' (uncommitted changes)' : ''}.`);
+  const flags = meta.herald.nodeOptions ? `, run with \`node ${meta.herald.nodeOptions}\`` : '';
+  lines.push(`Herald: ${meta.herald.commit}${meta.herald.dirty ? ' (uncommitted changes)' : ''}${flags}.`);
   lines.push(
     meta.soketi.ok
       ? `Soketi: ${meta.soketi.version} (uWebSockets.js from ${meta.soketi.uws}).`

@@ -280,6 +280,8 @@ export interface HeraldOptions {
   logFile: string;
   label: string;
   cpuProfDir?: string | undefined;
+  /** Flags for node itself, before the script (`--max-semi-space-size=2`). */
+  nodeOptions?: readonly string[] | undefined;
   adapter?: AdapterConfig | undefined;
   /** Settings written over the bench's own (`apps`, `appStore`…), top-level key by key; one undefined is left out. */
   settings?: Record<string, unknown> | undefined;
@@ -323,7 +325,10 @@ export async function startHerald(options: HeraldOptions): Promise<ServerProcess
     ...settings,
   };
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const nodeArgs = [
+    ...(options.nodeOptions ?? []),
+    ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+  ];
   const fd = openLog(logFile, `herald ${label} port ${port}`);
   const child = spawnNode(
     [...nodeArgs, path.join(root, 'bin/herald.js'), 'start', '--config', configFile],
