@@ -97,10 +97,11 @@ const DESCRIPTIONS: Record<string, string> = {
     "include, on a restart, both processes (the new one's from its start). Missed events: those the server " +
     'accepted between the last event a client got before the drop and the first after (no history yet).',
   'fanout-history':
-    'Herald only: the fan-out at max rate (`events`, N subscribers on one channel) on a node whose app keeps ' +
-    'a stream of the channel (`history`, docs/recovery.md) and on a node without history, A-B-B-A in each ' +
-    'round (odd rounds start without history); each cell of a round is the mean of its two runs, and the ' +
-    '÷ row the rate with history over the rate without it.',
+    'Herald only: the fan-out (`events`, N subscribers on one channel) at max rate and at the fixed rate of ' +
+    '`fanout`, on a node whose app keeps a stream of the channel (`history`, docs/recovery.md) and on a node ' +
+    'without history, A-B-B-A in each round (odd rounds start without history); each cell of a round is the ' +
+    'mean of its two runs; the ÷ rows are the max rate with history over the rate without it, and the CPU ' +
+    'per message at the fixed rate with history over that without it.',
   soak: 'A long run at a moderate rate: RSS sampled, every subscriber must get every sequence number in order.',
 };
 

@@ -125,6 +125,7 @@ export const METRICS: Record<string, Metric> = {
   app_queries_bound: { label: 'at most: apps in use × cache TTLs begun', better: 'info' },
   floor_ratio: { label: 'requests/s, Herald ÷ bare node:http (floor)', better: 'higher' },
   history_ratio: { label: 'delivered msg/s, history on ÷ off', better: 'higher' },
+  history_cpu_ratio: { label: 'server CPU µs/msg, history on ÷ off', better: 'lower' },
   console_ratio: { label: 'delivered msg/s, console open ÷ closed', better: 'higher' },
   console_events: { label: 'console events received', better: 'info' },
   console_dropped: { label: 'console events dropped (markers)', better: 'info' },
