@@ -20,6 +20,11 @@ export class StreamSequencer<E> {
     this.#limits = limits;
   }
 
+  /** Whether the channel's order has a beginning (`begin`, or its stream's first event). */
+  begun(key: string): boolean {
+    return this.#channels.get(key)?.next !== undefined;
+  }
+
   /** Channels ordered now (each forgotten when its node no longer delivers it). */
   get size(): number {
     return this.#channels.size;

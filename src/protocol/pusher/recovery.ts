@@ -72,6 +72,12 @@ export class Recovery implements SubscriptionRecovery {
    * subscriber's up in one table per channel rather than in one per connection.
    */
   readonly #tallies = new Map<string, Map<PusherSocket, StreamTally>>();
+  /**
+   * The first answers of channels whose order has no beginning here yet, by sequencer key. The order
+   * begins at the earliest position they read, once the last of them has read: begun at a later one
+   * (a reply that overtook another), it would pass over events an earlier one is to be sent.
+   */
+  readonly #openings = new Map<string, Opening>();
 
   constructor(parts: RecoveryParts) {
     this.#parts = parts;
@@ -190,16 +196,20 @@ export class Recovery implements SubscriptionRecovery {
     const resumed = socket.resumed;
     const count = resumed?.request.received.get(channel);
     if (resumed === undefined || count === undefined || resumed.answered.has(channel)) {
+      const opening = this.#opening(app, channel);
       let position: StreamPosition | undefined;
+      let read = false;
       try {
         position = await this.#parts.history.position(namespaceOf(app.id), channel);
+        read = true;
       } catch (err) {
         this.#parts.logger.error({ err, channel }, 'stream position could not be read');
         tally.lost = true;
       }
-      if (!this.#current(socket, channel, tally)) return;
+      if (!this.#current(socket, channel, tally))
+        return this.#opened(app, channel, opening, false, undefined);
       tally.begin(position);
-      this.#begin(app, channel, position);
+      this.#opened(app, channel, opening, read, position);
       await succeeded(true, () => tally.recordAtBase());
       return this.#live(socket, tally);
     }
@@ -247,6 +257,7 @@ export class Recovery implements SubscriptionRecovery {
     const previous = socket.resumed?.previous;
     const before = previous?.channels.get(channel);
     const from = before?.offsetAt(count);
+    const opening = this.#opening(app, channel);
     let page: HistoryPage | undefined;
     try {
       page =
@@ -256,9 +267,9 @@ export class Recovery implements SubscriptionRecovery {
     } catch (err) {
       this.#parts.logger.error({ err, channel }, 'stream could not be read');
     }
-    if (!this.#current(socket, channel, tally)) return;
+    if (!this.#current(socket, channel, tally)) return this.#opened(app, channel, opening, false, undefined);
     socket.resumed!.answered.add(channel);
-    if (page) this.#begin(app, channel, page.position);
+    this.#opened(app, channel, opening, page !== undefined, page?.position);
     // A stream that is gone had nothing after the client's position when it received all it was sent:
     // one that got an event since the old connection closed would still be kept (`streamTtlMs`).
     const gone = page?.position === undefined && before !== undefined && count === before.count;
@@ -339,11 +350,42 @@ export class Recovery implements SubscriptionRecovery {
     this.#ordered(state, channel, this.#order.offer(key, stream, message), false);
   }
 
-  /** Where a channel's order begins on this node, when it has none: the position a subscription read. */
-  #begin(app: App, channel: string, position: StreamPosition | undefined): void {
+  /** A subscription about to read where the channel's stream is: one of its first answers, unless it has an order. */
+  #opening(app: App, channel: string): Opening | undefined {
+    const key = orderKey(namespaceOf(app.id), channel);
+    if (this.#order.begun(key)) return undefined;
+    let opening = this.#openings.get(key);
+    if (!opening) {
+      opening = { pending: 0, read: false, position: undefined };
+      this.#openings.set(key, opening);
+    }
+    opening.pending++;
+    return opening;
+  }
+
+  /**
+   * An answer read `position` (undefined: the channel has no stream), or nothing (`read` false: the
+   * read failed, or the subscription is gone). The last of the first answers begins the channel's
+   * order at the earliest position read; one after them finds it begun.
+   */
+  #opened(
+    app: App,
+    channel: string,
+    opening: Opening | undefined,
+    read: boolean,
+    position: StreamPosition | undefined,
+  ): void {
+    if (opening === undefined) return;
+    if (read && (!opening.read || before(position, opening.position))) {
+      opening.read = true;
+      opening.position = position;
+    }
+    if (--opening.pending > 0) return;
     const state = this.#parts.states.get(app.id);
-    if (state)
-      this.#ordered(state, channel, this.#order.begin(orderKey(state.namespace, channel), position), false);
+    const key = orderKey(namespaceOf(app.id), channel);
+    if (this.#openings.get(key) === opening) this.#openings.delete(key);
+    if (!opening.read || !state || state.registry.count(channel) === 0) return;
+    this.#ordered(state, channel, this.#order.begin(key, opening.position), false);
   }
 
   /**
@@ -472,6 +514,25 @@ export class Recovery implements SubscriptionRecovery {
     }
     return { socketIds: [...(resumed?.previous?.socketIds ?? []), socket.id], channels };
   }
+}
+
+/** The first answers of a channel without an order here (`Recovery.#openings`). */
+interface Opening {
+  /** Answers still reading. */
+  pending: number;
+  /** Whether one read a position. */
+  read: boolean;
+  /** The earliest position read. */
+  position: StreamPosition | undefined;
+}
+
+/**
+ * Whether position `a` comes before `b`: no stream comes before any; of one epoch, the lower offset;
+ * of two epochs, neither (the first read stands).
+ */
+function before(a: StreamPosition | undefined, b: StreamPosition | undefined): boolean {
+  if (a === undefined) return b !== undefined;
+  return b !== undefined && a.epoch === b.epoch && a.offset < b.offset;
 }
 
 /** A channel's key in the sequencer. */

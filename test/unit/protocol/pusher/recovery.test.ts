@@ -418,6 +418,65 @@ describe('offset order on a node', () => {
     assert.deepEqual(client.connection.pending(), []);
   });
 
+  test('first subscriptions whose positions are read back in the other order each get every event after their own', async () => {
+    const adapter = new MemoryAdapter('node-a');
+    const store = new MemoryChannelHistory(() => Date.now());
+    // Each position is read when asked and answered when the test says: as replies that overtake.
+    const answers: (() => void)[] = [];
+    let asked: () => void = () => {};
+    const history: ChannelHistory = {
+      append: (...args) => store.append(...args),
+      read: (...args) => store.read(...args),
+      position: async (...args) => {
+        const position = await store.position(...args);
+        return new Promise((resolve) => {
+          answers.push(() => resolve(position));
+          asked();
+        });
+      },
+      saveResumeState: (...args) => store.saveResumeState(...args),
+      takeResumeState: (...args) => store.takeResumeState(...args),
+      close: () => store.close(),
+    };
+    const positionAsked = () =>
+      new Promise<void>((resolve) => {
+        asked = resolve;
+      });
+    const h = withHistory({ adapter, channelHistory: history });
+    const a = await h.connect();
+    const b = await h.connect();
+    await fromOtherNodes(h, adapter, 'orders-1', 1, []);
+    let read = positionAsked();
+    const aSubscribed = a.subscribe('orders-1');
+    await read;
+    // Published through another node after a's position was read, before b's.
+    const limits = { maxEvents: 5, ttlMs: 60_000, streamTtlMs: 60_000 };
+    const text = JSON.stringify({ event: 'order', channel: 'orders-1', data: JSON.stringify({ n: 2 }) });
+    const second = await h.history.append('pusher:app-id', 'orders-1', { text }, limits);
+    read = positionAsked();
+    const bSubscribed = b.subscribe('orders-1');
+    await read;
+    await adapter.publish({
+      namespace: 'pusher:app-id',
+      channel: 'orders-1',
+      text,
+      stream: second,
+      remote: true,
+    });
+    // b's position comes back first.
+    answers[1]!();
+    await bSubscribed;
+    answers[0]!();
+    await aSubscribed;
+    await h.publish('orders-1', 3);
+    for (const client of [a, b])
+      await client.connection.nextWhere(
+        (f) => f.event === 'order' && f.data !== null && (f.data as { n: number }).n === 3,
+      );
+    assert.deepEqual(numbers(a.connection.sent, 'orders-1'), [2, 3]);
+    assert.deepEqual(numbers(b.connection.sent, 'orders-1'), [3]);
+  });
+
   test('a channel left by its last subscriber here begins its order anew: nothing is read for the events it missed', async () => {
     const adapter = new MemoryAdapter('node-a');
     const store = new MemoryChannelHistory(() => Date.now());
