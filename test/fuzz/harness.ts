@@ -108,6 +108,16 @@ export const anyJson = (): fc.Arbitrary<unknown> =>
   );
 
 /**
+ * Whether `value` holds a `__proto__` key at any depth (JSON.parse makes it an own property): the
+ * MessagePack and CBOR decoders refuse the key, and end the session (docs/wamp.md, "CBOR").
+ */
+export function hasProtoKey(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasProtoKey);
+  if (value === null || typeof value !== 'object') return false;
+  return Object.hasOwn(value, '__proto__') || Object.values(value).some(hasProtoKey);
+}
+
+/**
  * JSON text of an array or object nested `depth` levels deep around `inner`. Built as text: past a few
  * thousand levels `JSON.stringify` itself overflows the stack, while `JSON.parse` (what a server
  * runs on its input) does not.

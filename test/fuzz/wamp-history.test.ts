@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { within } from '../helpers/raw-client.js';
 import { RawWampClient, type Serialization } from '../helpers/wamp-client.js';
-import { anyJson, fuzz } from './harness.js';
+import { anyJson, fuzz, hasProtoKey } from './harness.js';
 
 /**
  * `wamp.subscription.get_events` under random arguments and keywords, on JSON, MessagePack and CBOR: every
@@ -16,12 +16,6 @@ import { anyJson, fuzz } from './harness.js';
 
 const CASE_MS = 5000;
 
-/** Whether a map anywhere in `value` has the own key `__proto__`. */
-function hasProtoKey(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(hasProtoKey);
-  if (value === null || typeof value !== 'object') return false;
-  return Object.hasOwn(value, '__proto__') || Object.values(value).some(hasProtoKey);
-}
 const REFUSALS = new Set([
   'wamp.error.invalid_argument',
   'wamp.error.no_such_subscription',
