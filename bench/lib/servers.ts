@@ -291,16 +291,6 @@ export interface HeraldOptions {
   socket?: HeldSocket | undefined;
 }
 
-/**
- * The node flags Herald's launcher gives node (the `env -S node …` of `bin/herald.js`'s first line), so
- * that the bench runs Herald as `herald start` does.
- */
-export function launcherFlags(root: string): string[] {
-  const shebang = readFileSync(path.join(root, 'bin/herald.js'), 'utf8').split('\n', 1)[0]!;
-  const words = shebang.replace(/^#!\S*env\s+(-S\s+)?/, '').split(/\s+/);
-  return words[0] === 'node' ? words.slice(1).filter((w) => w !== '') : [];
-}
-
 /** Config files written so far, so that a restart on the same port gets a file of its own. */
 let configFiles = 0;
 
@@ -336,7 +326,6 @@ export async function startHerald(options: HeraldOptions): Promise<ServerProcess
   };
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const nodeArgs = [
-    ...launcherFlags(root),
     ...(options.nodeOptions ?? []),
     ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
   ];

@@ -201,25 +201,3 @@ describe('deploy/Dockerfile', () => {
     assert.ok(final.includes('ENTRYPOINT ["herald"]'));
   });
 });
-
-describe('the launchers', () => {
-  const root = new URL('../../../../', import.meta.url);
-  const launcher = new URL('bin/herald.js', root);
-
-  test('bin/herald.js and npm start give node the same flags, the young generation kept small', async () => {
-    const shebang = (await readFile(launcher, 'utf8')).split('\n', 1)[0]!;
-    const flags = /^#!\/usr\/bin\/env -S node((?: --\S+)*)$/.exec(shebang)?.[1]?.trim();
-    assert.ok(flags, `not an env -S node line: ${shebang}`);
-    assert.match(flags, /(^| )--max-semi-space-size=\d+( |$)/);
-    const pkg = JSON.parse(await readFile(new URL('package.json', root), 'utf8')) as {
-      scripts: { start: string };
-    };
-    assert.match(pkg.scripts.start, new RegExp(`(^|&& )node ${flags} bin/herald\\.js start$`));
-  });
-
-  test('bin/herald.js runs as a program through its first line', async () => {
-    const { stdout } = await run(launcher.pathname, ['--version']);
-    const pkg = JSON.parse(await readFile(new URL('package.json', root), 'utf8')) as { version: string };
-    assert.equal(stdout.trim(), pkg.version);
-  });
-});
