@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The hot spots of a V8 CPU profile (`node --cpu-prof`, or `npm run bench -- --cpu-prof`): functions by
- * self time, by the time of everything they call, and by part: each sample's time goes to what ran
+ * self time, by the time of everything they call, by the kind of code that ran, and by part: each sample's time goes to what ran
  * (native code and system calls, Node's JavaScript, a dependency's, Herald's) under the nearest Herald
  * function on its stack, so that Node's and the kernel's work on Herald's behalf is charged to the
  * Herald code that asked for it. With `--per N` the times are divided by N (requests, connections,
@@ -68,6 +68,7 @@ const isHerald = (n: ProfileNode) => kind(n) === 'Herald';
 const self = new Map<string, number>();
 const inclusive = new Map<string, number>();
 const parts = new Map<string, number>();
+const kinds = new Map<string, number>();
 for (const [id, us] of selfUs) {
   const ran = nodes.get(id)!;
   let caller: number | undefined = id;
@@ -77,6 +78,7 @@ for (const [id, us] of selfUs) {
     ? what
     : `${what} under ${caller === undefined ? '(no Herald function)' : label(nodes.get(caller)!)}`;
   parts.set(part, (parts.get(part) ?? 0) + us);
+  kinds.set(what, (kinds.get(what) ?? 0) + us);
   const key = label(nodes.get(id)!);
   self.set(key, (self.get(key) ?? 0) + us);
   // Each function on the stack counts once per sample, however often it recurses.
@@ -105,4 +107,5 @@ console.log(
 );
 show('Self time', self);
 show('Total time (self + callees)', inclusive);
+show('By kind of code', kinds);
 show('By part (what ran, under the nearest Herald function)', parts);
