@@ -41,7 +41,7 @@ const params = queryParams(parseRequestTarget(target));
 const signed = httpSignatureString('POST', path, params);
 const steps: [string, () => unknown][] = [
   ['parse the target (URL)', () => parseRequestTarget(target)],
-  ['split the query', () => queryParams(parseRequestTarget(target))],
+  ['parse the target and split the query', () => queryParams(parseRequestTarget(target))],
   ['MD5 of the body (node:crypto)', () => md5Hex(body)],
   ['the string to sign', () => httpSignatureString('POST', path, params)],
   ['HMAC-SHA256 of it (node:crypto)', () => hmacSha256Hex(APP.secret, signed)],

@@ -393,8 +393,8 @@ export class Recovery implements SubscriptionRecovery {
    * the wait, at once when they were not held or a read made progress.
    */
   #ordered(state: AppState, channel: string, release: Release<ChannelMessage>, afterRead: boolean): void {
-    for (const message of release.deliver) this.#send(state, message);
     const key = orderKey(state.namespace, channel);
+    for (const message of release.deliver) this.#send(state, message, key);
     if (release.missing === undefined) return this.#stopWaiting(key);
     if (this.#reading.has(key)) return;
     if (release.missing === 'read' || (afterRead && release.deliver.length > 0)) {
@@ -459,10 +459,10 @@ export class Recovery implements SubscriptionRecovery {
    * subscriber's tally, held while its subscription is answered, skipped where its position is
    * counted already.
    */
-  #send(state: AppState, message: ChannelMessage): void {
+  #send(state: AppState, message: ChannelMessage, key = orderKey(state.namespace, message.channel)): void {
     const { channel, except, stream } = message;
     const frame = new Frame(message.text);
-    const tallies = this.#tallies.get(orderKey(state.namespace, channel));
+    const tallies = this.#tallies.get(key);
     for (const socket of state.registry.subscribers(channel)) {
       if (socket.id === except) continue;
       const tally = tallies?.get(socket);
